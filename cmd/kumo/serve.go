@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/kumo-iot/kumo"
+	"github.com/kumo-iot/kumo/internal/api"
+	"github.com/kumo-iot/kumo/internal/auth"
+	"github.com/kumo-iot/kumo/internal/broker"
+	"github.com/kumo-iot/kumo/internal/inmem"
+	"github.com/kumo-iot/kumo/internal/push"
+	"github.com/kumo-iot/kumo/internal/sqlstore"
+)
+
+// config is everything "kumo serve" can be told.
+type config struct {
+	DataDir     string
+	HTTPAddr    string
+	MQTTAddr    string
+	MQTTTLSAddr string
+	MQTTWSAddr  string
+	MQTTWSSAddr string
+	TLSCert     string
+	TLSKey      string
+
+	PublicHost                                             string
+	PublicPort, PublicTLSPort, PublicWSPort, PublicWSSPort int
+
+	PasswordIterations int
+	ShutdownTimeout    time.Duration
+	LogLevel           string
+
+	// PauseDispatch is a failpoint for crash tests: pushes stay in the
+	// outbox (KUMO_FAULT_PAUSE_DISPATCH=1).
+	PauseDispatch bool
+}
+
+func (c *config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data-dir", "./kumo-data", "directory of the embedded SQLite database and generated TLS certificate")
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "address of the Kii REST API")
+	fs.StringVar(&c.MQTTAddr, "mqtt-addr", ":1883", "address of the MQTT listener (empty: off)")
+	fs.StringVar(&c.MQTTTLSAddr, "mqtt-tls-addr", ":8883", "address of the MQTT over TLS listener (empty: off)")
+	fs.StringVar(&c.MQTTWSAddr, "mqtt-ws-addr", ":12470", "address of the MQTT over WebSocket listener (empty: off)")
+	fs.StringVar(&c.MQTTWSSAddr, "mqtt-wss-addr", ":12473", "address of the MQTT over secure WebSocket listener (empty: off)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate of the TLS listeners (default: self-signed, kept in the data dir)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&c.PublicHost, "mqtt-public-host", "", "MQTT host given to devices (default: the host the client used to reach the API)")
+	fs.IntVar(&c.PublicPort, "mqtt-public-port", 0, "MQTT port given to devices (default: the port of --mqtt-addr)")
+	fs.IntVar(&c.PublicTLSPort, "mqtt-public-tls-port", 0, "MQTT over TLS port given to devices (default: the port of --mqtt-tls-addr)")
+	fs.IntVar(&c.PublicWSPort, "mqtt-public-ws-port", 0, "WebSocket port given to devices (default: the port of --mqtt-ws-addr)")
+	fs.IntVar(&c.PublicWSSPort, "mqtt-public-wss-port", 0, "secure WebSocket port given to devices (default: the port of --mqtt-wss-addr)")
+	fs.IntVar(&c.PasswordIterations, "password-iterations", auth.DefaultIterations, "PBKDF2-SHA256 iterations for new password hashes")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := flag.NewFlagSet("kumo serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.flags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.PauseDispatch = os.Getenv("KUMO_FAULT_PAUSE_DISPATCH") == "1"
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	n, err := startNode(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := n.firstApp(ctx, stdout); err != nil {
+		n.Close(context.Background())
+		return err
+	}
+	log.Info("kumo is ready", "http", n.api.ListenAddr().String(),
+		"mqtt", n.broker.Port(broker.TCP), "mqtt_tls", n.broker.Port(broker.TLS),
+		"mqtt_ws", n.broker.Port(broker.WS), "mqtt_wss", n.broker.Port(broker.WSS), "data_dir", cfg.DataDir)
+	<-ctx.Done()
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := n.Close(sctx); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// node is one running Kumo: store, broker, dispatcher and API.
+type node struct {
+	log        *slog.Logger
+	db         *sqlstore.DB
+	broker     *broker.Broker
+	dispatcher *push.Dispatcher
+	api        *api.Server
+	baseURL    string
+}
+
+// startNode opens every part of a node, in dependency order. On failure
+// it closes what it opened.
+func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err error) {
+	n := &node{log: log}
+	defer func() {
+		if err != nil {
+			n.Close(context.Background())
+		}
+	}()
+	n.db, err = openStore(ctx, cfg.DataDir, auth.Hasher{Iterations: cfg.PasswordIterations})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	n.db.Log = log.With("component", "store")
+	secret, err := n.db.Secret(ctx, "mqtt-password-secret")
+	if err != nil {
+		return nil, err
+	}
+	passwords := auth.MQTTPasswords{Secret: secret}
+
+	n.broker = &broker.Broker{
+		Installations: n.db, Passwords: passwords, Log: log.With("component", "broker"),
+		TCPAddr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, WSAddr: cfg.MQTTWSAddr, WSSAddr: cfg.MQTTWSSAddr,
+	}
+	if cfg.MQTTTLSAddr != "" || cfg.MQTTWSSAddr != "" {
+		n.broker.TLSConfig, err = loadTLS(log, cfg.TLSCert, cfg.TLSKey, cfg.DataDir, []string{cfg.PublicHost})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := n.broker.Open(); err != nil {
+		return nil, err
+	}
+
+	bus := &inmem.Bus{}
+	bus.Handle(n.broker.Deliver)
+	n.dispatcher = &push.Dispatcher{Outbox: n.db, Bus: bus, Log: log.With("component", "push"), Paused: cfg.PauseDispatch}
+	if cfg.PauseDispatch {
+		log.Warn("KUMO_FAULT_PAUSE_DISPATCH is set: pushes are not dispatched")
+	}
+	if err := n.dispatcher.Open(); err != nil {
+		return nil, err
+	}
+
+	port := func(public int, id string) int {
+		if public != 0 {
+			return public
+		}
+		return n.broker.Port(id)
+	}
+	n.api = &api.Server{
+		Apps: n.db, Tokens: n.db, Things: n.db, Users: n.db, Objects: n.db,
+		Installations: n.db, Subscriptions: n.db,
+		MQTT: api.MQTTSettings{
+			PublicHost: cfg.PublicHost, Passwords: passwords,
+			PortTCP: port(cfg.PublicPort, broker.TCP), PortSSL: port(cfg.PublicTLSPort, broker.TLS),
+			PortWS: port(cfg.PublicWSPort, broker.WS), PortWSS: port(cfg.PublicWSSPort, broker.WSS),
+		},
+		Log: log.With("component", "api"), Addr: cfg.HTTPAddr,
+	}
+	if err := n.api.Open(); err != nil {
+		return nil, fmt.Errorf("http listener: %w", err)
+	}
+	n.baseURL = "http://" + loopback(n.api.ListenAddr())
+	return n, nil
+}
+
+// Close shuts the node down gracefully: no new requests, in-flight ones
+// finished, committed events dispatched, then the broker and the store.
+func (n *node) Close(ctx context.Context) error {
+	var errs []error
+	if n.api != nil {
+		errs = append(errs, n.api.Close(ctx))
+	}
+	if n.dispatcher != nil {
+		errs = append(errs, n.dispatcher.Close(ctx))
+	}
+	if n.broker != nil {
+		errs = append(errs, n.broker.Close())
+	}
+	if n.db != nil {
+		errs = append(errs, n.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// firstApp creates an app when the store has none, and prints how to use it.
+func (n *node) firstApp(ctx context.Context, out io.Writer) error {
+	apps, err := n.db.ListApps(ctx)
+	if err != nil || len(apps) > 0 {
+		return err
+	}
+	c, err := n.db.CreateApp(ctx, kumo.AppCreate{Name: "default"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, `
+Kumo created your first app. Keep these credentials:
+
+  App ID:        %s
+  App key:       %s
+  Client ID:     %s
+  Client secret: %s
+
+Register a thing and get its token:
+
+  curl -s -X POST %s/api/apps/%s/things -H 'Content-Type: application/vnd.kii.ThingRegistrationAndAuthorizationRequest+json' -d '{"_vendorThingID":"my-first-thing","_password":"secret-1234"}'
+
+`, c.AppID, c.AppKey, c.ClientID, c.ClientSecret, n.baseURL, c.AppID)
+	return nil
+}
+
+// loopback turns a listen address such as [::]:8080 into one a local
+// client can dial (localhost:8080).
+func loopback(a net.Addr) string {
+	_, port, _ := net.SplitHostPort(a.String())
+	host, _, _ := net.SplitHostPort(a.String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,122 @@
+package kumo
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a Kii Cloud errorCode value. Every failure a client can cause is
+// reported with one of these codes; internal/api maps each to an HTTP status
+// and an application/vnd.kii.<Name>Exception+json media type.
+type Code string
+
+// Kii error codes used by Kumo. The names and spellings are Kii's own.
+const (
+	// Authentication and authorization.
+	ErrUnauthorized       Code = "UNAUTHORIZED" // a valid caller that may not do this (401)
+	ErrWrongToken         Code = "WRONG_TOKEN"  // a bad, expired or revoked token (403)
+	ErrInvalidGrant       Code = "invalid_grant"
+	ErrThingDisabled      Code = "THING_DISABLED"
+	ErrUserDisabled       Code = "USER_DISABLED"
+	ErrAppNotFound        Code = "APP_NOT_FOUND"
+	ErrAccountTypeUnknown Code = "ACCOUNT_TYPE_NOT_SUPPORTED"
+
+	// Input.
+	ErrInvalidInputData Code = "INVALID_INPUT_DATA"
+	ErrInvalidJSON      Code = "INVALID_JSON"
+	ErrInvalidBucket    Code = "INVALID_BUCKET"
+	ErrInvalidObjectID  Code = "INVALID_OBJECT_ID"
+	ErrPasswordTooShort Code = "PASSWORD_TOO_SHORT"
+	ErrBodyTooLarge     Code = "REQUEST_ENTITY_TOO_LARGE"
+	ErrNotSupported     Code = "OPERATION_NOT_SUPPORTED"
+	ErrNotImplemented   Code = "OPERATION_NOT_IMPLEMENTED"
+	ErrNotFound         Code = "NOT_FOUND"          // no such API path
+	ErrMethodNotAllowed Code = "METHOD_NOT_ALLOWED" // the path exists, the method does not
+
+	// Entities.
+	ErrUserNotFound            Code = "USER_NOT_FOUND"
+	ErrUserAlreadyExists       Code = "USER_ALREADY_EXISTS"
+	ErrThingNotFound           Code = "THING_NOT_FOUND"
+	ErrThingAlreadyExists      Code = "THING_ALREADY_EXISTS"
+	ErrBucketNotFound          Code = "BUCKET_NOT_FOUND"
+	ErrObjectNotFound          Code = "OBJECT_NOT_FOUND"
+	ErrObjectAlreadyExists     Code = "OBJECT_ALREADY_EXISTS"
+	ErrObjectVersionIsStale    Code = "OBJECT_VERSION_IS_STALE"
+	ErrInstallationNotFound    Code = "INSTALLATION_NOT_FOUND"
+	ErrInstallationExists      Code = "INSTALLATION_ALREADY_EXISTS"
+	ErrMQTTEndpointNotFound    Code = "MQTT_ENDPOINT_NOT_FOUND"
+	ErrPushSubscriptionExists  Code = "PUSH_SUBSCRIPTION_ALREADY_EXISTS"
+	ErrPushSubscriptionMissing Code = "PUSH_SUBSCRIPTION_NOT_FOUND"
+	ErrFilterNotFound          Code = "FILTER_NOT_FOUND"
+
+	// Server side.
+	ErrInternal    Code = "UNDEFINED_ERROR"
+	ErrUnavailable Code = "TEMPORARY_UNAVAILABLE_ERROR"
+)
+
+// Codes lists every Code that Kumo can return. internal/api's table must
+// have an entry for each one (a test checks it).
+var Codes = []Code{
+	ErrUnauthorized, ErrWrongToken, ErrInvalidGrant, ErrThingDisabled,
+	ErrUserDisabled, ErrAppNotFound, ErrAccountTypeUnknown,
+	ErrInvalidInputData, ErrInvalidJSON, ErrInvalidBucket, ErrInvalidObjectID,
+	ErrPasswordTooShort, ErrBodyTooLarge, ErrNotSupported, ErrNotImplemented,
+	ErrNotFound, ErrMethodNotAllowed,
+	ErrUserNotFound, ErrUserAlreadyExists, ErrThingNotFound, ErrThingAlreadyExists,
+	ErrBucketNotFound, ErrObjectNotFound, ErrObjectAlreadyExists,
+	ErrObjectVersionIsStale, ErrInstallationNotFound, ErrInstallationExists,
+	ErrMQTTEndpointNotFound, ErrPushSubscriptionExists, ErrPushSubscriptionMissing,
+	ErrFilterNotFound,
+	ErrInternal, ErrUnavailable,
+}
+
+// Error is a failure with a Kii error code, a message for the client and
+// optional context fields that Kii puts beside errorCode in the body
+// (for example "objectID" or "objectScope").
+type Error struct {
+	Code    Code
+	Message string
+	Fields  map[string]any
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// With returns e with a context field added. It is meant for chaining at the
+// place the error is created: kumo.Errorf(...).With("objectID", id).
+func (e *Error) With(key string, value any) *Error {
+	if e.Fields == nil {
+		e.Fields = make(map[string]any, 4)
+	}
+	e.Fields[key] = value
+	return e
+}
+
+// ErrorCode returns the Code of err, or ErrInternal when err carries none.
+// A nil error has no code.
+func ErrorCode(err error) Code {
+	var e *Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &e):
+		return e.Code
+	default:
+		return ErrInternal
+	}
+}
+
+// ErrorMessage returns the client-facing message of err. Internal errors get
+// a generic message: their text is for the log, never for the client.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "An internal error occurred"
+}

@@ -1,0 +1,50 @@
+package kumo
+
+import "context"
+
+// EventType is the kind of change an event reports; the values are the
+// "type" of Kii's push-to-app messages.
+type EventType string
+
+// Event types.
+const (
+	DataObjectCreated     EventType = "DATA_OBJECT_CREATED"
+	DataObjectUpdated     EventType = "DATA_OBJECT_UPDATED"
+	DataObjectDeleted     EventType = "DATA_OBJECT_DELETED"
+	DataObjectBodyUpdated EventType = "DATA_OBJECT_BODY_UPDATED"
+	DataObjectBodyDeleted EventType = "DATA_OBJECT_BODY_DELETED"
+	DataObjectACLModified EventType = "DATA_OBJECT_ACL_MODIFIED"
+	BucketDeleted         EventType = "BUCKET_DELETED"
+)
+
+// Event is a committed change in a bucket, waiting in the outbox to be
+// turned into pushes. It was written in the same transaction as the change.
+type Event struct {
+	Seq        int64 // position in the outbox
+	Type       EventType
+	Bucket     BucketRef // canonical scope ID
+	ObjectID   string
+	Sender     Principal
+	When       int64 // epoch ms of the change
+	ModifiedAt int64 // epoch ms; the object's _modified
+	// Recovered is set on events committed before this process started:
+	// their pushes may be late, so the broker holds them for devices that
+	// are still reconnecting.
+	Recovered bool
+}
+
+// Outbox is the durable queue of committed events, read by the push
+// dispatcher.
+type Outbox interface {
+	// ClaimEvents returns up to max committed events not yet claimed, oldest
+	// first. An event claimed but never completed is claimed again after a
+	// restart.
+	ClaimEvents(ctx context.Context, max int) ([]Event, error)
+	// CompleteEvents removes events whose pushes were handed to the bus.
+	CompleteEvents(ctx context.Context, events []Event) error
+	// SubscriberTopics returns the MQTT topics of every MQTT installation of
+	// every subscriber of bucket b.
+	SubscriberTopics(ctx context.Context, b BucketRef) ([]string, error)
+	// Notify returns a channel that receives a value after events commit.
+	Notify() <-chan struct{}
+}

@@ -1,0 +1,81 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// errorType is how one kumo.Code goes on the wire.
+type errorType struct {
+	status int
+	name   string // the Exception name of application/vnd.kii.<name>+json
+}
+
+// errorTable is THE table from Kii error codes to HTTP status and media
+// type. Statuses follow the Kii JS SDK's table (spec rest-core §8), with
+// Kii's inversion: a bad token is 403, a forbidden action 401.
+var errorTable = map[kumo.Code]errorType{
+	kumo.ErrUnauthorized:       {http.StatusUnauthorized, "UnauthorizedAccessException"},
+	kumo.ErrWrongToken:         {http.StatusForbidden, "WrongTokenException"},
+	kumo.ErrInvalidGrant:       {http.StatusBadRequest, "InvalidGrantException"},
+	kumo.ErrThingDisabled:      {http.StatusUnauthorized, "ThingDisabledException"},
+	kumo.ErrUserDisabled:       {http.StatusUnauthorized, "UserDisabledException"},
+	kumo.ErrAppNotFound:        {http.StatusNotFound, "AppNotFoundException"},
+	kumo.ErrAccountTypeUnknown: {http.StatusBadRequest, "AccountTypeNotSupportedException"},
+
+	kumo.ErrInvalidInputData: {http.StatusBadRequest, "ValidationException"},
+	kumo.ErrInvalidJSON:      {http.StatusBadRequest, "InvalidJsonException"},
+	kumo.ErrInvalidBucket:    {http.StatusBadRequest, "InvalidBucketException"},
+	kumo.ErrInvalidObjectID:  {http.StatusBadRequest, "InvalidObjectIDException"},
+	kumo.ErrPasswordTooShort: {http.StatusBadRequest, "PasswordTooShortException"},
+	kumo.ErrBodyTooLarge:     {http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException"},
+	kumo.ErrNotSupported:     {http.StatusForbidden, "OperationNotSupportedException"},
+	kumo.ErrNotImplemented:   {http.StatusNotImplemented, "OperationNotImplementedException"},
+	kumo.ErrNotFound:         {http.StatusNotFound, "NotFoundException"},
+	kumo.ErrMethodNotAllowed: {http.StatusMethodNotAllowed, "MethodNotAllowedException"},
+
+	kumo.ErrUserNotFound:            {http.StatusNotFound, "UserNotFoundException"},
+	kumo.ErrUserAlreadyExists:       {http.StatusConflict, "UserAlreadyExistsException"},
+	kumo.ErrThingNotFound:           {http.StatusNotFound, "ThingNotFoundException"},
+	kumo.ErrThingAlreadyExists:      {http.StatusConflict, "ThingAlreadyExistsException"},
+	kumo.ErrBucketNotFound:          {http.StatusNotFound, "BucketNotFoundException"},
+	kumo.ErrObjectNotFound:          {http.StatusNotFound, "ObjectNotFoundException"},
+	kumo.ErrObjectAlreadyExists:     {http.StatusConflict, "ObjectAlreadyExistsException"},
+	kumo.ErrObjectVersionIsStale:    {http.StatusConflict, "ObjectVersionIsStaleException"},
+	kumo.ErrInstallationNotFound:    {http.StatusNotFound, "InstallationNotFoundException"},
+	kumo.ErrInstallationExists:      {http.StatusConflict, "InstallationAlreadyExistsException"},
+	kumo.ErrMQTTEndpointNotFound:    {http.StatusNotFound, "MQTTEndpointNotFoundException"},
+	kumo.ErrPushSubscriptionExists:  {http.StatusConflict, "PushSubscriptionAlreadyExistsException"},
+	kumo.ErrPushSubscriptionMissing: {http.StatusNotFound, "PushSubscriptionNotFoundException"},
+	kumo.ErrFilterNotFound:          {http.StatusNotFound, "FilterNotFoundException"},
+
+	kumo.ErrInternal:    {http.StatusInternalServerError, "UndefinedException"},
+	kumo.ErrUnavailable: {http.StatusServiceUnavailable, "TemporaryUnavailableException"},
+}
+
+// writeError writes err in Kii's format: {"errorCode", "message", context
+// fields…} with the status and media type of its code. Errors without a
+// code are logged and answered with a generic message.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := kumo.ErrorCode(err)
+	t, ok := errorTable[code]
+	if !ok {
+		s.Log.Error("error code missing from the table", "code", code)
+		code, t = kumo.ErrInternal, errorTable[kumo.ErrInternal]
+	}
+	if code == kumo.ErrInternal {
+		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	body := map[string]any{}
+	var e *kumo.Error
+	if errors.As(err, &e) {
+		for k, v := range e.Fields {
+			body[k] = v
+		}
+	}
+	body["errorCode"] = string(code)
+	body["message"] = kumo.ErrorMessage(err)
+	writeJSON(w, t.status, "application/vnd.kii."+t.name+"+json", body)
+}

@@ -1,0 +1,169 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// maxJSONBody bounds JSON request bodies other than objects.
+const maxJSONBody = 1 << 20
+
+// writeJSON writes v as JSON with status and media type. Bodies are
+// pretty-printed the way Kii's servers print them ("key" : value, one field
+// per line), which shell scripts written against Kii parse with sed.
+func writeJSON(w http.ResponseWriter, status int, mediaType string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, mediaType = http.StatusInternalServerError, "application/vnd.kii.UndefinedException+json"
+		b = []byte(`{"errorCode":"UNDEFINED_ERROR","message":"An internal error occurred"}`)
+	}
+	b = kiiIndent(b)
+	h := w.Header()
+	h.Set("Content-Type", mediaType)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// kiiIndent re-indents compact JSON in the style of Jackson's default
+// pretty printer, which Kii's servers use:
+//
+//	{
+//	  "key" : "value",
+//	  "list" : [ 1, 2 ]
+//	}
+func kiiIndent(src []byte) []byte {
+	var out bytes.Buffer
+	out.Grow(len(src) + len(src)/2 + 16)
+	var stack []byte
+	newline := func() {
+		out.WriteByte('\n')
+		for range stack {
+			out.WriteString("  ")
+		}
+	}
+	inString, escaped := false, false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if inString {
+			out.WriteByte(c)
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+			out.WriteByte(c)
+		case '{', '[':
+			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
+				out.WriteByte(c)
+				out.WriteByte(' ')
+				out.WriteByte(src[i+1])
+				i++
+				continue
+			}
+			stack = append(stack, c)
+			out.WriteByte(c)
+			if c == '{' {
+				newline()
+			} else {
+				out.WriteByte(' ')
+			}
+		case '}', ']':
+			open := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if open == '{' {
+				newline()
+			} else {
+				out.WriteByte(' ')
+			}
+			out.WriteByte(c)
+		case ',':
+			out.WriteByte(',')
+			if stack[len(stack)-1] == '{' {
+				newline()
+			} else {
+				out.WriteByte(' ')
+			}
+		case ':':
+			out.WriteString(" : ")
+		default:
+			out.WriteByte(c)
+		}
+	}
+	return out.Bytes()
+}
+
+// mediaType returns the request's media type, lower-cased and without
+// parameters ("" when absent or unparsable).
+func mediaType(r *http.Request) string {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		mt, _, _ = strings.Cut(ct, ";")
+	}
+	return strings.ToLower(strings.TrimSpace(mt))
+}
+
+// isKiiType reports whether the request's media type is
+// application/vnd.kii.{name}+json, ignoring case.
+func isKiiType(r *http.Request, name string) bool {
+	return mediaType(r) == "application/vnd.kii."+strings.ToLower(name)+"+json"
+}
+
+// readBody reads the whole request body, up to limit bytes.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, kumo.Errorf(kumo.ErrBodyTooLarge, "The request body is larger than %d bytes", limit)
+	}
+	if err != nil {
+		return nil, kumo.Errorf(kumo.ErrInvalidInputData, "The request body could not be read")
+	}
+	return b, nil
+}
+
+// decodeObject reads a JSON object body. Whatever the Content-Type says, a
+// JSON body is parsed as JSON (curl users often leave the form type curl
+// sets). An empty body is an empty object. Numbers keep their exact text.
+func decodeObject(w http.ResponseWriter, r *http.Request) (map[string]any, error) {
+	b, err := readBody(w, r, maxJSONBody)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return map[string]any{}, nil
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil || m == nil || d.More() {
+		return nil, kumo.Errorf(kumo.ErrInvalidJSON, "The request body must be a JSON object")
+	}
+	return m, nil
+}
+
+// stringField returns m[k] when it is a string.
+func stringField(m map[string]any, k string) string {
+	s, _ := m[k].(string)
+	return s
+}

@@ -1,0 +1,284 @@
+// Package api serves Kii Cloud's REST API over HTTP: routes, media types,
+// Kii's tolerances and its error format. Handlers decode a request, call one
+// service method and encode the answer; the rules live in the services.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/kumo-iot/kumo"
+	"github.com/kumo-iot/kumo/internal/auth"
+)
+
+// MQTTSettings is what the MQTT endpoint API advertises.
+type MQTTSettings struct {
+	// PublicHost is the broker host given to devices; when empty, the host
+	// the client used to reach this API.
+	PublicHost string
+	// Ports really served (0 when a listener is off).
+	PortTCP, PortSSL, PortWS, PortWSS int
+	// Passwords derives each installation's MQTT password.
+	Passwords auth.MQTTPasswords
+}
+
+// Server is the Kii REST API.
+type Server struct {
+	Apps          kumo.AppService
+	Tokens        kumo.TokenService
+	Things        kumo.ThingService
+	Users         kumo.UserService
+	Objects       kumo.ObjectService
+	Installations kumo.InstallationService
+	Subscriptions kumo.SubscriptionService
+
+	MQTT MQTTSettings
+	Log  *slog.Logger
+
+	// Addr is the address to listen on (host:port; port 0 picks one).
+	Addr string
+
+	ln   net.Listener
+	http *http.Server
+	mux  *http.ServeMux
+}
+
+// Open listens on Addr and starts serving.
+func (s *Server) Open() error {
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Log.Error("http server stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// ListenAddr returns the address the server listens on.
+func (s *Server) ListenAddr() net.Addr { return s.ln.Addr() }
+
+// Close stops accepting connections and waits for in-flight requests to
+// finish, until ctx is done.
+func (s *Server) Close(ctx context.Context) error {
+	if s.http == nil {
+		return nil
+	}
+	return s.http.Shutdown(ctx)
+}
+
+// Handler returns the API's http.Handler.
+func (s *Server) Handler() http.Handler {
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	s.mux = http.NewServeMux()
+	s.routes()
+	return http.HandlerFunc(s.serveHTTP)
+}
+
+// handler is an API handler: it returns an error instead of writing one.
+type handler func(w http.ResponseWriter, r *http.Request, c kumo.Caller) error
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("POST /api/oauth2/token", s.headerApp(s.handleToken))
+	m.HandleFunc("POST /api/apps/{appID}/oauth2/token", s.app(s.handleToken))
+
+	m.HandleFunc("POST /api/apps/{appID}/things", s.app(s.handleThingRegister))
+	m.HandleFunc("GET /api/apps/{appID}/things/{thing}", s.app(s.handleThingGet))
+	m.HandleFunc("POST /api/apps/{appID}/users", s.app(s.handleUserRegister))
+	m.HandleFunc("GET /api/apps/{appID}/users/{user}", s.app(s.handleUserGet))
+
+	m.HandleFunc("POST /api/apps/{appID}/installations", s.app(s.handleInstallationCreate))
+	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}", s.app(s.handleInstallationGet))
+	m.HandleFunc("DELETE /api/apps/{appID}/installations/{installation}", s.app(s.handleInstallationDelete))
+	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}/mqtt-endpoint", s.app(s.handleMQTTEndpoint))
+
+	for _, sc := range []struct {
+		prefix string
+		kind   kumo.ScopeKind
+	}{
+		{"", kumo.ScopeApp},
+		{"/users/{scopeID}", kumo.ScopeUser},
+		{"/things/{scopeID}", kumo.ScopeThing},
+	} {
+		bucket := "/api/apps/{appID}" + sc.prefix + "/buckets/{bucket}"
+		kind := sc.kind
+		m.HandleFunc("POST "+bucket+"/objects", s.bucket(kind, s.handleObjectCreate))
+		m.HandleFunc("GET "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectGet))
+
+		subs := bucket + "/filters/{filter}/push/subscriptions/"
+		for _, p := range []struct {
+			segment string
+			kind    kumo.CallerKind
+		}{{"things", kumo.ThingCaller}, {"users", kumo.UserCaller}} {
+			m.HandleFunc("PUT "+subs+p.segment+"/{subscriber}", s.bucket(kind, s.subscription(p.kind, s.handleSubscribe)))
+			m.HandleFunc("POST "+subs+p.segment, s.bucket(kind, s.subscription(p.kind, s.handleSubscribe)))
+			m.HandleFunc("GET "+subs+p.segment+"/{subscriber}", s.bucket(kind, s.subscription(p.kind, s.handleSubscribed)))
+			m.HandleFunc("DELETE "+subs+p.segment+"/{subscriber}", s.bucket(kind, s.subscription(p.kind, s.handleUnsubscribe)))
+		}
+	}
+}
+
+// serveHTTP applies the cross-cutting rules, then routes.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.Log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
+			s.writeError(w, r, kumo.Errorf(kumo.ErrInternal, "An internal error occurred"))
+		}
+	}()
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "ETag, Location, Content-Range, Last-Modified, X-MQTT-TTL")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS")
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+			h.Set("Access-Control-Allow-Headers", req)
+		}
+		h.Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	cleanPath(r.URL)
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.notRouted(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// cleanPath collapses repeated slashes ("/api/apps/a//buckets", sent by
+// kii_go) and drops a trailing slash ("/groups/?is_member=", sent by the JS
+// SDK), so that routing never redirects.
+func cleanPath(u *url.URL) {
+	p := u.EscapedPath()
+	if !strings.Contains(p, "//") && (len(p) <= 1 || !strings.HasSuffix(p, "/")) {
+		return
+	}
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
+	}
+	if len(p) > 1 {
+		p = strings.TrimSuffix(p, "/")
+	}
+	if up, err := url.PathUnescape(p); err == nil {
+		u.Path, u.RawPath = up, p
+	}
+}
+
+// notRouted answers a request that matches no route: 405 when the path
+// exists with other methods, else 404, both in Kii's format.
+func (s *Server) notRouted(w http.ResponseWriter, r *http.Request) {
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			s.writeError(w, r, kumo.Errorf(kumo.ErrMethodNotAllowed, "Method %s is not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+	}
+	s.writeError(w, r, kumo.Errorf(kumo.ErrNotFound, "No API at %s %s", r.Method, r.URL.Path))
+}
+
+// app wraps a handler of /api/apps/{appID}/...: the app comes from the
+// path (its ID, or its key in place of the ID), the caller from the
+// Authorization header. App headers are never required nor validated.
+func (s *Server) app(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.serveApp(w, r, r.PathValue("appID"), h)
+	}
+}
+
+// headerApp wraps a handler of a path without an app segment: the app
+// comes from X-Kii-AppID (any case) or from Basic credentials.
+func (s *Server) headerApp(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		appID := r.Header.Get("X-Kii-AppID")
+		if appID == "" {
+			appID = auth.ParseAuthorization(r.Header.Get("Authorization")).BasicAppID
+		}
+		if appID == "" {
+			s.writeError(w, r, kumo.Errorf(kumo.ErrAppNotFound, "The application is not identified: send X-Kii-AppID"))
+			return
+		}
+		s.serveApp(w, r, appID, h)
+	}
+}
+
+func (s *Server) serveApp(w http.ResponseWriter, r *http.Request, appIDOrKey string, h handler) {
+	ctx := r.Context()
+	app, err := s.Apps.FindApp(ctx, appIDOrKey)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c := kumo.Caller{AppID: app.ID, Kind: kumo.Anonymous}
+	if cred := auth.ParseAuthorization(r.Header.Get("Authorization")); cred.Bearer != "" {
+		c, err = s.Tokens.Authenticate(ctx, app.ID, cred.Bearer)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if err := h(w, r.WithContext(kumo.WithCaller(ctx, c)), c); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+// bucketHandler is a handler of a bucket path.
+type bucketHandler func(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error
+
+// bucket wraps a handler of {scope}/buckets/{bucket}/...: it validates the
+// bucket name and builds the bucket reference (the scope ID may still be a
+// selector such as VENDOR_THING_ID:x; the services resolve it).
+func (s *Server) bucket(kind kumo.ScopeKind, h bucketHandler) http.HandlerFunc {
+	return s.app(func(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+		name, err := kumo.ParseBucketName(r.PathValue("bucket"))
+		if err != nil {
+			return err
+		}
+		b := kumo.BucketRef{AppID: c.AppID, Scope: kumo.Scope{Kind: kind, ID: r.PathValue("scopeID")}, Name: name}
+		return h(w, r, c, b)
+	})
+}
+
+// baseURL returns the scheme and host the client used to reach the API.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	return scheme + "://" + r.Host
+}
+
+// noContent writes 204.
+func noContent(w http.ResponseWriter) error {
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

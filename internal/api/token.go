@@ -1,0 +1,59 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// handleToken serves POST /api/apps/{appID}/oauth2/token and
+// POST /api/oauth2/token. The body may be JSON (any JSON media type, or
+// none) or form-encoded; grant_type may be omitted.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	var req kumo.LoginRequest
+	if mediaType(r) == "application/x-www-form-urlencoded" {
+		r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
+		if err := r.ParseForm(); err != nil {
+			return kumo.Errorf(kumo.ErrInvalidInputData, "The form body could not be parsed")
+		}
+		f := r.PostForm
+		req = kumo.LoginRequest{GrantType: f.Get("grant_type"), Username: f.Get("username"), Password: f.Get("password"),
+			ClientID: f.Get("client_id"), ClientSecret: f.Get("client_secret"), RefreshToken: f.Get("refresh_token")}
+		req.ExpiresAt, _ = strconv.ParseInt(firstNonEmpty(f.Get("expiresAt"), f.Get("expires_at")), 10, 64)
+	} else {
+		m, err := decodeObject(w, r)
+		if err != nil {
+			return err
+		}
+		req = kumo.LoginRequest{GrantType: stringField(m, "grant_type"), Username: stringField(m, "username"),
+			Password: stringField(m, "password"), ClientID: stringField(m, "client_id"),
+			ClientSecret: stringField(m, "client_secret"), RefreshToken: stringField(m, "refresh_token")}
+		for _, k := range []string{"expiresAt", "expires_at"} {
+			if n, ok := m[k].(json.Number); ok {
+				req.ExpiresAt, _ = n.Int64()
+			}
+		}
+	}
+	tok, err := s.Tokens.Login(r.Context(), c.AppID, req)
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"id": tok.PrincipalID, "access_token": tok.AccessToken,
+		"expires_in": tok.ExpiresIn, "token_type": "bearer"}
+	if tok.RefreshToken != "" {
+		body["refresh_token"] = tok.RefreshToken
+	}
+	writeJSON(w, http.StatusOK, "application/json", body)
+	return nil
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

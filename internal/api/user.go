@@ -1,0 +1,67 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// handleUserRegister serves POST /api/apps/{appID}/users. The media type
+// RegistrationAndAuthorizationRequest also issues the user's token.
+func (s *Server) handleUserRegister(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	body, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	reg, err := kumo.ParseUserRegistration(body)
+	if err != nil {
+		return err
+	}
+	u, tok, err := s.Users.RegisterUser(r.Context(), c, reg, isKiiType(r, "RegistrationAndAuthorizationRequest"))
+	if err != nil {
+		return err
+	}
+	out := userJSON(u)
+	if tok != nil {
+		out["_accessToken"] = tok.AccessToken
+	}
+	w.Header().Set("Location", baseURL(r)+"/api/apps/"+c.AppID+"/users/"+u.ID)
+	writeJSON(w, http.StatusCreated, "application/vnd.kii.RegistrationResponse+json", out)
+	return nil
+}
+
+// handleUserGet serves GET /api/apps/{appID}/users/{user}.
+func (s *Server) handleUserGet(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	u, err := s.Users.FindUser(r.Context(), c, r.PathValue("user"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "application/vnd.kii.UserDataRetrievalResponse+json", userJSON(u))
+	return nil
+}
+
+// userJSON is a user's record as Kii returns it: fields appear only when set.
+func userJSON(u kumo.User) map[string]any {
+	out := make(map[string]any, len(u.Custom)+10)
+	for k, v := range u.Custom {
+		out[k] = v
+	}
+	out["userID"] = u.ID
+	for k, v := range map[string]string{"loginName": u.LoginName, "emailAddress": u.Email, "phoneNumber": u.Phone,
+		"displayName": u.DisplayName, "country": u.Country, "locale": u.Locale} {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	if u.Created > 0 { // a full record, not another user's public view
+		out["_hasPassword"] = true
+		out["_disabled"] = u.Disabled
+		if u.Email != "" {
+			out["emailAddressVerified"] = true
+		}
+		if u.Phone != "" {
+			out["phoneNumberVerified"] = true
+		}
+	}
+	return out
+}

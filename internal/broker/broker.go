@@ -1,0 +1,280 @@
+// Package broker is Kumo's embedded MQTT broker (mochi-mqtt v2) with Kii's
+// rules: a device connects with its installation's MQTT username and
+// password and with its mqttTopic as client ID, may subscribe only to its
+// own topic, and never reaches another device by publishing. Pushes enter
+// through Deliver, at QoS 0.
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/kumo-iot/kumo"
+	"github.com/kumo-iot/kumo/internal/auth"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// Broker is the embedded MQTT broker.
+type Broker struct {
+	// Installations finds the MQTT installation of a CONNECT's username.
+	Installations kumo.InstallationService
+	// Passwords checks MQTT passwords.
+	Passwords auth.MQTTPasswords
+	Log       *slog.Logger
+
+	// Listener addresses; an empty address turns that listener off.
+	TCPAddr, TLSAddr, WSAddr, WSSAddr string
+	// TLSConfig serves the TLS and secure WebSocket listeners.
+	TLSConfig *tls.Config
+
+	// HoldRecovered is how long a recovered delivery waits for its device
+	// to connect and subscribe (default one minute).
+	HoldRecovered time.Duration
+
+	server *mqtt.Server
+	addrs  map[string]net.Addr // listener id -> bound address
+
+	mu   sync.Mutex // guards held
+	held map[string][]heldDelivery
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+type heldDelivery struct {
+	payload []byte
+	until   time.Time
+}
+
+// Listener IDs, also the names used by Port.
+const (
+	TCP = "tcp"
+	TLS = "tls"
+	WS  = "ws"
+	WSS = "wss"
+)
+
+// Open binds every configured listener and starts the broker. A bind
+// failure is returned and nothing is left running.
+func (b *Broker) Open() error {
+	if b.Log == nil {
+		b.Log = slog.Default()
+	}
+	if b.HoldRecovered == 0 {
+		b.HoldRecovered = time.Minute
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.RetainAvailable = 0 // Kii has no retained messages; one after SUBACK breaks strict SDKs
+	caps.MaximumClientWritesPending = 1024
+	caps.MaximumPacketSize = 256 << 10
+	caps.MaximumSessionExpiryInterval = 0
+	b.server = mqtt.New(&mqtt.Options{
+		Capabilities:           caps,
+		InlineClient:           true,
+		Logger:                 b.Log.With("component", "mqtt"),
+		SysTopicResendInterval: 1 << 30,
+	})
+	if err := b.server.AddHook(&kiiHook{b: b}, nil); err != nil {
+		return err
+	}
+	b.addrs = map[string]net.Addr{}
+	b.held = map[string][]heldDelivery{}
+	b.stop = make(chan struct{})
+	var bound []net.Listener
+	fail := func(err error) error {
+		for _, ln := range bound {
+			ln.Close()
+		}
+		return err
+	}
+	for _, l := range []struct {
+		id, addr string
+		tls, ws  bool
+	}{{TCP, b.TCPAddr, false, false}, {TLS, b.TLSAddr, true, false}, {WS, b.WSAddr, false, true}, {WSS, b.WSSAddr, true, true}} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return fail(fmt.Errorf("mqtt %s listener: %w", l.id, err))
+		}
+		bound = append(bound, ln)
+		b.addrs[l.id] = ln.Addr()
+		if l.tls {
+			if b.TLSConfig == nil {
+				return fail(fmt.Errorf("mqtt %s listener: no TLS certificate", l.id))
+			}
+			ln = tls.NewListener(ln, b.TLSConfig)
+		}
+		var lst listeners.Listener = &netListener{id: l.id, ln: ln}
+		if l.ws {
+			lst = newWSListener(l.id, ln, b.Log)
+		}
+		if err := b.server.AddListener(lst); err != nil {
+			return fail(err)
+		}
+	}
+	if err := b.server.Serve(); err != nil {
+		return fail(err)
+	}
+	b.wg.Add(1)
+	go b.expireHeld()
+	return nil
+}
+
+// Close disconnects every client and stops the listeners.
+func (b *Broker) Close() error {
+	if b.server == nil {
+		return nil
+	}
+	close(b.stop)
+	b.wg.Wait()
+	return b.server.Close()
+}
+
+// Port returns the port a listener is bound to (0 when it is off).
+func (b *Broker) Port(id string) int {
+	if a, ok := b.addrs[id].(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
+}
+
+// Deliver publishes a push to the device whose topic is d.Topic, at QoS 0.
+// A recovered delivery to a device that is not subscribed yet is held
+// until it subscribes or HoldRecovered passes.
+func (b *Broker) Deliver(d kumo.Delivery) {
+	if d.Recovered && len(b.server.Topics.Subscribers(d.Topic).Subscriptions) == 0 {
+		b.mu.Lock()
+		b.held[d.Topic] = append(b.held[d.Topic], heldDelivery{payload: d.Payload, until: time.Now().Add(b.HoldRecovered)})
+		b.mu.Unlock()
+		return
+	}
+	if err := b.server.Publish(d.Topic, d.Payload, false, 0); err != nil {
+		b.Log.Warn("publish failed", "topic", d.Topic, "error", err)
+	}
+}
+
+// releaseHeld publishes what was held for topic, once its device has
+// subscribed (after the SUBACK is on the wire).
+func (b *Broker) releaseHeld(topic string) {
+	b.mu.Lock()
+	hs := b.held[topic]
+	delete(b.held, topic)
+	b.mu.Unlock()
+	now := time.Now()
+	for _, h := range hs {
+		if now.Before(h.until) {
+			b.server.Publish(topic, h.payload, false, 0)
+		}
+	}
+}
+
+func (b *Broker) expireHeld() {
+	defer b.wg.Done()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-t.C:
+			b.mu.Lock()
+			for topic, hs := range b.held {
+				if now.After(hs[len(hs)-1].until) {
+					delete(b.held, topic)
+				}
+			}
+			b.mu.Unlock()
+		}
+	}
+}
+
+// kiiHook applies Kii's authentication and topic rules.
+type kiiHook struct {
+	mqtt.HookBase
+	b *Broker
+}
+
+func (h *kiiHook) ID() string { return "kii" }
+
+func (h *kiiHook) Provides(x byte) bool {
+	switch x {
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketSent, mqtt.OnPacketEncode:
+		return true
+	}
+	return false
+}
+
+// OnConnectAuthenticate accepts a CONNECT whose username is an MQTT
+// installation's, whose password is that installation's and whose client
+// ID is its mqttTopic. Anything else gets "bad user name or password".
+func (h *kiiHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
+	if user == "" || !h.b.Passwords.Check(user, pass) {
+		h.b.Log.Info("mqtt connect refused: bad username or password", "client", cl.ID, "remote", cl.Net.Remote)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	in, err := h.b.Installations.MQTTInstallation(ctx, user)
+	if err != nil {
+		if kumo.ErrorCode(err) != kumo.ErrInstallationNotFound {
+			h.b.Log.Error("mqtt connect: installation lookup failed", "error", err)
+		} else {
+			h.b.Log.Info("mqtt connect refused: no such installation", "client", cl.ID, "remote", cl.Net.Remote)
+		}
+		return false
+	}
+	if cl.ID != in.MQTTTopic {
+		h.b.Log.Info("mqtt connect refused: client ID is not the installation's mqttTopic", "client", cl.ID, "installation", in.ID)
+		return false
+	}
+	return true
+}
+
+// OnACLCheck lets a device subscribe to its own topic only (its client ID
+// is its mqttTopic): wildcards and other topics fail in the SUBACK.
+// Publishing is accepted (and acknowledged) but goes nowhere; see OnPublish.
+func (h *kiiHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	return write || cl.Net.Inline || topic == cl.ID
+}
+
+// OnPublish drops every PUBLISH from a device after its acknowledgement:
+// Kii's broker carries pushes only, and a device never reaches another.
+func (h *kiiHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline {
+		return pk, nil
+	}
+	return pk, packets.CodeSuccessIgnore
+}
+
+// OnPacketEncode gives MQTT 3 clients whose credentials were refused the
+// return code 4, "bad user name or password" (mochi sends 5, "not
+// authorized"). Kumo refuses a CONNECT for its credentials only.
+func (h *kiiHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	if pk.FixedHeader.Type == packets.Connack && cl.Properties.ProtocolVersion < 5 && pk.ReasonCode == packets.Err3NotAuthorized.Code {
+		pk.ReasonCode = packets.ErrMalformedUsernameOrPassword.Code // 0x04 in MQTT 3
+	}
+	return pk
+}
+
+// OnPacketSent releases held deliveries once a SUBACK for the device's own
+// topic is on the wire, so nothing ever precedes the SUBACK.
+func (h *kiiHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
+	if pk.FixedHeader.Type != packets.Suback {
+		return
+	}
+	h.b.mu.Lock()
+	_, held := h.b.held[cl.ID]
+	h.b.mu.Unlock()
+	if held {
+		go h.b.releaseHeld(cl.ID)
+	}
+}

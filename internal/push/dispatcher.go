@@ -1,0 +1,136 @@
+package push
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// Dispatcher turns committed events into deliveries. Each event is handed
+// to the bus at least once: an event is completed (removed from the outbox)
+// only after its deliveries are published, so a crash in between repeats
+// them after the restart rather than losing them.
+type Dispatcher struct {
+	Outbox kumo.Outbox
+	Bus    kumo.Bus
+	Log    *slog.Logger
+	// Batch is how many events are claimed at a time.
+	Batch int
+	// Poll is how often the outbox is checked without a notification (it
+	// catches events committed by other processes).
+	Poll time.Duration
+	// Paused keeps the dispatcher from dispatching at all (a failpoint for
+	// crash tests: KUMO_FAULT_PAUSE_DISPATCH).
+	Paused bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Open starts dispatching.
+func (d *Dispatcher) Open() error {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Batch <= 0 {
+		d.Batch = 512
+	}
+	if d.Poll <= 0 {
+		d.Poll = time.Second
+	}
+	d.stop, d.done = make(chan struct{}), make(chan struct{})
+	go d.run()
+	return nil
+}
+
+// Close dispatches what is already committed, until ctx is done, then
+// stops.
+func (d *Dispatcher) Close(ctx context.Context) error {
+	if d.stop == nil {
+		return nil
+	}
+	close(d.stop)
+	select {
+	case <-d.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (d *Dispatcher) run() {
+	defer close(d.done)
+	ctx := context.Background()
+	ticker := time.NewTicker(d.Poll)
+	defer ticker.Stop()
+	stopping := false
+	for {
+		n := 0
+		if !d.Paused {
+			var err error
+			n, err = d.dispatchOnce(ctx)
+			if err != nil {
+				d.Log.Error("dispatch failed; retrying", "error", err)
+				select {
+				case <-time.After(time.Second):
+				case <-d.stop:
+					return
+				}
+				continue
+			}
+		}
+		if n > 0 {
+			continue // more may be waiting
+		}
+		if stopping {
+			return
+		}
+		select {
+		case <-d.Outbox.Notify():
+		case <-ticker.C:
+		case <-d.stop:
+			stopping = true // one more pass for what just committed
+			if d.Paused {
+				return
+			}
+		}
+	}
+}
+
+// dispatchOnce claims one batch of events, publishes their deliveries and
+// completes them. It returns how many events it handled.
+func (d *Dispatcher) dispatchOnce(ctx context.Context) (int, error) {
+	events, err := d.Outbox.ClaimEvents(ctx, d.Batch)
+	if err != nil || len(events) == 0 {
+		return 0, err
+	}
+	topics := map[kumo.BucketRef][]string{}
+	var ds []kumo.Delivery
+	for _, e := range events {
+		ts, ok := topics[e.Bucket]
+		if !ok {
+			if ts, err = d.Outbox.SubscriberTopics(ctx, e.Bucket); err != nil {
+				return 0, err
+			}
+			topics[e.Bucket] = ts
+		}
+		if len(ts) == 0 {
+			continue
+		}
+		payload := EventPayload(e)
+		for _, t := range ts {
+			ds = append(ds, kumo.Delivery{Topic: t, Payload: payload, Recovered: e.Recovered})
+		}
+	}
+	if len(ds) > 0 {
+		if err := d.Bus.Publish(ctx, ds); err != nil {
+			return 0, err
+		}
+	}
+	if err := d.Outbox.CompleteEvents(ctx, events); err != nil {
+		return 0, err
+	}
+	return len(events), nil
+}

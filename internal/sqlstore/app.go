@@ -1,0 +1,98 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// CreateApp implements kumo.AppService.
+func (db *DB) CreateApp(ctx context.Context, a kumo.AppCreate) (kumo.AppCredentials, error) {
+	if a.ID == "" {
+		a.ID = kumo.RandomHex(4)
+	}
+	if a.Key == "" {
+		a.Key = kumo.RandomHex(16)
+	}
+	if a.Name == "" {
+		a.Name = a.ID
+	}
+	if !kumo.ValidAppID(a.ID) {
+		return kumo.AppCredentials{}, kumo.Errorf(kumo.ErrInvalidInputData, "app ID %q is not valid: 1 to 64 characters of [A-Za-z0-9_-]", a.ID)
+	}
+	if !kumo.ValidAppID(a.Key) {
+		return kumo.AppCredentials{}, kumo.Errorf(kumo.ErrInvalidInputData, "app key %q is not valid: 1 to 64 characters of [A-Za-z0-9_-]", a.Key)
+	}
+	creds := kumo.AppCredentials{AppID: a.ID, AppKey: a.Key, ClientID: kumo.RandomHex(16), ClientSecret: kumo.RandomHex(32)}
+	err := db.writeTx(ctx, func(tx *Tx) error {
+		var n int
+		// An app's key may stand for its ID in paths, so IDs and keys share
+		// one namespace.
+		err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM apps WHERE id IN (?, ?) OR app_key IN (?, ?)", a.ID, a.Key, a.ID, a.Key).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return kumo.Errorf(kumo.ErrInvalidInputData, "app ID or key already in use")
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO apps (id, app_key, name, client_id, client_secret_hash, created)
+			VALUES (?, ?, ?, ?, ?, ?)`, a.ID, a.Key, a.Name, creds.ClientID, kumo.TokenKey(creds.ClientSecret), db.now())
+		return err
+	})
+	if err != nil {
+		return kumo.AppCredentials{}, err
+	}
+	return creds, nil
+}
+
+// FindApp implements kumo.AppService.
+func (db *DB) FindApp(ctx context.Context, idOrKey string) (kumo.App, error) {
+	if v, ok := db.apps.Load(idOrKey); ok {
+		return v.(kumo.App), nil
+	}
+	var a kumo.App
+	err := db.queryRow(ctx, "SELECT id, app_key, name, client_id, created FROM apps WHERE id = ?", idOrKey).
+		Scan(&a.ID, &a.Key, &a.Name, &a.ClientID, &a.Created)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = db.queryRow(ctx, "SELECT id, app_key, name, client_id, created FROM apps WHERE app_key = ?", idOrKey).
+			Scan(&a.ID, &a.Key, &a.Name, &a.ClientID, &a.Created)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, kumo.Errorf(kumo.ErrAppNotFound, "The application %s was not found", idOrKey).With("appID", idOrKey)
+	}
+	if err != nil {
+		return a, err
+	}
+	db.apps.Store(idOrKey, a)
+	return a, nil
+}
+
+// ListApps implements kumo.AppService.
+func (db *DB) ListApps(ctx context.Context) ([]kumo.App, error) {
+	rows, err := db.query(ctx, "SELECT id, app_key, name, client_id, created FROM apps ORDER BY created, id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var apps []kumo.App
+	for rows.Next() {
+		var a kumo.App
+		if err := rows.Scan(&a.ID, &a.Key, &a.Name, &a.ClientID, &a.Created); err != nil {
+			return nil, err
+		}
+		apps = append(apps, a)
+	}
+	return apps, rows.Err()
+}
+
+// checkClientSecret reports whether secret is the admin secret of app.
+func (db *DB) checkClientSecret(ctx context.Context, appID, secret string) (bool, error) {
+	var hash string
+	err := db.queryRow(ctx, "SELECT client_secret_hash FROM apps WHERE id = ?", appID).Scan(&hash)
+	if err != nil {
+		return false, err
+	}
+	return hash == kumo.TokenKey(secret), nil
+}

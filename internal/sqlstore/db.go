@@ -1,0 +1,293 @@
+// Package sqlstore implements Kumo's services (the kumo package's
+// interfaces) over database/sql, once for every database. The dialect
+// packages below it (sqlite, postgres) bring the driver, the migrations and
+// the few differences of SQL.
+//
+// Every write goes through one group-commit writer: concurrent writes are
+// collected into one transaction, each in its own savepoint, and each is
+// acknowledged only after that transaction commits. A write and the events
+// it causes (the outbox) commit together.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// Dialect is what differs between databases.
+type Dialect interface {
+	// Rebind rewrites the "?" placeholders of query for the database.
+	Rebind(query string) string
+	// IsUniqueViolation reports whether err is a unique-constraint failure.
+	IsUniqueViolation(err error) bool
+}
+
+// DB is Kumo's store. It implements the kumo service interfaces.
+type DB struct {
+	// Hasher hashes user and thing passwords. Required.
+	Hasher kumo.PasswordHasher
+	// Log receives the store's warnings.
+	Log *slog.Logger
+	// Now returns the current time; time.Now when nil (tests set it).
+	Now func() time.Time
+	// MaxBatch bounds how many writes share one transaction.
+	MaxBatch int
+
+	dialect Dialect
+	read    *sql.DB
+	write   *sql.DB
+
+	reqs   chan *writeReq
+	done   chan struct{}
+	mu     sync.RWMutex // guards closed
+	closed bool
+
+	notify chan struct{} // events committed
+
+	// apps caches apps by ID and by key. Apps are never deleted or renamed,
+	// so an entry stays true; a miss always asks the database.
+	apps sync.Map
+
+	claimMu sync.Mutex // guards cursor
+	cursor  int64      // highest outbox seq handed to the dispatcher
+	bootSeq int64      // highest outbox seq at the first claim; -1 before
+}
+
+// New returns a store over read and write connection pools (which may be
+// the same pool). Call Open before use and Close after.
+func New(read, write *sql.DB, d Dialect) *DB {
+	return &DB{read: read, write: write, dialect: d, MaxBatch: 256, notify: make(chan struct{}, 1), bootSeq: -1}
+}
+
+// Open starts the writer.
+func (db *DB) Open() error {
+	if db.Hasher == nil {
+		return errors.New("sqlstore: no password hasher")
+	}
+	if db.Log == nil {
+		db.Log = slog.Default()
+	}
+	if db.Now == nil {
+		db.Now = time.Now
+	}
+	db.reqs = make(chan *writeReq, 4*db.MaxBatch)
+	db.done = make(chan struct{})
+	go db.runWriter()
+	return nil
+}
+
+// Close finishes the writes already queued, stops the writer and closes
+// the connection pools.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
+	db.closed = true
+	close(db.reqs)
+	db.mu.Unlock()
+	<-db.done
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// ReadDB returns the pool used for reads (for tests and tools).
+func (db *DB) ReadDB() *sql.DB { return db.read }
+
+func (db *DB) now() int64 { return db.Now().UnixMilli() }
+
+// Tx is a write transaction handed to a write function.
+type Tx struct {
+	tx      *sql.Tx
+	db      *DB
+	events  int // events added, to wake the dispatcher
+	deletes int
+}
+
+// Exec runs a statement with "?" placeholders.
+func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.db.dialect.Rebind(query), args...)
+}
+
+// QueryRow runs a query with "?" placeholders.
+func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.db.dialect.Rebind(query), args...)
+}
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	err  error
+	done chan struct{}
+}
+
+var errClosed = kumo.Errorf(kumo.ErrUnavailable, "The server is shutting down")
+
+// writeTx runs fn in the shared write transaction and returns once that
+// transaction has committed (or fn failed). fn's own error rolls back only
+// fn's work.
+func (db *DB) writeTx(ctx context.Context, fn func(*Tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return errClosed
+	}
+	db.reqs <- req
+	db.mu.RUnlock()
+	<-req.done // never abandon a queued write: its outcome must be known
+	return req.err
+}
+
+func (db *DB) runWriter() {
+	defer close(db.done)
+	batch := make([]*writeReq, 0, db.MaxBatch)
+	for first := range db.reqs {
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < db.MaxBatch {
+			select {
+			case r, ok := <-db.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+// commit runs a batch of writes in one transaction.
+func (db *DB) commit(batch []*writeReq) {
+	ctx := context.Background() // a write, once queued, is not cancelled
+	finish := func(err error) {
+		for _, r := range batch {
+			if r.err == nil {
+				r.err = err
+			}
+			close(r.done)
+		}
+	}
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		finish(fmt.Errorf("begin: %w", err))
+		return
+	}
+	tx := &Tx{tx: sqlTx, db: db}
+	ok := 0
+	for _, r := range batch {
+		if len(batch) == 1 {
+			r.err = r.fn(tx)
+		} else {
+			r.err = db.inSavepoint(ctx, tx, r.fn)
+		}
+		if r.err == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
+		sqlTx.Rollback()
+		finish(nil)
+		return
+	}
+	if err := sqlTx.Commit(); err != nil {
+		db.Log.Error("commit failed", "writes", len(batch), "error", err)
+		for _, r := range batch {
+			if r.err == nil {
+				r.err = fmt.Errorf("commit: %w", err)
+			}
+		}
+		finish(nil)
+		return
+	}
+	finish(nil)
+	if tx.events > 0 {
+		select {
+		case db.notify <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (db *DB) inSavepoint(ctx context.Context, tx *Tx, fn func(*Tx) error) error {
+	if _, err := tx.tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+		return err
+	}
+	events := tx.events
+	if err := fn(tx); err != nil {
+		tx.events = events
+		if _, rbErr := tx.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
+			return errors.Join(err, rbErr)
+		}
+		tx.tx.ExecContext(ctx, "RELEASE SAVEPOINT w")
+		return err
+	}
+	_, err := tx.tx.ExecContext(ctx, "RELEASE SAVEPOINT w")
+	return err
+}
+
+// queryRow runs a read query with "?" placeholders.
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.read.QueryRowContext(ctx, db.dialect.Rebind(query), args...)
+}
+
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.read.QueryContext(ctx, db.dialect.Rebind(query), args...)
+}
+
+// Secret returns the server secret named name, creating it with a random
+// value on first use. Every node of a cluster reads the same value.
+func (db *DB) Secret(ctx context.Context, name string) ([]byte, error) {
+	var v string
+	err := db.queryRow(ctx, "SELECT value FROM meta WHERE key = ?", name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = db.writeTx(ctx, func(tx *Tx) error {
+			_, err := tx.Exec(ctx, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", name, kumo.RandomHex(32))
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		err = db.queryRow(ctx, "SELECT value FROM meta WHERE key = ?", name).Scan(&v)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	return []byte(v), nil
+}
+
+// scopeFromKey is the inverse of kumo.Scope.Key.
+func scopeFromKey(k string) kumo.Scope {
+	kind, id, _ := strings.Cut(k, ":")
+	switch kind {
+	case "user":
+		return kumo.Scope{Kind: kumo.ScopeUser, ID: id}
+	case "group":
+		return kumo.Scope{Kind: kumo.ScopeGroup, ID: id}
+	case "thing":
+		return kumo.Scope{Kind: kumo.ScopeThing, ID: id}
+	}
+	return kumo.AppScope
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

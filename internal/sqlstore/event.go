@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// insertEvent adds an event to the outbox inside the write's transaction.
+func insertEvent(ctx context.Context, tx *Tx, e kumo.Event) error {
+	_, err := tx.Exec(ctx, `INSERT INTO outbox (app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Bucket.AppID, string(e.Type), e.Bucket.Scope.Key(), e.Bucket.Name,
+		e.ObjectID, int(e.Sender.Kind), e.Sender.ID, e.When, e.ModifiedAt)
+	if err == nil {
+		tx.events++
+	}
+	return err
+}
+
+// Notify implements kumo.Outbox.
+func (db *DB) Notify() <-chan struct{} { return db.notify }
+
+// ClaimEvents implements kumo.Outbox for a single node: events are handed
+// out in order, each once per process. Events left in the outbox by an
+// earlier process (one that crashed before completing them) are handed out
+// again, marked Recovered.
+func (db *DB) ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error) {
+	db.claimMu.Lock()
+	defer db.claimMu.Unlock()
+	if db.bootSeq < 0 {
+		if err := db.queryRow(ctx, "SELECT COALESCE(MAX(seq), 0) FROM outbox").Scan(&db.bootSeq); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := db.query(ctx, `SELECT seq, app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at
+		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, db.cursor, max)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var events []kumo.Event
+	for rows.Next() {
+		var (
+			e          kumo.Event
+			typ, scope string
+			senderKind int
+		)
+		err := rows.Scan(&e.Seq, &e.Bucket.AppID, &typ, &scope, &e.Bucket.Name, &e.ObjectID, &senderKind, &e.Sender.ID, &e.When, &e.ModifiedAt)
+		if err != nil {
+			return nil, err
+		}
+		e.Type, e.Bucket.Scope, e.Sender.Kind = kumo.EventType(typ), scopeFromKey(scope), kumo.CallerKind(senderKind)
+		e.Recovered = e.Seq <= db.bootSeq
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(events) > 0 {
+		db.cursor = events[len(events)-1].Seq
+	}
+	return events, nil
+}
+
+// CompleteEvents implements kumo.Outbox.
+func (db *DB) CompleteEvents(ctx context.Context, events []kumo.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	// Claimed batches are contiguous runs of committed rows: one single
+	// writer assigns increasing seqs in commit order.
+	first, last := events[0].Seq, events[len(events)-1].Seq
+	return db.writeTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "DELETE FROM outbox WHERE seq >= ? AND seq <= ?", first, last)
+		if err != nil {
+			return fmt.Errorf("complete events %d..%d: %w", first, last, err)
+		}
+		return nil
+	})
+}
+
+// SubscriberTopics implements kumo.Outbox.
+func (db *DB) SubscriberTopics(ctx context.Context, b kumo.BucketRef) ([]string, error) {
+	rows, err := db.query(ctx, `SELECT i.mqtt_topic FROM bucket_subscriptions s
+		JOIN installations i ON i.app_id = s.app_id AND i.owner_kind = s.subscriber_kind AND i.owner_id = s.subscriber_id
+		WHERE s.app_id = ? AND s.scope = ? AND s.bucket = ? AND i.device_type = 'MQTT'`, b.AppID, b.Scope.Key(), b.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var topics []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		topics = append(topics, t)
+	}
+	return topics, rows.Err()
+}

@@ -1,0 +1,148 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+
+	"github.com/kumo-iot/kumo"
+)
+
+const installationColumns = `id, app_id, device_type, registration_id, development, owner_kind, owner_id,
+	mqtt_username, mqtt_topic, created`
+
+func scanInstallation(row interface{ Scan(...any) error }) (kumo.Installation, error) {
+	var (
+		in         kumo.Installation
+		kind       int
+		user, tpic sql.NullString
+	)
+	err := row.Scan(&in.ID, &in.AppID, &in.DeviceType, &in.RegistrationID, &in.Development, &kind, &in.Owner.ID,
+		&user, &tpic, &in.Created)
+	in.Owner.Kind = kumo.CallerKind(kind)
+	in.MQTTUsername, in.MQTTTopic = user.String, tpic.String
+	return in, err
+}
+
+// CreateInstallation implements kumo.InstallationService.
+func (db *DB) CreateInstallation(ctx context.Context, c kumo.Caller, r kumo.InstallationCreate) (kumo.Installation, error) {
+	owner, err := db.installationOwner(ctx, c, r)
+	if err != nil {
+		return kumo.Installation{}, err
+	}
+	now := db.now()
+	in := kumo.Installation{ID: kumo.NewInstallationID(), AppID: c.AppID, DeviceType: r.DeviceType,
+		RegistrationID: r.RegistrationID, Development: r.Development, Owner: owner, Created: now}
+	if in.DeviceType == kumo.DeviceMQTT {
+		in.RegistrationID = kumo.NewObjectID()
+		in.MQTTUsername, in.MQTTTopic = kumo.NewMQTTUsername(c.AppID), kumo.NewMQTTTopic()
+	} else if r.RegistrationID == "" {
+		return kumo.Installation{}, kumo.InvalidInput(map[string]string{
+			"installationRegistrationID": "is required for deviceType " + r.DeviceType})
+	}
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		// One MQTT installation per owner; a phone token belongs to one
+		// installation, which moves to whoever installs it again.
+		var row *sql.Row
+		if in.DeviceType == kumo.DeviceMQTT {
+			row = tx.QueryRow(ctx, "SELECT "+installationColumns+` FROM installations
+				WHERE app_id = ? AND owner_kind = ? AND owner_id = ? AND device_type = 'MQTT'`, c.AppID, int(owner.Kind), owner.ID)
+		} else {
+			row = tx.QueryRow(ctx, "SELECT "+installationColumns+` FROM installations
+				WHERE app_id = ? AND device_type = ? AND registration_id = ?`, c.AppID, in.DeviceType, in.RegistrationID)
+		}
+		old, err := scanInstallation(row)
+		switch {
+		case err == nil && in.DeviceType == kumo.DeviceMQTT:
+			in = old // the development flag first given is kept
+			return nil
+		case err == nil:
+			_, err = tx.Exec(ctx, "UPDATE installations SET owner_kind = ?, owner_id = ?, development = ? WHERE app_id = ? AND id = ?",
+				int(owner.Kind), owner.ID, boolInt(in.Development), c.AppID, old.ID)
+			old.Owner, old.Development = owner, in.Development
+			in = old
+			return err
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		_, err = tx.Exec(ctx, "INSERT INTO installations ("+installationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			in.ID, in.AppID, in.DeviceType, in.RegistrationID, boolInt(in.Development), int(owner.Kind), owner.ID,
+			nullString(in.MQTTUsername), nullString(in.MQTTTopic), now)
+		return err
+	})
+	if err != nil {
+		return kumo.Installation{}, err
+	}
+	return in, nil
+}
+
+// installationOwner decides whose installation a request creates: the
+// caller's own, or (for the admin) the user or thing it names.
+func (db *DB) installationOwner(ctx context.Context, c kumo.Caller, r kumo.InstallationCreate) (kumo.Principal, error) {
+	switch c.Kind {
+	case kumo.UserCaller, kumo.ThingCaller:
+		return c.Principal(), nil
+	case kumo.Admin:
+		switch {
+		case r.ThingID != "":
+			id, err := db.thingID(ctx, c.AppID, r.ThingID, true)
+			return kumo.Principal{Kind: kumo.ThingCaller, ID: id}, err
+		case r.UserID != "":
+			id, err := db.userID(ctx, c, r.UserID, true)
+			return kumo.Principal{Kind: kumo.UserCaller, ID: id}, err
+		}
+		return kumo.Principal{}, kumo.InvalidInput(map[string]string{"userID": "the admin must name a userID or a thingID"})
+	}
+	return kumo.Principal{}, kumo.Unauthorized(c, "Installations need a user or thing token")
+}
+
+// GetInstallation implements kumo.InstallationService.
+func (db *DB) GetInstallation(ctx context.Context, c kumo.Caller, selector string) (kumo.Installation, error) {
+	var row *sql.Row
+	if t, reg, ok := strings.Cut(selector, ":"); ok {
+		dt, _ := kumo.ParseDeviceType(t)
+		row = db.queryRow(ctx, "SELECT "+installationColumns+" FROM installations WHERE app_id = ? AND device_type = ? AND registration_id = ?",
+			c.AppID, dt, reg)
+	} else {
+		row = db.queryRow(ctx, "SELECT "+installationColumns+" FROM installations WHERE app_id = ? AND id = ?", c.AppID, selector)
+	}
+	in, err := scanInstallation(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, kumo.InstallationNotFound(c.AppID, selector)
+	}
+	if err != nil {
+		return in, err
+	}
+	if !c.IsAdmin() && !c.Is(in.Owner) {
+		return kumo.Installation{}, kumo.Unauthorized(c, "The caller may not access installation %s", in.ID)
+	}
+	return in, nil
+}
+
+// DeleteInstallation implements kumo.InstallationService.
+func (db *DB) DeleteInstallation(ctx context.Context, c kumo.Caller, selector string) error {
+	in, err := db.GetInstallation(ctx, c, selector)
+	if err != nil {
+		return err
+	}
+	return db.writeTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, "DELETE FROM installations WHERE app_id = ? AND id = ?", c.AppID, in.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return kumo.InstallationNotFound(c.AppID, selector)
+		}
+		return nil
+	})
+}
+
+// MQTTInstallation implements kumo.InstallationService.
+func (db *DB) MQTTInstallation(ctx context.Context, username string) (kumo.Installation, error) {
+	in, err := scanInstallation(db.queryRow(ctx, "SELECT "+installationColumns+" FROM installations WHERE mqtt_username = ?", username))
+	if errors.Is(err, sql.ErrNoRows) {
+		return in, kumo.Errorf(kumo.ErrInstallationNotFound, "No MQTT installation has username %s", username)
+	}
+	return in, err
+}

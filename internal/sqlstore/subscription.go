@@ -1,0 +1,100 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// subscription resolves and checks a bucket subscription request: the
+// caller must be the admin or the subscriber, and able to query the bucket.
+func (db *DB) subscription(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) (kumo.BucketRef, kumo.Principal, error) {
+	b, err := db.resolveBucket(ctx, c, b)
+	if err != nil {
+		return b, sub, err
+	}
+	sub, err = db.resolvePrincipal(ctx, c, sub)
+	if err != nil {
+		return b, sub, err
+	}
+	if !c.IsAdmin() && !c.Is(sub) {
+		return b, sub, kumo.Unauthorized(c, "Only the subscriber itself or the app admin may manage this subscription")
+	}
+	if !kumo.BucketAllowed(c, b.Scope, kumo.QueryObjectsInBucket) {
+		return b, sub, kumo.Unauthorized(c, "The caller may not query bucket %s", b.Name)
+	}
+	return b, sub, nil
+}
+
+func subscriptionError(code kumo.Code, msg string, b kumo.BucketRef, sub kumo.Principal) error {
+	subject := map[string]any{"type": sub.Kind.String()}
+	if sub.Kind == kumo.ThingCaller {
+		subject["thingID"] = sub.ID
+	} else {
+		subject["userID"] = sub.ID
+	}
+	return kumo.Errorf(code, "%s", msg).With("objectScope", b.Scope.ObjectScope(b.AppID)).
+		With("bucketID", b.Name).With("subject", subject)
+}
+
+// SubscribeBucket implements kumo.SubscriptionService.
+func (db *DB) SubscribeBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) error {
+	b, sub, err := db.subscription(ctx, c, b, sub)
+	if err != nil {
+		return err
+	}
+	now := db.now()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		if err := ensureBucket(ctx, tx, b, now); err != nil {
+			return err
+		}
+		res, err := tx.Exec(ctx, `INSERT INTO bucket_subscriptions (app_id, scope, bucket, subscriber_kind, subscriber_id, created)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, b.AppID, b.Scope.Key(), b.Name, int(sub.Kind), sub.ID, now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return subscriptionError(kumo.ErrPushSubscriptionExists, "The subscription already exists", b, sub)
+		}
+		return nil
+	})
+}
+
+// BucketSubscribed implements kumo.SubscriptionService.
+func (db *DB) BucketSubscribed(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) error {
+	b, sub, err := db.subscription(ctx, c, b, sub)
+	if err != nil {
+		return err
+	}
+	var n int
+	err = db.queryRow(ctx, `SELECT COUNT(*) FROM bucket_subscriptions
+		WHERE app_id = ? AND scope = ? AND bucket = ? AND subscriber_kind = ? AND subscriber_id = ?`,
+		b.AppID, b.Scope.Key(), b.Name, int(sub.Kind), sub.ID).Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return subscriptionError(kumo.ErrPushSubscriptionMissing, "The subscription was not found", b, sub)
+	}
+	return nil
+}
+
+// UnsubscribeBucket implements kumo.SubscriptionService.
+func (db *DB) UnsubscribeBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) error {
+	b, sub, err := db.subscription(ctx, c, b, sub)
+	if err != nil {
+		return err
+	}
+	return db.writeTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, `DELETE FROM bucket_subscriptions
+			WHERE app_id = ? AND scope = ? AND bucket = ? AND subscriber_kind = ? AND subscriber_id = ?`,
+			b.AppID, b.Scope.Key(), b.Name, int(sub.Kind), sub.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return subscriptionError(kumo.ErrPushSubscriptionMissing, "The subscription was not found", b, sub)
+		}
+		return nil
+	})
+}

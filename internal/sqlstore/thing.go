@@ -1,0 +1,94 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// RegisterThing implements kumo.ThingService.
+func (db *DB) RegisterThing(ctx context.Context, c kumo.Caller, r kumo.ThingRegistration, withToken bool) (kumo.Thing, *kumo.Token, error) {
+	hash, err := db.Hasher.HashPassword(r.Password)
+	if err != nil {
+		return kumo.Thing{}, nil, err
+	}
+	fields, err := json.Marshal(r.Fields)
+	if err != nil {
+		return kumo.Thing{}, nil, err
+	}
+	t := kumo.Thing{ID: kumo.NewThingID(), VendorThingID: r.VendorThingID, Fields: r.Fields, Created: db.now()}
+	var tok *kumo.Token
+	if withToken {
+		tok = &kumo.Token{AccessToken: kumo.NewToken(), ExpiresIn: kumo.NeverExpires, PrincipalID: t.ID}
+	}
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO things (app_id, id, vendor_thing_id, password_hash, fields, disabled, online, online_modified, created, modified)
+			VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?)`, c.AppID, t.ID, t.VendorThingID, hash, string(fields), t.Created, t.Created)
+		if db.dialect.IsUniqueViolation(err) {
+			return kumo.Errorf(kumo.ErrThingAlreadyExists, "Thing with vendor thing ID %s already exists", r.VendorThingID).
+				With("appID", c.AppID).With("field", "vendorThingID").With("value", r.VendorThingID)
+		}
+		if err != nil || tok == nil {
+			return err
+		}
+		return db.insertToken(ctx, tx, tok.AccessToken, kumo.Caller{AppID: c.AppID, Kind: kumo.ThingCaller, ID: t.ID}, 0)
+	})
+	if err != nil {
+		return kumo.Thing{}, nil, err
+	}
+	return t, tok, nil
+}
+
+// FindThing implements kumo.ThingService.
+func (db *DB) FindThing(ctx context.Context, c kumo.Caller, selector string) (kumo.Thing, error) {
+	t, err := db.thing(ctx, c.AppID, selector)
+	if err != nil {
+		return t, err
+	}
+	if !c.IsAdmin() && !(c.Kind == kumo.ThingCaller && c.ID == t.ID) {
+		return kumo.Thing{}, kumo.Unauthorized(c, "The caller may not read thing %s", t.ID)
+	}
+	return t, nil
+}
+
+// thing loads the thing named by selector without any permission check.
+func (db *DB) thing(ctx context.Context, appID, selector string) (kumo.Thing, error) {
+	col, val, field := "id", selector, "thingID"
+	if v, ok := strings.CutPrefix(selector, "VENDOR_THING_ID:"); ok {
+		col, val, field = "vendor_thing_id", v, "vendorThingID"
+	}
+	var (
+		t      kumo.Thing
+		fields string
+	)
+	err := db.queryRow(ctx, `SELECT id, vendor_thing_id, fields, disabled, online, online_modified, created
+		FROM things WHERE app_id = ? AND `+col+` = ?`, appID, val).
+		Scan(&t.ID, &t.VendorThingID, &fields, &t.Disabled, &t.Online, &t.OnlineModified, &t.Created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, kumo.Errorf(kumo.ErrThingNotFound, "Thing %s was not found", selector).
+			With("appID", appID).With("field", field).With("value", val)
+	}
+	if err != nil {
+		return t, err
+	}
+	d := json.NewDecoder(strings.NewReader(fields))
+	d.UseNumber()
+	if err := d.Decode(&t.Fields); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// thingID resolves a thing selector to a thing ID. A plain thing ID is
+// checked to exist only when check is set.
+func (db *DB) thingID(ctx context.Context, appID, selector string, check bool) (string, error) {
+	if !check && !strings.HasPrefix(selector, "VENDOR_THING_ID:") {
+		return selector, nil
+	}
+	t, err := db.thing(ctx, appID, selector)
+	return t.ID, err
+}

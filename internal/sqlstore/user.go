@@ -1,0 +1,128 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// RegisterUser implements kumo.UserService.
+func (db *DB) RegisterUser(ctx context.Context, c kumo.Caller, r kumo.UserRegistration, withToken bool) (kumo.User, *kumo.Token, error) {
+	hash, err := db.Hasher.HashPassword(r.Password)
+	if err != nil {
+		return kumo.User{}, nil, err
+	}
+	custom, err := json.Marshal(r.Custom)
+	if err != nil {
+		return kumo.User{}, nil, err
+	}
+	now := db.now()
+	u := kumo.User{ID: kumo.NewUserID(), LoginName: r.LoginName, Email: r.Email, Phone: r.Phone,
+		DisplayName: r.DisplayName, Country: r.Country, Locale: r.Locale, Custom: r.Custom, Created: now, Modified: now}
+	var tok *kumo.Token
+	if withToken {
+		tok = &kumo.Token{AccessToken: kumo.NewToken(), ExpiresIn: kumo.NeverExpires, PrincipalID: u.ID}
+	}
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO users (app_id, id, login_name, email, phone, password_hash, display_name, country, locale, custom, disabled, created, modified)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+			c.AppID, u.ID, nullString(u.LoginName), nullString(u.Email), nullString(u.Phone), hash,
+			u.DisplayName, u.Country, u.Locale, string(custom), now, now)
+		if db.dialect.IsUniqueViolation(err) {
+			return kumo.Errorf(kumo.ErrUserAlreadyExists, "A user with the same login name, email address or phone number already exists").
+				With("appID", c.AppID)
+		}
+		if err != nil || tok == nil {
+			return err
+		}
+		return db.insertToken(ctx, tx, tok.AccessToken, kumo.Caller{AppID: c.AppID, Kind: kumo.UserCaller, ID: u.ID}, 0)
+	})
+	if err != nil {
+		return kumo.User{}, nil, err
+	}
+	return u, tok, nil
+}
+
+// FindUser implements kumo.UserService.
+func (db *DB) FindUser(ctx context.Context, c kumo.Caller, selector string) (kumo.User, error) {
+	if selector == "me" {
+		if c.Kind != kumo.UserCaller {
+			return kumo.User{}, kumo.Unauthorized(c, "users/me needs a user token")
+		}
+		selector = c.ID
+	}
+	u, err := db.user(ctx, c.AppID, selector)
+	if err != nil {
+		return u, err
+	}
+	if c.Kind == kumo.Anonymous {
+		return kumo.User{}, kumo.Unauthorized(c, "Anonymous callers may not read users")
+	}
+	if !c.IsAdmin() && !(c.Kind == kumo.UserCaller && c.ID == u.ID) {
+		// Another user sees only the public fields.
+		return kumo.User{ID: u.ID, LoginName: u.LoginName, DisplayName: u.DisplayName}, nil
+	}
+	return u, nil
+}
+
+// user loads the user named by selector (ID, LOGIN_NAME:, EMAIL:, PHONE:).
+func (db *DB) user(ctx context.Context, appID, selector string) (kumo.User, error) {
+	col, val, field := "id", selector, "userID"
+	for _, p := range []struct{ prefix, col, field string }{
+		{"LOGIN_NAME:", "login_name", "loginName"}, {"EMAIL:", "email", "emailAddress"}, {"PHONE:", "phone", "phoneNumber"},
+	} {
+		if v, ok := strings.CutPrefix(selector, p.prefix); ok {
+			col, val, field = p.col, v, p.field
+		}
+	}
+	if col == "id" && strings.Contains(selector, ":") {
+		return kumo.User{}, kumo.Errorf(kumo.ErrAccountTypeUnknown, "Account type of %s is not supported", selector)
+	}
+	var (
+		u                   kumo.User
+		login, email, phone sql.NullString
+		custom              string
+	)
+	err := db.queryRow(ctx, `SELECT id, login_name, email, phone, display_name, country, locale, custom, disabled, created, modified
+		FROM users WHERE app_id = ? AND `+col+` = ?`, appID, val).
+		Scan(&u.ID, &login, &email, &phone, &u.DisplayName, &u.Country, &u.Locale, &custom, &u.Disabled, &u.Created, &u.Modified)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, kumo.Errorf(kumo.ErrUserNotFound, "User %s was not found", selector).
+			With("appID", appID).With("field", field).With("value", val)
+	}
+	if err != nil {
+		return u, err
+	}
+	u.LoginName, u.Email, u.Phone = login.String, email.String, phone.String
+	d := json.NewDecoder(strings.NewReader(custom))
+	d.UseNumber()
+	err = d.Decode(&u.Custom)
+	return u, err
+}
+
+// userID resolves a user selector to a user ID. A plain ID is checked to
+// exist only when check is set.
+func (db *DB) userID(ctx context.Context, c kumo.Caller, selector string, check bool) (string, error) {
+	if selector == "me" {
+		if c.Kind != kumo.UserCaller {
+			return "", kumo.Unauthorized(c, "users/me needs a user token")
+		}
+		return c.ID, nil
+	}
+	if !check && !strings.Contains(selector, ":") {
+		return selector, nil
+	}
+	u, err := db.user(ctx, c.AppID, selector)
+	return u.ID, err
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

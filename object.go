@@ -1,0 +1,100 @@
+package kumo
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+)
+
+// MaxObjectSize is the largest JSON object Kii accepts, in bytes.
+const MaxObjectSize = 65534
+
+// Object is a JSON document in a bucket.
+type Object struct {
+	ID       string
+	Bucket   BucketRef
+	Data     map[string]any // the client's fields; never the system fields
+	DataType string         // short data type ("mydata"); "" when untyped
+	Owner    string         // user or thing ID of the creator; "" for admin or anonymous
+	Version  int64          // starts at 1
+	Created  int64          // epoch ms
+	Modified int64          // epoch ms
+}
+
+// MediaType returns the Content-Type of o: application/vnd.{appID}.{type}+json
+// for typed objects, application/json otherwise.
+func (o Object) MediaType() string { return ObjectMediaType(o.Bucket.AppID, o.DataType) }
+
+// ObjectMediaType returns the media type of an object of dataType in appID.
+func ObjectMediaType(appID, dataType string) string {
+	if dataType == "" {
+		return "application/json"
+	}
+	return "application/vnd." + appID + "." + dataType + "+json"
+}
+
+// ObjectDataType extracts the short data type from a request media type
+// ("application/vnd.{appID}.mydata+json" → "mydata"). Plain JSON, a missing
+// type and Kii's own vnd.kii types are untyped ("").
+func ObjectDataType(mediaType string) string {
+	mt := strings.ToLower(mediaType)
+	if !strings.HasPrefix(mt, "application/vnd.") || !strings.HasSuffix(mt, "+json") || strings.HasPrefix(mt, "application/vnd.kii.") {
+		return ""
+	}
+	// Keep the client's case in the type name.
+	rest := mediaType[len("application/vnd.") : len(mediaType)-len("+json")]
+	if i := strings.IndexByte(rest, '.'); i >= 0 && i < len(rest)-1 {
+		return rest[i+1:]
+	}
+	return ""
+}
+
+// systemFields are the object fields the server manages; a client that
+// sends them has them ignored.
+var systemFields = map[string]bool{
+	"_id": true, "_created": true, "_modified": true, "_owner": true, "_version": true, "_dataType": true,
+}
+
+// ParseObjectData checks that raw is a JSON object within Kii's size limit
+// and returns its fields, without the system fields. Numbers keep their
+// exact text (json.Number).
+func ParseObjectData(raw []byte) (map[string]any, error) {
+	if len(raw) > MaxObjectSize {
+		return nil, Errorf(ErrInvalidInputData, "The object is larger than %d bytes", MaxObjectSize)
+	}
+	d := json.NewDecoder(strings.NewReader(string(raw)))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil || m == nil || d.More() {
+		return nil, Errorf(ErrInvalidJSON, "The request body must be a JSON object")
+	}
+	for k := range m {
+		if systemFields[k] {
+			delete(m, k)
+		}
+	}
+	return m, nil
+}
+
+// ObjectCreate asks for a new object in a bucket.
+type ObjectCreate struct {
+	Bucket   BucketRef // Scope.ID may be a selector
+	Data     map[string]any
+	DataType string
+}
+
+// ObjectService stores objects.
+type ObjectService interface {
+	// CreateObject stores a new object with a generated ID and commits a
+	// DATA_OBJECT_CREATED event with it. The bucket is created on first
+	// write. UNAUTHORIZED when the caller may not create objects there.
+	CreateObject(ctx context.Context, c Caller, o ObjectCreate) (Object, error)
+	// GetObject returns an object. OBJECT_NOT_FOUND when absent.
+	GetObject(ctx context.Context, c Caller, b BucketRef, id string) (Object, error)
+}
+
+// ObjectNotFound returns Kii's OBJECT_NOT_FOUND error for id in b.
+func ObjectNotFound(b BucketRef, id string) *Error {
+	return Errorf(ErrObjectNotFound, "The object with ID %s was not found in bucket %s", id, b.Name).
+		With("objectScope", b.Scope.ObjectScope(b.AppID)).With("bucketID", b.Name).With("objectID", id)
+}

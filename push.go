@@ -1,0 +1,26 @@
+package kumo
+
+import "context"
+
+// MaxPushPayload is the largest MQTT push payload Kii delivers, in bytes.
+const MaxPushPayload = 4096
+
+// Delivery is one push to one MQTT device: the payload is published at
+// QoS 0 on Topic, which is the device's mqttTopic (and client ID).
+type Delivery struct {
+	Topic   string
+	Payload []byte
+	// Recovered marks a delivery of an event that was committed before the
+	// last restart. The broker holds such a delivery for a while when its
+	// device is not connected yet, so that a device reconnecting after a
+	// crash still receives it.
+	Recovered bool
+}
+
+// Bus carries deliveries to the node that holds each device's MQTT
+// connection: in memory on one node, over NATS between nodes.
+type Bus interface {
+	// Publish hands deliveries to the bus. It returns once they are on
+	// their way; delivery to a device stays at most once (QoS 0).
+	Publish(ctx context.Context, ds []Delivery) error
+}

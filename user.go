@@ -1,0 +1,91 @@
+package kumo
+
+import (
+	"context"
+	"strings"
+)
+
+// User is a registered user of an app.
+type User struct {
+	ID          string
+	LoginName   string
+	Email       string
+	Phone       string
+	DisplayName string
+	Country     string
+	Locale      string
+	Custom      map[string]any
+	Created     int64
+	Modified    int64
+	Disabled    bool
+}
+
+// UserRegistration is the body of POST /api/apps/{appID}/users.
+type UserRegistration struct {
+	LoginName   string
+	Email       string
+	Phone       string
+	Password    string
+	DisplayName string
+	Country     string
+	Locale      string
+	Custom      map[string]any
+}
+
+// UserService manages users.
+type UserService interface {
+	// RegisterUser creates a user. USER_ALREADY_EXISTS when the login
+	// name, email address or phone number is taken. With withToken it also
+	// issues the user's token.
+	RegisterUser(ctx context.Context, c Caller, r UserRegistration, withToken bool) (User, *Token, error)
+	// FindUser returns the user named by selector: "me", a user ID,
+	// LOGIN_NAME:, EMAIL: or PHONE:. USER_NOT_FOUND when absent.
+	FindUser(ctx context.Context, c Caller, selector string) (User, error)
+}
+
+const loginNameChars = idChars + "."
+
+// ParseUserRegistration validates a user registration body.
+func ParseUserRegistration(body map[string]any) (UserRegistration, error) {
+	var r UserRegistration
+	invalid := map[string]string{}
+	str := func(k string) string { s, _ := body[k].(string); return s }
+	r.LoginName, r.Email, r.Phone = str("loginName"), str("emailAddress"), str("phoneNumber")
+	r.Password, r.DisplayName = str("password"), str("displayName")
+	r.Country, r.Locale = str("country"), str("locale")
+	if r.LoginName == "" && r.Email == "" && r.Phone == "" {
+		invalid["loginName"] = "one of loginName, emailAddress or phoneNumber is required"
+	}
+	if r.LoginName != "" && !validChars(r.LoginName, 3, 64, loginNameChars) {
+		invalid["loginName"] = "must be 3 to 64 characters of [a-zA-Z0-9-_.]"
+	}
+	if r.Email != "" && (!strings.Contains(r.Email, "@") || len(r.Email) > 254) {
+		invalid["emailAddress"] = "must be an email address"
+	}
+	if r.Phone != "" && !validChars(strings.TrimPrefix(r.Phone, "+"), 2, 15, "0123456789.-") {
+		invalid["phoneNumber"] = "must be a phone number"
+	}
+	if len(r.Password) < 4 || !printable(r.Password, 4, 50) {
+		if len(r.Password) < 4 {
+			return r, Errorf(ErrPasswordTooShort, "The password must be at least 4 characters").With("minimumLength", 4)
+		}
+		invalid["password"] = "must be 4 to 50 printable ASCII characters"
+	}
+	if len(r.DisplayName) > 50 {
+		invalid["displayName"] = "must be at most 50 characters"
+	}
+	r.Custom = map[string]any{}
+	for k, v := range body {
+		switch k {
+		case "loginName", "emailAddress", "phoneNumber", "password", "displayName", "country", "locale", "phoneNumberVerified":
+		default:
+			if !strings.HasPrefix(k, "_") {
+				r.Custom[k] = v
+			}
+		}
+	}
+	if len(invalid) > 0 {
+		return r, InvalidInput(invalid)
+	}
+	return r, nil
+}
