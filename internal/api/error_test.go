@@ -138,4 +138,3 @@ func TestCleanPath(t *testing.T) {
 		}
 	}
 }
-

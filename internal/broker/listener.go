@@ -50,13 +50,22 @@ type wsListener struct {
 	srv      *http.Server
 	upgrader websocket.Upgrader
 	once     sync.Once
+
+	mu        sync.Mutex // guards establish
+	establish listeners.EstablishFn
 }
 
 func newWSListener(id string, ln net.Listener, log *slog.Logger) *wsListener {
-	return &wsListener{id: id, ln: ln, log: log, upgrader: websocket.Upgrader{
+	l := &wsListener{id: id, ln: ln, log: log, upgrader: websocket.Upgrader{
 		Subprotocols: []string{"mqtt", "mqttv3.1"},
 		CheckOrigin:  func(*http.Request) bool { return true },
 	}}
+	l.srv = &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		Handler:           http.HandlerFunc(l.serveWS),
+	}
+	return l
 }
 
 func (l *wsListener) ID() string              { return l.id }
@@ -65,28 +74,29 @@ func (l *wsListener) Protocol() string        { return "ws" }
 func (l *wsListener) Init(*slog.Logger) error { return nil }
 
 func (l *wsListener) Serve(establish listeners.EstablishFn) {
-	l.srv = &http.Server{
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, err := l.upgrader.Upgrade(w, r, nil)
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			establish(l.id, &wsConn{Conn: c.UnderlyingConn(), c: c})
-		}),
-	}
+	l.mu.Lock()
+	l.establish = establish
+	l.mu.Unlock()
 	l.srv.Serve(l.ln)
+}
+
+func (l *wsListener) serveWS(w http.ResponseWriter, r *http.Request) {
+	l.mu.Lock()
+	establish := l.establish
+	l.mu.Unlock()
+	c, err := l.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	establish(l.id, &wsConn{Conn: c.UnderlyingConn(), c: c})
 }
 
 func (l *wsListener) Close(close listeners.CloseFn) {
 	l.once.Do(func() {
-		if l.srv != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			l.srv.Shutdown(ctx)
-		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		l.srv.Shutdown(ctx)
 		l.ln.Close()
 	})
 	close(l.id)

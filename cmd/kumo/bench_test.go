@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBench runs a short bench against an in-process node: every acked
+// object must get its push.
+func TestBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and 20 MQTT clients")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := runBench(ctx, []string{"--things", "20", "--duration", "1s", "--concurrency", "4"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("runBench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	last := lines[len(lines)-1]
+	var res struct {
+		ObjectsPerS *float64 `json:"objects_per_s"`
+		P50         *float64 `json:"p50_ms"`
+		P99         *float64 `json:"p99_ms"`
+		Max         *float64 `json:"max_ms"`
+		Lost        *int64   `json:"lost"`
+		RSSMiB      *float64 `json:"rss_mib"`
+		Acked       int64    `json:"acked"`
+		Things      int      `json:"things"`
+	}
+	if err := json.Unmarshal([]byte(last), &res); err != nil {
+		t.Fatalf("last stdout line is not JSON: %v\n%s", err, last)
+	}
+	if res.ObjectsPerS == nil || res.P50 == nil || res.P99 == nil || res.Max == nil || res.Lost == nil || res.RSSMiB == nil {
+		t.Fatalf("a required key is missing: %s", last)
+	}
+	if *res.Lost != 0 {
+		t.Errorf("lost = %d, want 0: %s", *res.Lost, last)
+	}
+	if *res.ObjectsPerS <= 0 || res.Acked <= 0 {
+		t.Errorf("objects_per_s = %v, acked = %d; want both > 0: %s", *res.ObjectsPerS, res.Acked, last)
+	}
+	if res.Things != 20 {
+		t.Errorf("things = %d, want 20", res.Things)
+	}
+	if !strings.Contains(stderr.String(), "PBKDF2") {
+		t.Errorf("stderr does not say the in-process server uses fewer PBKDF2 iterations:\n%s", stderr.String())
+	}
+}
+
+func TestBenchFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--app-id", "x"},               // needs --url
+		{"--url", "http://127.0.0.1:1"}, // needs the app credentials
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := runBench(context.Background(), args, &stdout, &stderr); err == nil {
+			t.Errorf("runBench(%q) succeeded", args)
+		}
+	}
+}
