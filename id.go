@@ -17,11 +17,11 @@ const (
 func RandomString(n int, alphabet string) string {
 	out := make([]byte, n)
 	buf := make([]byte, n+n/2+8)
-	limit := byte(256 - 256%len(alphabet)) // rejection sampling: no modulo bias
+	limit := 256 - 256%len(alphabet) // rejection sampling: no modulo bias
 	for i := 0; i < n; {
 		rand.Read(buf)
 		for _, b := range buf {
-			if b >= limit {
+			if int(b) >= limit {
 				continue
 			}
 			out[i] = alphabet[int(b)%len(alphabet)]
