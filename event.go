@@ -42,9 +42,9 @@ type Outbox interface {
 	ClaimEvents(ctx context.Context, max int) ([]Event, error)
 	// CompleteEvents removes events whose pushes were handed to the bus.
 	CompleteEvents(ctx context.Context, events []Event) error
-	// SubscriberTopics returns the MQTT topics of every MQTT installation of
-	// every subscriber of bucket b.
-	SubscriberTopics(ctx context.Context, b BucketRef) ([]string, error)
+	// SubscriberTopics returns, for each bucket, the MQTT topics of every
+	// MQTT installation of every subscriber of that bucket.
+	SubscriberTopics(ctx context.Context, buckets []BucketRef) (map[BucketRef][]string, error)
 	// Notify returns a channel that receives a value after events commit.
 	Notify() <-chan struct{}
 }

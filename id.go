@@ -13,7 +13,7 @@ const (
 )
 
 // RandomString returns n characters drawn uniformly from alphabet using
-// crypto/rand.
+// crypto/rand. The alphabet has 1 to 256 characters.
 func RandomString(n int, alphabet string) string {
 	out := make([]byte, n)
 	buf := make([]byte, n+n/2+8)

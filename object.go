@@ -37,6 +37,8 @@ func ObjectMediaType(appID, dataType string) string {
 // ("application/vnd.{appID}.mydata+json" → "mydata"). Plain JSON, a missing
 // type and Kii's own vnd.kii types are untyped ("").
 func ObjectDataType(mediaType string) string {
+	mediaType, _, _ = strings.Cut(mediaType, ";") // parameters such as charset
+	mediaType = strings.TrimSpace(mediaType)
 	mt := strings.ToLower(mediaType)
 	if !strings.HasPrefix(mt, "application/vnd.") || !strings.HasSuffix(mt, "+json") || strings.HasPrefix(mt, "application/vnd.kii.") {
 		return ""

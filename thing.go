@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 )
 
 // Thing is a device registered in an app.
@@ -67,7 +68,7 @@ func ParseThingRegistration(body map[string]any) (ThingRegistration, error) {
 		switch {
 		case thingStringFields[k]:
 			s, ok := v.(string)
-			if !ok || len(s) > 100 {
+			if !ok || utf8.RuneCountInString(s) > 100 {
 				invalid[k] = "must be a string of at most 100 characters"
 				continue
 			}

@@ -3,6 +3,7 @@ package kumo
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 )
 
 // User is a registered user of an app.
@@ -71,7 +72,7 @@ func ParseUserRegistration(body map[string]any) (UserRegistration, error) {
 		}
 		invalid["password"] = "must be 4 to 50 printable ASCII characters"
 	}
-	if len(r.DisplayName) > 50 {
+	if utf8.RuneCountInString(r.DisplayName) > 50 {
 		invalid["displayName"] = "must be at most 50 characters"
 	}
 	r.Custom = map[string]any{}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -40,8 +41,20 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.ClientSecret, "client-secret", "", "with --url: the app's client secret")
 	fs.StringVar(&cfg.MQTTHost, "mqtt-host", "", "with --url: MQTT host to connect to instead of the one of the mqtt-endpoint answers")
 	iterations := fs.Int("password-iterations", benchIterations, "without --url: PBKDF2 iterations of the in-process server")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load phase's process to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	var rssNote string

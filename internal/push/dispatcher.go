@@ -3,6 +3,7 @@ package push
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -25,8 +26,13 @@ type Dispatcher struct {
 	// crash tests: KUMO_FAULT_PAUSE_DISPATCH).
 	Paused bool
 
-	stop chan struct{}
-	done chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+
+	// pending is a claimed batch whose dispatch failed; it is retried
+	// before anything new is claimed. Only the run goroutine uses it.
+	pending []kumo.Event
 }
 
 // Open starts dispatching.
@@ -51,7 +57,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	if d.stop == nil {
 		return nil
 	}
-	close(d.stop)
+	d.closeOnce.Do(func() { close(d.stop) })
 	select {
 	case <-d.done:
 		return nil
@@ -102,20 +108,39 @@ func (d *Dispatcher) run() {
 // dispatchOnce claims one batch of events, publishes their deliveries and
 // completes them. It returns how many events it handled.
 func (d *Dispatcher) dispatchOnce(ctx context.Context) (int, error) {
-	events, err := d.Outbox.ClaimEvents(ctx, d.Batch)
-	if err != nil || len(events) == 0 {
+	events := d.pending
+	if len(events) == 0 {
+		var err error
+		if events, err = d.Outbox.ClaimEvents(ctx, d.Batch); err != nil || len(events) == 0 {
+			return 0, err
+		}
+	}
+	n, err := d.dispatch(ctx, events)
+	if err != nil {
+		d.pending = events // never skip a claimed event: retry it first
 		return 0, err
 	}
-	topics := map[kumo.BucketRef][]string{}
+	d.pending = nil
+	return n, nil
+}
+
+// dispatch publishes the deliveries of events and completes them.
+func (d *Dispatcher) dispatch(ctx context.Context, events []kumo.Event) (int, error) {
+	buckets := make([]kumo.BucketRef, 0, len(events))
+	seen := make(map[kumo.BucketRef]bool, len(events))
+	for _, e := range events {
+		if !seen[e.Bucket] {
+			seen[e.Bucket] = true
+			buckets = append(buckets, e.Bucket)
+		}
+	}
+	topics, err := d.Outbox.SubscriberTopics(ctx, buckets)
+	if err != nil {
+		return 0, err
+	}
 	var ds []kumo.Delivery
 	for _, e := range events {
-		ts, ok := topics[e.Bucket]
-		if !ok {
-			if ts, err = d.Outbox.SubscriberTopics(ctx, e.Bucket); err != nil {
-				return 0, err
-			}
-			topics[e.Bucket] = ts
-		}
+		ts := topics[e.Bucket]
 		if len(ts) == 0 {
 			continue
 		}

@@ -47,6 +47,12 @@ type DB struct {
 
 	reqs   chan *writeReq
 	done   chan struct{}
+	wconn  *sql.Conn            // the writer's connection, held while open
+	wstmts map[string]*sql.Stmt // statements prepared on wconn; writer goroutine only
+	rstmts sync.Map             // query -> *sql.Stmt prepared on the read pool
+
+	topics topicCache   // subscriber topics per bucket
+	tokens tokenCache   // callers of recent tokens
 	mu     sync.RWMutex // guards closed
 	closed bool
 
@@ -58,13 +64,13 @@ type DB struct {
 
 	claimMu sync.Mutex // guards cursor
 	cursor  int64      // highest outbox seq handed to the dispatcher
-	bootSeq int64      // highest outbox seq at the first claim; -1 before
+	bootSeq int64      // highest outbox seq when the store was opened
 }
 
 // New returns a store over read and write connection pools (which may be
 // the same pool). Call Open before use and Close after.
 func New(read, write *sql.DB, d Dialect) *DB {
-	return &DB{read: read, write: write, dialect: d, MaxBatch: 256, notify: make(chan struct{}, 1), bootSeq: -1}
+	return &DB{read: read, write: write, dialect: d, MaxBatch: 256, notify: make(chan struct{}, 1)}
 }
 
 // Open starts the writer.
@@ -77,6 +83,10 @@ func (db *DB) Open() error {
 	}
 	if db.Now == nil {
 		db.Now = time.Now
+	}
+	// Events already in the outbox were committed by an earlier process.
+	if err := db.read.QueryRow("SELECT COALESCE(MAX(seq), 0) FROM outbox").Scan(&db.bootSeq); err != nil {
+		return fmt.Errorf("sqlstore: read the outbox: %w", err)
 	}
 	db.reqs = make(chan *writeReq, 4*db.MaxBatch)
 	db.done = make(chan struct{})
@@ -96,6 +106,7 @@ func (db *DB) Close() error {
 	close(db.reqs)
 	db.mu.Unlock()
 	<-db.done
+	db.rstmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -110,20 +121,61 @@ func (db *DB) now() int64 { return db.Now().UnixMilli() }
 
 // Tx is a write transaction handed to a write function.
 type Tx struct {
-	tx      *sql.Tx
-	db      *DB
-	events  int // events added, to wake the dispatcher
-	deletes int
+	tx     *sql.Tx
+	db     *DB
+	events int                  // events added, to wake the dispatcher
+	stmts  map[string]*sql.Stmt // prepared in this transaction
 }
 
-// Exec runs a statement with "?" placeholders.
+// Exec runs a statement with "?" placeholders. A statement is prepared
+// once per transaction, however many writes of the batch run it.
 func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.db.dialect.Rebind(query), args...)
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 // QueryRow runs a query with "?" placeholders.
 func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.db.dialect.Rebind(query), args...)
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return t.tx.QueryRowContext(ctx, t.db.dialect.Rebind(query), args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (t *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := t.tx.PrepareContext(ctx, t.db.dialect.Rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[query] = st
+	return st, nil
+}
+
+// readStmt returns query prepared on the read pool (database/sql prepares
+// it on each connection as needed).
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := db.rstmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.read.PrepareContext(ctx, db.dialect.Rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if old, loaded := db.rstmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return old.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 type writeReq struct {
@@ -172,48 +224,62 @@ func (db *DB) runWriter() {
 	}
 }
 
-// commit runs a batch of writes in one transaction.
+// commit runs a batch of writes in one transaction. Writes rarely fail, so
+// the batch first runs without savepoints; if a write fails, the whole
+// transaction is rolled back and the batch runs again with one savepoint
+// per write, so that the failing write is undone alone.
 func (db *DB) commit(batch []*writeReq) {
+	if len(batch) > 1 {
+		if db.commitTx(batch, false) {
+			return
+		}
+		for _, r := range batch {
+			r.err = nil
+		}
+	}
+	db.commitTx(batch, true)
+}
+
+// commitTx runs batch in one transaction and completes every request. With
+// savepoints off it returns false, completing nothing, as soon as a write
+// fails.
+func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 	ctx := context.Background() // a write, once queued, is not cancelled
-	finish := func(err error) {
+	finish := func(err error) bool {
 		for _, r := range batch {
 			if r.err == nil {
 				r.err = err
 			}
 			close(r.done)
 		}
+		return true
 	}
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		finish(fmt.Errorf("begin: %w", err))
-		return
+		return finish(fmt.Errorf("begin: %w", err))
 	}
 	tx := &Tx{tx: sqlTx, db: db}
 	ok := 0
 	for _, r := range batch {
-		if len(batch) == 1 {
-			r.err = r.fn(tx)
-		} else {
+		if savepoints && len(batch) > 1 {
 			r.err = db.inSavepoint(ctx, tx, r.fn)
+		} else {
+			r.err = r.fn(tx)
 		}
 		if r.err == nil {
 			ok++
+		} else if !savepoints {
+			sqlTx.Rollback()
+			return false
 		}
 	}
 	if ok == 0 {
 		sqlTx.Rollback()
-		finish(nil)
-		return
+		return finish(nil)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		db.Log.Error("commit failed", "writes", len(batch), "error", err)
-		for _, r := range batch {
-			if r.err == nil {
-				r.err = fmt.Errorf("commit: %w", err)
-			}
-		}
-		finish(nil)
-		return
+		return finish(fmt.Errorf("commit: %w", err))
 	}
 	finish(nil)
 	if tx.events > 0 {
@@ -222,32 +288,41 @@ func (db *DB) commit(batch []*writeReq) {
 		default:
 		}
 	}
+	return true
 }
 
 func (db *DB) inSavepoint(ctx context.Context, tx *Tx, fn func(*Tx) error) error {
-	if _, err := tx.tx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+	if _, err := tx.Exec(ctx, "SAVEPOINT w"); err != nil {
 		return err
 	}
 	events := tx.events
 	if err := fn(tx); err != nil {
 		tx.events = events
-		if _, rbErr := tx.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
+		if _, rbErr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
 			return errors.Join(err, rbErr)
 		}
-		tx.tx.ExecContext(ctx, "RELEASE SAVEPOINT w")
+		tx.Exec(ctx, "RELEASE SAVEPOINT w")
 		return err
 	}
-	_, err := tx.tx.ExecContext(ctx, "RELEASE SAVEPOINT w")
+	_, err := tx.Exec(ctx, "RELEASE SAVEPOINT w")
 	return err
 }
 
 // queryRow runs a read query with "?" placeholders.
 func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return db.read.QueryRowContext(ctx, db.dialect.Rebind(query), args...)
+	st, err := db.readStmt(ctx, query)
+	if err != nil {
+		return db.read.QueryRowContext(ctx, db.dialect.Rebind(query), args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return db.read.QueryContext(ctx, db.dialect.Rebind(query), args...)
+	st, err := db.readStmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // Secret returns the server secret named name, creating it with a random

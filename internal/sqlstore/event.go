@@ -28,11 +28,6 @@ func (db *DB) Notify() <-chan struct{} { return db.notify }
 func (db *DB) ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error) {
 	db.claimMu.Lock()
 	defer db.claimMu.Unlock()
-	if db.bootSeq < 0 {
-		if err := db.queryRow(ctx, "SELECT COALESCE(MAX(seq), 0) FROM outbox").Scan(&db.bootSeq); err != nil {
-			return nil, err
-		}
-	}
 	rows, err := db.query(ctx, `SELECT seq, app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at
 		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, db.cursor, max)
 	if err != nil {
@@ -78,24 +73,4 @@ func (db *DB) CompleteEvents(ctx context.Context, events []kumo.Event) error {
 		}
 		return nil
 	})
-}
-
-// SubscriberTopics implements kumo.Outbox.
-func (db *DB) SubscriberTopics(ctx context.Context, b kumo.BucketRef) ([]string, error) {
-	rows, err := db.query(ctx, `SELECT i.mqtt_topic FROM bucket_subscriptions s
-		JOIN installations i ON i.app_id = s.app_id AND i.owner_kind = s.subscriber_kind AND i.owner_id = s.subscriber_id
-		WHERE s.app_id = ? AND s.scope = ? AND s.bucket = ? AND i.device_type = 'MQTT'`, b.AppID, b.Scope.Key(), b.Name)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var topics []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		topics = append(topics, t)
-	}
-	return topics, rows.Err()
 }

@@ -62,14 +62,20 @@ func (db *DB) CreateInstallation(ctx context.Context, c kumo.Caller, r kumo.Inst
 				int(owner.Kind), owner.ID, boolInt(in.Development), c.AppID, old.ID)
 			old.Owner, old.Development = owner, in.Development
 			in = old
-			return err
+			if err != nil {
+				return err
+			}
+			return bumpCounter(ctx, tx, counterSubscriptions)
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
 		_, err = tx.Exec(ctx, "INSERT INTO installations ("+installationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			in.ID, in.AppID, in.DeviceType, in.RegistrationID, boolInt(in.Development), int(owner.Kind), owner.ID,
 			nullString(in.MQTTUsername), nullString(in.MQTTTopic), now)
-		return err
+		if err != nil {
+			return err
+		}
+		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
 	if err != nil {
 		return kumo.Installation{}, err
@@ -134,7 +140,7 @@ func (db *DB) DeleteInstallation(ctx context.Context, c kumo.Caller, selector st
 		if n, _ := res.RowsAffected(); n == 0 {
 			return kumo.InstallationNotFound(c.AppID, selector)
 		}
-		return nil
+		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
 }
 

@@ -9,6 +9,9 @@ import (
 // subscription resolves and checks a bucket subscription request: the
 // caller must be the admin or the subscriber, and able to query the bucket.
 func (db *DB) subscription(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) (kumo.BucketRef, kumo.Principal, error) {
+	if c.Kind == kumo.Anonymous { // before any lookup: an anonymous caller learns nothing
+		return b, sub, kumo.Unauthorized(c, "Push subscriptions need a user or thing token")
+	}
 	b, err := db.resolveBucket(ctx, c, b)
 	if err != nil {
 		return b, sub, err
@@ -56,7 +59,7 @@ func (db *DB) SubscribeBucket(ctx context.Context, c kumo.Caller, b kumo.BucketR
 		if n, _ := res.RowsAffected(); n == 0 {
 			return subscriptionError(kumo.ErrPushSubscriptionExists, "The subscription already exists", b, sub)
 		}
-		return nil
+		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
 }
 
@@ -95,6 +98,6 @@ func (db *DB) UnsubscribeBucket(ctx context.Context, c kumo.Caller, b kumo.Bucke
 		if n, _ := res.RowsAffected(); n == 0 {
 			return subscriptionError(kumo.ErrPushSubscriptionMissing, "The subscription was not found", b, sub)
 		}
-		return nil
+		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
 }

@@ -69,14 +69,19 @@ func (db *DB) insertToken(ctx context.Context, tx *Tx, token string, c kumo.Call
 
 // Authenticate implements kumo.TokenService.
 func (db *DB) Authenticate(ctx context.Context, appID, token string) (kumo.Caller, error) {
-	var (
-		c       kumo.Caller
-		kind    int
-		expires int64
-	)
-	err := db.queryRow(ctx, "SELECT app_id, kind, principal_id, expires FROM tokens WHERE key = ?", kumo.TokenKey(token)).
-		Scan(&c.AppID, &kind, &c.ID, &expires)
-	c.Kind = kumo.CallerKind(kind)
+	key := kumo.TokenKey(token)
+	cc, cached := db.cachedToken(ctx, key)
+	c, expires := cc.caller, cc.expires
+	var err error
+	if !cached {
+		var kind int
+		err = db.queryRow(ctx, "SELECT app_id, kind, principal_id, expires FROM tokens WHERE key = ?", key).
+			Scan(&c.AppID, &kind, &c.ID, &expires)
+		c.Kind = kumo.CallerKind(kind)
+		if err == nil {
+			db.cacheToken(key, cachedCaller{caller: c, expires: expires})
+		}
+	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows) || err == nil && (c.AppID != appID || expires > 0 && expires < db.now()):
 		return kumo.Caller{}, kumo.Errorf(kumo.ErrWrongToken, "The provided token is not valid").

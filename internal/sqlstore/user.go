@@ -49,6 +49,9 @@ func (db *DB) RegisterUser(ctx context.Context, c kumo.Caller, r kumo.UserRegist
 
 // FindUser implements kumo.UserService.
 func (db *DB) FindUser(ctx context.Context, c kumo.Caller, selector string) (kumo.User, error) {
+	if c.Kind == kumo.Anonymous { // before any lookup: an anonymous caller learns nothing
+		return kumo.User{}, kumo.Unauthorized(c, "Anonymous callers may not read users")
+	}
 	if selector == "me" {
 		if c.Kind != kumo.UserCaller {
 			return kumo.User{}, kumo.Unauthorized(c, "users/me needs a user token")
@@ -58,9 +61,6 @@ func (db *DB) FindUser(ctx context.Context, c kumo.Caller, selector string) (kum
 	u, err := db.user(ctx, c.AppID, selector)
 	if err != nil {
 		return u, err
-	}
-	if c.Kind == kumo.Anonymous {
-		return kumo.User{}, kumo.Unauthorized(c, "Anonymous callers may not read users")
 	}
 	if !c.IsAdmin() && !(c.Kind == kumo.UserCaller && c.ID == u.ID) {
 		// Another user sees only the public fields.

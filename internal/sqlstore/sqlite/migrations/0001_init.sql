@@ -67,7 +67,7 @@ CREATE TABLE buckets (
 	name    TEXT NOT NULL,
 	created INTEGER NOT NULL,
 	PRIMARY KEY (app_id, scope, name)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE objects (
 	app_id    TEXT NOT NULL,
@@ -81,7 +81,7 @@ CREATE TABLE objects (
 	created   INTEGER NOT NULL,
 	modified  INTEGER NOT NULL,
 	PRIMARY KEY (app_id, scope, bucket, id)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE installations (
 	id              TEXT NOT NULL,
@@ -108,7 +108,7 @@ CREATE TABLE bucket_subscriptions (
 	subscriber_id   TEXT NOT NULL,
 	created         INTEGER NOT NULL,
 	PRIMARY KEY (app_id, scope, bucket, subscriber_kind, subscriber_id)
-);
+) WITHOUT ROWID;
 
 -- Committed events waiting to become pushes (the outbox).
 CREATE TABLE outbox (
