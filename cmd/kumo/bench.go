@@ -41,7 +41,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.ClientSecret, "client-secret", "", "with --url: the app's client secret")
 	fs.StringVar(&cfg.MQTTHost, "mqtt-host", "", "with --url: MQTT host to connect to instead of the one of the mqtt-endpoint answers")
 	iterations := fs.Int("password-iterations", benchIterations, "without --url: PBKDF2 iterations of the in-process server")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the load phase's process to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -56,12 +57,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if *memProfile != "" {
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 
 	var rssNote string
 	if cfg.BaseURL == "" {
 		if cfg.AppID != "" || cfg.ClientID != "" || cfg.ClientSecret != "" || cfg.MQTTHost != "" {
 			return errors.New("--app-id, --client-id, --client-secret and --mqtt-host need --url")
 		}
+		tuneGC() // as kumo serve does
 		n, cleanup, err := startBenchNode(ctx, *iterations, stderr)
 		if err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -320,6 +321,7 @@ func (r *runner) reportLoad(start time.Time) (stop func()) {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		var lastAcked int64
+		lastLatencies := 0
 		last := start
 		for {
 			select {
@@ -328,9 +330,11 @@ func (r *runner) reportLoad(start time.Time) (stop func()) {
 			case now := <-t.C:
 				c := r.tracker.counts()
 				rate := float64(c.acked-lastAcked) / now.Sub(last).Seconds()
-				lastAcked, last = c.acked, now
-				r.progress.printf("%5.1fs  acked %d  pushes %d  errors %d  %.0f objects/s",
-					now.Sub(start).Seconds(), c.acked, c.pushes, r.errors.Load(), rate)
+				recent := r.tracker.latenciesSince(lastLatencies)
+				lastAcked, last, lastLatencies = c.acked, now, lastLatencies+len(recent)
+				slices.Sort(recent)
+				r.progress.printf("%5.1fs  acked %d  pushes %d  errors %d  %.0f objects/s  p99 this second %.3f ms",
+					now.Sub(start).Seconds(), c.acked, c.pushes, r.errors.Load(), rate, ms(percentile(recent, 99)))
 			}
 		}
 	})

@@ -106,6 +106,17 @@ func (t *tracker) unackedPushes() int64 {
 	return n
 }
 
+// latenciesSince returns a copy of the latencies recorded after the first
+// n (in arrival order).
+func (t *tracker) latenciesSince(n int) []time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n >= len(t.latencies) {
+		return nil
+	}
+	return slices.Clone(t.latencies[n:])
+}
+
 // sortedLatencies returns a sorted copy of the latencies recorded so far.
 func (t *tracker) sortedLatencies() []time.Duration {
 	t.mu.Lock()

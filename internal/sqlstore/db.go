@@ -40,16 +40,22 @@ type DB struct {
 	Now func() time.Time
 	// MaxBatch bounds how many writes share one transaction.
 	MaxBatch int
+	// Maintain, when set, runs in its own goroutine while the store is
+	// open (the SQLite checkpointer); its context ends at Close.
+	Maintain func(ctx context.Context)
 
 	dialect Dialect
 	read    *sql.DB
 	write   *sql.DB
 
-	reqs   chan *writeReq
-	done   chan struct{}
-	wconn  *sql.Conn            // the writer's connection, held while open
-	wstmts map[string]*sql.Stmt // statements prepared on wconn; writer goroutine only
-	rstmts sync.Map             // query -> *sql.Stmt prepared on the read pool
+	reqs chan *writeReq
+	done chan struct{}
+
+	stopMaintain context.CancelFunc
+	maintained   chan struct{}
+	wconn        *sql.Conn            // the writer's connection, held while open
+	wstmts       map[string]*sql.Stmt // statements prepared on wconn; writer goroutine only
+	rstmts       sync.Map             // query -> *sql.Stmt prepared on the read pool
 
 	topics topicCache   // subscriber topics per bucket
 	tokens tokenCache   // callers of recent tokens
@@ -62,6 +68,11 @@ type DB struct {
 	// so an entry stays true; a miss always asks the database.
 	apps sync.Map
 
+	completeMu sync.Mutex    // guards completed
+	completed  int64         // highest outbox seq completed by the dispatcher
+	deleted    int64         // highest outbox seq deleted; writer goroutine only
+	wake       chan struct{} // wakes an idle writer to delete completed events
+
 	claimMu sync.Mutex // guards cursor
 	cursor  int64      // highest outbox seq handed to the dispatcher
 	bootSeq int64      // highest outbox seq when the store was opened
@@ -70,7 +81,7 @@ type DB struct {
 // New returns a store over read and write connection pools (which may be
 // the same pool). Call Open before use and Close after.
 func New(read, write *sql.DB, d Dialect) *DB {
-	return &DB{read: read, write: write, dialect: d, MaxBatch: 256, notify: make(chan struct{}, 1)}
+	return &DB{read: read, write: write, dialect: d, MaxBatch: 256, notify: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 }
 
 // Open starts the writer.
@@ -91,6 +102,14 @@ func (db *DB) Open() error {
 	db.reqs = make(chan *writeReq, 4*db.MaxBatch)
 	db.done = make(chan struct{})
 	go db.runWriter()
+	if db.Maintain != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		db.stopMaintain, db.maintained = cancel, make(chan struct{})
+		go func() {
+			defer close(db.maintained)
+			db.Maintain(ctx)
+		}()
+	}
 	return nil
 }
 
@@ -106,6 +125,10 @@ func (db *DB) Close() error {
 	close(db.reqs)
 	db.mu.Unlock()
 	<-db.done
+	if db.stopMaintain != nil {
+		db.stopMaintain()
+		<-db.maintained
+	}
 	db.rstmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
 	err := db.write.Close()
 	if db.read != db.write {
@@ -206,7 +229,26 @@ func (db *DB) writeTx(ctx context.Context, fn func(*Tx) error) error {
 func (db *DB) runWriter() {
 	defer close(db.done)
 	batch := make([]*writeReq, 0, db.MaxBatch)
-	for first := range db.reqs {
+	var idle <-chan time.Time // set while completed events wait for a write
+	for {
+		var first *writeReq
+		select {
+		case r, ok := <-db.reqs:
+			if !ok {
+				db.commit(nil) // delete what was completed before closing
+				return
+			}
+			first = r
+		case <-db.wake:
+			if idle == nil {
+				idle = time.After(100 * time.Millisecond)
+			}
+			continue
+		case <-idle:
+			idle = nil
+			db.commit(nil) // no write came along: delete completed events alone
+			continue
+		}
 		batch = append(batch[:0], first)
 	fill:
 		for len(batch) < db.MaxBatch {
@@ -229,6 +271,10 @@ func (db *DB) runWriter() {
 // transaction is rolled back and the batch runs again with one savepoint
 // per write, so that the failing write is undone alone.
 func (db *DB) commit(batch []*writeReq) {
+	if len(batch) == 0 {
+		db.commitTx(nil, false)
+		return
+	}
 	if len(batch) > 1 {
 		if db.commitTx(batch, false) {
 			return
@@ -259,6 +305,18 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 		return finish(fmt.Errorf("begin: %w", err))
 	}
 	tx := &Tx{tx: sqlTx, db: db}
+	deleted, err := db.deleteCompleted(ctx, tx)
+	if err != nil {
+		db.Log.Error("outbox cleanup failed", "error", err)
+		sqlTx.Rollback()
+		if len(batch) == 0 {
+			return true
+		}
+		if sqlTx, err = db.write.BeginTx(ctx, nil); err != nil {
+			return finish(fmt.Errorf("begin: %w", err))
+		}
+		tx, deleted = &Tx{tx: sqlTx, db: db}, 0
+	}
 	ok := 0
 	for _, r := range batch {
 		if savepoints && len(batch) > 1 {
@@ -273,13 +331,16 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 			return false
 		}
 	}
-	if ok == 0 {
+	if ok == 0 && deleted == 0 {
 		sqlTx.Rollback()
 		return finish(nil)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		db.Log.Error("commit failed", "writes", len(batch), "error", err)
 		return finish(fmt.Errorf("commit: %w", err))
+	}
+	if deleted > 0 {
+		db.deleted = deleted
 	}
 	finish(nil)
 	if tx.events > 0 {

@@ -63,14 +63,33 @@ func (db *DB) CompleteEvents(ctx context.Context, events []kumo.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	// Claimed batches are contiguous runs of committed rows: one single
-	// writer assigns increasing seqs in commit order.
-	first, last := events[0].Seq, events[len(events)-1].Seq
-	return db.writeTx(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, "DELETE FROM outbox WHERE seq >= ? AND seq <= ?", first, last)
-		if err != nil {
-			return fmt.Errorf("complete events %d..%d: %w", first, last, err)
-		}
-		return nil
-	})
+	// Events are claimed in order and completed in order, so everything up
+	// to the last one is done. The rows are deleted by the writer's next
+	// transaction (see deleteCompleted): completing costs no commit of its
+	// own. A crash before that repeats these pushes, which at-least-once
+	// into the broker allows.
+	last := events[len(events)-1].Seq
+	db.completeMu.Lock()
+	db.completed = max(db.completed, last)
+	db.completeMu.Unlock()
+	select {
+	case db.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// deleteCompleted deletes the completed outbox rows within tx, and returns
+// the seq it deleted up to (0 when there was nothing to delete).
+func (db *DB) deleteCompleted(ctx context.Context, tx *Tx) (int64, error) {
+	db.completeMu.Lock()
+	upTo := db.completed
+	db.completeMu.Unlock()
+	if upTo <= db.deleted {
+		return 0, nil
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM outbox WHERE seq <= ?", upTo); err != nil {
+		return 0, fmt.Errorf("delete completed events up to %d: %w", upTo, err)
+	}
+	return upTo, nil
 }

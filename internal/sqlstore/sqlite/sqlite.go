@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kumo-iot/kumo/internal/sqlstore"
 	"modernc.org/sqlite"
@@ -36,7 +38,9 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
-	write, err := sql.Open("sqlite", dsn()+"&_txlock=immediate")
+	// The writer never checkpoints (that would stall commits); the
+	// checkpointer below does, in the background.
+	write, err := sql.Open("sqlite", dsn("wal_autocheckpoint(0)", "journal_size_limit(67108864)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +60,45 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxLifetime(0)
-	return sqlstore.New(read, write, Dialect{}), nil
+	ckpt, err := sql.Open("sqlite", dsn())
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, err
+	}
+	ckpt.SetMaxOpenConns(1)
+	db := sqlstore.New(read, write, Dialect{})
+	db.Maintain = func(ctx context.Context) { checkpoint(ctx, ckpt, db, path+"-wal") }
+	return db, nil
+}
+
+// checkpoint copies the write-ahead log into the database file in the
+// background, so that no commit waits for it. A checkpoint's disk flush
+// competes with the commits' own, so it runs rarely: when the log passes
+// 32 MiB, or every 30 seconds. A passive checkpoint never blocks the writer
+// or readers; once it has copied everything, the writer starts the log over
+// (and trims the file to journal_size_limit).
+func checkpoint(ctx context.Context, ckpt *sql.DB, db *sqlstore.DB, walPath string) {
+	defer ckpt.Close()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			ckpt.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+			return
+		case <-t.C:
+		}
+		fi, err := os.Stat(walPath)
+		if err != nil || fi.Size() < 32<<20 && time.Since(last) < 30*time.Second {
+			continue
+		}
+		last = time.Now()
+		if _, err := ckpt.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
+			db.Log.Warn("wal checkpoint failed", "error", err)
+		}
+	}
 }
 
 // Dialect is SQLite's sqlstore.Dialect.
