@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -59,6 +60,11 @@ var errorTable = map[kumo.Code]errorType{
 // fields…} with the status and media type of its code. Errors without a
 // code are logged and answered with a generic message.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client went away; there is no one to answer.
+		s.Log.Debug("request cancelled by the client", "method", r.Method, "path", r.URL.Path)
+		return
+	}
 	code := kumo.ErrorCode(err)
 	t, ok := errorTable[code]
 	if !ok {
