@@ -270,6 +270,11 @@ func (r *runner) load(ctx context.Context, devices []*device) time.Duration {
 	var wg sync.WaitGroup
 	for range cfg.Concurrency {
 		wg.Go(func() {
+			poster, err := r.api.newPoster(ctx)
+			if err != nil { // the base URL was checked when the devices were set up
+				r.progress.printf("object creation: %v", err)
+				return
+			}
 			for {
 				i := next.Add(1) - 1
 				due := sched.due(i)
@@ -280,9 +285,8 @@ func (r *runner) load(ctx context.Context, devices []*device) time.Duration {
 					return
 				}
 				d := devices[i%int64(len(devices))]
-				body := objectBody(i)
 				t0 := time.Now()
-				id, err := r.api.createObject(ctx, d.token, d.objectsPath, body)
+				id, err := poster.post(d.objects, i)
 				if err != nil {
 					if ctx.Err() != nil {
 						return
@@ -300,16 +304,6 @@ func (r *runner) load(ctx context.Context, devices []*device) time.Duration {
 	}
 	wg.Wait()
 	return time.Since(start)
-}
-
-// objectBody is the JSON of object seq.
-func objectBody(seq int64) []byte {
-	b := make([]byte, 0, 32+len(payload))
-	b = append(b, `{"seq":`...)
-	b = strconv.AppendInt(b, seq, 10)
-	b = append(b, `,"payload":"`...)
-	b = append(b, payload...)
-	return append(b, `"}`...)
 }
 
 // reportLoad prints a progress line every second of the load phase, until

@@ -3,9 +3,14 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kumo-iot/kumo"
+	"github.com/kumo-iot/kumo/internal/push"
 )
 
 func TestPercentile(t *testing.T) {
@@ -98,14 +103,17 @@ func TestTrackerMatchesEitherOrder(t *testing.T) {
 	t0 := tr.base.Add(time.Second)
 
 	tr.ack("a", t0) // the usual order: answer, then push
-	tr.push("a", t0.Add(3*time.Millisecond))
+	tr.push([]byte("a"), t0.Add(3*time.Millisecond))
 
-	tr.push("b", t0.Add(5*time.Millisecond)) // push before the answer is read
+	b := []byte("b")
+	tr.push(b, t0.Add(5*time.Millisecond)) // push before the answer is read
+	b[0] = 'x'                             // the tracker does not keep the pushed ID
 	tr.ack("b", t0.Add(time.Millisecond))
+	tr.ack("b", t0.Add(2*time.Millisecond)) // the same ID twice counts once
 
 	tr.ack("c", t0) // never pushed: lost
-	tr.push("b", t0.Add(9*time.Millisecond))
-	tr.push("z", t0) // never acked
+	tr.push([]byte("b"), t0.Add(9*time.Millisecond))
+	tr.push([]byte("z"), t0) // never acked
 
 	c := tr.counts()
 	want := counts{acked: 3, delivered: 2, pushes: 4, duplicates: 1}
@@ -131,10 +139,18 @@ func TestCreatedObjectID(t *testing.T) {
 		{`{"type":"DATA_OBJECT_CREATED","objectID":"o1","bucketID":"bench"}`, "o1", true},
 		{`{"type":"DATA_OBJECT_UPDATED","objectID":"o1"}`, "", false},
 		{`{"type":"DATA_OBJECT_CREATED"}`, "", false},
+		{`{"type":"DATA_OBJECT_CREATED","objectID":""}`, "", false},
 		{`not json`, "", false},
+		// Not compact: decoded.
+		{`{"type" : "DATA_OBJECT_CREATED", "objectID" : "o2"}`, "o2", true},
+		{`{"type" : "DATA_OBJECT_DELETED", "objectID" : "o2"}`, "", false},
+		// An escape in the ID: decoded.
+		{`{"type":"DATA_OBJECT_CREATED","objectID":"o\u00e9"}`, "oé", true},
+		// A key inside a string value is no key.
+		{`{"type":"DATA_OBJECT_CREATED","sourceURI":"x\"objectID\":\"no","objectID":"o3"}`, "o3", true},
 	} {
 		id, ok := createdObjectID([]byte(tc.payload))
-		if id != tc.id || ok != tc.ok {
+		if string(id) != tc.id || ok != tc.ok {
 			t.Errorf("createdObjectID(%s) = %q, %v; want %q, %v", tc.payload, id, ok, tc.id, tc.ok)
 		}
 	}
@@ -145,11 +161,26 @@ func TestObjectBodyIsJSON(t *testing.T) {
 		Seq     int64  `json:"seq"`
 		Payload string `json:"payload"`
 	}
-	if err := json.Unmarshal(objectBody(123), &m); err != nil {
-		t.Fatal(err)
-	}
-	if m.Seq != 123 || m.Payload == "" {
-		t.Errorf("objectBody(123) = %+v", m)
+	for _, seq := range []int64{0, 123, math.MinInt64, math.MaxInt64} {
+		var o objectBody
+		o.b = appendObject(o.arr[:0], seq)
+		if &o.b[0] != &o.arr[0] {
+			t.Errorf("appendObject(%d) does not fit objectBody.arr", seq)
+		}
+		if err := json.Unmarshal(o.b, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Seq != seq || m.Payload != payload {
+			t.Errorf("appendObject(%d) = %+v", seq, m)
+		}
+		got, err := io.ReadAll(&o)
+		if err != nil || string(got) != string(o.b) {
+			t.Errorf("reading the body of %d = %q, %v", seq, got, err)
+		}
+		rc, _ := o.reopen()
+		if again, _ := io.ReadAll(rc); string(again) != string(o.b) {
+			t.Errorf("reading the reopened body of %d = %q", seq, again)
+		}
 	}
 }
 
@@ -193,6 +224,30 @@ func TestConfigCheck(t *testing.T) {
 		mutate(&c)
 		if err := c.check(); err == nil {
 			t.Errorf("%s: check succeeded", name)
+		}
+	}
+}
+
+// TestCreatedObjectIDOfKumoPushes reads the pushes Kumo renders with the
+// byte searches, not the JSON decoder they fall back to.
+func TestCreatedObjectIDOfKumoPushes(t *testing.T) {
+	for _, typ := range []kumo.EventType{kumo.DataObjectCreated, kumo.DataObjectUpdated, kumo.DataObjectDeleted} {
+		p := push.EventPayload(kumo.Event{
+			Type:     typ,
+			Bucket:   kumo.BucketRef{AppID: "app1", Scope: kumo.Scope{Kind: kumo.ScopeThing, ID: "th.1"}, Name: bucketName},
+			ObjectID: "obj-42", Sender: kumo.Principal{Kind: kumo.ThingCaller, ID: "th.1"},
+			When: 1, ModifiedAt: 1,
+		})
+		gotType, ok := stringField(p, typeKey)
+		if !ok || string(gotType) != string(typ) {
+			t.Errorf("stringField(%s, type) = %q, %v", p, gotType, ok)
+		}
+		if id, ok := stringField(p, objectIDKey); !ok || string(id) != "obj-42" {
+			t.Errorf("stringField(%s, objectID) = %q, %v", p, id, ok)
+		}
+		id, ok := createdObjectID(p)
+		if want := typ == kumo.DataObjectCreated; ok != want || (ok && string(id) != "obj-42") {
+			t.Errorf("createdObjectID(%s) = %q, %v", p, id, ok)
 		}
 	}
 }

@@ -22,6 +22,7 @@ const (
 type apiClient struct {
 	app  string // {base}/api/apps/{appID}
 	http *http.Client
+	rt   http.RoundTripper // http's transport, for objectPoster
 }
 
 // newAPIClient returns a client of the app appID at baseURL whose
@@ -31,9 +32,16 @@ func newAPIClient(baseURL, appID string, conns int) *apiClient {
 	t.MaxIdleConns = conns
 	t.MaxIdleConnsPerHost = conns
 	t.MaxConnsPerHost = 0
+	// Object creations bypass http.Client and its Timeout (see
+	// objectPoster): this bounds their wait for an answer instead.
+	t.ResponseHeaderTimeout = 30 * time.Second
+	// No "Accept-Encoding: gzip" added to every request: the answers are
+	// small.
+	t.DisableCompression = true
 	return &apiClient{
 		app:  strings.TrimRight(baseURL, "/") + "/api/apps/" + appID,
 		http: &http.Client{Transport: t, Timeout: 30 * time.Second},
+		rt:   t,
 	}
 }
 
@@ -183,19 +191,4 @@ func (c *apiClient) subscribeOwnBucket(ctx context.Context, token, thingID, buck
 // bucket.
 func objectsPath(thingID, bucket string) string {
 	return "/things/" + thingID + "/buckets/" + bucket + "/objects"
-}
-
-// createObject creates an object at path (see objectsPath) and returns its
-// ID.
-func (c *apiClient) createObject(ctx context.Context, token, path string, body []byte) (string, error) {
-	var out struct {
-		ObjectID string `json:"objectID"`
-	}
-	if err := c.do(ctx, http.MethodPost, path, token, jsonType, body, http.StatusCreated, &out); err != nil {
-		return "", err
-	}
-	if out.ObjectID == "" {
-		return "", fmt.Errorf("POST %s: no objectID in the answer", path)
-	}
-	return out.ObjectID, nil
 }

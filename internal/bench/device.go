@@ -3,14 +3,10 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
 	"time"
-
-	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 // bucketName is the thing-scope bucket every device writes to and is
@@ -20,21 +16,21 @@ const bucketName = "bench"
 // thingPassword is the password of every registered thing.
 const thingPassword = "bench-pass"
 
-// mqttTimeout bounds an MQTT CONNECT or SUBSCRIBE.
+// mqttTimeout bounds the connection of a device's MQTT client: dial,
+// CONNECT and SUBSCRIBE.
 const mqttTimeout = 10 * time.Second
 
-// device is one simulated device: a thing with its token, and the MQTT
-// client that receives the pushes of its bucket.
+// device is one simulated device: a thing, where it creates its objects
+// with its token, and the MQTT connection that receives the pushes of its
+// bucket.
 type device struct {
-	thingID     string
-	token       string
-	objectsPath string
-	mqtt        paho.Client
+	objects objectTarget
+	mqtt    *mqttDevice
 }
 
 // pushHandler receives the objectID of a DATA_OBJECT_CREATED push and the
-// time it arrived.
-type pushHandler func(objectID string, at time.Time)
+// time it arrived. objectID is only valid during the call.
+type pushHandler func(objectID []byte, at time.Time)
 
 // deviceSetup is what setting up a device needs.
 type deviceSetup struct {
@@ -55,6 +51,10 @@ func (s *deviceSetup) setup(ctx context.Context, vendorThingID string) (*device,
 	if err != nil {
 		return nil, err
 	}
+	objects, err := s.api.objectTarget(token, thingID, bucketName)
+	if err != nil {
+		return nil, fmt.Errorf("thing %s: %w", thingID, err)
+	}
 	ep, err := s.api.mqttEndpoint(ctx, token)
 	if err != nil {
 		return nil, fmt.Errorf("thing %s: %w", thingID, err)
@@ -66,12 +66,12 @@ func (s *deviceSetup) setup(ctx context.Context, vendorThingID string) (*device,
 	if err != nil {
 		return nil, fmt.Errorf("thing %s: %w", thingID, err)
 	}
-	return &device{thingID: thingID, token: token, objectsPath: objectsPath(thingID, bucketName), mqtt: client}, nil
+	return &device{objects: objects, mqtt: client}, nil
 }
 
 // connect connects an MQTT 3.1.1 clean-session client to ep and subscribes
 // it to its topic at QoS 0.
-func (s *deviceSetup) connect(ctx context.Context, ep endpoint) (paho.Client, error) {
+func (s *deviceSetup) connect(ctx context.Context, ep endpoint) (*mqttDevice, error) {
 	host, port := ep.Host, ep.PortTCP
 	if s.mqttHost != "" {
 		host = s.mqttHost
@@ -82,79 +82,46 @@ func (s *deviceSetup) connect(ctx context.Context, ep endpoint) (paho.Client, er
 	if host == "" || port == 0 {
 		return nil, fmt.Errorf("mqtt endpoint has no TCP host or port (host %q, portTCP %d)", host, port)
 	}
-	broker := "tcp://" + net.JoinHostPort(host, strconv.Itoa(port))
-	opts := paho.NewClientOptions().
-		AddBroker(broker).
-		SetClientID(ep.MQTTTopic).
-		SetUsername(ep.Username).
-		SetPassword(ep.Password).
-		SetProtocolVersion(4).
-		SetCleanSession(true).
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetConnectTimeout(mqttTimeout).
-		SetKeepAlive(60 * time.Second)
-	if s.onLost != nil {
-		opts.SetConnectionLostHandler(func(_ paho.Client, err error) { s.onLost(err) })
-	}
-	client := paho.NewClient(opts)
-	if err := waitToken(ctx, client.Connect()); err != nil {
-		return nil, fmt.Errorf("mqtt connect to %s: %w", broker, err)
-	}
 	onPush := s.onPush
-	tok := client.Subscribe(ep.MQTTTopic, 0, func(_ paho.Client, m paho.Message) {
-		at := time.Now()
-		if id, ok := createdObjectID(m.Payload()); ok {
-			onPush(id, at)
-		}
-	})
-	err := waitToken(ctx, tok)
-	if err == nil {
-		if st, ok := tok.(*paho.SubscribeToken); ok && st.Result()[ep.MQTTTopic] == 0x80 {
-			err = errors.New("the broker refused the subscription")
-		}
-	}
-	if err != nil {
-		client.Disconnect(0)
-		return nil, fmt.Errorf("mqtt subscribe to %s: %w", ep.MQTTTopic, err)
-	}
-	return client, nil
+	return dialDevice(ctx, net.JoinHostPort(host, strconv.Itoa(port)), ep.MQTTTopic, ep.Username, ep.Password,
+		func(payload []byte) {
+			at := time.Now()
+			if id, ok := createdObjectID(payload); ok {
+				onPush(id, at)
+			}
+		}, s.onLost)
 }
 
-// waitToken waits for an MQTT operation to complete, at most mqttTimeout.
-func waitToken(ctx context.Context, t paho.Token) error {
-	timer := time.NewTimer(mqttTimeout)
-	defer timer.Stop()
-	select {
-	case <-t.Done():
-		return t.Error()
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return errors.New("timed out")
-	}
-}
+// typeKey is the key of the type member of a push, quoted.
+var typeKey = []byte(`"type"`)
 
-// createdObjectID returns the objectID of a DATA_OBJECT_CREATED push.
-func createdObjectID(payload []byte) (string, bool) {
+// createdObjectID returns the objectID of a DATA_OBJECT_CREATED push. The
+// ID aliases payload. Pushes are flat JSON objects, which byte searches
+// read exactly (see stringField); a push they cannot read is decoded.
+func createdObjectID(payload []byte) ([]byte, bool) {
+	if typ, ok := stringField(payload, typeKey); ok {
+		if string(typ) != "DATA_OBJECT_CREATED" {
+			return nil, false
+		}
+		if id, ok := stringField(payload, objectIDKey); ok {
+			return id, len(id) > 0
+		}
+	}
 	var m struct {
 		Type     string `json:"type"`
 		ObjectID string `json:"objectID"`
 	}
 	if err := json.Unmarshal(payload, &m); err != nil || m.Type != "DATA_OBJECT_CREATED" || m.ObjectID == "" {
-		return "", false
+		return nil, false
 	}
-	return m.ObjectID, true
+	return []byte(m.ObjectID), true
 }
 
-// disconnectAll disconnects the MQTT clients of devices, in parallel.
+// disconnectAll disconnects the MQTT clients of devices.
 func disconnectAll(devices []*device) {
-	var wg sync.WaitGroup
 	for _, d := range devices {
-		if d == nil || d.mqtt == nil {
-			continue
+		if d != nil && d.mqtt != nil {
+			d.mqtt.Close()
 		}
-		wg.Go(func() { d.mqtt.Disconnect(250) })
 	}
-	wg.Wait()
 }

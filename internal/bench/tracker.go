@@ -11,11 +11,16 @@ import (
 // may arrive before the HTTP answer that names the object is read, so both
 // sides record what they saw under the objectID, and whichever comes
 // second computes the latency.
+//
+// The entries live in a slice that the map indexes, so that a push can
+// update the entry of an acked object in place, looking it up by a byte
+// slice without allocating a string.
 type tracker struct {
 	base time.Time // times are kept as offsets from base, to keep entries small
 
 	mu         sync.Mutex
-	objects    map[string]entry
+	index      map[string]int // objectID → entries index
+	entries    []entry
 	latencies  []time.Duration
 	acked      int64 // objects created (HTTP 201)
 	delivered  int64 // acked objects whose push arrived
@@ -32,7 +37,7 @@ type entry struct {
 }
 
 func newTracker() *tracker {
-	return &tracker{base: time.Now(), objects: map[string]entry{}}
+	return &tracker{base: time.Now(), index: map[string]int{}}
 }
 
 // ack records that the POST sent at sent created object id.
@@ -40,34 +45,43 @@ func (t *tracker) ack(id string, sent time.Time) {
 	off := sent.Sub(t.base)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.objects[id]
+	i, ok := t.index[id]
+	if !ok {
+		i = len(t.entries)
+		t.index[id] = i
+		t.entries = append(t.entries, entry{})
+	}
+	e := &t.entries[i]
 	if e.acked {
 		return // the server gave the same ID twice; count it once
 	}
 	e.acked, e.sent = true, off
-	t.objects[id] = e
 	t.acked++
 	if e.pushes > 0 {
 		t.deliver(e)
 	}
 }
 
-// push records that the push of object id arrived at at.
-func (t *tracker) push(id string, at time.Time) {
+// push records that the push of object id arrived at at. It does not
+// keep id.
+func (t *tracker) push(id []byte, at time.Time) {
 	off := at.Sub(t.base)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.pushes++
-	e := t.objects[id]
-	e.pushes++
-	if e.pushes == 1 {
-		e.arrived = off
+	i, ok := t.index[string(id)] // no allocation: the compiler looks up by the bytes
+	if !ok {
+		i = len(t.entries)
+		t.index[string(id)] = i
+		t.entries = append(t.entries, entry{})
 	}
-	t.objects[id] = e
+	e := &t.entries[i]
+	e.pushes++
 	if e.pushes > 1 {
 		t.duplicates++
 		return
 	}
+	e.arrived = off
 	if e.acked {
 		t.deliver(e)
 	}
@@ -75,7 +89,7 @@ func (t *tracker) push(id string, at time.Time) {
 
 // deliver records the latency of an acked object whose push arrived.
 // t.mu must be held.
-func (t *tracker) deliver(e entry) {
+func (t *tracker) deliver(e *entry) {
 	t.delivered++
 	t.latencies = append(t.latencies, e.arrived-e.sent)
 }
@@ -98,7 +112,7 @@ func (t *tracker) unackedPushes() int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var n int64
-	for _, e := range t.objects {
+	for _, e := range t.entries {
 		if !e.acked && e.pushes > 0 {
 			n++
 		}
