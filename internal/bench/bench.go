@@ -50,6 +50,9 @@ type Config struct {
 	// Drain is how long to wait after the load phase for the pushes still
 	// missing (default DefaultDrain).
 	Drain time.Duration
+	// Baseline is how long the baseline phase lasts (see Baseline); 0
+	// skips it.
+	Baseline time.Duration
 
 	// Progress receives human-readable progress lines; nil discards them.
 	Progress io.Writer
@@ -93,6 +96,11 @@ type Result struct {
 	DurationS float64 `json:"duration_s"`
 	// FirstError describes the first failed object creation.
 	FirstError string `json:"first_error,omitempty"`
+
+	// Baseline is the same-run baseline (absent when skipped), and
+	// VsBaseline is ObjectsPerS over its round trips/s.
+	Baseline   *Baseline `json:"baseline,omitempty"`
+	VsBaseline float64   `json:"objects_vs_baseline,omitempty"`
 }
 
 // Millis is a duration in milliseconds, marshalled with three decimals.
@@ -141,6 +149,20 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		disconnectAll(devices)
 	}()
 
+	var base *Baseline
+	if cfg.Baseline > 0 {
+		r.progress.printf("baseline: no-op HTTP round trips for %v, same workers and pacing", cfg.Baseline)
+		b, err := r.baseline(ctx, cfg.Baseline)
+		if ctx.Err() != nil {
+			return Result{}, interrupted(ctx)
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("baseline: %w", err)
+		}
+		r.progress.printf("baseline: %.0f round trips/s, p50 %.3f ms, p99 %.3f ms", b.PerS, float64(b.P50), float64(b.P99))
+		base = &b
+	}
+
 	elapsed := r.load(ctx, devices)
 	if ctx.Err() != nil {
 		return Result{}, interrupted(ctx)
@@ -152,7 +174,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if r.drain(ctx) != nil {
 		return Result{}, interrupted(ctx)
 	}
-	return r.result(elapsed), nil
+	res := r.result(elapsed)
+	if base != nil {
+		res.Baseline = base
+		if base.PerS > 0 {
+			res.VsBaseline = round(res.ObjectsPerS/base.PerS, 3)
+		}
+	}
+	return res, nil
 }
 
 // interrupted is the error of a run stopped by ctx.

@@ -251,3 +251,16 @@ func TestCreatedObjectIDOfKumoPushes(t *testing.T) {
 		}
 	}
 }
+
+func TestBaseline(t *testing.T) {
+	for _, rate := range []float64{0, 200} {
+		r := &runner{cfg: Config{Concurrency: 2, Rate: rate}, progress: &progress{}}
+		b, err := r.baseline(t.Context(), 300*time.Millisecond)
+		if err != nil {
+			t.Fatalf("rate %v: %v", rate, err)
+		}
+		if b.PerS <= 0 || b.P50 <= 0 || b.P99 < b.P50 {
+			t.Errorf("rate %v: baseline = %+v", rate, b)
+		}
+	}
+}
