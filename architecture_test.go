@@ -24,6 +24,9 @@ var allowedImports = map[string][]string{
 	"internal/inmem":              {""},
 	"internal/nats":               {""},
 	"internal/bench":              {""},
+
+	// Test support: PostgreSQL databases for tests (see pgtest's doc).
+	"internal/sqlstore/postgres/pgtest": {"internal/sqlstore/postgres"},
 }
 
 // thirdParty says which package alone may use each dependency.

@@ -35,8 +35,9 @@ type fixture struct {
 	foreignToken          string // a thing token of another app
 }
 
-func newFixture(t *testing.T) *fixture {
-	n := mustStartNode(t)
+// newFixture starts a node on cfg's store and sets the fixture up on it.
+func newFixture(t *testing.T, cfg config) *fixture {
+	n := mustStartNodeConfig(t, cfg)
 	f := &fixture{n: n, thing: n.mustDevice("fx-thing"), other: n.mustDevice("fx-other")}
 	r := do(t, "POST", n.base+"/api/apps/"+n.app.AppID+"/users", `{"loginName":"alice","password":"alice-pass","displayName":"Alice","favorite":"tea"}`,
 		"Content-Type", "application/vnd.kii.RegistrationAndAuthorizationRequest+json")
@@ -125,8 +126,10 @@ const (
 	thingAuth = "Bearer {token}"
 )
 
-func TestTokenAPI(t *testing.T) {
-	f := newFixture(t)
+func TestTokenAPI(t *testing.T) { forEachStore(t, testTokenAPI) }
+
+func testTokenAPI(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
 	f.run(t, []apiCase{
 		{name: "thing login by vendor thing ID", method: "POST", path: "/api/apps/{app}/oauth2/token",
 			body: `{"username":"VENDOR_THING_ID:{vendor}","password":"pass-1234","grant_type":"password"}`, headers: []string{"Content-Type", "application/vnd.kii.OauthTokenRequest+json"},
@@ -166,8 +169,10 @@ func TestTokenAPI(t *testing.T) {
 	})
 }
 
-func TestAuthorizationRules(t *testing.T) {
-	f := newFixture(t)
+func TestAuthorizationRules(t *testing.T) { forEachStore(t, testAuthorizationRules) }
+
+func testAuthorizationRules(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
 	obj := "/api/apps/{app}/things/{thing}/buckets/b1/objects"
 	f.run(t, []apiCase{
 		{name: "bad token is 403 WRONG_TOKEN", method: "POST", path: obj, body: `{}`, headers: []string{"Authorization", "Bearer nope"},

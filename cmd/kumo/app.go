@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/auth"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
+	"github.com/kumo-iot/kumo/internal/sqlstore/postgres"
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
 )
 
@@ -25,6 +27,7 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := flag.NewFlagSet("kumo app "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", "./kumo-data", "directory of the embedded SQLite database")
+	database := fs.String("database", "", databaseUsage)
 	var name, id, key *string
 	if sub == "create" {
 		name = fs.String("name", "", "app name (default: the app ID)")
@@ -34,9 +37,13 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, *dataDir, auth.Hasher{})
+	store, err := chooseStore(*dataDir, *database)
 	if err != nil {
 		return err
+	}
+	db, err := store.open(ctx, auth.Hasher{})
+	if err != nil {
+		return fmt.Errorf("open store %s: %w", store, err)
 	}
 	defer db.Close()
 	switch sub {
@@ -61,12 +68,53 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return fmt.Errorf("unknown app command %q: use create or list", sub)
 }
 
-// openStore opens the embedded store in dataDir, creating the directory.
-func openStore(ctx context.Context, dataDir string, hasher kumo.PasswordHasher) (*sqlstore.DB, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, err
+// databaseUsage documents the --database flag of every command.
+const databaseUsage = "PostgreSQL database URL (postgres://user:password@host:5432/kumo); empty: the embedded SQLite file in --data-dir"
+
+// storeTarget is where Kumo keeps its data: a PostgreSQL database or the
+// SQLite file in the data directory.
+type storeTarget struct {
+	postgresURL string // empty for SQLite
+	sqlitePath  string
+}
+
+// chooseStore is the one place that picks the store: PostgreSQL when
+// database is a postgres:// or postgresql:// URL, the SQLite file
+// kumo.db in dataDir when database is empty.
+func chooseStore(dataDir, database string) (storeTarget, error) {
+	switch {
+	case database == "":
+		return storeTarget{sqlitePath: filepath.Join(dataDir, "kumo.db")}, nil
+	case postgres.IsURL(database):
+		return storeTarget{postgresURL: database}, nil
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "kumo.db"))
+	// The value is not repeated: it may hold a password.
+	return storeTarget{}, errors.New("--database (KUMO_DATABASE) must be a postgres:// or postgresql:// URL, or empty for SQLite in --data-dir")
+}
+
+// String names the store for logs and messages, never with a password.
+func (s storeTarget) String() string {
+	if s.postgresURL != "" {
+		return postgres.Redact(s.postgresURL)
+	}
+	return "sqlite:" + s.sqlitePath
+}
+
+// open opens the store, applying the migrations it needs (and creating
+// the SQLite file's directory), and starts it with hasher.
+func (s storeTarget) open(ctx context.Context, hasher kumo.PasswordHasher) (*sqlstore.DB, error) {
+	var (
+		db  *sqlstore.DB
+		err error
+	)
+	if s.postgresURL != "" {
+		db, err = postgres.Open(ctx, s.postgresURL)
+	} else {
+		if err := os.MkdirAll(filepath.Dir(s.sqlitePath), 0o700); err != nil {
+			return nil, err
+		}
+		db, err = sqlite.Open(ctx, s.sqlitePath)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -75,4 +123,20 @@ func openStore(ctx context.Context, dataDir string, hasher kumo.PasswordHasher) 
 		return nil, err
 	}
 	return db, nil
+}
+
+// migrate applies the migrations the store needs and returns its schema
+// version.
+func (s storeTarget) migrate(ctx context.Context) (int, error) {
+	if s.postgresURL != "" {
+		return postgres.Migrate(ctx, s.postgresURL)
+	}
+	db, err := s.open(ctx, auth.Hasher{}) // opening the SQLite file migrates it
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var v int
+	err = db.ReadDB().QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
+	return v, err
 }

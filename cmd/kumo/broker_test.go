@@ -167,8 +167,10 @@ func readPacketBody(t *testing.T, c net.Conn) []byte {
 
 // TestBrokerIsolation: a device's PUBLISH never reaches another device,
 // whatever the topic, while pushes still do.
-func TestBrokerIsolation(t *testing.T) {
-	n := mustStartNode(t)
+func TestBrokerIsolation(t *testing.T) { forEachStore(t, testBrokerIsolation) }
+
+func testBrokerIsolation(t *testing.T, cfg config) {
+	n := mustStartNodeConfig(t, cfg)
 	alice, bob := n.mustDevice("alice"), n.mustDevice("bob")
 	n.subscribe(bob, "inbox")
 	aliceClient, _ := connectDevice(t, n.mqttURL(broker.TCP), alice, 4)
@@ -198,8 +200,10 @@ func TestBrokerIsolation(t *testing.T) {
 
 // TestPushFanOut: an object in a bucket reaches every subscriber's device,
 // and only those.
-func TestPushFanOut(t *testing.T) {
-	n := mustStartNode(t)
+func TestPushFanOut(t *testing.T) { forEachStore(t, testPushFanOut) }
+
+func testPushFanOut(t *testing.T, cfg config) {
+	n := mustStartNodeConfig(t, cfg)
 	writer := n.mustDevice("writer")
 	subs := []device{n.mustDevice("s1"), n.mustDevice("s2"), n.mustDevice("s3")}
 	outsider := n.mustDevice("outsider")

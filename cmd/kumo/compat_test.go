@@ -9,8 +9,10 @@ import (
 )
 
 // TestTolerances covers the wire tolerances real Kii clients need.
-func TestTolerances(t *testing.T) {
-	f := newFixture(t)
+func TestTolerances(t *testing.T) { forEachStore(t, testTolerances) }
+
+func testTolerances(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
 	obj := "/api/apps/{app}/things/{thing}/buckets/tol/objects"
 	auth := []string{"Authorization", thingAuth}
 	f.run(t, []apiCase{
@@ -79,8 +81,10 @@ func TestTolerances(t *testing.T) {
 	})
 }
 
-func TestRegistrationAPI(t *testing.T) {
-	f := newFixture(t)
+func TestRegistrationAPI(t *testing.T) { forEachStore(t, testRegistrationAPI) }
+
+func testRegistrationAPI(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
 	things := "/api/apps/{app}/things"
 	f.run(t, []apiCase{
 		{name: "thing with every field", method: "POST", path: things, headers: []string{"Content-Type", "application/vnd.kii.ThingRegistrationRequest+json"},

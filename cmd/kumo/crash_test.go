@@ -103,10 +103,13 @@ func (c *child) kill9(t *testing.T) {
 	}
 }
 
-// createAppCLI runs "kumo app create" on dir.
-func createAppCLI(t *testing.T, dir string, args ...string) kumo.AppCredentials {
+// createAppCLI runs "kumo app create" on dir, with the environment
+// variable env (KUMO_DATABASE=…, see storeEnv).
+func createAppCLI(t *testing.T, dir, env string, args ...string) kumo.AppCredentials {
 	t.Helper()
-	out, err := kumoCmd(append([]string{"app", "create", "--data-dir", dir}, args...)...).Output()
+	cmd := kumoCmd(append([]string{"app", "create", "--data-dir", dir}, args...)...)
+	cmd.Env = append(cmd.Env, env)
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("kumo app create: %v", err)
 	}
@@ -129,11 +132,15 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	dir := t.TempDir()
-	app := createAppCLI(t, dir)
+	forEachStore(t, testCrashRecovery)
+}
+
+func testCrashRecovery(t *testing.T, cfg config) {
+	dir, db := cfg.DataDir, storeEnv(cfg)
+	app := createAppCLI(t, dir, db)
 
 	// First life: dispatch is paused, so no push can leave before the kill.
-	c1 := startChild(t, dir, "KUMO_FAULT_PAUSE_DISPATCH=1")
+	c1 := startChild(t, dir, db, "KUMO_FAULT_PAUSE_DISPATCH=1")
 	n1 := childNode(t, c1, app)
 	devs := []device{n1.mustDevice("crash-a"), n1.mustDevice("crash-b")}
 	for _, d := range devs {
@@ -147,7 +154,7 @@ func TestCrashRecovery(t *testing.T) {
 
 	// Second life: the devices reconnect (after the restart) and get every
 	// push that was committed.
-	c2 := startChild(t, dir)
+	c2 := startChild(t, dir, db)
 	n2 := childNode(t, c2, app)
 	url := fmt.Sprintf("tcp://127.0.0.1:%d", c2.mqttPort)
 	inboxes := make([]*inbox, len(devs))
@@ -183,9 +190,13 @@ func TestCrashUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	dir := t.TempDir()
-	app := createAppCLI(t, dir)
-	c1 := startChild(t, dir)
+	forEachStore(t, testCrashUnderLoad)
+}
+
+func testCrashUnderLoad(t *testing.T, cfg config) {
+	dir, db := cfg.DataDir, storeEnv(cfg)
+	app := createAppCLI(t, dir, db)
+	c1 := startChild(t, dir, db)
 	n1 := childNode(t, c1, app)
 	d := n1.mustDevice("load")
 	n1.subscribe(d, "load")
@@ -235,7 +246,7 @@ func TestCrashUnderLoad(t *testing.T) {
 		t.Fatal("no write was acknowledged before the kill")
 	}
 
-	c2 := startChild(t, dir)
+	c2 := startChild(t, dir, db)
 	_, after := connectDevice(t, fmt.Sprintf("tcp://127.0.0.1:%d", c2.mqttPort), d, 4)
 	received := func() map[string]map[string]any {
 		got := pushesByObject(t, before.Messages())
@@ -266,12 +277,16 @@ func TestGracefulShutdown(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	dir := t.TempDir()
-	app := createAppCLI(t, dir, "--id", "myapp01", "--key", "mykey01")
+	forEachStore(t, testGracefulShutdown)
+}
+
+func testGracefulShutdown(t *testing.T, cfg config) {
+	dir, db := cfg.DataDir, storeEnv(cfg)
+	app := createAppCLI(t, dir, db, "--id", "myapp01", "--key", "mykey01")
 	if app.AppID != "myapp01" || app.AppKey != "mykey01" {
 		t.Fatalf("app create ignored --id/--key: %+v", app)
 	}
-	c := startChild(t, dir)
+	c := startChild(t, dir, db)
 	n := childNode(t, c, app)
 	d := n.mustDevice("graceful")
 	id := n.createObject(d, "keep", `{"v":1}`)
@@ -288,11 +303,16 @@ func TestGracefulShutdown(t *testing.T) {
 	if !strings.Contains(c.Log(), `msg=stopped`) {
 		t.Errorf("no 'stopped' log line:\n%s", c.Log())
 	}
-	c2 := startChild(t, dir)
+	if pw := databasePassword(t, cfg); pw != "" && strings.Contains(c.Log(), pw) {
+		t.Errorf("the log shows the database password:\n%s", c.Log())
+	}
+	c2 := startChild(t, dir, db)
 	r := do(t, "GET", c2.base+"/api/apps/myapp01/things/"+d.ThingID+"/buckets/keep/objects/"+id, "", "Authorization", "Bearer "+d.Token)
 	wantStatus(t, r, 200)
 
-	out, err := kumoCmd("app", "list", "--data-dir", dir).Output()
+	list := kumoCmd("app", "list", "--data-dir", dir)
+	list.Env = append(list.Env, db)
+	out, err := list.Output()
 	if err != nil || !strings.Contains(string(out), "myapp01") || !strings.Contains(string(out), "mykey01") {
 		t.Errorf("kumo app list (while serving) = %q, %v", out, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/broker"
+	"github.com/kumo-iot/kumo/internal/sqlstore/postgres/pgtest"
 )
 
 // TestMain lets the test binary stand in for the kumo binary: the crash
@@ -47,6 +49,74 @@ func testConfig(dir string) config {
 		PasswordIterations: 1000, ShutdownTimeout: 10 * time.Second,
 	}
 }
+
+// forEachStore runs fn as a subtest per store, each with a node
+// configuration over a new, empty store: "sqlite" (a file in a temporary
+// directory) and "postgres" (a new database on the server of
+// KUMO_TEST_POSTGRES; skipped without one, failed without one when
+// KUMO_REQUIRE_POSTGRES=1).
+func forEachStore(t *testing.T, fn func(t *testing.T, cfg config)) {
+	t.Helper()
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			cfg := testConfig(t.TempDir())
+			if store == "postgres" {
+				cfg.Database = withPassword(t, pgtest.NewDatabase(t))
+			}
+			fn(t, cfg)
+		})
+	}
+}
+
+// newStoreLike returns a configuration like cfg over a new, empty store of
+// the same kind, for a second node of a test.
+func newStoreLike(t *testing.T, cfg config) config {
+	t.Helper()
+	cfg.DataDir = t.TempDir()
+	if cfg.Database != "" {
+		cfg.Database = withPassword(t, pgtest.NewDatabase(t))
+	}
+	return cfg
+}
+
+// testPassword is the password put in the test databases' URLs that have
+// none, so that tests can check it never shows (the test server trusts
+// local connections and never asks for it).
+const testPassword = "kumo-test-password"
+
+// withPassword returns the database URL u with a password: its own, or
+// testPassword.
+func withPassword(t *testing.T, u string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatalf("test database URL: %v", err)
+	}
+	if _, ok := p.User.Password(); !ok {
+		p.User = url.UserPassword(p.User.Username(), testPassword)
+	}
+	return p.String()
+}
+
+// databasePassword returns the password of cfg's database URL ("" for
+// SQLite), which no output may show.
+func databasePassword(t *testing.T, cfg config) string {
+	t.Helper()
+	if cfg.Database == "" {
+		return ""
+	}
+	p, err := url.Parse(cfg.Database)
+	if err != nil {
+		t.Fatalf("test database URL: %v", err)
+	}
+	pw, _ := p.User.Password()
+	return pw
+}
+
+// storeEnv is the environment that gives a child process cfg's store
+// (KUMO_DATABASE; empty for SQLite in --data-dir, whatever the test's own
+// environment says).
+func storeEnv(cfg config) string { return "KUMO_DATABASE=" + cfg.Database }
 
 // testLogger writes the node's log into the test's log.
 func testLogger(t testing.TB) *slog.Logger {

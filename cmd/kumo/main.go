@@ -1,8 +1,9 @@
 // Command kumo is a self-hosted server that speaks the Kii Cloud API.
 //
-//	kumo serve        run the server (REST API + MQTT broker + SQLite)
+//	kumo serve        run the server (REST API + MQTT broker + SQLite or PostgreSQL)
 //	kumo app create   create an app and print its credentials as JSON
 //	kumo app list     list the apps
+//	kumo migrate      bring the database schema up to date
 //	kumo bench        measure objects/s and POST-to-push latency
 package main
 
@@ -24,10 +25,15 @@ Usage:
   kumo serve [flags]          run the server (default command)
   kumo app create [flags]     create an app; prints {"appID","appKey","clientID","clientSecret"}
   kumo app list [flags]       list the apps
+  kumo migrate [flags]        bring the database schema up to date
   kumo bench [flags]          measure objects/s and POST-to-push latency
 
+Data lives in the SQLite file kumo.db in --data-dir, or in PostgreSQL when
+--database is a postgres:// URL (serve, app and migrate take the flag).
+
 Every flag can also be set as an environment variable KUMO_<NAME>
-(upper case, dashes to underscores): --data-dir is KUMO_DATA_DIR.
+(upper case, dashes to underscores): --data-dir is KUMO_DATA_DIR,
+--database is KUMO_DATABASE.
 Run "kumo <command> -h" for the flags of a command.
 `
 
@@ -54,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runServe(ctx, args, stdout, stderr)
 	case "app":
 		return runApp(ctx, args, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":

@@ -4,8 +4,10 @@ import (
 	"testing"
 )
 
-func TestObjectAPI(t *testing.T) {
-	f := newFixture(t)
+func TestObjectAPI(t *testing.T) { forEachStore(t, testObjectAPI) }
+
+func testObjectAPI(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
 	tb := "/api/apps/{app}/things/{thing}/buckets"
 	auth := []string{"Authorization", thingAuth}
 	with := func(h ...string) []string { return append(append([]string{}, auth...), h...) }

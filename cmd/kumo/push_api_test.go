@@ -5,8 +5,10 @@ import (
 	"testing"
 )
 
-func TestInstallationAPI(t *testing.T) {
-	f := newFixture(t)
+func TestInstallationAPI(t *testing.T) { forEachStore(t, testInstallationAPI) }
+
+func testInstallationAPI(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
 	inst := "/api/apps/{app}/installations"
 	auth := []string{"Authorization", thingAuth, "Content-Type", "application/vnd.kii.InstallationCreationRequest+json"}
 	f.run(t, []apiCase{
@@ -87,7 +89,7 @@ func TestInstallationAPI(t *testing.T) {
 	})
 
 	t.Run("public host and ports override", func(t *testing.T) {
-		cfg := testConfig(t.TempDir())
+		cfg := newStoreLike(t, cfg)
 		cfg.PublicHost, cfg.PublicPort, cfg.PublicTLSPort, cfg.PublicWSPort, cfg.PublicWSSPort = "mqtt.example.com", 1883, 8883, 12470, 12473
 		n := mustStartNodeConfig(t, cfg)
 		n.app, _ = n.db.CreateApp(t.Context(), kumoAppCreate("pub"))
@@ -98,8 +100,10 @@ func TestInstallationAPI(t *testing.T) {
 	})
 }
 
-func TestSubscriptionAPI(t *testing.T) {
-	f := newFixture(t)
+func TestSubscriptionAPI(t *testing.T) { forEachStore(t, testSubscriptionAPI) }
+
+func testSubscriptionAPI(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
 	sub := "/api/apps/{app}/things/{thing}/buckets/sb/filters/all/push/subscriptions/things/{thing}"
 	appSub := "/api/apps/{app}/buckets/asb/filters/all/push/subscriptions/things/{thing}"
 	auth := []string{"Authorization", thingAuth}

@@ -24,6 +24,7 @@ import (
 // config is everything "kumo serve" can be told.
 type config struct {
 	DataDir     string
+	Database    string // a postgres:// URL, or empty for SQLite in DataDir
 	HTTPAddr    string
 	MQTTAddr    string
 	MQTTTLSAddr string
@@ -46,6 +47,7 @@ type config struct {
 
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", "./kumo-data", "directory of the embedded SQLite database and generated TLS certificate")
+	fs.StringVar(&c.Database, "database", "", databaseUsage)
 	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "address of the Kii REST API")
 	fs.StringVar(&c.MQTTAddr, "mqtt-addr", ":1883", "address of the MQTT listener (empty: off)")
 	fs.StringVar(&c.MQTTTLSAddr, "mqtt-tls-addr", ":8883", "address of the MQTT over TLS listener (empty: off)")
@@ -88,7 +90,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("kumo is ready", "http", n.api.ListenAddr().String(),
 		"mqtt", n.broker.Port(broker.TCP), "mqtt_tls", n.broker.Port(broker.TLS),
-		"mqtt_ws", n.broker.Port(broker.WS), "mqtt_wss", n.broker.Port(broker.WSS), "data_dir", cfg.DataDir)
+		"mqtt_ws", n.broker.Port(broker.WS), "mqtt_wss", n.broker.Port(broker.WSS), "store", n.store, "data_dir", cfg.DataDir)
 	<-ctx.Done()
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -103,6 +105,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // node is one running Kumo: store, broker, dispatcher and API.
 type node struct {
 	log        *slog.Logger
+	store      storeTarget
 	db         *sqlstore.DB
 	broker     *broker.Broker
 	dispatcher *push.Dispatcher
@@ -119,9 +122,12 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 			n.Close(context.Background())
 		}
 	}()
-	n.db, err = openStore(ctx, cfg.DataDir, auth.Hasher{Iterations: cfg.PasswordIterations})
+	if n.store, err = chooseStore(cfg.DataDir, cfg.Database); err != nil {
+		return nil, err
+	}
+	n.db, err = n.store.open(ctx, auth.Hasher{Iterations: cfg.PasswordIterations})
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, fmt.Errorf("open store %s: %w", n.store, err)
 	}
 	n.db.Log = log.With("component", "store")
 	secret, err := n.db.Secret(ctx, "mqtt-password-secret")

@@ -146,11 +146,16 @@ func (b *Broker) Port(id string) int {
 	return 0
 }
 
+// Subscribed reports whether a device is subscribed to topic on this node.
+func (b *Broker) Subscribed(topic string) bool {
+	return len(b.server.Topics.Subscribers(topic).Subscriptions) > 0
+}
+
 // Deliver publishes a push to the device whose topic is d.Topic, at QoS 0.
 // A recovered delivery to a device that is not subscribed yet is held
 // until it subscribes or HoldRecovered passes.
 func (b *Broker) Deliver(d kumo.Delivery) {
-	if d.Recovered && len(b.server.Topics.Subscribers(d.Topic).Subscriptions) == 0 {
+	if d.Recovered && !b.Subscribed(d.Topic) {
 		b.mu.Lock()
 		b.held[d.Topic] = append(b.held[d.Topic], heldDelivery{payload: d.Payload, until: time.Now().Add(b.HoldRecovered)})
 		b.mu.Unlock()

@@ -30,6 +30,15 @@ type Dialect interface {
 	IsUniqueViolation(err error) bool
 }
 
+// StatementCacher is implemented by a Dialect whose driver prepares and
+// caches the statements it runs, per connection (pgx does). The writer
+// then runs its statements as they are instead of preparing them once per
+// transaction, which on a network database costs a round trip to prepare
+// and another to deallocate, per statement and transaction.
+type StatementCacher interface {
+	CachesStatements() bool
+}
+
 // DB is Kumo's store. It implements the kumo service interfaces.
 type DB struct {
 	// Hasher hashes user and thing passwords. Required.
@@ -45,6 +54,8 @@ type DB struct {
 	Maintain func(ctx context.Context)
 
 	dialect Dialect
+	cached  bool     // the driver caches prepared statements (StatementCacher)
+	rebound sync.Map // query -> the query rebound, when cached
 	read    *sql.DB
 	write   *sql.DB
 
@@ -81,7 +92,11 @@ type DB struct {
 // New returns a store over read and write connection pools (which may be
 // the same pool). Call Open before use and Close after.
 func New(read, write *sql.DB, d Dialect) *DB {
-	return &DB{read: read, write: write, dialect: d, MaxBatch: 256, notify: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	db := &DB{read: read, write: write, dialect: d, MaxBatch: 256, notify: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	if c, ok := d.(StatementCacher); ok {
+		db.cached = c.CachesStatements()
+	}
+	return db
 }
 
 // Open starts the writer.
@@ -151,8 +166,18 @@ type Tx struct {
 }
 
 // Exec runs a statement with "?" placeholders. A statement is prepared
-// once per transaction, however many writes of the batch run it.
+// once per transaction, however many writes of the batch run it (or, when
+// the driver caches statements, once per connection by the driver).
+//
+// The end of ctx (the request's) does not interrupt the statement: a
+// write, once queued, runs to its end, because an interrupted statement
+// would take the whole shared transaction with it (SQLite rolls the
+// transaction back; pgx closes the connection).
 func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
+	if t.db.cached {
+		return t.tx.ExecContext(ctx, t.db.rebind(query), args...)
+	}
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -160,8 +185,13 @@ func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	return st.ExecContext(ctx, args...)
 }
 
-// QueryRow runs a query with "?" placeholders.
+// QueryRow runs a query with "?" placeholders. Like Exec, it is not
+// interrupted by the end of ctx.
 func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = context.WithoutCancel(ctx)
+	if t.db.cached {
+		return t.tx.QueryRowContext(ctx, t.db.rebind(query), args...)
+	}
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return t.tx.QueryRowContext(ctx, t.db.dialect.Rebind(query), args...) // reports the same error
@@ -182,6 +212,16 @@ func (t *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	}
 	t.stmts[query] = st
 	return st, nil
+}
+
+// rebind returns query rebound for the database, remembering the result.
+func (db *DB) rebind(query string) string {
+	if q, ok := db.rebound.Load(query); ok {
+		return q.(string)
+	}
+	q := db.dialect.Rebind(query)
+	db.rebound.Store(query, q)
+	return q
 }
 
 // readStmt returns query prepared on the read pool (database/sql prepares
@@ -331,8 +371,18 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 			return false
 		}
 	}
-	if ok == 0 && deleted == 0 {
+	// A write that failed outside a savepoint (alone in its batch) may
+	// have left part of its work in the transaction, and PostgreSQL
+	// commits no transaction in which a statement failed: commit nothing
+	// then. The completed events are deleted by the next transaction.
+	if ok == 0 && deleted == 0 || len(batch) == 1 && batch[0].err != nil {
 		sqlTx.Rollback()
+		if deleted > 0 {
+			select {
+			case db.wake <- struct{}{}:
+			default:
+			}
+		}
 		return finish(nil)
 	}
 	if err := sqlTx.Commit(); err != nil {

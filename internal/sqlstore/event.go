@@ -25,6 +25,13 @@ func (db *DB) Notify() <-chan struct{} { return db.notify }
 // out in order, each once per process. Events left in the outbox by an
 // earlier process (one that crashed before completing them) are handed out
 // again, marked Recovered.
+//
+// The cursor over seq is correct while one writer assigns seqs in commit
+// order: SQLite, or PostgreSQL with one node. Several nodes on one
+// PostgreSQL database need a claim that holds across writers (rows locked
+// FOR UPDATE SKIP LOCKED, with a claim owner and lease, and completion by
+// seq list rather than "seq <= X" in deleteCompleted); it goes here,
+// chosen by the dialect.
 func (db *DB) ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error) {
 	db.claimMu.Lock()
 	defer db.claimMu.Unlock()

@@ -128,6 +128,28 @@ func testEvents(t *testing.T, s suite) {
 		}
 	})
 
+	t.Run("FailingWriteAfterCompletion", func(t *testing.T) {
+		// Completed events are deleted within the next write's
+		// transaction. A write that then fails alone gets its own error,
+		// and the store neither logs a failure nor loses the deletion.
+		f := newFixture(t, s)
+		_, aCaller := f.mustThing("vt-a")
+		f.mustObject(aCaller, f.bucket(kumo.AppScope, "b"), map[string]any{})
+		if err := f.db.CompleteEvents(f.ctx, f.claimAll()); err != nil {
+			t.Fatalf("CompleteEvents: %v", err)
+		}
+		_, _, err := f.db.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: "vt-a", Password: "pw", Fields: map[string]any{}}, false)
+		wantCode(t, "RegisterThing(the same vendor thing ID)", err, kumo.ErrThingAlreadyExists)
+		f.mustThing("vt-b") // the next write succeeds
+		if logged := f.log.Records(); len(logged) > 0 {
+			t.Errorf("the store logged %q, want nothing", logged)
+		}
+		f.reopen()
+		if got := f.claimAll(); len(got) != 0 {
+			t.Errorf("after a restart, ClaimEvents = %+v, want no events: they were completed", got)
+		}
+	})
+
 	t.Run("IncompleteAreReclaimed", func(t *testing.T) {
 		f := newFixture(t, s)
 		_, aCaller := f.mustThing("vt-a")

@@ -1,6 +1,6 @@
 // Package storetest is the contract suite of Kumo's store: the behaviour
-// of the kumo service interfaces that every sqlstore backend (SQLite now,
-// PostgreSQL later) must show. A backend's own test calls Run with two
+// of the kumo service interfaces that every sqlstore backend (SQLite and
+// PostgreSQL) must show. A backend's own test calls Run with two
 // functions that open stores over its database:
 //
 //	func TestStore(t *testing.T) {
@@ -16,8 +16,11 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,14 +108,45 @@ type fixture struct {
 	app   kumo.AppCredentials
 	admin kumo.Caller // the app's admin
 	anon  kumo.Caller // an anonymous caller of the app
+	log   *logRecorder
+}
+
+// logRecorder is a slog.Handler that keeps the store's warnings and errors.
+type logRecorder struct {
+	mu      sync.Mutex // guards records
+	records []string
+}
+
+func (r *logRecorder) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	s := rec.Level.String() + " " + rec.Message
+	rec.Attrs(func(a slog.Attr) bool { s += fmt.Sprintf(" %s=%v", a.Key, a.Value); return true })
+	r.mu.Lock()
+	r.records = append(r.records, s)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
+
+// Records returns what was logged so far.
+func (r *logRecorder) Records() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.records...)
 }
 
 // newFixture opens a store, sets its clock and creates the app "app1".
 func newFixture(t *testing.T, s suite) *fixture {
 	t.Helper()
-	f := &fixture{t: t, ctx: context.Background(), s: s, clock: newClock()}
+	f := &fixture{t: t, ctx: context.Background(), s: s, clock: newClock(), log: &logRecorder{}}
 	f.db = s.open(t)
-	f.db.Now = f.clock.Now // before any write: the writer reads Now only inside writes
+	// Before any write: the store reads Now only inside writes, and Log
+	// only when a write (or its background maintenance) fails.
+	f.db.Now = f.clock.Now
+	f.db.Log = slog.New(f.log)
 	f.app = f.mustApp(kumo.AppCreate{ID: "app1", Key: "key1", Name: "App One"})
 	f.admin = kumo.Caller{AppID: f.app.AppID, Kind: kumo.Admin, ID: f.app.ClientID}
 	f.anon = kumo.Caller{AppID: f.app.AppID, Kind: kumo.Anonymous}
@@ -125,6 +159,7 @@ func (f *fixture) reopen() {
 	f.t.Helper()
 	f.db = f.s.reopen(f.t, f.db)
 	f.db.Now = f.clock.Now
+	f.db.Log = slog.New(f.log)
 }
 
 func (f *fixture) mustApp(a kumo.AppCreate) kumo.AppCredentials {
