@@ -64,9 +64,7 @@ type DB struct {
 
 	stopMaintain context.CancelFunc
 	maintained   chan struct{}
-	wconn        *sql.Conn            // the writer's connection, held while open
-	wstmts       map[string]*sql.Stmt // statements prepared on wconn; writer goroutine only
-	rstmts       sync.Map             // query -> *sql.Stmt prepared on the read pool
+	rstmts       sync.Map // query -> *sql.Stmt prepared on the read pool
 
 	topics topicCache   // subscriber topics per bucket
 	tokens tokenCache   // callers of recent tokens
