@@ -15,6 +15,10 @@ type Delivery struct {
 	// device is not connected yet, so that a device reconnecting after a
 	// crash still receives it.
 	Recovered bool
+	// ID identifies the delivery (its event), so that a broker drops a
+	// repeat of one it already delivered (a dispatcher that died after
+	// publishing, before completing).
+	ID string
 }
 
 // Bus carries deliveries to the node that holds each device's MQTT

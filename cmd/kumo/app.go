@@ -76,6 +76,7 @@ const databaseUsage = "PostgreSQL database URL (postgres://user:password@host:54
 type storeTarget struct {
 	postgresURL string // empty for SQLite
 	sqlitePath  string
+	nodeID      string // names this node's outbox claims on a shared database
 }
 
 // chooseStore is the one place that picks the store: PostgreSQL when
@@ -119,6 +120,7 @@ func (s storeTarget) open(ctx context.Context, hasher kumo.PasswordHasher) (*sql
 		return nil, err
 	}
 	db.Hasher = hasher
+	db.NodeID = s.nodeID
 	if err := db.Open(); err != nil {
 		return nil, err
 	}

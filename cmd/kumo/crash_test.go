@@ -36,7 +36,7 @@ func kumoCmd(args ...string) *exec.Cmd {
 	return cmd
 }
 
-var readyLine = regexp.MustCompile(`msg="kumo is ready" http=(\S+) mqtt=(\d+)`)
+var readyLine = regexp.MustCompile(`msg="kumo is ready" .*http=(\S+) mqtt=(\d+)`)
 
 // startChild starts kumo serve on dir with random ports and waits until it
 // is ready.

@@ -4,6 +4,7 @@
 //	kumo app create   create an app and print its credentials as JSON
 //	kumo app list     list the apps
 //	kumo migrate      bring the database schema up to date
+//	kumo copy         copy a SQLite store into PostgreSQL, and verify the copy
 //	kumo bench        measure objects/s and POST-to-push latency
 package main
 
@@ -26,6 +27,7 @@ Usage:
   kumo app create [flags]     create an app; prints {"appID","appKey","clientID","clientSecret"}
   kumo app list [flags]       list the apps
   kumo migrate [flags]        bring the database schema up to date
+  kumo copy [flags]           copy everything from SQLite to PostgreSQL and verify it (--from sqlite:PATH --to postgres://...)
   kumo bench [flags]          measure objects/s and POST-to-push latency
 
 Data lives in the SQLite file kumo.db in --data-dir, or in PostgreSQL when
@@ -62,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runApp(ctx, args, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args, stdout, stderr)
+	case "copy":
+		return runCopy(ctx, args, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":

@@ -17,6 +17,7 @@ import (
 	"github.com/kumo-iot/kumo/internal/auth"
 	"github.com/kumo-iot/kumo/internal/broker"
 	"github.com/kumo-iot/kumo/internal/inmem"
+	natsbus "github.com/kumo-iot/kumo/internal/nats"
 	"github.com/kumo-iot/kumo/internal/push"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
 )
@@ -25,6 +26,8 @@ import (
 type config struct {
 	DataDir     string
 	Database    string // a postgres:// URL, or empty for SQLite in DataDir
+	NATS        string // NATS URL of a cluster; empty on a single node
+	NodeID      string // this node's name; default host:http-port
 	HTTPAddr    string
 	MQTTAddr    string
 	MQTTTLSAddr string
@@ -46,6 +49,8 @@ type config struct {
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.NATS, "nats", "", "NATS URL: join a cluster of nodes sharing one PostgreSQL --database (empty: a single node)")
+	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in logs and outbox claims, unique in a cluster (default: host name and HTTP port)")
 	fs.StringVar(&c.DataDir, "data-dir", "./kumo-data", "directory of the embedded SQLite database and generated TLS certificate")
 	fs.StringVar(&c.Database, "database", "", databaseUsage)
 	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "address of the Kii REST API")
@@ -88,7 +93,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		n.Close(context.Background())
 		return err
 	}
-	log.Info("kumo is ready", "http", n.api.ListenAddr().String(),
+	log.Info("kumo is ready", "node", n.nodeID, "http", n.api.ListenAddr().String(),
 		"mqtt", n.broker.Port(broker.TCP), "mqtt_tls", n.broker.Port(broker.TLS),
 		"mqtt_ws", n.broker.Port(broker.WS), "mqtt_wss", n.broker.Port(broker.WSS), "store", n.store, "data_dir", cfg.DataDir)
 	<-ctx.Done()
@@ -110,6 +115,8 @@ type node struct {
 	broker     *broker.Broker
 	dispatcher *push.Dispatcher
 	api        *api.Server
+	nats       *natsbus.Bus // nil on a single node
+	nodeID     string
 	baseURL    string
 }
 
@@ -125,6 +132,10 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	if n.store, err = chooseStore(cfg.DataDir, cfg.Database); err != nil {
 		return nil, err
 	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = defaultNodeID(cfg.HTTPAddr)
+	}
+	n.nodeID, n.store.nodeID = cfg.NodeID, cfg.NodeID
 	n.db, err = n.store.open(ctx, auth.Hasher{Iterations: cfg.PasswordIterations})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", n.store, err)
@@ -150,8 +161,20 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		return nil, err
 	}
 
-	bus := &inmem.Bus{}
-	bus.Handle(n.broker.Deliver)
+	var bus kumo.Bus
+	if cfg.NATS != "" {
+		nb := &natsbus.Bus{URL: cfg.NATS, Name: cfg.NodeID, Log: log.With("component", "nats")}
+		nb.Handle(n.broker.Deliver)
+		if err := nb.Open(); err != nil {
+			return nil, err
+		}
+		n.nats, bus = nb, nb
+		n.broker.Listen, n.broker.Unlisten = nb.Listen, nb.Unlisten
+	} else {
+		ib := &inmem.Bus{}
+		ib.Handle(n.broker.Deliver)
+		bus = ib
+	}
 	n.dispatcher = &push.Dispatcher{Outbox: n.db, Bus: bus, Log: log.With("component", "push"), Paused: cfg.PauseDispatch}
 	if cfg.PauseDispatch {
 		log.Warn("KUMO_FAULT_PAUSE_DISPATCH is set: pushes are not dispatched")
@@ -196,6 +219,9 @@ func (n *node) Close(ctx context.Context) error {
 	if n.broker != nil {
 		errs = append(errs, n.broker.Close())
 	}
+	if n.nats != nil {
+		errs = append(errs, n.nats.Close())
+	}
 	if n.db != nil {
 		errs = append(errs, n.db.Close())
 	}
@@ -226,6 +252,16 @@ Register a thing and get its token:
 
 `, c.AppID, c.AppKey, c.ClientID, c.ClientSecret, n.baseURL, c.AppID)
 	return nil
+}
+
+// defaultNodeID names a node after its host and HTTP port.
+func defaultNodeID(httpAddr string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "kumo"
+	}
+	_, port, _ := net.SplitHostPort(httpAddr)
+	return host + ":" + port
 }
 
 // tuneGC makes the garbage collector run less often than Go's default

@@ -38,13 +38,23 @@ type Broker struct {
 	// to connect and subscribe (default one minute).
 	HoldRecovered time.Duration
 
+	// Listen and Unlisten, when set, are told when a device's topic gains
+	// its first subscriber on this node and loses its last (the cluster
+	// bus routes deliveries by them).
+	Listen, Unlisten func(topic string)
+
 	server *mqtt.Server
 	addrs  map[string]net.Addr // listener id -> bound address
 
-	mu   sync.Mutex // guards held
-	held map[string][]heldDelivery
-	stop chan struct{}
-	wg   sync.WaitGroup
+	mu       sync.Mutex // guards held, interest, counted and the seen ring
+	held     map[string][]heldDelivery
+	interest map[string]int        // topic -> subscribed clients on this node
+	counted  map[*mqtt.Client]bool // clients counted in interest
+	seen     map[string]bool       // recent delivery keys (topic/ID)
+	seenRing []string              // the same keys, oldest first, to forget them
+	seenNext int
+	stop     chan struct{}
+	wg       sync.WaitGroup
 }
 
 type heldDelivery struct {
@@ -85,6 +95,8 @@ func (b *Broker) Open() error {
 	}
 	b.addrs = map[string]net.Addr{}
 	b.held = map[string][]heldDelivery{}
+	b.interest, b.counted = map[string]int{}, map[*mqtt.Client]bool{}
+	b.seen, b.seenRing = map[string]bool{}, make([]string, dedupWindow)
 	b.stop = make(chan struct{})
 	var bound []net.Listener
 	fail := func(err error) error {
@@ -155,6 +167,9 @@ func (b *Broker) Subscribed(topic string) bool {
 // A recovered delivery to a device that is not subscribed yet is held
 // until it subscribes or HoldRecovered passes.
 func (b *Broker) Deliver(d kumo.Delivery) {
+	if d.ID != "" && b.repeat(d.Topic+"/"+d.ID) {
+		return
+	}
 	if d.Recovered && !b.Subscribed(d.Topic) {
 		b.mu.Lock()
 		b.held[d.Topic] = append(b.held[d.Topic], heldDelivery{payload: d.Payload, until: time.Now().Add(b.HoldRecovered)})
@@ -163,6 +178,63 @@ func (b *Broker) Deliver(d kumo.Delivery) {
 	}
 	if err := b.server.Publish(d.Topic, d.Payload, false, 0); err != nil {
 		b.Log.Warn("publish failed", "topic", d.Topic, "error", err)
+	}
+}
+
+// dedupWindow is how many recent deliveries a broker remembers to drop
+// their repeats.
+const dedupWindow = 1 << 16
+
+// repeat reports whether key was delivered recently, and remembers it.
+func (b *Broker) repeat(key string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.seen[key] {
+		return true
+	}
+	if old := b.seenRing[b.seenNext]; old != "" {
+		delete(b.seen, old)
+	}
+	b.seenRing[b.seenNext] = key
+	b.seenNext = (b.seenNext + 1) % dedupWindow
+	b.seen[key] = true
+	return false
+}
+
+// subscribed counts a device's subscription to its topic, and tells
+// Listen when it is the topic's first on this node.
+func (b *Broker) subscribed(cl *mqtt.Client) {
+	b.mu.Lock()
+	if b.counted[cl] {
+		b.mu.Unlock()
+		return
+	}
+	b.counted[cl] = true
+	b.interest[cl.ID]++
+	first := b.interest[cl.ID] == 1
+	b.mu.Unlock()
+	if first && b.Listen != nil {
+		b.Listen(cl.ID)
+	}
+}
+
+// disconnected uncounts a device, and tells Unlisten when it was its
+// topic's last subscriber on this node.
+func (b *Broker) disconnected(cl *mqtt.Client) {
+	b.mu.Lock()
+	if !b.counted[cl] {
+		b.mu.Unlock()
+		return
+	}
+	delete(b.counted, cl)
+	b.interest[cl.ID]--
+	last := b.interest[cl.ID] == 0
+	if last {
+		delete(b.interest, cl.ID)
+	}
+	b.mu.Unlock()
+	if last && b.Unlisten != nil {
+		b.Unlisten(cl.ID)
 	}
 }
 
@@ -211,7 +283,8 @@ func (h *kiiHook) ID() string { return "kii" }
 
 func (h *kiiHook) Provides(x byte) bool {
 	switch x {
-	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketSent, mqtt.OnPacketEncode:
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketSent, mqtt.OnPacketEncode,
+		mqtt.OnSubscribed, mqtt.OnDisconnect:
 		return true
 	}
 	return false
@@ -259,6 +332,19 @@ func (h *kiiHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet,
 	}
 	return pk, packets.CodeSuccessIgnore
 }
+
+// OnSubscribed counts a device whose subscription to its own topic was
+// granted.
+func (h *kiiHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte) {
+	for i, f := range pk.Filters {
+		if i < len(codes) && codes[i] < 0x80 && f.Filter == cl.ID {
+			h.b.subscribed(cl)
+		}
+	}
+}
+
+// OnDisconnect uncounts a device.
+func (h *kiiHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) { h.b.disconnected(cl) }
 
 // OnPacketEncode gives MQTT 3 clients whose credentials were refused the
 // return code 4, "bad user name or password" (mochi sends 5, "not

@@ -3,6 +3,7 @@ package push
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -144,9 +145,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, events []kumo.Event) (int, er
 		if len(ts) == 0 {
 			continue
 		}
-		payload := EventPayload(e)
+		payload, id := EventPayload(e), strconv.FormatInt(e.Seq, 10)
 		for _, t := range ts {
-			ds = append(ds, kumo.Delivery{Topic: t, Payload: payload, Recovered: e.Recovered})
+			ds = append(ds, kumo.Delivery{Topic: t, Payload: payload, Recovered: e.Recovered, ID: id})
 		}
 	}
 	if len(ds) > 0 {

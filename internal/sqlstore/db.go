@@ -39,12 +39,22 @@ type StatementCacher interface {
 	CachesStatements() bool
 }
 
+// OutboxLeaser is implemented by a Dialect whose database several nodes
+// share (PostgreSQL): the outbox is then claimed with leases held in the
+// database (claimLeased) instead of a cursor that only one process can
+// keep.
+type OutboxLeaser interface {
+	LeasesOutbox() bool
+}
+
 // DB is Kumo's store. It implements the kumo service interfaces.
 type DB struct {
 	// Hasher hashes user and thing passwords. Required.
 	Hasher kumo.PasswordHasher
 	// Log receives the store's warnings.
 	Log *slog.Logger
+	// NodeID names this node in outbox claims on a shared database.
+	NodeID string
 	// Now returns the current time; time.Now when nil (tests set it).
 	Now func() time.Time
 	// MaxBatch bounds how many writes share one transaction.
@@ -55,6 +65,7 @@ type DB struct {
 
 	dialect Dialect
 	cached  bool     // the driver caches prepared statements (StatementCacher)
+	lease   bool     // the outbox is claimed with leases (OutboxLeaser)
 	rebound sync.Map // query -> the query rebound, when cached
 	read    *sql.DB
 	write   *sql.DB
@@ -77,14 +88,16 @@ type DB struct {
 	// so an entry stays true; a miss always asks the database.
 	apps sync.Map
 
-	completeMu sync.Mutex    // guards completed
-	completed  int64         // highest outbox seq completed by the dispatcher
-	deleted    int64         // highest outbox seq deleted; writer goroutine only
-	wake       chan struct{} // wakes an idle writer to delete completed events
+	completeMu    sync.Mutex    // guards completed and completedSeqs
+	completed     int64         // cursor mode: highest outbox seq completed by the dispatcher
+	completedSeqs []int64       // lease mode: completed seqs not yet deleted, in completion order
+	deleted       int64         // highest outbox seq deleted; writer goroutine only
+	wake          chan struct{} // wakes an idle writer to delete completed events
 
-	claimMu sync.Mutex // guards cursor
-	cursor  int64      // highest outbox seq handed to the dispatcher
-	bootSeq int64      // highest outbox seq when the store was opened
+	claimMu   sync.Mutex // guards cursor
+	cursor    int64      // highest outbox seq handed to the dispatcher
+	bootSeq   int64      // highest outbox seq when the store was opened
+	lastClaim int64      // the end of this node's last lease; guarded by claimMu
 }
 
 // New returns a store over read and write connection pools (which may be
@@ -93,6 +106,9 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	db := &DB{read: read, write: write, dialect: d, MaxBatch: 256, notify: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 	if c, ok := d.(StatementCacher); ok {
 		db.cached = c.CachesStatements()
+	}
+	if l, ok := d.(OutboxLeaser); ok {
+		db.lease = l.LeasesOutbox()
 	}
 	return db
 }
@@ -108,9 +124,17 @@ func (db *DB) Open() error {
 	if db.Now == nil {
 		db.Now = time.Now
 	}
+	if db.NodeID == "" {
+		db.NodeID = "node"
+	}
 	// Events already in the outbox were committed by an earlier process.
 	if err := db.read.QueryRow("SELECT COALESCE(MAX(seq), 0) FROM outbox").Scan(&db.bootSeq); err != nil {
 		return fmt.Errorf("sqlstore: read the outbox: %w", err)
+	}
+	if db.lease {
+		if err := db.releaseClaims(context.Background()); err != nil {
+			return fmt.Errorf("sqlstore: release this node's old outbox claims: %w", err)
+		}
 	}
 	db.reqs = make(chan *writeReq, 4*db.MaxBatch)
 	db.done = make(chan struct{})
@@ -195,6 +219,20 @@ func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 		return t.tx.QueryRowContext(ctx, t.db.dialect.Rebind(query), args...) // reports the same error
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// Query runs a query with "?" placeholders. Like Exec, it is not
+// interrupted by the end of ctx.
+func (t *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = context.WithoutCancel(ctx)
+	if t.db.cached {
+		return t.tx.QueryContext(ctx, t.db.rebind(query), args...)
+	}
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 func (t *Tx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -353,7 +391,7 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 		if sqlTx, err = db.write.BeginTx(ctx, nil); err != nil {
 			return finish(fmt.Errorf("begin: %w", err))
 		}
-		tx, deleted = &Tx{tx: sqlTx, db: db}, 0
+		tx, deleted = &Tx{tx: sqlTx, db: db}, nil
 	}
 	ok := 0
 	for _, r := range batch {
@@ -373,9 +411,9 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 	// have left part of its work in the transaction, and PostgreSQL
 	// commits no transaction in which a statement failed: commit nothing
 	// then. The completed events are deleted by the next transaction.
-	if ok == 0 && deleted == 0 || len(batch) == 1 && batch[0].err != nil {
+	if ok == 0 && deleted == nil || len(batch) == 1 && batch[0].err != nil {
 		sqlTx.Rollback()
-		if deleted > 0 {
+		if deleted != nil {
 			select {
 			case db.wake <- struct{}{}:
 			default:
@@ -387,8 +425,8 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 		db.Log.Error("commit failed", "writes", len(batch), "error", err)
 		return finish(fmt.Errorf("commit: %w", err))
 	}
-	if deleted > 0 {
-		db.deleted = deleted
+	if deleted != nil {
+		deleted()
 	}
 	finish(nil)
 	if tx.events > 0 {

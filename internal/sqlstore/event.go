@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -21,18 +23,15 @@ func insertEvent(ctx context.Context, tx *Tx, e kumo.Event) error {
 // Notify implements kumo.Outbox.
 func (db *DB) Notify() <-chan struct{} { return db.notify }
 
-// ClaimEvents implements kumo.Outbox for a single node: events are handed
-// out in order, each once per process. Events left in the outbox by an
-// earlier process (one that crashed before completing them) are handed out
-// again, marked Recovered.
-//
-// The cursor over seq is correct while one writer assigns seqs in commit
-// order: SQLite, or PostgreSQL with one node. Several nodes on one
-// PostgreSQL database need a claim that holds across writers (rows locked
-// FOR UPDATE SKIP LOCKED, with a claim owner and lease, and completion by
-// seq list rather than "seq <= X" in deleteCompleted); it goes here,
-// chosen by the dialect.
+// ClaimEvents implements kumo.Outbox. On SQLite (one process) events are
+// handed out in order through a cursor, each once per process; events left
+// in the outbox by an earlier process are handed out again, marked
+// Recovered. On a database shared by several nodes (OutboxLeaser) each
+// claim is a lease held in the database, see claimLeased.
 func (db *DB) ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error) {
+	if db.lease {
+		return db.claimLeased(ctx, max)
+	}
 	db.claimMu.Lock()
 	defer db.claimMu.Unlock()
 	rows, err := db.query(ctx, `SELECT seq, app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at
@@ -65,19 +64,24 @@ func (db *DB) ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error) {
 	return events, nil
 }
 
-// CompleteEvents implements kumo.Outbox.
+// CompleteEvents implements kumo.Outbox. The rows are deleted by the
+// writer's next transaction (see deleteCompleted): completing costs no
+// commit of its own. A crash before that repeats these pushes, which
+// at-least-once into the broker allows (brokers drop the repeats they
+// have already delivered).
 func (db *DB) CompleteEvents(ctx context.Context, events []kumo.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	// Events are claimed in order and completed in order, so everything up
-	// to the last one is done. The rows are deleted by the writer's next
-	// transaction (see deleteCompleted): completing costs no commit of its
-	// own. A crash before that repeats these pushes, which at-least-once
-	// into the broker allows.
-	last := events[len(events)-1].Seq
 	db.completeMu.Lock()
-	db.completed = max(db.completed, last)
+	if db.lease {
+		for _, e := range events {
+			db.completedSeqs = append(db.completedSeqs, e.Seq)
+		}
+	} else {
+		// Claimed in order and completed in order: all up to the last is done.
+		db.completed = max(db.completed, events[len(events)-1].Seq)
+	}
 	db.completeMu.Unlock()
 	select {
 	case db.wake <- struct{}{}:
@@ -86,17 +90,97 @@ func (db *DB) CompleteEvents(ctx context.Context, events []kumo.Event) error {
 	return nil
 }
 
-// deleteCompleted deletes the completed outbox rows within tx, and returns
-// the seq it deleted up to (0 when there was nothing to delete).
-func (db *DB) deleteCompleted(ctx context.Context, tx *Tx) (int64, error) {
+// deleteCompleted deletes, within tx, the outbox rows the dispatcher has
+// completed. It returns what to do once tx has committed, or nil when
+// there was nothing to delete.
+func (db *DB) deleteCompleted(ctx context.Context, tx *Tx) (func(), error) {
 	db.completeMu.Lock()
-	upTo := db.completed
+	upTo, seqs := db.completed, slices.Clone(db.completedSeqs)
 	db.completeMu.Unlock()
+	if db.lease {
+		if len(seqs) == 0 {
+			return nil, nil
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM outbox WHERE seq = ANY(?) AND claimed_by = ?", seqs, db.NodeID); err != nil {
+			return nil, fmt.Errorf("delete %d completed events: %w", len(seqs), err)
+		}
+		return func() {
+			db.completeMu.Lock()
+			db.completedSeqs = db.completedSeqs[len(seqs):]
+			db.completeMu.Unlock()
+		}, nil
+	}
 	if upTo <= db.deleted {
-		return 0, nil
+		return nil, nil
 	}
 	if _, err := tx.Exec(ctx, "DELETE FROM outbox WHERE seq <= ?", upTo); err != nil {
-		return 0, fmt.Errorf("delete completed events up to %d: %w", upTo, err)
+		return nil, fmt.Errorf("delete completed events up to %d: %w", upTo, err)
 	}
-	return upTo, nil
+	return func() { db.deleted = upTo }, nil
+}
+
+// leaseTime is how long a node's claim on an event lasts: if the node dies
+// before completing the event, another node claims it after this.
+const leaseTime = 30 * time.Second
+
+// recoveredAge is the age from which an event counts as Recovered: its
+// pushes are late (a node died, or the bus was down), so brokers hold them
+// for devices that are still reconnecting.
+const recoveredAge = 3 * time.Second
+
+// claimLeased claims up to max events that no live node holds, oldest
+// first: rows locked FOR UPDATE SKIP LOCKED, so that nodes claiming at once
+// get different events, and stamped with this node and a lease. An event
+// whose claimer died (its lease expired) is claimed again, Recovered (a
+// node's own claims of before a restart are released when it opens the
+// store: see releaseClaims). The claim is one UPDATE that commits by
+// itself; the claimed rows are then read by the claim's stamp.
+func (db *DB) claimLeased(ctx context.Context, max int) ([]kumo.Event, error) {
+	db.claimMu.Lock()
+	defer db.claimMu.Unlock()
+	now := db.now()
+	// The lease's end also names this claim: strictly increasing per node.
+	until := now + leaseTime.Milliseconds()
+	if until <= db.lastClaim {
+		until = db.lastClaim + 1
+	}
+	db.lastClaim = until
+	_, err := db.write.ExecContext(ctx, db.rebind(`UPDATE outbox SET claimed_by = ?, claimed_until = ?
+		WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until < ? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)`),
+		db.NodeID, until, now, max)
+	if err != nil {
+		return nil, fmt.Errorf("claim events: %w", err)
+	}
+	rows, err := db.query(ctx, `SELECT seq, app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at
+		FROM outbox WHERE claimed_by = ? AND claimed_until = ? ORDER BY seq`, db.NodeID, until)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var events []kumo.Event
+	for rows.Next() {
+		var (
+			e          kumo.Event
+			typ, scope string
+			senderKind int
+		)
+		err := rows.Scan(&e.Seq, &e.Bucket.AppID, &typ, &scope, &e.Bucket.Name, &e.ObjectID, &senderKind, &e.Sender.ID, &e.When, &e.ModifiedAt)
+		if err != nil {
+			return nil, err
+		}
+		e.Type, e.Bucket.Scope, e.Sender.Kind = kumo.EventType(typ), scopeFromKey(scope), kumo.CallerKind(senderKind)
+		// Late pushes: events of before this node started, or old enough
+		// that their first claimer must have died.
+		e.Recovered = e.Seq <= db.bootSeq || e.When < now-recoveredAge.Milliseconds()
+		events = append(events, e)
+	}
+	return events, rows.Err()
+}
+
+// releaseClaims releases the claims this node held before it (re)started:
+// they died with its process, and must not wait for their leases. Node IDs
+// are unique in a cluster.
+func (db *DB) releaseClaims(ctx context.Context) error {
+	_, err := db.write.ExecContext(ctx, db.rebind("UPDATE outbox SET claimed_until = 0 WHERE claimed_by = ?"), db.NodeID)
+	return err
 }

@@ -1,0 +1,156 @@
+// Package nats is the bus of a cluster: deliveries travel over NATS to the
+// node that holds each device's MQTT connection. A node subscribes to the
+// subject of every device connected to it (kumo.push.{mqttTopic}), so a
+// delivery goes only where there is interest. NATS carries fan-out only;
+// the outbox in PostgreSQL stays the source of truth: a publish that NATS
+// did not acknowledge fails, and the dispatcher retries its events.
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kumo-iot/kumo"
+	"github.com/nats-io/nats.go"
+)
+
+// Subjects.
+const (
+	pushPrefix       = "kumo.push."     // + mqttTopic: a device's deliveries
+	recoveredSubject = "kumo.recovered" // late deliveries, for every node
+	idHeader         = "Kumo-Delivery"  // the delivery's ID, for de-duplication
+	topicHeader      = "Kumo-Topic"     // the device's topic, on recoveredSubject
+)
+
+// Bus is a kumo.Bus over NATS.
+type Bus struct {
+	// URL of the NATS server(s), comma separated.
+	URL string
+	// Name names this node in NATS (the node ID).
+	Name string
+	Log  *slog.Logger
+
+	nc        *nats.Conn
+	mu        sync.Mutex // guards handler and subs
+	handler   func(kumo.Delivery)
+	subs      map[string]*nats.Subscription
+	recovered *nats.Subscription
+}
+
+// Handle sets the function that receives the deliveries for devices
+// connected to this node (the broker's Deliver). Call it before Open.
+func (b *Bus) Handle(fn func(kumo.Delivery)) {
+	b.mu.Lock()
+	b.handler = fn
+	b.mu.Unlock()
+}
+
+// Open connects to NATS. It keeps reconnecting forever when the
+// connection drops; while it is down, Publish fails.
+func (b *Bus) Open() error {
+	if b.Log == nil {
+		b.Log = slog.Default()
+	}
+	b.subs = map[string]*nats.Subscription{}
+	nc, err := nats.Connect(b.URL, nats.Name("kumo "+b.Name),
+		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true),
+		nats.ReconnectBufSize(-1), // never buffer while disconnected: Publish fails instead
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { b.Log.Warn("nats disconnected", "error", err) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) { b.Log.Info("nats reconnected", "server", nc.ConnectedUrl()) }),
+	)
+	if err != nil {
+		return fmt.Errorf("nats: connect %s: %w", b.URL, err)
+	}
+	b.nc = nc
+	b.recovered, err = nc.Subscribe(recoveredSubject, func(m *nats.Msg) {
+		b.deliver(kumo.Delivery{Topic: m.Header.Get(topicHeader), Payload: m.Data, ID: m.Header.Get(idHeader), Recovered: true})
+	})
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("nats: subscribe: %w", err)
+	}
+	return nil
+}
+
+// Close unsubscribes and closes the connection.
+func (b *Bus) Close() error {
+	if b.nc == nil {
+		return nil
+	}
+	b.nc.Close()
+	return nil
+}
+
+func (b *Bus) deliver(d kumo.Delivery) {
+	b.mu.Lock()
+	fn := b.handler
+	b.mu.Unlock()
+	if fn != nil && d.Topic != "" {
+		fn(d)
+	}
+}
+
+// errDown is returned by Publish while NATS is unreachable.
+var errDown = errors.New("nats: not connected")
+
+// Publish implements kumo.Bus. It returns once NATS has the deliveries
+// (a flush round trip), or an error, in which case the dispatcher keeps
+// the events and tries again. A recovered delivery goes to every node,
+// since its device may be reconnecting to any of them.
+func (b *Bus) Publish(ctx context.Context, ds []kumo.Delivery) error {
+	if !b.nc.IsConnected() {
+		return errDown
+	}
+	for _, d := range ds {
+		m := nats.NewMsg(pushPrefix + d.Topic)
+		if d.Recovered {
+			m = nats.NewMsg(recoveredSubject)
+			m.Header.Set(topicHeader, d.Topic)
+		}
+		m.Data = d.Payload
+		if d.ID != "" {
+			m.Header.Set(idHeader, d.ID)
+		}
+		if err := b.nc.PublishMsg(m); err != nil {
+			return fmt.Errorf("nats: publish: %w", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := b.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("nats: flush: %w", err)
+	}
+	return nil
+}
+
+// Listen starts receiving the deliveries of a device that connected to
+// this node; the broker calls it after the device's SUBACK.
+func (b *Bus) Listen(topic string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.subs[topic]; ok {
+		return
+	}
+	sub, err := b.nc.Subscribe(pushPrefix+topic, func(m *nats.Msg) {
+		b.deliver(kumo.Delivery{Topic: topic, Payload: m.Data, ID: m.Header.Get(idHeader)})
+	})
+	if err != nil {
+		b.Log.Error("nats: subscribe to a device's deliveries", "topic", topic, "error", err)
+		return
+	}
+	b.subs[topic] = sub
+}
+
+// Unlisten stops receiving a device's deliveries (it disconnected).
+func (b *Bus) Unlisten(topic string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if sub, ok := b.subs[topic]; ok {
+		sub.Unsubscribe()
+		delete(b.subs, topic)
+	}
+}
