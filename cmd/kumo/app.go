@@ -76,7 +76,8 @@ const databaseUsage = "PostgreSQL database URL (postgres://user:password@host:54
 type storeTarget struct {
 	postgresURL string // empty for SQLite
 	sqlitePath  string
-	nodeID      string // names this node's outbox claims on a shared database
+	nodeID      string        // names this node's outbox claims on a shared database
+	lease       time.Duration // how long those claims last
 }
 
 // chooseStore is the one place that picks the store: PostgreSQL when
@@ -120,7 +121,7 @@ func (s storeTarget) open(ctx context.Context, hasher kumo.PasswordHasher) (*sql
 		return nil, err
 	}
 	db.Hasher = hasher
-	db.NodeID = s.nodeID
+	db.NodeID, db.Lease = s.nodeID, s.lease
 	if err := db.Open(); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,7 +31,10 @@ func startNATS(t *testing.T) *natsserver.Server {
 // cluster is several kumo serve processes sharing one PostgreSQL database
 // and one NATS server.
 
-func startCluster(t *testing.T, n int) ([]*child, *testNode) {
+// startCluster starts n nodes (node-a, node-b, …) on a new database and
+// NATS server, with short outbox leases, and returns them with a REST
+// helper on the first.
+func startCluster(t *testing.T, n int) ([]*child, *testNode, *natsserver.Server) {
 	t.Helper()
 	db := withPassword(t, pgtest.NewDatabase(t))
 	ns := startNATS(t)
@@ -37,51 +42,136 @@ func startCluster(t *testing.T, n int) ([]*child, *testNode) {
 	var nodes []*child
 	for i := 0; i < n; i++ {
 		nodes = append(nodes, startChild(t, t.TempDir(), storeEnv(config{Database: db}),
-			"KUMO_NATS="+ns.ClientURL(), fmt.Sprintf("KUMO_NODE_ID=node-%c", 'a'+i)))
+			"KUMO_NATS="+ns.ClientURL(), fmt.Sprintf("KUMO_NODE_ID=node-%c", 'a'+i), "KUMO_OUTBOX_LEASE=2s"))
 	}
-	return nodes, childNode(t, nodes[0], app)
+	return nodes, childNode(t, nodes[0], app), ns
 }
 
-// TestCluster: three nodes on one PostgreSQL and one NATS. A device
-// connected to node C receives the push of an object written through node
-// A; a device on node B receives its own pushes and nothing else.
-func TestCluster(t *testing.T) {
+func mqttURLOf(ch *child) string { return fmt.Sprintf("tcp://127.0.0.1:%d", ch.mqttPort) }
+
+// TestClusterNodeDies: SIGKILL a node while objects are written through
+// the others. Every acknowledged object exists; every push reaches the
+// connected device exactly once (the dead node's claims are taken over
+// when their lease ends); the dead node's device reconnects to another
+// node and gets later pushes.
+func TestClusterNodeDies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
 	}
-	nodes, a := startCluster(t, 3)
+	nodes, a, _ := startCluster(t, 3)
 	b := childNode(t, nodes[1], a.app)
-	c := childNode(t, nodes[2], a.app)
-	mqtt := func(ch *child) string { return fmt.Sprintf("tcp://127.0.0.1:%d", ch.mqttPort) }
-
-	devC := a.mustDevice("dev-c")
+	devB, devC := a.mustDevice("fault-b"), a.mustDevice("fault-c")
+	a.subscribe(devB, "inbox")
 	a.subscribe(devC, "inbox")
-	_, inboxC := connectDevice(t, mqtt(nodes[2]), devC, 3)
+	_, inboxB := connectDevice(t, mqttURLOf(nodes[1]), devB, 4)
+	connectDevice(t, mqttURLOf(nodes[2]), devC, 4)
 
-	devB := b.mustDevice("dev-b")
-	b.subscribe(devB, "inbox")
-	_, inboxB := connectDevice(t, mqtt(nodes[1]), devB, 4)
-
-	var forC, forB []string
-	for i := 0; i < 5; i++ {
-		forC = append(forC, a.createObject(devC, "inbox", fmt.Sprintf(`{"i":%d}`, i))) // written through A
-		forB = append(forB, b.createObject(devB, "inbox", fmt.Sprintf(`{"i":%d}`, i))) // written through B
+	var (
+		mu    sync.Mutex
+		acked []string
+		wg    sync.WaitGroup
+		stop  = make(chan struct{})
+	)
+	for _, base := range []string{nodes[0].base, nodes[1].base} {
+		client := &httpClient{base: base, token: devB.Token}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id, err := client.create(a.app.AppID, devB.ThingID, "inbox")
+				if err != nil {
+					continue // a write that failed was not acknowledged
+				}
+				mu.Lock()
+				acked = append(acked, id)
+				mu.Unlock()
+			}
+		}()
 	}
-	_ = c
-	for _, tc := range []struct {
-		name string
-		in   *inbox
-		want []string
-	}{{"device on C", inboxC, forC}, {"device on B", inboxB, forB}} {
-		msgs := tc.in.waitFor(t, tc.name+"'s pushes", func(m []paho.Message) bool { return len(pushesByObject(t, m)) >= len(tc.want) })
-		got := pushesByObject(t, msgs)
-		for _, id := range tc.want {
+	waitAcked := func(n int) {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			mu.Lock()
+			got := len(acked)
+			mu.Unlock()
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d writes acknowledged", got)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitAcked(100)
+	nodes[2].kill9(t)
+	waitAcked(300)
+	close(stop)
+	wg.Wait()
+
+	msgs := inboxB.waitFor(t, "every acknowledged push", func(m []paho.Message) bool {
+		got := pushesByObject(t, m)
+		for _, id := range acked {
 			if got[id] == nil {
-				t.Errorf("%s missed the push of %s", tc.name, id)
+				return false
 			}
 		}
-		if len(msgs) != len(tc.want) {
-			t.Errorf("%s got %d pushes, want exactly %d (no duplicates, nothing of others)", tc.name, len(msgs), len(tc.want))
-		}
+		return true
+	})
+	if len(msgs) != len(pushesByObject(t, msgs)) {
+		t.Errorf("%d pushes for %d objects: some arrived twice", len(msgs), len(pushesByObject(t, msgs)))
 	}
+	for _, id := range acked {
+		r := do(t, "GET", b.base+"/api/apps/"+a.app.AppID+"/things/"+devB.ThingID+"/buckets/inbox/objects/"+id, "", "Authorization", "Bearer "+devB.Token)
+		wantStatus(t, r, 200)
+	}
+
+	// The dead node's device reconnects to node A and gets later pushes.
+	_, inboxC := connectDevice(t, mqttURLOf(nodes[0]), devC, 4)
+	id := b.createObject(devC, "inbox", `{"after":"failover"}`)
+	inboxC.waitFor(t, "the push after failover", func(m []paho.Message) bool { return pushesByObject(t, m)[id] != nil })
+}
+
+// TestClusterNATSRestart: writes go on while NATS is down; pushes resume
+// when it is back, none lost for a device that stayed connected.
+func TestClusterNATSRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	nodes, a, ns := startCluster(t, 2)
+	dev := a.mustDevice("nats-dev")
+	a.subscribe(dev, "inbox")
+	_, in := connectDevice(t, mqttURLOf(nodes[1]), dev, 4)
+	before := a.createObject(dev, "inbox", `{}`)
+	in.waitFor(t, "a push before the outage", func(m []paho.Message) bool { return pushesByObject(t, m)[before] != nil })
+
+	port := ns.Addr().(*net.TCPAddr).Port
+	ns.Shutdown()
+	var during []string
+	for i := 0; i < 5; i++ {
+		during = append(during, a.createObject(dev, "inbox", fmt.Sprintf(`{"during":%d}`, i))) // writes still acknowledged
+	}
+	ns2, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns2.Start()
+	t.Cleanup(ns2.Shutdown)
+	if !ns2.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats did not restart")
+	}
+	in.waitFor(t, "the pushes of the outage", func(m []paho.Message) bool {
+		got := pushesByObject(t, m)
+		for _, id := range during {
+			if got[id] == nil {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -28,6 +28,7 @@ type config struct {
 	Database    string // a postgres:// URL, or empty for SQLite in DataDir
 	NATS        string // NATS URL of a cluster; empty on a single node
 	NodeID      string // this node's name; default host:http-port
+	Lease       time.Duration
 	HTTPAddr    string
 	MQTTAddr    string
 	MQTTTLSAddr string
@@ -50,6 +51,7 @@ type config struct {
 
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATS, "nats", "", "NATS URL: join a cluster of nodes sharing one PostgreSQL --database (empty: a single node)")
+	fs.DurationVar(&c.Lease, "outbox-lease", sqlstore.DefaultLease, "in a cluster: how long a node's claim on an event lasts; a dead node's pushes are taken over after it")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in logs and outbox claims, unique in a cluster (default: host name and HTTP port)")
 	fs.StringVar(&c.DataDir, "data-dir", "./kumo-data", "directory of the embedded SQLite database and generated TLS certificate")
 	fs.StringVar(&c.Database, "database", "", databaseUsage)
@@ -135,7 +137,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	if cfg.NodeID == "" {
 		cfg.NodeID = defaultNodeID(cfg.HTTPAddr)
 	}
-	n.nodeID, n.store.nodeID = cfg.NodeID, cfg.NodeID
+	n.nodeID, n.store.nodeID, n.store.lease = cfg.NodeID, cfg.NodeID, cfg.Lease
 	n.db, err = n.store.open(ctx, auth.Hasher{Iterations: cfg.PasswordIterations})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", n.store, err)

@@ -55,6 +55,9 @@ type DB struct {
 	Log *slog.Logger
 	// NodeID names this node in outbox claims on a shared database.
 	NodeID string
+	// Lease is how long this node's outbox claims last on a shared
+	// database (DefaultLease when zero).
+	Lease time.Duration
 	// Now returns the current time; time.Now when nil (tests set it).
 	Now func() time.Time
 	// MaxBatch bounds how many writes share one transaction.
@@ -126,6 +129,9 @@ func (db *DB) Open() error {
 	}
 	if db.NodeID == "" {
 		db.NodeID = "node"
+	}
+	if db.Lease <= 0 {
+		db.Lease = DefaultLease
 	}
 	// Events already in the outbox were committed by an earlier process.
 	if err := db.read.QueryRow("SELECT COALESCE(MAX(seq), 0) FROM outbox").Scan(&db.bootSeq); err != nil {

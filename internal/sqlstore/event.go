@@ -119,9 +119,10 @@ func (db *DB) deleteCompleted(ctx context.Context, tx *Tx) (func(), error) {
 	return func() { db.deleted = upTo }, nil
 }
 
-// leaseTime is how long a node's claim on an event lasts: if the node dies
-// before completing the event, another node claims it after this.
-const leaseTime = 30 * time.Second
+// DefaultLease is how long, by default, a node's claim on an event lasts:
+// if the node dies before completing the event, another node claims it
+// after this.
+const DefaultLease = 30 * time.Second
 
 // recoveredAge is the age from which an event counts as Recovered: its
 // pushes are late (a node died, or the bus was down), so brokers hold them
@@ -140,7 +141,7 @@ func (db *DB) claimLeased(ctx context.Context, max int) ([]kumo.Event, error) {
 	defer db.claimMu.Unlock()
 	now := db.now()
 	// The lease's end also names this claim: strictly increasing per node.
-	until := now + leaseTime.Milliseconds()
+	until := now + db.Lease.Milliseconds()
 	if until <= db.lastClaim {
 		until = db.lastClaim + 1
 	}
