@@ -36,7 +36,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&cfg.Rate, "rate", 0, "objects/s to create, over all workers (0: as fast as possible)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of the load phase")
 	fs.DurationVar(&cfg.Baseline, "baseline", bench.DefaultBaseline, "length of the same-run baseline: no-op HTTP round trips with the same workers and pacing (0: skip)")
-	fs.StringVar(&cfg.BaseURL, "url", "", "base URL of the server to measure, such as http://host:8080 (default: start one in this process)")
+	fs.StringVar(&cfg.BaseURL, "url", "", "base URL of the server to measure, such as http://host:8080, or the comma-separated URLs of a cluster's nodes (devices and writes are spread over them; default: start a server in this process)")
 	fs.StringVar(&cfg.AppID, "app-id", "", "with --url: the app ID")
 	fs.StringVar(&cfg.ClientID, "client-id", "", "with --url: the app's client ID")
 	fs.StringVar(&cfg.ClientSecret, "client-secret", "", "with --url: the app's client secret")

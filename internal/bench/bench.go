@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,11 +128,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	r := &runner{
 		cfg:      cfg,
-		api:      newAPIClient(cfg.BaseURL, cfg.AppID, max(cfg.Concurrency, setupWorkers)),
 		tracker:  newTracker(),
 		progress: &progress{w: cfg.Progress},
 	}
-	defer r.api.close()
+	for _, u := range strings.Split(cfg.BaseURL, ",") {
+		r.apis = append(r.apis, newAPIClient(strings.TrimSpace(u), cfg.AppID, max(cfg.Concurrency, setupWorkers)))
+	}
+	r.api = r.apis[0]
+	defer func() {
+		for _, a := range r.apis {
+			a.close()
+		}
+	}()
 
 	adminToken, err := r.api.adminToken(ctx, cfg.ClientID, cfg.ClientSecret)
 	if err != nil {
@@ -210,7 +218,8 @@ func (c Config) check() error {
 // runner is the state of one run.
 type runner struct {
 	cfg      Config
-	api      *apiClient
+	api      *apiClient   // the first server: admin token, registrations
+	apis     []*apiClient // every server given (a cluster's nodes)
 	tracker  *tracker
 	progress *progress
 
@@ -227,7 +236,7 @@ func (r *runner) setupDevices(ctx context.Context, adminToken string) ([]*device
 	r.progress.printf("setting up %d things (run %s): register, MQTT installation, push subscription, MQTT connection; %d at a time",
 		n, runID, setupWorkers)
 	s := &deviceSetup{
-		api: r.api, adminToken: adminToken,
+		api: r.api, apis: r.apis, adminToken: adminToken,
 		mqttHost: r.cfg.MQTTHost, mqttPort: r.cfg.MQTTPort,
 		onPush: r.tracker.push,
 		onLost: func(err error) {
@@ -250,7 +259,7 @@ func (r *runner) setupDevices(ctx context.Context, adminToken string) ([]*device
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				d, err := s.setup(ctx, fmt.Sprintf("bench-%s-%d", runID, i))
+				d, err := s.setup(ctx, fmt.Sprintf("bench-%s-%d", runID, i), i)
 				if err != nil {
 					cancel(fmt.Errorf("set up device %d: %w", i, err))
 					return

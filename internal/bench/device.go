@@ -34,7 +34,8 @@ type pushHandler func(objectID []byte, at time.Time)
 
 // deviceSetup is what setting up a device needs.
 type deviceSetup struct {
-	api        *apiClient
+	api        *apiClient   // the first server
+	apis       []*apiClient // every server (a cluster's nodes)
 	adminToken string
 	mqttHost   string // overrides the endpoint's host when not empty
 	mqttPort   int    // overrides the endpoint's portTCP when not 0
@@ -46,16 +47,23 @@ type deviceSetup struct {
 // subscribes it to its own bucket, then connects its MQTT client and
 // subscribes to its topic. A device is returned only when it is ready to
 // receive pushes.
-func (s *deviceSetup) setup(ctx context.Context, vendorThingID string) (*device, error) {
+func (s *deviceSetup) setup(ctx context.Context, vendorThingID string, i int) (*device, error) {
+	// With several servers (a cluster), device i connects to node i and
+	// its objects are written through the next node, so that every push
+	// crosses the cluster.
+	home, writer := s.api, s.api
+	if n := len(s.apis); n > 1 {
+		home, writer = s.apis[i%n], s.apis[(i+1)%n]
+	}
 	thingID, token, err := s.api.registerThing(ctx, s.adminToken, vendorThingID, thingPassword)
 	if err != nil {
 		return nil, err
 	}
-	objects, err := s.api.objectTarget(token, thingID, bucketName)
+	objects, err := writer.objectTarget(token, thingID, bucketName)
 	if err != nil {
 		return nil, fmt.Errorf("thing %s: %w", thingID, err)
 	}
-	ep, err := s.api.mqttEndpoint(ctx, token)
+	ep, err := home.mqttEndpoint(ctx, token)
 	if err != nil {
 		return nil, fmt.Errorf("thing %s: %w", thingID, err)
 	}

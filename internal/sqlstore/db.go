@@ -39,6 +39,13 @@ type StatementCacher interface {
 	CachesStatements() bool
 }
 
+// CTEWriter is implemented by a Dialect whose database runs INSERTs inside
+// WITH clauses (PostgreSQL): writes of several rows then take one
+// statement, one round trip.
+type CTEWriter interface {
+	WritesInCTEs() bool
+}
+
 // OutboxLeaser is implemented by a Dialect whose database several nodes
 // share (PostgreSQL): the outbox is then claimed with leases held in the
 // database (claimLeased) instead of a cursor that only one process can
@@ -66,12 +73,13 @@ type DB struct {
 	// open (the SQLite checkpointer); its context ends at Close.
 	Maintain func(ctx context.Context)
 
-	dialect Dialect
-	cached  bool     // the driver caches prepared statements (StatementCacher)
-	lease   bool     // the outbox is claimed with leases (OutboxLeaser)
-	rebound sync.Map // query -> the query rebound, when cached
-	read    *sql.DB
-	write   *sql.DB
+	dialect   Dialect
+	cached    bool     // the driver caches prepared statements (StatementCacher)
+	lease     bool     // the outbox is claimed with leases (OutboxLeaser)
+	cteWrites bool     // several rows are written in one statement (CTEWriter)
+	rebound   sync.Map // query -> the query rebound, when cached
+	read      *sql.DB
+	write     *sql.DB
 
 	reqs chan *writeReq
 	done chan struct{}
@@ -109,6 +117,9 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	db := &DB{read: read, write: write, dialect: d, MaxBatch: 256, notify: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 	if c, ok := d.(StatementCacher); ok {
 		db.cached = c.CachesStatements()
+	}
+	if w, ok := d.(CTEWriter); ok {
+		db.cteWrites = w.WritesInCTEs()
 	}
 	if l, ok := d.(OutboxLeaser); ok {
 		db.lease = l.LeasesOutbox()

@@ -86,8 +86,10 @@ func Open(ctx context.Context, rawURL string) (*sqlstore.DB, error) {
 		return nil, err
 	}
 	write := stdlib.OpenDB(*cfg)
-	write.SetMaxOpenConns(1) // one writer; sqlstore batches writes into it
-	write.SetMaxIdleConns(1)
+	// Two connections: one for sqlstore's group-commit writer, one for the
+	// outbox claims, which must not wait behind a busy writer.
+	write.SetMaxOpenConns(2)
+	write.SetMaxIdleConns(2)
 	write.SetConnMaxLifetime(0)
 	if err := migrate(ctx, write); err != nil {
 		write.Close()
@@ -246,6 +248,9 @@ func (Dialect) Rebind(q string) string {
 // CachesStatements implements sqlstore.StatementCacher: pgx prepares each
 // statement once per connection and keeps it (its statement cache).
 func (Dialect) CachesStatements() bool { return true }
+
+// WritesInCTEs implements sqlstore.CTEWriter.
+func (Dialect) WritesInCTEs() bool { return true }
 
 // LeasesOutbox implements sqlstore.OutboxLeaser: several nodes may share a
 // PostgreSQL database, so outbox events are claimed with leases.
