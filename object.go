@@ -1,6 +1,7 @@
 package kumo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -61,21 +62,31 @@ var systemFields = map[string]bool{
 // and returns its fields, without the system fields. Numbers keep their
 // exact text (json.Number).
 func ParseObjectData(raw []byte) (map[string]any, error) {
+	m, _, err := ParseObjectJSON(raw)
+	return m, err
+}
+
+// ParseObjectJSON is ParseObjectData that also returns the JSON text to
+// store: raw itself when no system field had to be dropped (so that it
+// need not be encoded again), else nil.
+func ParseObjectJSON(raw []byte) (map[string]any, []byte, error) {
 	if len(raw) > MaxObjectSize {
-		return nil, Errorf(ErrInvalidInputData, "The object is larger than %d bytes", MaxObjectSize)
+		return nil, nil, Errorf(ErrInvalidInputData, "The object is larger than %d bytes", MaxObjectSize)
 	}
-	d := json.NewDecoder(strings.NewReader(string(raw)))
+	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var m map[string]any
 	if err := d.Decode(&m); err != nil || m == nil || d.More() {
-		return nil, Errorf(ErrInvalidJSON, "The request body must be a JSON object")
+		return nil, nil, Errorf(ErrInvalidJSON, "The request body must be a JSON object")
 	}
+	text := raw
 	for k := range m {
 		if systemFields[k] {
 			delete(m, k)
+			text = nil
 		}
 	}
-	return m, nil
+	return m, text, nil
 }
 
 // ObjectCreate asks for a new object in a bucket.
@@ -83,6 +94,9 @@ type ObjectCreate struct {
 	Bucket   BucketRef // Scope.ID may be a selector
 	Data     map[string]any
 	DataType string
+	// JSON, when set, is Data as JSON text (see ParseObjectJSON), stored
+	// as it is.
+	JSON []byte
 }
 
 // ObjectService stores objects.

@@ -138,6 +138,10 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		cfg.NodeID = defaultNodeID(cfg.HTTPAddr)
 	}
 	n.nodeID, n.store.nodeID, n.store.lease = cfg.NodeID, cfg.NodeID, cfg.Lease
+	if cfg.NATS != "" {
+		log = log.With("node", cfg.NodeID) // in a cluster, every line says which node
+		n.log = log
+	}
 	n.db, err = n.store.open(ctx, auth.Hasher{Iterations: cfg.PasswordIterations})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", n.store, err)

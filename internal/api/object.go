@@ -15,11 +15,11 @@ func (s *Server) handleObjectCreate(w http.ResponseWriter, r *http.Request, c ku
 	if err != nil {
 		return err
 	}
-	data, err := kumo.ParseObjectData(raw)
+	data, text, err := kumo.ParseObjectJSON(raw)
 	if err != nil {
 		return err
 	}
-	o, err := s.Objects.CreateObject(r.Context(), c, kumo.ObjectCreate{Bucket: b, Data: data,
+	o, err := s.Objects.CreateObject(r.Context(), c, kumo.ObjectCreate{Bucket: b, Data: data, JSON: text,
 		DataType: kumo.ObjectDataType(r.Header.Get("Content-Type"))})
 	if err != nil {
 		return err
@@ -27,8 +27,8 @@ func (s *Server) handleObjectCreate(w http.ResponseWriter, r *http.Request, c ku
 	h := w.Header()
 	h.Set("Location", baseURL(r)+"/api/apps/"+c.AppID+o.Bucket.Scope.Path()+"/buckets/"+o.Bucket.Name+"/objects/"+o.ID)
 	h.Set("ETag", etag(o.Version))
-	writeJSON(w, http.StatusCreated, "application/vnd.kii.ObjectCreationResponse+json", map[string]any{
-		"objectID": o.ID, "createdAt": o.Created, "dataType": o.MediaType(),
+	writeJSON(w, http.StatusCreated, "application/vnd.kii.ObjectCreationResponse+json", objectCreated{
+		CreatedAt: o.Created, DataType: o.MediaType(), ObjectID: o.ID,
 	})
 	return nil
 }
@@ -68,3 +68,10 @@ func objectJSON(o kumo.Object) map[string]any {
 
 // etag is an object version as an ETag header value: quoted ("1").
 func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// objectCreated is the body of a 201 to an object creation.
+type objectCreated struct {
+	CreatedAt int64  `json:"createdAt"`
+	DataType  string `json:"dataType"`
+	ObjectID  string `json:"objectID"`
+}

@@ -19,9 +19,11 @@ func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCrea
 	if !kumo.BucketAllowed(c, b.Scope, kumo.CreateObjectsInBucket) {
 		return kumo.Object{}, kumo.Unauthorized(c, "The caller may not create objects in bucket %s", b.Name)
 	}
-	data, err := json.Marshal(o.Data)
-	if err != nil {
-		return kumo.Object{}, kumo.Errorf(kumo.ErrInvalidJSON, "The object cannot be stored as JSON")
+	data := o.JSON
+	if len(data) == 0 {
+		if data, err = json.Marshal(o.Data); err != nil {
+			return kumo.Object{}, kumo.Errorf(kumo.ErrInvalidJSON, "The object cannot be stored as JSON")
+		}
 	}
 	now := db.now()
 	obj := kumo.Object{ID: kumo.NewObjectID(), Bucket: b, Data: o.Data, DataType: o.DataType,
