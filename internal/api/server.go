@@ -243,7 +243,7 @@ func (s *Server) serveApp(w http.ResponseWriter, r *http.Request, appIDOrKey str
 			return
 		}
 	}
-	if err := h(w, r.WithContext(kumo.WithCaller(ctx, c)), c); err != nil {
+	if err := h(w, r, c); err != nil {
 		s.writeError(w, r, err)
 	}
 }
