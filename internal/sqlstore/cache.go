@@ -59,12 +59,33 @@ func (db *DB) SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (m
 		}
 	}
 	c.mu.Unlock()
-	for _, b := range missing {
-		ts, err := db.subscriberTopics(ctx, b)
-		if err != nil {
-			return nil, err
+	if len(missing) > manyMisses {
+		// A cold cache (a start, a subscription change) with many buckets:
+		// one query per app instead of one per bucket, which on a network
+		// database is one round trip instead of hundreds.
+		apps := map[string]bool{}
+		for _, b := range missing {
+			apps[b.AppID] = true
 		}
-		out[b] = ts
+		for app := range apps {
+			all, err := db.appSubscriberTopics(ctx, app)
+			if err != nil {
+				return nil, err
+			}
+			for _, b := range missing {
+				if b.AppID == app {
+					out[b] = append([]string{}, all[b]...)
+				}
+			}
+		}
+	} else {
+		for _, b := range missing {
+			ts, err := db.subscriberTopics(ctx, b)
+			if err != nil {
+				return nil, err
+			}
+			out[b] = ts
+		}
 	}
 	if len(missing) > 0 {
 		c.mu.Lock()
@@ -76,6 +97,32 @@ func (db *DB) SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (m
 		c.mu.Unlock()
 	}
 	return out, nil
+}
+
+// manyMisses is the number of uncached buckets from which SubscriberTopics
+// reads all of an app's subscriptions at once.
+const manyMisses = 16
+
+// appSubscriberTopics returns the MQTT topics of the subscribers of every
+// bucket of an app.
+func (db *DB) appSubscriberTopics(ctx context.Context, appID string) (map[kumo.BucketRef][]string, error) {
+	rows, err := db.query(ctx, `SELECT s.scope, s.bucket, i.mqtt_topic FROM bucket_subscriptions s
+		JOIN installations i ON i.app_id = s.app_id AND i.owner_kind = s.subscriber_kind AND i.owner_id = s.subscriber_id
+		WHERE s.app_id = ? AND i.device_type = 'MQTT'`, appID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[kumo.BucketRef][]string{}
+	for rows.Next() {
+		var scope, bucket, topic string
+		if err := rows.Scan(&scope, &bucket, &topic); err != nil {
+			return nil, err
+		}
+		b := kumo.BucketRef{AppID: appID, Scope: scopeFromKey(scope), Name: bucket}
+		out[b] = append(out[b], topic)
+	}
+	return out, rows.Err()
 }
 
 func (db *DB) subscriberTopics(ctx context.Context, b kumo.BucketRef) ([]string, error) {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -185,6 +186,26 @@ func testSubscriptions(t *testing.T, s suite) {
 			if !slices.Contains(all, b) {
 				t.Errorf("SubscriberTopics(all) answers for bucket %+v, which was not asked for", b)
 			}
+		}
+		// Many uncached buckets at once (a cold cache is read per app):
+		// the same answers, with the asked buckets repeated among others.
+		f.reopen()
+		var many []kumo.BucketRef
+		for i := 0; i < 40; i++ {
+			many = append(many, f.bucket(kumo.AppScope, fmt.Sprintf("cold%02d", i)))
+		}
+		many = append(many, all...)
+		got, err = f.db.SubscriberTopics(f.ctx, many)
+		if err != nil {
+			t.Fatalf("SubscriberTopics(many): %v", err)
+		}
+		for _, tt := range tests {
+			if !sameTopics(got[tt.b], tt.want) {
+				t.Errorf("SubscriberTopics(many)[%s] = %v, want %v", tt.name, got[tt.b], tt.want)
+			}
+		}
+		if len(got) != len(many) {
+			t.Errorf("SubscriberTopics(many) answered %d buckets, want %d", len(got), len(many))
 		}
 		if got, err := f.db.SubscriberTopics(f.ctx, nil); err != nil || len(got) != 0 {
 			t.Errorf("SubscriberTopics(nil) = %v, %v; want no topics", got, err)
