@@ -9,6 +9,9 @@ const (
 	QueryObjectsInBucket
 	ReadObjectsInBucket
 	DropBucketWithAllContent
+	// WriteExistingObject is the object verb, applied with the object's
+	// default ACL (which for now is the same for every object of a bucket).
+	WriteExistingObject
 )
 
 // BucketAllowed applies Kii's default bucket ACL (rest-core §7.4) to a
@@ -31,7 +34,7 @@ func BucketAllowed(c Caller, s Scope, a BucketAction) bool {
 		if a == ReadObjectsInBucket || a == QueryObjectsInBucket {
 			return true
 		}
-		return c.Authenticated()
+		return c.Authenticated() // creating, dropping, and writing any object
 	case ScopeUser:
 		return c.Kind == UserCaller && c.ID == s.ID
 	case ScopeThing:

@@ -107,6 +107,48 @@ type ObjectService interface {
 	CreateObject(ctx context.Context, c Caller, o ObjectCreate) (Object, error)
 	// GetObject returns an object. OBJECT_NOT_FOUND when absent.
 	GetObject(ctx context.Context, c Caller, b BucketRef, id string) (Object, error)
+	// ReplaceObject creates the object w.ID (created is true, version 1,
+	// DATA_OBJECT_CREATED) or replaces its data (a new version,
+	// DATA_OBJECT_UPDATED). OBJECT_VERSION_IS_STALE when w.IfMatch is not
+	// the current version; OBJECT_ALREADY_EXISTS with w.IfNoneMatch.
+	ReplaceObject(ctx context.Context, c Caller, w ObjectWrite) (o Object, created bool, err error)
+	// PatchObject merges w.Data into an existing object's top-level
+	// fields and returns the whole object (DATA_OBJECT_UPDATED).
+	// OBJECT_NOT_FOUND when absent; OBJECT_VERSION_IS_STALE as above.
+	PatchObject(ctx context.Context, c Caller, w ObjectWrite) (Object, error)
+	// DeleteObject deletes an object (DATA_OBJECT_DELETED).
+	// OBJECT_NOT_FOUND when absent; OBJECT_VERSION_IS_STALE as above.
+	DeleteObject(ctx context.Context, c Caller, b BucketRef, id, ifMatch string) error
+}
+
+// ObjectWrite is a write to an object of a known ID: a full replacement
+// (PUT) or a partial update (PATCH).
+type ObjectWrite struct {
+	Bucket      BucketRef
+	ID          string
+	Data        map[string]any
+	DataType    string // with TypeGiven: the new data type ("" untyped)
+	TypeGiven   bool   // the request had a Content-Type; else the type is kept
+	IfMatch     string // the version the object must have (ParseETag), or ""
+	IfNoneMatch bool   // PUT only: create, never replace
+}
+
+// ValidObjectID reports whether a client-chosen object ID is acceptable:
+// 2 to 100 characters of [a-zA-Z0-9-_.].
+func ValidObjectID(id string) bool { return validChars(id, 2, 100, idChars+".") }
+
+// ParseETag turns an If-Match value into a version: quotes and a weak
+// prefix are dropped ("3", 3 and W/"3" are all 3).
+func ParseETag(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "W/")
+	return strings.Trim(s, `"`)
+}
+
+// StaleVersion returns Kii's OBJECT_VERSION_IS_STALE for id in b.
+func StaleVersion(b BucketRef, id string) *Error {
+	return Errorf(ErrObjectVersionIsStale, "The object %s was modified since version you sent", id).
+		With("objectScope", b.Scope.ObjectScope(b.AppID)).With("bucketID", b.Name).With("objectID", id)
 }
 
 // ObjectNotFound returns Kii's OBJECT_NOT_FOUND error for id in b.

@@ -125,6 +125,10 @@ func (s *Server) routes() {
 		kind := sc.kind
 		m.HandleFunc("POST "+bucket+"/objects", s.bucket(kind, s.handleObjectCreate))
 		m.HandleFunc("GET "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectGet))
+		m.HandleFunc("PUT "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectPut))
+		m.HandleFunc("PATCH "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectPatch))
+		m.HandleFunc("POST "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectPost))
+		m.HandleFunc("DELETE "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectDelete))
 
 		subs := bucket + "/filters/{filter}/push/subscriptions/"
 		for _, p := range []struct {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/kumo-iot/kumo"
@@ -93,4 +94,174 @@ func owner(c kumo.Caller) string {
 		return c.ID
 	}
 	return ""
+}
+
+// currentObject loads an object inside a write, for update.
+func currentObject(ctx context.Context, tx *Tx, b kumo.BucketRef, id string) (kumo.Object, bool, error) {
+	o := kumo.Object{ID: id, Bucket: b}
+	var data string
+	err := tx.QueryRow(ctx, `SELECT data, data_type, owner, version, created, modified FROM objects
+		WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?`, b.AppID, b.Scope.Key(), b.Name, id).
+		Scan(&data, &o.DataType, &o.Owner, &o.Version, &o.Created, &o.Modified)
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, false, nil
+	}
+	if err != nil {
+		return o, false, err
+	}
+	d := json.NewDecoder(strings.NewReader(data))
+	d.UseNumber()
+	err = d.Decode(&o.Data)
+	return o, true, err
+}
+
+// checkVersion applies If-Match.
+func checkVersion(o kumo.Object, ifMatch string) error {
+	if ifMatch != "" && ifMatch != strconv.FormatInt(o.Version, 10) {
+		return kumo.StaleVersion(o.Bucket, o.ID)
+	}
+	return nil
+}
+
+// saveObject writes o's new version and its event.
+func saveObject(ctx context.Context, tx *Tx, o kumo.Object, c kumo.Caller) error {
+	data, err := json.Marshal(o.Data)
+	if err != nil {
+		return kumo.Errorf(kumo.ErrInvalidJSON, "The object cannot be stored as JSON")
+	}
+	b := o.Bucket
+	_, err = tx.Exec(ctx, `UPDATE objects SET data = ?, data_type = ?, version = ?, modified = ?
+		WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?`,
+		string(data), o.DataType, o.Version, o.Modified, b.AppID, b.Scope.Key(), b.Name, o.ID)
+	if err != nil {
+		return err
+	}
+	return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectUpdated, Bucket: b, ObjectID: o.ID,
+		Sender: c.Principal(), When: o.Modified, ModifiedAt: o.Modified})
+}
+
+// ReplaceObject implements kumo.ObjectService.
+func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite) (kumo.Object, bool, error) {
+	if !kumo.ValidObjectID(w.ID) {
+		return kumo.Object{}, false, kumo.Errorf(kumo.ErrInvalidObjectID, "Object ID %q is not valid: 2 to 100 characters of [a-zA-Z0-9-_.]", w.ID)
+	}
+	b, err := db.resolveBucket(ctx, c, w.Bucket)
+	if err != nil {
+		return kumo.Object{}, false, err
+	}
+	// Before any lookup: a caller that may not write learns nothing.
+	if !kumo.BucketAllowed(c, b.Scope, kumo.WriteExistingObject) || !kumo.BucketAllowed(c, b.Scope, kumo.CreateObjectsInBucket) {
+		return kumo.Object{}, false, kumo.Unauthorized(c, "The caller may not write objects in bucket %s", b.Name)
+	}
+	now := db.now()
+	var (
+		out     kumo.Object
+		created bool
+	)
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		o, exists, err := currentObject(ctx, tx, b, w.ID)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			if w.IfMatch != "" {
+				return kumo.ObjectNotFound(b, w.ID)
+			}
+			data, err := json.Marshal(w.Data)
+			if err != nil {
+				return kumo.Errorf(kumo.ErrInvalidJSON, "The object cannot be stored as JSON")
+			}
+			out = kumo.Object{ID: w.ID, Bucket: b, Data: w.Data, DataType: w.DataType, Owner: owner(c), Version: 1, Created: now, Modified: now}
+			if err := ensureBucket(ctx, tx, b, now); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO objects (app_id, scope, bucket, id, data, data_type, owner, version, created, modified)
+				VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`, b.AppID, b.Scope.Key(), b.Name, out.ID, string(data), out.DataType, out.Owner, now, now)
+			if err != nil {
+				return err
+			}
+			created = true
+			return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectCreated, Bucket: b, ObjectID: out.ID,
+				Sender: c.Principal(), When: now, ModifiedAt: now})
+		}
+		if w.IfNoneMatch {
+			return kumo.Errorf(kumo.ErrObjectAlreadyExists, "The object %s already exists", w.ID).
+				With("bucketID", b.Name).With("objectID", w.ID)
+		}
+		if err := checkVersion(o, w.IfMatch); err != nil {
+			return err
+		}
+		o.Data, o.Version, o.Modified = w.Data, o.Version+1, max(now, o.Modified)
+		if w.TypeGiven {
+			o.DataType = w.DataType
+		}
+		out, created = o, false
+		return saveObject(ctx, tx, o, c)
+	})
+	return out, created, err
+}
+
+// PatchObject implements kumo.ObjectService.
+func (db *DB) PatchObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite) (kumo.Object, error) {
+	b, err := db.resolveBucket(ctx, c, w.Bucket)
+	if err != nil {
+		return kumo.Object{}, err
+	}
+	if !kumo.BucketAllowed(c, b.Scope, kumo.WriteExistingObject) {
+		return kumo.Object{}, kumo.Unauthorized(c, "The caller may not write objects in bucket %s", b.Name)
+	}
+	now := db.now()
+	var out kumo.Object
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		o, exists, err := currentObject(ctx, tx, b, w.ID)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return kumo.ObjectNotFound(b, w.ID)
+		}
+		if err := checkVersion(o, w.IfMatch); err != nil {
+			return err
+		}
+		if o.Data == nil {
+			o.Data = map[string]any{}
+		}
+		for k, v := range w.Data {
+			o.Data[k] = v
+		}
+		o.Version, o.Modified = o.Version+1, max(now, o.Modified)
+		out = o
+		return saveObject(ctx, tx, o, c)
+	})
+	return out, err
+}
+
+// DeleteObject implements kumo.ObjectService.
+func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef, id, ifMatch string) error {
+	b, err := db.resolveBucket(ctx, c, b)
+	if err != nil {
+		return err
+	}
+	if !kumo.BucketAllowed(c, b.Scope, kumo.WriteExistingObject) {
+		return kumo.Unauthorized(c, "The caller may not delete objects in bucket %s", b.Name)
+	}
+	now := db.now()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		o, exists, err := currentObject(ctx, tx, b, id)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return kumo.ObjectNotFound(b, id)
+		}
+		if err := checkVersion(o, ifMatch); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?",
+			b.AppID, b.Scope.Key(), b.Name, id); err != nil {
+			return err
+		}
+		return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectDeleted, Bucket: b, ObjectID: id,
+			Sender: c.Principal(), When: now})
+	})
 }
