@@ -1,6 +1,9 @@
 package kumo
 
-import "strings"
+import (
+	"context"
+	"strings"
+)
 
 // ScopeKind is where a bucket lives. The values are Kii's objectScope types.
 type ScopeKind string
@@ -82,6 +85,33 @@ func (b BucketRef) Type() string {
 		return "crypto"
 	}
 	return "rw"
+}
+
+// BucketInfo is what GET {bucket} answers.
+type BucketInfo struct {
+	Type string // "rw" or "crypto"
+	Size int64  // number of objects
+}
+
+// BucketService manages buckets as a whole.
+type BucketService interface {
+	// GetBucket returns a bucket's type and size. BUCKET_NOT_FOUND when it
+	// does not exist.
+	GetBucket(ctx context.Context, c Caller, b BucketRef) (BucketInfo, error)
+	// CreateBucket creates an empty bucket. BUCKET_ALREADY_EXISTS on a
+	// repeat.
+	CreateBucket(ctx context.Context, c Caller, b BucketRef) error
+	// DeleteBucket drops a bucket with all its objects and commits a
+	// BUCKET_DELETED event. BUCKET_NOT_FOUND when absent. Subscriptions
+	// to the bucket stay (a bucket created again under the name keeps
+	// pushing to them).
+	DeleteBucket(ctx context.Context, c Caller, b BucketRef) error
+}
+
+// BucketNotFound returns Kii's BUCKET_NOT_FOUND error for b.
+func BucketNotFound(b BucketRef) *Error {
+	return Errorf(ErrBucketNotFound, "Bucket %s was not found", b.Name).
+		With("objectScope", b.Scope.ObjectScope(b.AppID)).With("bucketID", b.Name)
 }
 
 // ParseBucketName validates a bucket name from a path and returns it in

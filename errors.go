@@ -39,6 +39,7 @@ const (
 	ErrThingNotFound           Code = "THING_NOT_FOUND"
 	ErrThingAlreadyExists      Code = "THING_ALREADY_EXISTS"
 	ErrBucketNotFound          Code = "BUCKET_NOT_FOUND"
+	ErrBucketAlreadyExists     Code = "BUCKET_ALREADY_EXISTS"
 	ErrObjectNotFound          Code = "OBJECT_NOT_FOUND"
 	ErrObjectAlreadyExists     Code = "OBJECT_ALREADY_EXISTS"
 	ErrObjectVersionIsStale    Code = "OBJECT_VERSION_IS_STALE"
@@ -63,7 +64,7 @@ var Codes = []Code{
 	ErrPasswordTooShort, ErrBodyTooLarge, ErrNotSupported, ErrNotImplemented,
 	ErrNotFound, ErrMethodNotAllowed,
 	ErrUserNotFound, ErrUserAlreadyExists, ErrThingNotFound, ErrThingAlreadyExists,
-	ErrBucketNotFound, ErrObjectNotFound, ErrObjectAlreadyExists,
+	ErrBucketNotFound, ErrBucketAlreadyExists, ErrObjectNotFound, ErrObjectAlreadyExists,
 	ErrObjectVersionIsStale, ErrInstallationNotFound, ErrInstallationExists,
 	ErrMQTTEndpointNotFound, ErrPushSubscriptionExists, ErrPushSubscriptionMissing,
 	ErrFilterNotFound,

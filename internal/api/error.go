@@ -42,6 +42,7 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrThingNotFound:           {http.StatusNotFound, "ThingNotFoundException"},
 	kumo.ErrThingAlreadyExists:      {http.StatusConflict, "ThingAlreadyExistsException"},
 	kumo.ErrBucketNotFound:          {http.StatusNotFound, "BucketNotFoundException"},
+	kumo.ErrBucketAlreadyExists:     {http.StatusConflict, "BucketAlreadyExistsException"},
 	kumo.ErrObjectNotFound:          {http.StatusNotFound, "ObjectNotFoundException"},
 	kumo.ErrObjectAlreadyExists:     {http.StatusConflict, "ObjectAlreadyExistsException"},
 	kumo.ErrObjectVersionIsStale:    {http.StatusConflict, "ObjectVersionIsStaleException"},

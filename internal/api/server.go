@@ -35,6 +35,7 @@ type Server struct {
 	Things        kumo.ThingService
 	Users         kumo.UserService
 	Objects       kumo.ObjectService
+	Buckets       kumo.BucketService
 	Installations kumo.InstallationService
 	Subscriptions kumo.SubscriptionService
 
@@ -123,6 +124,9 @@ func (s *Server) routes() {
 	} {
 		bucket := "/api/apps/{appID}" + sc.prefix + "/buckets/{bucket}"
 		kind := sc.kind
+		m.HandleFunc("GET "+bucket, s.bucket(kind, s.handleBucketGet))
+		m.HandleFunc("PUT "+bucket, s.bucket(kind, s.handleBucketCreate))
+		m.HandleFunc("DELETE "+bucket, s.bucket(kind, s.handleBucketDelete))
 		m.HandleFunc("POST "+bucket+"/objects", s.bucket(kind, s.handleObjectCreate))
 		m.HandleFunc("GET "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectGet))
 		m.HandleFunc("PUT "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectPut))
