@@ -34,6 +34,15 @@ type ThingService interface {
 	// "VENDOR_THING_ID:{id}". THING_NOT_FOUND when absent; UNAUTHORIZED
 	// unless the caller is the admin or the thing itself.
 	FindThing(ctx context.Context, c Caller, selector string) (Thing, error)
+	// UpdateThing merges fields (see ParseThingFields) into a thing's.
+	// The admin and the thing itself may.
+	UpdateThing(ctx context.Context, c Caller, selector string, fields map[string]any) error
+	// DeleteThing deletes a thing with its tokens, installations, push
+	// subscriptions and thing-scope buckets. The admin only, for now.
+	DeleteThing(ctx context.Context, c Caller, selector string) error
+	// SetThingDisabled disables or enables a thing. Disabling revokes its
+	// tokens and refuses its logins. The admin only, for now.
+	SetThingDisabled(ctx context.Context, c Caller, selector string, disabled bool) error
 }
 
 // Predefined thing fields and their kinds.
@@ -63,7 +72,27 @@ func ParseThingRegistration(body map[string]any) (ThingRegistration, error) {
 		invalid["_password"] = "must be 1 to 200 printable ASCII characters"
 	}
 	r.VendorThingID, r.Password = vid, pw
-	r.Fields = make(map[string]any, len(body))
+	r.Fields = parseThingFields(body, invalid)
+	if len(invalid) > 0 {
+		return r, InvalidInput(invalid)
+	}
+	return r, nil
+}
+
+// ParseThingFields validates the fields of a thing update: predefined
+// fields must have their documented types; other "_" fields (the vendor
+// thing ID and password included) are ignored; custom fields are kept.
+func ParseThingFields(body map[string]any) (map[string]any, error) {
+	invalid := map[string]string{}
+	fields := parseThingFields(body, invalid)
+	if len(invalid) > 0 {
+		return nil, InvalidInput(invalid)
+	}
+	return fields, nil
+}
+
+func parseThingFields(body map[string]any, invalid map[string]string) map[string]any {
+	fields := make(map[string]any, len(body))
 	for k, v := range body {
 		switch {
 		case thingStringFields[k]:
@@ -72,32 +101,29 @@ func ParseThingRegistration(body map[string]any) (ThingRegistration, error) {
 				invalid[k] = "must be a string of at most 100 characters"
 				continue
 			}
-			r.Fields[k] = s
+			fields[k] = s
 		case thingNumberFields[k]:
 			n, ok := v.(json.Number)
 			if !ok {
 				invalid[k] = "must be a number"
 				continue
 			}
-			r.Fields[k] = n
+			fields[k] = n
 		case k == "_layoutPosition":
 			s, _ := v.(string)
 			switch s {
 			case "STANDALONE", "GATEWAY", "END_NODE":
-				r.Fields[k] = s
+				fields[k] = s
 			default:
 				invalid[k] = "must be STANDALONE, GATEWAY or END_NODE"
 			}
 		case strings.HasPrefix(k, "_"):
 			// read-only or unknown reserved field: ignored, as Kii does
 		default:
-			r.Fields[k] = v
+			fields[k] = v
 		}
 	}
-	if len(invalid) > 0 {
-		return r, InvalidInput(invalid)
-	}
-	return r, nil
+	return fields
 }
 
 // InvalidInput returns INVALID_INPUT_DATA with Kii's invalidFields map.

@@ -106,6 +106,11 @@ func (s *Server) routes() {
 
 	m.HandleFunc("POST /api/apps/{appID}/things", s.app(s.handleThingRegister))
 	m.HandleFunc("GET /api/apps/{appID}/things/{thing}", s.app(s.handleThingGet))
+	m.HandleFunc("PATCH /api/apps/{appID}/things/{thing}", s.app(s.handleThingUpdate))
+	m.HandleFunc("POST /api/apps/{appID}/things/{thing}", s.app(s.handleThingPost))
+	m.HandleFunc("DELETE /api/apps/{appID}/things/{thing}", s.app(s.handleThingDelete))
+	m.HandleFunc("GET /api/apps/{appID}/things/{thing}/status", s.app(s.handleThingStatus))
+	m.HandleFunc("PUT /api/apps/{appID}/things/{thing}/status", s.app(s.handleThingSetStatus))
 	m.HandleFunc("POST /api/apps/{appID}/users", s.app(s.handleUserRegister))
 	m.HandleFunc("GET /api/apps/{appID}/users/{user}", s.app(s.handleUserGet))
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -62,4 +63,65 @@ func thingJSON(t kumo.Thing) map[string]any {
 		out["_layoutPosition"] = "STANDALONE"
 	}
 	return out
+}
+
+// handleThingUpdate serves PATCH /api/apps/{appID}/things/{thing}: the
+// fields given are merged; _vendorThingID and _password are ignored. 204.
+func (s *Server) handleThingUpdate(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	body, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	fields, err := kumo.ParseThingFields(body)
+	if err != nil {
+		return err
+	}
+	if err := s.Things.UpdateThing(r.Context(), c, r.PathValue("thing"), fields); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+// handleThingPost serves POST on a thing: an update when
+// X-HTTP-Method-Override says PATCH (k4j).
+func (s *Server) handleThingPost(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	if !strings.EqualFold(strings.TrimSpace(r.Header.Get("X-HTTP-Method-Override")), "PATCH") {
+		return kumo.Errorf(kumo.ErrMethodNotAllowed, "POST on a thing needs X-HTTP-Method-Override: PATCH")
+	}
+	return s.handleThingUpdate(w, r, c)
+}
+
+// handleThingDelete serves DELETE /api/apps/{appID}/things/{thing}: 204.
+func (s *Server) handleThingDelete(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	if err := s.Things.DeleteThing(r.Context(), c, r.PathValue("thing")); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+// handleThingStatus serves GET .../things/{thing}/status: {"disabled"}.
+func (s *Server) handleThingStatus(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	t, err := s.Things.FindThing(r.Context(), c, r.PathValue("thing"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "application/vnd.kii.ThingStatusRetrievalResponse+json", map[string]any{"disabled": t.Disabled})
+	return nil
+}
+
+// handleThingSetStatus serves PUT .../things/{thing}/status with
+// {"disabled": true|false}: 204.
+func (s *Server) handleThingSetStatus(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	body, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	disabled, ok := body["disabled"].(bool)
+	if !ok {
+		return kumo.InvalidInput(map[string]string{"disabled": "must be true or false"})
+	}
+	if err := s.Things.SetThingDisabled(r.Context(), c, r.PathValue("thing"), disabled); err != nil {
+		return err
+	}
+	return noContent(w)
 }

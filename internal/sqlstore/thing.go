@@ -92,3 +92,105 @@ func (db *DB) thingID(ctx context.Context, appID, selector string, check bool) (
 	t, err := db.thing(ctx, appID, selector)
 	return t.ID, err
 }
+
+// UpdateThing implements kumo.ThingService.
+func (db *DB) UpdateThing(ctx context.Context, c kumo.Caller, selector string, fields map[string]any) error {
+	if c.Kind == kumo.Anonymous {
+		return kumo.Unauthorized(c, "Updating a thing needs a token")
+	}
+	t, err := db.thing(ctx, c.AppID, selector)
+	if err != nil {
+		return err
+	}
+	if !c.IsAdmin() && !(c.Kind == kumo.ThingCaller && c.ID == t.ID) {
+		return kumo.Unauthorized(c, "The caller may not update thing %s", t.ID)
+	}
+	now := db.now()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		var current string
+		if err := tx.QueryRow(ctx, "SELECT fields FROM things WHERE app_id = ? AND id = ?", c.AppID, t.ID).Scan(&current); err != nil {
+			return err
+		}
+		merged := map[string]any{}
+		d := json.NewDecoder(strings.NewReader(current))
+		d.UseNumber()
+		if err := d.Decode(&merged); err != nil {
+			return err
+		}
+		for k, v := range fields {
+			merged[k] = v
+		}
+		b, err := json.Marshal(merged)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "UPDATE things SET fields = ?, modified = ? WHERE app_id = ? AND id = ?", string(b), now, c.AppID, t.ID)
+		return err
+	})
+}
+
+// revokeTokens deletes a principal's tokens within a write and
+// invalidates every node's token cache.
+func revokeTokens(ctx context.Context, tx *Tx, appID, principalID string) error {
+	if _, err := tx.Exec(ctx, "DELETE FROM tokens WHERE app_id = ? AND principal_id = ?", appID, principalID); err != nil {
+		return err
+	}
+	tx.db.tokens.mu.Lock()
+	tx.db.tokens.callers = nil // this node forgets at once; the others within tokenCheckInterval
+	tx.db.tokens.mu.Unlock()
+	return bumpCounter(ctx, tx, counterTokens)
+}
+
+// DeleteThing implements kumo.ThingService.
+func (db *DB) DeleteThing(ctx context.Context, c kumo.Caller, selector string) error {
+	if !c.IsAdmin() {
+		return kumo.Unauthorized(c, "Only the app admin may delete a thing")
+	}
+	t, err := db.thing(ctx, c.AppID, selector)
+	if err != nil {
+		return err
+	}
+	scope := kumo.Scope{Kind: kumo.ScopeThing, ID: t.ID}.Key()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{"DELETE FROM things WHERE app_id = ? AND id = ?", []any{c.AppID, t.ID}},
+			{"DELETE FROM installations WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{c.AppID, int(kumo.ThingCaller), t.ID}},
+			{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{c.AppID, int(kumo.ThingCaller), t.ID}},
+			{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
+			{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
+		} {
+			if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+				return err
+			}
+		}
+		if err := bumpCounter(ctx, tx, counterSubscriptions); err != nil {
+			return err
+		}
+		return revokeTokens(ctx, tx, c.AppID, t.ID)
+	})
+}
+
+// SetThingDisabled implements kumo.ThingService.
+func (db *DB) SetThingDisabled(ctx context.Context, c kumo.Caller, selector string, disabled bool) error {
+	if !c.IsAdmin() {
+		return kumo.Unauthorized(c, "Only the app admin may enable or disable a thing")
+	}
+	t, err := db.thing(ctx, c.AppID, selector)
+	if err != nil {
+		return err
+	}
+	now := db.now()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, "UPDATE things SET disabled = ?, modified = ? WHERE app_id = ? AND id = ?",
+			boolInt(disabled), now, c.AppID, t.ID); err != nil {
+			return err
+		}
+		if !disabled {
+			return nil
+		}
+		return revokeTokens(ctx, tx, c.AppID, t.ID)
+	})
+}
