@@ -27,6 +27,7 @@ const (
 	ErrInvalidBucket    Code = "INVALID_BUCKET"
 	ErrInvalidObjectID  Code = "INVALID_OBJECT_ID"
 	ErrPasswordTooShort Code = "PASSWORD_TOO_SHORT"
+	ErrWrongPassword    Code = "WRONG_PASSWORD"
 	ErrBodyTooLarge     Code = "REQUEST_ENTITY_TOO_LARGE"
 	ErrNotSupported     Code = "OPERATION_NOT_SUPPORTED"
 	ErrNotImplemented   Code = "OPERATION_NOT_IMPLEMENTED"
@@ -61,7 +62,7 @@ var Codes = []Code{
 	ErrUnauthorized, ErrWrongToken, ErrInvalidGrant, ErrThingDisabled,
 	ErrUserDisabled, ErrAppNotFound, ErrAccountTypeUnknown,
 	ErrInvalidInputData, ErrInvalidJSON, ErrInvalidBucket, ErrInvalidObjectID,
-	ErrPasswordTooShort, ErrBodyTooLarge, ErrNotSupported, ErrNotImplemented,
+	ErrPasswordTooShort, ErrWrongPassword, ErrBodyTooLarge, ErrNotSupported, ErrNotImplemented,
 	ErrNotFound, ErrMethodNotAllowed,
 	ErrUserNotFound, ErrUserAlreadyExists, ErrThingNotFound, ErrThingAlreadyExists,
 	ErrBucketNotFound, ErrBucketAlreadyExists, ErrObjectNotFound, ErrObjectAlreadyExists,

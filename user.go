@@ -42,6 +42,71 @@ type UserService interface {
 	// FindUser returns the user named by selector: "me", a user ID,
 	// LOGIN_NAME:, EMAIL: or PHONE:. USER_NOT_FOUND when absent.
 	FindUser(ctx context.Context, c Caller, selector string) (User, error)
+	// UpdateUser changes the predefined fields given (others are kept)
+	// and replaces the custom fields as a set (those absent are deleted).
+	// The user or the admin may. USER_ALREADY_EXISTS when a new login
+	// name, email or phone is taken.
+	UpdateUser(ctx context.Context, c Caller, selector string, u UserUpdate) (User, error)
+	// DeleteUser deletes a user with its tokens, installations, push
+	// subscriptions and user-scope buckets. The user or the admin may.
+	DeleteUser(ctx context.Context, c Caller, selector string) error
+	// ChangePassword sets a user's password (the user must give the old
+	// one: WRONG_PASSWORD otherwise; the admin need not) and revokes all
+	// of the user's tokens.
+	ChangePassword(ctx context.Context, c Caller, selector, oldPassword, newPassword string) error
+}
+
+// UserUpdate is the body of POST /api/apps/{appID}/users/{user}: nil
+// fields are left as they are.
+type UserUpdate struct {
+	LoginName, Email, Phone, DisplayName, Country, Locale *string
+	Custom                                                map[string]any
+}
+
+// ParseUserUpdate validates a user update body.
+func ParseUserUpdate(body map[string]any) (UserUpdate, error) {
+	var u UserUpdate
+	invalid := map[string]string{}
+	str := func(k string) *string {
+		v, ok := body[k]
+		if !ok {
+			return nil
+		}
+		s, ok := v.(string)
+		if !ok {
+			invalid[k] = "must be a string"
+			return nil
+		}
+		return &s
+	}
+	u.LoginName, u.Email, u.Phone = str("loginName"), str("emailAddress"), str("phoneNumber")
+	u.DisplayName, u.Country, u.Locale = str("displayName"), str("country"), str("locale")
+	if u.LoginName != nil && !validChars(*u.LoginName, 3, 64, loginNameChars) {
+		invalid["loginName"] = "must be 3 to 64 characters of [a-zA-Z0-9-_.]"
+	}
+	if u.Email != nil && (!strings.Contains(*u.Email, "@") || len(*u.Email) > 254) {
+		invalid["emailAddress"] = "must be an email address"
+	}
+	if u.DisplayName != nil && utf8.RuneCountInString(*u.DisplayName) > 50 {
+		invalid["displayName"] = "must be at most 50 characters"
+	}
+	if _, ok := body["password"]; ok {
+		invalid["password"] = "is changed with PUT …/password"
+	}
+	u.Custom = map[string]any{}
+	for k, v := range body {
+		switch k {
+		case "loginName", "emailAddress", "phoneNumber", "password", "displayName", "country", "locale", "phoneNumberVerified", "emailAddressVerified":
+		default:
+			if !strings.HasPrefix(k, "_") {
+				u.Custom[k] = v
+			}
+		}
+	}
+	if len(invalid) > 0 {
+		return u, InvalidInput(invalid)
+	}
+	return u, nil
 }
 
 const loginNameChars = idChars + "."

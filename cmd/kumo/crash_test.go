@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -44,6 +45,9 @@ func startChild(t *testing.T, dir string, env ...string) *child {
 	t.Helper()
 	cmd := kumoCmd("serve", "--data-dir", dir, "--http-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0",
 		"--mqtt-tls-addr", "", "--mqtt-ws-addr", "", "--mqtt-wss-addr", "", "--password-iterations", "1000")
+	// A node restarted with the same ID releases its old outbox claims at
+	// once (on PostgreSQL); the test's own env may name another.
+	cmd.Env = append(cmd.Env, "KUMO_NODE_ID=test-node-"+filepath.Base(dir))
 	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -199,7 +199,7 @@ func do(t testing.TB, method, url, body string, headers ...string) response {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -374,4 +374,8 @@ func newRequest(method, url, body string) (*http.Request, error) {
 	return http.NewRequest(method, url, strings.NewReader(body))
 }
 
-func httpDo(req *http.Request) (*http.Response, error) { return http.DefaultClient.Do(req) }
+func httpDo(req *http.Request) (*http.Response, error) { return testHTTP.Do(req) }
+
+// testHTTP is the tests' HTTP client: a server that stops answering fails
+// the test after a minute instead of stalling it.
+var testHTTP = &http.Client{Timeout: time.Minute}

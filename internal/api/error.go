@@ -31,6 +31,7 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrInvalidBucket:    {http.StatusBadRequest, "InvalidBucketException"},
 	kumo.ErrInvalidObjectID:  {http.StatusBadRequest, "InvalidObjectIDException"},
 	kumo.ErrPasswordTooShort: {http.StatusBadRequest, "PasswordTooShortException"},
+	kumo.ErrWrongPassword:    {http.StatusUnauthorized, "WrongPasswordException"},
 	kumo.ErrBodyTooLarge:     {http.StatusRequestEntityTooLarge, "RequestEntityTooLargeException"},
 	kumo.ErrNotSupported:     {http.StatusForbidden, "OperationNotSupportedException"},
 	kumo.ErrNotImplemented:   {http.StatusNotImplemented, "OperationNotImplementedException"},

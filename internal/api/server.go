@@ -113,6 +113,9 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /api/apps/{appID}/things/{thing}/status", s.app(s.handleThingSetStatus))
 	m.HandleFunc("POST /api/apps/{appID}/users", s.app(s.handleUserRegister))
 	m.HandleFunc("GET /api/apps/{appID}/users/{user}", s.app(s.handleUserGet))
+	m.HandleFunc("POST /api/apps/{appID}/users/{user}", s.app(s.handleUserUpdate))
+	m.HandleFunc("DELETE /api/apps/{appID}/users/{user}", s.app(s.handleUserDelete))
+	m.HandleFunc("PUT /api/apps/{appID}/users/{user}/password", s.app(s.handleUserPassword))
 
 	m.HandleFunc("POST /api/apps/{appID}/installations", s.app(s.handleInstallationCreate))
 	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}", s.app(s.handleInstallationGet))

@@ -65,3 +65,44 @@ func userJSON(u kumo.User) map[string]any {
 	}
 	return out
 }
+
+// handleUserUpdate serves POST /api/apps/{appID}/users/{user}: predefined
+// fields given are changed, custom fields are replaced as a set. 200
+// {"modifiedAt"}.
+func (s *Server) handleUserUpdate(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	body, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	up, err := kumo.ParseUserUpdate(body)
+	if err != nil {
+		return err
+	}
+	u, err := s.Users.UpdateUser(r.Context(), c, r.PathValue("user"), up)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "application/vnd.kii.UserDataRetrievalResponse+json", map[string]any{"modifiedAt": u.Modified})
+	return nil
+}
+
+// handleUserDelete serves DELETE /api/apps/{appID}/users/{user}: 204.
+func (s *Server) handleUserDelete(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	if err := s.Users.DeleteUser(r.Context(), c, r.PathValue("user")); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+// handleUserPassword serves PUT .../users/{user}/password with
+// {"oldPassword","newPassword"} (the admin sends newPassword only): 204.
+func (s *Server) handleUserPassword(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	body, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	if err := s.Users.ChangePassword(r.Context(), c, r.PathValue("user"), stringField(body, "oldPassword"), stringField(body, "newPassword")); err != nil {
+		return err
+	}
+	return noContent(w)
+}

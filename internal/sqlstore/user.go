@@ -126,3 +126,122 @@ func nullString(s string) any {
 	}
 	return s
 }
+
+// userForWrite resolves selector to a user the caller may change: the
+// user itself or the admin.
+func (db *DB) userForWrite(ctx context.Context, c kumo.Caller, selector string) (kumo.User, error) {
+	if c.Kind != kumo.UserCaller && !c.IsAdmin() {
+		return kumo.User{}, kumo.Unauthorized(c, "Only the user or the app admin may change a user")
+	}
+	if selector == "me" {
+		if c.Kind != kumo.UserCaller {
+			return kumo.User{}, kumo.Unauthorized(c, "users/me needs a user token")
+		}
+		selector = c.ID
+	}
+	u, err := db.user(ctx, c.AppID, selector)
+	if err != nil {
+		return u, err
+	}
+	if !c.IsAdmin() && c.ID != u.ID {
+		return kumo.User{}, kumo.Unauthorized(c, "Only the user or the app admin may change user %s", u.ID)
+	}
+	return u, nil
+}
+
+// UpdateUser implements kumo.UserService.
+func (db *DB) UpdateUser(ctx context.Context, c kumo.Caller, selector string, up kumo.UserUpdate) (kumo.User, error) {
+	u, err := db.userForWrite(ctx, c, selector)
+	if err != nil {
+		return u, err
+	}
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&u.LoginName, up.LoginName)
+	set(&u.Email, up.Email)
+	set(&u.Phone, up.Phone)
+	set(&u.DisplayName, up.DisplayName)
+	set(&u.Country, up.Country)
+	set(&u.Locale, up.Locale)
+	u.Custom = up.Custom
+	custom, err := json.Marshal(u.Custom)
+	if err != nil {
+		return u, err
+	}
+	u.Modified = max(db.now(), u.Modified)
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE users SET login_name = ?, email = ?, phone = ?, display_name = ?, country = ?, locale = ?,
+			custom = ?, modified = ? WHERE app_id = ? AND id = ?`,
+			nullString(u.LoginName), nullString(u.Email), nullString(u.Phone), u.DisplayName, u.Country, u.Locale,
+			string(custom), u.Modified, c.AppID, u.ID)
+		if db.dialect.IsUniqueViolation(err) {
+			return kumo.Errorf(kumo.ErrUserAlreadyExists, "Another user has that login name, email address or phone number").
+				With("appID", c.AppID)
+		}
+		return err
+	})
+	return u, err
+}
+
+// DeleteUser implements kumo.UserService.
+func (db *DB) DeleteUser(ctx context.Context, c kumo.Caller, selector string) error {
+	u, err := db.userForWrite(ctx, c, selector)
+	if err != nil {
+		return err
+	}
+	scope := kumo.Scope{Kind: kumo.ScopeUser, ID: u.ID}.Key()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{"DELETE FROM users WHERE app_id = ? AND id = ?", []any{c.AppID, u.ID}},
+			{"DELETE FROM installations WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{c.AppID, int(kumo.UserCaller), u.ID}},
+			{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{c.AppID, int(kumo.UserCaller), u.ID}},
+			{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
+			{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
+		} {
+			if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+				return err
+			}
+		}
+		if err := bumpCounter(ctx, tx, counterSubscriptions); err != nil {
+			return err
+		}
+		return revokeTokens(ctx, tx, c.AppID, u.ID)
+	})
+}
+
+// ChangePassword implements kumo.UserService.
+func (db *DB) ChangePassword(ctx context.Context, c kumo.Caller, selector, oldPassword, newPassword string) error {
+	u, err := db.userForWrite(ctx, c, selector)
+	if err != nil {
+		return err
+	}
+	if len(newPassword) < 4 {
+		return kumo.Errorf(kumo.ErrPasswordTooShort, "The password must be at least 4 characters").With("minimumLength", 4)
+	}
+	if !c.IsAdmin() {
+		var hash string
+		if err := db.queryRow(ctx, "SELECT password_hash FROM users WHERE app_id = ? AND id = ?", c.AppID, u.ID).Scan(&hash); err != nil {
+			return err
+		}
+		if !db.Hasher.CheckPassword(hash, oldPassword) {
+			return kumo.Errorf(kumo.ErrWrongPassword, "The provided password is wrong").With("appID", c.AppID).With("userID", u.ID)
+		}
+	}
+	hash, err := db.Hasher.HashPassword(newPassword)
+	if err != nil {
+		return err
+	}
+	return db.writeTx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = ?, modified = ? WHERE app_id = ? AND id = ?",
+			hash, db.now(), c.AppID, u.ID); err != nil {
+			return err
+		}
+		return revokeTokens(ctx, tx, c.AppID, u.ID)
+	})
+}

@@ -72,6 +72,13 @@ func parseConfig(rawURL string) (*pgx.ConnConfig, error) {
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "kumo"
 	}
+	// A statement that waits on a lock, or a transaction left idle, ends
+	// with an error instead of stalling the single writer forever.
+	for k, v := range map[string]string{"lock_timeout": "30s", "idle_in_transaction_session_timeout": "5min"} {
+		if cfg.RuntimeParams[k] == "" {
+			cfg.RuntimeParams[k] = v
+		}
+	}
 	return cfg, nil
 }
 
