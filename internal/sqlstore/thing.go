@@ -141,6 +141,35 @@ func revokeTokens(ctx context.Context, tx *Tx, appID, principalID string) error 
 	return bumpCounter(ctx, tx, counterTokens)
 }
 
+// deletePrincipal deletes a user or thing (its row in table) with
+// everything that is its: installations, push subscriptions, the buckets
+// and objects of its scope, and its tokens.
+func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal, table string) error {
+	scopeKind := kumo.ScopeUser
+	if p.Kind == kumo.ThingCaller {
+		scopeKind = kumo.ScopeThing
+	}
+	scope := kumo.Scope{Kind: scopeKind, ID: p.ID}.Key()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{"DELETE FROM " + table + " WHERE app_id = ? AND id = ?", []any{appID, p.ID}},
+		{"DELETE FROM installations WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{appID, int(p.Kind), p.ID}},
+		{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{appID, int(p.Kind), p.ID}},
+		{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{appID, scope}},
+		{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{appID, scope}},
+	} {
+		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+			return err
+		}
+	}
+	if err := bumpCounter(ctx, tx, counterSubscriptions); err != nil {
+		return err
+	}
+	return revokeTokens(ctx, tx, appID, p.ID)
+}
+
 // DeleteThing implements kumo.ThingService.
 func (db *DB) DeleteThing(ctx context.Context, c kumo.Caller, selector string) error {
 	if !c.IsAdmin() {
@@ -150,26 +179,8 @@ func (db *DB) DeleteThing(ctx context.Context, c kumo.Caller, selector string) e
 	if err != nil {
 		return err
 	}
-	scope := kumo.Scope{Kind: kumo.ScopeThing, ID: t.ID}.Key()
 	return db.writeTx(ctx, func(tx *Tx) error {
-		for _, q := range []struct {
-			sql  string
-			args []any
-		}{
-			{"DELETE FROM things WHERE app_id = ? AND id = ?", []any{c.AppID, t.ID}},
-			{"DELETE FROM installations WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{c.AppID, int(kumo.ThingCaller), t.ID}},
-			{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{c.AppID, int(kumo.ThingCaller), t.ID}},
-			{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
-			{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
-		} {
-			if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
-				return err
-			}
-		}
-		if err := bumpCounter(ctx, tx, counterSubscriptions); err != nil {
-			return err
-		}
-		return revokeTokens(ctx, tx, c.AppID, t.ID)
+		return deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.ThingCaller, ID: t.ID}, "things")
 	})
 }
 

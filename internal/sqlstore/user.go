@@ -192,26 +192,8 @@ func (db *DB) DeleteUser(ctx context.Context, c kumo.Caller, selector string) er
 	if err != nil {
 		return err
 	}
-	scope := kumo.Scope{Kind: kumo.ScopeUser, ID: u.ID}.Key()
 	return db.writeTx(ctx, func(tx *Tx) error {
-		for _, q := range []struct {
-			sql  string
-			args []any
-		}{
-			{"DELETE FROM users WHERE app_id = ? AND id = ?", []any{c.AppID, u.ID}},
-			{"DELETE FROM installations WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{c.AppID, int(kumo.UserCaller), u.ID}},
-			{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{c.AppID, int(kumo.UserCaller), u.ID}},
-			{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
-			{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
-		} {
-			if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
-				return err
-			}
-		}
-		if err := bumpCounter(ctx, tx, counterSubscriptions); err != nil {
-			return err
-		}
-		return revokeTokens(ctx, tx, c.AppID, u.ID)
+		return deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID}, "users")
 	})
 }
 
