@@ -19,6 +19,7 @@ type User struct {
 	Created     int64
 	Modified    int64
 	Disabled    bool
+	HasPassword bool // false for a pseudo user
 }
 
 // UserRegistration is the body of POST /api/apps/{appID}/users.
@@ -31,6 +32,10 @@ type UserRegistration struct {
 	Country     string
 	Locale      string
 	Custom      map[string]any
+	// Pseudo is a registration without identifier nor password (Kii's
+	// pseudo user, RegistrationAndAuthorizationRequest only): the user
+	// gets a token and nothing to log in with.
+	Pseudo bool
 }
 
 // UserService manages users.
@@ -111,15 +116,18 @@ func ParseUserUpdate(body map[string]any) (UserUpdate, error) {
 
 const loginNameChars = idChars + "."
 
-// ParseUserRegistration validates a user registration body.
-func ParseUserRegistration(body map[string]any) (UserRegistration, error) {
+// ParseUserRegistration validates a user registration body. With
+// allowPseudo, a body without loginName, emailAddress, phoneNumber and
+// password registers a pseudo user.
+func ParseUserRegistration(body map[string]any, allowPseudo bool) (UserRegistration, error) {
 	var r UserRegistration
 	invalid := map[string]string{}
 	str := func(k string) string { s, _ := body[k].(string); return s }
 	r.LoginName, r.Email, r.Phone = str("loginName"), str("emailAddress"), str("phoneNumber")
 	r.Password, r.DisplayName = str("password"), str("displayName")
 	r.Country, r.Locale = str("country"), str("locale")
-	if r.LoginName == "" && r.Email == "" && r.Phone == "" {
+	r.Pseudo = allowPseudo && r.LoginName == "" && r.Email == "" && r.Phone == "" && r.Password == ""
+	if r.LoginName == "" && r.Email == "" && r.Phone == "" && !r.Pseudo {
 		invalid["loginName"] = "one of loginName, emailAddress or phoneNumber is required"
 	}
 	if r.LoginName != "" && !validChars(r.LoginName, 3, 64, loginNameChars) {
@@ -131,7 +139,7 @@ func ParseUserRegistration(body map[string]any) (UserRegistration, error) {
 	if r.Phone != "" && !validChars(strings.TrimPrefix(r.Phone, "+"), 2, 15, "0123456789.-") {
 		invalid["phoneNumber"] = "must be a phone number"
 	}
-	if len(r.Password) < 4 || !printable(r.Password, 4, 50) {
+	if !r.Pseudo && (len(r.Password) < 4 || !printable(r.Password, 4, 50)) {
 		if len(r.Password) < 4 {
 			return r, Errorf(ErrPasswordTooShort, "The password must be at least 4 characters").With("minimumLength", 4)
 		}

@@ -61,7 +61,7 @@ func TestParseUserRegistration(t *testing.T) {
 			if tt.skip != "" {
 				t.Skip(tt.skip)
 			}
-			got, err := ParseUserRegistration(mustBody(t, tt.body))
+			got, err := ParseUserRegistration(mustBody(t, tt.body), false)
 			if tt.invalid != nil {
 				if keys := invalidFields(t, err); !slices.Equal(keys, tt.invalid) {
 					t.Errorf("invalidFields = %v, want %v", keys, tt.invalid)
@@ -86,7 +86,7 @@ func TestParseUserRegistrationPasswordTooShort(t *testing.T) {
 		`{"loginName":"alice","password":1234}`,
 	} {
 		t.Run(body, func(t *testing.T) {
-			_, err := ParseUserRegistration(mustBody(t, body))
+			_, err := ParseUserRegistration(mustBody(t, body), false)
 			e, ok := err.(*Error)
 			if !ok || e.Code != ErrPasswordTooShort {
 				t.Fatalf("error = %v, want %s", err, ErrPasswordTooShort)

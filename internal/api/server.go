@@ -38,6 +38,7 @@ type Server struct {
 	Buckets       kumo.BucketService
 	Installations kumo.InstallationService
 	Subscriptions kumo.SubscriptionService
+	AppParams     kumo.AppParamsService
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -103,6 +104,10 @@ func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("POST /api/oauth2/token", s.headerApp(s.handleToken))
 	m.HandleFunc("POST /api/apps/{appID}/oauth2/token", s.app(s.handleToken))
+
+	m.HandleFunc("GET /api/apps/{appID}/configuration/parameters", s.app(s.handleAppParams))
+	m.HandleFunc("PATCH /api/apps/{appID}/configuration/parameters", s.app(s.handleAppParamsUpdate))
+	m.HandleFunc("POST /api/apps/{appID}/configuration/parameters", s.app(s.handleAppParamsUpdate))
 
 	m.HandleFunc("POST /api/apps/{appID}/things", s.app(s.handleThingRegister))
 	m.HandleFunc("GET /api/apps/{appID}/things/{thing}", s.app(s.handleThingGet))

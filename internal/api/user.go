@@ -13,17 +13,21 @@ func (s *Server) handleUserRegister(w http.ResponseWriter, r *http.Request, c ku
 	if err != nil {
 		return err
 	}
-	reg, err := kumo.ParseUserRegistration(body)
+	withToken := isKiiType(r, "RegistrationAndAuthorizationRequest")
+	reg, err := kumo.ParseUserRegistration(body, withToken)
 	if err != nil {
 		return err
 	}
-	u, tok, err := s.Users.RegisterUser(r.Context(), c, reg, isKiiType(r, "RegistrationAndAuthorizationRequest"))
+	u, tok, err := s.Users.RegisterUser(r.Context(), c, reg, withToken)
 	if err != nil {
 		return err
 	}
 	out := userJSON(u)
 	if tok != nil {
 		out["_accessToken"] = tok.AccessToken
+		if tok.RefreshToken != "" {
+			out["_refreshToken"] = tok.RefreshToken
+		}
 	}
 	w.Header().Set("Location", baseURL(r)+"/api/apps/"+c.AppID+"/users/"+u.ID)
 	writeJSON(w, http.StatusCreated, "application/vnd.kii.RegistrationResponse+json", out)
@@ -54,7 +58,7 @@ func userJSON(u kumo.User) map[string]any {
 		}
 	}
 	if u.Created > 0 { // a full record, not another user's public view
-		out["_hasPassword"] = true
+		out["_hasPassword"] = u.HasPassword
 		out["_disabled"] = u.Disabled
 		if u.Email != "" {
 			out["emailAddressVerified"] = true

@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -95,4 +97,59 @@ func (db *DB) checkClientSecret(ctx context.Context, appID, secret string) (bool
 		return false, err
 	}
 	return hash == kumo.TokenKey(secret), nil
+}
+
+// params returns the parameters of an app (read each time: they are read
+// only at logins and registrations, and the admin may change them on any
+// node).
+func (db *DB) params(ctx context.Context, appID string) (kumo.AppParams, error) {
+	var stored string
+	if err := db.queryRow(ctx, "SELECT params FROM apps WHERE id = ?", appID).Scan(&stored); err != nil {
+		return kumo.AppParams{}, err
+	}
+	return kumo.ParseAppParams([]byte(stored))
+}
+
+// AppParams implements kumo.AppParamsService.
+func (db *DB) AppParams(ctx context.Context, c kumo.Caller) (map[string]any, error) {
+	if !c.IsAdmin() {
+		return nil, kumo.Unauthorized(c, "Only the app admin may read the app's parameters")
+	}
+	var stored string
+	if err := db.queryRow(ctx, "SELECT params FROM apps WHERE id = ?", c.AppID).Scan(&stored); err != nil {
+		return nil, err
+	}
+	return decodeParams(stored)
+}
+
+// UpdateAppParams implements kumo.AppParamsService.
+func (db *DB) UpdateAppParams(ctx context.Context, c kumo.Caller, patch map[string]any) (map[string]any, error) {
+	if !c.IsAdmin() {
+		return nil, kumo.Unauthorized(c, "Only the app admin may change the app's parameters")
+	}
+	var out []byte
+	err := db.writeTx(ctx, func(tx *Tx) error {
+		var stored string
+		if err := tx.QueryRow(ctx, "SELECT params FROM apps WHERE id = ?", c.AppID).Scan(&stored); err != nil {
+			return err
+		}
+		var err error
+		if out, err = kumo.MergeAppParams([]byte(stored), patch); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "UPDATE apps SET params = ? WHERE id = ?", string(out), c.AppID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return decodeParams(string(out))
+}
+
+func decodeParams(stored string) (map[string]any, error) {
+	m := map[string]any{}
+	d := json.NewDecoder(strings.NewReader(stored))
+	d.UseNumber()
+	err := d.Decode(&m)
+	return m, err
 }

@@ -42,6 +42,8 @@ var copyTables = []CopyTable{
 	{Name: "meta", Key: []string{"key"}},
 	{Name: "apps", Key: []string{"id"}, App: "id"},
 	{Name: "tokens", Key: []string{"key"}, App: "app_id"},
+	{Name: "refresh_tokens", Key: []string{"key"}, App: "app_id"},
+	{Name: "login_failures", Key: []string{"app_id", "principal_id"}, App: "app_id"},
 	{Name: "users", Key: []string{"app_id", "id"}, App: "app_id"},
 	{Name: "things", Key: []string{"app_id", "id"}, App: "app_id"},
 	{Name: "buckets", Key: []string{"app_id", "scope", "name"}, App: "app_id"},

@@ -135,6 +135,15 @@ func revokeTokens(ctx context.Context, tx *Tx, appID, principalID string) error 
 	if _, err := tx.Exec(ctx, "DELETE FROM tokens WHERE app_id = ? AND principal_id = ?", appID, principalID); err != nil {
 		return err
 	}
+	if _, err := tx.Exec(ctx, "DELETE FROM refresh_tokens WHERE app_id = ? AND principal_id = ?", appID, principalID); err != nil {
+		return err
+	}
+	return forgetTokens(ctx, tx)
+}
+
+// forgetTokens makes every node drop its cached tokens after a write
+// that deleted some.
+func forgetTokens(ctx context.Context, tx *Tx) error {
 	tx.db.tokens.mu.Lock()
 	tx.db.tokens.callers = nil // this node forgets at once; the others within tokenCheckInterval
 	tx.db.tokens.mu.Unlock()
@@ -159,6 +168,7 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 		{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{appID, int(p.Kind), p.ID}},
 		{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{appID, scope}},
 		{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{appID, scope}},
+		{"DELETE FROM login_failures WHERE app_id = ? AND principal_id = ?", []any{appID, p.ID}},
 	} {
 		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
 			return err

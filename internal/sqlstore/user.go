@@ -12,7 +12,14 @@ import (
 
 // RegisterUser implements kumo.UserService.
 func (db *DB) RegisterUser(ctx context.Context, c kumo.Caller, r kumo.UserRegistration, withToken bool) (kumo.User, *kumo.Token, error) {
-	hash, err := db.Hasher.HashPassword(r.Password)
+	hash := "" // a pseudo user has no password: no login matches it
+	if !r.Pseudo {
+		var err error
+		if hash, err = db.Hasher.HashPassword(r.Password); err != nil {
+			return kumo.User{}, nil, err
+		}
+	}
+	p, err := db.params(ctx, c.AppID)
 	if err != nil {
 		return kumo.User{}, nil, err
 	}
@@ -22,10 +29,16 @@ func (db *DB) RegisterUser(ctx context.Context, c kumo.Caller, r kumo.UserRegist
 	}
 	now := db.now()
 	u := kumo.User{ID: kumo.NewUserID(), LoginName: r.LoginName, Email: r.Email, Phone: r.Phone,
-		DisplayName: r.DisplayName, Country: r.Country, Locale: r.Locale, Custom: r.Custom, Created: now, Modified: now}
-	var tok *kumo.Token
+		DisplayName: r.DisplayName, Country: r.Country, Locale: r.Locale, Custom: r.Custom, Created: now, Modified: now,
+		HasPassword: !r.Pseudo}
+	uc := kumo.Caller{AppID: c.AppID, Kind: kumo.UserCaller, ID: u.ID}
+	var (
+		tok       *kumo.Token
+		expiresAt int64
+	)
 	if withToken {
-		tok = &kumo.Token{AccessToken: kumo.NewToken(), ExpiresIn: kumo.NeverExpires, PrincipalID: u.ID}
+		t := newToken(now, uc, &expiresAt, p, !r.Pseudo) // a pseudo user never gets a refresh token
+		tok = &t
 	}
 	err = db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO users (app_id, id, login_name, email, phone, password_hash, display_name, country, locale, custom, disabled, created, modified)
@@ -39,7 +52,7 @@ func (db *DB) RegisterUser(ctx context.Context, c kumo.Caller, r kumo.UserRegist
 		if err != nil || tok == nil {
 			return err
 		}
-		return db.insertToken(ctx, tx, tok.AccessToken, kumo.Caller{AppID: c.AppID, Kind: kumo.UserCaller, ID: u.ID}, 0)
+		return db.insertTokens(ctx, tx, *tok, uc, expiresAt)
 	})
 	if err != nil {
 		return kumo.User{}, nil, err
@@ -63,6 +76,10 @@ func (db *DB) FindUser(ctx context.Context, c kumo.Caller, selector string) (kum
 		return u, err
 	}
 	if !c.IsAdmin() && !(c.Kind == kumo.UserCaller && c.ID == u.ID) {
+		p, err := db.params(ctx, c.AppID)
+		if err != nil || p.ExposeFullUserDataToOthers {
+			return u, err
+		}
 		// Another user sees only the public fields.
 		return kumo.User{ID: u.ID, LoginName: u.LoginName, DisplayName: u.DisplayName}, nil
 	}
@@ -87,9 +104,9 @@ func (db *DB) user(ctx context.Context, appID, selector string) (kumo.User, erro
 		login, email, phone sql.NullString
 		custom              string
 	)
-	err := db.queryRow(ctx, `SELECT id, login_name, email, phone, display_name, country, locale, custom, disabled, created, modified
+	err := db.queryRow(ctx, `SELECT id, login_name, email, phone, display_name, country, locale, custom, disabled, created, modified, password_hash <> ''
 		FROM users WHERE app_id = ? AND `+col+` = ?`, appID, val).
-		Scan(&u.ID, &login, &email, &phone, &u.DisplayName, &u.Country, &u.Locale, &custom, &u.Disabled, &u.Created, &u.Modified)
+		Scan(&u.ID, &login, &email, &phone, &u.DisplayName, &u.Country, &u.Locale, &custom, &u.Disabled, &u.Created, &u.Modified, &u.HasPassword)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, kumo.Errorf(kumo.ErrUserNotFound, "User %s was not found", selector).
 			With("appID", appID).With("field", field).With("value", val)

@@ -60,6 +60,9 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Installations", testInstallations},
 		{"Subscriptions", testSubscriptions},
 		{"Secret", testSecret},
+		{"AppParams", testAppParams},
+		{"Lockout", testLockout},
+		{"RefreshTokens", testRefreshTokens},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

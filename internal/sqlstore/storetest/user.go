@@ -27,7 +27,7 @@ func testUsers(t *testing.T, s suite) {
 			t.Errorf("user ID = %q, want 12-4-4-4-8 lower-case alphanumerics", u.ID)
 		}
 		want := kumo.User{ID: u.ID, LoginName: "alice", Email: "alice@example.com", Phone: "+819012345678",
-			DisplayName: "Alice", Country: "JP", Locale: "ja", Custom: reg.Custom, Created: epoch, Modified: epoch}
+			DisplayName: "Alice", Country: "JP", Locale: "ja", Custom: reg.Custom, Created: epoch, Modified: epoch, HasPassword: true}
 		if !reflect.DeepEqual(u, want) {
 			t.Errorf("RegisterUser = %+v, want %+v", u, want)
 		}
