@@ -111,3 +111,47 @@ func testRegistrationAPI(t *testing.T, cfg config) {
 		{name: "unknown account type", method: "GET", path: "/api/apps/{app}/users/FAX:123", headers: []string{"Authorization", "Bearer {admin}"}, status: 400, code: "ACCOUNT_TYPE_NOT_SUPPORTED"},
 	})
 }
+
+// TestHTTP10StatusLine sends what KiiThingSDK-Embedded sends (HTTP/1.0, an
+// absolute URI, lower-case headers, Content-Length): its parser looks for
+// the literal "HTTP/1.1 " status prefix, and, being HTTP/1.0, reads the
+// body until the server closes the connection.
+func TestHTTP10StatusLine(t *testing.T) {
+	n := mustStartNode(t)
+	d := n.mustDevice("http10")
+	host := strings.TrimPrefix(n.base, "http://")
+	body := `{"value":1}`
+	for _, tc := range []struct{ name, raw, want string }{
+		{"HTTP/1.0 write", fmt.Sprintf("POST %s/api/apps/%s/things/%s/buckets/b10/objects HTTP/1.0\r\nhost: %s\r\nauthorization: Bearer %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s",
+			n.base, n.app.AppID, d.ThingID, host, d.Token, len(body), body), "HTTP/1.1 201 "},
+		{"HTTP/1.0 error", fmt.Sprintf("GET /api/apps/%s/nowhere HTTP/1.0\r\n\r\n", n.app.AppID), "HTTP/1.1 404 "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := rawConn(t, n)
+			if _, err := io.WriteString(conn, tc.raw); err != nil {
+				t.Fatal(err)
+			}
+			all, err := io.ReadAll(conn) // ends only when the server closes
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if !strings.HasPrefix(string(all), tc.want) {
+				t.Fatalf("response starts %q, want %q", firstLine(all), tc.want)
+			}
+			if strings.Contains(strings.ToLower(string(all)), "transfer-encoding: chunked") {
+				t.Errorf("an HTTP/1.0 client got a chunked body:\n%s", all)
+			}
+		})
+	}
+	t.Run("HTTP/1.1 keeps the connection", func(t *testing.T) {
+		resp := rawRequest(t, n, fmt.Sprintf("GET /api/apps/%s/nowhere HTTP/1.1\r\nHost: %s\r\n\r\n", n.app.AppID, host))
+		if resp.Proto != "HTTP/1.1" || resp.Close {
+			t.Errorf("HTTP/1.1 response %s, close %v; want HTTP/1.1 kept alive", resp.Proto, resp.Close)
+		}
+	})
+}
+
+func firstLine(b []byte) string {
+	s, _, _ := strings.Cut(string(b), "\r\n")
+	return s
+}

@@ -61,6 +61,7 @@ func (s *Server) Open() error {
 		return err
 	}
 	s.ln = ln
+	ln = http10Listener{ln}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
