@@ -142,3 +142,11 @@ func printable(s string, min, max int) bool {
 	}
 	return true
 }
+
+// PresenceService records whether things are connected to the MQTT
+// broker: Kii's _online and _onlineStatusModifiedAt.
+type PresenceService interface {
+	// SetThingOnline records that a thing's MQTT connection opened
+	// (online) or closed, now. THING_NOT_FOUND when it is gone.
+	SetThingOnline(ctx context.Context, appID, thingID string, online bool) error
+}

@@ -154,7 +154,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	passwords := auth.MQTTPasswords{Secret: secret}
 
 	n.broker = &broker.Broker{
-		Installations: n.db, Passwords: passwords, Log: log.With("component", "broker"),
+		Installations: n.db, Presence: n.db, Passwords: passwords, Log: log.With("component", "broker"),
 		TCPAddr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, WSAddr: cfg.MQTTWSAddr, WSSAddr: cfg.MQTTWSSAddr,
 	}
 	if cfg.MQTTTLSAddr != "" || cfg.MQTTWSSAddr != "" {

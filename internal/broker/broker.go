@@ -38,6 +38,11 @@ type Broker struct {
 	// to connect and subscribe (default one minute).
 	HoldRecovered time.Duration
 
+	// Presence, when set, records things going online (their first MQTT
+	// session on this node) and offline (their last one closing): Kii's
+	// _online and _onlineStatusModifiedAt.
+	Presence kumo.PresenceService
+
 	// Listen and Unlisten, when set, are told when a device's topic gains
 	// its first subscriber on this node and loses its last (the cluster
 	// bus routes deliveries by them).
@@ -55,6 +60,12 @@ type Broker struct {
 	seenNext int
 	stop     chan struct{}
 	wg       sync.WaitGroup
+
+	authed       map[*mqtt.Client]kumo.Installation // authenticated, session not yet established
+	thingOf      map[*mqtt.Client]kumo.Installation // established sessions of things' installations
+	thingConns   map[string]int                     // app/thing -> established sessions on this node
+	presenceCh   chan presenceEvent
+	presenceDone sync.WaitGroup
 }
 
 type heldDelivery struct {
@@ -97,7 +108,13 @@ func (b *Broker) Open() error {
 	b.held = map[string][]heldDelivery{}
 	b.interest, b.counted = map[string]int{}, map[*mqtt.Client]bool{}
 	b.seen, b.seenRing = map[string]bool{}, make([]string, dedupWindow)
+	b.authed, b.thingOf, b.thingConns = map[*mqtt.Client]kumo.Installation{}, map[*mqtt.Client]kumo.Installation{}, map[string]int{}
 	b.stop = make(chan struct{})
+	if b.Presence != nil {
+		b.presenceCh = make(chan presenceEvent, presenceQueue)
+		b.presenceDone.Add(1)
+		go b.writePresence(b.presenceCh)
+	}
 	var bound []net.Listener
 	fail := func(err error) error {
 		for _, ln := range bound {
@@ -147,7 +164,15 @@ func (b *Broker) Close() error {
 	}
 	close(b.stop)
 	b.wg.Wait()
-	return b.server.Close()
+	err := b.server.Close()
+	b.mu.Lock()
+	if b.presenceCh != nil {
+		close(b.presenceCh)
+		b.presenceCh = nil // nothing is queued after this
+	}
+	b.mu.Unlock()
+	b.presenceDone.Wait()
+	return err
 }
 
 // Port returns the port a listener is bound to (0 when it is off).
@@ -284,7 +309,7 @@ func (h *kiiHook) ID() string { return "kii" }
 func (h *kiiHook) Provides(x byte) bool {
 	switch x {
 	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketSent, mqtt.OnPacketEncode,
-		mqtt.OnSubscribed, mqtt.OnDisconnect:
+		mqtt.OnSubscribed, mqtt.OnDisconnect, mqtt.OnSessionEstablished:
 		return true
 	}
 	return false
@@ -314,8 +339,14 @@ func (h *kiiHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 		h.b.Log.Info("mqtt connect refused: client ID is not the installation's mqttTopic", "client", cl.ID, "installation", in.ID)
 		return false
 	}
+	h.b.mu.Lock()
+	h.b.authed[cl] = in
+	h.b.mu.Unlock()
 	return true
 }
+
+// OnSessionEstablished counts a thing's session for its online status.
+func (h *kiiHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) { h.b.thingConnected(cl) }
 
 // OnACLCheck lets a device subscribe to its own topic only (its client ID
 // is its mqttTopic): wildcards and other topics fail in the SUBACK.
@@ -344,7 +375,10 @@ func (h *kiiHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte)
 }
 
 // OnDisconnect uncounts a device.
-func (h *kiiHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) { h.b.disconnected(cl) }
+func (h *kiiHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
+	h.b.disconnected(cl)
+	h.b.thingDisconnected(cl)
+}
 
 // OnPacketEncode gives MQTT 3 clients whose credentials were refused the
 // return code 4, "bad user name or password" (mochi sends 5, "not

@@ -215,3 +215,27 @@ func (db *DB) SetThingDisabled(ctx context.Context, c kumo.Caller, selector stri
 		return revokeTokens(ctx, tx, c.AppID, t.ID)
 	})
 }
+
+// SetThingOnline implements kumo.PresenceService. A change older than the
+// recorded one (two nodes reporting a reconnection out of order) is
+// ignored.
+func (db *DB) SetThingOnline(ctx context.Context, appID, thingID string, online bool) error {
+	now := db.now()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, "UPDATE things SET online = ?, online_modified = ? WHERE app_id = ? AND id = ? AND online_modified <= ?",
+			boolInt(online), now, appID, thingID, now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var exists int
+			if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM things WHERE app_id = ? AND id = ?", appID, thingID).Scan(&exists); err != nil {
+				return err
+			}
+			if exists == 0 {
+				return kumo.Errorf(kumo.ErrThingNotFound, "Thing %s was not found", thingID)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,94 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/kumo-iot/kumo"
+	mqtt "github.com/mochi-mqtt/server/v2"
+)
+
+// presenceQueue is how many online/offline changes may wait for the
+// store; beyond it changes are dropped (and logged), never blocking MQTT.
+const presenceQueue = 4096
+
+// presenceTimeout bounds one store write of a change.
+const presenceTimeout = 10 * time.Second
+
+// presenceEvent is a thing whose connection count on this node went from
+// 0 to 1 (online) or from 1 to 0.
+type presenceEvent struct {
+	appID, thingID string
+	online         bool
+}
+
+// thingConnected counts an established session of a thing's
+// installation, and reports the thing online when it is its first.
+func (b *Broker) thingConnected(cl *mqtt.Client) {
+	b.mu.Lock()
+	in, ok := b.authed[cl]
+	delete(b.authed, cl)
+	if !ok || in.Owner.Kind != kumo.ThingCaller {
+		b.mu.Unlock()
+		return
+	}
+	key := in.AppID + "/" + in.Owner.ID
+	b.thingOf[cl] = in
+	b.thingConns[key]++
+	first := b.thingConns[key] == 1
+	b.mu.Unlock()
+	if first {
+		b.presence(presenceEvent{in.AppID, in.Owner.ID, true})
+	}
+}
+
+// thingDisconnected uncounts a thing's session, and reports the thing
+// offline when it was its last on this node.
+func (b *Broker) thingDisconnected(cl *mqtt.Client) {
+	b.mu.Lock()
+	delete(b.authed, cl)
+	in, ok := b.thingOf[cl]
+	if !ok {
+		b.mu.Unlock()
+		return
+	}
+	delete(b.thingOf, cl)
+	key := in.AppID + "/" + in.Owner.ID
+	b.thingConns[key]--
+	last := b.thingConns[key] <= 0
+	if last {
+		delete(b.thingConns, key)
+	}
+	b.mu.Unlock()
+	if last {
+		b.presence(presenceEvent{in.AppID, in.Owner.ID, false})
+	}
+}
+
+// presence queues a change for the presence writer.
+func (b *Broker) presence(e presenceEvent) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.presenceCh == nil { // no Presence, or closed
+		return
+	}
+	select {
+	case b.presenceCh <- e:
+	default:
+		b.Log.Warn("thing online status not recorded: too many changes waiting", "app", e.appID, "thing", e.thingID, "online", e.online)
+	}
+}
+
+// writePresence records changes in order until the channel is closed (by
+// Close, after the listeners are down, so that the devices' last
+// disconnections are recorded too).
+func (b *Broker) writePresence(ch <-chan presenceEvent) {
+	defer b.presenceDone.Done()
+	for e := range ch {
+		ctx, cancel := context.WithTimeout(context.Background(), presenceTimeout)
+		if err := b.Presence.SetThingOnline(ctx, e.appID, e.thingID, e.online); err != nil && kumo.ErrorCode(err) != kumo.ErrThingNotFound {
+			b.Log.Error("recording a thing's online status failed", "app", e.appID, "thing", e.thingID, "online", e.online, "error", err)
+		}
+		cancel()
+	}
+}
