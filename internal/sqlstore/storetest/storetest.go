@@ -60,6 +60,8 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Installations", testInstallations},
 		{"Subscriptions", testSubscriptions},
 		{"Secret", testSecret},
+		{"Groups", testGroups},
+		{"Ownership", testOwnership},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
