@@ -133,8 +133,8 @@ func must[T any](v T, err error) func(t *testing.T) T {
 
 // fillSource puts data of every kind in db through its service methods:
 // two apps, a thing with a token and an MQTT installation subscribed to a
-// bucket, a user whose group owns the thing, objects in app and thing scope, their events (left in
-// the outbox) and the MQTT password secret.
+// bucket, a user whose group owns the thing, objects in app and thing
+// scope, their events (left in the outbox) and the MQTT password secret.
 func fillSource(t *testing.T, db *sqlstore.DB, objects int) sourceData {
 	t.Helper()
 	ctx := context.Background()
