@@ -17,39 +17,62 @@ func TestBucketAllowed(t *testing.T) {
 		scopeU = Scope{Kind: ScopeUser, ID: "u"}
 		scopeA = Scope{Kind: ScopeThing, ID: "th.a"}
 		group  = Scope{Kind: ScopeGroup, ID: "g"}
+
+		none_      = Standing{}
+		member     = Standing{GroupMember: true}
+		owner      = Standing{GroupMember: true, GroupOwner: true}
+		thingOwner = Standing{ThingOwner: true}
+		everything = Standing{GroupMember: true, GroupOwner: true, ThingOwner: true}
 	)
-	type allowed struct{ create, query, read, drop bool }
-	all, none := allowed{true, true, true, true}, allowed{}
+	// write is WRITE_EXISTING_OBJECT, which the default object ACL grants
+	// to those who may create objects in the bucket.
+	type allowed struct{ create, query, read, drop, write bool }
+	all, none := allowed{true, true, true, true, true}, allowed{}
 	readOnly := allowed{query: true, read: true}
+	allButDrop := allowed{create: true, query: true, read: true, write: true}
 	tests := []struct {
-		name   string
-		caller Caller
-		scope  Scope
-		want   allowed
+		name     string
+		caller   Caller
+		scope    Scope
+		standing Standing
+		want     allowed
 	}{
-		{"admin, app", admin, app, all},
-		{"admin, user", admin, scopeU, all},
-		{"admin, thing", admin, scopeA, all},
-		{"admin, group", admin, group, all},
+		{"admin, app", admin, app, none_, all},
+		{"admin, user", admin, scopeU, none_, all},
+		{"admin, thing", admin, scopeA, none_, all},
+		{"admin, group", admin, group, none_, all},
 
-		{"user, app", userU, app, all},
-		{"thing, app", thingA, app, all},
-		{"anonymous, app", anon, app, readOnly},
+		{"user, app", userU, app, none_, all},
+		{"thing, app", thingA, app, none_, all},
+		{"anonymous, app", anon, app, none_, readOnly},
+		{"anonymous said to stand everywhere, app", anon, app, everything, readOnly},
 
-		{"the user, its scope", userU, scopeU, all},
-		{"another user, user scope", userV, scopeU, none},
-		{"a thing, user scope", thingA, scopeU, none},
-		{"a thing with the user's ID, user scope", thingU, scopeU, none},
-		{"anonymous, user scope", anon, scopeU, none},
+		{"the user, its scope", userU, scopeU, none_, all},
+		{"another user, user scope", userV, scopeU, none_, none},
+		{"another user standing everywhere, user scope", userV, scopeU, everything, none},
+		{"a thing, user scope", thingA, scopeU, none_, none},
+		{"a thing with the user's ID, user scope", thingU, scopeU, none_, none},
+		{"anonymous, user scope", anon, scopeU, none_, none},
 
-		{"the thing, its scope", thingA, scopeA, all},
-		{"another thing, thing scope", thingB, scopeA, none},
-		{"a user, thing scope", userU, scopeA, none},
-		{"anonymous, thing scope", anon, scopeA, none},
+		{"the thing, its scope", thingA, scopeA, none_, all},
+		{"the thing, its scope, said to own itself", thingA, scopeA, thingOwner, all},
+		{"another thing, thing scope", thingB, scopeA, none_, none},
+		{"another thing said to own it, thing scope", thingB, scopeA, thingOwner, none},
+		{"a user, thing scope", userU, scopeA, none_, none},
+		{"an owner of the thing, thing scope", userU, scopeA, thingOwner, all},
+		{"a group member and owner, thing scope", userU, scopeA, owner, none},
+		{"anonymous, thing scope", anon, scopeA, none_, none},
+		{"anonymous said to own it, thing scope", anon, scopeA, thingOwner, none},
 
-		{"user, group", userU, group, none},
-		{"thing, group", thingA, group, none},
-		{"anonymous, group", anon, group, none},
+		{"a user, group", userU, group, none_, none},
+		{"a member, group", userU, group, member, allButDrop},
+		{"the owner, group", userU, group, owner, all},
+		{"an owner who is no member, group", userU, group, Standing{GroupOwner: true}, all},
+		{"a thing owner, group", userU, group, thingOwner, none},
+		{"a thing, group", thingA, group, none_, none},
+		{"a thing said to be a member, group", thingA, group, everything, none},
+		{"anonymous, group", anon, group, none_, none},
+		{"anonymous said to be a member, group", anon, group, everything, none},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,10 +85,11 @@ func TestBucketAllowed(t *testing.T) {
 				{"query", QueryObjectsInBucket, tt.want.query},
 				{"read", ReadObjectsInBucket, tt.want.read},
 				{"drop", DropBucketWithAllContent, tt.want.drop},
+				{"write", WriteExistingObject, tt.want.write},
 			} {
-				if got := BucketAllowed(tt.caller, tt.scope, a.action); got != a.want {
-					t.Errorf("BucketAllowed(%s %s, %s %s, %s) = %v, want %v",
-						tt.caller.Kind, tt.caller.ID, tt.scope.Kind, tt.scope.ID, a.name, got, a.want)
+				if got := BucketAllowed(tt.caller, tt.scope, tt.standing, a.action); got != a.want {
+					t.Errorf("BucketAllowed(%s %s, %s %s, %+v, %s) = %v, want %v",
+						tt.caller.Kind, tt.caller.ID, tt.scope.Kind, tt.scope.ID, tt.standing, a.name, got, a.want)
 				}
 			}
 		})

@@ -39,6 +39,10 @@ const (
 	ErrUserAlreadyExists       Code = "USER_ALREADY_EXISTS"
 	ErrThingNotFound           Code = "THING_NOT_FOUND"
 	ErrThingAlreadyExists      Code = "THING_ALREADY_EXISTS"
+	ErrGroupNotFound           Code = "GROUP_NOT_FOUND"
+	ErrGroupAlreadyExists      Code = "GROUP_ALREADY_EXISTS"
+	ErrThingOwnershipNotFound  Code = "THING_OWNERSHIP_NOT_FOUND"
+	ErrThingOwnershipExists    Code = "THING_OWNERSHIP_ALREADY_EXISTS"
 	ErrBucketNotFound          Code = "BUCKET_NOT_FOUND"
 	ErrBucketAlreadyExists     Code = "BUCKET_ALREADY_EXISTS"
 	ErrObjectNotFound          Code = "OBJECT_NOT_FOUND"
@@ -69,6 +73,7 @@ var Codes = []Code{
 	ErrObjectVersionIsStale, ErrInstallationNotFound, ErrInstallationExists,
 	ErrMQTTEndpointNotFound, ErrPushSubscriptionExists, ErrPushSubscriptionMissing,
 	ErrFilterNotFound,
+	ErrGroupNotFound, ErrGroupAlreadyExists, ErrThingOwnershipNotFound, ErrThingOwnershipExists,
 	ErrInternal, ErrUnavailable,
 }
 

@@ -54,6 +54,10 @@ func NewUserID() string { return kiiID() }
 // NewThingID returns a new thing ID ("th." + 12-4-4-4-8).
 func NewThingID() string { return "th." + kiiID() }
 
+// NewGroupID returns a new group ID: 25 lower-case alphanumerics, the
+// shape of the group IDs Kii issues (and a valid client-chosen ID too).
+func NewGroupID() string { return RandomString(25, lowerAlnum) }
+
 // NewInstallationID returns a new installation ID: 25 lower-case
 // alphanumerics, as Kii issues them.
 func NewInstallationID() string { return RandomString(25, lowerAlnum) }

@@ -52,6 +52,8 @@ func TestIDShapes(t *testing.T) {
 		}, "th. + 12-4-4-4-8 lower-case alphanumerics"},
 		{"NewInstallationID", NewInstallationID, func(s string) bool { return hasShape(s, 25, lowerAlnum) },
 			"25 lower-case alphanumerics"},
+		{"NewGroupID", NewGroupID, func(s string) bool { return hasShape(s, 25, lowerAlnum) && validChars(s, 1, 30, groupIDChars) },
+			"25 lower-case alphanumerics"},
 		{"NewMQTTTopic", NewMQTTTopic, func(s string) bool { return hasShape(s, 23, alnum) },
 			"23 alphanumerics"},
 		{"NewMQTTUsername", func() string { return NewMQTTUsername("app1") }, func(s string) bool {

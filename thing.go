@@ -32,17 +32,145 @@ type ThingService interface {
 	RegisterThing(ctx context.Context, c Caller, r ThingRegistration, withToken bool) (Thing, *Token, error)
 	// FindThing returns the thing named by selector: a thing ID or
 	// "VENDOR_THING_ID:{id}". THING_NOT_FOUND when absent; UNAUTHORIZED
-	// unless the caller is the admin or the thing itself.
+	// unless the caller is the admin, the thing itself or an owner of it.
 	FindThing(ctx context.Context, c Caller, selector string) (Thing, error)
 	// UpdateThing merges fields (see ParseThingFields) into a thing's.
-	// The admin and the thing itself may.
+	// The admin, the thing itself and its owners may.
 	UpdateThing(ctx context.Context, c Caller, selector string, fields map[string]any) error
 	// DeleteThing deletes a thing with its tokens, installations, push
-	// subscriptions and thing-scope buckets. The admin only, for now.
+	// subscriptions, ownerships and thing-scope buckets. The admin only.
 	DeleteThing(ctx context.Context, c Caller, selector string) error
 	// SetThingDisabled disables or enables a thing. Disabling revokes its
-	// tokens and refuses its logins. The admin only, for now.
+	// tokens and refuses its logins. The admin and the thing's owners may.
 	SetThingDisabled(ctx context.Context, c Caller, selector string, disabled bool) error
+	// ChangeVendorThingID gives a thing a new vendor thing ID and a new
+	// password. THING_ALREADY_EXISTS when the vendor thing ID is taken.
+	// The admin, the thing itself and its owners may; the thing's tokens
+	// stay valid.
+	ChangeVendorThingID(ctx context.Context, c Caller, selector, vendorThingID, password string) error
+	// ChangeThingPassword sets a thing's password. The admin, the thing
+	// itself and its owners may; the thing's tokens stay valid.
+	ChangeThingPassword(ctx context.Context, c Caller, selector, password string) error
+
+	// AddThingOwner makes a user or a group an owner of a thing (the
+	// members of an owner group are owners). USER_NOT_FOUND or
+	// GROUP_NOT_FOUND when the owner does not exist;
+	// THING_OWNERSHIP_ALREADY_EXISTS when it owns the thing already.
+	//
+	// The admin and the thing itself may add any owner. A user may add
+	// himself, or a group he is a member of, and must give the thing's
+	// password (WRONG_PASSWORD otherwise; a legacy request, which has no
+	// password, is UNAUTHORIZED).
+	AddThingOwner(ctx context.Context, c Caller, selector string, r OwnershipRequest) error
+	// HasThingOwner returns nil when o owns the thing, else
+	// THING_OWNERSHIP_NOT_FOUND. The admin, the thing, its owners and o
+	// itself (a user, or a member of the group) may ask.
+	HasThingOwner(ctx context.Context, c Caller, selector string, o ThingOwner) error
+	// RemoveThingOwner removes an owner of a thing.
+	// THING_OWNERSHIP_NOT_FOUND when o does not own it. The admin, the
+	// thing and o itself (a user, or a member of the group) may.
+	RemoveThingOwner(ctx context.Context, c Caller, selector string, o ThingOwner) error
+	// ThingOwners returns a thing's owners. The admin, the thing and its
+	// owners may read them.
+	ThingOwners(ctx context.Context, c Caller, selector string) (ThingOwners, error)
+}
+
+// OwnerKind says whether a thing owner is a user or a group.
+type OwnerKind string
+
+// Owner kinds, as they are written in ownership paths ("user:{id}").
+const (
+	OwnerUser  OwnerKind = "user"
+	OwnerGroup OwnerKind = "group"
+)
+
+// ThingOwner is a user or a group that owns a thing.
+type ThingOwner struct {
+	Kind OwnerKind
+	ID   string
+}
+
+// String returns o as written in paths: "user:{id}" or "group:{id}".
+func (o ThingOwner) String() string { return string(o.Kind) + ":" + o.ID }
+
+// IDField returns the JSON field that names o: "userID" or "groupID".
+func (o ThingOwner) IDField() string {
+	if o.Kind == OwnerGroup {
+		return "groupID"
+	}
+	return "userID"
+}
+
+// ParseThingOwner parses the owner segment of an ownership path:
+// "user:{userID}" or "group:{groupID}", the prefix in any case.
+func ParseThingOwner(s string) (ThingOwner, error) {
+	kind, id, ok := strings.Cut(s, ":")
+	if ok && id != "" {
+		switch strings.ToLower(kind) {
+		case "user":
+			return ThingOwner{Kind: OwnerUser, ID: id}, nil
+		case "group":
+			return ThingOwner{Kind: OwnerGroup, ID: id}, nil
+		}
+	}
+	return ThingOwner{}, InvalidInput(map[string]string{"owner": "must be user:{userID} or group:{groupID}"})
+}
+
+// OwnershipRequest asks for a new thing owner.
+type OwnershipRequest struct {
+	Owner    ThingOwner
+	Password string // the thing's password
+	// Legacy marks PUT …/ownership/{owner}, which sends no password.
+	Legacy bool
+}
+
+// ParseOwnershipRequest validates the body of POST …/ownership:
+// {"thingPassword", "userID"} or {"thingPassword", "groupID"}.
+func ParseOwnershipRequest(body map[string]any) (OwnershipRequest, error) {
+	var r OwnershipRequest
+	user, _ := body["userID"].(string)
+	group, _ := body["groupID"].(string)
+	r.Password, _ = body["thingPassword"].(string)
+	switch {
+	case user != "" && group != "":
+		return r, InvalidInput(map[string]string{"userID": "give userID or groupID, not both"})
+	case user != "":
+		r.Owner = ThingOwner{Kind: OwnerUser, ID: user}
+	case group != "":
+		r.Owner = ThingOwner{Kind: OwnerGroup, ID: group}
+	default:
+		return r, InvalidInput(map[string]string{"userID": "userID or groupID is required"})
+	}
+	return r, nil
+}
+
+// ThingOwners are the owners of a thing, each list in the order the
+// ownerships were made (by ID within a millisecond).
+type ThingOwners struct {
+	Users  []string
+	Groups []string
+}
+
+// ValidThingPassword reports whether pw may be a thing's password: 1 to
+// 200 printable ASCII characters.
+func ValidThingPassword(pw string) bool { return printable(pw, 1, 200) }
+
+// ParseVendorThingIDChange validates the body of PUT
+// …/things/{thing}/vendor-thing-id: {"_vendorThingID", "_password"}.
+func ParseVendorThingIDChange(body map[string]any) (vendorThingID, password string, err error) {
+	invalid := map[string]string{}
+	vendorThingID, _ = body["_vendorThingID"].(string)
+	if !validChars(vendorThingID, 1, 200, vendorThingIDChars) {
+		invalid["_vendorThingID"] = "must be 1 to 200 characters of [a-zA-Z0-9-_.]"
+	}
+	password, _ = body["_password"].(string)
+	if !ValidThingPassword(password) {
+		invalid["_password"] = "must be 1 to 200 printable ASCII characters"
+	}
+	if len(invalid) > 0 {
+		return "", "", InvalidInput(invalid)
+	}
+	return vendorThingID, password, nil
 }
 
 // Predefined thing fields and their kinds.

@@ -196,7 +196,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		return n.broker.Port(id)
 	}
 	n.api = &api.Server{
-		Apps: n.db, Tokens: n.db, Things: n.db, Users: n.db, Objects: n.db, Buckets: n.db,
+		Apps: n.db, Tokens: n.db, Things: n.db, Users: n.db, Groups: n.db, Objects: n.db, Buckets: n.db,
 		Installations: n.db, Subscriptions: n.db, AppParams: n.db,
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,

@@ -53,6 +53,10 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrPushSubscriptionExists:  {http.StatusConflict, "PushSubscriptionAlreadyExistsException"},
 	kumo.ErrPushSubscriptionMissing: {http.StatusNotFound, "PushSubscriptionNotFoundException"},
 	kumo.ErrFilterNotFound:          {http.StatusNotFound, "FilterNotFoundException"},
+	kumo.ErrGroupNotFound:           {http.StatusNotFound, "GroupNotFoundException"},
+	kumo.ErrGroupAlreadyExists:      {http.StatusConflict, "GroupAlreadyExistsException"},
+	kumo.ErrThingOwnershipNotFound:  {http.StatusNotFound, "ThingOwnershipNotFoundException"},
+	kumo.ErrThingOwnershipExists:    {http.StatusConflict, "ThingOwnershipAlreadyExistsException"},
 
 	kumo.ErrInternal:    {http.StatusInternalServerError, "UndefinedException"},
 	kumo.ErrUnavailable: {http.StatusServiceUnavailable, "TemporaryUnavailableException"},

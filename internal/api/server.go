@@ -34,6 +34,7 @@ type Server struct {
 	Tokens        kumo.TokenService
 	Things        kumo.ThingService
 	Users         kumo.UserService
+	Groups        kumo.GroupService
 	Objects       kumo.ObjectService
 	Buckets       kumo.BucketService
 	Installations kumo.InstallationService
@@ -117,11 +118,29 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /api/apps/{appID}/things/{thing}", s.app(s.handleThingDelete))
 	m.HandleFunc("GET /api/apps/{appID}/things/{thing}/status", s.app(s.handleThingStatus))
 	m.HandleFunc("PUT /api/apps/{appID}/things/{thing}/status", s.app(s.handleThingSetStatus))
+	m.HandleFunc("GET /api/apps/{appID}/things/{thing}/vendor-thing-id", s.app(s.handleVendorThingIDGet))
+	m.HandleFunc("PUT /api/apps/{appID}/things/{thing}/vendor-thing-id", s.app(s.handleVendorThingIDPut))
+	m.HandleFunc("PUT /api/apps/{appID}/things/{thing}/password", s.app(s.handleThingPassword))
+	m.HandleFunc("POST /api/apps/{appID}/things/{thing}/ownership", s.app(s.handleOwnershipAdd))
+	m.HandleFunc("GET /api/apps/{appID}/things/{thing}/ownership", s.app(s.handleOwnershipGet))
+	m.HandleFunc("PUT /api/apps/{appID}/things/{thing}/ownership/{owner}", s.owner(s.handleOwnerPut))
+	m.HandleFunc("HEAD /api/apps/{appID}/things/{thing}/ownership/{owner}", s.owner(s.handleOwnerHead))
+	m.HandleFunc("DELETE /api/apps/{appID}/things/{thing}/ownership/{owner}", s.owner(s.handleOwnerDelete))
 	m.HandleFunc("POST /api/apps/{appID}/users", s.app(s.handleUserRegister))
 	m.HandleFunc("GET /api/apps/{appID}/users/{user}", s.app(s.handleUserGet))
 	m.HandleFunc("POST /api/apps/{appID}/users/{user}", s.app(s.handleUserUpdate))
 	m.HandleFunc("DELETE /api/apps/{appID}/users/{user}", s.app(s.handleUserDelete))
 	m.HandleFunc("PUT /api/apps/{appID}/users/{user}/password", s.app(s.handleUserPassword))
+	m.HandleFunc("POST /api/apps/{appID}/groups", s.app(s.handleGroupCreate))
+	m.HandleFunc("GET /api/apps/{appID}/groups", s.app(s.handleGroupList))
+	m.HandleFunc("PUT /api/apps/{appID}/groups/{group}", s.app(s.handleGroupPut))
+	m.HandleFunc("GET /api/apps/{appID}/groups/{group}", s.app(s.handleGroupGet))
+	m.HandleFunc("DELETE /api/apps/{appID}/groups/{group}", s.app(s.handleGroupDelete))
+	m.HandleFunc("PUT /api/apps/{appID}/groups/{group}/name", s.app(s.handleGroupName))
+	m.HandleFunc("PUT /api/apps/{appID}/groups/{group}/owner", s.app(s.handleGroupOwner))
+	m.HandleFunc("GET /api/apps/{appID}/groups/{group}/members", s.app(s.handleGroupMembers))
+	m.HandleFunc("PUT /api/apps/{appID}/groups/{group}/members/{user}", s.app(s.handleGroupMemberAdd))
+	m.HandleFunc("DELETE /api/apps/{appID}/groups/{group}/members/{user}", s.app(s.handleGroupMemberRemove))
 
 	m.HandleFunc("POST /api/apps/{appID}/installations", s.app(s.handleInstallationCreate))
 	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}", s.app(s.handleInstallationGet))
@@ -134,6 +153,7 @@ func (s *Server) routes() {
 	}{
 		{"", kumo.ScopeApp},
 		{"/users/{scopeID}", kumo.ScopeUser},
+		{"/groups/{scopeID}", kumo.ScopeGroup},
 		{"/things/{scopeID}", kumo.ScopeThing},
 	} {
 		bucket := "/api/apps/{appID}" + sc.prefix + "/buckets/{bucket}"

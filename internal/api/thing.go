@@ -125,3 +125,44 @@ func (s *Server) handleThingSetStatus(w http.ResponseWriter, r *http.Request, c 
 	}
 	return noContent(w)
 }
+
+// handleVendorThingIDGet serves GET …/things/{thing}/vendor-thing-id:
+// {"_vendorThingID"}.
+func (s *Server) handleVendorThingIDGet(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	t, err := s.Things.FindThing(r.Context(), c, r.PathValue("thing"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "application/vnd.kii.VendorThingIDRetrievalResponse+json", map[string]any{"_vendorThingID": t.VendorThingID})
+	return nil
+}
+
+// handleVendorThingIDPut serves PUT …/things/{thing}/vendor-thing-id with
+// {"_vendorThingID", "_password"}: a new vendor thing ID and password. 204.
+func (s *Server) handleVendorThingIDPut(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	body, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	vid, pw, err := kumo.ParseVendorThingIDChange(body)
+	if err != nil {
+		return err
+	}
+	if err := s.Things.ChangeVendorThingID(r.Context(), c, r.PathValue("thing"), vid, pw); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+// handleThingPassword serves PUT …/things/{thing}/password with
+// {"newPassword"}: 204.
+func (s *Server) handleThingPassword(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	body, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	if err := s.Things.ChangeThingPassword(r.Context(), c, r.PathValue("thing"), stringField(body, "newPassword")); err != nil {
+		return err
+	}
+	return noContent(w)
+}

@@ -16,11 +16,11 @@ func bucketExists(ctx context.Context, tx *Tx, b kumo.BucketRef) (bool, error) {
 
 // GetBucket implements kumo.BucketService.
 func (db *DB) GetBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) (kumo.BucketInfo, error) {
-	b, err := db.resolveBucket(ctx, c, b)
+	b, st, err := db.resolveBucket(ctx, c, b)
 	if err != nil {
 		return kumo.BucketInfo{}, err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, kumo.QueryObjectsInBucket) {
+	if !kumo.BucketAllowed(c, b.Scope, st, kumo.QueryObjectsInBucket) {
 		return kumo.BucketInfo{}, kumo.Unauthorized(c, "The caller may not read bucket %s", b.Name)
 	}
 	var n int
@@ -39,11 +39,11 @@ func (db *DB) GetBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) (k
 
 // CreateBucket implements kumo.BucketService.
 func (db *DB) CreateBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) error {
-	b, err := db.resolveBucket(ctx, c, b)
+	b, st, err := db.resolveBucket(ctx, c, b)
 	if err != nil {
 		return err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, kumo.CreateObjectsInBucket) {
+	if !kumo.BucketAllowed(c, b.Scope, st, kumo.CreateObjectsInBucket) {
 		return kumo.Unauthorized(c, "The caller may not create bucket %s", b.Name)
 	}
 	now := db.now()
@@ -63,11 +63,11 @@ func (db *DB) CreateBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 
 // DeleteBucket implements kumo.BucketService.
 func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) error {
-	b, err := db.resolveBucket(ctx, c, b)
+	b, st, err := db.resolveBucket(ctx, c, b)
 	if err != nil {
 		return err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, kumo.DropBucketWithAllContent) {
+	if !kumo.BucketAllowed(c, b.Scope, st, kumo.DropBucketWithAllContent) {
 		return kumo.Unauthorized(c, "The caller may not drop bucket %s", b.Name)
 	}
 	now := db.now()

@@ -133,8 +133,8 @@ func must[T any](v T, err error) func(t *testing.T) T {
 
 // fillSource puts data of every kind in db through its service methods:
 // two apps, a thing with a token and an MQTT installation subscribed to a
-// bucket, a user, objects in app and thing scope, their events (left in
-// the outbox) and the MQTT password secret.
+// bucket, a user whose group owns the thing, objects in app and thing
+// scope, their events (left in the outbox) and the MQTT password secret.
 func fillSource(t *testing.T, db *sqlstore.DB, objects int) sourceData {
 	t.Helper()
 	ctx := context.Background()
@@ -155,6 +155,14 @@ func fillSource(t *testing.T, db *sqlstore.DB, objects int) sourceData {
 		t.Fatal(err)
 	}
 	d.user, d.userToken = u, utok.AccessToken
+	userCaller := kumo.Caller{AppID: d.app.AppID, Kind: kumo.UserCaller, ID: u.ID}
+	g, _, err := db.CreateGroup(ctx, userCaller, kumo.GroupCreation{ID: "crew", Name: "Crew"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddThingOwner(ctx, d.admin, th.ID, kumo.OwnershipRequest{Owner: kumo.ThingOwner{Kind: kumo.OwnerGroup, ID: g.ID}}); err != nil {
+		t.Fatal(err)
+	}
 	d.installation = must(db.CreateInstallation(ctx, d.thingCaller, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT, Development: true}))(t)
 	d.bucket = kumo.BucketRef{AppID: d.app.AppID, Scope: kumo.Scope{Kind: kumo.ScopeThing, ID: th.ID}, Name: "readings"}
 	if err := db.SubscribeBucket(ctx, d.thingCaller, d.bucket, kumo.Principal{Kind: kumo.ThingCaller, ID: th.ID}); err != nil {
@@ -241,7 +249,7 @@ func TestCopy(t *testing.T) {
 				t.Errorf("table %s: last progress %d/%d, want %d/%d", tr.Table, p[0], p[1], tr.Source, tr.Source)
 			}
 		}
-		for table, n := range map[string]int64{"meta": 1, "apps": 2, "tokens": 2, "users": 1, "things": 1, "buckets": 2,
+		for table, n := range map[string]int64{"meta": 1, "apps": 2, "tokens": 2, "users": 1, "things": 1, "groups": 1, "group_members": 1, "thing_owners": 1, "buckets": 2,
 			"objects": int64(d.objects), "installations": 1, "bucket_subscriptions": 1, "outbox": int64(d.objects), "counters": 2} {
 			if got := tableReport(t, rep, table).Source; got != n {
 				t.Errorf("table %s: %d rows in the source, want %d", table, got, n)
@@ -280,6 +288,10 @@ func TestCopy(t *testing.T) {
 		}
 		if c, err := db.Authenticate(ctx, d.app.AppID, d.userToken); err != nil || c.ID != d.user.ID {
 			t.Errorf("the user's token: %+v, %v", c, err)
+		}
+		userCaller := kumo.Caller{AppID: d.app.AppID, Kind: kumo.UserCaller, ID: d.user.ID}
+		if th, err := db.FindThing(ctx, userCaller, d.thing.ID); err != nil || th.ID != d.thing.ID {
+			t.Errorf("the user reads the thing his group owns: %+v, %v", th, err)
 		}
 		if _, err := db.Login(ctx, d.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:dev-1", Password: "pass-1234"}); err != nil {
 			t.Errorf("thing login with its password: %v", err)

@@ -13,11 +13,11 @@ import (
 
 // CreateObject implements kumo.ObjectService.
 func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCreate) (kumo.Object, error) {
-	b, err := db.resolveBucket(ctx, c, o.Bucket)
+	b, st, err := db.resolveBucket(ctx, c, o.Bucket)
 	if err != nil {
 		return kumo.Object{}, err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, kumo.CreateObjectsInBucket) {
+	if !kumo.BucketAllowed(c, b.Scope, st, kumo.CreateObjectsInBucket) {
 		return kumo.Object{}, kumo.Unauthorized(c, "The caller may not create objects in bucket %s", b.Name)
 	}
 	data := o.JSON
@@ -64,11 +64,11 @@ func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCrea
 
 // GetObject implements kumo.ObjectService.
 func (db *DB) GetObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef, id string) (kumo.Object, error) {
-	b, err := db.resolveBucket(ctx, c, b)
+	b, st, err := db.resolveBucket(ctx, c, b)
 	if err != nil {
 		return kumo.Object{}, err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, kumo.ReadObjectsInBucket) {
+	if !kumo.BucketAllowed(c, b.Scope, st, kumo.ReadObjectsInBucket) {
 		return kumo.Object{}, kumo.Unauthorized(c, "The caller may not read objects in bucket %s", b.Name)
 	}
 	o := kumo.Object{ID: id, Bucket: b}
@@ -145,12 +145,12 @@ func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWri
 	if !kumo.ValidObjectID(w.ID) {
 		return kumo.Object{}, false, kumo.Errorf(kumo.ErrInvalidObjectID, "Object ID %q is not valid: 2 to 100 characters of [a-zA-Z0-9-_.]", w.ID)
 	}
-	b, err := db.resolveBucket(ctx, c, w.Bucket)
+	b, st, err := db.resolveBucket(ctx, c, w.Bucket)
 	if err != nil {
 		return kumo.Object{}, false, err
 	}
 	// Before any lookup: a caller that may not write learns nothing.
-	if !kumo.BucketAllowed(c, b.Scope, kumo.WriteExistingObject) || !kumo.BucketAllowed(c, b.Scope, kumo.CreateObjectsInBucket) {
+	if !kumo.BucketAllowed(c, b.Scope, st, kumo.WriteExistingObject) || !kumo.BucketAllowed(c, b.Scope, st, kumo.CreateObjectsInBucket) {
 		return kumo.Object{}, false, kumo.Unauthorized(c, "The caller may not write objects in bucket %s", b.Name)
 	}
 	now := db.now()
@@ -203,11 +203,11 @@ func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWri
 
 // PatchObject implements kumo.ObjectService.
 func (db *DB) PatchObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite) (kumo.Object, error) {
-	b, err := db.resolveBucket(ctx, c, w.Bucket)
+	b, st, err := db.resolveBucket(ctx, c, w.Bucket)
 	if err != nil {
 		return kumo.Object{}, err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, kumo.WriteExistingObject) {
+	if !kumo.BucketAllowed(c, b.Scope, st, kumo.WriteExistingObject) {
 		return kumo.Object{}, kumo.Unauthorized(c, "The caller may not write objects in bucket %s", b.Name)
 	}
 	now := db.now()
@@ -238,11 +238,11 @@ func (db *DB) PatchObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite
 
 // DeleteObject implements kumo.ObjectService.
 func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef, id, ifMatch string) error {
-	b, err := db.resolveBucket(ctx, c, b)
+	b, st, err := db.resolveBucket(ctx, c, b)
 	if err != nil {
 		return err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, kumo.WriteExistingObject) {
+	if !kumo.BucketAllowed(c, b.Scope, st, kumo.WriteExistingObject) {
 		return kumo.Unauthorized(c, "The caller may not delete objects in bucket %s", b.Name)
 	}
 	now := db.now()

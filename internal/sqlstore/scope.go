@@ -2,13 +2,16 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"github.com/kumo-iot/kumo"
 )
 
 // resolveScope turns the scope selector of a request ("me",
 // "VENDOR_THING_ID:x", an ID) into the canonical scope. The scope's owner
-// must exist, except when the caller is that owner (its token proves it).
+// must exist, except when the caller is that owner (its token proves it);
+// a group must exist (GROUP_NOT_FOUND).
 func (db *DB) resolveScope(ctx context.Context, c kumo.Caller, s kumo.Scope) (kumo.Scope, error) {
 	var err error
 	switch s.Kind {
@@ -17,7 +20,7 @@ func (db *DB) resolveScope(ctx context.Context, c kumo.Caller, s kumo.Scope) (ku
 	case kumo.ScopeUser:
 		s.ID, err = db.userID(ctx, c, s.ID, !(c.Kind == kumo.UserCaller && (c.ID == s.ID || s.ID == "me")))
 	case kumo.ScopeGroup:
-		err = kumo.Errorf(kumo.ErrNotImplemented, "Group scopes are not implemented yet")
+		_, err = db.group(ctx, c.AppID, s.ID)
 	}
 	return s, err
 }
@@ -37,10 +40,42 @@ func (db *DB) resolvePrincipal(ctx context.Context, c kumo.Caller, p kumo.Princi
 	return p, err
 }
 
-func (db *DB) resolveBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) (kumo.BucketRef, error) {
+// resolveBucket resolves the scope of b (resolveScope) and loads the
+// caller's standing in it, for kumo.BucketAllowed.
+func (db *DB) resolveBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) (kumo.BucketRef, kumo.Standing, error) {
 	s, err := db.resolveScope(ctx, c, b.Scope)
 	b.Scope = s
-	return b, err
+	if err != nil {
+		return b, kumo.Standing{}, err
+	}
+	st, err := db.standing(ctx, c, s)
+	return b, st, err
+}
+
+// standing loads what caller c is to the owner of scope s (canonical):
+// a member or the owner of its group, an owner of its thing. Only users
+// stand anywhere: things, anonymous callers and the admin (who needs no
+// standing) get the zero Standing without a query.
+func (db *DB) standing(ctx context.Context, c kumo.Caller, s kumo.Scope) (kumo.Standing, error) {
+	var st kumo.Standing
+	if c.Kind != kumo.UserCaller {
+		return st, nil
+	}
+	var err error
+	switch s.Kind {
+	case kumo.ScopeGroup:
+		var owner string
+		var members int
+		err = db.queryRow(ctx, `SELECT owner, (SELECT COUNT(*) FROM group_members WHERE app_id = ? AND group_id = ? AND user_id = ?)
+			FROM groups WHERE app_id = ? AND id = ?`, c.AppID, s.ID, c.ID, c.AppID, s.ID).Scan(&owner, &members)
+		if errors.Is(err, sql.ErrNoRows) {
+			return st, kumo.GroupNotFound(c.AppID, s.ID)
+		}
+		st.GroupOwner, st.GroupMember = owner == c.ID, members > 0
+	case kumo.ScopeThing:
+		st.ThingOwner, err = db.ownsThing(ctx, c.AppID, s.ID, c.ID)
+	}
+	return st, err
 }
 
 func ensureBucket(ctx context.Context, tx *Tx, b kumo.BucketRef, now int64) error {

@@ -12,7 +12,7 @@ func (db *DB) subscription(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 	if c.Kind == kumo.Anonymous { // before any lookup: an anonymous caller learns nothing
 		return b, sub, kumo.Unauthorized(c, "Push subscriptions need a user or thing token")
 	}
-	b, err := db.resolveBucket(ctx, c, b)
+	b, st, err := db.resolveBucket(ctx, c, b)
 	if err != nil {
 		return b, sub, err
 	}
@@ -23,7 +23,7 @@ func (db *DB) subscription(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 	if !c.IsAdmin() && !c.Is(sub) {
 		return b, sub, kumo.Unauthorized(c, "Only the subscriber itself or the app admin may manage this subscription")
 	}
-	if !kumo.BucketAllowed(c, b.Scope, kumo.QueryObjectsInBucket) {
+	if !kumo.BucketAllowed(c, b.Scope, st, kumo.QueryObjectsInBucket) {
 		return b, sub, kumo.Unauthorized(c, "The caller may not query bucket %s", b.Name)
 	}
 	return b, sub, nil

@@ -49,7 +49,11 @@ func (db *DB) FindThing(ctx context.Context, c kumo.Caller, selector string) (ku
 	if err != nil {
 		return t, err
 	}
-	if !c.IsAdmin() && !(c.Kind == kumo.ThingCaller && c.ID == t.ID) {
+	ok, err := db.managesThing(ctx, c, t.ID, true)
+	if err != nil {
+		return kumo.Thing{}, err
+	}
+	if !ok {
 		return kumo.Thing{}, kumo.Unauthorized(c, "The caller may not read thing %s", t.ID)
 	}
 	return t, nil
@@ -95,15 +99,9 @@ func (db *DB) thingID(ctx context.Context, appID, selector string, check bool) (
 
 // UpdateThing implements kumo.ThingService.
 func (db *DB) UpdateThing(ctx context.Context, c kumo.Caller, selector string, fields map[string]any) error {
-	if c.Kind == kumo.Anonymous {
-		return kumo.Unauthorized(c, "Updating a thing needs a token")
-	}
-	t, err := db.thing(ctx, c.AppID, selector)
+	t, err := db.thingFor(ctx, c, selector, true, "Updating")
 	if err != nil {
 		return err
-	}
-	if !c.IsAdmin() && !(c.Kind == kumo.ThingCaller && c.ID == t.ID) {
-		return kumo.Unauthorized(c, "The caller may not update thing %s", t.ID)
 	}
 	now := db.now()
 	return db.writeTx(ctx, func(tx *Tx) error {
@@ -152,24 +150,35 @@ func forgetTokens(ctx context.Context, tx *Tx) error {
 
 // deletePrincipal deletes a user or thing (its row in table) with
 // everything that is its: installations, push subscriptions, the buckets
-// and objects of its scope, and its tokens.
+// and objects of its scope, and its tokens. A thing's ownerships go with
+// it; a user's memberships and ownerships too, and the groups he owned
+// are left without an owner (the admin's to manage).
 func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal, table string) error {
+	type statement struct {
+		sql  string
+		args []any
+	}
+	var owned []statement
 	scopeKind := kumo.ScopeUser
 	if p.Kind == kumo.ThingCaller {
 		scopeKind = kumo.ScopeThing
+		owned = []statement{{"DELETE FROM thing_owners WHERE app_id = ? AND thing_id = ?", []any{appID, p.ID}}}
+	} else {
+		owned = []statement{
+			{"DELETE FROM thing_owners WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{appID, string(kumo.OwnerUser), p.ID}},
+			{"DELETE FROM group_members WHERE app_id = ? AND user_id = ?", []any{appID, p.ID}},
+			{"UPDATE groups SET owner = '' WHERE app_id = ? AND owner = ?", []any{appID, p.ID}},
+		}
 	}
 	scope := kumo.Scope{Kind: scopeKind, ID: p.ID}.Key()
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
+	for _, q := range append([]statement{
 		{"DELETE FROM " + table + " WHERE app_id = ? AND id = ?", []any{appID, p.ID}},
 		{"DELETE FROM installations WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{appID, int(p.Kind), p.ID}},
 		{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{appID, int(p.Kind), p.ID}},
 		{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{appID, scope}},
 		{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{appID, scope}},
 		{"DELETE FROM login_failures WHERE app_id = ? AND principal_id = ?", []any{appID, p.ID}},
-	} {
+	}, owned...) {
 		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
 			return err
 		}
@@ -196,10 +205,7 @@ func (db *DB) DeleteThing(ctx context.Context, c kumo.Caller, selector string) e
 
 // SetThingDisabled implements kumo.ThingService.
 func (db *DB) SetThingDisabled(ctx context.Context, c kumo.Caller, selector string, disabled bool) error {
-	if !c.IsAdmin() {
-		return kumo.Unauthorized(c, "Only the app admin may enable or disable a thing")
-	}
-	t, err := db.thing(ctx, c.AppID, selector)
+	t, err := db.thingFor(ctx, c, selector, false, "Enabling or disabling")
 	if err != nil {
 		return err
 	}
@@ -237,5 +243,47 @@ func (db *DB) SetThingOnline(ctx context.Context, appID, thingID string, online 
 			}
 		}
 		return nil
+	})
+}
+
+// ChangeVendorThingID implements kumo.ThingService.
+func (db *DB) ChangeVendorThingID(ctx context.Context, c kumo.Caller, selector, vendorThingID, password string) error {
+	t, err := db.thingFor(ctx, c, selector, true, "Changing the vendor thing ID of")
+	if err != nil {
+		return err
+	}
+	hash, err := db.Hasher.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	now := db.now()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE things SET vendor_thing_id = ?, password_hash = ?, modified = ? WHERE app_id = ? AND id = ?",
+			vendorThingID, hash, now, c.AppID, t.ID)
+		if db.dialect.IsUniqueViolation(err) {
+			return kumo.Errorf(kumo.ErrThingAlreadyExists, "Thing with vendor thing ID %s already exists", vendorThingID).
+				With("appID", c.AppID).With("field", "vendorThingID").With("value", vendorThingID)
+		}
+		return err
+	})
+}
+
+// ChangeThingPassword implements kumo.ThingService.
+func (db *DB) ChangeThingPassword(ctx context.Context, c kumo.Caller, selector, password string) error {
+	t, err := db.thingFor(ctx, c, selector, true, "Changing the password of")
+	if err != nil {
+		return err
+	}
+	if !kumo.ValidThingPassword(password) {
+		return kumo.InvalidInput(map[string]string{"newPassword": "must be 1 to 200 printable ASCII characters"})
+	}
+	hash, err := db.Hasher.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	now := db.now()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE things SET password_hash = ?, modified = ? WHERE app_id = ? AND id = ?", hash, now, c.AppID, t.ID)
+		return err
 	})
 }

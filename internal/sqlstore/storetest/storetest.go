@@ -63,6 +63,8 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"AppParams", testAppParams},
 		{"Lockout", testLockout},
 		{"RefreshTokens", testRefreshTokens},
+		{"Groups", testGroups},
+		{"Ownership", testOwnership},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,339 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// CreateGroup implements kumo.GroupService.
+func (db *DB) CreateGroup(ctx context.Context, c kumo.Caller, r kumo.GroupCreation) (kumo.Group, []string, error) {
+	switch {
+	case c.IsAdmin():
+	case c.Kind == kumo.UserCaller:
+		if r.Owner == "" {
+			r.Owner = c.ID
+		}
+		if r.Owner != c.ID {
+			return kumo.Group{}, nil, kumo.Unauthorized(c, "A user may only create groups that he owns")
+		}
+	default:
+		return kumo.Group{}, nil, kumo.Unauthorized(c, "Only users and the app admin may create groups")
+	}
+	if !kumo.ValidGroupName(r.Name) {
+		return kumo.Group{}, nil, kumo.InvalidInput(map[string]string{"name": "must be a string of 1 to 190 characters"})
+	}
+	now := db.now()
+	g := kumo.Group{ID: r.ID, Name: r.Name, Owner: r.Owner, Created: now, Modified: now}
+	if g.ID == "" {
+		g.ID = kumo.NewGroupID()
+	}
+	var notFound []string
+	err := db.writeTx(ctx, func(tx *Tx) error {
+		notFound = []string{}
+		if g.Owner != "" {
+			ok, err := userExists(ctx, tx, c.AppID, g.Owner)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return userNotFound(c.AppID, g.Owner)
+			}
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO groups (app_id, id, name, owner, created, modified) VALUES (?, ?, ?, ?, ?, ?)",
+			c.AppID, g.ID, g.Name, g.Owner, now, now)
+		if db.dialect.IsUniqueViolation(err) {
+			return kumo.Errorf(kumo.ErrGroupAlreadyExists, "Group %s already exists", g.ID).With("groupID", g.ID).With("appID", c.AppID)
+		}
+		if err != nil {
+			return err
+		}
+		members := []string{}
+		if g.Owner != "" {
+			members = append(members, g.Owner)
+		}
+		for _, m := range r.Members {
+			if slices.Contains(members, m) || slices.Contains(notFound, m) {
+				continue
+			}
+			ok, err := userExists(ctx, tx, c.AppID, m)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				notFound = append(notFound, m)
+				continue
+			}
+			members = append(members, m)
+		}
+		for _, m := range members {
+			if err := addMember(ctx, tx, c.AppID, g.ID, m, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return kumo.Group{}, nil, err
+	}
+	return g, notFound, nil
+}
+
+// userExists reports whether the app has a user with ID id, within a write.
+func userExists(ctx context.Context, tx *Tx, appID, id string) (bool, error) {
+	var n int
+	err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM users WHERE app_id = ? AND id = ?", appID, id).Scan(&n)
+	return n > 0, err
+}
+
+// userNotFound is USER_NOT_FOUND for a user ID.
+func userNotFound(appID, id string) *kumo.Error {
+	return kumo.Errorf(kumo.ErrUserNotFound, "User %s was not found", id).
+		With("appID", appID).With("field", "userID").With("value", id)
+}
+
+// addMember makes a user a member of a group (again, harmlessly).
+func addMember(ctx context.Context, tx *Tx, appID, groupID, userID string, now int64) error {
+	_, err := tx.Exec(ctx, "INSERT INTO group_members (app_id, group_id, user_id, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+		appID, groupID, userID, now)
+	return err
+}
+
+// group loads a group without any permission check.
+func (db *DB) group(ctx context.Context, appID, id string) (kumo.Group, error) {
+	g := kumo.Group{ID: id}
+	err := db.queryRow(ctx, "SELECT name, owner, created, modified FROM groups WHERE app_id = ? AND id = ?", appID, id).
+		Scan(&g.Name, &g.Owner, &g.Created, &g.Modified)
+	if errors.Is(err, sql.ErrNoRows) {
+		return g, kumo.GroupNotFound(appID, id)
+	}
+	return g, err
+}
+
+// isMember reports whether user userID is a member of group groupID.
+func (db *DB) isMember(ctx context.Context, appID, groupID, userID string) (bool, error) {
+	var n int
+	err := db.queryRow(ctx, "SELECT COUNT(*) FROM group_members WHERE app_id = ? AND group_id = ? AND user_id = ?",
+		appID, groupID, userID).Scan(&n)
+	return n > 0, err
+}
+
+// groupFor loads group id for a caller who must be a user or the admin:
+// with owner set, the group's owner; else one of its members.
+func (db *DB) groupFor(ctx context.Context, c kumo.Caller, id string, owner bool) (kumo.Group, error) {
+	if c.Kind != kumo.UserCaller && !c.IsAdmin() { // before any lookup: such a caller learns nothing
+		return kumo.Group{}, kumo.Unauthorized(c, "Only users and the app admin may use groups")
+	}
+	g, err := db.group(ctx, c.AppID, id)
+	if err != nil || c.IsAdmin() || c.ID == g.Owner {
+		return g, err
+	}
+	if owner {
+		return kumo.Group{}, kumo.Unauthorized(c, "Only the owner of group %s or the app admin may do this", id)
+	}
+	ok, err := db.isMember(ctx, c.AppID, id, c.ID)
+	if err != nil {
+		return kumo.Group{}, err
+	}
+	if !ok {
+		return kumo.Group{}, kumo.Unauthorized(c, "Only the members of group %s or the app admin may do this", id)
+	}
+	return g, nil
+}
+
+// FindGroup implements kumo.GroupService.
+func (db *DB) FindGroup(ctx context.Context, c kumo.Caller, id string) (kumo.Group, error) {
+	return db.groupFor(ctx, c, id, false)
+}
+
+// RenameGroup implements kumo.GroupService.
+func (db *DB) RenameGroup(ctx context.Context, c kumo.Caller, id, name string) error {
+	g, err := db.groupFor(ctx, c, id, true)
+	if err != nil {
+		return err
+	}
+	if !kumo.ValidGroupName(name) {
+		return kumo.InvalidInput(map[string]string{"name": "must be 1 to 190 characters"})
+	}
+	now := max(db.now(), g.Modified)
+	return db.writeTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE groups SET name = ?, modified = ? WHERE app_id = ? AND id = ?", name, now, c.AppID, g.ID)
+		return err
+	})
+}
+
+// ChangeGroupOwner implements kumo.GroupService.
+func (db *DB) ChangeGroupOwner(ctx context.Context, c kumo.Caller, id, owner string) error {
+	g, err := db.groupFor(ctx, c, id, true)
+	if err != nil {
+		return err
+	}
+	if owner == "" {
+		return kumo.InvalidInput(map[string]string{"owner": "must be a user ID"})
+	}
+	now := max(db.now(), g.Modified)
+	return db.writeTx(ctx, func(tx *Tx) error {
+		ok, err := userExists(ctx, tx, c.AppID, owner)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return userNotFound(c.AppID, owner)
+		}
+		if _, err := tx.Exec(ctx, "UPDATE groups SET owner = ?, modified = ? WHERE app_id = ? AND id = ?", owner, now, c.AppID, g.ID); err != nil {
+			return err
+		}
+		return addMember(ctx, tx, c.AppID, g.ID, owner, now)
+	})
+}
+
+// DeleteGroup implements kumo.GroupService.
+func (db *DB) DeleteGroup(ctx context.Context, c kumo.Caller, id string) error {
+	g, err := db.groupFor(ctx, c, id, true)
+	if err != nil {
+		return err
+	}
+	scope := kumo.Scope{Kind: kumo.ScopeGroup, ID: g.ID}.Key()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{"DELETE FROM groups WHERE app_id = ? AND id = ?", []any{c.AppID, g.ID}},
+			{"DELETE FROM group_members WHERE app_id = ? AND group_id = ?", []any{c.AppID, g.ID}},
+			{"DELETE FROM thing_owners WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{c.AppID, string(kumo.OwnerGroup), g.ID}},
+			{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
+			{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
+			{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
+		} {
+			if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+				return err
+			}
+		}
+		return bumpCounter(ctx, tx, counterSubscriptions)
+	})
+}
+
+// AddGroupMember implements kumo.GroupService.
+func (db *DB) AddGroupMember(ctx context.Context, c kumo.Caller, id, userID string) error {
+	g, err := db.groupFor(ctx, c, id, true)
+	if err != nil {
+		return err
+	}
+	now := db.now()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		ok, err := userExists(ctx, tx, c.AppID, userID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return userNotFound(c.AppID, userID)
+		}
+		return addMember(ctx, tx, c.AppID, g.ID, userID, now)
+	})
+}
+
+// RemoveGroupMember implements kumo.GroupService.
+func (db *DB) RemoveGroupMember(ctx context.Context, c kumo.Caller, id, userID string) error {
+	if c.Kind != kumo.UserCaller && !c.IsAdmin() {
+		return kumo.Unauthorized(c, "Only users and the app admin may use groups")
+	}
+	g, err := db.group(ctx, c.AppID, id)
+	if err != nil {
+		return err
+	}
+	if !c.IsAdmin() && c.ID != g.Owner && c.ID != userID {
+		return kumo.Unauthorized(c, "Only the owner of group %s, the app admin or the member himself may remove a member", id)
+	}
+	if userID == g.Owner {
+		return kumo.Unauthorized(c, "The owner of group %s cannot leave it: change its owner first", id)
+	}
+	return db.writeTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, "DELETE FROM group_members WHERE app_id = ? AND group_id = ? AND user_id = ?", c.AppID, g.ID, userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return userNotFound(c.AppID, userID).With("groupID", g.ID)
+		}
+		return nil
+	})
+}
+
+// GroupMembers implements kumo.GroupService.
+func (db *DB) GroupMembers(ctx context.Context, c kumo.Caller, id string) ([]string, error) {
+	g, err := db.groupFor(ctx, c, id, false)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.query(ctx, "SELECT user_id FROM group_members WHERE app_id = ? AND group_id = ? ORDER BY created, user_id", c.AppID, g.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	members := []string{}
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return nil, err
+		}
+		members = append(members, m)
+	}
+	return members, rows.Err()
+}
+
+// ListGroups implements kumo.GroupService.
+func (db *DB) ListGroups(ctx context.Context, c kumo.Caller, f kumo.GroupFilter) ([]kumo.Group, error) {
+	if c.Kind != kumo.UserCaller && !c.IsAdmin() {
+		return nil, kumo.Unauthorized(c, "Only users and the app admin may list groups")
+	}
+	const columns = "SELECT g.id, g.name, g.owner, g.created, g.modified FROM groups g "
+	var (
+		q    string
+		args []any
+	)
+	switch {
+	case f.Member != "" && f.Owner != "":
+		return nil, kumo.InvalidInput(map[string]string{"is_member": "give is_member or owner, not both"})
+	case f.Member == "" && f.Owner == "":
+		if !c.IsAdmin() {
+			return nil, kumo.Unauthorized(c, "Only the app admin may list every group: give is_member or owner")
+		}
+		q, args = columns+"WHERE g.app_id = ?", []any{c.AppID}
+	default:
+		selector, byOwner := f.Member, false
+		if selector == "" {
+			selector, byOwner = f.Owner, true
+		}
+		userID, err := db.userID(ctx, c, selector, true)
+		if err != nil {
+			return nil, err
+		}
+		if !c.IsAdmin() && userID != c.ID {
+			return nil, kumo.Unauthorized(c, "A user may only list his own groups")
+		}
+		if byOwner {
+			q, args = columns+"WHERE g.app_id = ? AND g.owner = ?", []any{c.AppID, userID}
+		} else {
+			q = columns + "JOIN group_members m ON m.app_id = g.app_id AND m.group_id = g.id WHERE g.app_id = ? AND m.user_id = ?"
+			args = []any{c.AppID, userID}
+		}
+	}
+	rows, err := db.query(ctx, q+" ORDER BY g.created, g.id", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	groups := []kumo.Group{}
+	for rows.Next() {
+		var g kumo.Group
+		if err := rows.Scan(&g.ID, &g.Name, &g.Owner, &g.Created, &g.Modified); err != nil {
+			return nil, err
+		}
+		groups = append(groups, g)
+	}
+	return groups, rows.Err()
+}

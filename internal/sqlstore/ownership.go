@@ -1,0 +1,229 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// ownsThing reports whether user userID owns thing thingID, himself or
+// as a member of an owner group (a group's owner is one of its members).
+func (db *DB) ownsThing(ctx context.Context, appID, thingID, userID string) (bool, error) {
+	var n int
+	err := db.queryRow(ctx, `SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ? AND (
+			(owner_kind = 'user' AND owner_id = ?) OR
+			(owner_kind = 'group' AND owner_id IN (SELECT group_id FROM group_members WHERE app_id = ? AND user_id = ?)))`,
+		appID, thingID, userID, appID, userID).Scan(&n)
+	return n > 0, err
+}
+
+// thingFor loads the thing named by selector for a caller who must be the
+// admin, an owner of the thing or (with itself set) the thing itself.
+// Anonymous callers are refused before any lookup.
+func (db *DB) thingFor(ctx context.Context, c kumo.Caller, selector string, itself bool, doing string) (kumo.Thing, error) {
+	if c.Kind == kumo.Anonymous {
+		return kumo.Thing{}, kumo.Unauthorized(c, "%s a thing needs a token", doing)
+	}
+	t, err := db.thing(ctx, c.AppID, selector)
+	if err != nil {
+		return t, err
+	}
+	ok, err := db.managesThing(ctx, c, t.ID, itself)
+	if err != nil {
+		return kumo.Thing{}, err
+	}
+	if !ok {
+		return kumo.Thing{}, kumo.Unauthorized(c, "The caller may not do this to thing %s", t.ID)
+	}
+	return t, nil
+}
+
+// managesThing reports whether c is the admin, an owner of thing thingID
+// or (with itself set) the thing itself.
+func (db *DB) managesThing(ctx context.Context, c kumo.Caller, thingID string, itself bool) (bool, error) {
+	switch {
+	case c.IsAdmin():
+		return true, nil
+	case c.Kind == kumo.ThingCaller:
+		return itself && c.ID == thingID, nil
+	case c.Kind == kumo.UserCaller:
+		return db.ownsThing(ctx, c.AppID, thingID, c.ID)
+	}
+	return false, nil
+}
+
+// isOwnerSubject reports whether c is o itself: the user, or a member of
+// the group.
+func (db *DB) isOwnerSubject(ctx context.Context, c kumo.Caller, o kumo.ThingOwner) (bool, error) {
+	if c.Kind != kumo.UserCaller {
+		return false, nil
+	}
+	if o.Kind == kumo.OwnerUser {
+		return o.ID == c.ID, nil
+	}
+	return db.isMember(ctx, c.AppID, o.ID, c.ID)
+}
+
+// ownershipError is a THING_OWNERSHIP_* error with Kii's fields.
+func ownershipError(code kumo.Code, msg, appID, thingID string, o kumo.ThingOwner) *kumo.Error {
+	return kumo.Errorf(code, "%s", msg).With("appID", appID).With("thingID", thingID).With(o.IDField(), o.ID)
+}
+
+// AddThingOwner implements kumo.ThingService.
+func (db *DB) AddThingOwner(ctx context.Context, c kumo.Caller, selector string, r kumo.OwnershipRequest) error {
+	if c.Kind == kumo.Anonymous {
+		return kumo.Unauthorized(c, "Adding a thing owner needs a token")
+	}
+	t, err := db.thing(ctx, c.AppID, selector)
+	if err != nil {
+		return err
+	}
+	if r.Owner.Kind == kumo.OwnerGroup {
+		if _, err := db.group(ctx, c.AppID, r.Owner.ID); err != nil {
+			return err
+		}
+	}
+	if c.Kind == kumo.UserCaller {
+		if err := db.checkOwnerCandidate(ctx, c, t.ID, r); err != nil {
+			return err
+		}
+	} else if !c.IsAdmin() && !(c.Kind == kumo.ThingCaller && c.ID == t.ID) {
+		return kumo.Unauthorized(c, "Only the thing itself, a user or group member for himself, or the app admin may add an owner")
+	}
+	now := db.now()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		if r.Owner.Kind == kumo.OwnerUser {
+			ok, err := userExists(ctx, tx, c.AppID, r.Owner.ID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return userNotFound(c.AppID, r.Owner.ID)
+			}
+		}
+		res, err := tx.Exec(ctx, `INSERT INTO thing_owners (app_id, thing_id, owner_kind, owner_id, created)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, c.AppID, t.ID, string(r.Owner.Kind), r.Owner.ID, now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ownershipError(kumo.ErrThingOwnershipExists, r.Owner.String()+" owns the thing already", c.AppID, t.ID, r.Owner)
+		}
+		return nil
+	})
+}
+
+// checkOwnerCandidate checks a user's request to add an owner to thing
+// thingID: he names himself or a group he is a member of, and gives the
+// thing's password.
+func (db *DB) checkOwnerCandidate(ctx context.Context, c kumo.Caller, thingID string, r kumo.OwnershipRequest) error {
+	ok, err := db.isOwnerSubject(ctx, c, r.Owner)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return kumo.Unauthorized(c, "A user may add himself, or a group he is a member of, as a thing owner")
+	}
+	if r.Legacy {
+		return kumo.Unauthorized(c, "Adding a thing owner needs the thing's password: use POST …/ownership with thingPassword")
+	}
+	var hash string
+	if err := db.queryRow(ctx, "SELECT password_hash FROM things WHERE app_id = ? AND id = ?", c.AppID, thingID).Scan(&hash); err != nil {
+		return err
+	}
+	if r.Password == "" || !db.Hasher.CheckPassword(hash, r.Password) {
+		return kumo.Errorf(kumo.ErrWrongPassword, "The thing password is missing or wrong").With("appID", c.AppID).With("thingID", thingID)
+	}
+	return nil
+}
+
+// HasThingOwner implements kumo.ThingService.
+func (db *DB) HasThingOwner(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner) error {
+	t, err := db.ownershipFor(ctx, c, selector, o, true)
+	if err != nil {
+		return err
+	}
+	var n int
+	if err := db.queryRow(ctx, "SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
+		c.AppID, t.ID, string(o.Kind), o.ID).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return ownershipError(kumo.ErrThingOwnershipNotFound, o.String()+" does not own the thing", c.AppID, t.ID, o)
+	}
+	return nil
+}
+
+// RemoveThingOwner implements kumo.ThingService.
+func (db *DB) RemoveThingOwner(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner) error {
+	t, err := db.ownershipFor(ctx, c, selector, o, false)
+	if err != nil {
+		return err
+	}
+	return db.writeTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, "DELETE FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
+			c.AppID, t.ID, string(o.Kind), o.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ownershipError(kumo.ErrThingOwnershipNotFound, o.String()+" does not own the thing", c.AppID, t.ID, o)
+		}
+		return nil
+	})
+}
+
+// ownershipFor loads the thing of an ownership request about owner o for
+// a caller who must be the admin, the thing, o itself (the user or a
+// member of the group) or, with owners set, an owner of the thing.
+func (db *DB) ownershipFor(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner, owners bool) (kumo.Thing, error) {
+	if c.Kind == kumo.Anonymous {
+		return kumo.Thing{}, kumo.Unauthorized(c, "Thing ownerships need a token")
+	}
+	t, err := db.thing(ctx, c.AppID, selector)
+	if err != nil {
+		return t, err
+	}
+	ok := c.IsAdmin() || c.Kind == kumo.ThingCaller && c.ID == t.ID
+	if !ok {
+		if ok, err = db.isOwnerSubject(ctx, c, o); err != nil {
+			return kumo.Thing{}, err
+		}
+	}
+	if !ok && owners && c.Kind == kumo.UserCaller {
+		if ok, err = db.ownsThing(ctx, c.AppID, t.ID, c.ID); err != nil {
+			return kumo.Thing{}, err
+		}
+	}
+	if !ok {
+		return kumo.Thing{}, kumo.Unauthorized(c, "The caller may not manage the ownership of thing %s by %s", t.ID, o)
+	}
+	return t, nil
+}
+
+// ThingOwners implements kumo.ThingService.
+func (db *DB) ThingOwners(ctx context.Context, c kumo.Caller, selector string) (kumo.ThingOwners, error) {
+	t, err := db.thingFor(ctx, c, selector, true, "Reading the owners of")
+	if err != nil {
+		return kumo.ThingOwners{}, err
+	}
+	rows, err := db.query(ctx, "SELECT owner_kind, owner_id FROM thing_owners WHERE app_id = ? AND thing_id = ? ORDER BY created, owner_kind, owner_id",
+		c.AppID, t.ID)
+	if err != nil {
+		return kumo.ThingOwners{}, err
+	}
+	defer rows.Close()
+	owners := kumo.ThingOwners{Users: []string{}, Groups: []string{}}
+	for rows.Next() {
+		var kind, id string
+		if err := rows.Scan(&kind, &id); err != nil {
+			return kumo.ThingOwners{}, err
+		}
+		if kumo.OwnerKind(kind) == kumo.OwnerGroup {
+			owners.Groups = append(owners.Groups, id)
+		} else {
+			owners.Users = append(owners.Users, id)
+		}
+	}
+	return owners, rows.Err()
+}

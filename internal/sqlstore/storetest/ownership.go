@@ -1,0 +1,242 @@
+package storetest
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// testOwnership checks thing ownership (kumo.ThingService) and what it
+// grants: the thing itself and the buckets of its scope.
+func testOwnership(t *testing.T, s suite) {
+	userOwner := func(id string) kumo.ThingOwner { return kumo.ThingOwner{Kind: kumo.OwnerUser, ID: id} }
+	groupOwner := func(id string) kumo.ThingOwner { return kumo.ThingOwner{Kind: kumo.OwnerGroup, ID: id} }
+
+	t.Run("Add", func(t *testing.T) {
+		f := newFixture(t, s)
+		th, thC := f.mustThing("vt-1")
+		_, otherC := f.mustThing("vt-2")
+		alice, aliceC := f.mustUser("alice")
+		_, bobC := f.mustUser("bob")
+		carol, carolC := f.mustUser("carol")
+		dave, _ := f.mustUser("dave")
+		team := f.mustGroup(bobC, kumo.GroupCreation{ID: "team", Name: "team"})
+		other := f.mustGroup(carolC, kumo.GroupCreation{ID: "other", Name: "other"})
+		pw := "pw-vt-1"
+		tests := []struct {
+			name   string
+			caller kumo.Caller
+			r      kumo.OwnershipRequest
+			code   kumo.Code
+			fields map[string]any
+		}{
+			{name: "a user without the password", caller: aliceC, r: kumo.OwnershipRequest{Owner: userOwner(alice.ID)}, code: kumo.ErrWrongPassword},
+			{name: "a user with a wrong password", caller: aliceC, r: kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: "nope"}, code: kumo.ErrWrongPassword},
+			{name: "a user, legacy", caller: aliceC, r: kumo.OwnershipRequest{Owner: userOwner(alice.ID), Legacy: true}, code: kumo.ErrUnauthorized},
+			{name: "a user for another user", caller: aliceC, r: kumo.OwnershipRequest{Owner: userOwner(dave.ID), Password: pw}, code: kumo.ErrUnauthorized},
+			{name: "a user for himself", caller: aliceC, r: kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: pw}},
+			{name: "again", caller: aliceC, r: kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: pw}, code: kumo.ErrThingOwnershipExists,
+				fields: map[string]any{"appID": "app1", "thingID": th.ID, "userID": alice.ID}},
+			{name: "a member for his group", caller: bobC, r: kumo.OwnershipRequest{Owner: groupOwner(team.ID), Password: pw}},
+			{name: "a group again", caller: f.admin, r: kumo.OwnershipRequest{Owner: groupOwner(team.ID), Legacy: true}, code: kumo.ErrThingOwnershipExists,
+				fields: map[string]any{"groupID": team.ID}},
+			{name: "a user for a group not his", caller: aliceC, r: kumo.OwnershipRequest{Owner: groupOwner(other.ID), Password: pw}, code: kumo.ErrUnauthorized},
+			{name: "an unknown group", caller: aliceC, r: kumo.OwnershipRequest{Owner: groupOwner("nogroup"), Password: pw}, code: kumo.ErrGroupNotFound},
+			{name: "the admin, legacy", caller: f.admin, r: kumo.OwnershipRequest{Owner: userOwner(dave.ID), Legacy: true}},
+			{name: "the admin, an unknown user", caller: f.admin, r: kumo.OwnershipRequest{Owner: userOwner("nobody"), Legacy: true}, code: kumo.ErrUserNotFound},
+			{name: "the thing itself, legacy", caller: thC, r: kumo.OwnershipRequest{Owner: groupOwner(other.ID), Legacy: true}},
+			{name: "another thing", caller: otherC, r: kumo.OwnershipRequest{Owner: userOwner(carol.ID), Legacy: true}, code: kumo.ErrUnauthorized},
+			{name: "anonymous", caller: f.anon, r: kumo.OwnershipRequest{Owner: userOwner(carol.ID), Password: pw}, code: kumo.ErrUnauthorized},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				err := f.db.AddThingOwner(f.ctx, tt.caller, th.ID, tt.r)
+				if wantCode(t, "AddThingOwner", err, tt.code) && tt.code != "" {
+					wantFields(t, "AddThingOwner", err, tt.fields)
+				}
+			})
+		}
+		err := f.db.AddThingOwner(f.ctx, f.admin, "VENDOR_THING_ID:nope", kumo.OwnershipRequest{Owner: userOwner(alice.ID)})
+		wantCode(t, "AddThingOwner of an unknown thing", err, kumo.ErrThingNotFound)
+		got, err := f.db.ThingOwners(f.ctx, aliceC, "VENDOR_THING_ID:vt-1")
+		want := kumo.ThingOwners{Users: sorted([]string{alice.ID, dave.ID}), Groups: sorted([]string{team.ID, other.ID})}
+		got.Users, got.Groups = sorted(got.Users), sorted(got.Groups) // made within one millisecond
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("ThingOwners = %+v, %v; want %+v", got, err, want)
+		}
+	})
+
+	t.Run("Grants", func(t *testing.T) {
+		f := newFixture(t, s)
+		th, _ := f.mustThing("vt-1")
+		alice, aliceC := f.mustUser("alice")
+		_, bobC := f.mustUser("bob")
+		carol, carolC := f.mustUser("carol")
+		_, strangerC := f.mustUser("stranger")
+		team := f.mustGroup(bobC, kumo.GroupCreation{Name: "team", Members: []string{carol.ID}})
+		for _, o := range []kumo.ThingOwner{userOwner(alice.ID), groupOwner(team.ID)} {
+			if err := f.db.AddThingOwner(f.ctx, f.admin, th.ID, kumo.OwnershipRequest{Owner: o}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := f.bucket(thingScope(th.ID), "readings")
+		tests := []struct {
+			name   string
+			caller kumo.Caller
+			code   kumo.Code
+		}{
+			{"a user owner", aliceC, ""},
+			{"the owner group's owner", bobC, ""},
+			{"a member of the owner group", carolC, ""},
+			{"another user", strangerC, kumo.ErrUnauthorized},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				_, err := f.db.FindThing(f.ctx, tt.caller, "VENDOR_THING_ID:vt-1")
+				wantCode(t, "FindThing", err, tt.code)
+				wantCode(t, "UpdateThing", f.db.UpdateThing(f.ctx, tt.caller, th.ID, map[string]any{"by": tt.name}), tt.code)
+				wantCode(t, "SetThingDisabled", f.db.SetThingDisabled(f.ctx, tt.caller, th.ID, false), tt.code)
+				_, err = f.db.ThingOwners(f.ctx, tt.caller, th.ID)
+				wantCode(t, "ThingOwners", err, tt.code)
+				_, err = f.db.CreateObject(f.ctx, tt.caller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{}})
+				wantCode(t, "CreateObject in the thing's scope", err, tt.code)
+				_, err = f.db.GetBucket(f.ctx, tt.caller, kumo.BucketRef{AppID: f.app.AppID, Scope: thingScope("VENDOR_THING_ID:vt-1"), Name: "readings"})
+				wantCode(t, "GetBucket by vendor thing ID", err, tt.code)
+			})
+		}
+		wantCode(t, "an owner may not delete the thing", f.db.DeleteThing(f.ctx, aliceC, th.ID), kumo.ErrUnauthorized)
+
+		// Leaving the group, carol is no owner any more.
+		if err := f.db.RemoveGroupMember(f.ctx, carolC, team.ID, carol.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.db.FindThing(f.ctx, carolC, th.ID)
+		wantCode(t, "FindThing by a former member", err, kumo.ErrUnauthorized)
+	})
+
+	t.Run("HasAndRemove", func(t *testing.T) {
+		f := newFixture(t, s)
+		th, thC := f.mustThing("vt-1")
+		_, otherC := f.mustThing("vt-2")
+		alice, aliceC := f.mustUser("alice")
+		bob, bobC := f.mustUser("bob")
+		carol, carolC := f.mustUser("carol")
+		_, strangerC := f.mustUser("stranger")
+		team := f.mustGroup(bobC, kumo.GroupCreation{Name: "team", Members: []string{carol.ID}})
+		for _, o := range []kumo.ThingOwner{userOwner(alice.ID), groupOwner(team.ID)} {
+			if err := f.db.AddThingOwner(f.ctx, f.admin, th.ID, kumo.OwnershipRequest{Owner: o}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		has := []struct {
+			name   string
+			caller kumo.Caller
+			owner  kumo.ThingOwner
+			code   kumo.Code
+		}{
+			{"the user himself", aliceC, userOwner(alice.ID), ""},
+			{"a group member", carolC, groupOwner(team.ID), ""},
+			{"another owner", carolC, userOwner(alice.ID), ""},
+			{"the thing", thC, userOwner(alice.ID), ""},
+			{"the admin", f.admin, groupOwner(team.ID), ""},
+			{"not an owner", f.admin, userOwner(bob.ID), kumo.ErrThingOwnershipNotFound},
+			{"a user asks about another user", strangerC, userOwner("x"), kumo.ErrUnauthorized},
+			{"a stranger", strangerC, userOwner(alice.ID), kumo.ErrUnauthorized},
+			{"another thing", otherC, userOwner(alice.ID), kumo.ErrUnauthorized},
+			{"anonymous", f.anon, userOwner(alice.ID), kumo.ErrUnauthorized},
+		}
+		for _, tt := range has {
+			t.Run("has/"+tt.name, func(t *testing.T) {
+				wantCode(t, "HasThingOwner", f.db.HasThingOwner(f.ctx, tt.caller, th.ID, tt.owner), tt.code)
+			})
+		}
+		// bob asks about himself, an owner only through his group.
+		wantCode(t, "HasThingOwner(bob, himself)", f.db.HasThingOwner(f.ctx, bobC, th.ID, userOwner(bob.ID)), kumo.ErrThingOwnershipNotFound)
+
+		steps := []struct {
+			name   string
+			caller kumo.Caller
+			owner  kumo.ThingOwner
+			code   kumo.Code
+		}{
+			{"another owner may not remove", carolC, userOwner(alice.ID), kumo.ErrUnauthorized},
+			{"the user removes himself", aliceC, userOwner(alice.ID), ""},
+			{"again", aliceC, userOwner(alice.ID), kumo.ErrThingOwnershipNotFound},
+			{"a member removes his group", carolC, groupOwner(team.ID), ""},
+			{"the admin, nothing left", f.admin, groupOwner(team.ID), kumo.ErrThingOwnershipNotFound},
+		}
+		for _, st := range steps {
+			err := f.db.RemoveThingOwner(f.ctx, st.caller, th.ID, st.owner)
+			if wantCode(t, st.name, err, st.code) && st.code == kumo.ErrThingOwnershipNotFound {
+				wantFields(t, st.name, err, map[string]any{"thingID": th.ID, st.owner.IDField(): st.owner.ID})
+			}
+		}
+		_, err := f.db.FindThing(f.ctx, aliceC, th.ID)
+		wantCode(t, "FindThing by a former owner", err, kumo.ErrUnauthorized)
+		got, err := f.db.ThingOwners(f.ctx, thC, th.ID)
+		if err != nil || len(got.Users)+len(got.Groups) != 0 || got.Users == nil || got.Groups == nil {
+			t.Errorf("ThingOwners = %#v, %v; want two empty lists", got, err)
+		}
+		// The thing removes an owner too.
+		if err := f.db.AddThingOwner(f.ctx, thC, th.ID, kumo.OwnershipRequest{Owner: userOwner(bob.ID), Legacy: true}); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, "the thing removes", f.db.RemoveThingOwner(f.ctx, thC, th.ID, userOwner(bob.ID)), "")
+	})
+
+	t.Run("Deleted", func(t *testing.T) {
+		f := newFixture(t, s)
+		th, _ := f.mustThing("vt-1")
+		th2, _ := f.mustThing("vt-2")
+		alice, aliceC := f.mustUser("alice")
+		for _, id := range []string{th.ID, th2.ID} {
+			if err := f.db.AddThingOwner(f.ctx, f.admin, id, kumo.OwnershipRequest{Owner: userOwner(alice.ID)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.db.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
+			t.Fatal(err)
+		}
+		// A thing registered again under the vendor thing ID is not alice's.
+		again, _ := f.mustThing("vt-1")
+		_, err := f.db.FindThing(f.ctx, aliceC, again.ID)
+		wantCode(t, "FindThing of the new thing", err, kumo.ErrUnauthorized)
+		if err := f.db.DeleteUser(f.ctx, f.admin, alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.db.ThingOwners(f.ctx, f.admin, th2.ID)
+		if err != nil || len(got.Users) != 0 {
+			t.Errorf("owners after the user's delete = %+v, %v; want none", got, err)
+		}
+	})
+
+	t.Run("VendorThingIDAndPassword", func(t *testing.T) {
+		f := newFixture(t, s)
+		th, thC := f.mustThing("vt-1")
+		f.mustThing("vt-2")
+		alice, aliceC := f.mustUser("alice")
+		_, strangerC := f.mustUser("stranger")
+		if err := f.db.AddThingOwner(f.ctx, f.admin, th.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID)}); err != nil {
+			t.Fatal(err)
+		}
+		login := func(vid, pw string) error {
+			_, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:" + vid, Password: pw})
+			return err
+		}
+		wantCode(t, "a stranger changes it", f.db.ChangeVendorThingID(f.ctx, strangerC, th.ID, "vt-9", "new-pw"), kumo.ErrUnauthorized)
+		wantCode(t, "a taken vendor thing ID", f.db.ChangeVendorThingID(f.ctx, aliceC, th.ID, "vt-2", "new-pw"), kumo.ErrThingAlreadyExists)
+		wantCode(t, "the owner changes it", f.db.ChangeVendorThingID(f.ctx, aliceC, "VENDOR_THING_ID:vt-1", "vt-9", "new-pw"), "")
+		if got, err := f.db.FindThing(f.ctx, thC, th.ID); err != nil || got.VendorThingID != "vt-9" {
+			t.Errorf("FindThing = %+v, %v; want vendor thing ID vt-9", got, err)
+		}
+		wantCode(t, "login with the new ID and password", login("vt-9", "new-pw"), "")
+		if login("vt-1", "pw-vt-1") == nil || login("vt-9", "pw-vt-1") == nil {
+			t.Error("the old vendor thing ID or password still logs in")
+		}
+		wantCode(t, "a stranger sets the password", f.db.ChangeThingPassword(f.ctx, strangerC, th.ID, "x"), kumo.ErrUnauthorized)
+		wantCode(t, "an empty password", f.db.ChangeThingPassword(f.ctx, thC, th.ID, ""), kumo.ErrInvalidInputData)
+		wantCode(t, "the thing sets its password", f.db.ChangeThingPassword(f.ctx, thC, th.ID, "third"), "")
+		wantCode(t, "login with the third password", login("vt-9", "third"), "")
+	})
+}
