@@ -54,6 +54,8 @@ const (
 	ErrPushSubscriptionExists  Code = "PUSH_SUBSCRIPTION_ALREADY_EXISTS"
 	ErrPushSubscriptionMissing Code = "PUSH_SUBSCRIPTION_NOT_FOUND"
 	ErrFilterNotFound          Code = "FILTER_NOT_FOUND"
+	ErrACLNotFound             Code = "ACL_NOT_FOUND"
+	ErrACLAlreadyExists        Code = "ACL_ALREADY_EXISTS"
 
 	// Server side.
 	ErrInternal    Code = "UNDEFINED_ERROR"
@@ -72,7 +74,7 @@ var Codes = []Code{
 	ErrBucketNotFound, ErrBucketAlreadyExists, ErrObjectNotFound, ErrObjectAlreadyExists,
 	ErrObjectVersionIsStale, ErrInstallationNotFound, ErrInstallationExists,
 	ErrMQTTEndpointNotFound, ErrPushSubscriptionExists, ErrPushSubscriptionMissing,
-	ErrFilterNotFound,
+	ErrFilterNotFound, ErrACLNotFound, ErrACLAlreadyExists,
 	ErrGroupNotFound, ErrGroupAlreadyExists, ErrThingOwnershipNotFound, ErrThingOwnershipExists,
 	ErrInternal, ErrUnavailable,
 }

@@ -53,6 +53,8 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrPushSubscriptionExists:  {http.StatusConflict, "PushSubscriptionAlreadyExistsException"},
 	kumo.ErrPushSubscriptionMissing: {http.StatusNotFound, "PushSubscriptionNotFoundException"},
 	kumo.ErrFilterNotFound:          {http.StatusNotFound, "FilterNotFoundException"},
+	kumo.ErrACLNotFound:             {http.StatusNotFound, "ACLNotFoundException"},
+	kumo.ErrACLAlreadyExists:        {http.StatusConflict, "ACLAlreadyExistsException"},
 	kumo.ErrGroupNotFound:           {http.StatusNotFound, "GroupNotFoundException"},
 	kumo.ErrGroupAlreadyExists:      {http.StatusConflict, "GroupAlreadyExistsException"},
 	kumo.ErrThingOwnershipNotFound:  {http.StatusNotFound, "ThingOwnershipNotFoundException"},

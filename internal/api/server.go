@@ -40,6 +40,7 @@ type Server struct {
 	Installations kumo.InstallationService
 	Subscriptions kumo.SubscriptionService
 	AppParams     kumo.AppParamsService
+	ACLs          kumo.ACLService
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -158,6 +159,9 @@ func (s *Server) routes() {
 	} {
 		bucket := "/api/apps/{appID}" + sc.prefix + "/buckets/{bucket}"
 		kind := sc.kind
+		s.aclRoutes("/api/apps/{appID}"+sc.prefix, s.scopeACL(kind))
+		s.aclRoutes(bucket, s.bucketACL(kind, false))
+		s.aclRoutes(bucket+"/objects/{object}", s.bucketACL(kind, true))
 		m.HandleFunc("GET "+bucket, s.bucket(kind, s.handleBucketGet))
 		m.HandleFunc("PUT "+bucket, s.bucket(kind, s.handleBucketCreate))
 		m.HandleFunc("DELETE "+bucket, s.bucket(kind, s.handleBucketDelete))

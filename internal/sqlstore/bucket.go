@@ -20,8 +20,8 @@ func (db *DB) GetBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) (k
 	if err != nil {
 		return kumo.BucketInfo{}, err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, st, kumo.QueryObjectsInBucket) {
-		return kumo.BucketInfo{}, kumo.Unauthorized(c, "The caller may not read bucket %s", b.Name)
+	if err := db.mayBucket(ctx, c, st, b, kumo.QueryObjectsInBucket); err != nil {
+		return kumo.BucketInfo{}, err
 	}
 	var n int
 	if err := db.queryRow(ctx, "SELECT COUNT(*) FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
@@ -43,13 +43,17 @@ func (db *DB) CreateBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 	if err != nil {
 		return err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, st, kumo.CreateObjectsInBucket) {
+	ok, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: b.AppID, Scope: b.Scope}}, kumo.CreateNewBucket, nil)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return kumo.Unauthorized(c, "The caller may not create bucket %s", b.Name)
 	}
 	now := db.now()
 	return db.writeTx(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(ctx, "INSERT INTO buckets (app_id, scope, name, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-			b.AppID, b.Scope.Key(), b.Name, now)
+		res, err := tx.Exec(ctx, "INSERT INTO buckets (app_id, scope, name, created, creator) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+			b.AppID, b.Scope.Key(), b.Name, now, owner(c))
 		if err != nil {
 			return err
 		}
@@ -67,8 +71,8 @@ func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 	if err != nil {
 		return err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, st, kumo.DropBucketWithAllContent) {
-		return kumo.Unauthorized(c, "The caller may not drop bucket %s", b.Name)
+	if err := db.mayBucket(ctx, c, st, b, kumo.DropBucketWithAllContent); err != nil {
+		return err
 	}
 	now := db.now()
 	return db.writeTx(ctx, func(tx *Tx) error {
@@ -83,6 +87,9 @@ func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 			return err
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM buckets WHERE app_id = ? AND scope = ? AND name = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
+			return err
+		}
+		if err := deleteACLs(ctx, tx, "app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.BucketDeleted, Bucket: b, Sender: c.Principal(), When: now})

@@ -51,6 +51,7 @@ var copyTables = []CopyTable{
 	{Name: "thing_owners", Key: []string{"app_id", "thing_id", "owner_kind", "owner_id"}, App: "app_id"},
 	{Name: "buckets", Key: []string{"app_id", "scope", "name"}, App: "app_id"},
 	{Name: "objects", Key: []string{"app_id", "scope", "bucket", "id"}, App: "app_id"},
+	{Name: "acl_entries", Key: []string{"app_id", "scope", "bucket", "object_id", "verb", "subject"}, App: "app_id"},
 	{Name: "installations", Key: []string{"app_id", "id"}, App: "app_id"},
 	{Name: "bucket_subscriptions", Key: []string{"app_id", "scope", "bucket", "subscriber_kind", "subscriber_id"}, App: "app_id"},
 	{Name: "outbox", Key: []string{"seq"}, App: "app_id"},

@@ -90,6 +90,7 @@ type DB struct {
 
 	topics topicCache   // subscriber topics per bucket
 	tokens tokenCache   // callers of recent tokens
+	acls   aclCache     // stored ACL changes of recent targets
 	mu     sync.RWMutex // guards closed
 	closed bool
 
@@ -302,6 +303,20 @@ type writeReq struct {
 }
 
 var errClosed = kumo.Errorf(kumo.ErrUnavailable, "The server is shutting down")
+
+// readErr returns err, or TEMPORARY_UNAVAILABLE_ERROR when the store was
+// closed under the read that failed.
+func (db *DB) readErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return errClosed
+	}
+	return err
+}
 
 // writeTx runs fn in the shared write transaction and returns once that
 // transaction has committed (or fn failed). fn's own error rolls back only

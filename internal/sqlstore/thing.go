@@ -186,6 +186,10 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 	if err := bumpCounter(ctx, tx, counterSubscriptions); err != nil {
 		return err
 	}
+	// The ACLs of its scope, and the entries naming it elsewhere.
+	if err := deleteACLs(ctx, tx, "app_id = ? AND (scope = ? OR subject = ?)", appID, scope, kumo.PrincipalSubject(p).String()); err != nil {
+		return err
+	}
 	return revokeTokens(ctx, tx, appID, p.ID)
 }
 
