@@ -51,6 +51,14 @@ const (
 	ErrPushSubscriptionMissing Code = "PUSH_SUBSCRIPTION_NOT_FOUND"
 	ErrFilterNotFound          Code = "FILTER_NOT_FOUND"
 
+	// Object bodies.
+	ErrBodyNotFound            Code = "OBJECT_BODY_NOT_FOUND"
+	ErrBodyRangeNotSatisfiable Code = "OBJECT_BODY_RANGE_NOT_SATISFIABLE"
+	ErrBodyIntegrityNotAssured Code = "OBJECT_BODY_INTEGRITY_NOT_ASSURED"
+	ErrBodyUploadNotFound      Code = "OBJECT_BODY_UPLOAD_NOT_FOUND"
+	ErrPublicationNotFound     Code = "PUBLICATION_NOT_FOUND"
+	ErrPublicationExpired      Code = "PUBLICATION_EXPIRED"
+
 	// Server side.
 	ErrInternal    Code = "UNDEFINED_ERROR"
 	ErrUnavailable Code = "TEMPORARY_UNAVAILABLE_ERROR"
@@ -69,6 +77,8 @@ var Codes = []Code{
 	ErrObjectVersionIsStale, ErrInstallationNotFound, ErrInstallationExists,
 	ErrMQTTEndpointNotFound, ErrPushSubscriptionExists, ErrPushSubscriptionMissing,
 	ErrFilterNotFound,
+	ErrBodyNotFound, ErrBodyRangeNotSatisfiable, ErrBodyIntegrityNotAssured, ErrBodyUploadNotFound,
+	ErrPublicationNotFound, ErrPublicationExpired,
 	ErrInternal, ErrUnavailable,
 }
 

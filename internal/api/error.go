@@ -54,6 +54,13 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrPushSubscriptionMissing: {http.StatusNotFound, "PushSubscriptionNotFoundException"},
 	kumo.ErrFilterNotFound:          {http.StatusNotFound, "FilterNotFoundException"},
 
+	kumo.ErrBodyNotFound:            {http.StatusNotFound, "ObjectBodyNotFoundException"},
+	kumo.ErrBodyRangeNotSatisfiable: {http.StatusRequestedRangeNotSatisfiable, "ObjectBodyRangeNotSatisfiableException"},
+	kumo.ErrBodyIntegrityNotAssured: {http.StatusPreconditionFailed, "ObjectBodyIntegrityNotAssuredException"},
+	kumo.ErrBodyUploadNotFound:      {http.StatusNotFound, "ObjectBodyUploadNotFoundException"},
+	kumo.ErrPublicationNotFound:     {http.StatusNotFound, "PublicationNotFoundException"},
+	kumo.ErrPublicationExpired:      {http.StatusGone, "PublicationExpiredException"},
+
 	kumo.ErrInternal:    {http.StatusInternalServerError, "UndefinedException"},
 	kumo.ErrUnavailable: {http.StatusServiceUnavailable, "TemporaryUnavailableException"},
 }

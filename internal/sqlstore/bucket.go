@@ -71,7 +71,7 @@ func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 		return kumo.Unauthorized(c, "The caller may not drop bucket %s", b.Name)
 	}
 	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		ok, err := bucketExists(ctx, tx, b)
 		if err != nil {
 			return err
@@ -85,6 +85,13 @@ func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 		if _, err := tx.Exec(ctx, "DELETE FROM buckets WHERE app_id = ? AND scope = ? AND name = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
 			return err
 		}
+		if err := dropBodies(ctx, tx, now, "app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
+			return err
+		}
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.BucketDeleted, Bucket: b, Sender: c.Principal(), When: now})
 	})
+	if err == nil {
+		db.emptyTrash(ctx)
+	}
+	return err
 }

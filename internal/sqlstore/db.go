@@ -14,9 +14,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -72,6 +74,12 @@ type DB struct {
 	// Maintain, when set, runs in its own goroutine while the store is
 	// open (the SQLite checkpointer); its context ends at Close.
 	Maintain func(ctx context.Context)
+	// Blobs holds the bytes of object bodies; set by the dialect package.
+	// Closed by Close when it is an io.Closer.
+	Blobs Blobs
+	// MaxBodySize bounds an object body, in bytes
+	// (kumo.DefaultMaxBodySize when 0).
+	MaxBodySize int64
 
 	dialect   Dialect
 	cached    bool     // the driver caches prepared statements (StatementCacher)
@@ -86,6 +94,11 @@ type DB struct {
 
 	stopMaintain context.CancelFunc
 	maintained   chan struct{}
+	stopSweep    context.CancelFunc
+	swept        chan struct{}
+
+	trashPending atomic.Bool // blob_trash may have rows
+	trashMu      sync.Mutex  // one emptyTrash at a time
 	rstmts       sync.Map // query -> *sql.Stmt prepared on the read pool
 
 	topics topicCache   // subscriber topics per bucket
@@ -153,9 +166,19 @@ func (db *DB) Open() error {
 			return fmt.Errorf("sqlstore: release this node's old outbox claims: %w", err)
 		}
 	}
+	if db.Blobs == nil {
+		return errors.New("sqlstore: no blob storage")
+	}
+	started := db.Now()
 	db.reqs = make(chan *writeReq, 4*db.MaxBatch)
 	db.done = make(chan struct{})
 	go db.runWriter()
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	db.stopSweep, db.swept = stopSweep, make(chan struct{})
+	go func() {
+		defer close(db.swept)
+		db.sweepBlobs(sweepCtx, started)
+	}()
 	if db.Maintain != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		db.stopMaintain, db.maintained = cancel, make(chan struct{})
@@ -175,6 +198,16 @@ func (db *DB) Close() error {
 		db.mu.Unlock()
 		return nil
 	}
+	db.mu.Unlock()
+	if db.stopSweep != nil {
+		db.stopSweep()
+		<-db.swept // it writes through the writer: before the writer stops
+	}
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
 	db.closed = true
 	close(db.reqs)
 	db.mu.Unlock()
@@ -187,6 +220,9 @@ func (db *DB) Close() error {
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
+	}
+	if c, ok := db.Blobs.(io.Closer); ok {
+		err = errors.Join(err, c.Close())
 	}
 	return err
 }

@@ -246,7 +246,7 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 		return kumo.Unauthorized(c, "The caller may not delete objects in bucket %s", b.Name)
 	}
 	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		o, exists, err := currentObject(ctx, tx, b, id)
 		if err != nil {
 			return err
@@ -261,7 +261,14 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 			b.AppID, b.Scope.Key(), b.Name, id); err != nil {
 			return err
 		}
+		if err := dropBodies(ctx, tx, now, bodyKey, b.AppID, b.Scope.Key(), b.Name, id); err != nil {
+			return err
+		}
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectDeleted, Bucket: b, ObjectID: id,
 			Sender: c.Principal(), When: now})
 	})
+	if err == nil {
+		db.emptyTrash(ctx)
+	}
+	return err
 }

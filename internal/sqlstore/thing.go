@@ -142,8 +142,9 @@ func revokeTokens(ctx context.Context, tx *Tx, appID, principalID string) error 
 }
 
 // deletePrincipal deletes a user or thing (its row in table) with
-// everything that is its: installations, push subscriptions, the buckets
-// and objects of its scope, and its tokens.
+// everything that is its: installations, push subscriptions, the buckets,
+// objects and object bodies of its scope, and its tokens. The caller
+// empties the blob trash after the commit.
 func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal, table string) error {
 	scopeKind := kumo.ScopeUser
 	if p.Kind == kumo.ThingCaller {
@@ -164,6 +165,9 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 			return err
 		}
 	}
+	if err := dropBodies(ctx, tx, tx.db.now(), "app_id = ? AND scope = ?", appID, scope); err != nil {
+		return err
+	}
 	if err := bumpCounter(ctx, tx, counterSubscriptions); err != nil {
 		return err
 	}
@@ -179,9 +183,13 @@ func (db *DB) DeleteThing(ctx context.Context, c kumo.Caller, selector string) e
 	if err != nil {
 		return err
 	}
-	return db.writeTx(ctx, func(tx *Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		return deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.ThingCaller, ID: t.ID}, "things")
 	})
+	if err == nil {
+		db.emptyTrash(ctx)
+	}
+	return err
 }
 
 // SetThingDisabled implements kumo.ThingService.

@@ -8,7 +8,9 @@ import (
 	"io"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -71,10 +73,10 @@ func TestMigrationsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateApp: %v", err)
 	}
-	want := countMigrations(t, db)
-	if want == 0 {
+	if countMigrations(t, db) == 0 {
 		t.Fatal("no migration was recorded")
 	}
+	want := latestFile(t)
 	if err := db.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -84,7 +86,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 	for i := 0; i < 2; i++ { // the same database, opened again: nothing is applied twice
 		db = MustOpen(t, url)
-		if got := countMigrations(t, db); got != want {
+		if got := countMigrations(t, db); got != countFiles(t) {
 			t.Errorf("open %d: %d migrations recorded, want %d", i+2, got, want)
 		}
 		app, err := db.FindApp(ctx, "app1")
@@ -136,7 +138,7 @@ func TestMigrateEmpty(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
-	if want := countFiles(t); v != want {
+	if want := latestFile(t); v != want {
 		t.Errorf("Migrate = version %d, want %d", v, want)
 	}
 	db := MustOpen(t, url)
@@ -166,6 +168,22 @@ func countFiles(t *testing.T) int {
 	return len(names)
 }
 
+// latestFile returns the version of the last migration file (numbers
+// may skip: each branch of work is given its own).
+func latestFile(t *testing.T) int {
+	t.Helper()
+	names, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no migration files: %v", err)
+	}
+	sort.Strings(names)
+	v, err := strconv.Atoi(strings.SplitN(filepath.Base(names[len(names)-1]), "_", 2)[0])
+	if err != nil {
+		t.Fatalf("migration file %s: %v", names[len(names)-1], err)
+	}
+	return v
+}
+
 // TestSchemaMatchesSQLite checks that both dialects' migrations build the
 // same tables, columns and indexes, so that one set of SQL serves both.
 func TestSchemaMatchesSQLite(t *testing.T) {
@@ -187,6 +205,11 @@ func TestSchemaMatchesSQLite(t *testing.T) {
 	got := schema(t, pg.ReadDB(), `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()`,
 		`SELECT i.indexname, i.tablename FROM pg_indexes i
 		WHERE i.schemaname = current_schema() AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)`)
+	// The bytes of object bodies: in PostgreSQL only (SQLite keeps them
+	// in files).
+	got = slices.DeleteFunc(got, func(s string) bool {
+		return strings.HasPrefix(s, "blobs(") || strings.HasPrefix(s, "blob_chunks(")
+	})
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("PostgreSQL schema differs from SQLite's:\n got %v\nwant %v", got, want)
 	}
