@@ -99,7 +99,7 @@ type DB struct {
 
 	trashPending atomic.Bool // blob_trash may have rows
 	trashMu      sync.Mutex  // one emptyTrash at a time
-	rstmts       sync.Map // query -> *sql.Stmt prepared on the read pool
+	rstmts       sync.Map    // query -> *sql.Stmt prepared on the read pool
 
 	topics topicCache   // subscriber topics per bucket
 	tokens tokenCache   // callers of recent tokens
