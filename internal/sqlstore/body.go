@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -123,7 +124,7 @@ func (db *DB) afterBodyWrite(ctx context.Context, body kumo.Body, err error, id 
 		}
 		return kumo.Body{}, err
 	}
-	db.emptyTrash(ctx)
+	db.emptyTrash(ctx, db.Log)
 	return body, nil
 }
 
@@ -193,7 +194,7 @@ func dropBodies(ctx context.Context, tx *Tx, now int64, where string, args ...an
 
 // emptyTrash deletes the blobs in the trash, then their trash rows. It
 // runs after a write that trashed blobs has committed (and at start).
-func (db *DB) emptyTrash(ctx context.Context) {
+func (db *DB) emptyTrash(ctx context.Context, log *slog.Logger) {
 	if !db.trashPending.CompareAndSwap(true, false) {
 		return
 	}
@@ -203,7 +204,7 @@ func (db *DB) emptyTrash(ctx context.Context) {
 	for {
 		rows, err := db.query(ctx, "SELECT blob_id FROM blob_trash ORDER BY blob_id LIMIT 100")
 		if err != nil {
-			db.Log.Warn("read the blob trash", "error", err)
+			log.Warn("read the blob trash", "error", err)
 			return
 		}
 		var ids []any
@@ -219,7 +220,7 @@ func (db *DB) emptyTrash(ctx context.Context) {
 			return
 		}
 		if err := db.Blobs.Delete(ctx, names); err != nil {
-			db.Log.Warn("delete blobs", "error", err)
+			log.Warn("delete blobs", "error", err)
 			db.trashPending.Store(true)
 			return
 		}
@@ -228,7 +229,7 @@ func (db *DB) emptyTrash(ctx context.Context) {
 			return err
 		})
 		if err != nil {
-			db.Log.Warn("empty the blob trash", "error", err)
+			log.Warn("empty the blob trash", "error", err)
 			return
 		}
 	}
@@ -239,9 +240,9 @@ func (db *DB) emptyTrash(ctx context.Context) {
 // and those trashed but not yet deleted. Only blobs older than the start
 // (SQLite: one process) or than an hour before it (a shared database,
 // where other nodes may be between the two steps) are considered.
-func (db *DB) sweepBlobs(ctx context.Context, started time.Time) {
+func (db *DB) sweepBlobs(ctx context.Context, log *slog.Logger, started time.Time) {
 	db.trashPending.Store(true)
-	db.emptyTrash(ctx)
+	db.emptyTrash(ctx, log)
 	before := started
 	if db.lease {
 		before = started.Add(-time.Hour)
@@ -257,11 +258,11 @@ func (db *DB) sweepBlobs(ctx context.Context, started time.Time) {
 		return err
 	})
 	if err == nil && len(orphans) > 0 {
-		db.Log.Info("deleting blobs no body names", "blobs", len(orphans))
+		log.Info("deleting blobs no body names", "blobs", len(orphans))
 		err = db.Blobs.Delete(ctx, orphans)
 	}
 	if err != nil && ctx.Err() == nil {
-		db.Log.Warn("sweep blobs", "error", err)
+		log.Warn("sweep blobs", "error", err)
 	}
 }
 
@@ -337,7 +338,7 @@ func (db *DB) DeleteBody(ctx context.Context, c kumo.Caller, ref kumo.BodyRef) e
 			Sender: c.Principal(), When: now})
 	})
 	if err == nil {
-		db.emptyTrash(ctx)
+		db.emptyTrash(ctx, db.Log)
 	}
 	return err
 }
@@ -646,7 +647,7 @@ func (db *DB) CancelBodyUpload(ctx context.Context, c kumo.Caller, ref kumo.Body
 		return err
 	})
 	if err == nil {
-		db.emptyTrash(ctx)
+		db.emptyTrash(ctx, db.Log)
 	}
 	return err
 }

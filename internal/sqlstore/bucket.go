@@ -91,7 +91,7 @@ func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.BucketDeleted, Bucket: b, Sender: c.Principal(), When: now})
 	})
 	if err == nil {
-		db.emptyTrash(ctx)
+		db.emptyTrash(ctx, db.Log)
 	}
 	return err
 }

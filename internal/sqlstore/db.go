@@ -169,15 +169,16 @@ func (db *DB) Open() error {
 	if db.Blobs == nil {
 		return errors.New("sqlstore: no blob storage")
 	}
-	started := db.Now()
+	started := time.Now() // blobs carry real times, whatever the clock
 	db.reqs = make(chan *writeReq, 4*db.MaxBatch)
 	db.done = make(chan struct{})
 	go db.runWriter()
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	db.stopSweep, db.swept = stopSweep, make(chan struct{})
+	log := db.Log // the goroutine's own: tests replace db.Log after Open
 	go func() {
 		defer close(db.swept)
-		db.sweepBlobs(sweepCtx, started)
+		db.sweepBlobs(sweepCtx, log, started)
 	}()
 	if db.Maintain != nil {
 		ctx, cancel := context.WithCancel(context.Background())

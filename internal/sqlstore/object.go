@@ -268,7 +268,7 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 			Sender: c.Principal(), When: now})
 	})
 	if err == nil {
-		db.emptyTrash(ctx)
+		db.emptyTrash(ctx, db.Log)
 	}
 	return err
 }

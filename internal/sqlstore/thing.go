@@ -187,7 +187,7 @@ func (db *DB) DeleteThing(ctx context.Context, c kumo.Caller, selector string) e
 		return deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.ThingCaller, ID: t.ID}, "things")
 	})
 	if err == nil {
-		db.emptyTrash(ctx)
+		db.emptyTrash(ctx, db.Log)
 	}
 	return err
 }

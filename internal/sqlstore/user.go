@@ -196,7 +196,7 @@ func (db *DB) DeleteUser(ctx context.Context, c kumo.Caller, selector string) er
 		return deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID}, "users")
 	})
 	if err == nil {
-		db.emptyTrash(ctx)
+		db.emptyTrash(ctx, db.Log)
 	}
 	return err
 }
