@@ -140,6 +140,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		cfg.NodeID = defaultNodeID(cfg.HTTPAddr)
 	}
 	n.nodeID, n.store.nodeID, n.store.lease = cfg.NodeID, cfg.NodeID, cfg.Lease
+	n.store.serving = true
 	if cfg.NATS != "" {
 		log = log.With("node", cfg.NodeID) // in a cluster, every line says which node
 		n.log = log

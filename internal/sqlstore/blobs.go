@@ -51,7 +51,7 @@ func copyLimited(w io.Writer, r io.Reader, limit int64) (int64, error) {
 // FileBlobs keeps each blob in a file of its own under Dir
 // ({Dir}/{id[:2]}/{id}). A blob is written to {Dir}/tmp, flushed to disk,
 // then renamed into place, so that a crash leaves a whole blob or a
-// temporary file, which Clean removes.
+// temporary file, which CleanTemp removes.
 type FileBlobs struct {
 	Dir string
 }
@@ -63,14 +63,26 @@ func (f FileBlobs) path(id string) string {
 	return filepath.Join(f.Dir, id[:2], id)
 }
 
-// Clean creates the directories and removes temporary files left by a
-// crash. Call it before the store serves.
-func (f FileBlobs) Clean() error {
+// Prepare creates the directories.
+func (f FileBlobs) Prepare() error { return os.MkdirAll(filepath.Join(f.Dir, "tmp"), 0o700) }
+
+// CleanTemp removes the temporary files of writes that started before
+// before and never finished (a crash).
+func (f FileBlobs) CleanTemp(before time.Time) error {
 	tmp := filepath.Join(f.Dir, "tmp")
-	if err := os.RemoveAll(tmp); err != nil {
+	files, err := os.ReadDir(tmp)
+	if err != nil {
 		return err
 	}
-	return os.MkdirAll(tmp, 0o700)
+	var errs []error
+	for _, file := range files {
+		if info, err := file.Info(); err == nil && info.ModTime().Before(before) {
+			if err := os.Remove(filepath.Join(tmp, file.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Create implements Blobs.

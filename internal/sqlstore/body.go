@@ -247,6 +247,11 @@ func (db *DB) sweepBlobs(ctx context.Context, log *slog.Logger, started time.Tim
 	if db.lease {
 		before = started.Add(-time.Hour)
 	}
+	if c, ok := db.Blobs.(interface{ CleanTemp(time.Time) error }); ok {
+		if err := c.CleanTemp(before); err != nil {
+			log.Warn("remove the temporary files of unfinished blobs", "error", err)
+		}
+	}
 	var orphans []string
 	err := db.Blobs.List(ctx, before, func(id string) error {
 		var n int

@@ -80,6 +80,11 @@ type DB struct {
 	// MaxBodySize bounds an object body, in bytes
 	// (kumo.DefaultMaxBodySize when 0).
 	MaxBodySize int64
+	// KeepBlobs, when set, keeps Open from deleting the blobs that no row
+	// names (the leftovers of a crash): tools that open a store a server
+	// may be using set it, since that server's uploads in progress look
+	// the same.
+	KeepBlobs bool
 
 	dialect   Dialect
 	cached    bool     // the driver caches prepared statements (StatementCacher)
@@ -173,13 +178,15 @@ func (db *DB) Open() error {
 	db.reqs = make(chan *writeReq, 4*db.MaxBatch)
 	db.done = make(chan struct{})
 	go db.runWriter()
-	sweepCtx, stopSweep := context.WithCancel(context.Background())
-	db.stopSweep, db.swept = stopSweep, make(chan struct{})
-	log := db.Log // the goroutine's own: tests replace db.Log after Open
-	go func() {
-		defer close(db.swept)
-		db.sweepBlobs(sweepCtx, log, started)
-	}()
+	if !db.KeepBlobs {
+		sweepCtx, stopSweep := context.WithCancel(context.Background())
+		db.stopSweep, db.swept = stopSweep, make(chan struct{})
+		log := db.Log // the goroutine's own: tests replace db.Log after Open
+		go func() {
+			defer close(db.swept)
+			db.sweepBlobs(sweepCtx, log, started)
+		}()
+	}
 	if db.Maintain != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		db.stopMaintain, db.maintained = cancel, make(chan struct{})

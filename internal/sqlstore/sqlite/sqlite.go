@@ -66,7 +66,7 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 	}
 	ckpt.SetMaxOpenConns(1)
 	blobs := sqlstore.FileBlobs{Dir: BodiesDir(path)}
-	if err := blobs.Clean(); err != nil {
+	if err := blobs.Prepare(); err != nil {
 		write.Close()
 		read.Close()
 		ckpt.Close()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -366,8 +368,14 @@ func testBodies(t *testing.T, s suite) {
 		if _, err := f.db.Blobs.Create(f.ctx, "orphan0123456789", strings.NewReader("lost"), 100); err != nil {
 			t.Fatal(err)
 		}
-		if _, shared := f.db.Blobs.(sqlstore.SQLBlobs); shared {
+		files, isFiles := f.db.Blobs.(sqlstore.FileBlobs)
+		if !isFiles {
 			return // a shared database keeps young blobs an hour: another node may be writing their row
+		}
+		// A write that stopped before its bytes were whole.
+		tmp := filepath.Join(files.Dir, "tmp", "orphan-partial")
+		if err := os.WriteFile(tmp, []byte("part"), 0o600); err != nil {
+			t.Fatal(err)
 		}
 		f.reopen()
 		deadline := time.Now().Add(10 * time.Second)
@@ -376,6 +384,12 @@ func testBodies(t *testing.T, s suite) {
 		}
 		if n := f.blobCount(); n != before {
 			t.Errorf("%d blobs after a restart, want %d: the orphan deleted", n, before)
+		}
+		for _, err := os.Stat(tmp); err == nil && time.Now().Before(deadline); _, err = os.Stat(tmp) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if _, err := os.Stat(tmp); err == nil {
+			t.Errorf("the temporary file %s outlived a restart", tmp)
 		}
 		if b := f.readBody(aCaller, ref, kumo.BodyGet{}); !bytes.Equal(b, data) {
 			t.Errorf("after a restart: body of %d bytes, want the %d put", len(b), len(data))
