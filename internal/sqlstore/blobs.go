@@ -202,8 +202,8 @@ const BlobChunkSize = 1 << 20
 
 // SQLBlobs keeps blobs in the database, in chunks of BlobChunkSize bytes
 // (tables blobs and blob_chunks), through a pool of its own: a blob is
-// written in a transaction of its own, never in the writer's, which stays
-// short. A blob is read one chunk per query, so that a slow client holds
+// written on its own connection, never in the writer's transaction, which
+// stays short. A blob is read one chunk per query, so that a slow client holds
 // no connection, and a range starts at the chunk that holds its start.
 type SQLBlobs struct {
 	DB      *sql.DB
@@ -222,22 +222,22 @@ func (s SQLBlobs) chunkSize() int {
 	return BlobChunkSize
 }
 
-// Create implements Blobs.
+// Create implements Blobs. Each chunk is inserted in a statement of its
+// own, not in one transaction: a slow client then holds no transaction
+// open (PostgreSQL ends those idle for long, and they hold back vacuum).
+// A failed write deletes what it wrote; the rows of a node that died
+// meanwhile are a blob no body names, swept at a later start.
 func (s SQLBlobs) Create(ctx context.Context, id string, r io.Reader, limit int64) (n int64, err error) {
-	tx, err := s.DB.BeginTx(ctx, nil)
-	if err != nil {
+	size := s.chunkSize()
+	if _, err = s.DB.ExecContext(ctx, s.Dialect.Rebind("INSERT INTO blobs (id, size, chunk_size, created) VALUES (?, 0, ?, ?)"),
+		id, size, time.Now().UnixMilli()); err != nil {
 		return 0, err
 	}
 	defer func() {
 		if err != nil {
-			tx.Rollback()
+			s.Delete(context.WithoutCancel(ctx), []string{id})
 		}
 	}()
-	size := s.chunkSize()
-	if _, err = tx.ExecContext(ctx, s.Dialect.Rebind("INSERT INTO blobs (id, size, chunk_size, created) VALUES (?, 0, ?, ?)"),
-		id, size, time.Now().UnixMilli()); err != nil {
-		return 0, err
-	}
 	buf := make([]byte, size)
 	insert := s.Dialect.Rebind("INSERT INTO blob_chunks (blob_id, n, data) VALUES (?, ?, ?)")
 	lr := io.LimitReader(r, limit+1)
@@ -248,7 +248,7 @@ func (s SQLBlobs) Create(ctx context.Context, id string, r io.Reader, limit int6
 			if n > limit {
 				return n, kumo.BodyTooLarge(limit)
 			}
-			if _, err = tx.ExecContext(ctx, insert, id, i, buf[:k]); err != nil {
+			if _, err = s.DB.ExecContext(ctx, insert, id, i, buf[:k]); err != nil {
 				return n, err
 			}
 		}
@@ -259,10 +259,8 @@ func (s SQLBlobs) Create(ctx context.Context, id string, r io.Reader, limit int6
 			return n, rerr
 		}
 	}
-	if _, err = tx.ExecContext(ctx, s.Dialect.Rebind("UPDATE blobs SET size = ? WHERE id = ?"), n, id); err != nil {
-		return n, err
-	}
-	return n, tx.Commit()
+	_, err = s.DB.ExecContext(ctx, s.Dialect.Rebind("UPDATE blobs SET size = ? WHERE id = ?"), n, id)
+	return n, err
 }
 
 // Open implements Blobs.

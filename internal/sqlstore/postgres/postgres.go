@@ -107,9 +107,8 @@ func Open(ctx context.Context, rawURL string) (*sqlstore.DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxLifetime(0)
-	// Object bodies are written and read on a pool of their own: a
-	// body's chunks are written in a transaction of their own, outside
-	// the writer's.
+	// Object bodies are written and read on a pool of their own, chunk
+	// by chunk, outside the writer's transactions.
 	blobs := stdlib.OpenDB(*cfg)
 	blobs.SetMaxOpenConns(n)
 	blobs.SetMaxIdleConns(2)

@@ -1,6 +1,6 @@
 -- Object bodies: the same tables as SQLite's, plus the bytes themselves
--- (sqlstore.SQLBlobs): each blob in chunks of 1 MiB, written in a
--- transaction of its own before the row that names it commits.
+-- (sqlstore.SQLBlobs): each blob in chunks of 1 MiB, written outside the
+-- writer's transactions before the row that names it commits.
 CREATE TABLE object_bodies (
 	app_id       TEXT COLLATE "C" NOT NULL,
 	scope        TEXT COLLATE "C" NOT NULL,
