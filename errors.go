@@ -57,6 +57,14 @@ const (
 	ErrACLNotFound             Code = "ACL_NOT_FOUND"
 	ErrACLAlreadyExists        Code = "ACL_ALREADY_EXISTS"
 
+	// Object bodies.
+	ErrBodyNotFound            Code = "OBJECT_BODY_NOT_FOUND"
+	ErrBodyRangeNotSatisfiable Code = "OBJECT_BODY_RANGE_NOT_SATISFIABLE"
+	ErrBodyIntegrityNotAssured Code = "OBJECT_BODY_INTEGRITY_NOT_ASSURED"
+	ErrBodyUploadNotFound      Code = "OBJECT_BODY_UPLOAD_NOT_FOUND"
+	ErrPublicationNotFound     Code = "PUBLICATION_NOT_FOUND"
+	ErrPublicationExpired      Code = "PUBLICATION_EXPIRED"
+
 	// Server side.
 	ErrInternal    Code = "UNDEFINED_ERROR"
 	ErrUnavailable Code = "TEMPORARY_UNAVAILABLE_ERROR"
@@ -76,6 +84,8 @@ var Codes = []Code{
 	ErrMQTTEndpointNotFound, ErrPushSubscriptionExists, ErrPushSubscriptionMissing,
 	ErrFilterNotFound, ErrACLNotFound, ErrACLAlreadyExists,
 	ErrGroupNotFound, ErrGroupAlreadyExists, ErrThingOwnershipNotFound, ErrThingOwnershipExists,
+	ErrBodyNotFound, ErrBodyRangeNotSatisfiable, ErrBodyIntegrityNotAssured, ErrBodyUploadNotFound,
+	ErrPublicationNotFound, ErrPublicationExpired,
 	ErrInternal, ErrUnavailable,
 }
 

@@ -60,6 +60,13 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrThingOwnershipNotFound:  {http.StatusNotFound, "ThingOwnershipNotFoundException"},
 	kumo.ErrThingOwnershipExists:    {http.StatusConflict, "ThingOwnershipAlreadyExistsException"},
 
+	kumo.ErrBodyNotFound:            {http.StatusNotFound, "ObjectBodyNotFoundException"},
+	kumo.ErrBodyRangeNotSatisfiable: {http.StatusRequestedRangeNotSatisfiable, "ObjectBodyRangeNotSatisfiableException"},
+	kumo.ErrBodyIntegrityNotAssured: {http.StatusPreconditionFailed, "ObjectBodyIntegrityNotAssuredException"},
+	kumo.ErrBodyUploadNotFound:      {http.StatusNotFound, "ObjectBodyUploadNotFoundException"},
+	kumo.ErrPublicationNotFound:     {http.StatusNotFound, "PublicationNotFoundException"},
+	kumo.ErrPublicationExpired:      {http.StatusGone, "PublicationExpiredException"},
+
 	kumo.ErrInternal:    {http.StatusInternalServerError, "UndefinedException"},
 	kumo.ErrUnavailable: {http.StatusServiceUnavailable, "TemporaryUnavailableException"},
 }

@@ -451,3 +451,21 @@ func (db *DB) mayWriteObject(ctx context.Context, c kumo.Caller, st kumo.Standin
 	}
 	return db.mayObject(ctx, c, st, b, id, owner, kumo.WriteExistingObject)
 }
+
+// mayReadObject returns UNAUTHORIZED unless c may read object id of b.
+// An absent object is OBJECT_NOT_FOUND to a caller who may read the
+// bucket, UNAUTHORIZED to others.
+func (db *DB) mayReadObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, id string) error {
+	readAll, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
+	if err != nil {
+		return err
+	}
+	owner, err := db.objectOwner(ctx, b, id)
+	switch {
+	case kumo.ErrorCode(err) == kumo.ErrObjectNotFound && !readAll:
+		return kumo.Unauthorized(c, "The caller may not read objects in bucket %s", b.Name)
+	case err != nil || readAll:
+		return err
+	}
+	return db.mayObject(ctx, c, st, b, id, owner, kumo.ReadExistingObject)
+}

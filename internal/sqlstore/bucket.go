@@ -75,7 +75,7 @@ func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 		return err
 	}
 	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		ok, err := bucketExists(ctx, tx, b)
 		if err != nil {
 			return err
@@ -92,6 +92,13 @@ func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 		if err := deleteACLs(ctx, tx, "app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
 			return err
 		}
+		if err := dropBodies(ctx, tx, now, "app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
+			return err
+		}
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.BucketDeleted, Bucket: b, Sender: c.Principal(), When: now})
 	})
+	if err == nil {
+		db.emptyTrash(ctx, db.Log)
+	}
+	return err
 }

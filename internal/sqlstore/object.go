@@ -272,7 +272,7 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 		return err
 	}
 	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		o, exists, err := currentObject(ctx, tx, b, id)
 		if err != nil {
 			return err
@@ -290,7 +290,14 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 		if err := deleteACLs(ctx, tx, "app_id = ? AND scope = ? AND bucket = ? AND object_id = ?", b.AppID, b.Scope.Key(), b.Name, id); err != nil {
 			return err
 		}
+		if err := dropBodies(ctx, tx, now, bodyKey, b.AppID, b.Scope.Key(), b.Name, id); err != nil {
+			return err
+		}
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectDeleted, Bucket: b, ObjectID: id,
 			Sender: c.Principal(), When: now})
 	})
+	if err == nil {
+		db.emptyTrash(ctx, db.Log)
+	}
+	return err
 }
