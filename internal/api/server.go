@@ -163,6 +163,8 @@ func (s *Server) routes() {
 		bucket := "/api/apps/{appID}" + sc.prefix + "/buckets/{bucket}"
 		kind := sc.kind
 		s.aclRoutes("/api/apps/{appID}"+sc.prefix, s.scopeACL(kind))
+		m.HandleFunc("GET /api/apps/{appID}"+sc.prefix+"/buckets", s.app(s.handleBucketList(kind)))
+		m.HandleFunc("HEAD "+bucket, s.bucket(kind, s.handleBucketHead))
 		s.aclRoutes(bucket, s.bucketACL(kind, false))
 		s.aclRoutes(bucket+"/objects/{object}", s.bucketACL(kind, true))
 		m.HandleFunc("GET "+bucket, s.bucket(kind, s.handleBucketGet))

@@ -102,3 +102,31 @@ func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 	}
 	return err
 }
+
+// ListBuckets implements kumo.BucketService.
+func (db *DB) ListBuckets(ctx context.Context, c kumo.Caller, s kumo.Scope, after string, limit int) ([]kumo.BucketRef, error) {
+	b, st, err := db.resolveBucket(ctx, c, kumo.BucketRef{AppID: c.AppID, Scope: s})
+	if err != nil {
+		return nil, err
+	}
+	s = b.Scope
+	// Listing is the scope owners' (implicit rights), and the admin's.
+	if !kumo.ImplicitlyAllowed(c, s, st, kumo.QueryObjectsInBucket) {
+		return nil, kumo.Unauthorized(c, "The caller may not list the buckets of this scope")
+	}
+	rows, err := db.query(ctx, "SELECT name FROM buckets WHERE app_id = ? AND scope = ? AND name > ? ORDER BY name LIMIT ?",
+		c.AppID, s.Key(), after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []kumo.BucketRef
+	for rows.Next() {
+		r := kumo.BucketRef{AppID: c.AppID, Scope: s}
+		if err := rows.Scan(&r.Name); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
