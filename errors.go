@@ -51,6 +51,9 @@ const (
 	ErrPushSubscriptionMissing Code = "PUSH_SUBSCRIPTION_NOT_FOUND"
 	ErrFilterNotFound          Code = "FILTER_NOT_FOUND"
 
+	// Queries.
+	ErrQueryNotSupported Code = "QUERY_NOT_SUPPORTED"
+
 	// Server side.
 	ErrInternal    Code = "UNDEFINED_ERROR"
 	ErrUnavailable Code = "TEMPORARY_UNAVAILABLE_ERROR"
@@ -69,6 +72,7 @@ var Codes = []Code{
 	ErrObjectVersionIsStale, ErrInstallationNotFound, ErrInstallationExists,
 	ErrMQTTEndpointNotFound, ErrPushSubscriptionExists, ErrPushSubscriptionMissing,
 	ErrFilterNotFound,
+	ErrQueryNotSupported,
 	ErrInternal, ErrUnavailable,
 }
 

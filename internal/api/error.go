@@ -54,6 +54,8 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrPushSubscriptionMissing: {http.StatusNotFound, "PushSubscriptionNotFoundException"},
 	kumo.ErrFilterNotFound:          {http.StatusNotFound, "FilterNotFoundException"},
 
+	kumo.ErrQueryNotSupported: {http.StatusBadRequest, "QueryNotSupportedException"},
+
 	kumo.ErrInternal:    {http.StatusInternalServerError, "UndefinedException"},
 	kumo.ErrUnavailable: {http.StatusServiceUnavailable, "TemporaryUnavailableException"},
 }
