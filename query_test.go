@@ -126,8 +126,8 @@ func TestClauseMatches(t *testing.T) {
 		{`{"type":"eq","field":"name","value":"John Doe"}`, true},
 		{`{"type":"not","clause":{"type":"eq","field":"age","value":31}}`, true},
 		{`{"type":"not","clause":{"type":"eq","field":"missing","value":31}}`, false}, // not(eq) skips objects lacking the field
-		{`{"type":"not","clause":{"type":"eq","field":"n","value":1}}`, false},       // null is not indexed
-		{`{"type":"not","clause":{"type":"eq","field":"age","value":"x"}}`, true},    // present, of another type
+		{`{"type":"not","clause":{"type":"eq","field":"n","value":1}}`, false},        // null is not indexed
+		{`{"type":"not","clause":{"type":"eq","field":"age","value":"x"}}`, true},     // present, of another type
 		{`{"type":"or","clauses":[{"type":"eq","field":"missing","value":1},{"type":"eq","field":"age","value":30}]}`, true},
 		{`{"type":"not","clause":{"type":"and","clauses":[{"type":"eq","field":"missing","value":1},{"type":"eq","field":"age","value":31}]}}`, true}, // not(unknown and false) = true
 		{`{"type":"not","clause":{"type":"or","clauses":[{"type":"eq","field":"missing","value":1},{"type":"eq","field":"age","value":31}]}}`, false},
