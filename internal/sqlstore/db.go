@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kumo-iot/kumo"
+	"github.com/kumo-iot/kumo/internal/kql"
 )
 
 // Dialect is what differs between databases.
@@ -28,6 +29,8 @@ type Dialect interface {
 	Rebind(query string) string
 	// IsUniqueViolation reports whether err is a unique-constraint failure.
 	IsUniqueViolation(err error) bool
+	// The SQL of queries (kql.Dialect).
+	kql.Dialect
 }
 
 // StatementCacher is implemented by a Dialect whose driver prepares and
