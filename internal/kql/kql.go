@@ -313,7 +313,9 @@ func (b *builder) truth(c kumo.Clause, want bool) string {
 	case want || c.Type == kumo.ClauseHasField:
 		sb.WriteString(b.pred(c, "x"))
 	case c.Type == kumo.ClauseGeoDistance:
-		sb.WriteString("x.kind = 'p'") // a superset of the points outside the circle
+		// A superset of the values outside the circle: every value (a
+		// point inside it is filtered out by the caller).
+		sb.WriteString("1 = 1")
 		b.superset = true
 	default:
 		sb.WriteString("NOT (" + b.pred(c, "x") + ")")
@@ -488,29 +490,27 @@ func (b *builder) pred(c kumo.Clause, t string) string {
 // valuePred is the test of eq (one value) and in (several): type-strict
 // equality, numbers and booleans by num, strings by str.
 func (b *builder) valuePred(t string, values []kumo.IndexValue) string {
-	var nums, bools, strs []string
-	for _, v := range values {
-		switch v.Kind {
-		case kumo.IndexNumber:
-			nums = append(nums, b.arg(v.Num))
-		case kumo.IndexBool:
-			bools = append(bools, b.arg(v.Num))
-		case kumo.IndexString:
-			strs = append(strs, b.arg(v.Str))
-		}
-	}
 	var parts []string
 	for _, g := range []struct {
 		kind kumo.IndexKind
 		col  string
-		args []string
-	}{{kumo.IndexNumber, "num", nums}, {kumo.IndexBool, "num", bools}, {kumo.IndexString, "str", strs}} {
-		switch len(g.args) {
+	}{{kumo.IndexNumber, "num"}, {kumo.IndexBool, "num"}, {kumo.IndexString, "str"}} {
+		var params []string // in the order of the SQL text
+		for _, v := range values {
+			switch {
+			case v.Kind != g.kind:
+			case g.kind == kumo.IndexString:
+				params = append(params, b.arg(v.Str))
+			default:
+				params = append(params, b.arg(v.Num))
+			}
+		}
+		switch len(params) {
 		case 0:
 		case 1:
-			parts = append(parts, t+".kind = '"+string(g.kind)+"' AND "+t+"."+g.col+" = "+g.args[0])
+			parts = append(parts, t+".kind = '"+string(g.kind)+"' AND "+t+"."+g.col+" = "+params[0])
 		default:
-			parts = append(parts, t+".kind = '"+string(g.kind)+"' AND "+t+"."+g.col+" IN ("+strings.Join(g.args, ", ")+")")
+			parts = append(parts, t+".kind = '"+string(g.kind)+"' AND "+t+"."+g.col+" IN ("+strings.Join(params, ", ")+")")
 		}
 	}
 	if len(parts) == 1 {

@@ -46,6 +46,7 @@ var copyTables = []CopyTable{
 	{Name: "things", Key: []string{"app_id", "id"}, App: "app_id"},
 	{Name: "buckets", Key: []string{"app_id", "scope", "name"}, App: "app_id"},
 	{Name: "objects", Key: []string{"app_id", "scope", "bucket", "id"}, App: "app_id"},
+	{Name: "object_fields", Key: []string{"app_id", "scope", "bucket", "object_id", "field"}, App: "app_id"},
 	{Name: "installations", Key: []string{"app_id", "id"}, App: "app_id"},
 	{Name: "bucket_subscriptions", Key: []string{"app_id", "scope", "bucket", "subscriber_kind", "subscriber_id"}, App: "app_id"},
 	{Name: "outbox", Key: []string{"seq"}, App: "app_id"},

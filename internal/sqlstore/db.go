@@ -159,6 +159,10 @@ func (db *DB) Open() error {
 	db.reqs = make(chan *writeReq, 4*db.MaxBatch)
 	db.done = make(chan struct{})
 	go db.runWriter()
+	if err := db.indexExistingObjects(context.Background()); err != nil {
+		db.Close()
+		return fmt.Errorf("sqlstore: index the existing objects: %w", err)
+	}
 	if db.Maintain != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		db.stopMaintain, db.maintained = cancel, make(chan struct{})
