@@ -163,9 +163,19 @@ func Compile(src Source, q kumo.Query, after *Cursor, limit int, d Dialect) Stat
 				where = append(where, t)
 			}
 		}
-		if after != nil {
+		switch k, fixed := fixedKind(q.Clause, q.OrderBy); {
+		case after == nil:
+		case !fixed:
 			where = append(where, "(s.kind, s.num, s.str, s."+src.IndexID+") "+cmp+" ("+
 				b.arg(after.Kind)+", "+b.arg(after.Num)+", "+b.arg(after.Str)+", "+b.arg(after.ID)+")")
+		case after.Kind == string(k):
+			// The kind is fixed: the index serves the rest of the key.
+			where = append(where, "(s.num, s.str, s."+src.IndexID+") "+cmp+" ("+
+				b.arg(after.Num)+", "+b.arg(after.Str)+", "+b.arg(after.ID)+")")
+		case (after.Kind < string(k)) != q.Descending:
+			// Every row is past the cursor.
+		default:
+			where = append(where, "1 = 0")
 		}
 		order = "s.kind" + dir + ", s.num" + dir + ", s.str" + dir + ", s." + src.IndexID + dir
 	default:
@@ -233,6 +243,30 @@ func CompileCount(src Source, q kumo.Query, d Dialect) Statement {
 	}
 	return Statement{SQL: "SELECT COUNT(*) FROM " + src.Table + " o WHERE " + strings.Join(where, " AND "),
 		Args: b.args, Superset: b.superset}
+}
+
+// fixedKind returns the one kind of value that a conjunct of c allows in
+// field, if there is one.
+func fixedKind(c kumo.Clause, field string) (kumo.IndexKind, bool) {
+	for _, c := range conjuncts(c) {
+		if c.Field != field {
+			continue
+		}
+		switch c.Type {
+		case kumo.ClauseEq:
+			return c.Value.Kind, true
+		case kumo.ClauseRange:
+			if c.Lower != nil {
+				return c.Lower.Value.Kind, true
+			}
+			return c.Upper.Value.Kind, true
+		case kumo.ClausePrefix:
+			return kumo.IndexString, true
+		case kumo.ClauseGeoBox, kumo.ClauseGeoDistance:
+			return kumo.IndexPoint, true
+		}
+	}
+	return 0, false
 }
 
 // conjuncts returns the clauses whose conjunction c is.
@@ -450,6 +484,7 @@ func (b *builder) pred(c kumo.Clause, t string) string {
 		col := t + ".num"
 		if k.Value.Kind == kumo.IndexString {
 			col = t + ".str"
+			conds = append(conds, t+".num = 0") // strings have num 0: the value index serves str
 		}
 		for i, bd := range []*kumo.Bound{c.Lower, c.Upper} {
 			if bd == nil {
@@ -467,7 +502,7 @@ func (b *builder) pred(c kumo.Clause, t string) string {
 		}
 		return strings.Join(conds, " AND ")
 	case kumo.ClausePrefix:
-		return kind(kumo.IndexString) + " AND " + b.prefixPred(t+".str", c.Prefix)
+		return kind(kumo.IndexString) + " AND " + t + ".num = 0 AND " + b.prefixPred(t+".str", c.Prefix)
 	case kumo.ClauseHasField:
 		switch c.FieldType {
 		case "STRING":
@@ -508,15 +543,25 @@ func (b *builder) valuePred(t string, values []kumo.IndexValue) string {
 		switch len(params) {
 		case 0:
 		case 1:
-			parts = append(parts, t+".kind = '"+string(g.kind)+"' AND "+t+"."+g.col+" = "+params[0])
+			parts = append(parts, t+".kind = '"+string(g.kind)+"' AND "+zeroNum(t, g.col)+t+"."+g.col+" = "+params[0])
 		default:
-			parts = append(parts, t+".kind = '"+string(g.kind)+"' AND "+t+"."+g.col+" IN ("+strings.Join(params, ", ")+")")
+			parts = append(parts, t+".kind = '"+string(g.kind)+"' AND "+zeroNum(t, g.col)+t+"."+g.col+" IN ("+strings.Join(params, ", ")+")")
 		}
 	}
 	if len(parts) == 1 {
 		return parts[0]
 	}
 	return "((" + strings.Join(parts, ") OR (") + "))"
+}
+
+// zeroNum is the condition "num = 0" that conditions on the strings of
+// alias t carry (every string has num 0), so that the value index
+// (…, kind, num, str, …) serves the condition on str.
+func zeroNum(t, col string) string {
+	if col != "str" {
+		return ""
+	}
+	return t + ".num = 0 AND "
 }
 
 // prefixPred selects the strings of col that start with p, as a range

@@ -66,3 +66,11 @@ func TestQueryIndexBackfill(t *testing.T) {
 		t.Errorf("backfill row left: %d, %v", n, err)
 	}
 }
+
+// BenchmarkQuery measures queries on 100,000 objects next to a GET by ID
+// (see storetest.BenchmarkQuery).
+func BenchmarkQuery(b *testing.B) {
+	storetest.BenchmarkQuery(b, func(b *testing.B) *sqlstore.DB {
+		return MustOpen(b, filepath.Join(b.TempDir(), "kumo.db"))
+	})
+}

@@ -509,3 +509,113 @@ func FuzzQuery(f *testing.F, open OpenFunc) {
 		checkQueryProperty(t, suite{open: open}, seed, 25)
 	})
 }
+
+// BenchmarkQuery loads 100,000 objects into one bucket of a store over a
+// new database (open), then measures, with their p50 and p99 latencies:
+// a GET of one object by ID (the baseline), an eq query on a field (1,000
+// matches, the first page of 200), a range on a field ordered by it with
+// bestEffortLimit 50, and five consecutive pages of that query read
+// through paginationKey (the five together).
+func BenchmarkQuery(b *testing.B, open func(b *testing.B) *sqlstore.DB) {
+	const objects = 100_000
+	ctx := b.Context()
+	db := open(b)
+	app, err := db.CreateApp(ctx, kumo.AppCreate{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := kumo.Caller{AppID: app.AppID, Kind: kumo.Admin}
+	bucket := kumo.BucketRef{AppID: app.AppID, Scope: kumo.AppScope, Name: "bench"}
+	ids := make([]string, objects)
+	start := time.Now()
+	work := make(chan int)
+	done := make(chan error)
+	for range 64 {
+		go func() {
+			for i := range work {
+				o, err := db.CreateObject(ctx, c, kumo.ObjectCreate{Bucket: bucket, Data: map[string]any{
+					"seq": i, "group": fmt.Sprintf("g%03d", i%100), "temp": float64(i%10000) / 100,
+					"name": fmt.Sprintf("device-%06d", i), "on": i%2 == 0}})
+				if err != nil {
+					done <- err
+					return
+				}
+				ids[i] = o.ID
+			}
+			done <- nil
+		}()
+	}
+	for i := range objects {
+		work <- i
+	}
+	close(work)
+	for range 64 {
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("loaded %d objects in %v", objects, time.Since(start).Round(time.Millisecond))
+	r := rand.New(rand.NewPCG(1, 2))
+	query := func(b *testing.B, body string) kumo.QueryResult {
+		q, err := kumo.ParseQuery([]byte(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := db.QueryObjects(ctx, c, bucket, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return res
+	}
+	rangeBody := func(lower float64, key string) string {
+		s := fmt.Sprintf(`{"bucketQuery":{"clause":{"type":"range","field":"temp","lowerLimit":%g},"orderBy":"temp"},"bestEffortLimit":50`, lower)
+		if key != "" {
+			s += fmt.Sprintf(`,"paginationKey":%q`, key)
+		}
+		return s + "}"
+	}
+	for _, k := range []struct {
+		name string
+		run  func(b *testing.B)
+	}{
+		{"get-by-id-baseline", func(b *testing.B) {
+			if _, err := db.GetObject(ctx, c, bucket, ids[r.IntN(objects)]); err != nil {
+				b.Fatal(err)
+			}
+		}},
+		{"eq", func(b *testing.B) {
+			res := query(b, fmt.Sprintf(`{"bucketQuery":{"clause":{"type":"eq","field":"group","value":"g%03d"}}}`, r.IntN(100)))
+			if len(res.Results) != kumo.MaxQueryLimit {
+				b.Fatalf("eq: %d results", len(res.Results))
+			}
+		}},
+		{"range-orderBy-limit50", func(b *testing.B) {
+			if res := query(b, rangeBody(float64(r.IntN(9000))/100, "")); len(res.Results) != 50 {
+				b.Fatalf("range: %d results", len(res.Results))
+			}
+		}},
+		{"five-pages", func(b *testing.B) {
+			lower, key := float64(r.IntN(9000))/100, ""
+			for range 5 {
+				res := query(b, rangeBody(lower, key))
+				if len(res.Results) != 50 || res.NextPaginationKey == "" {
+					b.Fatalf("page: %d results", len(res.Results))
+				}
+				key = res.NextPaginationKey
+			}
+		}},
+	} {
+		b.Run(k.name, func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for b.Loop() {
+				t0 := time.Now()
+				k.run(b)
+				lat = append(lat, time.Since(t0))
+			}
+			slices.Sort(lat)
+			ms := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+			b.ReportMetric(ms(0.5), "p50-ms")
+			b.ReportMetric(ms(0.99), "p99-ms")
+		})
+	}
+}
