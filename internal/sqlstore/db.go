@@ -51,6 +51,14 @@ type CTEWriter interface {
 	WritesInCTEs() bool
 }
 
+// ShareLocker is implemented by a Dialect whose concurrent transactions
+// must lock a row they read to see another's change to it (PostgreSQL,
+// under READ COMMITTED): ShareLock returns the clause to append to such a
+// SELECT. SQLite's single writer needs none.
+type ShareLocker interface {
+	ShareLock() string
+}
+
 // OutboxLeaser is implemented by a Dialect whose database several nodes
 // share (PostgreSQL): the outbox is then claimed with leases held in the
 // database (claimLeased) instead of a cursor that only one process can
@@ -93,6 +101,7 @@ type DB struct {
 	cached    bool     // the driver caches prepared statements (StatementCacher)
 	lease     bool     // the outbox is claimed with leases (OutboxLeaser)
 	cteWrites bool     // several rows are written in one statement (CTEWriter)
+	shareLock string   // appended to a SELECT that must lock its row (ShareLocker)
 	rebound   sync.Map // query -> the query rebound, when cached
 	read      *sql.DB
 	write     *sql.DB
@@ -109,11 +118,14 @@ type DB struct {
 	trashMu      sync.Mutex  // one emptyTrash at a time
 	rstmts       sync.Map    // query -> *sql.Stmt prepared on the read pool
 
-	topics topicCache   // subscriber topics per bucket
-	tokens tokenCache   // callers of recent tokens
-	acls   aclCache     // stored ACL changes of recent targets
-	mu     sync.RWMutex // guards closed
-	closed bool
+	topics topicCache // subscriber topics per bucket
+	tokens tokenCache // callers of recent tokens
+	acls   aclCache   // stored ACL changes of recent targets
+
+	indexingMu   sync.Mutex           // guards indexingRuns
+	indexingRuns map[string]*indexRun // buckets being indexed by this node
+	mu           sync.RWMutex         // guards closed
+	closed       bool
 
 	notify chan struct{} // events committed
 
@@ -145,6 +157,9 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	}
 	if l, ok := d.(OutboxLeaser); ok {
 		db.lease = l.LeasesOutbox()
+	}
+	if l, ok := d.(ShareLocker); ok {
+		db.shareLock = l.ShareLock()
 	}
 	return db
 }
@@ -182,10 +197,6 @@ func (db *DB) Open() error {
 	db.reqs = make(chan *writeReq, 4*db.MaxBatch)
 	db.done = make(chan struct{})
 	go db.runWriter()
-	if err := db.indexExistingObjects(context.Background()); err != nil {
-		db.Close()
-		return fmt.Errorf("sqlstore: index the existing objects: %w", err)
-	}
 	if !db.KeepBlobs {
 		sweepCtx, stopSweep := context.WithCancel(context.Background())
 		db.stopSweep, db.swept = stopSweep, make(chan struct{})

@@ -34,17 +34,18 @@ func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCrea
 		if db.cteWrites {
 			// One statement, one round trip, for the object, its bucket,
 			// its index rows and its event.
-			f := fieldArrays(kumo.IndexEntries(o.Data))
+			f := fieldArrays(objectEntries(o.Data, now, now))
 			_, err := tx.Exec(ctx, `WITH b AS (INSERT INTO buckets (app_id, scope, name, created, creator) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING),
 				o AS (INSERT INTO objects (app_id, scope, bucket, id, data, data_type, owner, version, created, modified)
 					VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)),
 				f AS (INSERT INTO object_fields (app_id, scope, bucket, object_id, field, kind, num, str, lon)
-					SELECT ?, ?, ?, ?, * FROM unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::float8[]))
+					SELECT ?, ?, ?, ?, u.* FROM unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::float8[]) AS u
+					WHERE EXISTS (SELECT 1 FROM buckets WHERE app_id = ? AND scope = ? AND name = ? AND indexed <> 0 FOR SHARE))
 				INSERT INTO outbox (app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				b.AppID, b.Scope.Key(), b.Name, now, obj.Owner,
 				b.AppID, b.Scope.Key(), b.Name, obj.ID, string(data), obj.DataType, obj.Owner, now, now,
-				b.AppID, b.Scope.Key(), b.Name, obj.ID, f.fields, f.kinds, f.nums, f.strs, f.lons,
+				b.AppID, b.Scope.Key(), b.Name, obj.ID, f.fields, f.kinds, f.nums, f.strs, f.lons, b.AppID, b.Scope.Key(), b.Name,
 				b.AppID, string(e.Type), b.Scope.Key(), b.Name, e.ObjectID, int(e.Sender.Kind), e.Sender.ID, e.When, e.ModifiedAt)
 			if err == nil {
 				tx.events++
@@ -59,7 +60,7 @@ func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCrea
 		if err != nil {
 			return err
 		}
-		if err := writeFields(ctx, tx, b, obj.ID, o.Data, false); err != nil {
+		if err := writeFields(ctx, tx, obj, false); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, e)
@@ -153,7 +154,7 @@ func saveObject(ctx context.Context, tx *Tx, o kumo.Object, c kumo.Caller) error
 	if err != nil {
 		return err
 	}
-	if err := writeFields(ctx, tx, b, o.ID, o.Data, true); err != nil {
+	if err := writeFields(ctx, tx, o, true); err != nil {
 		return err
 	}
 	return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectUpdated, Bucket: b, ObjectID: o.ID,
@@ -217,7 +218,7 @@ func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWri
 			if err != nil {
 				return err
 			}
-			if err := writeFields(ctx, tx, b, out.ID, out.Data, false); err != nil {
+			if err := writeFields(ctx, tx, out, false); err != nil {
 				return err
 			}
 			created = true

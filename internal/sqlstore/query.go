@@ -2,27 +2,37 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/kql"
 )
 
 // The query index (table object_fields) holds one row per indexed
-// top-level field of every object (kumo.IndexEntries). Every write of an
-// object writes its rows in the same transaction; kql compiles queries
-// to SQL over it.
+// top-level field (kumo.IndexEntries) of every object of an indexed
+// bucket. A bucket is indexed by its first query (indexBucket); from then
+// on every write of an object writes its rows in the same transaction. A
+// bucket never queried, such as one devices write their state to, costs
+// no index rows. kql compiles queries to SQL over the index.
 
 // maxFieldRows bounds the rows of one INSERT (9 parameters each, within
 // SQLite's 32766).
 const maxFieldRows = 1000
 
-// writeFields indexes the fields of object id in b. With replace, the
-// object's previous rows go first (a replacement or a patch).
-func writeFields(ctx context.Context, tx *Tx, b kumo.BucketRef, id string, data map[string]any, replace bool) error {
-	entries := kumo.IndexEntries(data)
+// writeFields indexes the fields of object o, when its bucket is indexed
+// (bucketIndexed). With replace, the object's previous rows go first.
+func writeFields(ctx context.Context, tx *Tx, o kumo.Object, replace bool) error {
+	b, id := o.Bucket, o.ID
+	indexed, err := bucketIndexed(ctx, tx, b)
+	if err != nil || !indexed {
+		return err
+	}
+	entries := objectEntries(o.Data, o.Created, o.Modified)
 	if tx.db.cteWrites {
 		// One statement whatever the number of fields: the rows come from
 		// arrays, and a replacement upserts them and deletes the others.
@@ -48,14 +58,46 @@ func writeFields(ctx context.Context, tx *Tx, b kumo.BucketRef, id string, data 
 			return err
 		}
 	}
+	return insertFields(ctx, tx, b, id, entries, "")
+}
+
+// objectEntries returns the index rows of an object: its fields
+// (kumo.IndexEntries) and its _created and _modified times, which are
+// indexed like fields so that objects need no index of their own for them
+// (a bucket never queried then costs nothing).
+func objectEntries(data map[string]any, created, modified int64) []kumo.IndexEntry {
+	entries := append(kumo.IndexEntries(data),
+		kumo.IndexEntry{Field: "_created", IndexValue: kumo.IndexValue{Kind: kumo.IndexNumber, Num: float64(created)}},
+		kumo.IndexEntry{Field: "_modified", IndexValue: kumo.IndexValue{Kind: kumo.IndexNumber, Num: float64(modified)}})
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Field < entries[j].Field })
+	return entries
+}
+
+// insertFields inserts index rows, a bounded number per statement; conflict
+// is appended to the statement ("ON CONFLICT DO NOTHING" for a backfill).
+func insertFields(ctx context.Context, tx *Tx, b kumo.BucketRef, id string, entries []kumo.IndexEntry, conflict string) error {
 	for len(entries) > 0 {
 		n := min(len(entries), maxFieldRows)
-		if _, err := tx.Exec(ctx, insertFieldsSQL(n), fieldArgs(b, id, entries[:n])...); err != nil {
+		if _, err := tx.Exec(ctx, insertFieldsSQL(n)+conflict, fieldArgs(b, id, entries[:n])...); err != nil {
 			return err
 		}
 		entries = entries[n:]
 	}
 	return nil
+}
+
+// bucketIndexed reports, inside a write, whether b's objects are indexed
+// for queries. On PostgreSQL the read takes a share lock on the bucket's
+// row, so that a write racing with the bucket's first indexing either
+// precedes it (and is indexed by it) or sees the bucket indexed.
+func bucketIndexed(ctx context.Context, tx *Tx, b kumo.BucketRef) (bool, error) {
+	var state int
+	err := tx.QueryRow(ctx, "SELECT indexed FROM buckets WHERE app_id = ? AND scope = ? AND name = ?"+tx.db.shareLock,
+		b.AppID, b.Scope.Key(), b.Name).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return state != notIndexed, err
 }
 
 // deleteFields drops the index rows of object id in b.
@@ -96,68 +138,156 @@ func fieldArrays(entries []kumo.IndexEntry) fieldColumns {
 	return f
 }
 
-// backfillKey is the meta row that migration 0007 inserts: the objects
-// stored before it are not indexed yet.
-const backfillKey = "object-fields-backfill"
+// The states of a bucket's query index (buckets.indexed).
+const (
+	notIndexed = 0 // no index rows; writes write none
+	indexing   = 2 // being indexed: writes index themselves, queries wait for the backfill
+	indexed    = 1 // every object has its rows
+)
 
-// indexExistingObjects indexes the objects stored before the query index
-// existed, a chunk per write transaction, then deletes the backfill row.
-// Later writes keep the index up to date. Run again after a crash, or by
-// two nodes at once, it writes the same rows.
-func (db *DB) indexExistingObjects(ctx context.Context) error {
-	var n int
-	err := db.read.QueryRowContext(ctx, db.dialect.Rebind("SELECT COUNT(*) FROM meta WHERE key = ?"), backfillKey).Scan(&n)
-	if err != nil || n == 0 {
+// backfillObjects is how many objects one write of indexBucket indexes,
+// so that the writes of others go on in between.
+const backfillObjects = 2000
+
+// indexBucket indexes the objects of bucket b for queries: it marks the
+// bucket as being indexed (from then on every write indexes its object,
+// see writeFields), writes the rows of the objects it held, a chunk per
+// write transaction, then marks it indexed. It is safe to run twice at
+// once (two queries, two nodes) or again after a crash: rows already
+// there are kept. Queries of one node share one run.
+func (db *DB) indexBucket(ctx context.Context, b kumo.BucketRef) error {
+	key := b.AppID + "\x00" + b.Scope.Key() + "\x00" + b.Name
+	db.indexingMu.Lock()
+	run, ok := db.indexingRuns[key]
+	if !ok {
+		run = &indexRun{done: make(chan struct{})}
+		if db.indexingRuns == nil {
+			db.indexingRuns = map[string]*indexRun{}
+		}
+		db.indexingRuns[key] = run
+		go func() {
+			// Not the query's context: a client giving up does not undo the work.
+			run.err = db.backfill(context.WithoutCancel(ctx), b)
+			db.indexingMu.Lock()
+			delete(db.indexingRuns, key)
+			db.indexingMu.Unlock()
+			close(run.done)
+		}()
+	}
+	db.indexingMu.Unlock()
+	select {
+	case <-run.done:
+		return run.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// indexRun is a backfill under way, waited for by the queries that need it.
+type indexRun struct {
+	done chan struct{}
+	err  error
+}
+
+// backfill is the work of indexBucket.
+func (db *DB) backfill(ctx context.Context, b kumo.BucketRef) error {
+	start := time.Now()
+	err := db.writeTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE buckets SET indexed = ? WHERE app_id = ? AND scope = ? AND name = ? AND indexed = ?",
+			indexing, b.AppID, b.Scope.Key(), b.Name, notIndexed)
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	last := []any{"", "", "", ""}
-	for done := false; !done; {
+	objects, after := 0, ""
+	for {
+		n, last := 0, ""
 		err := db.writeTx(ctx, func(tx *Tx) error {
-			rows, err := tx.Query(ctx, `SELECT app_id, scope, bucket, id, data FROM objects
-				WHERE (app_id, scope, bucket, id) > (?, ?, ?, ?) ORDER BY app_id, scope, bucket, id LIMIT 500`, last...)
-			if err != nil {
-				return err
-			}
-			type obj struct {
-				b    kumo.BucketRef
-				id   string
-				data map[string]any
-			}
-			var objs []obj
-			for rows.Next() {
-				var o obj
-				var scope, data string
-				if err := rows.Scan(&o.b.AppID, &scope, &o.b.Name, &o.id, &data); err != nil {
-					rows.Close()
-					return err
-				}
-				o.b.Scope = scopeFromKey(scope)
-				o.data, _ = decodeData(data)
-				objs = append(objs, o)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			for _, o := range objs {
-				if err := writeFields(ctx, tx, o.b, o.id, o.data, true); err != nil {
-					return err
-				}
-			}
-			if len(objs) < 500 {
-				done = true
-				_, err := tx.Exec(ctx, "DELETE FROM meta WHERE key = ?", backfillKey)
-				return err
-			}
-			o := objs[len(objs)-1]
-			last = []any{o.b.AppID, o.b.Scope.Key(), o.b.Name, o.id}
-			return nil
+			var err error
+			n, last, err = backfillChunk(ctx, tx, b, after)
+			return err
 		})
 		if err != nil {
 			return err
 		}
+		objects += n
+		if n < backfillObjects {
+			break
+		}
+		after = last
+	}
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE buckets SET indexed = ? WHERE app_id = ? AND scope = ? AND name = ? AND indexed = ?",
+			indexed, b.AppID, b.Scope.Key(), b.Name, indexing)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	db.Log.Info("indexed a bucket for queries", "app", b.AppID, "scope", b.Scope.Key(), "bucket", b.Name,
+		"objects", objects, "took", time.Since(start).Round(time.Millisecond))
+	if db.shareLock != "" && objects > 0 {
+		// PostgreSQL plans the next queries from fresh statistics rather
+		// than from those of an emptier table (a bad plan can take minutes).
+		if _, err := db.read.ExecContext(ctx, "ANALYZE object_fields"); err != nil {
+			db.Log.Warn("analyze after indexing a bucket failed", "error", err)
+		}
 	}
 	return nil
+}
+
+// backfillChunk indexes up to backfillObjects objects of b whose IDs
+// follow after, within a write, and returns how many and the last ID.
+func backfillChunk(ctx context.Context, tx *Tx, b kumo.BucketRef, after string) (int, string, error) {
+	rows, err := tx.Query(ctx, `SELECT id, data, created, modified FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id > ?
+		ORDER BY id LIMIT ?`, b.AppID, b.Scope.Key(), b.Name, after, backfillObjects)
+	if err != nil {
+		return 0, "", err
+	}
+	type obj struct {
+		id                string
+		data              map[string]any
+		created, modified int64
+	}
+	var objs []obj
+	for rows.Next() {
+		var o obj
+		var data string
+		if err := rows.Scan(&o.id, &data, &o.created, &o.modified); err != nil {
+			rows.Close()
+			return 0, "", err
+		}
+		o.data, _ = decodeData(data)
+		objs = append(objs, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(objs) == 0 {
+		return 0, "", err
+	}
+	last := objs[len(objs)-1].id
+	if !tx.db.cteWrites {
+		for _, o := range objs {
+			if err := insertFields(ctx, tx, b, o.id, objectEntries(o.data, o.created, o.modified), " ON CONFLICT DO NOTHING"); err != nil {
+				return 0, "", err
+			}
+		}
+		return len(objs), last, nil
+	}
+	// PostgreSQL: the rows of the whole chunk in one statement, from arrays.
+	var ids []string
+	var f fieldColumns
+	for _, o := range objs {
+		for _, e := range objectEntries(o.data, o.created, o.modified) {
+			ids = append(ids, o.id)
+			f.fields, f.kinds, f.nums = append(f.fields, e.Field), append(f.kinds, string(e.Kind)), append(f.nums, e.Num)
+			f.strs, f.lons = append(f.strs, e.Str), append(f.lons, e.Lon)
+		}
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO object_fields (app_id, scope, bucket, object_id, field, kind, num, str, lon)
+		SELECT ?, ?, ?, * FROM unnest(?::text[], ?::text[], ?::text[], ?::float8[], ?::text[], ?::float8[])
+		ON CONFLICT DO NOTHING`, b.AppID, b.Scope.Key(), b.Name, ids, f.fields, f.kinds, f.nums, f.strs, f.lons)
+	return len(objs), last, err
 }
 
 func decodeData(s string) (map[string]any, error) {
@@ -177,8 +307,7 @@ func objectSource(b kumo.BucketRef) kql.Source {
 		System: []kql.SystemCol{
 			{Field: "_id", Column: "id", Kind: kumo.IndexString},
 			{Field: "_owner", Column: "owner", Kind: kumo.IndexString, EmptyAbsent: true},
-			{Field: "_created", Column: "created", Kind: kumo.IndexNumber},
-			{Field: "_modified", Column: "modified", Kind: kumo.IndexNumber},
+			// _created and _modified are index rows (objectEntries).
 			{Field: "_version", Column: "version", Kind: kumo.IndexNumber},
 		},
 	}
@@ -229,13 +358,19 @@ func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query) 
 		}
 		after = &cur
 	}
-	var n int
-	if err := db.queryRow(ctx, "SELECT COUNT(*) FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
-		b.AppID, b.Scope.Key(), b.Name).Scan(&n); err != nil {
+	var state int
+	err := db.queryRow(ctx, "SELECT indexed FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
+		b.AppID, b.Scope.Key(), b.Name).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return kumo.QueryResult{}, kumo.BucketNotFound(b)
+	}
+	if err != nil {
 		return kumo.QueryResult{}, err
 	}
-	if n == 0 {
-		return kumo.QueryResult{}, kumo.BucketNotFound(b)
+	if state != indexed { // not indexed, or being indexed (perhaps by a node that died)
+		if err := db.indexBucket(ctx, b); err != nil {
+			return kumo.QueryResult{}, err
+		}
 	}
 	src := objectSource(b)
 	if name, ok := q.Count(); ok {

@@ -235,6 +235,9 @@ func (Dialect) WritesInCTEs() bool { return true }
 // PostgreSQL database, so outbox events are claimed with leases.
 func (Dialect) LeasesOutbox() bool { return true }
 
+// ShareLock implements sqlstore.ShareLocker.
+func (Dialect) ShareLock() string { return " FOR SHARE" }
+
 // IsUniqueViolation implements sqlstore.Dialect: SQLSTATE 23505.
 func (Dialect) IsUniqueViolation(err error) bool {
 	var e *pgconn.PgError

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -574,6 +575,11 @@ func BenchmarkQuery(b *testing.B, open func(b *testing.B) *sqlstore.DB) {
 		}
 		return s + "}"
 	}
+	// The bucket's first query indexes it (once); the figures below are of
+	// an indexed bucket.
+	t0 := time.Now()
+	query(b, `{"bucketQuery":{"clause":{"type":"eq","field":"group","value":"g000"}}}`)
+	b.Logf("first query, indexing the bucket's %d objects: %v", objects, time.Since(t0).Round(time.Millisecond))
 	for _, k := range []struct {
 		name string
 		run  func(b *testing.B)
@@ -617,5 +623,108 @@ func BenchmarkQuery(b *testing.B, open func(b *testing.B) *sqlstore.DB) {
 			b.ReportMetric(ms(0.5), "p50-ms")
 			b.ReportMetric(ms(0.99), "p99-ms")
 		})
+	}
+}
+
+// testQueryLazyIndex checks that a bucket is indexed by its first query:
+// no index rows before, the objects stored until then found by it, later
+// writes indexed as they come, and a dropped bucket made again starts
+// unindexed.
+func testQueryLazyIndex(t *testing.T, s suite) {
+	f := newFixture(t, s)
+	_, c := f.mustThing("vt-lazy")
+	b := f.bucket(kumo.AppScope, "lazy")
+	for i := range 1200 {
+		f.mustObject(c, b, map[string]any{"n": i})
+	}
+	rows := func() int {
+		t.Helper()
+		var n int
+		if err := f.db.ReadDB().QueryRow("SELECT COUNT(*) FROM object_fields").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := rows(); n != 0 {
+		t.Fatalf("%d index rows before any query, want 0", n)
+	}
+	count := func(lower int) int {
+		t.Helper()
+		q, err := kumo.ParseQuery(fmt.Appendf(nil, `{"bucketQuery":{"clause":{"type":"range","field":"n","lowerLimit":%d}}}`, lower))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.db.QueryObjects(f.ctx, c, b, q)
+		if err != nil {
+			t.Fatalf("QueryObjects: %v", err)
+		}
+		return len(res.Results)
+	}
+	if got := count(1100); got != 100 {
+		t.Fatalf("first query: %d results, want 100", got)
+	}
+	if n := rows(); n != 3*1200 { // the field n, _created and _modified
+		t.Fatalf("%d index rows after the first query, want %d", n, 3*1200)
+	}
+	f.mustObject(c, b, map[string]any{"n": 5000})
+	if got := count(4000); got != 1 {
+		t.Fatalf("an object written after the first query: %d results, want 1", got)
+	}
+	f.reopen()
+	f.mustObject(c, b, map[string]any{"n": 6000})
+	if got := count(4000); got != 2 {
+		t.Fatalf("after a restart: %d results, want 2", got)
+	}
+	if err := f.db.DeleteBucket(f.ctx, c, b); err != nil {
+		t.Fatal(err)
+	}
+	f.mustObject(c, b, map[string]any{"n": 7000})
+	if n := rows(); n != 0 {
+		t.Fatalf("%d index rows in a bucket made again, want 0", n)
+	}
+	if got := count(4000); got != 1 {
+		t.Fatalf("the bucket made again: %d results, want 1", got)
+	}
+}
+
+// testQueryIndexWhileWriting checks that objects written while a bucket is
+// being indexed are found: the backfill and the writes that race with it
+// leave every object indexed once.
+func testQueryIndexWhileWriting(t *testing.T, s suite) {
+	f := newFixture(t, s)
+	_, c := f.mustThing("vt-race")
+	b := f.bucket(kumo.AppScope, "race")
+	const before, during = 5000, 300
+	for i := range before {
+		f.mustObject(c, b, map[string]any{"n": i})
+	}
+	q, err := kumo.ParseQuery([]byte(`{"bucketQuery":{"clause":{"type":"range","field":"n","lowerLimit":0},
+		"aggregations":[{"type":"COUNT","putAggregationInto":"n"}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range during {
+			if _, err := f.db.CreateObject(f.ctx, c, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"n": before + i}}); err != nil {
+				t.Errorf("CreateObject during the indexing: %v", err)
+				return
+			}
+		}
+	})
+	if _, err := f.db.QueryObjects(f.ctx, c, b, q); err != nil { // the first query: indexes the bucket
+		t.Fatalf("first query: %v", err)
+	}
+	wg.Wait()
+	res, err := f.db.QueryObjects(f.ctx, c, b, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Aggregations["n"]; got != before+during {
+		t.Errorf("count after the indexing = %d, want %d", got, before+during)
+	}
+	var rows int
+	if err := f.db.ReadDB().QueryRow("SELECT COUNT(*) FROM object_fields WHERE field = 'n'").Scan(&rows); err != nil || rows != before+during {
+		t.Errorf("index rows of n = %d, %v; want one per object, %d", rows, err, before+during)
 	}
 }

@@ -56,6 +56,8 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Objects", testObjects},
 		{"Bodies", testBodies},
 		{"Query", testQuery},
+		{"QueryLazyIndex", testQueryLazyIndex},
+		{"QueryIndexWhileWriting", testQueryIndexWhileWriting},
 		{"Events", testEvents},
 		{"GroupCommit", testGroupCommit},
 		{"Close", testClose},
