@@ -651,6 +651,8 @@ func testACLChanges(t *testing.T, cfg config) {
 				acl: map[string][]string{"READ_EXISTING_OBJECT": {"UserID:{alice}", anyAuth}, "WRITE_EXISTING_OBJECT": {"UserID:{alice}"}}},
 			{name: "another user reads it", who: "dave", method: "GET", path: ub + "/objects/{uobj}", status: 200},
 			{name: "a thing reads it", who: "other", method: "GET", path: ub + "/objects/{uobj}", status: 200},
+			{name: "the user replaces the object", who: "alice", method: "PUT", path: ub + "/objects/{uobj}", body: `{"v":5}`, status: 200},
+			{name: "the grant outlives the update", who: "dave", method: "GET", path: ub + "/objects/{uobj}", status: 200},
 			{name: "anonymous may not", who: "anon", method: "GET", path: ub + "/objects/{uobj}", status: 401},
 			{name: "another user may not patch it", who: "dave", method: "PATCH", path: ub + "/objects/{uobj}", body: `{"v":9}`, status: 401},
 			{name: "nor replace it", who: "dave", method: "PUT", path: ub + "/objects/{uobj}", body: `{"v":9}`, status: 401},
@@ -749,7 +751,7 @@ func testACLChanges(t *testing.T, cfg config) {
 			{name: "grant CREATE_NEW_BUCKET", who: "alice", method: "PUT", path: "/users/{alice}/acl/CREATE_NEW_BUCKET/UserID:{dave}", status: 204},
 			{name: "he makes a bucket with an object", who: "dave", method: "POST", path: "/users/{alice}/buckets/daves/objects", body: `{}`, status: 201, save: "daveobj"},
 			{name: "he reads it as its creator", who: "dave", method: "GET", path: "/users/{alice}/buckets/daves/objects/{daveobj}", status: 200},
-			{name: "its ACL names the user and its creator", who: "alice", method: "GET", path: "/users/{alice}/buckets/daves/acl", status: 200,
+			{name: "its ACL lists its creator (the user's rights are implicit)", who: "alice", method: "GET", path: "/users/{alice}/buckets/daves/acl", status: 200,
 				acl: map[string][]string{"QUERY_OBJECTS_IN_BUCKET": {"UserID:{dave}"}, "CREATE_OBJECTS_IN_BUCKET": {"UserID:{dave}"},
 					"READ_OBJECTS_IN_BUCKET": {"UserID:{dave}"}, "DROP_BUCKET_WITH_ALL_CONTENT": {"UserID:{dave}"}}},
 			{name: "the user reads it", who: "alice", method: "GET", path: "/users/{alice}/buckets/daves/objects/{daveobj}", status: 200},
@@ -774,7 +776,7 @@ func testACLChanges(t *testing.T, cfg config) {
 		}
 		w.run(t, append(steps, []aclStep{
 			{name: "the user bucket lists nothing", who: "alice", method: "GET", path: "/users/{alice}/buckets/ub4/acl", status: 200, acl: map[string][]string{}},
-			{name: "the user revokes her object's entries", who: "alice", method: "DELETE", path: "/users/{alice}/buckets/ub4/objects/{u4}/acl/WRITE_EXISTING_OBJECT/UserID:{alice}", status: 204},
+			{name: "the user revokes her own WRITE on her object", who: "alice", method: "DELETE", path: "/users/{alice}/buckets/ub4/objects/{u4}/acl/WRITE_EXISTING_OBJECT/UserID:{alice}", status: 204},
 			{name: "the user revokes CREATE_NEW_BUCKET of her scope", who: "alice", method: "DELETE", path: "/users/{alice}/acl/CREATE_NEW_BUCKET/UserID:{alice}", status: 204},
 			{name: "the user still creates", who: "alice", method: "POST", path: "/users/{alice}/buckets/ub4/objects", body: `{}`, status: 201},
 			{name: "the user still queries", who: "alice", method: "POST", path: "/users/{alice}/buckets/ub4/query", status: 200},
@@ -793,6 +795,29 @@ func testACLChanges(t *testing.T, cfg config) {
 			{name: "the member drops", who: "bob", method: "DELETE", path: "/groups/crew/buckets/gb2", status: 204},
 			{name: "the thing drops", who: "thing", method: "DELETE", path: "/things/{thing}/buckets/tb2", status: 204},
 		}...))
+	})
+
+	t.Run("grants go with what they were on", func(t *testing.T) {
+		b, o := "/users/{alice}/buckets/reborn", ub+"/objects/fixed-object-1"
+		w.run(t, []aclStep{
+			{name: "a grant on a new bucket", who: "alice", method: "PUT", path: b + "/acl/READ_OBJECTS_IN_BUCKET/UserID:{dave}", status: 204},
+			{name: "an object in it", who: "alice", method: "POST", path: b + "/objects", body: `{}`, status: 201, save: "r1"},
+			{name: "the grantee reads in it", who: "dave", method: "GET", path: b + "/objects/{r1}", status: 200},
+			{name: "drop the bucket", who: "alice", method: "DELETE", path: b, status: 204},
+			{name: "make the bucket again", who: "alice", method: "POST", path: b + "/objects", body: `{}`, status: 201, save: "r2"},
+			{name: "the grantee may not read in it", who: "dave", method: "GET", path: b + "/objects/{r2}", status: 401},
+			{name: "its ACL is the default again", who: "alice", method: "GET", path: b + "/acl", status: 200,
+				acl: map[string][]string{"QUERY_OBJECTS_IN_BUCKET": {"UserID:{alice}"}, "CREATE_OBJECTS_IN_BUCKET": {"UserID:{alice}"},
+					"READ_OBJECTS_IN_BUCKET": {"UserID:{alice}"}, "DROP_BUCKET_WITH_ALL_CONTENT": {"UserID:{alice}"}}},
+			{name: "an object with a chosen ID", who: "alice", method: "PUT", path: o, body: `{"v":1}`, status: 201},
+			{name: "a grant on it", who: "alice", method: "PUT", path: o + "/acl/READ_EXISTING_OBJECT/UserID:{dave}", status: 204},
+			{name: "the grantee reads the object", who: "dave", method: "GET", path: o, status: 200},
+			{name: "delete the object", who: "alice", method: "DELETE", path: o, status: 204},
+			{name: "make the object again", who: "alice", method: "PUT", path: o, body: `{"v":2}`, status: 201},
+			{name: "the grantee may not read it", who: "dave", method: "GET", path: o, status: 401},
+			{name: "the object's ACL is the default again", who: "alice", method: "GET", path: o + "/acl", status: 200,
+				acl: map[string][]string{"READ_EXISTING_OBJECT": {"UserID:{alice}"}, "WRITE_EXISTING_OBJECT": {"UserID:{alice}"}}},
+		})
 	})
 
 	// Last: it changes the whole app.
