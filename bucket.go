@@ -106,6 +106,12 @@ type BucketService interface {
 	// to the bucket stay (a bucket created again under the name keeps
 	// pushing to them).
 	DeleteBucket(ctx context.Context, c Caller, b BucketRef) error
+	// ListBuckets returns the names of the buckets of scope s (its ID may
+	// be a selector), sorted, at most limit (1 to 1000) after the name
+	// after (a page's last, "" for the first page). The admin and the
+	// scope's owners (the user, the group's members, the thing and its
+	// owners) may list; the app scope's buckets, the admin only.
+	ListBuckets(ctx context.Context, c Caller, s Scope, after string, limit int) ([]BucketRef, error)
 }
 
 // BucketNotFound returns Kii's BUCKET_NOT_FOUND error for b.

@@ -54,6 +54,16 @@ const (
 	ErrPushSubscriptionExists  Code = "PUSH_SUBSCRIPTION_ALREADY_EXISTS"
 	ErrPushSubscriptionMissing Code = "PUSH_SUBSCRIPTION_NOT_FOUND"
 	ErrFilterNotFound          Code = "FILTER_NOT_FOUND"
+	ErrACLNotFound             Code = "ACL_NOT_FOUND"
+	ErrACLAlreadyExists        Code = "ACL_ALREADY_EXISTS"
+
+	// Object bodies.
+	ErrBodyNotFound            Code = "OBJECT_BODY_NOT_FOUND"
+	ErrBodyRangeNotSatisfiable Code = "OBJECT_BODY_RANGE_NOT_SATISFIABLE"
+	ErrBodyIntegrityNotAssured Code = "OBJECT_BODY_INTEGRITY_NOT_ASSURED"
+	ErrBodyUploadNotFound      Code = "OBJECT_BODY_UPLOAD_NOT_FOUND"
+	ErrPublicationNotFound     Code = "PUBLICATION_NOT_FOUND"
+	ErrPublicationExpired      Code = "PUBLICATION_EXPIRED"
 
 	// Server side.
 	ErrInternal    Code = "UNDEFINED_ERROR"
@@ -72,8 +82,10 @@ var Codes = []Code{
 	ErrBucketNotFound, ErrBucketAlreadyExists, ErrObjectNotFound, ErrObjectAlreadyExists,
 	ErrObjectVersionIsStale, ErrInstallationNotFound, ErrInstallationExists,
 	ErrMQTTEndpointNotFound, ErrPushSubscriptionExists, ErrPushSubscriptionMissing,
-	ErrFilterNotFound,
+	ErrFilterNotFound, ErrACLNotFound, ErrACLAlreadyExists,
 	ErrGroupNotFound, ErrGroupAlreadyExists, ErrThingOwnershipNotFound, ErrThingOwnershipExists,
+	ErrBodyNotFound, ErrBodyRangeNotSatisfiable, ErrBodyIntegrityNotAssured, ErrBodyUploadNotFound,
+	ErrPublicationNotFound, ErrPublicationExpired,
 	ErrInternal, ErrUnavailable,
 }
 

@@ -78,6 +78,7 @@ type storeTarget struct {
 	sqlitePath  string
 	nodeID      string        // names this node's outbox claims on a shared database
 	lease       time.Duration // how long those claims last
+	serving     bool          // a server's store, not a tool's (see sqlstore.DB.KeepBlobs)
 }
 
 // chooseStore is the one place that picks the store: PostgreSQL when
@@ -122,6 +123,7 @@ func (s storeTarget) open(ctx context.Context, hasher kumo.PasswordHasher) (*sql
 	}
 	db.Hasher = hasher
 	db.NodeID, db.Lease = s.nodeID, s.lease
+	db.KeepBlobs = !s.serving
 	if err := db.Open(); err != nil {
 		return nil, err
 	}

@@ -20,11 +20,12 @@ import (
 const copyUsage = `Usage: kumo copy --from sqlite:PATH --to postgres://user:password@host:5432/kumo
 
 Copies every app and all its data (users, things, tokens, buckets,
-objects, installations, push subscriptions, the push events not sent yet,
-and the server secret that devices' MQTT passwords derive from) from an
-embedded SQLite store to a PostgreSQL database, then verifies the copy:
-every table must have the same rows on both sides (the same count and the
-same SHA-256 checksum). It prints a summary, and exits non-zero when a
+objects and their bodies, installations, push subscriptions, the push
+events not sent yet, and the server secret that devices' MQTT passwords
+derive from) from an embedded SQLite store to a PostgreSQL database, then
+verifies the copy: every table must have the same rows on both sides (the
+same count and the same SHA-256 checksum), and the bytes of the object
+bodies (files in the data directory's bodies/) the same SHA-256. It prints a summary, and exits non-zero when a
 table differs.
 
 PATH is the kumo.db file or the data directory holding it. Both databases

@@ -116,13 +116,14 @@ func testGroupAPI(t *testing.T, cfg config) {
 		{name: "alice leaves", method: "DELETE", path: crew + "/members/{user}", headers: alice, status: 204},
 		{name: "alice is no member", method: "DELETE", path: crew + "/members/{user}", headers: asBob, status: 404, code: "USER_NOT_FOUND"},
 
+		{name: "the owner creates a bucket", method: "PUT", path: crew + "/buckets/gb", headers: asBob, status: 204},
 		{name: "a member writes in the group scope", method: "POST", path: crew + "/buckets/gb/objects", body: `{"n":1}`, headers: asCarol, status: 201},
 		{name: "a former member may not", method: "POST", path: crew + "/buckets/gb/objects", body: `{}`, headers: alice, status: 401, code: "UNAUTHORIZED"},
 		{name: "a thing may not", method: "POST", path: crew + "/buckets/gb/objects", body: `{}`, headers: []string{"Authorization", thingAuth}, status: 401, code: "UNAUTHORIZED"},
 		{name: "anonymous may not read", method: "GET", path: crew + "/buckets/gb", status: 401, code: "UNAUTHORIZED"},
 		{name: "the owner reads the bucket", method: "GET", path: crew + "/buckets/gb", headers: asBob, status: 200, bodyHas: []string{`"size" : 1`}},
 		{name: "a bucket of a missing group", method: "POST", path: groups + "/nope/buckets/gb/objects", body: `{}`, headers: admin, status: 404, code: "GROUP_NOT_FOUND"},
-		{name: "a member may not drop", method: "DELETE", path: crew + "/buckets/gb", headers: asCarol, status: 401, code: "UNAUTHORIZED"},
+		{name: "a member may not drop a bucket he did not create", method: "DELETE", path: crew + "/buckets/gb", headers: asCarol, status: 401, code: "UNAUTHORIZED"},
 		{name: "the owner drops", method: "DELETE", path: crew + "/buckets/gb", headers: asBob, status: 204},
 
 		{name: "a member may not delete the group", method: "DELETE", path: crew, headers: asCarol, status: 401, code: "UNAUTHORIZED"},

@@ -41,6 +41,7 @@ type config struct {
 	PublicPort, PublicTLSPort, PublicWSPort, PublicWSSPort int
 
 	PasswordIterations int
+	MaxBodySize        int64
 	ShutdownTimeout    time.Duration
 	LogLevel           string
 
@@ -67,6 +68,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PublicTLSPort, "mqtt-public-tls-port", 0, "MQTT over TLS port given to devices (default: the port of --mqtt-tls-addr)")
 	fs.IntVar(&c.PublicWSPort, "mqtt-public-ws-port", 0, "WebSocket port given to devices (default: the port of --mqtt-ws-addr)")
 	fs.IntVar(&c.PublicWSSPort, "mqtt-public-wss-port", 0, "secure WebSocket port given to devices (default: the port of --mqtt-wss-addr)")
+	fs.Int64Var(&c.MaxBodySize, "max-body-size", kumo.DefaultMaxBodySize, "largest object body accepted, in bytes")
 	fs.IntVar(&c.PasswordIterations, "password-iterations", auth.DefaultIterations, "PBKDF2-SHA256 iterations for new password hashes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
@@ -138,6 +140,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		cfg.NodeID = defaultNodeID(cfg.HTTPAddr)
 	}
 	n.nodeID, n.store.nodeID, n.store.lease = cfg.NodeID, cfg.NodeID, cfg.Lease
+	n.store.serving = true
 	if cfg.NATS != "" {
 		log = log.With("node", cfg.NodeID) // in a cluster, every line says which node
 		n.log = log
@@ -147,6 +150,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		return nil, fmt.Errorf("open store %s: %w", n.store, err)
 	}
 	n.db.Log = log.With("component", "store")
+	n.db.MaxBodySize = cfg.MaxBodySize
 	secret, err := n.db.Secret(ctx, "mqtt-password-secret")
 	if err != nil {
 		return nil, err
@@ -197,7 +201,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	}
 	n.api = &api.Server{
 		Apps: n.db, Tokens: n.db, Things: n.db, Users: n.db, Groups: n.db, Objects: n.db, Buckets: n.db,
-		Installations: n.db, Subscriptions: n.db, AppParams: n.db,
+		Installations: n.db, Subscriptions: n.db, AppParams: n.db, ACLs: n.db, Bodies: n.db,
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,
 			PortTCP: port(cfg.PublicPort, broker.TCP), PortSSL: port(cfg.PublicTLSPort, broker.TLS),

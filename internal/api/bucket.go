@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -16,6 +17,52 @@ func (s *Server) handleBucketGet(w http.ResponseWriter, r *http.Request, c kumo.
 		map[string]any{"bucketType": info.Type, "size": info.Size})
 	return nil
 }
+
+// handleBucketHead serves HEAD {scope}/buckets/{bucket}: 204 when the
+// bucket exists (Kii's guide), 404 when not.
+func (s *Server) handleBucketHead(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
+	if _, err := s.Buckets.GetBucket(r.Context(), c, b); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+// handleBucketList serves GET {scope}/buckets: the scope's buckets,
+// {"buckets":[{"bucketID","bucketType"}],"paginationKey"} (a Kumo
+// extension: Kii's shape is not in the sources), at most ?limit= (default
+// and maximum 1000) a page; paginationKey goes in ?paginationKey=.
+func (s *Server) handleBucketList(kind kumo.ScopeKind) handler {
+	return func(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+		limit := maxBucketPage
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return kumo.InvalidInput(map[string]string{"limit": "must be a positive integer"})
+			}
+			limit = min(n, maxBucketPage)
+		}
+		scope := kumo.Scope{Kind: kind, ID: r.PathValue("scopeID")}
+		bs, err := s.Buckets.ListBuckets(r.Context(), c, scope, r.URL.Query().Get("paginationKey"), limit+1)
+		if err != nil {
+			return err
+		}
+		out := map[string]any{}
+		if len(bs) > limit {
+			bs = bs[:limit]
+			out["paginationKey"] = bs[limit-1].Name
+		}
+		list := make([]any, len(bs))
+		for i, b := range bs {
+			list[i] = map[string]any{"bucketID": b.Name, "bucketType": b.Type()}
+		}
+		out["buckets"] = list
+		writeJSON(w, http.StatusOK, "application/vnd.kii.BucketsRetrievalResponse+json", out)
+		return nil
+	}
+}
+
+// maxBucketPage is the largest page of a bucket listing.
+const maxBucketPage = 1000
 
 // handleBucketCreate serves PUT {scope}/buckets/{bucket}: 204, or 409 when
 // it exists. The body ({"bucketType"}) may be absent; the type follows

@@ -40,6 +40,8 @@ type Server struct {
 	Installations kumo.InstallationService
 	Subscriptions kumo.SubscriptionService
 	AppParams     kumo.AppParamsService
+	ACLs          kumo.ACLService
+	Bodies        kumo.BodyService
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -142,6 +144,8 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /api/apps/{appID}/groups/{group}/members/{user}", s.app(s.handleGroupMemberAdd))
 	m.HandleFunc("DELETE /api/apps/{appID}/groups/{group}/members/{user}", s.app(s.handleGroupMemberRemove))
 
+	m.HandleFunc("GET /api/x/{publication}", s.handlePublication)
+
 	m.HandleFunc("POST /api/apps/{appID}/installations", s.app(s.handleInstallationCreate))
 	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}", s.app(s.handleInstallationGet))
 	m.HandleFunc("DELETE /api/apps/{appID}/installations/{installation}", s.app(s.handleInstallationDelete))
@@ -158,6 +162,11 @@ func (s *Server) routes() {
 	} {
 		bucket := "/api/apps/{appID}" + sc.prefix + "/buckets/{bucket}"
 		kind := sc.kind
+		s.aclRoutes("/api/apps/{appID}"+sc.prefix, s.scopeACL(kind))
+		m.HandleFunc("GET /api/apps/{appID}"+sc.prefix+"/buckets", s.app(s.handleBucketList(kind)))
+		m.HandleFunc("HEAD "+bucket, s.bucket(kind, s.handleBucketHead))
+		s.aclRoutes(bucket, s.bucketACL(kind, false))
+		s.aclRoutes(bucket+"/objects/{object}", s.bucketACL(kind, true))
 		m.HandleFunc("GET "+bucket, s.bucket(kind, s.handleBucketGet))
 		m.HandleFunc("PUT "+bucket, s.bucket(kind, s.handleBucketCreate))
 		m.HandleFunc("DELETE "+bucket, s.bucket(kind, s.handleBucketDelete))
@@ -167,6 +176,17 @@ func (s *Server) routes() {
 		m.HandleFunc("PATCH "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectPatch))
 		m.HandleFunc("POST "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectPost))
 		m.HandleFunc("DELETE "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectDelete))
+
+		body := bucket + "/objects/{object}/body"
+		m.HandleFunc("PUT "+body, s.bucket(kind, s.handleBodyPut))
+		m.HandleFunc("GET "+body, s.bucket(kind, s.handleBodyGet))
+		m.HandleFunc("HEAD "+body, s.bucket(kind, s.handleBodyHead))
+		m.HandleFunc("DELETE "+body, s.bucket(kind, s.handleBodyDelete))
+		m.HandleFunc("POST "+body+"/publish", s.bucket(kind, s.handleBodyPublish))
+		m.HandleFunc("POST "+body+"/uploads", s.bucket(kind, s.handleUploadStart))
+		m.HandleFunc("PUT "+body+"/uploads/{upload}/data", s.bucket(kind, s.handleUploadData))
+		m.HandleFunc("POST "+body+"/uploads/{upload}/status/committed", s.bucket(kind, s.handleUploadCommit))
+		m.HandleFunc("POST "+body+"/uploads/{upload}/status/cancelled", s.bucket(kind, s.handleUploadCancel))
 
 		subs := bucket + "/filters/{filter}/push/subscriptions/"
 		for _, p := range []struct {

@@ -20,8 +20,8 @@ func (db *DB) GetBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) (k
 	if err != nil {
 		return kumo.BucketInfo{}, err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, st, kumo.QueryObjectsInBucket) {
-		return kumo.BucketInfo{}, kumo.Unauthorized(c, "The caller may not read bucket %s", b.Name)
+	if err := db.mayBucket(ctx, c, st, b, kumo.QueryObjectsInBucket); err != nil {
+		return kumo.BucketInfo{}, err
 	}
 	var n int
 	if err := db.queryRow(ctx, "SELECT COUNT(*) FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
@@ -43,13 +43,17 @@ func (db *DB) CreateBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 	if err != nil {
 		return err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, st, kumo.CreateObjectsInBucket) {
+	ok, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: b.AppID, Scope: b.Scope}}, kumo.CreateNewBucket, nil)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return kumo.Unauthorized(c, "The caller may not create bucket %s", b.Name)
 	}
 	now := db.now()
 	return db.writeTx(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(ctx, "INSERT INTO buckets (app_id, scope, name, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-			b.AppID, b.Scope.Key(), b.Name, now)
+		res, err := tx.Exec(ctx, "INSERT INTO buckets (app_id, scope, name, created, creator) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+			b.AppID, b.Scope.Key(), b.Name, now, owner(c))
 		if err != nil {
 			return err
 		}
@@ -67,11 +71,11 @@ func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 	if err != nil {
 		return err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, st, kumo.DropBucketWithAllContent) {
-		return kumo.Unauthorized(c, "The caller may not drop bucket %s", b.Name)
+	if err := db.mayBucket(ctx, c, st, b, kumo.DropBucketWithAllContent); err != nil {
+		return err
 	}
 	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		ok, err := bucketExists(ctx, tx, b)
 		if err != nil {
 			return err
@@ -85,6 +89,44 @@ func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 		if _, err := tx.Exec(ctx, "DELETE FROM buckets WHERE app_id = ? AND scope = ? AND name = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
 			return err
 		}
+		if err := deleteACLs(ctx, tx, "app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
+			return err
+		}
+		if err := dropBodies(ctx, tx, now, "app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
+			return err
+		}
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.BucketDeleted, Bucket: b, Sender: c.Principal(), When: now})
 	})
+	if err == nil {
+		db.emptyTrash(ctx, db.Log)
+	}
+	return err
+}
+
+// ListBuckets implements kumo.BucketService.
+func (db *DB) ListBuckets(ctx context.Context, c kumo.Caller, s kumo.Scope, after string, limit int) ([]kumo.BucketRef, error) {
+	b, st, err := db.resolveBucket(ctx, c, kumo.BucketRef{AppID: c.AppID, Scope: s})
+	if err != nil {
+		return nil, err
+	}
+	s = b.Scope
+	// Listing is the scope owners' (implicit rights), and the admin's.
+	if !kumo.ImplicitlyAllowed(c, s, st, kumo.QueryObjectsInBucket) {
+		return nil, kumo.Unauthorized(c, "The caller may not list the buckets of this scope")
+	}
+	rows, err := db.query(ctx, "SELECT name FROM buckets WHERE app_id = ? AND scope = ? AND name > ? ORDER BY name LIMIT ?",
+		c.AppID, s.Key(), after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []kumo.BucketRef
+	for rows.Next() {
+		r := kumo.BucketRef{AppID: c.AppID, Scope: s}
+		if err := rows.Scan(&r.Name); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

@@ -23,7 +23,7 @@ func bumpCounter(ctx context.Context, tx *Tx, name string) error {
 func (db *DB) counter(ctx context.Context, name string) (int64, error) {
 	var v int64
 	err := db.queryRow(ctx, "SELECT value FROM counters WHERE name = ?", name).Scan(&v)
-	return v, err
+	return v, db.readErr(err)
 }
 
 // topicCache holds the MQTT topics of each bucket's subscribers, valid

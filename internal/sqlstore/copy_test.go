@@ -1,10 +1,12 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -117,6 +119,8 @@ type sourceData struct {
 	bucket       kumo.BucketRef // the thing's bucket, subscribed to
 	appObject    kumo.Object    // in an app-scope bucket
 	objects      int            // objects created, one event each
+	events       int            // events in the outbox: the objects' and the body's
+	body         []byte         // the body of appObject
 	secret       []byte
 }
 
@@ -176,6 +180,14 @@ func fillSource(t *testing.T, db *sqlstore.DB, objects int) sourceData {
 		must(db.CreateObject(ctx, d.thingCaller, kumo.ObjectCreate{Bucket: d.bucket, Data: map[string]any{"temp": i}}))(t)
 		d.objects++
 	}
+	// A body over several PostgreSQL chunks.
+	d.body = make([]byte, 2*sqlstore.BlobChunkSize+12345)
+	for i := range d.body {
+		d.body[i] = byte(i * 7)
+	}
+	must(db.PutBody(ctx, d.admin, kumo.BodyPut{Ref: kumo.BodyRef{Bucket: d.appObject.Bucket, ObjectID: d.appObject.ID},
+		ContentType: "image/png", Size: -1, Data: bytes.NewReader(d.body)}))(t)
+	d.events = d.objects + 1
 	d.secret = must(db.Secret(ctx, "mqtt-password-secret"))(t)
 	return d
 }
@@ -210,8 +222,8 @@ func tableReport(t *testing.T, r sqlstore.CopyReport, table string) sqlstore.Tab
 // rows in the destination as in the source.
 func wantVerified(t *testing.T, r sqlstore.CopyReport) {
 	t.Helper()
-	if len(r.Tables) != len(sqlstore.CopyTables()) {
-		t.Errorf("report of %d tables, want %d", len(r.Tables), len(sqlstore.CopyTables()))
+	if len(r.Tables) != len(sqlstore.CopyTables())+1 { // and the bytes of bodies
+		t.Errorf("report of %d tables, want %d", len(r.Tables), len(sqlstore.CopyTables())+1)
 	}
 	for _, tr := range r.Tables {
 		if tr.Mismatch != "" || tr.Source != tr.Destination || tr.SourceSum != tr.DestinationSum || len(tr.SourceSum) != 64 {
@@ -226,8 +238,8 @@ func TestCopy(t *testing.T) {
 		src := newSQLiteDB(t)
 		d := fillSource(t, src.DB, 25)
 		srcEvents := must(src.ClaimEvents(ctx, 1000))(t)
-		if len(srcEvents) != d.objects {
-			t.Fatalf("source has %d events, want %d", len(srcEvents), d.objects)
+		if len(srcEvents) != d.events {
+			t.Fatalf("source has %d events, want %d", len(srcEvents), d.events)
 		}
 		dst := newDest(t)
 
@@ -250,13 +262,22 @@ func TestCopy(t *testing.T) {
 			}
 		}
 		for table, n := range map[string]int64{"meta": 1, "apps": 2, "tokens": 2, "users": 1, "things": 1, "groups": 1, "group_members": 1, "thing_owners": 1, "buckets": 2,
-			"objects": int64(d.objects), "installations": 1, "bucket_subscriptions": 1, "outbox": int64(d.objects), "counters": 2} {
+			"objects": int64(d.objects), "installations": 1, "bucket_subscriptions": 1, "outbox": int64(d.events), "counters": 3,
+			"object_bodies": 1, sqlstore.BlobsReport: 1} {
 			if got := tableReport(t, rep, table).Source; got != n {
 				t.Errorf("table %s: %d rows in the source, want %d", table, got, n)
 			}
 		}
 		if max := srcEvents[len(srcEvents)-1].Seq; rep.OutboxSeq != max {
 			t.Errorf("OutboxSeq = %d, want %d", rep.OutboxSeq, max)
+		}
+
+		// The body's bytes came along.
+		br := must(dst.OpenBody(ctx, d.admin, kumo.BodyRef{Bucket: d.appObject.Bucket, ObjectID: d.appObject.ID}, kumo.BodyGet{}))(t)
+		got, err := io.ReadAll(br)
+		br.Close()
+		if err != nil || !bytes.Equal(got, d.body) || br.ContentType != "image/png" {
+			t.Errorf("copied body: %d bytes (%v), type %q; want the %d bytes put, image/png", len(got), err, br.ContentType, len(d.body))
 		}
 
 		// Again: nothing to copy, still verified.
@@ -623,8 +644,8 @@ func TestCopyTablesMatchSchema(t *testing.T) {
 	check := func(t *testing.T, s schema) {
 		t.Helper()
 		for name, tb := range s {
-			if name == "schema_migrations" {
-				continue
+			if name == "schema_migrations" || name == "blobs" || name == "blob_chunks" {
+				continue // blobs, blob_chunks: the bytes of bodies, copied by copyBlobs
 			}
 			key, ok := want[name]
 			if !ok {
@@ -656,7 +677,7 @@ func TestCopyTablesMatchSchema(t *testing.T) {
 			}
 		}
 		for name := range ps {
-			if _, ok := sl[name]; !ok {
+			if _, ok := sl[name]; !ok && name != "blobs" && name != "blob_chunks" {
 				t.Errorf("table %s is in PostgreSQL's migrations, not SQLite's", name)
 			}
 		}

@@ -14,9 +14,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -72,6 +74,17 @@ type DB struct {
 	// Maintain, when set, runs in its own goroutine while the store is
 	// open (the SQLite checkpointer); its context ends at Close.
 	Maintain func(ctx context.Context)
+	// Blobs holds the bytes of object bodies; set by the dialect package.
+	// Closed by Close when it is an io.Closer.
+	Blobs Blobs
+	// MaxBodySize bounds an object body, in bytes
+	// (kumo.DefaultMaxBodySize when 0).
+	MaxBodySize int64
+	// KeepBlobs, when set, keeps Open from deleting the blobs that no row
+	// names (the leftovers of a crash): tools that open a store a server
+	// may be using set it, since that server's uploads in progress look
+	// the same.
+	KeepBlobs bool
 
 	dialect   Dialect
 	cached    bool     // the driver caches prepared statements (StatementCacher)
@@ -86,10 +99,16 @@ type DB struct {
 
 	stopMaintain context.CancelFunc
 	maintained   chan struct{}
-	rstmts       sync.Map // query -> *sql.Stmt prepared on the read pool
+	stopSweep    context.CancelFunc
+	swept        chan struct{}
+
+	trashPending atomic.Bool // blob_trash may have rows
+	trashMu      sync.Mutex  // one emptyTrash at a time
+	rstmts       sync.Map    // query -> *sql.Stmt prepared on the read pool
 
 	topics topicCache   // subscriber topics per bucket
 	tokens tokenCache   // callers of recent tokens
+	acls   aclCache     // stored ACL changes of recent targets
 	mu     sync.RWMutex // guards closed
 	closed bool
 
@@ -153,9 +172,22 @@ func (db *DB) Open() error {
 			return fmt.Errorf("sqlstore: release this node's old outbox claims: %w", err)
 		}
 	}
+	if db.Blobs == nil {
+		return errors.New("sqlstore: no blob storage")
+	}
+	started := time.Now() // blobs carry real times, whatever the clock
 	db.reqs = make(chan *writeReq, 4*db.MaxBatch)
 	db.done = make(chan struct{})
 	go db.runWriter()
+	if !db.KeepBlobs {
+		sweepCtx, stopSweep := context.WithCancel(context.Background())
+		db.stopSweep, db.swept = stopSweep, make(chan struct{})
+		log := db.Log // the goroutine's own: tests replace db.Log after Open
+		go func() {
+			defer close(db.swept)
+			db.sweepBlobs(sweepCtx, log, started)
+		}()
+	}
 	if db.Maintain != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		db.stopMaintain, db.maintained = cancel, make(chan struct{})
@@ -175,6 +207,16 @@ func (db *DB) Close() error {
 		db.mu.Unlock()
 		return nil
 	}
+	db.mu.Unlock()
+	if db.stopSweep != nil {
+		db.stopSweep()
+		<-db.swept // it writes through the writer: before the writer stops
+	}
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
 	db.closed = true
 	close(db.reqs)
 	db.mu.Unlock()
@@ -187,6 +229,9 @@ func (db *DB) Close() error {
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
+	}
+	if c, ok := db.Blobs.(io.Closer); ok {
+		err = errors.Join(err, c.Close())
 	}
 	return err
 }
@@ -302,6 +347,20 @@ type writeReq struct {
 }
 
 var errClosed = kumo.Errorf(kumo.ErrUnavailable, "The server is shutting down")
+
+// readErr returns err, or TEMPORARY_UNAVAILABLE_ERROR when the store was
+// closed under the read that failed.
+func (db *DB) readErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return errClosed
+	}
+	return err
+}
 
 // writeTx runs fn in the shared write transaction and returns once that
 // transaction has committed (or fn failed). fn's own error rolls back only

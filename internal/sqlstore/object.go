@@ -17,8 +17,8 @@ func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCrea
 	if err != nil {
 		return kumo.Object{}, err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, st, kumo.CreateObjectsInBucket) {
-		return kumo.Object{}, kumo.Unauthorized(c, "The caller may not create objects in bucket %s", b.Name)
+	if err := db.mayCreateObject(ctx, c, st, b); err != nil {
+		return kumo.Object{}, err
 	}
 	data := o.JSON
 	if len(data) == 0 {
@@ -33,12 +33,12 @@ func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCrea
 	err = db.writeTx(ctx, func(tx *Tx) error {
 		if db.cteWrites {
 			// One statement, one round trip, for the three rows.
-			_, err := tx.Exec(ctx, `WITH b AS (INSERT INTO buckets (app_id, scope, name, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING),
+			_, err := tx.Exec(ctx, `WITH b AS (INSERT INTO buckets (app_id, scope, name, created, creator) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING),
 				o AS (INSERT INTO objects (app_id, scope, bucket, id, data, data_type, owner, version, created, modified)
 					VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?))
 				INSERT INTO outbox (app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				b.AppID, b.Scope.Key(), b.Name, now,
+				b.AppID, b.Scope.Key(), b.Name, now, obj.Owner,
 				b.AppID, b.Scope.Key(), b.Name, obj.ID, string(data), obj.DataType, obj.Owner, now, now,
 				b.AppID, string(e.Type), b.Scope.Key(), b.Name, e.ObjectID, int(e.Sender.Kind), e.Sender.ID, e.When, e.ModifiedAt)
 			if err == nil {
@@ -46,7 +46,7 @@ func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCrea
 			}
 			return err
 		}
-		if err := ensureBucket(ctx, tx, b, now); err != nil {
+		if err := ensureBucket(ctx, tx, b, c, now); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO objects (app_id, scope, bucket, id, data, data_type, owner, version, created, modified)
@@ -68,19 +68,28 @@ func (db *DB) GetObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef, id
 	if err != nil {
 		return kumo.Object{}, err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, st, kumo.ReadObjectsInBucket) {
-		return kumo.Object{}, kumo.Unauthorized(c, "The caller may not read objects in bucket %s", b.Name)
+	readAll, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
+	if err != nil {
+		return kumo.Object{}, err
 	}
 	o := kumo.Object{ID: id, Bucket: b}
 	var data string
 	err = db.queryRow(ctx, `SELECT data, data_type, owner, version, created, modified FROM objects
 		WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?`, b.AppID, b.Scope.Key(), b.Name, id).
 		Scan(&data, &o.DataType, &o.Owner, &o.Version, &o.Created, &o.Modified)
-	if errors.Is(err, sql.ErrNoRows) {
+	switch {
+	case errors.Is(err, sql.ErrNoRows) && !readAll:
+		// A caller who may not read the bucket learns nothing of what it holds.
+		return o, kumo.Unauthorized(c, "The caller may not read objects in bucket %s", b.Name)
+	case errors.Is(err, sql.ErrNoRows):
 		return o, kumo.ObjectNotFound(b, id)
-	}
-	if err != nil {
+	case err != nil:
 		return o, err
+	}
+	if !readAll {
+		if err := db.mayObject(ctx, c, st, b, id, o.Owner, kumo.ReadExistingObject); err != nil {
+			return kumo.Object{}, err
+		}
 	}
 	d := json.NewDecoder(strings.NewReader(data))
 	d.UseNumber()
@@ -149,9 +158,21 @@ func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWri
 	if err != nil {
 		return kumo.Object{}, false, err
 	}
-	// Before any lookup: a caller that may not write learns nothing.
-	if !kumo.BucketAllowed(c, b.Scope, st, kumo.WriteExistingObject) || !kumo.BucketAllowed(c, b.Scope, st, kumo.CreateObjectsInBucket) {
-		return kumo.Object{}, false, kumo.Unauthorized(c, "The caller may not write objects in bucket %s", b.Name)
+	// mayReplace checks the caller may create the object (when absent)
+	// or write it (when present).
+	mayReplace := func(exists bool, owner string) error {
+		if !exists {
+			return db.mayCreateObject(ctx, c, st, b)
+		}
+		return db.mayObject(ctx, c, st, b, w.ID, owner, kumo.WriteExistingObject)
+	}
+	creator, err := db.objectOwner(ctx, b, w.ID)
+	checkedExists := err == nil
+	if err != nil && kumo.ErrorCode(err) != kumo.ErrObjectNotFound {
+		return kumo.Object{}, false, err
+	}
+	if err := mayReplace(checkedExists, creator); err != nil {
+		return kumo.Object{}, false, err
 	}
 	now := db.now()
 	var (
@@ -163,6 +184,11 @@ func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWri
 		if err != nil {
 			return err
 		}
+		if exists != checkedExists { // created or deleted since the check
+			if err := mayReplace(exists, o.Owner); err != nil {
+				return err
+			}
+		}
 		if !exists {
 			if w.IfMatch != "" {
 				return kumo.ObjectNotFound(b, w.ID)
@@ -172,7 +198,7 @@ func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWri
 				return kumo.Errorf(kumo.ErrInvalidJSON, "The object cannot be stored as JSON")
 			}
 			out = kumo.Object{ID: w.ID, Bucket: b, Data: w.Data, DataType: w.DataType, Owner: owner(c), Version: 1, Created: now, Modified: now}
-			if err := ensureBucket(ctx, tx, b, now); err != nil {
+			if err := ensureBucket(ctx, tx, b, c, now); err != nil {
 				return err
 			}
 			_, err = tx.Exec(ctx, `INSERT INTO objects (app_id, scope, bucket, id, data, data_type, owner, version, created, modified)
@@ -207,8 +233,8 @@ func (db *DB) PatchObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite
 	if err != nil {
 		return kumo.Object{}, err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, st, kumo.WriteExistingObject) {
-		return kumo.Object{}, kumo.Unauthorized(c, "The caller may not write objects in bucket %s", b.Name)
+	if err := db.mayWriteObject(ctx, c, st, b, w.ID); err != nil {
+		return kumo.Object{}, err
 	}
 	now := db.now()
 	var out kumo.Object
@@ -242,11 +268,11 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 	if err != nil {
 		return err
 	}
-	if !kumo.BucketAllowed(c, b.Scope, st, kumo.WriteExistingObject) {
-		return kumo.Unauthorized(c, "The caller may not delete objects in bucket %s", b.Name)
+	if err := db.mayWriteObject(ctx, c, st, b, id); err != nil {
+		return err
 	}
 	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		o, exists, err := currentObject(ctx, tx, b, id)
 		if err != nil {
 			return err
@@ -261,7 +287,17 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 			b.AppID, b.Scope.Key(), b.Name, id); err != nil {
 			return err
 		}
+		if err := deleteACLs(ctx, tx, "app_id = ? AND scope = ? AND bucket = ? AND object_id = ?", b.AppID, b.Scope.Key(), b.Name, id); err != nil {
+			return err
+		}
+		if err := dropBodies(ctx, tx, now, bodyKey, b.AppID, b.Scope.Key(), b.Name, id); err != nil {
+			return err
+		}
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectDeleted, Bucket: b, ObjectID: id,
 			Sender: c.Principal(), When: now})
 	})
+	if err == nil {
+		db.emptyTrash(ctx, db.Log)
+	}
+	return err
 }

@@ -41,7 +41,7 @@ func (db *DB) resolvePrincipal(ctx context.Context, c kumo.Caller, p kumo.Princi
 }
 
 // resolveBucket resolves the scope of b (resolveScope) and loads the
-// caller's standing in it, for kumo.BucketAllowed.
+// caller's standing in it, for the ACL checks.
 func (db *DB) resolveBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) (kumo.BucketRef, kumo.Standing, error) {
 	s, err := db.resolveScope(ctx, c, b.Scope)
 	b.Scope = s
@@ -78,8 +78,9 @@ func (db *DB) standing(ctx context.Context, c kumo.Caller, s kumo.Scope) (kumo.S
 	return st, err
 }
 
-func ensureBucket(ctx context.Context, tx *Tx, b kumo.BucketRef, now int64) error {
-	_, err := tx.Exec(ctx, "INSERT INTO buckets (app_id, scope, name, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-		b.AppID, b.Scope.Key(), b.Name, now)
+// ensureBucket creates b, made by c, unless it exists.
+func ensureBucket(ctx context.Context, tx *Tx, b kumo.BucketRef, c kumo.Caller, now int64) error {
+	_, err := tx.Exec(ctx, "INSERT INTO buckets (app_id, scope, name, created, creator) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+		b.AppID, b.Scope.Key(), b.Name, now, owner(c))
 	return err
 }

@@ -23,8 +23,8 @@ func (db *DB) subscription(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 	if !c.IsAdmin() && !c.Is(sub) {
 		return b, sub, kumo.Unauthorized(c, "Only the subscriber itself or the app admin may manage this subscription")
 	}
-	if !kumo.BucketAllowed(c, b.Scope, st, kumo.QueryObjectsInBucket) {
-		return b, sub, kumo.Unauthorized(c, "The caller may not query bucket %s", b.Name)
+	if err := db.mayBucket(ctx, c, st, b, kumo.QueryObjectsInBucket); err != nil {
+		return b, sub, err
 	}
 	return b, sub, nil
 }
@@ -48,7 +48,7 @@ func (db *DB) SubscribeBucket(ctx context.Context, c kumo.Caller, b kumo.BucketR
 	}
 	now := db.now()
 	return db.writeTx(ctx, func(tx *Tx) error {
-		if err := ensureBucket(ctx, tx, b, now); err != nil {
+		if err := ensureBucket(ctx, tx, b, c, now); err != nil {
 			return err
 		}
 		res, err := tx.Exec(ctx, `INSERT INTO bucket_subscriptions (app_id, scope, bucket, subscriber_kind, subscriber_id, created)

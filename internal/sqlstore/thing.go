@@ -149,10 +149,11 @@ func forgetTokens(ctx context.Context, tx *Tx) error {
 }
 
 // deletePrincipal deletes a user or thing (its row in table) with
-// everything that is its: installations, push subscriptions, the buckets
-// and objects of its scope, and its tokens. A thing's ownerships go with
-// it; a user's memberships and ownerships too, and the groups he owned
-// are left without an owner (the admin's to manage).
+// everything that is its: installations, push subscriptions, the buckets,
+// objects and object bodies of its scope, and its tokens. A thing's
+// ownerships go with it; a user's memberships and ownerships too, and the
+// groups he owned are left without an owner (the admin's to manage). The
+// caller empties the blob trash after the commit.
 func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal, table string) error {
 	type statement struct {
 		sql  string
@@ -183,7 +184,14 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 			return err
 		}
 	}
+	if err := dropBodies(ctx, tx, tx.db.now(), "app_id = ? AND scope = ?", appID, scope); err != nil {
+		return err
+	}
 	if err := bumpCounter(ctx, tx, counterSubscriptions); err != nil {
+		return err
+	}
+	// The ACLs of its scope, and the entries naming it elsewhere.
+	if err := deleteACLs(ctx, tx, "app_id = ? AND (scope = ? OR subject = ?)", appID, scope, kumo.PrincipalSubject(p).String()); err != nil {
 		return err
 	}
 	return revokeTokens(ctx, tx, appID, p.ID)
@@ -198,9 +206,13 @@ func (db *DB) DeleteThing(ctx context.Context, c kumo.Caller, selector string) e
 	if err != nil {
 		return err
 	}
-	return db.writeTx(ctx, func(tx *Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		return deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.ThingCaller, ID: t.ID}, "things")
 	})
+	if err == nil {
+		db.emptyTrash(ctx, db.Log)
+	}
+	return err
 }
 
 // SetThingDisabled implements kumo.ThingService.

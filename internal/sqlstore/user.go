@@ -209,9 +209,13 @@ func (db *DB) DeleteUser(ctx context.Context, c kumo.Caller, selector string) er
 	if err != nil {
 		return err
 	}
-	return db.writeTx(ctx, func(tx *Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
 		return deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID}, "users")
 	})
+	if err == nil {
+		db.emptyTrash(ctx, db.Log)
+	}
+	return err
 }
 
 // ChangePassword implements kumo.UserService.

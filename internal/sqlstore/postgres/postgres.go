@@ -107,7 +107,14 @@ func Open(ctx context.Context, rawURL string) (*sqlstore.DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxLifetime(0)
-	return sqlstore.New(read, write, Dialect{}), nil
+	// Object bodies are written and read on a pool of their own, chunk
+	// by chunk, outside the writer's transactions.
+	blobs := stdlib.OpenDB(*cfg)
+	blobs.SetMaxOpenConns(n)
+	blobs.SetMaxIdleConns(2)
+	db := sqlstore.New(read, write, Dialect{})
+	db.Blobs = sqlstore.SQLBlobs{DB: blobs, Dialect: Dialect{}}
+	return db, nil
 }
 
 // Migrate applies the migrations not yet applied to the database at

@@ -1,6 +1,7 @@
 // Package sqlite opens Kumo's embedded store: one SQLite file in WAL mode,
 // written through sqlstore's group-commit writer with synchronous=FULL, so
-// that every acknowledged write is on disk.
+// that every acknowledged write is on disk. Object bodies are files in the
+// bodies directory beside it (sqlstore.FileBlobs).
 package sqlite
 
 import (
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -63,10 +65,22 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 		return nil, err
 	}
 	ckpt.SetMaxOpenConns(1)
+	blobs := sqlstore.FileBlobs{Dir: BodiesDir(path)}
+	if err := blobs.Prepare(); err != nil {
+		write.Close()
+		read.Close()
+		ckpt.Close()
+		return nil, fmt.Errorf("object bodies directory: %w", err)
+	}
 	db := sqlstore.New(read, write, Dialect{})
+	db.Blobs = blobs
 	db.Maintain = func(ctx context.Context) { checkpoint(ctx, ckpt, db, path+"-wal") }
 	return db, nil
 }
+
+// BodiesDir returns the directory that holds the object bodies of the
+// database at path: "bodies" beside it.
+func BodiesDir(path string) string { return filepath.Join(filepath.Dir(path), "bodies") }
 
 // checkpoint copies the write-ahead log into the database file in the
 // background, so that no commit waits for it. A checkpoint's disk flush

@@ -257,6 +257,9 @@ func testGroups(t *testing.T, s suite) {
 		_, thingC := f.mustThing("vt-1")
 		g := f.mustGroup(ownerC, kumo.GroupCreation{ID: "g1", Name: "g", Members: []string{member.ID}})
 		b := f.bucket(groupScope(g.ID), "shared")
+		if err := f.db.CreateBucket(f.ctx, ownerC, b); err != nil {
+			t.Fatalf("CreateBucket: %v", err)
+		}
 		o := f.mustObject(memberC, b, map[string]any{"n": 1})
 		tests := []struct {
 			name   string
@@ -286,7 +289,7 @@ func testGroups(t *testing.T, s suite) {
 				t.Errorf("event bucket scope = %+v, want group %s", e.Bucket.Scope, g.ID)
 			}
 		}
-		wantCode(t, "a member drops", f.db.DeleteBucket(f.ctx, memberC, b), kumo.ErrUnauthorized)
+		wantCode(t, "a member drops a bucket he did not create", f.db.DeleteBucket(f.ctx, memberC, b), kumo.ErrUnauthorized)
 		wantCode(t, "the owner drops", f.db.DeleteBucket(f.ctx, ownerC, b), "")
 		_, err := f.db.CreateObject(f.ctx, f.admin, kumo.ObjectCreate{Bucket: f.bucket(groupScope("nogroup"), "x"), Data: map[string]any{}})
 		if wantCode(t, "CreateObject in a missing group", err, kumo.ErrGroupNotFound) {

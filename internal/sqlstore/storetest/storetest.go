@@ -54,6 +54,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Things", testThings},
 		{"Users", testUsers},
 		{"Objects", testObjects},
+		{"Bodies", testBodies},
 		{"Events", testEvents},
 		{"GroupCommit", testGroupCommit},
 		{"Close", testClose},

@@ -157,7 +157,7 @@ const password = "secret-" + suffix;
     acl.putACLEntry(entry);
     await acl.save();
     const listed = await o.objectACL().listACLEntries();
-    const entries = Array.isArray(listed) ? listed[1] : listed;
+    const entries = listed[1]; // the promise resolves with the callback arguments: (acl, entries)
     assert.ok(entries.some(e => e.getSubject() instanceof KiiAnyAuthenticatedUser && e.getAction() === KiiACLAction.KiiACLObjectActionRead),
       "the granted entry is not listed");
     // Another user may now read the object, but not write it.

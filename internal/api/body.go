@@ -1,0 +1,239 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// bodyRef is the body named by a request's path.
+func bodyRef(r *http.Request, b kumo.BucketRef) kumo.BodyRef {
+	return kumo.BodyRef{Bucket: b, ObjectID: r.PathValue("object")}
+}
+
+// handleBodyPut serves PUT …/objects/{object}/body: the request body is
+// the object body, streamed to storage; its Content-Type is kept
+// (application/octet-stream when absent). 200 {"modifiedAt"}.
+func (s *Server) handleBodyPut(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
+	body, err := s.Bodies.PutBody(r.Context(), c, kumo.BodyPut{
+		Ref: bodyRef(r, b), ContentType: r.Header.Get("Content-Type"), Size: r.ContentLength, Data: r.Body,
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", quote(body.ETag))
+	writeJSON(w, http.StatusOK, "application/vnd.kii.ObjectBodyUpdateResponse+json", map[string]any{"modifiedAt": body.Modified})
+	return nil
+}
+
+// handleBodyHead serves HEAD …/objects/{object}/body: 204 with the body's
+// Content-Type, ETag and Last-Modified; 404 when there is none.
+func (s *Server) handleBodyHead(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
+	body, err := s.Bodies.GetBody(r.Context(), c, bodyRef(r, b))
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", body.ContentType)
+	h.Set("ETag", quote(body.ETag))
+	h.Set("Last-Modified", httpDate(body.Modified))
+	h.Set("Accept-Ranges", "bytes")
+	return noContent(w)
+}
+
+// handleBodyGet serves GET …/objects/{object}/body: the whole body (200)
+// or the range a Range header asks for (206 with Content-Range). If-Match
+// (the body ETag, sent by chunked downloads) must match.
+func (s *Server) handleBodyGet(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
+	br, err := s.Bodies.OpenBody(r.Context(), c, bodyRef(r, b), bodyGet(r))
+	if err != nil {
+		return rangeError(w, err)
+	}
+	s.writeBody(w, r, br)
+	return nil
+}
+
+// handlePublication serves GET /api/x/{publication}: a published body,
+// for anyone (no app, no credentials).
+func (s *Server) handlePublication(w http.ResponseWriter, r *http.Request) {
+	br, err := s.Bodies.OpenPublication(r.Context(), r.PathValue("publication"), bodyGet(r))
+	if err != nil {
+		s.writeError(w, r, rangeError(w, err))
+		return
+	}
+	s.writeBody(w, r, br)
+}
+
+// bodyGet reads the Range and If-Match headers of a download. A Range
+// that is not one byte range is ignored: the whole body is served.
+func bodyGet(r *http.Request) kumo.BodyGet {
+	g := kumo.BodyGet{IfMatch: kumo.ParseETag(r.Header.Get("If-Match"))}
+	if g.IfMatch == "*" {
+		g.IfMatch = ""
+	}
+	if h := r.Header.Get("Range"); h != "" {
+		if rng, ok := kumo.ParseByteRange(h); ok {
+			g.Range = &rng
+		}
+	}
+	return g
+}
+
+// rangeError adds to a 416 the Content-Range that names the body's size.
+func rangeError(w http.ResponseWriter, err error) error {
+	var e *kumo.Error
+	if errors.As(err, &e) && e.Code == kumo.ErrBodyRangeNotSatisfiable {
+		if size, ok := e.Fields["objectBodySize"].(int64); ok {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
+		}
+	}
+	return err
+}
+
+// writeBody streams an open body with its headers. Once the headers are
+// out, a failure can only cut the connection short.
+func (s *Server) writeBody(w http.ResponseWriter, r *http.Request, br *kumo.BodyReader) {
+	defer br.Close()
+	h := w.Header()
+	h.Set("Content-Type", br.ContentType)
+	h.Set("Content-Length", strconv.FormatInt(br.Length, 10))
+	h.Set("ETag", quote(br.ETag))
+	h.Set("Last-Modified", httpDate(br.Modified))
+	h.Set("Accept-Ranges", "bytes")
+	status := http.StatusOK
+	if br.Partial {
+		status = http.StatusPartialContent
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", br.Offset, br.Offset+br.Length-1, br.Size))
+	}
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := io.Copy(w, br); err != nil {
+		if r.Context().Err() == nil {
+			s.Log.Warn("object body download cut short", "path", r.URL.Path, "error", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// handleBodyDelete serves DELETE …/objects/{object}/body: 204.
+func (s *Server) handleBodyDelete(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
+	if err := s.Bodies.DeleteBody(r.Context(), c, bodyRef(r, b)); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+// handleBodyPublish serves POST …/objects/{object}/body/publish: {} or
+// {"expiresAt": ms} or {"expiresIn": seconds} → 201 {"publicationID",
+// "url"} with Location (and Expires when it expires).
+func (s *Server) handleBodyPublish(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
+	m, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	p := kumo.BodyPublish{Ref: bodyRef(r, b)}
+	if p.ExpiresAt, err = longField(m, "expiresAt"); err != nil {
+		return err
+	}
+	if p.ExpiresIn, err = longField(m, "expiresIn"); err != nil {
+		return err
+	}
+	pub, err := s.Bodies.PublishBody(r.Context(), c, p)
+	if err != nil {
+		return err
+	}
+	url := baseURL(r) + "/api/x/" + pub.ID
+	h := w.Header()
+	h.Set("Location", url)
+	if pub.ExpiresAt != 0 {
+		h.Set("Expires", httpDate(pub.ExpiresAt))
+	}
+	writeJSON(w, http.StatusCreated, "application/vnd.kii.ObjectBodyPublicationResponse+json",
+		map[string]any{"publicationID": pub.ID, "url": url})
+	return nil
+}
+
+// longField returns m[k] as an integer: a JSON number or a string of
+// digits (0 when absent).
+func longField(m map[string]any, k string) (int64, error) {
+	var s string
+	switch v := m[k].(type) {
+	case nil:
+		return 0, nil
+	case json.Number:
+		s = v.String()
+	case string:
+		s = v
+	default:
+		return 0, kumo.InvalidInput(map[string]string{k: "must be an integer"})
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, kumo.InvalidInput(map[string]string{k: "must be an integer"})
+	}
+	return n, nil
+}
+
+// handleUploadStart serves POST …/objects/{object}/body/uploads: 200
+// {"uploadID"}. The request ({} or {"clientHash"}) is not used.
+func (s *Server) handleUploadStart(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
+	if _, err := decodeObject(w, r); err != nil {
+		return err
+	}
+	id, err := s.Bodies.StartBodyUpload(r.Context(), c, bodyRef(r, b))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "application/vnd.kii.StartObjectBodyUploadResponse+json", map[string]any{"uploadID": id})
+	return nil
+}
+
+// handleUploadData serves PUT …/body/uploads/{upload}/data: a chunk, its
+// place in Content-Range ("bytes=a-b/total" or "bytes a-b/total"). 204.
+func (s *Server) handleUploadData(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
+	rng, err := kumo.ParseContentRange(r.Header.Get("Content-Range"))
+	if err != nil {
+		return err
+	}
+	err = s.Bodies.PutBodyChunk(r.Context(), c, kumo.BodyChunk{
+		Ref: bodyRef(r, b), UploadID: r.PathValue("upload"), ContentType: r.Header.Get("Content-Type"), Range: rng, Data: r.Body,
+	})
+	if err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+// handleUploadCommit serves POST …/body/uploads/{upload}/status/committed:
+// the chunks become the body. 204.
+func (s *Server) handleUploadCommit(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
+	body, err := s.Bodies.CommitBodyUpload(r.Context(), c, bodyRef(r, b), r.PathValue("upload"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", quote(body.ETag))
+	return noContent(w)
+}
+
+// handleUploadCancel serves POST …/body/uploads/{upload}/status/cancelled:
+// the chunks are dropped. 204.
+func (s *Server) handleUploadCancel(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
+	if err := s.Bodies.CancelBodyUpload(r.Context(), c, bodyRef(r, b), r.PathValue("upload")); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+// quote quotes an ETag value.
+func quote(s string) string { return `"` + s + `"` }
+
+// httpDate formats epoch milliseconds as an HTTP date.
+func httpDate(ms int64) string { return time.UnixMilli(ms).UTC().Format(http.TimeFormat) }

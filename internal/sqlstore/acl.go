@@ -1,0 +1,471 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// The ACL model (kumo/acl.go): a target's ACL is its default entries,
+// computed from its scope and creator, with the changes stored in
+// acl_entries applied; the scope's owners have implicit rights besides.
+// Every service checks its operation here, before it reads or writes
+// anything a caller may not see.
+
+// counterACL counts ACL changes, for the ACL cache of every node.
+const counterACL = "acl"
+
+// aclCache holds the stored changes of recently checked targets (none,
+// mostly), valid while the acl counter keeps its value. The counter is
+// read at most once per aclCheckInterval, so a change made on another node
+// applies here within that interval (at once on the node that made it).
+type aclCache struct {
+	mu      sync.Mutex // guards the fields below
+	version int64
+	checked int64 // epoch ms of the last counter read
+	changes map[string][]kumo.ACLChange
+}
+
+const (
+	aclCheckInterval = 1000 // ms
+	maxCachedACLs    = 100_000
+)
+
+func aclKey(t kumo.ACLTarget) string {
+	return t.Bucket.AppID + "\x00" + t.Bucket.Scope.Key() + "\x00" + t.Bucket.Name + "\x00" + t.ObjectID
+}
+
+// aclChanges returns the stored changes of t's ACL.
+func (db *DB) aclChanges(ctx context.Context, t kumo.ACLTarget) ([]kumo.ACLChange, error) {
+	key := aclKey(t)
+	now := db.now()
+	c := &db.acls
+	c.mu.Lock()
+	stale := now-c.checked >= aclCheckInterval
+	c.mu.Unlock()
+	if stale {
+		v, err := db.counter(ctx, counterACL)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if v != c.version || c.changes == nil {
+			c.changes, c.version = map[string][]kumo.ACLChange{}, v
+		}
+		c.checked = now
+		c.mu.Unlock()
+	}
+	c.mu.Lock()
+	changes, ok := c.changes[key]
+	version := c.version
+	c.mu.Unlock()
+	if ok {
+		return changes, nil
+	}
+	b := t.Bucket
+	rows, err := db.query(ctx, `SELECT verb, subject, granted FROM acl_entries
+		WHERE app_id = ? AND scope = ? AND bucket = ? AND object_id = ? ORDER BY verb, subject`,
+		b.AppID, b.Scope.Key(), b.Name, t.ObjectID)
+	if err != nil {
+		return nil, db.readErr(err)
+	}
+	changes, err = scanACLChanges(rows)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.version == version && c.changes != nil {
+		if len(c.changes) >= maxCachedACLs {
+			c.changes = map[string][]kumo.ACLChange{}
+		}
+		c.changes[key] = changes
+	}
+	c.mu.Unlock()
+	return changes, nil
+}
+
+func scanACLChanges(rows *sql.Rows) ([]kumo.ACLChange, error) {
+	defer rows.Close()
+	var out []kumo.ACLChange
+	for rows.Next() {
+		var (
+			ch      kumo.ACLChange
+			verb    string
+			subject string
+		)
+		if err := rows.Scan(&verb, &subject, &ch.Granted); err != nil {
+			return nil, err
+		}
+		s, err := kumo.ParseSubject(subject)
+		if err != nil {
+			return nil, err
+		}
+		ch.Verb, ch.Subject = kumo.ACLVerb(verb), s
+		out = append(out, ch)
+	}
+	return out, rows.Err()
+}
+
+// forgetACLs makes every node drop its cached ACLs after a write that
+// changed or deleted some.
+func forgetACLs(ctx context.Context, tx *Tx) error {
+	tx.db.acls.mu.Lock()
+	tx.db.acls.changes = nil
+	tx.db.acls.mu.Unlock()
+	return bumpCounter(ctx, tx, counterACL)
+}
+
+// deleteACLs deletes the stored ACL changes a query selects (after
+// "DELETE FROM acl_entries WHERE "), within a write, and makes the caches
+// forget them when there were any.
+func deleteACLs(ctx context.Context, tx *Tx, where string, args ...any) error {
+	res, err := tx.Exec(ctx, "DELETE FROM acl_entries WHERE "+where, args...)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return forgetACLs(ctx, tx)
+	}
+	return nil
+}
+
+// principalOf returns the principal a stored owner or creator ID names:
+// thing IDs start with "th."; "" is the admin (no principal).
+func principalOf(id string) kumo.Principal {
+	switch {
+	case id == "":
+		return kumo.Principal{}
+	case strings.HasPrefix(id, "th."):
+		return kumo.Principal{Kind: kumo.ThingCaller, ID: id}
+	}
+	return kumo.Principal{Kind: kumo.UserCaller, ID: id}
+}
+
+// aclOwners loads the facts t's default ACL depends on. creator, when
+// known (an object's owner, or the caller about to create a bucket), is
+// used as it is; else a bucket's is read. The group's owner is read only
+// for a group scope's own ACL.
+func (db *DB) aclOwners(ctx context.Context, t kumo.ACLTarget, creator *kumo.Principal) (kumo.ACLOwners, error) {
+	var o kumo.ACLOwners
+	b := t.Bucket
+	switch {
+	case creator != nil:
+		o.Creator = *creator
+	case t.ObjectID == "" && b.Name != "" && b.Scope.Kind != kumo.ScopeApp: // app buckets' defaults name no creator
+		var id string
+		err := db.queryRow(ctx, "SELECT creator FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
+			b.AppID, b.Scope.Key(), b.Name).Scan(&id)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return o, err
+		}
+		o.Creator = principalOf(id)
+	}
+	if b.Name == "" && b.Scope.Kind == kumo.ScopeGroup {
+		err := db.queryRow(ctx, "SELECT owner FROM groups WHERE app_id = ? AND id = ?", b.AppID, b.Scope.ID).Scan(&o.GroupOwner)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// callerGroups returns the groups user caller c is a member of.
+func (db *DB) callerGroups(ctx context.Context, c kumo.Caller) ([]string, error) {
+	if c.Kind != kumo.UserCaller {
+		return nil, nil
+	}
+	rows, err := db.query(ctx, "SELECT group_id FROM group_members WHERE app_id = ? AND user_id = ?", c.AppID, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var g string
+		if err := rows.Scan(&g); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// allowed reports whether c (with standing st in t's scope) may do v on
+// t: implicitly, or by an entry of t's ACL. creator is as for aclOwners.
+func (db *DB) allowed(ctx context.Context, c kumo.Caller, st kumo.Standing, t kumo.ACLTarget, v kumo.ACLVerb, creator *kumo.Principal) (bool, error) {
+	s := t.Bucket.Scope
+	if kumo.ImplicitlyAllowed(c, s, st, v) {
+		return true, nil
+	}
+	changes, err := db.aclChanges(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	o, err := db.aclOwners(ctx, t, creator)
+	if err != nil {
+		return false, err
+	}
+	entries := kumo.DefaultACL(t, o).Apply(changes)[v]
+	var groups []string
+	for _, e := range entries {
+		if e.Kind == kumo.SubjectGroup {
+			if groups, err = db.callerGroups(ctx, c); err != nil {
+				return false, err
+			}
+			break
+		}
+	}
+	return kumo.Allowed(c, s, st, groups, v, entries), nil
+}
+
+// mayBucket returns UNAUTHORIZED unless c may do v in bucket b.
+func (db *DB) mayBucket(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, v kumo.ACLVerb) error {
+	ok, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, v, nil)
+	if err == nil && !ok {
+		err = kumo.Unauthorized(c, "The caller may not %s in bucket %s", verbText(v), b.Name)
+	}
+	return err
+}
+
+// mayCreateObject returns UNAUTHORIZED unless c may create objects in b
+// and, when b does not exist yet, create it in its scope.
+func (db *DB) mayCreateObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef) error {
+	if kumo.ImplicitlyAllowed(c, b.Scope, st, kumo.CreateObjectsInBucket) {
+		return nil
+	}
+	newBucket, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: b.AppID, Scope: b.Scope}}, kumo.CreateNewBucket, nil)
+	if err != nil {
+		return err
+	}
+	var creator *kumo.Principal
+	if b.Scope.Kind != kumo.ScopeApp || !newBucket {
+		var id string
+		err := db.queryRow(ctx, "SELECT creator FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
+			b.AppID, b.Scope.Key(), b.Name).Scan(&id)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			if !newBucket {
+				return kumo.Unauthorized(c, "The caller may not create bucket %s", b.Name)
+			}
+			p := c.Principal() // the bucket's creator-to-be
+			creator = &p
+		case err != nil:
+			return err
+		default:
+			p := principalOf(id)
+			creator = &p
+		}
+	}
+	ok, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.CreateObjectsInBucket, creator)
+	if err == nil && !ok {
+		err = kumo.Unauthorized(c, "The caller may not create objects in bucket %s", b.Name)
+	}
+	return err
+}
+
+// mayObject returns UNAUTHORIZED unless c may do v (read or write) on
+// object id of b, created by owner. Reading is also allowed by
+// READ_OBJECTS_IN_BUCKET.
+func (db *DB) mayObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, id, owner string, v kumo.ACLVerb) error {
+	if v == kumo.ReadExistingObject {
+		ok, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
+		if err != nil || ok {
+			return err
+		}
+	}
+	p := principalOf(owner)
+	ok, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b, ObjectID: id}, v, &p)
+	if err == nil && !ok {
+		err = kumo.Unauthorized(c, "The caller may not %s object %s", verbText(v), id)
+	}
+	return err
+}
+
+func verbText(v kumo.ACLVerb) string {
+	return strings.ToLower(strings.ReplaceAll(string(v), "_", " "))
+}
+
+// objectOwner returns the owner of object id of b, or OBJECT_NOT_FOUND.
+func (db *DB) objectOwner(ctx context.Context, b kumo.BucketRef, id string) (string, error) {
+	var owner string
+	err := db.queryRow(ctx, "SELECT owner FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?",
+		b.AppID, b.Scope.Key(), b.Name, id).Scan(&owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", kumo.ObjectNotFound(b, id)
+	}
+	return owner, err
+}
+
+// resolveACLTarget resolves t's scope, checks that c may edit its ACL,
+// and returns it with its owners. A missing bucket is BUCKET_NOT_FOUND
+// unless mayCreate (a grant creates it), a missing object OBJECT_NOT_FOUND.
+func (db *DB) resolveACLTarget(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, mayCreate bool) (kumo.ACLTarget, kumo.ACLOwners, bool, error) {
+	b, st, err := db.resolveBucket(ctx, c, t.Bucket)
+	t.Bucket = b
+	if err != nil {
+		return t, kumo.ACLOwners{}, false, err
+	}
+	var creator *kumo.Principal
+	exists := true
+	switch {
+	case t.ObjectID != "":
+		owner, err := db.objectOwner(ctx, b, t.ObjectID)
+		if err != nil {
+			if !kumo.MayEditACL(c, kumo.ACLTarget{Bucket: b}, st, kumo.ACLOwners{}) {
+				// A caller who could not edit it learns nothing of the object.
+				return t, kumo.ACLOwners{}, false, kumo.Unauthorized(c, "The caller may not read or change the ACL of object %s", t.ObjectID)
+			}
+			return t, kumo.ACLOwners{}, false, err
+		}
+		p := principalOf(owner)
+		creator = &p
+	case b.Name != "":
+		var n int
+		if err := db.queryRow(ctx, "SELECT COUNT(*) FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
+			b.AppID, b.Scope.Key(), b.Name).Scan(&n); err != nil {
+			return t, kumo.ACLOwners{}, false, err
+		}
+		exists = n > 0
+	}
+	o, err := db.aclOwners(ctx, t, creator)
+	if err != nil {
+		return t, o, exists, err
+	}
+	if !kumo.MayEditACL(c, t, st, o) {
+		return t, o, exists, kumo.Unauthorized(c, "The caller may not read or change this ACL")
+	}
+	if !exists && !mayCreate {
+		return t, o, exists, kumo.BucketNotFound(b)
+	}
+	return t, o, exists, nil
+}
+
+// ACL implements kumo.ACLService.
+func (db *DB) ACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget) (kumo.ACL, error) {
+	t, o, _, err := db.resolveACLTarget(ctx, c, t, false)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := db.aclChanges(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return kumo.DefaultACL(t, o).Apply(changes), nil
+}
+
+// GrantACL implements kumo.ACLService.
+func (db *DB) GrantACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, v kumo.ACLVerb, s kumo.Subject) error {
+	return db.changeACL(ctx, c, t, kumo.ACLChange{Verb: v, Subject: s, Granted: true})
+}
+
+// RevokeACL implements kumo.ACLService.
+func (db *DB) RevokeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, v kumo.ACLVerb, s kumo.Subject) error {
+	return db.changeACL(ctx, c, t, kumo.ACLChange{Verb: v, Subject: s, Granted: false})
+}
+
+// changeACL grants or revokes one entry. Undoing a stored change deletes
+// it (a default revoked then granted again leaves no row).
+func (db *DB) changeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, ch kumo.ACLChange) error {
+	if !t.HasVerb(ch.Verb) {
+		return kumo.Errorf(kumo.ErrInvalidInputData, "%s is not a verb of this ACL", ch.Verb)
+	}
+	t, o, exists, err := db.resolveACLTarget(ctx, c, t, ch.Granted)
+	if err != nil {
+		return err
+	}
+	b := t.Bucket
+	now := db.now()
+	defaults := kumo.DefaultACL(t, o)
+	return db.writeTx(ctx, func(tx *Tx) error {
+		rows, err := tx.Query(ctx, `SELECT verb, subject, granted FROM acl_entries
+			WHERE app_id = ? AND scope = ? AND bucket = ? AND object_id = ? ORDER BY verb, subject`,
+			b.AppID, b.Scope.Key(), b.Name, t.ObjectID)
+		if err != nil {
+			return err
+		}
+		changes, err := scanACLChanges(rows)
+		if err != nil {
+			return err
+		}
+		granted := false
+		for _, s := range defaults.Apply(changes)[ch.Verb] {
+			granted = granted || s == ch.Subject
+		}
+		switch {
+		case ch.Granted && granted:
+			return kumo.Errorf(kumo.ErrACLAlreadyExists, "%s is already granted %s", ch.Subject, ch.Verb).
+				With("subject", ch.Subject.String()).With("action", string(ch.Verb))
+		case !ch.Granted && !granted:
+			return kumo.Errorf(kumo.ErrACLNotFound, "%s is not granted %s", ch.Subject, ch.Verb).
+				With("subject", ch.Subject.String()).With("action", string(ch.Verb))
+		}
+		if !exists {
+			_, err := tx.Exec(ctx, "INSERT INTO buckets (app_id, scope, name, created, creator) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+				b.AppID, b.Scope.Key(), b.Name, now, owner(c))
+			if err != nil {
+				return err
+			}
+		}
+		res, err := tx.Exec(ctx, `DELETE FROM acl_entries WHERE app_id = ? AND scope = ? AND bucket = ? AND object_id = ?
+			AND verb = ? AND subject = ? AND granted = ?`,
+			b.AppID, b.Scope.Key(), b.Name, t.ObjectID, string(ch.Verb), ch.Subject.String(), boolInt(!ch.Granted))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO acl_entries (app_id, scope, bucket, object_id, verb, subject, granted)
+				VALUES (?, ?, ?, ?, ?, ?, ?)`, b.AppID, b.Scope.Key(), b.Name, t.ObjectID, string(ch.Verb), ch.Subject.String(), boolInt(ch.Granted)); err != nil {
+				return err
+			}
+		}
+		if err := forgetACLs(ctx, tx); err != nil {
+			return err
+		}
+		if t.ObjectID == "" {
+			return nil
+		}
+		return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectACLModified, Bucket: b, ObjectID: t.ObjectID,
+			Sender: c.Principal(), When: now})
+	})
+}
+
+// mayWriteObject returns UNAUTHORIZED unless c may write (update or
+// delete) object id of b. An absent object is OBJECT_NOT_FOUND to a
+// caller who may read the bucket, UNAUTHORIZED to others.
+func (db *DB) mayWriteObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, id string) error {
+	owner, err := db.objectOwner(ctx, b, id)
+	if kumo.ErrorCode(err) == kumo.ErrObjectNotFound {
+		if ok, aerr := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil); aerr != nil || !ok {
+			if aerr != nil {
+				return aerr
+			}
+			return kumo.Unauthorized(c, "The caller may not write objects in bucket %s", b.Name)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return db.mayObject(ctx, c, st, b, id, owner, kumo.WriteExistingObject)
+}
+
+// mayReadObject returns UNAUTHORIZED unless c may read object id of b.
+// An absent object is OBJECT_NOT_FOUND to a caller who may read the
+// bucket, UNAUTHORIZED to others.
+func (db *DB) mayReadObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, id string) error {
+	readAll, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
+	if err != nil {
+		return err
+	}
+	owner, err := db.objectOwner(ctx, b, id)
+	switch {
+	case kumo.ErrorCode(err) == kumo.ErrObjectNotFound && !readAll:
+		return kumo.Unauthorized(c, "The caller may not read objects in bucket %s", b.Name)
+	case err != nil || readAll:
+		return err
+	}
+	return db.mayObject(ctx, c, st, b, id, owner, kumo.ReadExistingObject)
+}
