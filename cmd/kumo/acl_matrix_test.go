@@ -9,15 +9,18 @@ package main
 // change sends (TestACLPush).
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/kumo-iot/kumo/internal/broker"
+	"github.com/kumo-iot/kumo/internal/sqlstore/postgres/pgtest"
 )
 
 // aclWorld is the cast of the ACL tests, on a fixture:
@@ -72,6 +75,12 @@ const queryAll = `{"bucketQuery":{"clause":{"type":"all"}}}`
 // application/json.
 func (w *aclWorld) call(t *testing.T, who, method, path, body string) response {
 	t.Helper()
+	return w.callOn(t, w.f.n.base, who, method, path, body)
+}
+
+// callOn is call on the node at base.
+func (w *aclWorld) callOn(t *testing.T, base, who, method, path, body string) response {
+	t.Helper()
 	tok, ok := w.tokens[who]
 	if !ok {
 		t.Fatalf("unknown caller %q", who)
@@ -88,7 +97,7 @@ func (w *aclWorld) call(t *testing.T, who, method, path, body string) response {
 	} else if body != "" {
 		h = append(h, "Content-Type", "application/json")
 	}
-	return do(t, method, w.f.n.base+"/api/apps/"+w.f.n.app.AppID+w.expand(path), w.expand(body), h...)
+	return do(t, method, base+"/api/apps/"+w.f.n.app.AppID+w.expand(path), w.expand(body), h...)
 }
 
 // must sends a setup request and fails the test unless it has the status.
@@ -945,5 +954,62 @@ func testACLPush(t *testing.T, cfg config) {
 	})
 	if got := len(aclPushes(msgs)); got != 2 {
 		t.Errorf("%d DATA_OBJECT_ACL_MODIFIED pushes, want 2 (one per object ACL change)", got)
+	}
+}
+
+// TestACLAcrossNodes: an ACL change made through one node applies on
+// another node of the same PostgreSQL store, even one that has just
+// used the old ACL (docs/compat.md: within a second; polled here with a
+// deadline, not timed).
+func TestACLAcrossNodes(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Database = withPassword(t, pgtest.NewDatabase(t))
+	w := newACLWorld(t, cfg)
+	cfgB := testConfig(t.TempDir())
+	cfgB.Database = cfg.Database
+	b, err := startNode(t.Context(), cfgB, testLogger(t))
+	if err != nil {
+		t.Fatalf("start node B: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b.Close(ctx)
+	})
+	ub := "/users/{alice}/buckets/ub"
+	w.vars["uobj"] = w.object(t, "alice", ub)
+	obj, acl := ub+"/objects/{uobj}", ub+"/objects/{uobj}/acl/READ_EXISTING_OBJECT/UserID:{dave}"
+	// until polls node B until dave's read of the object has the status.
+	until := func(status int) {
+		t.Helper()
+		start := time.Now()
+		for {
+			r := w.callOn(t, b.baseURL, "dave", "GET", obj, "")
+			if r.Status == status {
+				t.Logf("node B answered %d after %v", status, time.Since(start))
+				return
+			}
+			if time.Since(start) > 15*time.Second {
+				t.Fatalf("node B still answers %d, want %d; body: %s", r.Status, status, r.Body)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	until(401) // node B has used the ACL
+	w.must(t, "alice", "PUT", acl, "", 204)
+	until(200)
+	w.must(t, "alice", "DELETE", acl, "", 204)
+	until(401)
+	w.must(t, "admin", "DELETE", "/acl/CREATE_NEW_BUCKET/UserID:ANY_AUTHENTICATED_USER", "", 204)
+	start := time.Now()
+	for i := 0; ; i++ {
+		r := w.callOn(t, b.baseURL, "dave", "POST", fmt.Sprintf("/buckets/late%d/objects", i), `{}`)
+		if r.Status == 401 {
+			break
+		}
+		if time.Since(start) > 15*time.Second {
+			t.Fatalf("node B still lets a user make app buckets: %d %s", r.Status, r.Body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
