@@ -65,6 +65,9 @@ const (
 	ErrPublicationNotFound     Code = "PUBLICATION_NOT_FOUND"
 	ErrPublicationExpired      Code = "PUBLICATION_EXPIRED"
 
+	// Queries.
+	ErrQueryNotSupported Code = "QUERY_NOT_SUPPORTED"
+
 	// Server side.
 	ErrInternal    Code = "UNDEFINED_ERROR"
 	ErrUnavailable Code = "TEMPORARY_UNAVAILABLE_ERROR"
@@ -86,6 +89,7 @@ var Codes = []Code{
 	ErrGroupNotFound, ErrGroupAlreadyExists, ErrThingOwnershipNotFound, ErrThingOwnershipExists,
 	ErrBodyNotFound, ErrBodyRangeNotSatisfiable, ErrBodyIntegrityNotAssured, ErrBodyUploadNotFound,
 	ErrPublicationNotFound, ErrPublicationExpired,
+	ErrQueryNotSupported,
 	ErrInternal, ErrUnavailable,
 }
 

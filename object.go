@@ -119,6 +119,12 @@ type ObjectService interface {
 	// DeleteObject deletes an object (DATA_OBJECT_DELETED).
 	// OBJECT_NOT_FOUND when absent; OBJECT_VERSION_IS_STALE as above.
 	DeleteObject(ctx context.Context, c Caller, b BucketRef, id, ifMatch string) error
+	// QueryObjects returns a page of the objects of b that q selects
+	// (Query.Selects), in q's order (Query.Compare), or their count.
+	// BUCKET_NOT_FOUND when b does not exist; UNAUTHORIZED without
+	// QUERY_OBJECTS_IN_BUCKET; INVALID_INPUT_DATA for a pagination key
+	// the store did not issue.
+	QueryObjects(ctx context.Context, c Caller, b BucketRef, q Query) (QueryResult, error)
 }
 
 // ObjectWrite is a write to an object of a known ID: a full replacement

@@ -67,6 +67,8 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrPublicationNotFound:     {http.StatusNotFound, "PublicationNotFoundException"},
 	kumo.ErrPublicationExpired:      {http.StatusGone, "PublicationExpiredException"},
 
+	kumo.ErrQueryNotSupported: {http.StatusBadRequest, "QueryNotSupportedException"},
+
 	kumo.ErrInternal:    {http.StatusInternalServerError, "UndefinedException"},
 	kumo.ErrUnavailable: {http.StatusServiceUnavailable, "TemporaryUnavailableException"},
 }

@@ -170,6 +170,7 @@ func (s *Server) routes() {
 		m.HandleFunc("GET "+bucket, s.bucket(kind, s.handleBucketGet))
 		m.HandleFunc("PUT "+bucket, s.bucket(kind, s.handleBucketCreate))
 		m.HandleFunc("DELETE "+bucket, s.bucket(kind, s.handleBucketDelete))
+		m.HandleFunc("POST "+bucket+"/query", s.bucket(kind, s.handleQuery))
 		m.HandleFunc("POST "+bucket+"/objects", s.bucket(kind, s.handleObjectCreate))
 		m.HandleFunc("GET "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectGet))
 		m.HandleFunc("PUT "+bucket+"/objects/{object}", s.bucket(kind, s.handleObjectPut))

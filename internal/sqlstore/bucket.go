@@ -86,6 +86,9 @@ func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 		if _, err := tx.Exec(ctx, "DELETE FROM objects WHERE app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, "DELETE FROM object_fields WHERE app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "DELETE FROM buckets WHERE app_id = ? AND scope = ? AND name = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/kumo-iot/kumo"
+	"github.com/kumo-iot/kumo/internal/kql"
 )
 
 // Dialect is what differs between databases.
@@ -30,6 +31,8 @@ type Dialect interface {
 	Rebind(query string) string
 	// IsUniqueViolation reports whether err is a unique-constraint failure.
 	IsUniqueViolation(err error) bool
+	// The SQL of queries (kql.Dialect).
+	kql.Dialect
 }
 
 // StatementCacher is implemented by a Dialect whose driver prepares and
@@ -179,6 +182,10 @@ func (db *DB) Open() error {
 	db.reqs = make(chan *writeReq, 4*db.MaxBatch)
 	db.done = make(chan struct{})
 	go db.runWriter()
+	if err := db.indexExistingObjects(context.Background()); err != nil {
+		db.Close()
+		return fmt.Errorf("sqlstore: index the existing objects: %w", err)
+	}
 	if !db.KeepBlobs {
 		sweepCtx, stopSweep := context.WithCancel(context.Background())
 		db.stopSweep, db.swept = stopSweep, make(chan struct{})

@@ -32,14 +32,19 @@ func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCrea
 	e := kumo.Event{Type: kumo.DataObjectCreated, Bucket: b, ObjectID: obj.ID, Sender: c.Principal(), When: now, ModifiedAt: now}
 	err = db.writeTx(ctx, func(tx *Tx) error {
 		if db.cteWrites {
-			// One statement, one round trip, for the three rows.
+			// One statement, one round trip, for the object, its bucket,
+			// its index rows and its event.
+			f := fieldArrays(kumo.IndexEntries(o.Data))
 			_, err := tx.Exec(ctx, `WITH b AS (INSERT INTO buckets (app_id, scope, name, created, creator) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING),
 				o AS (INSERT INTO objects (app_id, scope, bucket, id, data, data_type, owner, version, created, modified)
-					VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?))
+					VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)),
+				f AS (INSERT INTO object_fields (app_id, scope, bucket, object_id, field, kind, num, str, lon)
+					SELECT ?, ?, ?, ?, * FROM unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::float8[]))
 				INSERT INTO outbox (app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				b.AppID, b.Scope.Key(), b.Name, now, obj.Owner,
 				b.AppID, b.Scope.Key(), b.Name, obj.ID, string(data), obj.DataType, obj.Owner, now, now,
+				b.AppID, b.Scope.Key(), b.Name, obj.ID, f.fields, f.kinds, f.nums, f.strs, f.lons,
 				b.AppID, string(e.Type), b.Scope.Key(), b.Name, e.ObjectID, int(e.Sender.Kind), e.Sender.ID, e.When, e.ModifiedAt)
 			if err == nil {
 				tx.events++
@@ -52,6 +57,9 @@ func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCrea
 		_, err := tx.Exec(ctx, `INSERT INTO objects (app_id, scope, bucket, id, data, data_type, owner, version, created, modified)
 			VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`, b.AppID, b.Scope.Key(), b.Name, obj.ID, string(data), obj.DataType, obj.Owner, now, now)
 		if err != nil {
+			return err
+		}
+		if err := writeFields(ctx, tx, b, obj.ID, o.Data, false); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, e)
@@ -145,6 +153,9 @@ func saveObject(ctx context.Context, tx *Tx, o kumo.Object, c kumo.Caller) error
 	if err != nil {
 		return err
 	}
+	if err := writeFields(ctx, tx, b, o.ID, o.Data, true); err != nil {
+		return err
+	}
 	return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectUpdated, Bucket: b, ObjectID: o.ID,
 		Sender: c.Principal(), When: o.Modified, ModifiedAt: o.Modified})
 }
@@ -204,6 +215,9 @@ func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWri
 			_, err = tx.Exec(ctx, `INSERT INTO objects (app_id, scope, bucket, id, data, data_type, owner, version, created, modified)
 				VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`, b.AppID, b.Scope.Key(), b.Name, out.ID, string(data), out.DataType, out.Owner, now, now)
 			if err != nil {
+				return err
+			}
+			if err := writeFields(ctx, tx, b, out.ID, out.Data, false); err != nil {
 				return err
 			}
 			created = true
@@ -291,6 +305,9 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 			return err
 		}
 		if err := dropBodies(ctx, tx, now, bodyKey, b.AppID, b.Scope.Key(), b.Name, id); err != nil {
+			return err
+		}
+		if err := deleteFields(ctx, tx, b, id); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectDeleted, Bucket: b, ObjectID: id,

@@ -217,6 +217,13 @@ func (Dialect) Rebind(q string) string {
 	return b.String()
 }
 
+// Param implements kql.Dialect: $1, $2, …
+func (Dialect) Param(n int) string { return "$" + strconv.Itoa(n) }
+
+// OrderedJoin implements kql.Dialect: PostgreSQL's planner picks the join
+// order from its statistics.
+func (Dialect) OrderedJoin() string { return "JOIN" }
+
 // CachesStatements implements sqlstore.StatementCacher: pgx prepares each
 // statement once per connection and keeps it (its statement cache).
 func (Dialect) CachesStatements() bool { return true }

@@ -117,6 +117,14 @@ type Dialect struct{}
 // Rebind implements sqlstore.Dialect: SQLite takes "?" as it is.
 func (Dialect) Rebind(q string) string { return q }
 
+// Param implements kql.Dialect: SQLite numbers "?" placeholders itself.
+func (Dialect) Param(int) string { return "?" }
+
+// OrderedJoin implements kql.Dialect: SQLite's CROSS JOIN keeps the left
+// table as the outer loop (a query ordered by a field walks that field's
+// index in order and stops at its LIMIT).
+func (Dialect) OrderedJoin() string { return "CROSS JOIN" }
+
 // IsUniqueViolation implements sqlstore.Dialect.
 func (Dialect) IsUniqueViolation(err error) bool {
 	var e *sqlite.Error

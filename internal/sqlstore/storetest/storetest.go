@@ -55,6 +55,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Users", testUsers},
 		{"Objects", testObjects},
 		{"Bodies", testBodies},
+		{"Query", testQuery},
 		{"Events", testEvents},
 		{"GroupCommit", testGroupCommit},
 		{"Close", testClose},
