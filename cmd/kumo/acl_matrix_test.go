@@ -5,8 +5,9 @@ package main
 // implementation: who may do what by scope and caller under the default
 // ACLs (TestACLMatrix), what GET …/acl lists for fresh targets
 // (TestACLListings), what grants and revocations change (TestACLChanges),
-// the ACL endpoints' errors (TestACLErrors), and the push an object ACL
-// change sends (TestACLPush).
+// the ACL endpoints' errors (TestACLErrors), the push an object ACL
+// change sends (TestACLPush), and a change reaching another node
+// (TestACLAcrossNodes).
 
 import (
 	"context"
