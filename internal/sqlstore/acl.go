@@ -377,6 +377,13 @@ func (db *DB) changeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, ch
 	if err != nil {
 		return err
 	}
+	if ch.Granted {
+		// A grant names someone who exists: a grant to a group ID nobody
+		// has yet would go to whoever creates that group.
+		if err := db.subjectExists(ctx, c.AppID, ch.Subject); err != nil {
+			return err
+		}
+	}
 	b := t.Bucket
 	now := db.now()
 	defaults := kumo.DefaultACL(t, o)
@@ -468,4 +475,30 @@ func (db *DB) mayReadObject(ctx context.Context, c kumo.Caller, st kumo.Standing
 		return err
 	}
 	return db.mayObject(ctx, c, st, b, id, owner, kumo.ReadExistingObject)
+}
+
+// subjectExists returns USER_NOT_FOUND, THING_NOT_FOUND or GROUP_NOT_FOUND
+// unless the subject names a user, thing or group of the app (or all
+// users).
+func (db *DB) subjectExists(ctx context.Context, appID string, s kumo.Subject) error {
+	if s == kumo.AnyAuthenticatedUser || s == kumo.AnonymousUser {
+		return nil
+	}
+	table, notFound := "users", kumo.Errorf(kumo.ErrUserNotFound, "User %s was not found", s.ID).
+		With("appID", appID).With("field", "userID").With("value", s.ID)
+	switch s.Kind {
+	case kumo.SubjectThing:
+		table, notFound = "things", kumo.Errorf(kumo.ErrThingNotFound, "Thing %s was not found", s.ID).
+			With("appID", appID).With("field", "thingID").With("value", s.ID)
+	case kumo.SubjectGroup:
+		table, notFound = "groups", kumo.GroupNotFound(appID, s.ID)
+	}
+	var n int
+	if err := db.queryRow(ctx, "SELECT COUNT(*) FROM "+table+" WHERE app_id = ? AND id = ?", appID, s.ID).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
 }
