@@ -122,3 +122,36 @@ func TestParseObjectData(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseObjectJSON checks ParseObjectJSON on any input: it never
+// panics, accepts only JSON objects within the size limit, never keeps a
+// system field, and the text it returns to store (when any) decodes to the
+// same fields.
+func FuzzParseObjectJSON(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1,"_id":"x"}`, `{"n":1e400}`, `[1]`, `{"a":{"b":[1,2,{"c":null}]}}`, `{"a":1}{}`, `"s"`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		m, text, err := ParseObjectJSON(raw)
+		if err != nil {
+			if c := ErrorCode(err); c != ErrInvalidJSON && c != ErrInvalidInputData {
+				t.Fatalf("error code %s, want INVALID_JSON or INVALID_INPUT_DATA", c)
+			}
+			return
+		}
+		if len(raw) > MaxObjectSize {
+			t.Fatalf("accepted %d bytes, over the limit", len(raw))
+		}
+		for k := range m {
+			if systemFields[k] {
+				t.Fatalf("kept the system field %q", k)
+			}
+		}
+		if text != nil {
+			again, _, err := ParseObjectJSON(text)
+			if err != nil || len(again) != len(m) {
+				t.Fatalf("the text to store parses to %v, %v; want %d fields", again, err, len(m))
+			}
+		}
+	})
+}
