@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,9 @@ const (
 	ClauseHasField    ClauseType = "hasField"
 	ClauseGeoBox      ClauseType = "geobox"
 	ClauseGeoDistance ClauseType = "geodistance"
+	// ClauseContains is for thing queries only: a thing whose list field
+	// (userOwners, groupOwners) holds the value.
+	ClauseContains ClauseType = "contains"
 )
 
 // IndexKind is the type of an indexed field value. The byte values order
@@ -338,7 +342,15 @@ func unsupportedQuery(format string, args ...any) *Error {
 // MaxQueryLimit. Errors are INVALID_JSON, INVALID_INPUT_DATA (a malformed
 // clause) and QUERY_NOT_SUPPORTED (a count with a paginationKey, a query
 // too large, a descending distance order).
-func ParseQuery(raw []byte) (Query, error) {
+func ParseQuery(raw []byte) (Query, error) { return parseQuery(raw, "bucketQuery") }
+
+// ParseThingQuery parses a ThingQueryRequest body, which is a QueryRequest
+// with "thingQuery" in place of "bucketQuery" and with contains clauses
+// (on userOwners and groupOwners) allowed.
+func ParseThingQuery(raw []byte) (Query, error) { return parseQuery(raw, "thingQuery") }
+
+// parseQuery parses a query body whose query object is under key.
+func parseQuery(raw []byte, key string) (Query, error) {
 	q := Query{Clause: Clause{Type: ClauseAll}, Limit: MaxQueryLimit}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return q, nil
@@ -363,12 +375,12 @@ func ParseQuery(raw []byte) (Query, error) {
 		}
 		q.PaginationKey = s
 	}
-	if v, ok := body["bucketQuery"]; ok && v != nil {
+	if v, ok := body[key]; ok && v != nil {
 		bq, ok := v.(map[string]any)
 		if !ok {
-			return q, invalidQuery("bucketQuery must be an object")
+			return q, invalidQuery("%s must be an object", key)
 		}
-		if err := parseBucketQuery(bq, &q); err != nil {
+		if err := parseBucketQuery(bq, &q, key == "thingQuery"); err != nil {
 			return q, err
 		}
 	}
@@ -398,14 +410,14 @@ func parseLimit(v any) (int, error) {
 	return int(min(n, MaxQueryLimit)), nil
 }
 
-func parseBucketQuery(bq map[string]any, q *Query) error {
+func parseBucketQuery(bq map[string]any, q *Query, things bool) error {
 	if v, ok := bq["clause"]; ok && v != nil {
 		m, ok := v.(map[string]any)
 		if !ok {
 			return invalidQuery("clause must be an object")
 		}
 		n := 0
-		c, err := parseClause(m, 1, &n)
+		c, err := parseClause(m, 1, &clauseParse{n: &n, things: things})
 		if err != nil {
 			return err
 		}
@@ -474,7 +486,14 @@ func (c *Clause) distanceClause(name string) *Clause {
 	return nil
 }
 
-func parseClause(m map[string]any, depth int, n *int) (Clause, error) {
+// clauseParse is the state of parsing one query's clauses.
+type clauseParse struct {
+	n      *int // clauses so far
+	things bool // a thing query: contains is allowed
+}
+
+func parseClause(m map[string]any, depth int, p *clauseParse) (Clause, error) {
+	n := p.n
 	*n++
 	if *n > MaxClauses || depth > MaxClauseDepth {
 		return Clause{}, unsupportedQuery("The query is too complex: at most %d clauses nested %d deep", MaxClauses, MaxClauseDepth)
@@ -505,7 +524,7 @@ func parseClause(m map[string]any, depth int, n *int) (Clause, error) {
 		if !ok {
 			return c, invalidQuery("a not clause needs a clause")
 		}
-		s, err := parseClause(sub, depth+1, n)
+		s, err := parseClause(sub, depth+1, p)
 		if err != nil {
 			return c, err
 		}
@@ -520,7 +539,7 @@ func parseClause(m map[string]any, depth int, n *int) (Clause, error) {
 			if !ok {
 				return c, invalidQuery("the clauses of %s must be objects", t)
 			}
-			s, err := parseClause(sub, depth+1, n)
+			s, err := parseClause(sub, depth+1, p)
 			if err != nil {
 				return c, err
 			}
@@ -622,8 +641,18 @@ func parseClause(m map[string]any, depth int, n *int) (Clause, error) {
 			}
 			c.DistanceInto = into
 		}
-	case "contains":
-		return c, unsupportedQuery("The contains clause is for thing queries only")
+	case ClauseContains:
+		if !p.things {
+			return c, unsupportedQuery("The contains clause is for thing queries only")
+		}
+		if err := field(); err != nil {
+			return c, err
+		}
+		v, ok := m["value"].(string)
+		if !ok {
+			return c, invalidQuery("a contains clause needs a string value")
+		}
+		c.Value = IndexValue{Kind: IndexString, Str: v}
 	default:
 		return c, invalidQuery("unknown clause type %q", t)
 	}
@@ -730,6 +759,9 @@ func (c Clause) eval(o Object) truth {
 	case ClauseHasField:
 		v, ok := o.FieldValue(c.Field)
 		return truthOf(ok && c.hasType(v))
+	case ClauseContains:
+		list, _ := o.Data[c.Field].([]string)
+		return truthOf(slices.Contains(list, c.Value.Str))
 	}
 	v, ok := o.FieldValue(c.Field)
 	if !ok {

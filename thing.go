@@ -278,3 +278,37 @@ type PresenceService interface {
 	// (online) or closed, now. THING_NOT_FOUND when it is gone.
 	SetThingOnline(ctx context.Context, appID, thingID string, online bool) error
 }
+
+// ThingQueryFields are the predefined thing fields a thing query may name
+// (rest-core §4.2); custom fields are not queryable.
+var ThingQueryFields = []string{"_thingID", "_vendorThingID", "_thingType", "_vendor", "_firmwareVersion",
+	"_productName", "_lot", "_disabled",
+	"_stringField1", "_stringField2", "_stringField3", "_stringField4", "_stringField5",
+	"_numberField1", "_numberField2", "_numberField3", "_numberField4", "_numberField5"}
+
+// ThingQueryObject is what a thing query's clauses see of thing t: its
+// queryable fields, _created, and the lists userOwners and groupOwners
+// that contains clauses test.
+func ThingQueryObject(t Thing, userOwners, groupOwners []string) Object {
+	data := map[string]any{"_thingID": t.ID, "_vendorThingID": t.VendorThingID, "_disabled": t.Disabled,
+		"userOwners": userOwners, "groupOwners": groupOwners}
+	for _, k := range ThingQueryFields {
+		if v, ok := t.Fields[k]; ok {
+			if _, set := data[k]; !set {
+				data[k] = v
+			}
+		}
+	}
+	return Object{ID: t.ID, Data: data, Created: t.Created, Modified: t.Created}
+}
+
+// ThingQueryService queries things.
+type ThingQueryService interface {
+	// QueryThings returns a page of the things q selects (ParseThingQuery),
+	// in q's order, with the next page's key ("" on the last page). The
+	// admin queries every thing; a user the things he owns, himself or
+	// through a group (a query without a contains clause naming him or
+	// his group is limited to them all the same). Things and anonymous
+	// callers may not query (UNAUTHORIZED). A count is not supported.
+	QueryThings(ctx context.Context, c Caller, q Query) ([]Thing, string, error)
+}

@@ -41,6 +41,7 @@ type Server struct {
 	Subscriptions kumo.SubscriptionService
 	AppParams     kumo.AppParamsService
 	ACLs          kumo.ACLService
+	ThingQueries  kumo.ThingQueryService
 	Bodies        kumo.BodyService
 
 	MQTT MQTTSettings
@@ -114,6 +115,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/apps/{appID}/configuration/parameters", s.app(s.handleAppParamsUpdate))
 
 	m.HandleFunc("POST /api/apps/{appID}/things", s.app(s.handleThingRegister))
+	m.HandleFunc("POST /api/apps/{appID}/things/query", s.app(s.handleThingQuery))
 	m.HandleFunc("GET /api/apps/{appID}/things/{thing}", s.app(s.handleThingGet))
 	m.HandleFunc("PATCH /api/apps/{appID}/things/{thing}", s.app(s.handleThingUpdate))
 	m.HandleFunc("POST /api/apps/{appID}/things/{thing}", s.app(s.handleThingPost))

@@ -166,3 +166,31 @@ func (s *Server) handleThingPassword(w http.ResponseWriter, r *http.Request, c k
 	}
 	return noContent(w)
 }
+
+// handleThingQuery serves POST /api/apps/{appID}/things/query with a
+// ThingQueryRequest: 200 {"results":[things as GET renders them],
+// "nextPaginationKey"} (the key only when more follow).
+func (s *Server) handleThingQuery(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	raw, err := readBody(w, r, maxJSONBody)
+	if err != nil {
+		return err
+	}
+	q, err := kumo.ParseThingQuery(raw)
+	if err != nil {
+		return err
+	}
+	things, next, err := s.ThingQueries.QueryThings(r.Context(), c, q)
+	if err != nil {
+		return err
+	}
+	results := make([]any, len(things))
+	for i, t := range things {
+		results[i] = thingJSON(t)
+	}
+	out := map[string]any{"results": results}
+	if next != "" {
+		out["nextPaginationKey"] = next
+	}
+	writeJSON(w, http.StatusOK, "application/vnd.kii.ThingQueryResponse+json", out)
+	return nil
+}

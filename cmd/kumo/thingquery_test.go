@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestThingQueryAPI(t *testing.T) { forEachStore(t, testThingQueryAPI) }
+
+func testThingQueryAPI(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
+	base := f.n.base + "/api/apps/" + f.n.app.AppID
+	admin := []string{"Authorization", "Bearer " + f.adminToken}
+	var ids []string
+	for i, typ := range []string{"LAMP", "LAMP", "CAMERA"} {
+		r := do(t, "POST", base+"/things", fmt.Sprintf(`{"_vendorThingID":"q-%d","_password":"pw","_thingType":%q,"_numberField1":%d,"custom":"x"}`, i, typ, 10*i),
+			"Content-Type", "application/vnd.kii.ThingRegistrationRequest+json")
+		wantStatus(t, r, 201)
+		ids = append(ids, r.Str(t, "_thingID"))
+	}
+	r := do(t, "POST", base+"/groups", fmt.Sprintf(`{"name":"home","owner":%q}`, f.userID), "Authorization", "Bearer "+f.userToken)
+	wantStatus(t, r, 201)
+	group := r.Str(t, "groupID")
+	wantStatus(t, do(t, "PUT", base+"/things/"+ids[0]+"/ownership/user:"+f.userID, "", admin...), 204)
+	wantStatus(t, do(t, "PUT", base+"/things/"+ids[2]+"/ownership/group:"+group, "", admin...), 204)
+
+	query := func(token, body string) response {
+		return do(t, "POST", base+"/things/query", body, "Authorization", "Bearer "+token,
+			"Content-Type", "application/vnd.kii.ThingQueryRequest+json")
+	}
+	found := func(r response) []string {
+		t.Helper()
+		wantStatus(t, r, 200)
+		var out []string
+		for _, v := range r.JSON(t)["results"].([]any) {
+			out = append(out, v.(map[string]any)["_thingID"].(string))
+		}
+		return out
+	}
+	want := func(what string, got []string, idx ...int) {
+		t.Helper()
+		var w []string
+		for _, i := range idx {
+			w = append(w, ids[i])
+		}
+		if strings.Join(got, ",") != strings.Join(w, ",") {
+			t.Errorf("%s: %v, want %v", what, got, w)
+		}
+	}
+	want("admin, eq _thingType", found(query(f.adminToken, `{"thingQuery":{"clause":{"type":"eq","field":"_thingType","value":"LAMP"},"orderBy":"_numberField1"}}`)), 0, 1)
+	want("admin, all, descending", found(query(f.adminToken, `{"thingQuery":{"clause":{"type":"prefix","field":"_vendorThingID","prefix":"q-"},"orderBy":"_numberField1","descending":true}}`)), 2, 1, 0)
+	want("custom fields are not queryable", found(query(f.adminToken, `{"thingQuery":{"clause":{"type":"eq","field":"custom","value":"x"}}}`)))
+	r = query(f.adminToken, `{"thingQuery":{"clause":{"type":"prefix","field":"_vendorThingID","prefix":"q-"},"orderBy":"_numberField1"},"bestEffortLimit":"2"}`)
+	want("page 1", found(r), 0, 1)
+	key, _ := r.JSON(t)["nextPaginationKey"].(string)
+	if key == "" {
+		t.Fatalf("no nextPaginationKey: %s", r.Body)
+	}
+	r = query(f.adminToken, fmt.Sprintf(`{"thingQuery":{"clause":{"type":"prefix","field":"_vendorThingID","prefix":"q-"},"orderBy":"_numberField1"},"bestEffortLimit":2,"paginationKey":%q}`, key))
+	want("page 2", found(r), 2)
+	if _, more := r.JSON(t)["nextPaginationKey"]; more {
+		t.Errorf("the last page has a nextPaginationKey: %s", r.Body)
+	}
+	want("a user's own things", found(query(f.userToken, fmt.Sprintf(`{"thingQuery":{"clause":{"type":"contains","field":"userOwners","value":%q}}}`, f.userID))), 0)
+	want("a user's group's things", found(query(f.userToken, fmt.Sprintf(`{"thingQuery":{"clause":{"type":"contains","field":"groupOwners","value":%q}}}`, group))), 2)
+	want("a user sees only what he owns", found(query(f.userToken, `{"thingQuery":{"clause":{"type":"all"},"orderBy":"_numberField1"}}`)), 0, 2)
+	for _, tc := range []struct {
+		name, token, body string
+		status            int
+		code              string
+	}{
+		{"a thing may not query", f.thing.Token, `{}`, 401, "UNAUTHORIZED"},
+		{"anonymous may not query", "", `{}`, 401, "UNAUTHORIZED"},
+		{"a bad clause", f.adminToken, `{"thingQuery":{"clause":{"type":"eq"}}}`, 400, "INVALID_INPUT_DATA"},
+		{"a bad pagination key", f.adminToken, `{"paginationKey":"x"}`, 400, "INVALID_INPUT_DATA"},
+	} {
+		headers := []string{"Content-Type", "application/vnd.kii.ThingQueryRequest+json"}
+		if tc.token != "" {
+			headers = append(headers, "Authorization", "Bearer "+tc.token)
+		}
+		r := do(t, "POST", base+"/things/query", tc.body, headers...)
+		if r.Status != tc.status || r.JSON(t)["errorCode"] != tc.code {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, r.Status, r.Body, tc.status, tc.code)
+		}
+	}
+	r = do(t, "POST", base+"/buckets/bq/query", `{"bucketQuery":{"clause":{"type":"contains","field":"userOwners","value":"u"}}}`, admin...)
+	if r.Status != 400 || r.JSON(t)["errorCode"] != "QUERY_NOT_SUPPORTED" {
+		t.Errorf("contains in a bucket query: %d %s, want 400 QUERY_NOT_SUPPORTED", r.Status, r.Body)
+	}
+}
