@@ -185,10 +185,10 @@ func (db *DB) loginThing(ctx context.Context, appID string, p kumo.AppParams, r 
 }
 
 func (db *DB) loginUser(ctx context.Context, appID string, p kumo.AppParams, r kumo.LoginRequest) (kumo.Token, error) {
-	col, val := userLoginColumn(r.Username)
+	where, args := userWhere(userLoginColumn(r.Username))
 	var id, hash string
 	var disabled bool
-	err := db.queryRow(ctx, "SELECT id, password_hash, disabled FROM users WHERE app_id = ? AND "+col+" = ?", appID, val).
+	err := db.queryRow(ctx, "SELECT id, password_hash, disabled FROM users WHERE app_id = ? AND "+where, append([]any{appID}, args...)...).
 		Scan(&id, &hash, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		db.Hasher.CheckPassword("", r.Password)
@@ -268,6 +268,26 @@ func (db *DB) loginFailed(ctx context.Context, c kumo.Caller, p kumo.AppParams, 
 			c.AppID, c.ID, failures, since, lockedUntil)
 		return err
 	})
+}
+
+// userWhere returns the condition selecting the user whose column col
+// holds val. A phone number in Kii's local form "{CC}-{number}"
+// (PHONE:JP-09012341234) selects the user registered with that number
+// and that country.
+func userWhere(col, val string) (string, []any) {
+	if col == "phone" && len(val) > 3 && val[2] == '-' && isUpperASCII(val[:2]) {
+		return "phone = ? AND country = ?", []any{val[3:], val[:2]}
+	}
+	return col + " = ?", []any{val}
+}
+
+func isUpperASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // userLoginColumn maps a login username to the column it names: a plain

@@ -104,8 +104,9 @@ func (db *DB) user(ctx context.Context, appID, selector string) (kumo.User, erro
 		login, email, phone sql.NullString
 		custom              string
 	)
+	where, args := userWhere(col, val)
 	err := db.queryRow(ctx, `SELECT id, login_name, email, phone, display_name, country, locale, custom, disabled, created, modified, password_hash <> ''
-		FROM users WHERE app_id = ? AND `+col+` = ?`, appID, val).
+		FROM users WHERE app_id = ? AND `+where, append([]any{appID}, args...)...).
 		Scan(&u.ID, &login, &email, &phone, &u.DisplayName, &u.Country, &u.Locale, &custom, &u.Disabled, &u.Created, &u.Modified, &u.HasPassword)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, kumo.Errorf(kumo.ErrUserNotFound, "User %s was not found", selector).

@@ -188,3 +188,25 @@ func testRefreshTokens(t *testing.T, s suite) {
 		t.Fatalf("FindUser(pseudo) = %+v, %v; want HasPassword false", got, err)
 	}
 }
+
+// testLocalPhone checks Kii's local phone form PHONE:{CC}-{number}: the
+// user registered with that number and that country.
+func testLocalPhone(t *testing.T, s suite) {
+	f := newFixture(t, s)
+	jp, _, err := f.db.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{Phone: "09011112222", Country: "JP", Password: "pw-jp"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.db.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{Phone: "0901111222", Country: "US", Password: "pw-us"}, false); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "PHONE:JP-09011112222", Password: "pw-jp"})
+	if err != nil || tok.PrincipalID != jp.ID {
+		t.Fatalf("login by PHONE:JP-… = %+v, %v; want %s", tok, err, jp.ID)
+	}
+	if u, err := f.db.FindUser(f.ctx, f.admin, "PHONE:JP-09011112222"); err != nil || u.ID != jp.ID {
+		t.Fatalf("FindUser(PHONE:JP-…) = %+v, %v", u, err)
+	}
+	_, err = f.db.FindUser(f.ctx, f.admin, "PHONE:US-09011112222")
+	wantCode(t, "FindUser with another country", err, kumo.ErrUserNotFound)
+}

@@ -67,6 +67,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"AppParams", testAppParams},
 		{"Lockout", testLockout},
 		{"RefreshTokens", testRefreshTokens},
+		{"LocalPhone", testLocalPhone},
 		{"Groups", testGroups},
 		{"Ownership", testOwnership},
 	}
