@@ -15,6 +15,9 @@ const (
 	DataObjectBodyDeleted EventType = "DATA_OBJECT_BODY_DELETED"
 	DataObjectACLModified EventType = "DATA_OBJECT_ACL_MODIFIED"
 	BucketDeleted         EventType = "BUCKET_DELETED"
+	// PushMessageSent is a push message sent to a topic or directly to a
+	// user or thing (Kumo's own name: it is never a push's "type").
+	PushMessageSent EventType = "PUSH_MESSAGE"
 )
 
 // Event is a committed change in a bucket, waiting in the outbox to be
@@ -27,6 +30,10 @@ type Event struct {
 	Sender     Principal
 	When       int64 // epoch ms of the change
 	ModifiedAt int64 // epoch ms; the object's _modified
+	// Message is, for PushMessageSent, the MessageDelivery JSON. Its
+	// Bucket is the topic's scope and name (Name "" for a direct push to
+	// the scope's user or thing) and its ObjectID the message ID.
+	Message []byte
 	// Recovered is set on events committed before this process started:
 	// their pushes may be late, so the broker holds them for devices that
 	// are still reconnecting.
@@ -45,6 +52,9 @@ type Outbox interface {
 	// SubscriberTopics returns, for each bucket, the MQTT topics of every
 	// MQTT installation of every subscriber of that bucket.
 	SubscriberTopics(ctx context.Context, buckets []BucketRef) (map[BucketRef][]string, error)
+	// MessageRecipients returns the MQTT installations a PushMessageSent
+	// event goes to: the subscribers' of its topic, or its target's.
+	MessageRecipients(ctx context.Context, e Event) ([]Recipient, error)
 	// Notify returns a channel that receives a value after events commit.
 	Notify() <-chan struct{}
 }

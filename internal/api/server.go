@@ -42,6 +42,7 @@ type Server struct {
 	AppParams     kumo.AppParamsService
 	ACLs          kumo.ACLService
 	ThingQueries  kumo.ThingQueryService
+	Messages      kumo.MessageService
 	Bodies        kumo.BodyService
 
 	MQTT MQTTSettings
@@ -135,6 +136,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/apps/{appID}/users/{user}", s.app(s.handleUserUpdate))
 	m.HandleFunc("DELETE /api/apps/{appID}/users/{user}", s.app(s.handleUserDelete))
 	m.HandleFunc("PUT /api/apps/{appID}/users/{user}/password", s.app(s.handleUserPassword))
+	m.HandleFunc("POST /api/apps/{appID}/users/{user}/push/messages", s.app(s.handleDirectPush(kumo.UserCaller, "user")))
+	m.HandleFunc("POST /api/apps/{appID}/things/{thing}/push/messages", s.app(s.handleDirectPush(kumo.ThingCaller, "thing")))
 	m.HandleFunc("POST /api/apps/{appID}/groups", s.app(s.handleGroupCreate))
 	m.HandleFunc("GET /api/apps/{appID}/groups", s.app(s.handleGroupList))
 	m.HandleFunc("PUT /api/apps/{appID}/groups/{group}", s.app(s.handleGroupPut))

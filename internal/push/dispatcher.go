@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -130,6 +131,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, events []kumo.Event) (int, er
 	buckets := make([]kumo.BucketRef, 0, len(events))
 	seen := make(map[kumo.BucketRef]bool, len(events))
 	for _, e := range events {
+		if e.Type == kumo.PushMessageSent {
+			continue
+		}
 		if !seen[e.Bucket] {
 			seen[e.Bucket] = true
 			buckets = append(buckets, e.Bucket)
@@ -141,6 +145,14 @@ func (d *Dispatcher) dispatch(ctx context.Context, events []kumo.Event) (int, er
 	}
 	var ds []kumo.Delivery
 	for _, e := range events {
+		if e.Type == kumo.PushMessageSent {
+			mds, err := d.messageDeliveries(ctx, e)
+			if err != nil {
+				return 0, err
+			}
+			ds = append(ds, mds...)
+			continue
+		}
 		ts := topics[e.Bucket]
 		if len(ts) == 0 {
 			continue
@@ -159,4 +171,30 @@ func (d *Dispatcher) dispatch(ctx context.Context, events []kumo.Event) (int, er
 		return 0, err
 	}
 	return len(events), nil
+}
+
+// messageDeliveries returns the deliveries of a push message: its MQTT
+// payload to every MQTT installation of its recipients that its
+// development flags select.
+func (d *Dispatcher) messageDeliveries(ctx context.Context, e kumo.Event) ([]kumo.Delivery, error) {
+	var md kumo.MessageDelivery
+	if err := json.Unmarshal(e.Message, &md); err != nil {
+		d.Log.Error("push message dropped: its stored form does not parse", "message", e.ObjectID, "error", err)
+		return nil, nil
+	}
+	if md.MQTT == nil {
+		return nil, nil
+	}
+	rs, err := d.Outbox.MessageRecipients(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	id := strconv.FormatInt(e.Seq, 10)
+	var ds []kumo.Delivery
+	for _, r := range rs {
+		if md.Wants(r.Development) {
+			ds = append(ds, kumo.Delivery{Topic: r.MQTTTopic, Payload: md.MQTT, Recovered: e.Recovered, ID: id})
+		}
+	}
+	return ds, nil
 }

@@ -2,11 +2,13 @@ package push
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,15 +20,18 @@ import (
 // committed event is claimed once per "process" and, until completed,
 // again after restart.
 type fakeOutbox struct {
-	mu        sync.Mutex // guards the fields below
-	events    []kumo.Event
-	seq       int64
-	cursor    int64 // highest seq claimed since the last restart
-	topics    map[kumo.BucketRef][]string
-	claims    int     // ClaimEvents calls
-	maxClaim  int     // largest batch handed out
-	completed []int64 // seqs completed, in order
-	claimErrs int     // how many ClaimEvents calls fail from now on
+	mu     sync.Mutex // guards the fields below
+	events []kumo.Event
+	seq    int64
+	cursor int64 // highest seq claimed since the last restart
+	topics map[kumo.BucketRef][]string
+	// recipients of push messages, by the event's Bucket (the topic, or
+	// the target's scope)
+	recipients map[kumo.BucketRef][]kumo.Recipient
+	claims     int     // ClaimEvents calls
+	maxClaim   int     // largest batch handed out
+	completed  []int64 // seqs completed, in order
+	claimErrs  int     // how many ClaimEvents calls fail from now on
 
 	notify chan struct{}
 }
@@ -105,6 +110,12 @@ func (o *fakeOutbox) SubscriberTopics(_ context.Context, buckets []kumo.BucketRe
 		}
 	}
 	return out, nil
+}
+
+func (o *fakeOutbox) MessageRecipients(_ context.Context, e kumo.Event) ([]kumo.Recipient, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.recipients[e.Bucket]), nil
 }
 
 func (o *fakeOutbox) Notify() <-chan struct{} { return o.notify }
@@ -451,4 +462,42 @@ func formatDeliveries(ds []kumo.Delivery) string {
 		s += fmt.Sprintf("  %s recovered=%v %s\n", d.Topic, d.Recovered, d.Payload)
 	}
 	return s
+}
+
+// TestDispatchMessages checks push messages: the stored MQTT payload goes
+// to each recipient the development flags select; a message without MQTT
+// goes nowhere; bucket events in the same batch still go out.
+func TestDispatchMessages(t *testing.T) {
+	o := newFakeOutbox()
+	bus := &recordingBus{}
+	target := kumo.BucketRef{AppID: "app1", Scope: kumo.Scope{Kind: kumo.ScopeUser, ID: "u1"}}
+	o.recipients = map[kumo.BucketRef][]kumo.Recipient{target: {{MQTTTopic: "dev", Development: true}, {MQTTTopic: "prod"}}}
+	bucket := kumo.BucketRef{AppID: "app1", Scope: kumo.AppScope, Name: "b"}
+	o.topics[bucket] = []string{"sub"}
+	msg := func(d kumo.MessageDelivery) []byte { b, _ := json.Marshal(d); return b }
+	o.commit(false,
+		kumo.Event{Type: kumo.PushMessageSent, Bucket: target, ObjectID: "m1",
+			Message: msg(kumo.MessageDelivery{MQTT: json.RawMessage(`{"a":1}`), ToDevelopment: false, ToProduction: true})},
+		kumo.Event{Type: kumo.PushMessageSent, Bucket: target, ObjectID: "m2",
+			Message: msg(kumo.MessageDelivery{ToDevelopment: true, ToProduction: true})}, // no mqtt
+		kumo.Event{Type: kumo.DataObjectCreated, Bucket: bucket, ObjectID: "o1"},
+		kumo.Event{Type: kumo.PushMessageSent, Bucket: target, ObjectID: "m3",
+			Message: msg(kumo.MessageDelivery{MQTT: json.RawMessage(`{"b":2}`), ToDevelopment: true, ToProduction: true})},
+	)
+	openDispatcher(t, o, bus)
+	waitFor(t, func() error {
+		if n := o.pending(); n > 0 {
+			return fmt.Errorf("%d events pending", n)
+		}
+		return nil
+	})
+	var got []string
+	for _, dl := range bus.deliveries() {
+		got = append(got, dl.Topic+" "+string(dl.Payload))
+	}
+	slices.Sort(got)
+	want := []string{"dev {\"b\":2}", "prod {\"a\":1}", "prod {\"b\":2}"}
+	if len(got) != 4 || !slices.Equal(slices.DeleteFunc(slices.Clone(got), func(s string) bool { return strings.HasPrefix(s, "sub ") }), want) {
+		t.Errorf("deliveries = %q, want %q and the bucket event's to sub", got, want)
+	}
 }

@@ -341,7 +341,7 @@ func TestCopy(t *testing.T) {
 				t.Errorf("event %d is not marked recovered", e.Seq)
 			}
 			e.Recovered = srcEvents[i].Recovered
-			if e != srcEvents[i] {
+			if !reflect.DeepEqual(e, srcEvents[i]) {
 				t.Errorf("event %d = %+v, want %+v", i, e, srcEvents[i])
 			}
 		}

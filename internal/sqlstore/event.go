@@ -11,9 +11,9 @@ import (
 
 // insertEvent adds an event to the outbox inside the write's transaction.
 func insertEvent(ctx context.Context, tx *Tx, e kumo.Event) error {
-	_, err := tx.Exec(ctx, `INSERT INTO outbox (app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Bucket.AppID, string(e.Type), e.Bucket.Scope.Key(), e.Bucket.Name,
-		e.ObjectID, int(e.Sender.Kind), e.Sender.ID, e.When, e.ModifiedAt)
+	_, err := tx.Exec(ctx, `INSERT INTO outbox (app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at, message)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Bucket.AppID, string(e.Type), e.Bucket.Scope.Key(), e.Bucket.Name,
+		e.ObjectID, int(e.Sender.Kind), e.Sender.ID, e.When, e.ModifiedAt, string(e.Message))
 	if err == nil {
 		tx.events++
 	}
@@ -34,7 +34,7 @@ func (db *DB) ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error) {
 	}
 	db.claimMu.Lock()
 	defer db.claimMu.Unlock()
-	rows, err := db.query(ctx, `SELECT seq, app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at
+	rows, err := db.query(ctx, `SELECT seq, app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at, message
 		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, db.cursor, max)
 	if err != nil {
 		return nil, err
@@ -47,7 +47,11 @@ func (db *DB) ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error) {
 			typ, scope string
 			senderKind int
 		)
-		err := rows.Scan(&e.Seq, &e.Bucket.AppID, &typ, &scope, &e.Bucket.Name, &e.ObjectID, &senderKind, &e.Sender.ID, &e.When, &e.ModifiedAt)
+		var message string
+		err := rows.Scan(&e.Seq, &e.Bucket.AppID, &typ, &scope, &e.Bucket.Name, &e.ObjectID, &senderKind, &e.Sender.ID, &e.When, &e.ModifiedAt, &message)
+		if message != "" {
+			e.Message = []byte(message)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +156,7 @@ func (db *DB) claimLeased(ctx context.Context, max int) ([]kumo.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("claim events: %w", err)
 	}
-	rows, err := db.query(ctx, `SELECT seq, app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at
+	rows, err := db.query(ctx, `SELECT seq, app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at, message
 		FROM outbox WHERE claimed_by = ? AND claimed_until = ? ORDER BY seq`, db.NodeID, until)
 	if err != nil {
 		return nil, err
@@ -165,7 +169,11 @@ func (db *DB) claimLeased(ctx context.Context, max int) ([]kumo.Event, error) {
 			typ, scope string
 			senderKind int
 		)
-		err := rows.Scan(&e.Seq, &e.Bucket.AppID, &typ, &scope, &e.Bucket.Name, &e.ObjectID, &senderKind, &e.Sender.ID, &e.When, &e.ModifiedAt)
+		var message string
+		err := rows.Scan(&e.Seq, &e.Bucket.AppID, &typ, &scope, &e.Bucket.Name, &e.ObjectID, &senderKind, &e.Sender.ID, &e.When, &e.ModifiedAt, &message)
+		if message != "" {
+			e.Message = []byte(message)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -271,7 +272,7 @@ func checkEvents(t *testing.T, what string, got, want []kumo.Event) {
 		g.Seq = 0
 		w := want[i]
 		w.Seq = 0
-		if g != w {
+		if !reflect.DeepEqual(g, w) {
 			t.Errorf("%s: event %d = %+v\nwant %+v", what, i, g, w)
 		}
 	}

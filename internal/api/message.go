@@ -1,0 +1,30 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// handleDirectPush serves POST /api/apps/{appID}/users/{user}/push/messages
+// and …/things/{thing}/push/messages: a SendPushMessageRequest sent
+// straight to the user's or thing's installations. 201
+// {"pushMessageID"} (the response body is not in the sources).
+func (s *Server) handleDirectPush(kind kumo.CallerKind, param string) handler {
+	return func(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+		raw, err := readBody(w, r, maxJSONBody)
+		if err != nil {
+			return err
+		}
+		m, err := kumo.ParsePushMessage(raw)
+		if err != nil {
+			return err
+		}
+		id, err := s.Messages.SendDirect(r.Context(), c, kumo.Principal{Kind: kind, ID: r.PathValue(param)}, m)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusCreated, "application/vnd.kii.SendPushMessageResponse+json", map[string]any{"pushMessageID": id})
+		return nil
+	}
+}

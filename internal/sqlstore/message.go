@@ -1,0 +1,87 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// SendDirect implements kumo.MessageService.
+func (db *DB) SendDirect(ctx context.Context, c kumo.Caller, target kumo.Principal, m kumo.PushMessage) (string, error) {
+	if !c.IsAdmin() && !(c.Kind == target.Kind && (c.ID == target.ID || target.Kind == kumo.UserCaller && target.ID == "me")) {
+		return "", kumo.Unauthorized(c, "Only the app admin (or the addressee itself) may send a direct push")
+	}
+	target, err := db.resolvePrincipal(ctx, c, target)
+	if err != nil {
+		return "", err
+	}
+	now := db.now()
+	src := kumo.MessageSource{AppID: c.AppID, Sender: c, When: now, Target: target}
+	if err := m.CheckSize(src); err != nil {
+		return "", err
+	}
+	return db.sendMessage(ctx, c, kumo.BucketRef{AppID: c.AppID, Scope: principalScope(target)}, m.Delivery(src), now)
+}
+
+// sendMessage commits a message's outbox event: the dispatcher finds its
+// recipients when it dispatches it.
+func (db *DB) sendMessage(ctx context.Context, c kumo.Caller, to kumo.BucketRef, d kumo.MessageDelivery, now int64) (string, error) {
+	body, err := json.Marshal(d)
+	if err != nil {
+		return "", err
+	}
+	id := kumo.NewObjectID()
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		return insertEvent(ctx, tx, kumo.Event{Type: kumo.PushMessageSent, Bucket: to, ObjectID: id,
+			Sender: c.Principal(), When: now, Message: body})
+	})
+	return id, err
+}
+
+// principalScope is the scope of a user or thing.
+func principalScope(p kumo.Principal) kumo.Scope {
+	if p.Kind == kumo.ThingCaller {
+		return kumo.Scope{Kind: kumo.ScopeThing, ID: p.ID}
+	}
+	return kumo.Scope{Kind: kumo.ScopeUser, ID: p.ID}
+}
+
+// MessageRecipients implements kumo.Outbox.
+func (db *DB) MessageRecipients(ctx context.Context, e kumo.Event) ([]kumo.Recipient, error) {
+	s := e.Bucket.Scope
+	if e.Bucket.Name != "" {
+		return nil, fmt.Errorf("push message %s: topic messages are not dispatched by this version", e.ObjectID)
+	}
+	kind := kumo.UserCaller
+	if s.Kind == kumo.ScopeThing {
+		kind = kumo.ThingCaller
+	}
+	return db.installationRecipients(ctx, e.Bucket.AppID, []kumo.Principal{{Kind: kind, ID: s.ID}})
+}
+
+// installationRecipients returns the MQTT installations of principals.
+func (db *DB) installationRecipients(ctx context.Context, appID string, ps []kumo.Principal) ([]kumo.Recipient, error) {
+	var out []kumo.Recipient
+	for _, p := range ps {
+		rows, err := db.query(ctx, `SELECT mqtt_topic, development FROM installations
+			WHERE app_id = ? AND owner_kind = ? AND owner_id = ? AND device_type = 'MQTT'`, appID, int(p.Kind), p.ID)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var r kumo.Recipient
+			if err := rows.Scan(&r.MQTTTopic, &r.Development); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
