@@ -376,7 +376,10 @@ func (db *DB) OpenPublication(ctx context.Context, id string, g kumo.BodyGet) (*
 		scope   string
 		expires int64
 	)
-	err := db.queryRow(ctx, "SELECT app_id, scope, bucket, object_id, expires FROM body_publications WHERE id = ?", id).
+	// Joined to its object: a publication never outlives what it publishes.
+	err := db.queryRow(ctx, `SELECT p.app_id, p.scope, p.bucket, p.object_id, p.expires FROM body_publications p
+		JOIN objects o ON o.app_id = p.app_id AND o.scope = p.scope AND o.bucket = p.bucket AND o.id = p.object_id
+		WHERE p.id = ?`, id).
 		Scan(&ref.Bucket.AppID, &scope, &ref.Bucket.Name, &ref.ObjectID, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, kumo.Errorf(kumo.ErrPublicationNotFound, "The publication %s was not found", id).With("publicationID", id)

@@ -53,10 +53,12 @@ type CTEWriter interface {
 
 // ShareLocker is implemented by a Dialect whose concurrent transactions
 // must lock a row they read to see another's change to it (PostgreSQL,
-// under READ COMMITTED): ShareLock returns the clause to append to such a
-// SELECT. SQLite's single writer needs none.
+// under READ COMMITTED): ShareLock and UpdateLock return the clauses to
+// append to such a SELECT (a row read to be changed takes UpdateLock).
+// SQLite's single writer needs none.
 type ShareLocker interface {
 	ShareLock() string
+	UpdateLock() string
 }
 
 // OutboxLeaser is implemented by a Dialect whose database several nodes
@@ -98,11 +100,15 @@ type DB struct {
 	KeepBlobs bool
 
 	dialect   Dialect
-	cached    bool     // the driver caches prepared statements (StatementCacher)
-	lease     bool     // the outbox is claimed with leases (OutboxLeaser)
-	cteWrites bool     // several rows are written in one statement (CTEWriter)
-	shareLock string   // appended to a SELECT that must lock its row (ShareLocker)
-	rebound   sync.Map // query -> the query rebound, when cached
+	cached    bool   // the driver caches prepared statements (StatementCacher)
+	lease     bool   // the outbox is claimed with leases (OutboxLeaser)
+	cteWrites bool   // several rows are written in one statement (CTEWriter)
+	shareLock string // appended to a SELECT that must lock its row (ShareLocker)
+	rowLock   string // appended to a SELECT of a row to change (ShareLocker)
+
+	dummyOnce sync.Once // makes dummy
+	dummy     string    // a password hash no login matches (dummyHash)
+	rebound   sync.Map  // query -> the query rebound, when cached
 	read      *sql.DB
 	write     *sql.DB
 
@@ -159,7 +165,7 @@ func New(read, write *sql.DB, d Dialect) *DB {
 		db.lease = l.LeasesOutbox()
 	}
 	if l, ok := d.(ShareLocker); ok {
-		db.shareLock = l.ShareLock()
+		db.shareLock, db.rowLock = l.ShareLock(), l.UpdateLock()
 	}
 	return db
 }

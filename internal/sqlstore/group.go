@@ -197,7 +197,12 @@ func (db *DB) DeleteGroup(ctx context.Context, c kumo.Caller, id string) error {
 		return err
 	}
 	scope := kumo.Scope{Kind: kumo.ScopeGroup, ID: g.ID}.Key()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		// The bodies, publications and uploads of its objects, and their
+		// query index rows, before the objects.
+		if err := dropBodies(ctx, tx, tx.db.now(), "app_id = ? AND scope = ?", c.AppID, scope); err != nil {
+			return err
+		}
 		for _, q := range []struct {
 			sql  string
 			args []any
@@ -205,6 +210,7 @@ func (db *DB) DeleteGroup(ctx context.Context, c kumo.Caller, id string) error {
 			{"DELETE FROM groups WHERE app_id = ? AND id = ?", []any{c.AppID, g.ID}},
 			{"DELETE FROM group_members WHERE app_id = ? AND group_id = ?", []any{c.AppID, g.ID}},
 			{"DELETE FROM thing_owners WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{c.AppID, string(kumo.OwnerGroup), g.ID}},
+			{"DELETE FROM object_fields WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
 			{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
 			{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
 			{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
@@ -220,6 +226,10 @@ func (db *DB) DeleteGroup(ctx context.Context, c kumo.Caller, id string) error {
 		}
 		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
+	if err == nil {
+		db.emptyTrash(ctx, db.Log)
+	}
+	return err
 }
 
 // AddGroupMember implements kumo.GroupService.

@@ -325,31 +325,29 @@ func (db *DB) QueryObjects(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 	if err := db.mayBucket(ctx, c, st, b, kumo.QueryObjectsInBucket); err != nil {
 		return kumo.QueryResult{}, err
 	}
-	res, err := db.queryObjects(ctx, b, q)
-	if err != nil || len(res.Results) == 0 {
-		return res, err
-	}
 	readAll, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
-	if err != nil || readAll {
-		return res, err
+	if err != nil {
+		return kumo.QueryResult{}, err
 	}
-	readable := res.Results[:0]
-	for _, h := range res.Results {
-		owner := principalOf(h.Object.Owner)
-		ok, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b, ObjectID: h.Object.ID}, kumo.ReadExistingObject, &owner)
-		if err != nil {
-			return res, err
+	var readable func(kumo.Object) (bool, error) // nil: every match
+	if !readAll {
+		if _, ok := q.Count(); ok {
+			// A count of objects one may not all read would tell what
+			// they hold (range counts narrow values down).
+			return kumo.QueryResult{}, kumo.Unauthorized(c, "Counting needs READ_OBJECTS_IN_BUCKET on bucket %s", b.Name)
 		}
-		if ok {
-			readable = append(readable, h)
+		readable = func(o kumo.Object) (bool, error) {
+			owner := principalOf(o.Owner)
+			return db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b, ObjectID: o.ID}, kumo.ReadExistingObject, &owner)
 		}
 	}
-	res.Results = readable
-	return res, nil
+	return db.queryObjects(ctx, b, q, readable)
 }
 
-// queryObjects runs q in bucket b (canonical, checked).
-func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query) (kumo.QueryResult, error) {
+// queryObjects runs q in bucket b (canonical, checked). With readable,
+// only the matches it accepts are results, and pages are cut among them
+// (a page's key is the last returned result's, never a skipped one's).
+func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query, readable func(kumo.Object) (bool, error)) (kumo.QueryResult, error) {
 	var after *kql.Cursor
 	if q.PaginationKey != "" {
 		cur, err := kql.DecodeCursor(q.PaginationKey)
@@ -378,7 +376,7 @@ func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query) 
 		return kumo.QueryResult{Aggregations: map[string]int64{name: count}}, err
 	}
 	if kql.OrdersByDistance(q) {
-		return db.queryByDistance(ctx, src, b, q, after)
+		return db.queryByDistance(ctx, src, b, q, after, readable)
 	}
 	var (
 		res  kumo.QueryResult
@@ -393,6 +391,15 @@ func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query) 
 		for _, r := range rows {
 			if st.Superset && !q.Clause.Matches(r.obj) {
 				continue
+			}
+			if readable != nil {
+				ok, err := readable(r.obj)
+				if err != nil {
+					return res, err
+				}
+				if !ok {
+					continue
+				}
 			}
 			if len(res.Results) == q.Limit {
 				// One more than a page: there is a next page.
@@ -450,7 +457,7 @@ func (db *DB) countObjects(ctx context.Context, src kql.Source, b kumo.BucketRef
 		err := db.read.QueryRowContext(ctx, st.SQL, st.Args...).Scan(&n)
 		return n, err
 	}
-	rows, err := db.readRows(ctx, kql.Compile(src, q, nil, 0, db.dialect), b)
+	rows, err := db.candidates(ctx, src, b, q)
 	if err != nil {
 		return 0, err
 	}
@@ -466,8 +473,8 @@ func (db *DB) countObjects(ctx context.Context, src kql.Source, b kumo.BucketRef
 // queryByDistance answers a query ordered by a calculated distance: SQL
 // selects the candidates (within the circles' bounding boxes), Go keeps
 // the matches, sorts them by distance and cuts the page.
-func (db *DB) queryByDistance(ctx context.Context, src kql.Source, b kumo.BucketRef, q kumo.Query, after *kql.Cursor) (kumo.QueryResult, error) {
-	rows, err := db.readRows(ctx, kql.Compile(src, q, nil, 0, db.dialect), b)
+func (db *DB) queryByDistance(ctx context.Context, src kql.Source, b kumo.BucketRef, q kumo.Query, after *kql.Cursor, readable func(kumo.Object) (bool, error)) (kumo.QueryResult, error) {
+	rows, err := db.candidates(ctx, src, b, q)
 	if err != nil {
 		return kumo.QueryResult{}, err
 	}
@@ -484,6 +491,15 @@ func (db *DB) queryByDistance(ctx context.Context, src kql.Source, b kumo.Bucket
 		if after != nil && (v.Num < after.Num || v.Num == after.Num && r.obj.ID <= after.ID) {
 			continue
 		}
+		if readable != nil {
+			ok, err := readable(r.obj)
+			if err != nil {
+				return kumo.QueryResult{}, err
+			}
+			if !ok {
+				continue
+			}
+		}
 		hits = append(hits, hit{r.obj, v.Num})
 	}
 	sort.Slice(hits, func(i, j int) bool { return q.Compare(hits[i].obj, hits[j].obj) < 0 })
@@ -497,4 +513,23 @@ func (db *DB) queryByDistance(ctx context.Context, src kql.Source, b kumo.Bucket
 		res.Results = append(res.Results, kumo.QueryHit{Object: h.obj, Calculated: q.Clause.Distances(h.obj)})
 	}
 	return res, nil
+}
+
+// maxCandidates bounds the objects a query that the index cannot answer
+// exactly (a geodistance order, the count of a superset) may read into
+// memory: beyond it the query is refused rather than loading a bucket.
+const maxCandidates = 20_000
+
+// candidates reads every object the index selects for q, at most
+// maxCandidates (else QUERY_NOT_SUPPORTED).
+func (db *DB) candidates(ctx context.Context, src kql.Source, b kumo.BucketRef, q kumo.Query) ([]queryRow, error) {
+	rows, err := db.readRows(ctx, kql.Compile(src, q, nil, maxCandidates+1, db.dialect), b)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) > maxCandidates {
+		return nil, kumo.Errorf(kumo.ErrQueryNotSupported,
+			"The query selects more than %d objects before its distances or count can be computed: narrow it (a geobox, a range)", maxCandidates)
+	}
+	return rows, nil
 }

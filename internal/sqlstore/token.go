@@ -175,7 +175,7 @@ func (db *DB) loginThing(ctx context.Context, appID string, p kumo.AppParams, r 
 	err := db.queryRow(ctx, "SELECT id, password_hash, disabled FROM things WHERE app_id = ? AND "+col+" = ?", appID, val).
 		Scan(&id, &hash, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
-		db.Hasher.CheckPassword("", r.Password) // same work as a wrong password
+		db.Hasher.CheckPassword(db.dummyHash(), r.Password) // the same work as a wrong password
 		return kumo.Token{}, kumo.ErrLoginFailed()
 	}
 	if err != nil {
@@ -191,7 +191,7 @@ func (db *DB) loginUser(ctx context.Context, appID string, p kumo.AppParams, r k
 	err := db.queryRow(ctx, "SELECT id, password_hash, disabled FROM users WHERE app_id = ? AND "+where, append([]any{appID}, args...)...).
 		Scan(&id, &hash, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
-		db.Hasher.CheckPassword("", r.Password)
+		db.Hasher.CheckPassword(db.dummyHash(), r.Password) // the same work as a wrong password
 		return kumo.Token{}, kumo.ErrLoginFailed()
 	}
 	if err != nil {
@@ -203,27 +203,26 @@ func (db *DB) loginUser(ctx context.Context, appID string, p kumo.AppParams, r k
 // passwordLogin checks the password of a user or thing c, with the app's
 // lockout: MaxLoginAttempts failures within LoginAttemptsTimeoutSeconds
 // lock it for LoginLockPeriodSeconds, during which even the right
-// password is refused. A successful login clears the count.
+// password is refused. Every attempt is counted as a failure *before* the
+// password is checked (reserveAttempt), in a write, so that concurrent
+// attempts cannot check more passwords than the limit; a success then
+// takes its count back and clears the count (loginSucceeded).
 func (db *DB) passwordLogin(ctx context.Context, c kumo.Caller, hash string, disabled bool, p kumo.AppParams, r kumo.LoginRequest) (kumo.Token, error) {
-	now := db.now()
-	if p.MaxLoginAttempts > 0 {
-		var until int64
-		err := db.queryRow(ctx, "SELECT locked_until FROM login_failures WHERE app_id = ? AND principal_id = ?", c.AppID, c.ID).Scan(&until)
-		switch {
-		case err == nil && until > now:
-			db.Hasher.CheckPassword(hash, r.Password) // the same work as an unlocked login
-			return kumo.Token{}, kumo.ErrLoginLocked()
-		case err != nil && !errors.Is(err, sql.ErrNoRows):
+	lockout := p.MaxLoginAttempts > 0
+	if lockout {
+		if err := db.reserveAttempt(ctx, c, p); err != nil {
+			if kumo.ErrorCode(err) == kumo.ErrInvalidGrant {
+				db.Hasher.CheckPassword(hash, r.Password) // the same work as an unlocked login
+			}
 			return kumo.Token{}, err
 		}
 	}
-	if !db.Hasher.CheckPassword(hash, r.Password) {
-		if p.MaxLoginAttempts > 0 {
-			if err := db.loginFailed(ctx, c, p, now); err != nil {
-				return kumo.Token{}, err
-			}
-		}
+	if hash == "" { // a pseudo user: no password matches, after the same work
+		db.Hasher.CheckPassword(db.dummyHash(), r.Password)
 		return kumo.Token{}, kumo.ErrLoginFailed()
+	}
+	if !db.Hasher.CheckPassword(hash, r.Password) {
+		return kumo.Token{}, kumo.ErrLoginFailed() // the reservation stands as the failure
 	}
 	if disabled {
 		what := "user"
@@ -233,10 +232,10 @@ func (db *DB) passwordLogin(ctx context.Context, c kumo.Caller, hash string, dis
 		return kumo.Token{}, kumo.ErrLoginFailed().With("error_description", "The "+what+" is disabled")
 	}
 	expiresAt := r.ExpiresAt
-	tok := newToken(now, c, &expiresAt, p, true)
+	tok := newToken(db.now(), c, &expiresAt, p, true)
 	err := db.writeTx(ctx, func(tx *Tx) error {
-		if p.MaxLoginAttempts > 0 {
-			if _, err := tx.Exec(ctx, "DELETE FROM login_failures WHERE app_id = ? AND principal_id = ?", c.AppID, c.ID); err != nil {
+		if lockout {
+			if err := loginSucceeded(ctx, tx, c, p, db.now()); err != nil {
 				return err
 			}
 		}
@@ -245,29 +244,55 @@ func (db *DB) passwordLogin(ctx context.Context, c kumo.Caller, hash string, dis
 	return tok, err
 }
 
-// loginFailed counts a failed login of c and locks it when the count
-// reaches the app's maximum within its window.
-func (db *DB) loginFailed(ctx context.Context, c kumo.Caller, p kumo.AppParams, now int64) error {
+// reserveAttempt counts a login attempt of c as a failure, within a write,
+// and locks c when the count reaches the app's maximum. It returns Kii's
+// "The login name is locked" while c is locked.
+func (db *DB) reserveAttempt(ctx context.Context, c kumo.Caller, p kumo.AppParams) error {
 	return db.writeTx(ctx, func(tx *Tx) error {
-		var failures, since int64
-		err := tx.QueryRow(ctx, "SELECT failures, since FROM login_failures WHERE app_id = ? AND principal_id = ?", c.AppID, c.ID).
-			Scan(&failures, &since)
+		now := db.now()
+		var failures, since, lockedUntil int64
+		err := tx.QueryRow(ctx, "SELECT failures, since, locked_until FROM login_failures WHERE app_id = ? AND principal_id = ?"+tx.db.rowLock,
+			c.AppID, c.ID).Scan(&failures, &since, &lockedUntil)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if errors.Is(err, sql.ErrNoRows) || failures == 0 || p.LoginAttemptsTimeoutSeconds > 0 && now-since > p.LoginAttemptsTimeoutSeconds*1000 {
-			failures, since = 0, now
+		if lockedUntil > now {
+			return kumo.ErrLoginLocked()
+		}
+		if errors.Is(err, sql.ErrNoRows) || lockedUntil != 0 || // a lock that has ended starts a new count
+			p.LoginAttemptsTimeoutSeconds > 0 && now-since > p.LoginAttemptsTimeoutSeconds*1000 {
+			failures, since, lockedUntil = 0, now, 0
 		}
 		failures++
-		var lockedUntil int64
 		if failures >= p.MaxLoginAttempts {
-			failures, lockedUntil = 0, now+p.LoginLockPeriodSeconds*1000
+			lockedUntil = now + p.LoginLockPeriodSeconds*1000
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO login_failures (app_id, principal_id, failures, since, locked_until) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (app_id, principal_id) DO UPDATE SET failures = excluded.failures, since = excluded.since, locked_until = excluded.locked_until`,
 			c.AppID, c.ID, failures, since, lockedUntil)
 		return err
 	})
+}
+
+// loginSucceeded takes back the attempt a right password reserved, within
+// the write that issues the token. Without it the count stays under the
+// maximum: the count is cleared (a success resets it). With it at the
+// maximum, failures that ran concurrently locked c: the login is refused.
+func loginSucceeded(ctx context.Context, tx *Tx, c kumo.Caller, p kumo.AppParams, now int64) error {
+	var failures, lockedUntil int64
+	err := tx.QueryRow(ctx, "SELECT failures, locked_until FROM login_failures WHERE app_id = ? AND principal_id = ?"+tx.db.rowLock,
+		c.AppID, c.ID).Scan(&failures, &lockedUntil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if failures-1 >= p.MaxLoginAttempts && lockedUntil > now {
+		return kumo.ErrLoginLocked()
+	}
+	_, err = tx.Exec(ctx, "DELETE FROM login_failures WHERE app_id = ? AND principal_id = ?", c.AppID, c.ID)
+	return err
 }
 
 // userWhere returns the condition selecting the user whose column col
@@ -307,4 +332,14 @@ func userLoginColumn(u string) (string, string) {
 		return "phone", u
 	}
 	return "login_name", u
+}
+
+// dummyHash returns a hash of a random password made with the store's
+// hasher, to check passwords against when there is no principal: a
+// login name that does not exist costs the same time as a wrong password.
+func (db *DB) dummyHash() string {
+	db.dummyOnce.Do(func() {
+		db.dummy, _ = db.Hasher.HashPassword(kumo.NewToken())
+	})
+	return db.dummy
 }

@@ -238,6 +238,9 @@ func (Dialect) LeasesOutbox() bool { return true }
 // ShareLock implements sqlstore.ShareLocker.
 func (Dialect) ShareLock() string { return " FOR SHARE" }
 
+// UpdateLock implements sqlstore.ShareLocker.
+func (Dialect) UpdateLock() string { return " FOR UPDATE" }
+
 // IsUniqueViolation implements sqlstore.Dialect: SQLSTATE 23505.
 func (Dialect) IsUniqueViolation(err error) bool {
 	var e *pgconn.PgError

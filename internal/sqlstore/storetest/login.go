@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,4 +210,23 @@ func testLocalPhone(t *testing.T, s suite) {
 	}
 	_, err = f.db.FindUser(f.ctx, f.admin, "PHONE:US-09011112222")
 	wantCode(t, "FindUser with another country", err, kumo.ErrUserNotFound)
+}
+
+// testLockoutConcurrent checks that concurrent wrong passwords cannot get
+// more tries than the limit: once they are done, the user is locked.
+func testLockoutConcurrent(t *testing.T, s suite) {
+	f := newFixture(t, s)
+	f.mustUser("alice")
+	f.setParams(map[string]any{"maxLoginAttempts": 3, "loginLockPeriodSeconds": 300})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "alice", Password: "wrong"})
+		})
+	}
+	wg.Wait()
+	_, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "alice", Password: "pw-alice"})
+	if kumo.ErrorCode(err) != kumo.ErrInvalidGrant || errFields(err)["error_description"] != "The login name is locked" {
+		t.Fatalf("right password after 20 concurrent failures: %v; want locked", err)
+	}
 }

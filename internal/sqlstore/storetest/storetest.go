@@ -68,6 +68,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Lockout", testLockout},
 		{"RefreshTokens", testRefreshTokens},
 		{"LocalPhone", testLocalPhone},
+		{"LockoutConcurrent", testLockoutConcurrent},
 		{"Groups", testGroups},
 		{"Ownership", testOwnership},
 	}
