@@ -26,6 +26,7 @@ const counterACL = "acl"
 type aclCache struct {
 	mu      sync.Mutex // guards the fields below
 	version int64
+	gen     int64 // local forgets so far: a read older than one is not cached
 	checked int64 // epoch ms of the last counter read
 	changes map[string][]kumo.ACLChange
 }
@@ -55,13 +56,14 @@ func (db *DB) aclChanges(ctx context.Context, t kumo.ACLTarget) ([]kumo.ACLChang
 		c.mu.Lock()
 		if v != c.version || c.changes == nil {
 			c.changes, c.version = map[string][]kumo.ACLChange{}, v
+			c.gen++
 		}
 		c.checked = now
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
 	changes, ok := c.changes[key]
-	version := c.version
+	gen := c.gen
 	c.mu.Unlock()
 	if ok {
 		return changes, nil
@@ -78,7 +80,7 @@ func (db *DB) aclChanges(ctx context.Context, t kumo.ACLTarget) ([]kumo.ACLChang
 		return nil, err
 	}
 	c.mu.Lock()
-	if c.version == version && c.changes != nil {
+	if c.gen == gen && c.changes != nil {
 		if len(c.changes) >= maxCachedACLs {
 			c.changes = map[string][]kumo.ACLChange{}
 		}
@@ -113,9 +115,13 @@ func scanACLChanges(rows *sql.Rows) ([]kumo.ACLChange, error) {
 // forgetACLs makes every node drop its cached ACLs after a write that
 // changed or deleted some.
 func forgetACLs(ctx context.Context, tx *Tx) error {
-	tx.db.acls.mu.Lock()
-	tx.db.acls.changes = nil
-	tx.db.acls.mu.Unlock()
+	db := tx.db
+	tx.afterCommit = append(tx.afterCommit, func() {
+		db.acls.mu.Lock()
+		db.acls.changes = nil
+		db.acls.gen++
+		db.acls.mu.Unlock()
+	})
 	return bumpCounter(ctx, tx, counterACL)
 }
 
@@ -377,17 +383,27 @@ func (db *DB) changeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, ch
 	if err != nil {
 		return err
 	}
-	if ch.Granted {
-		// A grant names someone who exists: a grant to a group ID nobody
-		// has yet would go to whoever creates that group.
-		if err := db.subjectExists(ctx, c.AppID, ch.Subject); err != nil {
-			return err
-		}
-	}
 	b := t.Bucket
 	now := db.now()
 	defaults := kumo.DefaultACL(t, o)
 	return db.writeTx(ctx, func(tx *Tx) error {
+		// Checked within the write, so that a subject or an object deleted
+		// meanwhile leaves no grant behind.
+		if ch.Granted {
+			// A grant names someone who exists: a grant to a group ID
+			// nobody has yet would go to whoever creates that group.
+			if err := subjectExists(ctx, tx, c.AppID, ch.Subject); err != nil {
+				return err
+			}
+		}
+		if t.ObjectID != "" {
+			if _, exists, err := currentObject(ctx, tx, b, t.ObjectID); err != nil || !exists {
+				if err == nil {
+					err = kumo.ObjectNotFound(b, t.ObjectID)
+				}
+				return err
+			}
+		}
 		rows, err := tx.Query(ctx, `SELECT verb, subject, granted FROM acl_entries
 			WHERE app_id = ? AND scope = ? AND bucket = ? AND object_id = ? ORDER BY verb, subject`,
 			b.AppID, b.Scope.Key(), b.Name, t.ObjectID)
@@ -424,9 +440,14 @@ func (db *DB) changeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, ch
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO acl_entries (app_id, scope, bucket, object_id, verb, subject, granted)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, b.AppID, b.Scope.Key(), b.Name, t.ObjectID, string(ch.Verb), ch.Subject.String(), boolInt(ch.Granted)); err != nil {
+			res, err := tx.Exec(ctx, `INSERT INTO acl_entries (app_id, scope, bucket, object_id, verb, subject, granted)
+				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, b.AppID, b.Scope.Key(), b.Name, t.ObjectID, string(ch.Verb), ch.Subject.String(), boolInt(ch.Granted))
+			if err != nil {
 				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 { // the same change, made concurrently
+				return kumo.Errorf(kumo.ErrACLAlreadyExists, "%s was changed concurrently for %s", ch.Subject, ch.Verb).
+					With("subject", ch.Subject.String()).With("action", string(ch.Verb))
 			}
 		}
 		if err := forgetACLs(ctx, tx); err != nil {
@@ -480,7 +501,7 @@ func (db *DB) mayReadObject(ctx context.Context, c kumo.Caller, st kumo.Standing
 // subjectExists returns USER_NOT_FOUND, THING_NOT_FOUND or GROUP_NOT_FOUND
 // unless the subject names a user, thing or group of the app (or all
 // users).
-func (db *DB) subjectExists(ctx context.Context, appID string, s kumo.Subject) error {
+func subjectExists(ctx context.Context, tx *Tx, appID string, s kumo.Subject) error {
 	if s == kumo.AnyAuthenticatedUser || s == kumo.AnonymousUser {
 		return nil
 	}
@@ -494,7 +515,7 @@ func (db *DB) subjectExists(ctx context.Context, appID string, s kumo.Subject) e
 		table, notFound = "groups", kumo.GroupNotFound(appID, s.ID)
 	}
 	var n int
-	if err := db.queryRow(ctx, "SELECT COUNT(*) FROM "+table+" WHERE app_id = ? AND id = ?", appID, s.ID).Scan(&n); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM "+table+" WHERE app_id = ? AND id = ?", appID, s.ID).Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {

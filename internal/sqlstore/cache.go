@@ -151,6 +151,7 @@ func (db *DB) subscriberTopics(ctx context.Context, b kumo.BucketRef) ([]string,
 type tokenCache struct {
 	mu      sync.Mutex // guards the fields below
 	version int64
+	gen     int64 // local forgets so far: a read older than one is not cached
 	checked int64 // epoch ms of the last counter read
 	callers map[string]cachedCaller
 }
@@ -165,8 +166,9 @@ const (
 	maxCachedTokens    = 100_000
 )
 
-// cachedToken returns the caller of a token key if the cache knows it.
-func (db *DB) cachedToken(ctx context.Context, key string) (cachedCaller, bool) {
+// cachedToken returns the caller of a token key if the cache knows it,
+// and the cache's generation, to hand back to cacheToken.
+func (db *DB) cachedToken(ctx context.Context, key string) (cachedCaller, bool, int64) {
 	now := db.now()
 	c := &db.tokens
 	c.mu.Lock()
@@ -175,27 +177,33 @@ func (db *DB) cachedToken(ctx context.Context, key string) (cachedCaller, bool) 
 	if stale {
 		v, err := db.counter(ctx, counterTokens)
 		if err != nil {
-			return cachedCaller{}, false
+			return cachedCaller{}, false, -1
 		}
 		c.mu.Lock()
 		if v != c.version || c.callers == nil {
 			c.callers, c.version = map[string]cachedCaller{}, v
+			c.gen++
 		}
 		c.checked = now
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	cc, ok := c.callers[key]
-	c.mu.Unlock()
-	return cc, ok
+	return cc, ok, c.gen
 }
 
-func (db *DB) cacheToken(key string, cc cachedCaller) {
+// cacheToken caches a caller read from the database, unless the cache
+// forgot tokens since gen (the read may predate a revocation).
+func (db *DB) cacheToken(key string, cc cachedCaller, gen int64) {
 	c := &db.tokens
 	c.mu.Lock()
-	if c.callers == nil || len(c.callers) >= maxCachedTokens {
+	defer c.mu.Unlock()
+	if gen != c.gen || c.callers == nil {
+		return
+	}
+	if len(c.callers) >= maxCachedTokens {
 		c.callers = map[string]cachedCaller{}
 	}
 	c.callers[key] = cc
-	c.mu.Unlock()
 }

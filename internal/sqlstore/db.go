@@ -270,6 +270,10 @@ type Tx struct {
 	tx     *sql.Tx
 	db     *DB
 	events int                  // events added, to wake the dispatcher
+	// afterCommit runs once the transaction has committed (before the
+	// writes return): caches forget what it changed only then, so that no
+	// read between the change and its commit can put the old back.
+	afterCommit []func()
 	stmts  map[string]*sql.Stmt // prepared in this transaction
 }
 
@@ -527,6 +531,9 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 	}
 	if deleted != nil {
 		deleted()
+	}
+	for _, fn := range tx.afterCommit {
+		fn()
 	}
 	finish(nil)
 	if tx.events > 0 {

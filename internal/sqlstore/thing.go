@@ -142,9 +142,15 @@ func revokeTokens(ctx context.Context, tx *Tx, appID, principalID string) error 
 // forgetTokens makes every node drop its cached tokens after a write
 // that deleted some.
 func forgetTokens(ctx context.Context, tx *Tx) error {
-	tx.db.tokens.mu.Lock()
-	tx.db.tokens.callers = nil // this node forgets at once; the others within tokenCheckInterval
-	tx.db.tokens.mu.Unlock()
+	db := tx.db
+	// This node forgets once the deletion has committed, before the write
+	// returns; the others within tokenCheckInterval.
+	tx.afterCommit = append(tx.afterCommit, func() {
+		db.tokens.mu.Lock()
+		db.tokens.callers = nil
+		db.tokens.gen++
+		db.tokens.mu.Unlock()
+	})
 	return bumpCounter(ctx, tx, counterTokens)
 }
 
@@ -277,6 +283,8 @@ func (db *DB) ChangeVendorThingID(ctx context.Context, c kumo.Caller, selector, 
 			return kumo.Errorf(kumo.ErrThingAlreadyExists, "Thing with vendor thing ID %s already exists", vendorThingID).
 				With("appID", c.AppID).With("field", "vendorThingID").With("value", vendorThingID)
 		}
+		// The thing's tokens stay: thing-if's owner apps change these
+		// while the device keeps running (to end its sessions, disable it).
 		return err
 	})
 }
@@ -296,6 +304,7 @@ func (db *DB) ChangeThingPassword(ctx context.Context, c kumo.Caller, selector, 
 	}
 	now := db.now()
 	return db.writeTx(ctx, func(tx *Tx) error {
+		// As for the vendor thing ID, the thing's tokens stay.
 		_, err := tx.Exec(ctx, "UPDATE things SET password_hash = ?, modified = ? WHERE app_id = ? AND id = ?", hash, now, c.AppID, t.ID)
 		return err
 	})

@@ -118,8 +118,12 @@ func (db *DB) refresh(ctx context.Context, appID string, r kumo.LoginRequest) (k
 			return err
 		}
 		c.Kind = kumo.CallerKind(kind)
-		if _, err := tx.Exec(ctx, "DELETE FROM refresh_tokens WHERE key = ?", key); err != nil {
+		res, err := tx.Exec(ctx, "DELETE FROM refresh_tokens WHERE key = ?", key)
+		if err != nil {
 			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 { // used meanwhile, on another node
+			return kumo.ErrWrongRefreshToken()
 		}
 		if _, err := tx.Exec(ctx, "DELETE FROM tokens WHERE key = ?", accessKey); err != nil {
 			return err
@@ -143,7 +147,7 @@ func (db *DB) insertToken(ctx context.Context, tx *Tx, token string, c kumo.Call
 // Authenticate implements kumo.TokenService.
 func (db *DB) Authenticate(ctx context.Context, appID, token string) (kumo.Caller, error) {
 	key := kumo.TokenKey(token)
-	cc, cached := db.cachedToken(ctx, key)
+	cc, cached, gen := db.cachedToken(ctx, key)
 	c, expires := cc.caller, cc.expires
 	var err error
 	if !cached {
@@ -152,7 +156,7 @@ func (db *DB) Authenticate(ctx context.Context, appID, token string) (kumo.Calle
 			Scan(&c.AppID, &kind, &c.ID, &expires)
 		c.Kind = kumo.CallerKind(kind)
 		if err == nil {
-			db.cacheToken(key, cachedCaller{caller: c, expires: expires})
+			db.cacheToken(key, cachedCaller{caller: c, expires: expires}, gen)
 		}
 	}
 	switch {
