@@ -43,6 +43,7 @@ type Server struct {
 	ACLs          kumo.ACLService
 	ThingQueries  kumo.ThingQueryService
 	Bodies        kumo.BodyService
+	Topics        kumo.TopicService
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -165,6 +166,7 @@ func (s *Server) routes() {
 		bucket := "/api/apps/{appID}" + sc.prefix + "/buckets/{bucket}"
 		kind := sc.kind
 		s.aclRoutes("/api/apps/{appID}"+sc.prefix, s.scopeACL(kind))
+		s.topicRoutes("/api/apps/{appID}"+sc.prefix, kind)
 		m.HandleFunc("GET /api/apps/{appID}"+sc.prefix+"/buckets", s.app(s.handleBucketList(kind)))
 		m.HandleFunc("HEAD "+bucket, s.bucket(kind, s.handleBucketHead))
 		s.aclRoutes(bucket, s.bucketACL(kind, false))
