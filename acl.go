@@ -22,12 +22,16 @@ const (
 	// An object's. Write covers update and delete.
 	ReadExistingObject  ACLVerb = "READ_EXISTING_OBJECT"
 	WriteExistingObject ACLVerb = "WRITE_EXISTING_OBJECT"
+	// A topic's.
+	SubscribeToTopic   ACLVerb = "SUBSCRIBE_TO_TOPIC"
+	SendMessageToTopic ACLVerb = "SEND_MESSAGE_TO_TOPIC"
 )
 
 var (
 	scopeVerbs  = []ACLVerb{CreateNewBucket, CreateNewTopic}
 	bucketVerbs = []ACLVerb{QueryObjectsInBucket, CreateObjectsInBucket, ReadObjectsInBucket, DropBucketWithAllContent}
 	objectVerbs = []ACLVerb{ReadExistingObject, WriteExistingObject}
+	topicVerbs  = []ACLVerb{SubscribeToTopic, SendMessageToTopic}
 )
 
 // SubjectKind is the kind of principal an ACL entry names.
@@ -115,15 +119,29 @@ func (s Subject) Matches(c Caller, groups []string) bool {
 }
 
 // ACLTarget is what an ACL belongs to: a scope (Bucket.Name empty), a
-// bucket, or an object (ObjectID set). Bucket.Scope.ID is canonical.
+// bucket, an object (ObjectID set), or a topic of the scope (Topic set,
+// Bucket.Name and ObjectID empty). Bucket.Scope.ID is canonical.
 type ACLTarget struct {
 	Bucket   BucketRef
 	ObjectID string
+	Topic    string
+}
+
+// TopicACL returns the ACL target of topic t.
+func TopicACL(t TopicRef) ACLTarget {
+	return ACLTarget{Bucket: BucketRef{AppID: t.AppID, Scope: t.Scope}, Topic: t.Name}
+}
+
+// TopicRef returns the topic t names (when t.Topic is set).
+func (t ACLTarget) TopicRef() TopicRef {
+	return TopicRef{AppID: t.Bucket.AppID, Scope: t.Bucket.Scope, Name: t.Topic}
 }
 
 // Verbs returns the verbs t's ACL has.
 func (t ACLTarget) Verbs() []ACLVerb {
 	switch {
+	case t.Topic != "":
+		return topicVerbs
 	case t.ObjectID != "":
 		return objectVerbs
 	case t.Bucket.Name != "":
@@ -143,9 +161,18 @@ func (t ACLTarget) ParseACLVerb(s string) (ACLVerb, error) {
 	return "", Errorf(ErrInvalidInputData, "%s is not a verb of this ACL; it has %v", s, t.Verbs()).With("action", s)
 }
 
+// CheckSubject returns INVALID_INPUT_DATA when s may not be granted t's
+// verbs: ANONYMOUS_USER on a topic (rest-core §7.2).
+func (t ACLTarget) CheckSubject(s Subject) error {
+	if t.Topic != "" && s == AnonymousUser {
+		return Errorf(ErrInvalidInputData, "A topic's ACL cannot name %s", s).With("subject", s.String())
+	}
+	return nil
+}
+
 // ACLOwners are the facts about an ACL target its defaults depend on.
 type ACLOwners struct {
-	Creator    Principal // who created the bucket or object (zero: the admin)
+	Creator    Principal // who created the bucket, object or topic (zero: the admin)
 	GroupOwner string    // group scope: the user who owns the group
 }
 
@@ -163,7 +190,9 @@ type ACL map[ACLVerb][]Subject
 // DefaultACL returns the entries a target has when created (rest-core
 // §7.4 and what k4j's live tests list): the creator, the group (for the
 // group scope), the thing (for the thing scope), and for the app scope
-// ANY_AUTHENTICATED_USER and ANONYMOUS_USER as the tables give them.
+// ANY_AUTHENTICATED_USER and ANONYMOUS_USER as the tables give them. An
+// app-scope topic may be subscribed to by any authenticated caller, and
+// sent to by its creator only (Kii's guides, "Creating a Topic").
 // The scope's owners have rights besides that no entry lists
 // (ImplicitlyAllowed).
 func DefaultACL(t ACLTarget, o ACLOwners) ACL {
@@ -189,6 +218,21 @@ func DefaultACL(t ACLTarget, o ACLOwners) ACL {
 	}
 	acl := ACL{}
 	switch {
+	case t.Topic != "": // a topic
+		switch s.Kind {
+		case ScopeApp:
+			acl[SubscribeToTopic] = list(creator, AnyAuthenticatedUser)
+			acl[SendMessageToTopic] = list(creator)
+		case ScopeUser:
+			if creator == (Subject{}) {
+				creator = owner
+			}
+			acl[SubscribeToTopic] = list(creator)
+			acl[SendMessageToTopic] = list(creator)
+		default: // group, thing
+			acl[SubscribeToTopic] = list(owner, creator)
+			acl[SendMessageToTopic] = list(owner, creator)
+		}
 	case t.Bucket.Name == "": // the scope
 		switch s.Kind {
 		case ScopeApp:
@@ -325,7 +369,7 @@ func Allowed(c Caller, s Scope, st Standing, groups []string, v ACLVerb, entries
 // MayEditACL reports whether c may read and change the ACL of t (rest-core
 // §7.3): the admin always; a scope's or a bucket's ACL, the scope's owner
 // (the user, the group's owner, the thing or its owners; the app's: the
-// admin only); an object's ACL, besides, its creator.
+// admin only); an object's or a topic's ACL, besides, its creator.
 func MayEditACL(c Caller, t ACLTarget, st Standing, o ACLOwners) bool {
 	if c.IsAdmin() {
 		return true
@@ -343,18 +387,19 @@ func MayEditACL(c Caller, t ACLTarget, st Standing, o ACLOwners) bool {
 	if scopeOwner {
 		return true
 	}
-	return t.ObjectID != "" && o.Creator.ID != "" && c.Principal() == o.Creator
+	return (t.ObjectID != "" || t.Topic != "") && o.Creator.ID != "" && c.Principal() == o.Creator
 }
 
 // ACLService reads and changes ACLs. Every method checks MayEditACL
 // (UNAUTHORIZED) after resolving the target: GROUP_NOT_FOUND,
 // USER_NOT_FOUND, THING_NOT_FOUND, BUCKET_NOT_FOUND (reading a missing
-// bucket's ACL), OBJECT_NOT_FOUND.
+// bucket's ACL), OBJECT_NOT_FOUND, TOPIC_NOT_FOUND.
 type ACLService interface {
 	// ACL returns t's entries, by verb.
 	ACL(ctx context.Context, c Caller, t ACLTarget) (ACL, error)
 	// GrantACL grants v on t to s; ACL_ALREADY_EXISTS when it is
-	// granted. Granting on a bucket that does not exist creates it.
+	// granted. Granting on a bucket that does not exist creates it (not
+	// so a topic). INVALID_INPUT_DATA when t.CheckSubject refuses s.
 	// An object's change commits DATA_OBJECT_ACL_MODIFIED.
 	GrantACL(ctx context.Context, c Caller, t ACLTarget, v ACLVerb, s Subject) error
 	// RevokeACL revokes v on t from s; ACL_NOT_FOUND when it is not

@@ -3,6 +3,7 @@ package kumo
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -274,4 +275,61 @@ func FuzzACLApply(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDefaultTopicACL(t *testing.T) {
+	u, v, g, th := Subject{SubjectUser, "u"}, Subject{SubjectUser, "v"}, Subject{SubjectGroup, "g"}, Subject{SubjectThing, "th.t"}
+	userU, userV := Principal{Kind: UserCaller, ID: "u"}, Principal{Kind: UserCaller, ID: "v"}
+	topic := func(s Scope) ACLTarget { return TopicACL(TopicRef{AppID: "a", Scope: s, Name: "t"}) }
+	both := func(ss ...Subject) ACL { return ACL{SubscribeToTopic: ss, SendMessageToTopic: ss} }
+	tests := []struct {
+		name   string
+		target ACLTarget
+		owners ACLOwners
+		want   ACL
+	}{
+		{"app topic made by the admin", topic(AppScope), ACLOwners{}, ACL{SubscribeToTopic: {AnyAuthenticatedUser}}},
+		{"app topic made by a granted user", topic(AppScope), ACLOwners{Creator: userU},
+			ACL{SubscribeToTopic: {u, AnyAuthenticatedUser}, SendMessageToTopic: {u}}},
+		{"user topic (k4j)", topic(Scope{ScopeUser, "u"}), ACLOwners{Creator: userU}, both(u)},
+		{"user topic made by the admin", topic(Scope{ScopeUser, "u"}), ACLOwners{}, both(u)},
+		{"group topic", topic(Scope{ScopeGroup, "g"}), ACLOwners{Creator: userV}, both(g, v)},
+		{"thing topic made by the thing", topic(Scope{ScopeThing, "th.t"}), ACLOwners{Creator: Principal{Kind: ThingCaller, ID: "th.t"}}, both(th)},
+		{"thing topic made by an owner", topic(Scope{ScopeThing, "th.t"}), ACLOwners{Creator: userU}, both(th, u)},
+	}
+	for _, tt := range tests {
+		if got := DefaultACL(tt.target, tt.owners); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: DefaultACL = %v, want %v", tt.name, got, tt.want)
+		}
+		if !slices.Equal(tt.target.Verbs(), []ACLVerb{SubscribeToTopic, SendMessageToTopic}) {
+			t.Errorf("%s: Verbs = %v", tt.name, tt.target.Verbs())
+		}
+	}
+	app := topic(AppScope)
+	if err := app.CheckSubject(AnonymousUser); ErrorCode(err) != ErrInvalidInputData {
+		t.Errorf("CheckSubject(ANONYMOUS_USER) on a topic = %v, want INVALID_INPUT_DATA", err)
+	}
+	if err := app.CheckSubject(AnyAuthenticatedUser); err != nil {
+		t.Errorf("CheckSubject(ANY_AUTHENTICATED_USER) on a topic = %v", err)
+	}
+	bucket := ACLTarget{Bucket: BucketRef{AppID: "a", Scope: AppScope, Name: "b"}}
+	if err := bucket.CheckSubject(AnonymousUser); err != nil {
+		t.Errorf("CheckSubject(ANONYMOUS_USER) on a bucket = %v", err)
+	}
+	// The creator may edit the topic's ACL; another user may not.
+	c := func(id string) Caller { return Caller{AppID: "a", Kind: UserCaller, ID: id} }
+	if !MayEditACL(c("v"), app, Standing{}, ACLOwners{Creator: userV}) || MayEditACL(c("u"), app, Standing{}, ACLOwners{Creator: userV}) {
+		t.Error("MayEditACL of an app topic: want its creator only")
+	}
+}
+
+func TestParseTopicID(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"a": true, "news": true, "topic-1_X": true, strings.Repeat("a", 64): true,
+		"": false, strings.Repeat("a", 65): false, "bad.name": false, "a/b": false, "a b": false, "é": false,
+	} {
+		if _, err := ParseTopicID(s); (err == nil) != ok {
+			t.Errorf("ParseTopicID(%q) = %v, want ok %v", s, err, ok)
+		}
+	}
 }

@@ -56,6 +56,8 @@ const (
 	ErrFilterNotFound          Code = "FILTER_NOT_FOUND"
 	ErrACLNotFound             Code = "ACL_NOT_FOUND"
 	ErrACLAlreadyExists        Code = "ACL_ALREADY_EXISTS"
+	ErrTopicNotFound           Code = "TOPIC_NOT_FOUND"
+	ErrTopicAlreadyExists      Code = "TOPIC_ALREADY_EXISTS"
 
 	// Object bodies.
 	ErrBodyNotFound            Code = "OBJECT_BODY_NOT_FOUND"
@@ -86,6 +88,7 @@ var Codes = []Code{
 	ErrObjectVersionIsStale, ErrInstallationNotFound, ErrInstallationExists,
 	ErrMQTTEndpointNotFound, ErrPushSubscriptionExists, ErrPushSubscriptionMissing,
 	ErrFilterNotFound, ErrACLNotFound, ErrACLAlreadyExists,
+	ErrTopicNotFound, ErrTopicAlreadyExists,
 	ErrGroupNotFound, ErrGroupAlreadyExists, ErrThingOwnershipNotFound, ErrThingOwnershipExists,
 	ErrBodyNotFound, ErrBodyRangeNotSatisfiable, ErrBodyIntegrityNotAssured, ErrBodyUploadNotFound,
 	ErrPublicationNotFound, ErrPublicationExpired,

@@ -176,13 +176,6 @@ type MessageSource struct {
 	Target Principal // direct push
 }
 
-// TopicRef names a topic: its app, scope (canonical ID) and name.
-type TopicRef struct {
-	AppID string
-	Scope Scope
-	Name  string
-}
-
 // MQTTPayload renders the message as an MQTT subscriber receives it: the
 // data, overlaid with mqtt.data, and Kii's metadata keys as the send*
 // flags ask (spec push-mqtt §5.2, §9.3, §9.5).
@@ -307,6 +300,10 @@ type MessageService interface {
 	// select. The admin, or the target itself, may send (UNAUTHORIZED);
 	// USER_NOT_FOUND, THING_NOT_FOUND. It returns the message's ID.
 	SendDirect(ctx context.Context, c Caller, target Principal, m PushMessage) (string, error)
+	// SendToTopic sends m to every installation of every subscriber of
+	// topic t that its channels and development flags select.
+	// SEND_MESSAGE_TO_TOPIC is needed (UNAUTHORIZED); TOPIC_NOT_FOUND.
+	SendToTopic(ctx context.Context, c Caller, t TopicRef, m PushMessage) (string, error)
 }
 
 // MessageDelivery is what the outbox keeps of a sent message: its MQTT

@@ -77,3 +77,58 @@ func testDirectPushAPI(t *testing.T, cfg config) {
 		t.Errorf("to a missing user: %d %s", r.Status, r.Body)
 	}
 }
+
+func TestTopicPushAPI(t *testing.T) { forEachStore(t, testTopicPushAPI) }
+
+// testTopicPushAPI sends a message to an app-scope topic and to a user's
+// topic and checks that the subscribed things receive Kii's push-to-user
+// payload, and who may send.
+func testTopicPushAPI(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
+	base := f.n.base + "/api/apps/" + f.n.app.AppID
+	admin := []string{"Authorization", "Bearer " + f.adminToken}
+	user := []string{"Authorization", "Bearer " + f.userToken}
+	asThing := []string{"Authorization", "Bearer " + f.thing.Token}
+	wantStatus(t, do(t, "PUT", base+"/topics/news", "", admin...), 204)
+	wantStatus(t, do(t, "PUT", base+"/topics/news/push/subscriptions/things/"+f.thing.ThingID, "", asThing...), 204)
+	wantStatus(t, do(t, "PUT", base+"/users/me/topics/mine", "", user...), 204)
+	wantStatus(t, do(t, "PUT", base+"/users/"+f.userID+"/topics/mine/push/subscriptions/things/"+f.thing.ThingID, "", admin...), 204)
+	_, in := connectDevice(t, f.n.mqttURL(broker.TCP), f.thing, 4)
+
+	body := `{"data":{"greeting":"hi"},"sendWhen":true,"mqtt":{"enabled":true},"gcm":{"enabled":false},"apns":{"enabled":false}}`
+	r := do(t, "POST", base+"/topics/news/push/messages", body, append([]string{"Content-Type", "application/vnd.kii.SendPushMessageRequest+json"}, admin...)...)
+	wantStatus(t, r, 201)
+	r = do(t, "POST", base+"/users/me/topics/mine/push/messages", body, user...)
+	wantStatus(t, r, 201)
+	msgs := in.waitFor(t, "two topic messages", func(ms []paho.Message) bool { return len(ms) >= 2 })
+	var app, mine map[string]any
+	json.Unmarshal(msgs[0].Payload(), &app)
+	json.Unmarshal(msgs[1].Payload(), &mine)
+	if app["topic"] != "news" || app["objectScopeType"] != "APP" || app["greeting"] != "hi" || app["senderURI"] != "kiicloud://admins/APP_ADMIN" ||
+		app["sourceURI"] != "kiicloud://topics/news" {
+		t.Errorf("app topic message = %s", msgs[0].Payload())
+	}
+	if mine["topic"] != "mine" || mine["objectScopeType"] != "APP_AND_USER" || mine["objectScopeUserID"] != f.userID || mine["sender"] != f.userID ||
+		mine["sourceURI"] != "kiicloud://users/"+f.userID+"/topics/mine" {
+		t.Errorf("user topic message = %s", msgs[1].Payload())
+	}
+	if _, ok := mine["when"].(float64); !ok {
+		t.Errorf("sendWhen: no when in %s", msgs[1].Payload())
+	}
+	for _, tc := range []struct {
+		name, path string
+		headers    []string
+		status     int
+		code       string
+	}{
+		{"a user may not send to an app topic", "/topics/news/push/messages", user, 401, "UNAUTHORIZED"},
+		{"a thing may not send to a user's topic", "/users/" + f.userID + "/topics/mine/push/messages", asThing, 401, "UNAUTHORIZED"},
+		{"a missing topic", "/topics/nope/push/messages", admin, 404, "TOPIC_NOT_FOUND"},
+		{"anonymous", "/topics/news/push/messages", nil, 401, "UNAUTHORIZED"},
+	} {
+		r := do(t, "POST", base+tc.path, body, tc.headers...)
+		if r.Status != tc.status || r.JSON(t)["errorCode"] != tc.code {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, r.Status, r.Body, tc.status, tc.code)
+		}
+	}
+}

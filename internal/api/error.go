@@ -55,6 +55,8 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrFilterNotFound:          {http.StatusNotFound, "FilterNotFoundException"},
 	kumo.ErrACLNotFound:             {http.StatusNotFound, "ACLNotFoundException"},
 	kumo.ErrACLAlreadyExists:        {http.StatusConflict, "ACLAlreadyExistsException"},
+	kumo.ErrTopicNotFound:           {http.StatusNotFound, "TopicNotFoundException"},
+	kumo.ErrTopicAlreadyExists:      {http.StatusConflict, "TopicAlreadyExistsException"},
 	kumo.ErrGroupNotFound:           {http.StatusNotFound, "GroupNotFoundException"},
 	kumo.ErrGroupAlreadyExists:      {http.StatusConflict, "GroupAlreadyExistsException"},
 	kumo.ErrThingOwnershipNotFound:  {http.StatusNotFound, "ThingOwnershipNotFoundException"},

@@ -28,3 +28,23 @@ func (s *Server) handleDirectPush(kind kumo.CallerKind, param string) handler {
 		return nil
 	}
 }
+
+// handleTopicSend serves POST {scope}/topics/{topic}/push/messages: a
+// SendPushMessageRequest to the topic's subscribers. 201
+// {"pushMessageID"}.
+func (s *Server) handleTopicSend(w http.ResponseWriter, r *http.Request, c kumo.Caller, t kumo.TopicRef) error {
+	raw, err := readBody(w, r, maxJSONBody)
+	if err != nil {
+		return err
+	}
+	m, err := kumo.ParsePushMessage(raw)
+	if err != nil {
+		return err
+	}
+	id, err := s.Messages.SendToTopic(r.Context(), c, t, m)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, "application/vnd.kii.SendPushMessageResponse+json", map[string]any{"pushMessageID": id})
+	return nil
+}

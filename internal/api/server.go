@@ -44,6 +44,7 @@ type Server struct {
 	ThingQueries  kumo.ThingQueryService
 	Messages      kumo.MessageService
 	Bodies        kumo.BodyService
+	Topics        kumo.TopicService
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -168,6 +169,7 @@ func (s *Server) routes() {
 		bucket := "/api/apps/{appID}" + sc.prefix + "/buckets/{bucket}"
 		kind := sc.kind
 		s.aclRoutes("/api/apps/{appID}"+sc.prefix, s.scopeACL(kind))
+		s.topicRoutes("/api/apps/{appID}"+sc.prefix, kind)
 		m.HandleFunc("GET /api/apps/{appID}"+sc.prefix+"/buckets", s.app(s.handleBucketList(kind)))
 		m.HandleFunc("HEAD "+bucket, s.bucket(kind, s.handleBucketHead))
 		s.aclRoutes(bucket, s.bucketACL(kind, false))

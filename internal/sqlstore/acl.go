@@ -37,7 +37,7 @@ const (
 )
 
 func aclKey(t kumo.ACLTarget) string {
-	return t.Bucket.AppID + "\x00" + t.Bucket.Scope.Key() + "\x00" + t.Bucket.Name + "\x00" + t.ObjectID
+	return t.Bucket.AppID + "\x00" + t.Bucket.Scope.Key() + "\x00" + t.Bucket.Name + "\x00" + t.ObjectID + "\x00" + t.Topic
 }
 
 // aclChanges returns the stored changes of t's ACL.
@@ -70,8 +70,8 @@ func (db *DB) aclChanges(ctx context.Context, t kumo.ACLTarget) ([]kumo.ACLChang
 	}
 	b := t.Bucket
 	rows, err := db.query(ctx, `SELECT verb, subject, granted FROM acl_entries
-		WHERE app_id = ? AND scope = ? AND bucket = ? AND object_id = ? ORDER BY verb, subject`,
-		b.AppID, b.Scope.Key(), b.Name, t.ObjectID)
+		WHERE app_id = ? AND scope = ? AND bucket = ? AND object_id = ? AND topic = ? ORDER BY verb, subject`,
+		b.AppID, b.Scope.Key(), b.Name, t.ObjectID, t.Topic)
 	if err != nil {
 		return nil, db.readErr(err)
 	}
@@ -153,14 +153,22 @@ func principalOf(id string) kumo.Principal {
 
 // aclOwners loads the facts t's default ACL depends on. creator, when
 // known (an object's owner, or the caller about to create a bucket), is
-// used as it is; else a bucket's is read. The group's owner is read only
-// for a group scope's own ACL.
+// used as it is; else a bucket's or a topic's is read. The group's owner
+// is read only for a group scope's own ACL.
 func (db *DB) aclOwners(ctx context.Context, t kumo.ACLTarget, creator *kumo.Principal) (kumo.ACLOwners, error) {
 	var o kumo.ACLOwners
 	b := t.Bucket
 	switch {
 	case creator != nil:
 		o.Creator = *creator
+	case t.Topic != "":
+		var id string
+		err := db.queryRow(ctx, "SELECT creator FROM topics WHERE app_id = ? AND scope = ? AND name = ?",
+			b.AppID, b.Scope.Key(), t.Topic).Scan(&id)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return o, err
+		}
+		o.Creator = principalOf(id)
 	case t.ObjectID == "" && b.Name != "" && b.Scope.Kind != kumo.ScopeApp: // app buckets' defaults name no creator
 		var id string
 		err := db.queryRow(ctx, "SELECT creator FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
@@ -170,7 +178,7 @@ func (db *DB) aclOwners(ctx context.Context, t kumo.ACLTarget, creator *kumo.Pri
 		}
 		o.Creator = principalOf(id)
 	}
-	if b.Name == "" && b.Scope.Kind == kumo.ScopeGroup {
+	if b.Name == "" && t.Topic == "" && b.Scope.Kind == kumo.ScopeGroup {
 		err := db.queryRow(ctx, "SELECT owner FROM groups WHERE app_id = ? AND id = ?", b.AppID, b.Scope.ID).Scan(&o.GroupOwner)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return o, err
@@ -308,7 +316,8 @@ func (db *DB) objectOwner(ctx context.Context, b kumo.BucketRef, id string) (str
 
 // resolveACLTarget resolves t's scope, checks that c may edit its ACL,
 // and returns it with its owners. A missing bucket is BUCKET_NOT_FOUND
-// unless mayCreate (a grant creates it), a missing object OBJECT_NOT_FOUND.
+// unless mayCreate (a grant creates it), a missing object OBJECT_NOT_FOUND,
+// a missing topic TOPIC_NOT_FOUND.
 func (db *DB) resolveACLTarget(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, mayCreate bool) (kumo.ACLTarget, kumo.ACLOwners, bool, error) {
 	b, st, err := db.resolveBucket(ctx, c, t.Bucket)
 	t.Bucket = b
@@ -318,6 +327,16 @@ func (db *DB) resolveACLTarget(ctx context.Context, c kumo.Caller, t kumo.ACLTar
 	var creator *kumo.Principal
 	exists := true
 	switch {
+	case t.Topic != "":
+		tp, err := db.topic(ctx, t.TopicRef())
+		if err != nil {
+			if !kumo.MayEditACL(c, kumo.ACLTarget{Bucket: b}, st, kumo.ACLOwners{}) {
+				// A caller who could not edit it learns nothing of the topic.
+				return t, kumo.ACLOwners{}, false, kumo.Unauthorized(c, "The caller may not read or change the ACL of topic %s", t.Topic)
+			}
+			return t, kumo.ACLOwners{}, false, err
+		}
+		creator = &tp.Creator
 	case t.ObjectID != "":
 		owner, err := db.objectOwner(ctx, b, t.ObjectID)
 		if err != nil {
@@ -383,6 +402,11 @@ func (db *DB) changeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, ch
 	if err != nil {
 		return err
 	}
+	if ch.Granted {
+		if err := t.CheckSubject(ch.Subject); err != nil {
+			return err
+		}
+	}
 	b := t.Bucket
 	now := db.now()
 	defaults := kumo.DefaultACL(t, o)
@@ -405,8 +429,8 @@ func (db *DB) changeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, ch
 			}
 		}
 		rows, err := tx.Query(ctx, `SELECT verb, subject, granted FROM acl_entries
-			WHERE app_id = ? AND scope = ? AND bucket = ? AND object_id = ? ORDER BY verb, subject`,
-			b.AppID, b.Scope.Key(), b.Name, t.ObjectID)
+			WHERE app_id = ? AND scope = ? AND bucket = ? AND object_id = ? AND topic = ? ORDER BY verb, subject`,
+			b.AppID, b.Scope.Key(), b.Name, t.ObjectID, t.Topic)
 		if err != nil {
 			return err
 		}
@@ -434,14 +458,14 @@ func (db *DB) changeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, ch
 			}
 		}
 		res, err := tx.Exec(ctx, `DELETE FROM acl_entries WHERE app_id = ? AND scope = ? AND bucket = ? AND object_id = ?
-			AND verb = ? AND subject = ? AND granted = ?`,
-			b.AppID, b.Scope.Key(), b.Name, t.ObjectID, string(ch.Verb), ch.Subject.String(), boolInt(!ch.Granted))
+			AND topic = ? AND verb = ? AND subject = ? AND granted = ?`,
+			b.AppID, b.Scope.Key(), b.Name, t.ObjectID, t.Topic, string(ch.Verb), ch.Subject.String(), boolInt(!ch.Granted))
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			res, err := tx.Exec(ctx, `INSERT INTO acl_entries (app_id, scope, bucket, object_id, verb, subject, granted)
-				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, b.AppID, b.Scope.Key(), b.Name, t.ObjectID, string(ch.Verb), ch.Subject.String(), boolInt(ch.Granted))
+			res, err := tx.Exec(ctx, `INSERT INTO acl_entries (app_id, scope, bucket, object_id, topic, verb, subject, granted)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, b.AppID, b.Scope.Key(), b.Name, t.ObjectID, t.Topic, string(ch.Verb), ch.Subject.String(), boolInt(ch.Granted))
 			if err != nil {
 				return err
 			}

@@ -52,7 +52,7 @@ var copyTables = []CopyTable{
 	{Name: "thing_owners", Key: []string{"app_id", "thing_id", "owner_kind", "owner_id"}, App: "app_id"},
 	{Name: "buckets", Key: []string{"app_id", "scope", "name"}, App: "app_id"},
 	{Name: "objects", Key: []string{"app_id", "scope", "bucket", "id"}, App: "app_id"},
-	{Name: "acl_entries", Key: []string{"app_id", "scope", "bucket", "object_id", "verb", "subject"}, App: "app_id"},
+	{Name: "acl_entries", Key: []string{"app_id", "scope", "bucket", "object_id", "topic", "verb", "subject"}, App: "app_id"},
 	{Name: "object_bodies", Key: []string{"app_id", "scope", "bucket", "object_id"}, App: "app_id"},
 	{Name: "body_publications", Key: []string{"id"}, App: "app_id"},
 	{Name: "body_uploads", Key: []string{"id"}, App: "app_id"},
@@ -61,6 +61,8 @@ var copyTables = []CopyTable{
 	{Name: "object_fields", Key: []string{"app_id", "scope", "bucket", "object_id", "field"}, App: "app_id"},
 	{Name: "installations", Key: []string{"app_id", "id"}, App: "app_id"},
 	{Name: "bucket_subscriptions", Key: []string{"app_id", "scope", "bucket", "subscriber_kind", "subscriber_id"}, App: "app_id"},
+	{Name: "topics", Key: []string{"app_id", "scope", "name"}, App: "app_id"},
+	{Name: "topic_subscriptions", Key: []string{"app_id", "scope", "topic", "subscriber_kind", "subscriber_id"}, App: "app_id"},
 	{Name: "outbox", Key: []string{"seq"}, App: "app_id"},
 	{Name: "counters", Key: []string{"name"}, Max: "value"},
 }

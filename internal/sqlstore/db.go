@@ -269,12 +269,12 @@ func (db *DB) now() int64 { return db.Now().UnixMilli() }
 type Tx struct {
 	tx     *sql.Tx
 	db     *DB
-	events int                  // events added, to wake the dispatcher
+	events int // events added, to wake the dispatcher
 	// afterCommit runs once the transaction has committed (before the
 	// writes return): caches forget what it changed only then, so that no
 	// read between the change and its commit can put the old back.
 	afterCommit []func()
-	stmts  map[string]*sql.Stmt // prepared in this transaction
+	stmts       map[string]*sql.Stmt // prepared in this transaction
 }
 
 // Exec runs a statement with "?" placeholders. A statement is prepared

@@ -219,7 +219,11 @@ func (db *DB) DeleteGroup(ctx context.Context, c kumo.Caller, id string) error {
 				return err
 			}
 		}
-		// The ACLs of its scope, and the entries naming it elsewhere.
+		if err := deleteScopeTopics(ctx, tx, c.AppID, scope); err != nil {
+			return err
+		}
+		// The ACLs of its scope (its topics' too), and the entries naming
+		// it elsewhere.
 		subject := kumo.Subject{Kind: kumo.SubjectGroup, ID: g.ID}.String()
 		if err := deleteACLs(ctx, tx, "app_id = ? AND (scope = ? OR subject = ?)", c.AppID, scope, subject); err != nil {
 			return err

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -23,6 +22,31 @@ func (db *DB) SendDirect(ctx context.Context, c kumo.Caller, target kumo.Princip
 		return "", err
 	}
 	return db.sendMessage(ctx, c, kumo.BucketRef{AppID: c.AppID, Scope: principalScope(target)}, m.Delivery(src), now)
+}
+
+// SendToTopic implements kumo.MessageService.
+func (db *DB) SendToTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef, m kumo.PushMessage) (string, error) {
+	t, st, err := db.resolveTopic(ctx, c, t)
+	if err != nil {
+		return "", err
+	}
+	tp, err := db.topic(ctx, t)
+	if err != nil {
+		return "", err
+	}
+	ok, err := db.allowed(ctx, c, st, kumo.TopicACL(t), kumo.SendMessageToTopic, &tp.Creator)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", kumo.Unauthorized(c, "The caller may not send messages to topic %s", t.Name)
+	}
+	now := db.now()
+	src := kumo.MessageSource{AppID: c.AppID, Sender: c, When: now, Topic: &t}
+	if err := m.CheckSize(src); err != nil {
+		return "", err
+	}
+	return db.sendMessage(ctx, c, kumo.BucketRef{AppID: t.AppID, Scope: t.Scope, Name: t.Name}, m.Delivery(src), now)
 }
 
 // sendMessage commits a message's outbox event: the dispatcher finds its
@@ -52,7 +76,11 @@ func principalScope(p kumo.Principal) kumo.Scope {
 func (db *DB) MessageRecipients(ctx context.Context, e kumo.Event) ([]kumo.Recipient, error) {
 	s := e.Bucket.Scope
 	if e.Bucket.Name != "" {
-		return nil, fmt.Errorf("push message %s: topic messages are not dispatched by this version", e.ObjectID)
+		subs, err := db.TopicSubscribers(ctx, e.Bucket.AppID, kumo.TopicRef{AppID: e.Bucket.AppID, Scope: s, Name: e.Bucket.Name})
+		if err != nil {
+			return nil, err
+		}
+		return db.installationRecipients(ctx, e.Bucket.AppID, subs)
 	}
 	kind := kumo.UserCaller
 	if s.Kind == kumo.ScopeThing {

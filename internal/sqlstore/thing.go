@@ -155,8 +155,9 @@ func forgetTokens(ctx context.Context, tx *Tx) error {
 }
 
 // deletePrincipal deletes a user or thing (its row in table) with
-// everything that is its: installations, push subscriptions, the buckets,
-// objects and object bodies of its scope, and its tokens. A thing's
+// everything that is its: installations, push subscriptions (to buckets
+// and topics), the buckets, objects, object bodies and topics of its
+// scope, and its tokens. A thing's
 // ownerships go with it; a user's memberships and ownerships too, and the
 // groups he owned are left without an owner (the admin's to manage). The
 // caller empties the blob trash after the commit.
@@ -182,6 +183,7 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 		{"DELETE FROM " + table + " WHERE app_id = ? AND id = ?", []any{appID, p.ID}},
 		{"DELETE FROM installations WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{appID, int(p.Kind), p.ID}},
 		{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{appID, int(p.Kind), p.ID}},
+		{"DELETE FROM topic_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{appID, int(p.Kind), p.ID}},
 		{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{appID, scope}},
 		{"DELETE FROM object_fields WHERE app_id = ? AND scope = ?", []any{appID, scope}},
 		{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{appID, scope}},
@@ -192,6 +194,9 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 		}
 	}
 	if err := dropBodies(ctx, tx, tx.db.now(), "app_id = ? AND scope = ?", appID, scope); err != nil {
+		return err
+	}
+	if err := deleteScopeTopics(ctx, tx, appID, scope); err != nil {
 		return err
 	}
 	if err := bumpCounter(ctx, tx, counterSubscriptions); err != nil {

@@ -63,6 +63,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Close", testClose},
 		{"Installations", testInstallations},
 		{"Subscriptions", testSubscriptions},
+		{"Topics", testTopics},
 		{"Secret", testSecret},
 		{"AppParams", testAppParams},
 		{"Lockout", testLockout},
