@@ -65,6 +65,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Subscriptions", testSubscriptions},
 		{"Secret", testSecret},
 		{"AppParams", testAppParams},
+		{"PushConfig", testPushConfig},
 		{"Lockout", testLockout},
 		{"RefreshTokens", testRefreshTokens},
 		{"LocalPhone", testLocalPhone},
