@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,7 +164,7 @@ func (a *APNs) Send(ctx context.Context, m APNsMessage) (Result, error) {
 	if m.Development {
 		base = a.DevelopmentURL
 	}
-	endpoint := strings.TrimSuffix(base, "/") + "/3/device/" + m.Token
+	endpoint := strings.TrimSuffix(base, "/") + "/3/device/" + url.PathEscape(m.Token)
 	pushType, priority := m.headers()
 	expiration := "0"
 	if !m.Expiration.IsZero() {
