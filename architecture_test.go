@@ -24,6 +24,7 @@ var allowedImports = map[string][]string{
 	"internal/inmem":              {""},
 	"internal/nats":               {""},
 	"internal/bench":              {""},
+	"internal/phone":              {""},
 
 	// Test support: PostgreSQL databases for tests (see pgtest's doc).
 	"internal/sqlstore/postgres/pgtest": {"internal/sqlstore/postgres"},

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,9 +22,16 @@ import (
 
 func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: kumo app create|list [flags]")
+		return fmt.Errorf("usage: kumo app create|list|push-config [flags]")
 	}
 	sub, args := args[0], args[1:]
+	var appID string
+	if sub == "push-config" {
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			return fmt.Errorf("usage: kumo app push-config APPID [flags]")
+		}
+		appID, args = args[0], args[1:]
+	}
 	fs := flag.NewFlagSet("kumo app "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", "./kumo-data", "directory of the embedded SQLite database")
@@ -33,6 +41,10 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		name = fs.String("name", "", "app name (default: the app ID)")
 		id = fs.String("id", "", "app ID to use, e.g. one your devices already carry (default: 8 random hex digits)")
 		key = fs.String("key", "", "app key to use (default: 32 random hex digits)")
+	}
+	var pf *pushConfigFlags
+	if sub == "push-config" {
+		pf = newPushConfigFlags(fs)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -64,8 +76,82 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.Key, a.ClientID, a.Name, time.UnixMilli(a.Created).UTC().Format(time.RFC3339))
 		}
 		return tw.Flush()
+	case "push-config":
+		return pf.run(ctx, db, appID, stdout)
 	}
-	return fmt.Errorf("unknown app command %q: use create or list", sub)
+	return fmt.Errorf("unknown app command %q: use create, list or push-config", sub)
+}
+
+// pushConfigFlags are the flags of kumo app push-config.
+type pushConfigFlags struct {
+	fcmAccount, fcmProject                     *string
+	apnsKey, apnsKeyID, apnsTeamID, apnsBundle *string
+	remove                                     *string
+}
+
+func newPushConfigFlags(fs *flag.FlagSet) *pushConfigFlags {
+	return &pushConfigFlags{
+		fcmAccount: fs.String("fcm-service-account", "", "FCM: the Firebase service account key file (JSON) to send with"),
+		fcmProject: fs.String("fcm-project", "", "FCM: the Firebase project ID (default: the key's project_id)"),
+		apnsKey:    fs.String("apns-key", "", "APNs: the .p8 authentication key file"),
+		apnsKeyID:  fs.String("apns-key-id", "", "APNs: the key's ID"),
+		apnsTeamID: fs.String("apns-team-id", "", "APNs: the developer team ID"),
+		apnsBundle: fs.String("apns-bundle-id", "", "APNs: the app's bundle ID (apns-topic)"),
+		remove:     fs.String("delete", "", "remove a section: fcm, apns or all"),
+	}
+}
+
+// run changes the sections of the app's push configuration that the flags
+// name (the others are kept) and prints the configuration without its
+// keys; with no flag it only prints it.
+func (f *pushConfigFlags) run(ctx context.Context, db *sqlstore.DB, appID string, stdout io.Writer) error {
+	app, err := db.FindApp(ctx, appID)
+	if err != nil {
+		return err
+	}
+	admin := kumo.Caller{AppID: app.ID, Kind: kumo.Admin, ID: app.ClientID}
+	p, err := db.PushConfig(ctx, admin)
+	if err != nil {
+		return err
+	}
+	changed := false
+	switch *f.remove {
+	case "":
+	case "fcm":
+		p.FCM, changed = nil, true
+	case "apns":
+		p.APNs, changed = nil, true
+	case "all":
+		p, changed = kumo.PushConfig{}, true
+	default:
+		return fmt.Errorf("--delete must be fcm, apns or all")
+	}
+	if *f.fcmAccount != "" {
+		b, err := os.ReadFile(*f.fcmAccount)
+		if err != nil {
+			return err
+		}
+		p.FCM, changed = &kumo.FCMConfig{ProjectID: *f.fcmProject, ServiceAccount: b}, true
+	} else if *f.fcmProject != "" {
+		return fmt.Errorf("--fcm-project needs --fcm-service-account")
+	}
+	if *f.apnsKey != "" {
+		b, err := os.ReadFile(*f.apnsKey)
+		if err != nil {
+			return err
+		}
+		p.APNs, changed = &kumo.APNsConfig{KeyID: *f.apnsKeyID, TeamID: *f.apnsTeamID, BundleID: *f.apnsBundle, Key: b}, true
+	} else if *f.apnsKeyID != "" || *f.apnsTeamID != "" || *f.apnsBundle != "" {
+		return fmt.Errorf("--apns-key-id, --apns-team-id and --apns-bundle-id need --apns-key")
+	}
+	if changed {
+		if p, err = db.SetPushConfig(ctx, admin, p); err != nil {
+			return err
+		}
+	}
+	e := json.NewEncoder(stdout)
+	e.SetIndent("", "  ")
+	return e.Encode(p.Public())
 }
 
 // databaseUsage documents the --database flag of every command.

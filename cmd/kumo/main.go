@@ -3,6 +3,7 @@
 //	kumo serve        run the server (REST API + MQTT broker + SQLite or PostgreSQL)
 //	kumo app create   create an app and print its credentials as JSON
 //	kumo app list     list the apps
+//	kumo app push-config APPID  show or set an app's FCM and APNs keys
 //	kumo migrate      bring the database schema up to date
 //	kumo copy         copy a SQLite store into PostgreSQL, and verify the copy
 //	kumo bench        measure objects/s and POST-to-push latency
@@ -26,6 +27,8 @@ Usage:
   kumo serve [flags]          run the server (default command)
   kumo app create [flags]     create an app; prints {"appID","appKey","clientID","clientSecret"}
   kumo app list [flags]       list the apps
+  kumo app push-config APPID [--fcm-service-account FILE] [--apns-key FILE --apns-key-id ID --apns-team-id ID --apns-bundle-id ID] [--delete fcm|apns|all]
+                              show or set the app's phone push keys (printed without the keys)
   kumo migrate [flags]        bring the database schema up to date
   kumo copy [flags]           copy everything from SQLite to PostgreSQL and verify it (--from sqlite:PATH --to postgres://...)
   kumo bench [flags]          measure objects/s and POST-to-push latency

@@ -40,6 +40,7 @@ type Server struct {
 	Installations kumo.InstallationService
 	Subscriptions kumo.SubscriptionService
 	AppParams     kumo.AppParamsService
+	PushConfigs   kumo.PushConfigService
 	ACLs          kumo.ACLService
 	ThingQueries  kumo.ThingQueryService
 	Messages      kumo.MessageService
@@ -115,6 +116,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/apps/{appID}/configuration/parameters", s.app(s.handleAppParams))
 	m.HandleFunc("PATCH /api/apps/{appID}/configuration/parameters", s.app(s.handleAppParamsUpdate))
 	m.HandleFunc("POST /api/apps/{appID}/configuration/parameters", s.app(s.handleAppParamsUpdate))
+	m.HandleFunc("GET /api/apps/{appID}/configuration/push", s.app(s.handlePushConfig))
+	m.HandleFunc("PUT /api/apps/{appID}/configuration/push", s.app(s.handlePushConfigPut))
+	m.HandleFunc("DELETE /api/apps/{appID}/configuration/push", s.app(s.handlePushConfigDelete))
 
 	m.HandleFunc("POST /api/apps/{appID}/things", s.app(s.handleThingRegister))
 	m.HandleFunc("POST /api/apps/{appID}/things/query", s.app(s.handleThingQuery))

@@ -60,6 +60,7 @@ var copyTables = []CopyTable{
 	{Name: "blob_trash", Key: []string{"blob_id"}},
 	{Name: "object_fields", Key: []string{"app_id", "scope", "bucket", "object_id", "field"}, App: "app_id"},
 	{Name: "installations", Key: []string{"app_id", "id"}, App: "app_id"},
+	{Name: "push_configs", Key: []string{"app_id"}, App: "app_id"},
 	{Name: "bucket_subscriptions", Key: []string{"app_id", "scope", "bucket", "subscriber_kind", "subscriber_id"}, App: "app_id"},
 	{Name: "topics", Key: []string{"app_id", "scope", "name"}, App: "app_id"},
 	{Name: "topic_subscriptions", Key: []string{"app_id", "scope", "topic", "subscriber_kind", "subscriber_id"}, App: "app_id"},

@@ -21,6 +21,7 @@ import (
 	"github.com/kumo-iot/kumo/internal/sqlstore/postgres"
 	"github.com/kumo-iot/kumo/internal/sqlstore/postgres/pgtest"
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
+	"github.com/kumo-iot/kumo/internal/sqlstore/storetest"
 )
 
 // copyDB is a store opened for a copy test, with what reopens it and what
@@ -168,6 +169,8 @@ func fillSource(t *testing.T, db *sqlstore.DB, objects int) sourceData {
 		t.Fatal(err)
 	}
 	d.installation = must(db.CreateInstallation(ctx, d.thingCaller, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT, Development: true}))(t)
+	_, p8 := storetest.PushKeys(t)
+	must(db.SetPushConfig(ctx, d.admin, kumo.PushConfig{APNs: &kumo.APNsConfig{KeyID: "K", TeamID: "T", BundleID: "B", Key: p8}}))(t)
 	d.bucket = kumo.BucketRef{AppID: d.app.AppID, Scope: kumo.Scope{Kind: kumo.ScopeThing, ID: th.ID}, Name: "readings"}
 	if err := db.SubscribeBucket(ctx, d.thingCaller, d.bucket, kumo.Principal{Kind: kumo.ThingCaller, ID: th.ID}); err != nil {
 		t.Fatal(err)
@@ -262,7 +265,7 @@ func TestCopy(t *testing.T) {
 			}
 		}
 		for table, n := range map[string]int64{"meta": 1, "apps": 2, "tokens": 2, "users": 1, "things": 1, "groups": 1, "group_members": 1, "thing_owners": 1, "buckets": 2,
-			"objects": int64(d.objects), "installations": 1, "bucket_subscriptions": 1, "outbox": int64(d.events), "counters": 3,
+			"objects": int64(d.objects), "installations": 1, "push_configs": 1, "bucket_subscriptions": 1, "outbox": int64(d.events), "counters": 3,
 			"object_bodies": 1, sqlstore.BlobsReport: 1} {
 			if got := tableReport(t, rep, table).Source; got != n {
 				t.Errorf("table %s: %d rows in the source, want %d", table, got, n)

@@ -66,6 +66,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Topics", testTopics},
 		{"Secret", testSecret},
 		{"AppParams", testAppParams},
+		{"PushConfig", testPushConfig},
 		{"Lockout", testLockout},
 		{"RefreshTokens", testRefreshTokens},
 		{"LocalPhone", testLocalPhone},
