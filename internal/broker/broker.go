@@ -61,7 +61,7 @@ type Broker struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 
-	authed       map[*mqtt.Client]kumo.Installation // authenticated, session not yet established
+	authed       map[string]kumo.Installation       // by client ID: authenticated, session not yet established
 	thingOf      map[*mqtt.Client]kumo.Installation // established sessions of things' installations
 	thingConns   map[string]int                     // app/thing -> established sessions on this node
 	presenceCh   chan presenceEvent
@@ -108,7 +108,7 @@ func (b *Broker) Open() error {
 	b.held = map[string][]heldDelivery{}
 	b.interest, b.counted = map[string]int{}, map[*mqtt.Client]bool{}
 	b.seen, b.seenRing = map[string]bool{}, make([]string, dedupWindow)
-	b.authed, b.thingOf, b.thingConns = map[*mqtt.Client]kumo.Installation{}, map[*mqtt.Client]kumo.Installation{}, map[string]int{}
+	b.authed, b.thingOf, b.thingConns = map[string]kumo.Installation{}, map[*mqtt.Client]kumo.Installation{}, map[string]int{}
 	b.stop = make(chan struct{})
 	if b.Presence != nil {
 		b.presenceCh = make(chan presenceEvent, presenceQueue)
@@ -171,7 +171,13 @@ func (b *Broker) Close() error {
 		b.presenceCh = nil // nothing is queued after this
 	}
 	b.mu.Unlock()
-	b.presenceDone.Wait()
+	done := make(chan struct{})
+	go func() { b.presenceDone.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(presenceDrain):
+		b.Log.Warn("thing online statuses not all recorded at shutdown", "waited", presenceDrain)
+	}
 	return err
 }
 
@@ -340,7 +346,7 @@ func (h *kiiHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 		return false
 	}
 	h.b.mu.Lock()
-	h.b.authed[cl] = in
+	h.b.authed[cl.ID] = in // by ID: a client that never gets a session leaves one entry per installation at most
 	h.b.mu.Unlock()
 	return true
 }

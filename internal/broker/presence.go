@@ -15,6 +15,9 @@ const presenceQueue = 4096
 // presenceTimeout bounds one store write of a change.
 const presenceTimeout = 10 * time.Second
 
+// presenceDrain bounds how long Close waits for the changes still queued.
+const presenceDrain = 10 * time.Second
+
 // presenceEvent is a thing whose connection count on this node went from
 // 0 to 1 (online) or from 1 to 0.
 type presenceEvent struct {
@@ -26,8 +29,8 @@ type presenceEvent struct {
 // installation, and reports the thing online when it is its first.
 func (b *Broker) thingConnected(cl *mqtt.Client) {
 	b.mu.Lock()
-	in, ok := b.authed[cl]
-	delete(b.authed, cl)
+	in, ok := b.authed[cl.ID]
+	delete(b.authed, cl.ID)
 	if !ok || in.Owner.Kind != kumo.ThingCaller {
 		b.mu.Unlock()
 		return
@@ -46,7 +49,6 @@ func (b *Broker) thingConnected(cl *mqtt.Client) {
 // offline when it was its last on this node.
 func (b *Broker) thingDisconnected(cl *mqtt.Client) {
 	b.mu.Lock()
-	delete(b.authed, cl)
 	in, ok := b.thingOf[cl]
 	if !ok {
 		b.mu.Unlock()

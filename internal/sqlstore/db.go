@@ -128,8 +128,11 @@ type DB struct {
 	tokens tokenCache // callers of recent tokens
 	acls   aclCache   // stored ACL changes of recent targets
 
-	indexingMu   sync.Mutex           // guards indexingRuns
+	indexingMu   sync.Mutex           // guards indexingRuns and indexingStop
 	indexingRuns map[string]*indexRun // buckets being indexed by this node
+	indexingStop context.CancelFunc   // cancels the runs (Close)
+	indexingCtx  context.Context      // the runs' context
+	indexingWG   sync.WaitGroup       // the runs
 	mu           sync.RWMutex         // guards closed
 	closed       bool
 
@@ -236,6 +239,7 @@ func (db *DB) Close() error {
 		db.stopSweep()
 		<-db.swept // it writes through the writer: before the writer stops
 	}
+	db.stopIndexing() // the same for buckets being indexed
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()

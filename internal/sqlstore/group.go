@@ -278,7 +278,10 @@ func (db *DB) RemoveGroupMember(ctx context.Context, c kumo.Caller, id, userID s
 		if n, _ := res.RowsAffected(); n == 0 {
 			return userNotFound(c.AppID, userID).With("groupID", g.ID)
 		}
-		return nil
+		// A member's rights in the group scope end with his membership:
+		// so do his push subscriptions there.
+		scope := kumo.Scope{Kind: kumo.ScopeGroup, ID: g.ID}.Key()
+		return dropSubscriptions(ctx, tx, c.AppID, scope, kumo.Principal{Kind: kumo.UserCaller, ID: userID})
 	})
 }
 

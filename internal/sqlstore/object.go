@@ -35,17 +35,23 @@ func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCrea
 			// One statement, one round trip, for the object, its bucket,
 			// its index rows and its event.
 			f := fieldArrays(objectEntries(o.Data, now, now))
+			// bk locks the bucket's row (waiting for a bucket that is
+			// being switched to indexing) and reads its latest state.
 			_, err := tx.Exec(ctx, `WITH b AS (INSERT INTO buckets (app_id, scope, name, created, creator) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING),
+				bk AS (SELECT indexed FROM buckets WHERE app_id = ? AND scope = ? AND name = ? FOR SHARE),
 				o AS (INSERT INTO objects (app_id, scope, bucket, id, data, data_type, owner, version, created, modified)
 					VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)),
 				f AS (INSERT INTO object_fields (app_id, scope, bucket, object_id, field, kind, num, str, lon)
 					SELECT ?, ?, ?, ?, u.* FROM unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::float8[]) AS u
-					WHERE EXISTS (SELECT 1 FROM buckets WHERE app_id = ? AND scope = ? AND name = ? AND indexed <> 0 FOR SHARE))
+					WHERE (SELECT indexed FROM bk) <> 0
+					ON CONFLICT (app_id, scope, bucket, object_id, field) DO UPDATE
+					SET kind = excluded.kind, num = excluded.num, str = excluded.str, lon = excluded.lon)
 				INSERT INTO outbox (app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				b.AppID, b.Scope.Key(), b.Name, now, obj.Owner,
+				b.AppID, b.Scope.Key(), b.Name,
 				b.AppID, b.Scope.Key(), b.Name, obj.ID, string(data), obj.DataType, obj.Owner, now, now,
-				b.AppID, b.Scope.Key(), b.Name, obj.ID, f.fields, f.kinds, f.nums, f.strs, f.lons, b.AppID, b.Scope.Key(), b.Name,
+				b.AppID, b.Scope.Key(), b.Name, obj.ID, f.fields, f.kinds, f.nums, f.strs, f.lons,
 				b.AppID, string(e.Type), b.Scope.Key(), b.Name, e.ObjectID, int(e.Sender.Kind), e.Sender.ID, e.When, e.ModifiedAt)
 			if err == nil {
 				tx.events++
@@ -251,6 +257,7 @@ func (db *DB) PatchObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite
 	if err := db.mayWriteObject(ctx, c, st, b, w.ID); err != nil {
 		return kumo.Object{}, err
 	}
+	checked, _ := db.objectOwner(ctx, b, w.ID)
 	now := db.now()
 	var out kumo.Object
 	err = db.writeTx(ctx, func(tx *Tx) error {
@@ -260,6 +267,11 @@ func (db *DB) PatchObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite
 		}
 		if !exists {
 			return kumo.ObjectNotFound(b, w.ID)
+		}
+		if o.Owner != checked { // deleted and made again since the check
+			if err := db.mayObject(ctx, c, st, b, w.ID, o.Owner, kumo.WriteExistingObject); err != nil {
+				return err
+			}
 		}
 		if err := checkVersion(o, w.IfMatch); err != nil {
 			return err
@@ -286,6 +298,7 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 	if err := db.mayWriteObject(ctx, c, st, b, id); err != nil {
 		return err
 	}
+	checked, _ := db.objectOwner(ctx, b, id)
 	now := db.now()
 	err = db.writeTx(ctx, func(tx *Tx) error {
 		o, exists, err := currentObject(ctx, tx, b, id)
@@ -294,6 +307,11 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 		}
 		if !exists {
 			return kumo.ObjectNotFound(b, id)
+		}
+		if o.Owner != checked { // deleted and made again since the check
+			if err := db.mayObject(ctx, c, st, b, id, o.Owner, kumo.WriteExistingObject); err != nil {
+				return err
+			}
 		}
 		if err := checkVersion(o, ifMatch); err != nil {
 			return err

@@ -184,8 +184,31 @@ func (db *DB) RemoveThingOwner(ctx context.Context, c kumo.Caller, selector stri
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ownershipError(kumo.ErrThingOwnershipNotFound, o.String()+" does not own the thing", c.AppID, t.ID, o)
 		}
-		return nil
+		if o.Kind != kumo.OwnerUser {
+			return nil // the members of a group keep subscriptions they made as owners (docs/compat.md)
+		}
+		// A former owner's push subscriptions in the thing's scope end with
+		// his ownership, unless he still owns it through a group.
+		var still int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM thing_owners t JOIN group_members m ON m.app_id = t.app_id AND m.group_id = t.owner_id
+			WHERE t.app_id = ? AND t.thing_id = ? AND t.owner_kind = ? AND m.user_id = ?`, c.AppID, t.ID, string(kumo.OwnerGroup), o.ID).Scan(&still); err != nil || still > 0 {
+			return err
+		}
+		scope := kumo.Scope{Kind: kumo.ScopeThing, ID: t.ID}.Key()
+		return dropSubscriptions(ctx, tx, c.AppID, scope, kumo.Principal{Kind: kumo.UserCaller, ID: o.ID})
 	})
+}
+
+// dropSubscriptions deletes, within a write, p's push subscriptions to the
+// buckets and topics of a scope.
+func dropSubscriptions(ctx context.Context, tx *Tx, appID, scope string, p kumo.Principal) error {
+	for _, table := range []string{"bucket_subscriptions", "topic_subscriptions"} {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE app_id = ? AND scope = ? AND subscriber_kind = ? AND subscriber_id = ?",
+			appID, scope, int(p.Kind), p.ID); err != nil {
+			return err
+		}
+	}
+	return bumpCounter(ctx, tx, counterSubscriptions)
 }
 
 // ownershipFor loads the thing of an ownership request about owner o for

@@ -39,7 +39,7 @@ func writeFields(ctx context.Context, tx *Tx, o kumo.Object, replace bool) error
 		f := fieldArrays(entries)
 		if !replace {
 			_, err := tx.Exec(ctx, `INSERT INTO object_fields (app_id, scope, bucket, object_id, field, kind, num, str, lon)
-				SELECT ?, ?, ?, ?, * FROM unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::float8[])`,
+				SELECT ?, ?, ?, ?, * FROM unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::float8[])`+upsertFields,
 				b.AppID, b.Scope.Key(), b.Name, id, f.fields, f.kinds, f.nums, f.strs, f.lons)
 			return err
 		}
@@ -58,7 +58,7 @@ func writeFields(ctx context.Context, tx *Tx, o kumo.Object, replace bool) error
 			return err
 		}
 	}
-	return insertFields(ctx, tx, b, id, entries, "")
+	return insertFields(ctx, tx, b, id, entries, upsertFields)
 }
 
 // objectEntries returns the index rows of an object: its fields
@@ -72,6 +72,12 @@ func objectEntries(data map[string]any, created, modified int64) []kumo.IndexEnt
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Field < entries[j].Field })
 	return entries
 }
+
+// upsertFields makes an insert of index rows replace rows left over (an
+// object deleted and made again with the same ID while its bucket was
+// being indexed).
+const upsertFields = ` ON CONFLICT (app_id, scope, bucket, object_id, field) DO UPDATE
+	SET kind = excluded.kind, num = excluded.num, str = excluded.str, lon = excluded.lon`
 
 // insertFields inserts index rows, a bounded number per statement; conflict
 // is appended to the statement ("ON CONFLICT DO NOTHING" for a backfill).
@@ -163,11 +169,16 @@ func (db *DB) indexBucket(ctx context.Context, b kumo.BucketRef) error {
 		run = &indexRun{done: make(chan struct{})}
 		if db.indexingRuns == nil {
 			db.indexingRuns = map[string]*indexRun{}
+			db.indexingCtx, db.indexingStop = context.WithCancel(context.Background())
 		}
 		db.indexingRuns[key] = run
+		db.indexingWG.Add(1)
+		runCtx := db.indexingCtx
 		go func() {
-			// Not the query's context: a client giving up does not undo the work.
-			run.err = db.backfill(context.WithoutCancel(ctx), b)
+			defer db.indexingWG.Done()
+			// Not the query's context: a client giving up does not undo
+			// the work; closing the store stops it (a query finishes it).
+			run.err = db.backfill(runCtx, b)
 			db.indexingMu.Lock()
 			delete(db.indexingRuns, key)
 			db.indexingMu.Unlock()
@@ -183,6 +194,16 @@ func (db *DB) indexBucket(ctx context.Context, b kumo.BucketRef) error {
 	}
 }
 
+// stopIndexing cancels the backfills under way and waits for them.
+func (db *DB) stopIndexing() {
+	db.indexingMu.Lock()
+	if db.indexingStop != nil {
+		db.indexingStop()
+	}
+	db.indexingMu.Unlock()
+	db.indexingWG.Wait()
+}
+
 // indexRun is a backfill under way, waited for by the queries that need it.
 type indexRun struct {
 	done chan struct{}
@@ -193,21 +214,44 @@ type indexRun struct {
 func (db *DB) backfill(ctx context.Context, b kumo.BucketRef) error {
 	start := time.Now()
 	err := db.writeTx(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, "UPDATE buckets SET indexed = ? WHERE app_id = ? AND scope = ? AND name = ? AND indexed = ?",
+		res, err := tx.Exec(ctx, "UPDATE buckets SET indexed = ? WHERE app_id = ? AND scope = ? AND name = ? AND indexed = ?",
 			indexing, b.AppID, b.Scope.Key(), b.Name, notIndexed)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			// Rows a stopped backfill left (of a bucket since dropped and
+			// made again) describe nothing here.
+			return deleteBucketFields(ctx, tx, b)
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	objects, after := 0, ""
 	for {
+		if err := ctx.Err(); err != nil {
+			return err // the store is closing: the next query resumes the work
+		}
 		n, last := 0, ""
 		err := db.writeTx(ctx, func(tx *Tx) error {
+			// Still being indexed? A bucket dropped meanwhile stops the run.
+			var state int
+			if err := tx.QueryRow(ctx, "SELECT indexed FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
+				b.AppID, b.Scope.Key(), b.Name).Scan(&state); err != nil || state != indexing {
+				if err == nil || errors.Is(err, sql.ErrNoRows) {
+					err = errBackfillStopped
+				}
+				return err
+			}
 			var err error
 			n, last, err = backfillChunk(ctx, tx, b, after)
 			return err
 		})
+		if errors.Is(err, errBackfillStopped) {
+			return nil // the query that asked will find the bucket gone or indexed
+		}
 		if err != nil {
 			return err
 		}
@@ -237,11 +281,23 @@ func (db *DB) backfill(ctx context.Context, b kumo.BucketRef) error {
 	return nil
 }
 
+// errBackfillStopped ends a backfill whose bucket is no longer being
+// indexed (dropped, or indexed by another run).
+var errBackfillStopped = errors.New("backfill stopped")
+
+// deleteBucketFields deletes every index row of bucket b.
+func deleteBucketFields(ctx context.Context, tx *Tx, b kumo.BucketRef) error {
+	_, err := tx.Exec(ctx, "DELETE FROM object_fields WHERE app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name)
+	return err
+}
+
 // backfillChunk indexes up to backfillObjects objects of b whose IDs
 // follow after, within a write, and returns how many and the last ID.
 func backfillChunk(ctx context.Context, tx *Tx, b kumo.BucketRef, after string) (int, string, error) {
+	// Locked (PostgreSQL): a write to one of these objects waits, then
+	// indexes itself over what this chunk wrote.
 	rows, err := tx.Query(ctx, `SELECT id, data, created, modified FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id > ?
-		ORDER BY id LIMIT ?`, b.AppID, b.Scope.Key(), b.Name, after, backfillObjects)
+		ORDER BY id LIMIT ?`+tx.db.shareLock, b.AppID, b.Scope.Key(), b.Name, after, backfillObjects)
 	if err != nil {
 		return 0, "", err
 	}
