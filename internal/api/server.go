@@ -44,6 +44,7 @@ type Server struct {
 	ACLs          kumo.ACLService
 	ThingQueries  kumo.ThingQueryService
 	Messages      kumo.MessageService
+	Ledger        kumo.DeliveryLedger
 	Bodies        kumo.BodyService
 	Topics        kumo.TopicService
 
@@ -156,6 +157,7 @@ func (s *Server) routes() {
 
 	m.HandleFunc("GET /api/x/{publication}", s.handlePublication)
 
+	m.HandleFunc("GET /api/apps/{appID}/push/deliveries", s.app(s.handleDeliveries))
 	m.HandleFunc("POST /api/apps/{appID}/installations", s.app(s.handleInstallationCreate))
 	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}", s.app(s.handleInstallationGet))
 	m.HandleFunc("DELETE /api/apps/{appID}/installations/{installation}", s.app(s.handleInstallationDelete))

@@ -65,6 +65,7 @@ var copyTables = []CopyTable{
 	{Name: "topics", Key: []string{"app_id", "scope", "name"}, App: "app_id"},
 	{Name: "topic_subscriptions", Key: []string{"app_id", "scope", "topic", "subscriber_kind", "subscriber_id"}, App: "app_id"},
 	{Name: "outbox", Key: []string{"seq"}, App: "app_id"},
+	{Name: "push_deliveries", Key: []string{"id"}, App: "app_id"},
 	{Name: "counters", Key: []string{"name"}, Max: "value"},
 }
 
@@ -233,6 +234,11 @@ func Copy(ctx context.Context, from, to *DB, opt CopyOptions) (CopyReport, error
 		rep.Tables = append(rep.Tables, tr)
 		if t.Name == "outbox" {
 			if rep.OutboxSeq, err = c.advanceOutboxSeq(ctx); err != nil {
+				return rep, err
+			}
+		}
+		if t.Name == "push_deliveries" {
+			if err := c.advanceSerial(ctx, "push_deliveries", "id"); err != nil {
 				return rep, err
 			}
 		}
@@ -614,6 +620,21 @@ func (c *copier) advanceOutboxSeq(ctx context.Context) (int64, error) {
 		}
 	}
 	return maxSeq, nil
+}
+
+// advanceSerial moves a PostgreSQL serial column's sequence past the
+// values copied (SQLite's AUTOINCREMENT follows by itself).
+func (c *copier) advanceSerial(ctx context.Context, table, column string) error {
+	engine, err := engineOf(ctx, c.to.write)
+	if err != nil || engine != "postgres" {
+		return err
+	}
+	_, err = c.to.write.ExecContext(ctx, fmt.Sprintf(
+		"SELECT setval(pg_get_serial_sequence('%s', '%s'), GREATEST((SELECT COALESCE(MAX(%s), 0) FROM %s), 1))", table, column, column, table))
+	if err != nil {
+		return fmt.Errorf("copy: advance the destination's %s sequence: %w", table, err)
+	}
+	return nil
 }
 
 // engineOf tells PostgreSQL from SQLite by a query only the one answers.

@@ -1,0 +1,175 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// ledgerChunk is how many records one INSERT of the ledger writes.
+const ledgerChunk = 200
+
+// RecordDeliveries implements kumo.DeliveryLedger: the records of a batch
+// in one write, their installations and owners looked up by MQTT topic
+// when the recorder (the broker) knows only that.
+func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	var topics []string
+	for _, r := range rs {
+		if r.InstallationID == "" && r.MQTTTopic != "" {
+			topics = append(topics, r.MQTTTopic)
+		}
+	}
+	if len(topics) > 0 {
+		installs, err := db.installationsByTopic(ctx, topics)
+		if err != nil {
+			return err
+		}
+		for i, r := range rs {
+			if in, ok := installs[r.MQTTTopic]; ok && r.InstallationID == "" {
+				rs[i].InstallationID, rs[i].DeviceType, rs[i].Owner = in.ID, in.DeviceType, in.Owner
+			}
+		}
+	}
+	now := db.now()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		for start := 0; start < len(rs); start += ledgerChunk {
+			chunk := rs[start:min(start+ledgerChunk, len(rs))]
+			var sb strings.Builder
+			sb.WriteString(`INSERT INTO push_deliveries (app_id, message_id, event_type, installation_id, device_type, mqtt_topic,
+				owner_kind, owner_id, state, reason, created, updated) VALUES `)
+			args := make([]any, 0, 12*len(chunk))
+			for i, r := range chunk {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				created := r.Created
+				if created == 0 {
+					created = now
+				}
+				args = append(args, r.AppID, r.MessageID, string(r.EventType), r.InstallationID, r.DeviceType, r.MQTTTopic,
+					int(r.Owner.Kind), r.Owner.ID, string(r.State), r.Reason, created, now)
+			}
+			if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// installationsByTopic returns the MQTT installations of topics.
+func (db *DB) installationsByTopic(ctx context.Context, topics []string) (map[string]kumo.Installation, error) {
+	out := map[string]kumo.Installation{}
+	for start := 0; start < len(topics); start += 500 {
+		chunk := topics[start:min(start+500, len(topics))]
+		args := make([]any, len(chunk))
+		for i, t := range chunk {
+			args[i] = t
+		}
+		rows, err := db.read.QueryContext(ctx, db.dialect.Rebind(`SELECT mqtt_topic, id, app_id, device_type, owner_kind, owner_id
+			FROM installations WHERE mqtt_topic IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var (
+				topic string
+				in    kumo.Installation
+				kind  int
+			)
+			if err := rows.Scan(&topic, &in.ID, &in.AppID, &in.DeviceType, &kind, &in.Owner.ID); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			in.Owner.Kind = kumo.CallerKind(kind)
+			out[topic] = in
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Deliveries implements kumo.DeliveryLedger.
+func (db *DB) Deliveries(ctx context.Context, c kumo.Caller, f kumo.DeliveryFilter) ([]kumo.DeliveryRecord, int64, error) {
+	if !c.IsAdmin() {
+		return nil, 0, kumo.Unauthorized(c, "Only the app admin may read the delivery ledger")
+	}
+	where, args := []string{"app_id = ?", "id > ?"}, []any{c.AppID, f.After}
+	for _, cond := range []struct {
+		col, val string
+		kind     kumo.CallerKind
+	}{
+		{"installation_id", f.InstallationID, 0}, {"owner_id", f.ThingID, kumo.ThingCaller},
+		{"owner_id", f.UserID, kumo.UserCaller}, {"message_id", f.MessageID, 0},
+	} {
+		if cond.val == "" {
+			continue
+		}
+		where, args = append(where, cond.col+" = ?"), append(args, cond.val)
+		if cond.kind != 0 {
+			where, args = append(where, "owner_kind = ?"), append(args, int(cond.kind))
+		}
+	}
+	limit := f.Limit
+	if limit < 1 || limit > 1000 {
+		limit = 1000
+	}
+	rows, err := db.read.QueryContext(ctx, db.dialect.Rebind(`SELECT id, message_id, event_type, installation_id, device_type, mqtt_topic,
+		owner_kind, owner_id, state, reason, created, updated FROM push_deliveries WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY id LIMIT ?`), append(args, limit+1)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []kumo.DeliveryRecord
+	for rows.Next() {
+		r := kumo.DeliveryRecord{AppID: c.AppID}
+		var (
+			typ, state string
+			kind       int
+		)
+		if err := rows.Scan(&r.ID, &r.MessageID, &typ, &r.InstallationID, &r.DeviceType, &r.MQTTTopic,
+			&kind, &r.Owner.ID, &state, &r.Reason, &r.Created, &r.Updated); err != nil {
+			return nil, 0, err
+		}
+		r.EventType, r.State, r.Owner.Kind = kumo.EventType(typ), kumo.DeliveryState(state), kumo.CallerKind(kind)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	var next int64
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// PruneDeliveries deletes ledger records created before the epoch ms
+// before, a bounded number per write, and returns how many.
+func (db *DB) PruneDeliveries(ctx context.Context, before int64) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := db.writeTx(ctx, func(tx *Tx) error {
+			res, err := tx.Exec(ctx, "DELETE FROM push_deliveries WHERE id IN (SELECT id FROM push_deliveries WHERE created < ? ORDER BY id LIMIT 10000)", before)
+			if err == nil {
+				n, _ = res.RowsAffected()
+			}
+			return err
+		})
+		total += n
+		if err != nil || n < 10000 {
+			return total, err
+		}
+	}
+}

@@ -1,0 +1,22 @@
+-- The delivery ledger (kumo.DeliveryRecord): one row per push to one
+-- installation, with its state; pruned after --ledger-retention.
+CREATE TABLE push_deliveries (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	app_id          TEXT NOT NULL,
+	message_id      TEXT NOT NULL,
+	event_type      TEXT NOT NULL,
+	installation_id TEXT NOT NULL,
+	device_type     TEXT NOT NULL,
+	mqtt_topic      TEXT NOT NULL,
+	owner_kind      INTEGER NOT NULL,
+	owner_id        TEXT NOT NULL,
+	state           TEXT NOT NULL,
+	reason          TEXT NOT NULL,
+	created         INTEGER NOT NULL,
+	updated         INTEGER NOT NULL
+);
+CREATE INDEX push_deliveries_installation ON push_deliveries (app_id, installation_id, id);
+CREATE INDEX push_deliveries_owner ON push_deliveries (app_id, owner_id, id);
+CREATE INDEX push_deliveries_message ON push_deliveries (app_id, message_id, id);
+CREATE INDEX push_deliveries_created ON push_deliveries (created);
+CREATE INDEX push_deliveries_app ON push_deliveries (app_id, id);
