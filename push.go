@@ -19,6 +19,11 @@ type Delivery struct {
 	// repeat of one it already delivered (a dispatcher that died after
 	// publishing, before completing).
 	ID string
+	// For the delivery ledger: the app, the event's type, and the
+	// pushMessageID of a sent message.
+	AppID     string
+	EventType EventType
+	MessageID string
 }
 
 // Bus carries deliveries to the node that holds each device's MQTT

@@ -29,6 +29,8 @@ type config struct {
 	NATS        string // NATS URL of a cluster; empty on a single node
 	NodeID      string // this node's name; default host:http-port
 	Lease       time.Duration
+	// LedgerRetention is how long delivery ledger records are kept.
+	LedgerRetention time.Duration
 	HTTPAddr    string
 	MQTTAddr    string
 	MQTTTLSAddr string
@@ -52,6 +54,7 @@ type config struct {
 
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATS, "nats", "", "NATS URL: join a cluster of nodes sharing one PostgreSQL --database (empty: a single node)")
+	fs.DurationVar(&c.LedgerRetention, "ledger-retention", 24*time.Hour, "how long the delivery ledger (GET /api/apps/{appID}/push/deliveries) keeps its records")
 	fs.DurationVar(&c.Lease, "outbox-lease", sqlstore.DefaultLease, "in a cluster: how long a node's claim on an event lasts; a dead node's pushes are taken over after it")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in logs and outbox claims, unique in a cluster (default: host name and HTTP port)")
 	fs.StringVar(&c.DataDir, "data-dir", "./kumo-data", "directory of the embedded SQLite database and generated TLS certificate")
@@ -122,6 +125,30 @@ type node struct {
 	nats       *natsbus.Bus // nil on a single node
 	nodeID     string
 	baseURL    string
+	stopPrune  chan struct{} // stops pruneLedger
+	pruned     chan struct{} // closed when pruneLedger returns
+}
+
+// pruneLedger deletes ledger records older than retention, every minute,
+// until stop closes.
+func (n *node) pruneLedger(retention time.Duration) {
+	defer close(n.pruned)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if deleted, err := n.db.PruneDeliveries(ctx, time.Now().Add(-retention).UnixMilli()); err != nil {
+			n.log.Warn("delivery ledger: pruning failed", "error", err)
+		} else if deleted > 0 {
+			n.log.Debug("delivery ledger: pruned", "records", deleted)
+		}
+		cancel()
+		select {
+		case <-t.C:
+		case <-n.stopPrune:
+			return
+		}
+	}
 }
 
 // startNode opens every part of a node, in dependency order. On failure
@@ -158,7 +185,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	passwords := auth.MQTTPasswords{Secret: secret}
 
 	n.broker = &broker.Broker{
-		Installations: n.db, Presence: n.db, Passwords: passwords, Log: log.With("component", "broker"),
+		Installations: n.db, Presence: n.db, Ledger: n.db, Passwords: passwords, Log: log.With("component", "broker"),
 		TCPAddr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, WSAddr: cfg.MQTTWSAddr, WSSAddr: cfg.MQTTWSSAddr,
 	}
 	if cfg.MQTTTLSAddr != "" || cfg.MQTTWSSAddr != "" {
@@ -192,6 +219,8 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	if err := n.dispatcher.Open(); err != nil {
 		return nil, err
 	}
+	n.stopPrune, n.pruned = make(chan struct{}), make(chan struct{})
+	go n.pruneLedger(cfg.LedgerRetention)
 
 	port := func(public int, id string) int {
 		if public != 0 {
@@ -232,6 +261,10 @@ func (n *node) Close(ctx context.Context) error {
 	}
 	if n.nats != nil {
 		errs = append(errs, n.nats.Close())
+	}
+	if n.stopPrune != nil {
+		close(n.stopPrune)
+		<-n.pruned
 	}
 	if n.db != nil {
 		errs = append(errs, n.db.Close())

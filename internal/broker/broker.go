@@ -43,6 +43,9 @@ type Broker struct {
 	// _online and _onlineStatusModifiedAt.
 	Presence kumo.PresenceService
 
+	// Ledger, when set, records what became of each delivery.
+	Ledger kumo.DeliveryLedger
+
 	// Listen and Unlisten, when set, are told when a device's topic gains
 	// its first subscriber on this node and loses its last (the cluster
 	// bus routes deliveries by them).
@@ -66,6 +69,10 @@ type Broker struct {
 	thingConns   map[string]int                     // app/thing -> established sessions on this node
 	presenceCh   chan presenceEvent
 	presenceDone sync.WaitGroup
+
+	ledgerCh   chan kumo.DeliveryRecord
+	ledgerDone sync.WaitGroup
+	ledgerLost int // records dropped since the last write
 }
 
 type heldDelivery struct {
@@ -110,6 +117,11 @@ func (b *Broker) Open() error {
 	b.seen, b.seenRing = map[string]bool{}, make([]string, dedupWindow)
 	b.authed, b.thingOf, b.thingConns = map[string]kumo.Installation{}, map[*mqtt.Client]kumo.Installation{}, map[string]int{}
 	b.stop = make(chan struct{})
+	if b.Ledger != nil {
+		b.ledgerCh = make(chan kumo.DeliveryRecord, ledgerQueue)
+		b.ledgerDone.Add(1)
+		go b.writeLedger(b.ledgerCh)
+	}
 	if b.Presence != nil {
 		b.presenceCh = make(chan presenceEvent, presenceQueue)
 		b.presenceDone.Add(1)
@@ -170,6 +182,10 @@ func (b *Broker) Close() error {
 		close(b.presenceCh)
 		b.presenceCh = nil // nothing is queued after this
 	}
+	if b.ledgerCh != nil {
+		close(b.ledgerCh)
+		b.ledgerCh = nil
+	}
 	b.mu.Unlock()
 	done := make(chan struct{})
 	go func() { b.presenceDone.Wait(); close(done) }()
@@ -178,6 +194,7 @@ func (b *Broker) Close() error {
 	case <-time.After(presenceDrain):
 		b.Log.Warn("thing online statuses not all recorded at shutdown", "waited", presenceDrain)
 	}
+	b.ledgerDone.Wait() // its last write has a deadline of its own
 	return err
 }
 
@@ -207,9 +224,16 @@ func (b *Broker) Deliver(d kumo.Delivery) {
 		b.mu.Unlock()
 		return
 	}
+	if !b.Subscribed(d.Topic) {
+		b.record(d, kumo.DeliveryDropped, "the device is not connected")
+		return
+	}
 	if err := b.server.Publish(d.Topic, d.Payload, false, 0); err != nil {
 		b.Log.Warn("publish failed", "topic", d.Topic, "error", err)
+		b.record(d, kumo.DeliveryFailed, err.Error())
+		return
 	}
+	b.record(d, kumo.DeliverySent, "")
 }
 
 // dedupWindow is how many recent deliveries a broker remembers to drop

@@ -24,6 +24,9 @@ const (
 	recoveredSubject = "kumo.recovered" // late deliveries, for every node
 	idHeader         = "Kumo-Delivery"  // the delivery's ID, for de-duplication
 	topicHeader      = "Kumo-Topic"     // the device's topic, on recoveredSubject
+	appHeader        = "Kumo-App"       // for the delivery ledger: the app,
+	eventHeader      = "Kumo-Event"     // the event's type,
+	messageHeader    = "Kumo-Message"   // and a sent message's ID
 )
 
 // Bus is a kumo.Bus over NATS.
@@ -67,7 +70,9 @@ func (b *Bus) Open() error {
 	}
 	b.nc = nc
 	b.recovered, err = nc.Subscribe(recoveredSubject, func(m *nats.Msg) {
-		b.deliver(kumo.Delivery{Topic: m.Header.Get(topicHeader), Payload: m.Data, ID: m.Header.Get(idHeader), Recovered: true})
+		d := received(m)
+		d.Topic, d.Recovered = m.Header.Get(topicHeader), true
+		b.deliver(d)
 	})
 	if err != nil {
 		nc.Close()
@@ -115,6 +120,11 @@ func (b *Bus) Publish(ctx context.Context, ds []kumo.Delivery) error {
 		if d.ID != "" {
 			m.Header.Set(idHeader, d.ID)
 		}
+		m.Header.Set(appHeader, d.AppID)
+		m.Header.Set(eventHeader, string(d.EventType))
+		if d.MessageID != "" {
+			m.Header.Set(messageHeader, d.MessageID)
+		}
 		if err := b.nc.PublishMsg(m); err != nil {
 			return fmt.Errorf("nats: publish: %w", err)
 		}
@@ -136,7 +146,9 @@ func (b *Bus) Listen(topic string) {
 		return
 	}
 	sub, err := b.nc.Subscribe(pushPrefix+topic, func(m *nats.Msg) {
-		b.deliver(kumo.Delivery{Topic: topic, Payload: m.Data, ID: m.Header.Get(idHeader)})
+		d := received(m)
+		d.Topic = topic
+		b.deliver(d)
 	})
 	if err != nil {
 		b.Log.Error("nats: subscribe to a device's deliveries", "topic", topic, "error", err)
@@ -153,4 +165,10 @@ func (b *Bus) Unlisten(topic string) {
 		sub.Unsubscribe()
 		delete(b.subs, topic)
 	}
+}
+
+// received is the delivery a NATS message carries (its topic aside).
+func received(m *nats.Msg) kumo.Delivery {
+	return kumo.Delivery{Payload: m.Data, ID: m.Header.Get(idHeader), AppID: m.Header.Get(appHeader),
+		EventType: kumo.EventType(m.Header.Get(eventHeader)), MessageID: m.Header.Get(messageHeader)}
 }

@@ -159,7 +159,8 @@ func (d *Dispatcher) dispatch(ctx context.Context, events []kumo.Event) (int, er
 		}
 		payload, id := EventPayload(e), strconv.FormatInt(e.Seq, 10)
 		for _, t := range ts {
-			ds = append(ds, kumo.Delivery{Topic: t, Payload: payload, Recovered: e.Recovered, ID: id})
+			ds = append(ds, kumo.Delivery{Topic: t, Payload: payload, Recovered: e.Recovered, ID: id,
+				AppID: e.Bucket.AppID, EventType: e.Type})
 		}
 	}
 	if len(ds) > 0 {
@@ -193,7 +194,8 @@ func (d *Dispatcher) messageDeliveries(ctx context.Context, e kumo.Event) ([]kum
 	var ds []kumo.Delivery
 	for _, r := range rs {
 		if md.Wants(r.Development) {
-			ds = append(ds, kumo.Delivery{Topic: r.MQTTTopic, Payload: md.MQTT, Recovered: e.Recovered, ID: id})
+			ds = append(ds, kumo.Delivery{Topic: r.MQTTTopic, Payload: md.MQTT, Recovered: e.Recovered, ID: id,
+				AppID: e.Bucket.AppID, EventType: e.Type, MessageID: e.ObjectID})
 		}
 	}
 	return ds, nil

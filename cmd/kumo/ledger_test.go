@@ -1,0 +1,81 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/kumo-iot/kumo/internal/broker"
+)
+
+func TestDeliveryLedger(t *testing.T) { forEachStore(t, testDeliveryLedger) }
+
+// testDeliveryLedger checks that the ledger records a push written to a
+// connected device as sent, one to a device that is gone as dropped, a
+// direct push under its pushMessageID, and that only the admin reads it.
+func testDeliveryLedger(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
+	base := f.n.base + "/api/apps/" + f.n.app.AppID
+	admin := []string{"Authorization", "Bearer " + f.adminToken}
+	f.n.subscribe(f.thing, "ledger")
+	c, in := connectDevice(t, f.n.mqttURL(broker.TCP), f.thing, 4)
+	f.n.createObject(f.thing, "ledger", `{"n":1}`)
+	in.waitFor(t, "the push", func(ms []paho.Message) bool { return len(ms) >= 1 })
+	r := do(t, "POST", base+"/things/"+f.thing.ThingID+"/push/messages", `{"data":{"m":1},"mqtt":{"enabled":true},"gcm":{"enabled":false}}`, admin...)
+	wantStatus(t, r, 201)
+	msgID := r.Str(t, "pushMessageID")
+	in.waitFor(t, "the direct push", func(ms []paho.Message) bool { return len(ms) >= 2 })
+	c.Disconnect(100)
+	// Pushes go out only to connected devices: wait until the broker saw
+	// the disconnection, then push again.
+	waitUntil(t, "the device gone", func() bool { return !f.n.broker.Subscribed(f.thing.Endpoint.MQTTTopic) })
+	f.n.createObject(f.thing, "ledger", `{"n":2}`)
+
+	records := func(query string) []map[string]any {
+		r := do(t, "GET", base+"/push/deliveries"+query, "", admin...)
+		wantStatus(t, r, 200)
+		var out []map[string]any
+		for _, d := range r.JSON(t)["deliveries"].([]any) {
+			out = append(out, d.(map[string]any))
+		}
+		return out
+	}
+	var got []map[string]any
+	waitUntil(t, "three ledger records", func() bool { got = records("?thingID=" + f.thing.ThingID); return len(got) >= 3 })
+	want := []struct{ state, event string }{{"sent", "DATA_OBJECT_CREATED"}, {"sent", ""}, {"dropped", "DATA_OBJECT_CREATED"}}
+	for i, w := range want {
+		d := got[i]
+		if d["state"] != w.state || (w.event != "" && d["eventType"] != w.event) || d["installationID"] != f.thing.InstallationID || d["deviceType"] != "MQTT" {
+			t.Errorf("record %d = %v, want state %s, event %q, installation %s", i, d, w.state, w.event, f.thing.InstallationID)
+		}
+	}
+	if got[1]["pushMessageID"] != msgID {
+		t.Errorf("the direct push's record = %v, want pushMessageID %s", got[1], msgID)
+	}
+	if got[2]["reason"] != "the device is not connected" {
+		t.Errorf("the dropped record's reason = %v", got[2]["reason"])
+	}
+	if byMsg := records("?messageID=" + msgID); len(byMsg) != 1 {
+		t.Errorf("records of message %s: %v, want 1", msgID, byMsg)
+	}
+	page := records("?thingID=" + f.thing.ThingID + "&limit=1")
+	if len(page) != 1 {
+		t.Errorf("a page of 1: %v", page)
+	}
+	r = do(t, "GET", base+"/push/deliveries", "", "Authorization", "Bearer "+f.userToken)
+	if r.Status != 401 {
+		t.Errorf("a user reading the ledger: %d %s, want 401", r.Status, r.Body)
+	}
+}
+
+// waitUntil polls cond until it holds, or fails the test after 20 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
