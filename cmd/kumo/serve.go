@@ -24,20 +24,20 @@ import (
 
 // config is everything "kumo serve" can be told.
 type config struct {
-	DataDir     string
-	Database    string // a postgres:// URL, or empty for SQLite in DataDir
-	NATS        string // NATS URL of a cluster; empty on a single node
-	NodeID      string // this node's name; default host:http-port
-	Lease       time.Duration
+	DataDir  string
+	Database string // a postgres:// URL, or empty for SQLite in DataDir
+	NATS     string // NATS URL of a cluster; empty on a single node
+	NodeID   string // this node's name; default host:http-port
+	Lease    time.Duration
 	// LedgerRetention is how long delivery ledger records are kept.
 	LedgerRetention time.Duration
-	HTTPAddr    string
-	MQTTAddr    string
-	MQTTTLSAddr string
-	MQTTWSAddr  string
-	MQTTWSSAddr string
-	TLSCert     string
-	TLSKey      string
+	HTTPAddr        string
+	MQTTAddr        string
+	MQTTTLSAddr     string
+	MQTTWSAddr      string
+	MQTTWSSAddr     string
+	TLSCert         string
+	TLSKey          string
 
 	PublicHost                                             string
 	PublicPort, PublicTLSPort, PublicWSPort, PublicWSSPort int
