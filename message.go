@@ -312,6 +312,7 @@ type MessageDelivery struct {
 	MQTT          json.RawMessage `json:"mqtt,omitempty"` // nil when mqtt is not enabled
 	ToDevelopment bool            `json:"toDevelopment"`
 	ToProduction  bool            `json:"toProduction"`
+	Phone         *PhonePayload   `json:"phone,omitempty"` // nil when neither fcm/gcm nor apns is enabled
 }
 
 // Delivery returns the MessageDelivery of m from src.
@@ -319,6 +320,32 @@ func (m PushMessage) Delivery(src MessageSource) MessageDelivery {
 	d := MessageDelivery{ToDevelopment: m.SendToDevelopment, ToProduction: m.SendToProduction}
 	if m.MQTT.Enabled {
 		d.MQTT = m.MQTTPayload(src)
+	}
+	if m.FCM.Enabled || m.APNs.Enabled {
+		p := &PhonePayload{FCMEnabled: m.FCM.Enabled, APNsEnabled: m.APNs.Enabled}
+		if m.FCM.Enabled {
+			p.FCMData = map[string]any{}
+			for k, v := range m.Data {
+				p.FCMData[k] = v
+			}
+			for k, v := range m.FCM.Data {
+				p.FCMData[k] = v
+			}
+			m.metadata(p.FCMData, src, false)
+			p.FCM = m.FCM.Raw
+		}
+		if m.APNs.Enabled {
+			p.APNsData = map[string]any{}
+			for k, v := range m.Data {
+				p.APNsData[k] = v
+			}
+			for k, v := range m.APNs.Data {
+				p.APNsData[k] = v
+			}
+			m.metadata(p.APNsData, src, true)
+			p.APNs = m.APNs.Raw
+		}
+		d.Phone = p
 	}
 	return d
 }

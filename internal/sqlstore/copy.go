@@ -66,6 +66,7 @@ var copyTables = []CopyTable{
 	{Name: "topic_subscriptions", Key: []string{"app_id", "scope", "topic", "subscriber_kind", "subscriber_id"}, App: "app_id"},
 	{Name: "outbox", Key: []string{"seq"}, App: "app_id"},
 	{Name: "push_deliveries", Key: []string{"id"}, App: "app_id"},
+	{Name: "phone_pushes", Key: []string{"id"}, App: "app_id"},
 	{Name: "counters", Key: []string{"name"}, Max: "value"},
 }
 
@@ -237,8 +238,8 @@ func Copy(ctx context.Context, from, to *DB, opt CopyOptions) (CopyReport, error
 				return rep, err
 			}
 		}
-		if t.Name == "push_deliveries" {
-			if err := c.advanceSerial(ctx, "push_deliveries", "id"); err != nil {
+		if t.Name == "push_deliveries" || t.Name == "phone_pushes" {
+			if err := c.advanceSerial(ctx, t.Name, "id"); err != nil {
 				return rep, err
 			}
 		}

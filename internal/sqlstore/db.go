@@ -106,6 +106,11 @@ type DB struct {
 	shareLock string // appended to a SELECT that must lock its row (ShareLocker)
 	rowLock   string // appended to a SELECT of a row to change (ShareLocker)
 
+	skipLocked string // appended to a SELECT … LIMIT whose rows other nodes must skip (FOR UPDATE SKIP LOCKED)
+
+	phoneMu         sync.Mutex              // guards phoneConfigured
+	phoneConfigured map[string]configuredAt // apps with a push configuration
+
 	dummyOnce sync.Once // makes dummy
 	dummy     string    // a password hash no login matches (dummyHash)
 	rebound   sync.Map  // query -> the query rebound, when cached
@@ -169,6 +174,7 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	}
 	if l, ok := d.(ShareLocker); ok {
 		db.shareLock, db.rowLock = l.ShareLock(), l.UpdateLock()
+		db.skipLocked = l.UpdateLock() + " SKIP LOCKED"
 	}
 	return db
 }

@@ -1,0 +1,199 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// PushConfigOf implements kumo.PhoneQueue.
+func (db *DB) PushConfigOf(ctx context.Context, appID string) (kumo.PushConfig, error) {
+	return db.PushConfig(ctx, kumo.Caller{AppID: appID, Kind: kumo.Admin})
+}
+
+// pushConfigured reports whether an app has a push configuration, cached
+// for pushConfigTTL: the dispatcher asks for every event.
+func (db *DB) pushConfigured(ctx context.Context, appID string) (bool, error) {
+	now := time.Now()
+	db.phoneMu.Lock()
+	e, ok := db.phoneConfigured[appID]
+	db.phoneMu.Unlock()
+	if ok && now.Sub(e.at) < pushConfigTTL {
+		return e.set, nil
+	}
+	var n int
+	if err := db.queryRow(ctx, "SELECT COUNT(*) FROM push_configs WHERE app_id = ?", appID).Scan(&n); err != nil {
+		return false, err
+	}
+	db.phoneMu.Lock()
+	if db.phoneConfigured == nil || len(db.phoneConfigured) > 10_000 {
+		db.phoneConfigured = map[string]configuredAt{}
+	}
+	db.phoneConfigured[appID] = configuredAt{set: n > 0, at: now}
+	db.phoneMu.Unlock()
+	return n > 0, nil
+}
+
+// pushConfigTTL is how long an app's having a push configuration is
+// remembered: a configuration set applies to pushes within it.
+const pushConfigTTL = 5 * time.Second
+
+type configuredAt struct {
+	set bool
+	at  time.Time
+}
+
+// PhoneRecipients implements kumo.PhoneQueue.
+func (db *DB) PhoneRecipients(ctx context.Context, e kumo.Event) ([]kumo.PhoneRecipient, error) {
+	ok, err := db.pushConfigured(ctx, e.Bucket.AppID)
+	if err != nil || !ok {
+		return nil, err
+	}
+	b := e.Bucket
+	var subs []kumo.Principal
+	switch {
+	case e.Type != kumo.PushMessageSent: // a bucket's subscribers
+		rows, err := db.query(ctx, `SELECT subscriber_kind, subscriber_id FROM bucket_subscriptions
+			WHERE app_id = ? AND scope = ? AND bucket = ?`, b.AppID, b.Scope.Key(), b.Name)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var p kumo.Principal
+			var kind int
+			if err := rows.Scan(&kind, &p.ID); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			p.Kind = kumo.CallerKind(kind)
+			subs = append(subs, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	case b.Name != "": // a topic's subscribers
+		if subs, err = db.TopicSubscribers(ctx, b.AppID, kumo.TopicRef{AppID: b.AppID, Scope: b.Scope, Name: b.Name}); err != nil {
+			return nil, err
+		}
+	default: // a direct push's addressee
+		kind := kumo.UserCaller
+		if b.Scope.Kind == kumo.ScopeThing {
+			kind = kumo.ThingCaller
+		}
+		subs = []kumo.Principal{{Kind: kind, ID: b.Scope.ID}}
+	}
+	var out []kumo.PhoneRecipient
+	for _, p := range subs {
+		rows, err := db.query(ctx, `SELECT id, device_type, registration_id, development FROM installations
+			WHERE app_id = ? AND owner_kind = ? AND owner_id = ? AND device_type IN ('ANDROID', 'IOS')`, b.AppID, int(p.Kind), p.ID)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var r kumo.PhoneRecipient
+			if err := rows.Scan(&r.InstallationID, &r.DeviceType, &r.RegistrationID, &r.Development); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// QueuePhonePushes implements kumo.PhoneQueue.
+func (db *DB) QueuePhonePushes(ctx context.Context, ps []kumo.PhonePush) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	now := db.now()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		for start := 0; start < len(ps); start += 100 {
+			chunk := ps[start:min(start+100, len(ps))]
+			var sb strings.Builder
+			sb.WriteString(`INSERT INTO phone_pushes (app_id, message_id, event_type, installation_id, device_type, registration_id,
+				development, payload, attempts, due, claimed_by, claimed_until) VALUES `)
+			var args []any
+			for i, p := range chunk {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, 0, ?, '', 0)")
+				args = append(args, p.AppID, p.MessageID, string(p.EventType), p.InstallationID, p.DeviceType, p.RegistrationID,
+					boolInt(p.Development), string(p.Payload), now)
+			}
+			if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ClaimPhonePushes implements kumo.PhoneQueue.
+func (db *DB) ClaimPhonePushes(ctx context.Context, node string, max int, lease time.Duration) ([]kumo.PhonePush, error) {
+	now := db.now()
+	var out []kumo.PhonePush
+	err := db.writeTx(ctx, func(tx *Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, `SELECT id, app_id, message_id, event_type, installation_id, device_type, registration_id,
+			development, payload, attempts FROM phone_pushes WHERE due <= ? AND claimed_until < ? ORDER BY id LIMIT ?`+tx.db.skipLocked,
+			now, now, max)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p kumo.PhonePush
+			var typ, payload string
+			if err := rows.Scan(&p.ID, &p.AppID, &p.MessageID, &typ, &p.InstallationID, &p.DeviceType, &p.RegistrationID,
+				&p.Development, &payload, &p.Attempts); err != nil {
+				rows.Close()
+				return err
+			}
+			p.EventType, p.Payload = kumo.EventType(typ), []byte(payload)
+			out = append(out, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, p := range out {
+			if _, err := tx.Exec(ctx, "UPDATE phone_pushes SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1 WHERE id = ?",
+				node, now+lease.Milliseconds(), p.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// FinishPhonePush implements kumo.PhoneQueue.
+func (db *DB) FinishPhonePush(ctx context.Context, id int64, retryAt int64) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
+		if retryAt > 0 {
+			_, err := tx.Exec(ctx, "UPDATE phone_pushes SET due = ?, claimed_by = '', claimed_until = 0 WHERE id = ?", retryAt, id)
+			return err
+		}
+		_, err := tx.Exec(ctx, "DELETE FROM phone_pushes WHERE id = ?", id)
+		return err
+	})
+}
+
+// DropPhoneInstallation implements kumo.PhoneQueue.
+func (db *DB) DropPhoneInstallation(ctx context.Context, appID, installationID string) error {
+	return db.writeTx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM installations WHERE app_id = ? AND id = ? AND device_type IN ('ANDROID', 'IOS')", appID, installationID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "DELETE FROM phone_pushes WHERE app_id = ? AND installation_id = ?", appID, installationID)
+		return err
+	})
+}

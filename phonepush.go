@@ -1,0 +1,64 @@
+package kumo
+
+import (
+	"context"
+	"time"
+)
+
+// PhonePayload is what a push to a phone carries, rendered when its event
+// is dispatched or its message sent: the data with Kii's long keys (FCM
+// data; APNs gets the short keys), and the message's fcm/gcm and apns
+// sections (notification, alert, sound, badge, …), absent for the
+// channel a message did not enable.
+type PhonePayload struct {
+	FCMData  map[string]any `json:"fcmData,omitempty"`
+	FCM      map[string]any `json:"fcm,omitempty"`
+	APNsData map[string]any `json:"apnsData,omitempty"`
+	APNs     map[string]any `json:"apns,omitempty"`
+	// FCMEnabled and APNsEnabled say which phones the push is for.
+	FCMEnabled  bool `json:"fcmEnabled"`
+	APNsEnabled bool `json:"apnsEnabled"`
+}
+
+// PhoneRecipient is a phone installation a push goes to.
+type PhoneRecipient struct {
+	InstallationID string
+	DeviceType     string // "ANDROID" or "IOS"
+	RegistrationID string // the provider's token
+	Development    bool
+}
+
+// PhonePush is a push waiting to be sent to one phone.
+type PhonePush struct {
+	ID        int64
+	AppID     string
+	MessageID string // the pushMessageID of a sent message; "" for a bucket event
+	EventType EventType
+	PhoneRecipient
+	Payload  []byte // PhonePayload JSON
+	Attempts int    // sends tried so far
+}
+
+// PhoneQueue is the durable queue of pushes to phones: the dispatcher
+// fills it in the same pass that publishes an event's MQTT pushes, the
+// phone workers of every node drain it.
+type PhoneQueue interface {
+	// PhoneRecipients returns the ANDROID and IOS installations an event
+	// goes to (its bucket's or topic's subscribers', or a direct push's
+	// addressee's): none when the app has no push configuration.
+	PhoneRecipients(ctx context.Context, e Event) ([]PhoneRecipient, error)
+	// QueuePhonePushes stores pushes to send.
+	QueuePhonePushes(ctx context.Context, ps []PhonePush) error
+	// ClaimPhonePushes claims up to max pushes due now for node, for
+	// lease (a node that dies leaves them to others after it).
+	ClaimPhonePushes(ctx context.Context, node string, max int, lease time.Duration) ([]PhonePush, error)
+	// FinishPhonePush removes a push that is done, or with retryAt (epoch
+	// ms) puts it back to be claimed again then.
+	FinishPhonePush(ctx context.Context, id int64, retryAt int64) error
+	// DropPhoneInstallation deletes an installation whose token the
+	// provider reported gone.
+	DropPhoneInstallation(ctx context.Context, appID, installationID string) error
+	// PushConfigOf returns an app's push configuration (for the workers:
+	// no permission check).
+	PushConfigOf(ctx context.Context, appID string) (PushConfig, error)
+}
