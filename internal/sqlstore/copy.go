@@ -62,6 +62,7 @@ var copyTables = []CopyTable{
 	{Name: "installations", Key: []string{"app_id", "id"}, App: "app_id"},
 	{Name: "bucket_subscriptions", Key: []string{"app_id", "scope", "bucket", "subscriber_kind", "subscriber_id"}, App: "app_id"},
 	{Name: "outbox", Key: []string{"seq"}, App: "app_id"},
+	{Name: "mqtt_queue", Key: []string{"mqtt_topic", "seq"}, App: "app_id"},
 	{Name: "counters", Key: []string{"name"}, Max: "value"},
 }
 

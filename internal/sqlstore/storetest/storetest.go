@@ -70,6 +70,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"LocalPhone", testLocalPhone},
 		{"Groups", testGroups},
 		{"Ownership", testOwnership},
+		{"Queue", testQueue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
