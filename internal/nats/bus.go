@@ -24,6 +24,7 @@ const (
 	recoveredSubject = "kumo.recovered" // late deliveries, for every node
 	idHeader         = "Kumo-Delivery"  // the delivery's ID, for de-duplication
 	topicHeader      = "Kumo-Topic"     // the device's topic, on recoveredSubject
+	queuedHeader     = "Kumo-Queued"    // set on a nudge: the device's queue has new pushes
 )
 
 // Bus is a kumo.Bus over NATS.
@@ -115,6 +116,9 @@ func (b *Bus) Publish(ctx context.Context, ds []kumo.Delivery) error {
 		if d.ID != "" {
 			m.Header.Set(idHeader, d.ID)
 		}
+		if d.Queued {
+			m.Header.Set(queuedHeader, "1")
+		}
 		if err := b.nc.PublishMsg(m); err != nil {
 			return fmt.Errorf("nats: publish: %w", err)
 		}
@@ -136,7 +140,7 @@ func (b *Bus) Listen(topic string) {
 		return
 	}
 	sub, err := b.nc.Subscribe(pushPrefix+topic, func(m *nats.Msg) {
-		b.deliver(kumo.Delivery{Topic: topic, Payload: m.Data, ID: m.Header.Get(idHeader)})
+		b.deliver(kumo.Delivery{Topic: topic, Payload: m.Data, ID: m.Header.Get(idHeader), Queued: m.Header.Get(queuedHeader) != ""})
 	})
 	if err != nil {
 		b.Log.Error("nats: subscribe to a device's deliveries", "topic", topic, "error", err)
