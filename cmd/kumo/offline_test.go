@@ -299,3 +299,29 @@ func TestOfflineDeliveryCluster(t *testing.T) {
 	_, in := connectSession(t, mqttURLOf(nodes[1]), d, false, 0)
 	wantPushes(t, in, writerOf(a), d, sent)
 }
+
+// TestOfflineDeliveryCrash: pushes to a persistent device that were still
+// in the outbox when the server was SIGKILLed are queued and replayed,
+// in order, after the restart.
+func TestOfflineDeliveryCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	forEachStore(t, func(t *testing.T, cfg config) {
+		dir, db := cfg.DataDir, storeEnv(cfg)
+		app := createAppCLI(t, dir, db)
+		c1 := startChild(t, dir, db, "KUMO_FAULT_PAUSE_DISPATCH=1")
+		n1 := childNode(t, c1, app)
+		kept := n1.mustDevice("kept")
+		n1.subscribe(kept, "inbox")
+		c, _ := connectSession(t, mqttURLOf(c1), kept, false, 1)
+		disconnect(t, n1, kept, c)
+		sent := writerOf(n1)(kept, 10, "offline")
+		c1.kill9(t)
+
+		c2 := startChild(t, dir, db)
+		n2 := childNode(t, c2, app)
+		_, in := connectSession(t, mqttURLOf(c2), kept, false, 1)
+		wantPushes(t, in, writerOf(n2), kept, sent)
+	})
+}
