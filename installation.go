@@ -24,6 +24,10 @@ type Installation struct {
 	MQTTUsername   string    // MQTT installations only
 	MQTTTopic      string    // MQTT installations only; also the client ID
 	Created        int64
+	// Persistent is set on an MQTT installation whose device last
+	// connected with clean session 0 (see PushQueue). Read by
+	// MQTTInstallation only.
+	Persistent bool
 }
 
 // InstallationCreate is the body of POST /api/apps/{appID}/installations.

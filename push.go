@@ -17,13 +17,18 @@ type Delivery struct {
 	Recovered bool
 	// ID identifies the delivery (its event), so that a broker drops a
 	// repeat of one it already delivered (a dispatcher that died after
-	// publishing, before completing).
+	// publishing, before completing). It is the decimal outbox seq of
+	// the event.
 	ID string
 	// For the delivery ledger: the app, the event's type, and the
 	// pushMessageID of a sent message.
 	AppID     string
 	EventType EventType
 	MessageID string
+	// Queued marks a nudge, not a push: the device's durable queue (see
+	// PushQueue) has new pushes, and the node holding its session should
+	// drain it. Payload and ID are empty.
+	Queued bool
 }
 
 // Bus carries deliveries to the node that holds each device's MQTT

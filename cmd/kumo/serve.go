@@ -47,6 +47,12 @@ type config struct {
 	ShutdownTimeout    time.Duration
 	LogLevel           string
 
+	// Offline delivery (clean session 0): the bounds of an installation's
+	// queue and the pace of its replay.
+	OfflineMax        int
+	OfflineMaxAge     time.Duration
+	OfflineReplayRate int
+
 	// PauseDispatch is a failpoint for crash tests: pushes stay in the
 	// outbox (KUMO_FAULT_PAUSE_DISPATCH=1).
 	PauseDispatch bool
@@ -75,6 +81,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PasswordIterations, "password-iterations", auth.DefaultIterations, "PBKDF2-SHA256 iterations for new password hashes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.IntVar(&c.OfflineMax, "offline-max", kumo.DefaultQueueMax, "pushes kept for each device that connects with clean session 0 while it is offline; beyond it the oldest are dropped")
+	fs.DurationVar(&c.OfflineMaxAge, "offline-max-age", kumo.DefaultQueueMaxAge, "age from which a push kept for an offline device is dropped")
+	fs.IntVar(&c.OfflineReplayRate, "offline-replay-rate", broker.DefaultReplayRate, "kept pushes this node publishes per second to the devices that (re)connect with clean session 0")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -178,6 +187,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	}
 	n.db.Log = log.With("component", "store")
 	n.db.MaxBodySize = cfg.MaxBodySize
+	n.db.QueueMax = cfg.OfflineMax
 	secret, err := n.db.Secret(ctx, "mqtt-password-secret")
 	if err != nil {
 		return nil, err
@@ -186,6 +196,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 
 	n.broker = &broker.Broker{
 		Installations: n.db, Presence: n.db, Ledger: n.db, Passwords: passwords, Log: log.With("component", "broker"),
+		Queue: n.db, ReplayRate: cfg.OfflineReplayRate, QueueMaxAge: cfg.OfflineMaxAge,
 		TCPAddr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, WSAddr: cfg.MQTTWSAddr, WSSAddr: cfg.MQTTWSSAddr,
 	}
 	if cfg.MQTTTLSAddr != "" || cfg.MQTTWSSAddr != "" {
@@ -212,7 +223,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		ib.Handle(n.broker.Deliver)
 		bus = ib
 	}
-	n.dispatcher = &push.Dispatcher{Outbox: n.db, Bus: bus, Log: log.With("component", "push"), Paused: cfg.PauseDispatch}
+	n.dispatcher = &push.Dispatcher{Outbox: n.db, Queue: n.db, Bus: bus, Log: log.With("component", "push"), Paused: cfg.PauseDispatch}
 	if cfg.PauseDispatch {
 		log.Warn("KUMO_FAULT_PAUSE_DISPATCH is set: pushes are not dispatched")
 	}

@@ -2,7 +2,8 @@
 // rules: a device connects with its installation's MQTT username and
 // password and with its mqttTopic as client ID, may subscribe only to its
 // own topic, and never reaches another device by publishing. Pushes enter
-// through Deliver, at QoS 0.
+// through Deliver, at QoS 0; the pushes of persistent sessions (clean
+// session 0, Kumo's own) come from their durable queues (queue.go).
 package broker
 
 import (
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -46,6 +48,17 @@ type Broker struct {
 	// Ledger, when set, records what became of each delivery.
 	Ledger kumo.DeliveryLedger
 
+	// Queue, when set, keeps the pushes of persistent installations
+	// (devices that connect with clean session 0), which this broker
+	// replays (see queue.go).
+	Queue kumo.PushQueue
+	// ReplayRate bounds the queued pushes this node publishes per second
+	// (DefaultReplayRate when 0).
+	ReplayRate int
+	// QueueMaxAge is the age from which queued pushes are dropped
+	// (kumo.DefaultQueueMaxAge when 0).
+	QueueMaxAge time.Duration
+
 	// Listen and Unlisten, when set, are told when a device's topic gains
 	// its first subscriber on this node and loses its last (the cluster
 	// bus routes deliveries by them).
@@ -73,6 +86,13 @@ type Broker struct {
 	ledgerCh   chan kumo.DeliveryRecord
 	ledgerDone sync.WaitGroup
 	ledgerLost int // records dropped since the last write
+
+	persistent map[*mqtt.Client]bool // clients that connected with clean session 0
+	sessions   map[string]*session   // topic -> persistent session subscribed on this node
+	nSessions  atomic.Int32          // len(sessions), read without the lock
+	limiter    *limiter              // paces the replay of queued pushes
+	drains     sync.WaitGroup        // drain goroutines
+	closing    bool                  // no drain starts after Close began
 }
 
 type heldDelivery struct {
@@ -122,6 +142,7 @@ func (b *Broker) Open() error {
 		b.ledgerDone.Add(1)
 		go b.writeLedger(b.ledgerCh)
 	}
+	b.openQueue()
 	if b.Presence != nil {
 		b.presenceCh = make(chan presenceEvent, presenceQueue)
 		b.presenceDone.Add(1)
@@ -174,8 +195,12 @@ func (b *Broker) Close() error {
 	if b.server == nil {
 		return nil
 	}
+	b.mu.Lock()
+	b.closing = true
+	b.mu.Unlock()
 	close(b.stop)
 	b.wg.Wait()
+	b.drains.Wait()
 	err := b.server.Close()
 	b.mu.Lock()
 	if b.presenceCh != nil {
@@ -215,6 +240,10 @@ func (b *Broker) Subscribed(topic string) bool {
 // A recovered delivery to a device that is not subscribed yet is held
 // until it subscribes or HoldRecovered passes.
 func (b *Broker) Deliver(d kumo.Delivery) {
+	if d.Queued {
+		b.nudge(d.Topic)
+		return
+	}
 	if d.ID != "" && b.repeat(d.Topic+"/"+d.ID) {
 		return
 	}
@@ -339,7 +368,8 @@ func (h *kiiHook) ID() string { return "kii" }
 func (h *kiiHook) Provides(x byte) bool {
 	switch x {
 	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketSent, mqtt.OnPacketEncode,
-		mqtt.OnSubscribed, mqtt.OnDisconnect, mqtt.OnSessionEstablished:
+		mqtt.OnSubscribed, mqtt.OnDisconnect, mqtt.OnSessionEstablished,
+		mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped:
 		return true
 	}
 	return false
@@ -369,6 +399,7 @@ func (h *kiiHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 		h.b.Log.Info("mqtt connect refused: client ID is not the installation's mqttTopic", "client", cl.ID, "installation", in.ID)
 		return false
 	}
+	h.b.connecting(cl, pk, in)
 	h.b.mu.Lock()
 	h.b.authed[cl.ID] = in // by ID: a client that never gets a session leaves one entry per installation at most
 	h.b.mu.Unlock()
@@ -400,6 +431,7 @@ func (h *kiiHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte)
 	for i, f := range pk.Filters {
 		if i < len(codes) && codes[i] < 0x80 && f.Filter == cl.ID {
 			h.b.subscribed(cl)
+			h.b.subscribedPersistent(cl, codes[i])
 		}
 	}
 }
@@ -408,6 +440,23 @@ func (h *kiiHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte)
 func (h *kiiHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	h.b.disconnected(cl)
 	h.b.thingDisconnected(cl)
+	h.b.sessionGone(cl)
+}
+
+// OnQosPublish maps a QoS 1 push of a persistent session to its queued
+// push.
+func (h *kiiHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) {
+	h.b.qosPublished(cl, pk)
+}
+
+// OnQosComplete dequeues a QoS 1 push its device acknowledged.
+func (h *kiiHook) OnQosComplete(cl *mqtt.Client, pk packets.Packet) {
+	h.b.qosDone(cl, pk.PacketID, true)
+}
+
+// OnQosDropped leaves a QoS 1 push mochi gave up on in its queue.
+func (h *kiiHook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
+	h.b.qosDone(cl, pk.PacketID, false)
 }
 
 // OnPacketEncode gives MQTT 3 clients whose credentials were refused the
@@ -423,9 +472,14 @@ func (h *kiiHook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Pac
 // OnPacketSent releases held deliveries once a SUBACK for the device's own
 // topic is on the wire, so nothing ever precedes the SUBACK.
 func (h *kiiHook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, _ []byte) {
+	if pk.FixedHeader.Type == packets.Publish && pk.FixedHeader.Qos == 0 {
+		h.b.written(cl, pk)
+		return
+	}
 	if pk.FixedHeader.Type != packets.Suback {
 		return
 	}
+	h.b.startSession(cl)
 	h.b.mu.Lock()
 	_, held := h.b.held[cl.ID]
 	h.b.mu.Unlock()

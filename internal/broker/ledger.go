@@ -18,9 +18,10 @@ const (
 	ledgerFlush = 200 * time.Millisecond // how often a partial batch is written
 )
 
-// record queues a ledger record of d.
+// record queues a ledger record of d (without AppID, a push replayed from
+// the offline queue: the ledger finds its app from its topic).
 func (b *Broker) record(d kumo.Delivery, state kumo.DeliveryState, reason string) {
-	if b.Ledger == nil || d.AppID == "" {
+	if b.Ledger == nil {
 		return
 	}
 	r := kumo.DeliveryRecord{AppID: d.AppID, MessageID: d.MessageID, EventType: d.EventType, MQTTTopic: d.Topic,

@@ -27,6 +27,7 @@ const (
 	appHeader        = "Kumo-App"       // for the delivery ledger: the app,
 	eventHeader      = "Kumo-Event"     // the event's type,
 	messageHeader    = "Kumo-Message"   // and a sent message's ID
+	queuedHeader     = "Kumo-Queued"    // set on a nudge: the device's queue has new pushes
 )
 
 // Bus is a kumo.Bus over NATS.
@@ -125,6 +126,9 @@ func (b *Bus) Publish(ctx context.Context, ds []kumo.Delivery) error {
 		if d.MessageID != "" {
 			m.Header.Set(messageHeader, d.MessageID)
 		}
+		if d.Queued {
+			m.Header.Set(queuedHeader, "1")
+		}
 		if err := b.nc.PublishMsg(m); err != nil {
 			return fmt.Errorf("nats: publish: %w", err)
 		}
@@ -147,7 +151,7 @@ func (b *Bus) Listen(topic string) {
 	}
 	sub, err := b.nc.Subscribe(pushPrefix+topic, func(m *nats.Msg) {
 		d := received(m)
-		d.Topic = topic
+		d.Topic, d.Queued = topic, m.Header.Get(queuedHeader) != ""
 		b.deliver(d)
 	})
 	if err != nil {

@@ -18,7 +18,10 @@ import (
 type Dispatcher struct {
 	Outbox kumo.Outbox
 	Bus    kumo.Bus
-	Log    *slog.Logger
+	// Queue, when set, takes the deliveries to persistent installations
+	// (offline delivery, see queue.go); the others go on the bus.
+	Queue kumo.PushQueue
+	Log   *slog.Logger
 	// Batch is how many events are claimed at a time.
 	Batch int
 	// Poll is how often the outbox is checked without a notification (it
@@ -163,10 +166,8 @@ func (d *Dispatcher) dispatch(ctx context.Context, events []kumo.Event) (int, er
 				AppID: e.Bucket.AppID, EventType: e.Type})
 		}
 	}
-	if len(ds) > 0 {
-		if err := d.Bus.Publish(ctx, ds); err != nil {
-			return 0, err
-		}
+	if err := d.deliver(ctx, ds); err != nil {
+		return 0, err
 	}
 	if err := d.Outbox.CompleteEvents(ctx, events); err != nil {
 		return 0, err
@@ -199,4 +200,57 @@ func (d *Dispatcher) messageDeliveries(ctx context.Context, e kumo.Event) ([]kum
 		}
 	}
 	return ds, nil
+}
+
+// deliver hands deliveries on: those to persistent installations into
+// their durable queues (then a nudge per queue on the bus, for the node
+// holding the device), the others onto the bus.
+func (d *Dispatcher) deliver(ctx context.Context, ds []kumo.Delivery) error {
+	live, queued, err := d.split(ctx, ds)
+	if err != nil {
+		return err
+	}
+	if len(queued) > 0 {
+		if err := d.Queue.Enqueue(ctx, queued); err != nil {
+			return err
+		}
+		live = append(live, nudges(queued)...)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	return d.Bus.Publish(ctx, live)
+}
+
+// split separates the deliveries to persistent installations (queued)
+// from the others (live), keeping their order.
+func (d *Dispatcher) split(ctx context.Context, ds []kumo.Delivery) (live, queued []kumo.Delivery, err error) {
+	if d.Queue == nil || len(ds) == 0 {
+		return ds, nil, nil
+	}
+	persistent, err := d.Queue.PersistentTopics(ctx)
+	if err != nil || len(persistent) == 0 {
+		return ds, nil, err
+	}
+	for _, dl := range ds {
+		if persistent[dl.Topic] {
+			queued = append(queued, dl)
+		} else {
+			live = append(live, dl)
+		}
+	}
+	return live, queued, nil
+}
+
+// nudges returns one nudge per topic of ds.
+func nudges(ds []kumo.Delivery) []kumo.Delivery {
+	seen := map[string]bool{}
+	var out []kumo.Delivery
+	for _, dl := range ds {
+		if !seen[dl.Topic] {
+			seen[dl.Topic] = true
+			out = append(out, kumo.Delivery{Topic: dl.Topic, Queued: true})
+		}
+	}
+	return out
 }

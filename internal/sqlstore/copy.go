@@ -67,6 +67,7 @@ var copyTables = []CopyTable{
 	{Name: "outbox", Key: []string{"seq"}, App: "app_id"},
 	{Name: "push_deliveries", Key: []string{"id"}, App: "app_id"},
 	{Name: "phone_pushes", Key: []string{"id"}, App: "app_id"},
+	{Name: "mqtt_queue", Key: []string{"mqtt_topic", "seq"}, App: "app_id"},
 	{Name: "counters", Key: []string{"name"}, Max: "value"},
 }
 

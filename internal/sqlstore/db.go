@@ -98,6 +98,9 @@ type DB struct {
 	// may be using set it, since that server's uploads in progress look
 	// the same.
 	KeepBlobs bool
+	// QueueMax bounds the queue of each persistent MQTT installation
+	// (kumo.DefaultQueueMax when 0): beyond it the oldest pushes go.
+	QueueMax int
 
 	dialect   Dialect
 	cached    bool   // the driver caches prepared statements (StatementCacher)
@@ -132,6 +135,8 @@ type DB struct {
 	topics topicCache // subscriber topics per bucket
 	tokens tokenCache // callers of recent tokens
 	acls   aclCache   // stored ACL changes of recent targets
+
+	persistent persistentCache // topics of persistent MQTT installations
 
 	indexingMu   sync.Mutex           // guards indexingRuns and indexingStop
 	indexingRuns map[string]*indexRun // buckets being indexed by this node

@@ -140,15 +140,28 @@ func (db *DB) DeleteInstallation(ctx context.Context, c kumo.Caller, selector st
 		if n, _ := res.RowsAffected(); n == 0 {
 			return kumo.InstallationNotFound(c.AppID, selector)
 		}
+		if in.MQTTTopic != "" {
+			if _, err := tx.Exec(ctx, "DELETE FROM mqtt_queue WHERE mqtt_topic = ?", in.MQTTTopic); err != nil {
+				return err
+			}
+		}
 		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
 }
 
 // MQTTInstallation implements kumo.InstallationService.
 func (db *DB) MQTTInstallation(ctx context.Context, username string) (kumo.Installation, error) {
-	in, err := scanInstallation(db.queryRow(ctx, "SELECT "+installationColumns+" FROM installations WHERE mqtt_username = ?", username))
+	row := db.queryRow(ctx, "SELECT "+installationColumns+", persistent FROM installations WHERE mqtt_username = ?", username)
+	var persistent bool
+	in, err := scanInstallation(scanFunc(func(dest ...any) error { return row.Scan(append(dest, &persistent)...) }))
+	in.Persistent = persistent
 	if errors.Is(err, sql.ErrNoRows) {
 		return in, kumo.Errorf(kumo.ErrInstallationNotFound, "No MQTT installation has username %s", username)
 	}
 	return in, err
 }
+
+// scanFunc is a Scan method as a function.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }

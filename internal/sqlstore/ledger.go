@@ -19,7 +19,7 @@ func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) er
 	}
 	var topics []string
 	for _, r := range rs {
-		if r.InstallationID == "" && r.MQTTTopic != "" {
+		if (r.InstallationID == "" || r.AppID == "") && r.MQTTTopic != "" {
 			topics = append(topics, r.MQTTTopic)
 		}
 	}
@@ -28,11 +28,19 @@ func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) er
 		if err != nil {
 			return err
 		}
-		for i, r := range rs {
+		kept := rs[:0]
+		for _, r := range rs {
 			if in, ok := installs[r.MQTTTopic]; ok && r.InstallationID == "" {
-				rs[i].InstallationID, rs[i].DeviceType, rs[i].Owner = in.ID, in.DeviceType, in.Owner
+				r.InstallationID, r.DeviceType, r.Owner = in.ID, in.DeviceType, in.Owner
+				if r.AppID == "" {
+					r.AppID = in.AppID
+				}
+			}
+			if r.AppID != "" { // else an installation gone meanwhile: nothing to name it by
+				kept = append(kept, r)
 			}
 		}
+		rs = kept
 	}
 	now := db.now()
 	return db.writeTx(ctx, func(tx *Tx) error {

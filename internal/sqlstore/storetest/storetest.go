@@ -73,6 +73,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"LockoutConcurrent", testLockoutConcurrent},
 		{"Groups", testGroups},
 		{"Ownership", testOwnership},
+		{"Queue", testQueue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

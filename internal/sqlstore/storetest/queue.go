@@ -1,0 +1,189 @@
+package storetest
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// testQueue checks kumo.PushQueue: persistence of installations, the
+// durable queue of their pushes, its order, its bounds, and what survives
+// a restart.
+func testQueue(t *testing.T, s suite) {
+	// newDevice returns the MQTT topic of a new thing's installation.
+	newDevice := func(f *fixture, vid string) string {
+		_, c := f.mustThing(vid)
+		return f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT}).MQTTTopic
+	}
+	deliveries := func(topic string, seqs ...int64) []kumo.Delivery {
+		var ds []kumo.Delivery
+		for _, s := range seqs {
+			ds = append(ds, kumo.Delivery{Topic: topic, ID: strconv.FormatInt(s, 10), Payload: []byte(fmt.Sprintf(`{"n":%d}`, s))})
+		}
+		return ds
+	}
+	queuedSeqs := func(f *fixture, topic string, skip map[int64]bool) []int64 {
+		f.t.Helper()
+		ps, err := f.db.Queued(f.ctx, topic, skip, 100)
+		if err != nil {
+			f.t.Fatalf("Queued: %v", err)
+		}
+		seqs := []int64{}
+		for _, p := range ps {
+			if want := fmt.Sprintf(`{"n":%d}`, p.Seq); string(p.Payload) != want || p.Topic != topic {
+				f.t.Errorf("queued push %d = %s on %s, want %s on %s", p.Seq, p.Payload, p.Topic, want, topic)
+			}
+			seqs = append(seqs, p.Seq)
+		}
+		return seqs
+	}
+	persistent := func(f *fixture) map[string]bool {
+		f.t.Helper()
+		m, err := f.db.PersistentTopics(f.ctx)
+		if err != nil {
+			f.t.Fatalf("PersistentTopics: %v", err)
+		}
+		return m
+	}
+
+	t.Run("Persistent", func(t *testing.T) {
+		f := newFixture(t, s)
+		_, c := f.mustThing("vt-a")
+		inA := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
+		a, b := inA.MQTTTopic, newDevice(f, "vt-b")
+		if got := persistent(f); len(got) != 0 {
+			t.Fatalf("PersistentTopics of new installations = %v, want none", got)
+		}
+		if err := f.db.SetPersistent(f.ctx, a, true); err != nil {
+			t.Fatalf("SetPersistent: %v", err)
+		}
+		if got := persistent(f); !reflect.DeepEqual(got, map[string]bool{a: true}) {
+			t.Errorf("PersistentTopics = %v, want only %s", got, a)
+		}
+		in, err := f.db.MQTTInstallation(f.ctx, inA.MQTTUsername)
+		if err != nil || !in.Persistent {
+			t.Errorf("MQTTInstallation = %+v, %v; want Persistent", in, err)
+		}
+		f.db.SetPersistent(f.ctx, b, true)
+		f.db.SetPersistent(f.ctx, a, false)
+		if got := persistent(f); !reflect.DeepEqual(got, map[string]bool{b: true}) {
+			t.Errorf("PersistentTopics = %v, want only %s", got, b)
+		}
+		f.reopen()
+		if got := persistent(f); !reflect.DeepEqual(got, map[string]bool{b: true}) {
+			t.Errorf("after a restart, PersistentTopics = %v, want only %s", got, b)
+		}
+	})
+
+	t.Run("Order", func(t *testing.T) {
+		f := newFixture(t, s)
+		a, b := newDevice(f, "vt-a"), newDevice(f, "vt-b")
+		f.db.SetPersistent(f.ctx, a, true)
+		f.db.SetPersistent(f.ctx, b, true)
+		if err := f.db.Enqueue(f.ctx, append(deliveries(a, 3, 1, 2), deliveries(b, 2)...)); err != nil {
+			t.Fatalf("Enqueue: %v", err)
+		}
+		// Queueing an event again (a dispatch repeated after a crash)
+		// queues it once.
+		if err := f.db.Enqueue(f.ctx, deliveries(a, 2, 4)); err != nil {
+			t.Fatalf("Enqueue again: %v", err)
+		}
+		if got, want := queuedSeqs(f, a, nil), []int64{1, 2, 3, 4}; !reflect.DeepEqual(got, want) {
+			t.Errorf("Queued(a) = %v, want %v", got, want)
+		}
+		if got, want := queuedSeqs(f, a, map[int64]bool{1: true, 3: true}), []int64{2, 4}; !reflect.DeepEqual(got, want) {
+			t.Errorf("Queued(a, skipping 1 and 3) = %v, want %v", got, want)
+		}
+		if err := f.db.Dequeue(f.ctx, a, []int64{1, 3}); err != nil {
+			t.Fatalf("Dequeue: %v", err)
+		}
+		f.reopen()
+		if got, want := queuedSeqs(f, a, nil), []int64{2, 4}; !reflect.DeepEqual(got, want) {
+			t.Errorf("after a restart, Queued(a) = %v, want %v", got, want)
+		}
+		if got, want := queuedSeqs(f, b, nil), []int64{2}; !reflect.DeepEqual(got, want) {
+			t.Errorf("Queued(b) = %v, want %v", got, want)
+		}
+		// No longer persistent: the queue goes.
+		f.db.SetPersistent(f.ctx, a, false)
+		if got := queuedSeqs(f, a, nil); len(got) != 0 {
+			t.Errorf("Queued(a) after clean session 1 = %v, want none", got)
+		}
+		if got := queuedSeqs(f, b, nil); len(got) != 1 {
+			t.Errorf("Queued(b) = %v, want [2]", got)
+		}
+	})
+
+	t.Run("MaxCount", func(t *testing.T) {
+		f := newFixture(t, s)
+		f.db.QueueMax = 3
+		a := newDevice(f, "vt-a")
+		f.db.SetPersistent(f.ctx, a, true)
+		f.db.Enqueue(f.ctx, deliveries(a, 1, 2))
+		f.db.Enqueue(f.ctx, deliveries(a, 3, 4, 5))
+		if got, want := queuedSeqs(f, a, nil), []int64{3, 4, 5}; !reflect.DeepEqual(got, want) {
+			t.Errorf("Queued = %v, want the newest 3: %v", got, want)
+		}
+		if !logged(f, "queue is full", a) {
+			t.Errorf("the drop is not logged: %v", f.log.Records())
+		}
+	})
+
+	t.Run("MaxAge", func(t *testing.T) {
+		f := newFixture(t, s)
+		a, b := newDevice(f, "vt-a"), newDevice(f, "vt-b")
+		f.db.SetPersistent(f.ctx, a, true)
+		f.db.SetPersistent(f.ctx, b, true)
+		f.db.Enqueue(f.ctx, append(deliveries(a, 1, 2), deliveries(b, 3)...))
+		f.clock.Advance(time.Hour)
+		f.db.Enqueue(f.ctx, deliveries(a, 4))
+		got, err := f.db.ExpireQueued(f.ctx, f.clock.Millis()-time.Minute.Milliseconds())
+		if err != nil {
+			t.Fatalf("ExpireQueued: %v", err)
+		}
+		if want := map[string]int{a: 2, b: 1}; !reflect.DeepEqual(got, want) {
+			t.Errorf("ExpireQueued = %v, want %v", got, want)
+		}
+		if got, want := queuedSeqs(f, a, nil), []int64{4}; !reflect.DeepEqual(got, want) {
+			t.Errorf("Queued = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("DeletedInstallation", func(t *testing.T) {
+		f := newFixture(t, s)
+		_, c := f.mustThing("vt-a")
+		in := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
+		f.db.SetPersistent(f.ctx, in.MQTTTopic, true)
+		f.db.Enqueue(f.ctx, deliveries(in.MQTTTopic, 1))
+		if err := f.db.DeleteInstallation(f.ctx, c, in.ID); err != nil {
+			t.Fatalf("DeleteInstallation: %v", err)
+		}
+		if got := queuedSeqs(f, in.MQTTTopic, nil); len(got) != 0 {
+			t.Errorf("Queued after the installation's deletion = %v, want none", got)
+		}
+		// A push for a topic no installation has is not queued.
+		f.db.Enqueue(f.ctx, deliveries("no-such-topic", 1))
+		if got := queuedSeqs(f, "no-such-topic", nil); len(got) != 0 {
+			t.Errorf("Queued(no-such-topic) = %v, want none", got)
+		}
+	})
+}
+
+// logged reports whether the store logged a record with every word.
+func logged(f *fixture, words ...string) bool {
+	for _, r := range f.log.Records() {
+		ok := true
+		for _, w := range words {
+			ok = ok && strings.Contains(r, w)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
