@@ -18,6 +18,7 @@ import (
 	"github.com/kumo-iot/kumo/internal/broker"
 	"github.com/kumo-iot/kumo/internal/inmem"
 	natsbus "github.com/kumo-iot/kumo/internal/nats"
+	"github.com/kumo-iot/kumo/internal/phone"
 	"github.com/kumo-iot/kumo/internal/push"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
 )
@@ -134,6 +135,7 @@ type node struct {
 	nats       *natsbus.Bus // nil on a single node
 	nodeID     string
 	baseURL    string
+	phones     *phone.Worker
 	stopPrune  chan struct{} // stops pruneLedger
 	pruned     chan struct{} // closed when pruneLedger returns
 }
@@ -223,7 +225,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		ib.Handle(n.broker.Deliver)
 		bus = ib
 	}
-	n.dispatcher = &push.Dispatcher{Outbox: n.db, Queue: n.db, Bus: bus, Log: log.With("component", "push"), Paused: cfg.PauseDispatch}
+	n.dispatcher = &push.Dispatcher{Outbox: n.db, Queue: n.db, Phones: n.db, Bus: bus, Log: log.With("component", "push"), Paused: cfg.PauseDispatch}
 	if cfg.PauseDispatch {
 		log.Warn("KUMO_FAULT_PAUSE_DISPATCH is set: pushes are not dispatched")
 	}
@@ -232,6 +234,8 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	}
 	n.stopPrune, n.pruned = make(chan struct{}), make(chan struct{})
 	go n.pruneLedger(cfg.LedgerRetention)
+	n.phones = &phone.Worker{Queue: n.db, Ledger: n.db, Log: log.With("component", "phone"), Node: n.nodeID, Configure: phoneEndpoints}
+	n.phones.Open()
 
 	port := func(public int, id string) int {
 		if public != 0 {
@@ -272,6 +276,9 @@ func (n *node) Close(ctx context.Context) error {
 	}
 	if n.nats != nil {
 		errs = append(errs, n.nats.Close())
+	}
+	if n.phones != nil {
+		n.phones.Close()
 	}
 	if n.stopPrune != nil {
 		close(n.stopPrune)
@@ -337,4 +344,23 @@ func loopback(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// phoneEndpoints points the phone senders at other FCM and APNs servers
+// when KUMO_FCM_URL, KUMO_FCM_TOKEN_URL or KUMO_APNS_URL are set (tests,
+// or a proxy); by default they talk to Google's and Apple's.
+func phoneEndpoints(s *phone.Senders) {
+	if s.FCM != nil {
+		if u := os.Getenv("KUMO_FCM_URL"); u != "" {
+			s.FCM.BaseURL = u
+		}
+		if u := os.Getenv("KUMO_FCM_TOKEN_URL"); u != "" {
+			s.FCM.TokenURL = u
+		}
+	}
+	if s.APNs != nil {
+		if u := os.Getenv("KUMO_APNS_URL"); u != "" {
+			s.APNs.ProductionURL, s.APNs.DevelopmentURL = u, u
+		}
+	}
 }

@@ -44,6 +44,9 @@ type fake struct {
 	answers []answer
 	check   func(r *http.Request) string // "" or why the request is wrong
 	errs    []string
+	// tokenAnswers answer a request for a registration token (FCM's body
+	// "token") before the script.
+	tokenAnswers map[string]answer
 }
 
 func (f *fake) script(as ...answer) {
@@ -62,7 +65,13 @@ func (f *fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a := answer{status: 200, body: "{}"}
-	if len(f.answers) > 0 {
+	matched := false
+	for tok, ans := range f.tokenAnswers {
+		if strings.Contains(string(b), `"token":"`+tok+`"`) {
+			a, matched = ans, true
+		}
+	}
+	if !matched && len(f.answers) > 0 {
 		a, f.answers = f.answers[0], f.answers[1:]
 	}
 	f.mu.Unlock()

@@ -27,6 +27,9 @@ type Dispatcher struct {
 	// Poll is how often the outbox is checked without a notification (it
 	// catches events committed by other processes).
 	Poll time.Duration
+	// Phones, when set, receives the pushes to phone installations
+	// (queuePhones), which phone workers send.
+	Phones kumo.PhoneQueue
 	// Paused keeps the dispatcher from dispatching at all (a failpoint for
 	// crash tests: KUMO_FAULT_PAUSE_DISPATCH).
 	Paused bool
@@ -167,6 +170,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, events []kumo.Event) (int, er
 		}
 	}
 	if err := d.deliver(ctx, ds); err != nil {
+		return 0, err
+	}
+	if err := d.queuePhones(ctx, events); err != nil {
 		return 0, err
 	}
 	if err := d.Outbox.CompleteEvents(ctx, events); err != nil {
