@@ -91,7 +91,7 @@ func TestWorker(t *testing.T) {
 	}}
 	payload := func(p kumo.PhonePayload) []byte { b, _ := json.Marshal(p); return b }
 	bucketEvent := payload(kumo.PhonePayload{FCMEnabled: true, APNsEnabled: true,
-		FCMData: map[string]any{"type": "DATA_OBJECT_CREATED", "when": 17, "objectScopeType": "APP"},
+		FCMData:  map[string]any{"type": "DATA_OBJECT_CREATED", "when": 17, "objectScopeType": "APP"},
 		APNsData: map[string]any{"type": "DATA_OBJECT_CREATED", "when": 17, "objectScopeType": "APP"}})
 	alert := payload(kumo.PhonePayload{APNsEnabled: true, APNsData: map[string]any{"greeting": "hi", "s": "u1"},
 		APNs: map[string]any{"enabled": true, "alert": map[string]any{"body": "Hello"}, "badge": 3}})
