@@ -111,7 +111,7 @@ type topicRun struct {
 	*runner
 	tcfg      TopicConfig
 	base      time.Time
-	rounds    map[string]*fanout // by round name; filled before any device connects
+	rounds    map[string]*fanout     // by round name; filled before any device connects
 	payload   atomic.Pointer[[]byte] // a copy of the first payload received
 	unmatched atomic.Int64           // pushes of no current round
 }
@@ -365,7 +365,9 @@ func perS(n int, d time.Duration) float64 {
 }
 
 // millisDuration converts m back to a duration.
-func millisDuration(m Millis) time.Duration { return time.Duration(float64(m) * float64(time.Millisecond)) }
+func millisDuration(m Millis) time.Duration {
+	return time.Duration(float64(m) * float64(time.Millisecond))
+}
 
 // medianFloat returns the lower median of v (0 for none).
 func medianFloat(v []float64) float64 {
