@@ -28,6 +28,9 @@ const benchIterations = 1000
 // latency against an in-process node (default) or the server at --url,
 // prints progress on stderr and one line of JSON on stdout.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "topic" {
+		return runBenchTopic(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("kumo bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := bench.Config{Progress: stderr}
@@ -47,25 +50,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfiles, err := startProfiles(*cpuProfile, *memProfile)
+	if err != nil {
+		return err
 	}
-	if *memProfile != "" {
-		defer func() {
-			if f, err := os.Create(*memProfile); err == nil {
-				pprof.Lookup("allocs").WriteTo(f, 0)
-				f.Close()
-			}
-		}()
-	}
+	defer stopProfiles()
 
 	var rssNote string
 	if cfg.BaseURL == "" {
@@ -114,6 +103,34 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	_, err = fmt.Fprintf(stdout, "%s\n", line)
 	return err
+}
+
+// startProfiles starts a CPU profile to the file cpu, and arranges an
+// allocation profile to the file mem, when they are not empty. stop ends
+// the CPU profile and writes the allocation profile.
+func startProfiles(cpu, mem string) (stop func(), err error) {
+	var f *os.File
+	if cpu != "" {
+		if f, err = os.Create(cpu); err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return func() {
+		if f != nil {
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+		if mem != "" {
+			if f, err := os.Create(mem); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}
+	}, nil
 }
 
 // startBenchNode starts a node in a temporary data directory, listening on

@@ -65,3 +65,50 @@ func TestBenchFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchTopic runs a small topic fan-out bench against an in-process
+// node: every send and every baseline fan-out reaches every device once.
+func TestBenchTopic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and 50 MQTT clients")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := runBench(ctx, []string{"topic", "--things", "50", "--sends", "1", "--deadline", "20s"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("runBench topic: %v\nstderr:\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	last := lines[len(lines)-1]
+	var res struct {
+		DeliveriesPerS *float64 `json:"deliveries_per_s"`
+		FanoutMs       *float64 `json:"fanout_ms"`
+		Lost           *int64   `json:"lost"`
+		Duplicates     *int64   `json:"duplicates"`
+		BaselinePerS   float64  `json:"baseline_deliveries_per_s"`
+		BaselineLost   int64    `json:"baseline_lost"`
+		VsBaseline     float64  `json:"topic_vs_baseline"`
+		PayloadBytes   int      `json:"payload_bytes"`
+		Things         int      `json:"things"`
+		Rounds         []struct {
+			Kind string `json:"kind"`
+			Lost int64  `json:"lost"`
+		} `json:"rounds"`
+	}
+	if err := json.Unmarshal([]byte(last), &res); err != nil {
+		t.Fatalf("last stdout line is not JSON: %v\n%s", err, last)
+	}
+	if res.DeliveriesPerS == nil || res.FanoutMs == nil || res.Lost == nil || res.Duplicates == nil {
+		t.Fatalf("a required key is missing: %s", last)
+	}
+	if *res.Lost != 0 || res.BaselineLost != 0 || *res.Duplicates != 0 {
+		t.Errorf("lost %d, baseline lost %d, duplicates %d; want 0: %s", *res.Lost, res.BaselineLost, *res.Duplicates, last)
+	}
+	if res.BaselinePerS <= 0 || res.VsBaseline <= 0 || res.PayloadBytes <= 0 {
+		t.Errorf("baseline %v deliveries/s, ratio %v, payload %d bytes; want all > 0: %s", res.BaselinePerS, res.VsBaseline, res.PayloadBytes, last)
+	}
+	if res.Things != 50 || len(res.Rounds) != 2 || res.Rounds[0].Kind != "baseline" || res.Rounds[1].Kind != "topic" {
+		t.Errorf("things %d, rounds %+v; want 50 things, a baseline round then a topic round", res.Things, res.Rounds)
+	}
+}

@@ -7,6 +7,7 @@
 //	kumo migrate      bring the database schema up to date
 //	kumo copy         copy a SQLite store into PostgreSQL, and verify the copy
 //	kumo bench        measure objects/s and POST-to-push latency
+//	kumo bench topic  measure a topic's fan-out to N MQTT devices
 package main
 
 import (
@@ -32,6 +33,7 @@ Usage:
   kumo migrate [flags]        bring the database schema up to date
   kumo copy [flags]           copy everything from SQLite to PostgreSQL and verify it (--from sqlite:PATH --to postgres://...)
   kumo bench [flags]          measure objects/s and POST-to-push latency
+  kumo bench topic [flags]    measure a topic's fan-out to N MQTT devices against the raw broker's
 
 Data lives in the SQLite file kumo.db in --data-dir, or in PostgreSQL when
 --database is a postgres:// URL (serve, app and migrate take the flag).

@@ -145,7 +145,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	devices, err := r.setupDevices(ctx, adminToken)
+	devices, err := r.setupDevices(ctx, r.newDeviceSetup(adminToken))
 	if ctx.Err() != nil {
 		return Result{}, interrupted(ctx)
 	}
@@ -228,23 +228,35 @@ type runner struct {
 	disconnects atomic.Int64
 }
 
-// setupDevices sets up cfg.Things devices with setupWorkers workers. On
-// failure it disconnects those already connected.
-func (r *runner) setupDevices(ctx context.Context, adminToken string) ([]*device, error) {
-	n := r.cfg.Things
-	runID := newRunID()
-	r.progress.printf("setting up %d things (run %s): register, MQTT installation, push subscription, MQTT connection; %d at a time",
-		n, runID, setupWorkers)
-	s := &deviceSetup{
+// newDeviceSetup is the setup of the devices of an objects run: each
+// subscribed to its own bucket, its pushes going to the tracker.
+func (r *runner) newDeviceSetup(adminToken string) *deviceSetup {
+	return &deviceSetup{
 		api: r.api, apis: r.apis, adminToken: adminToken,
 		mqttHost: r.cfg.MQTTHost, mqttPort: r.cfg.MQTTPort,
 		onPush: r.tracker.push,
-		onLost: func(err error) {
-			if r.disconnects.Add(1) == 1 {
-				r.progress.printf("an MQTT connection dropped: %v", err)
-			}
-		},
+		onLost: r.lost,
 	}
+}
+
+// lost counts a dropped MQTT connection and reports the first.
+func (r *runner) lost(err error) {
+	if r.disconnects.Add(1) == 1 {
+		r.progress.printf("an MQTT connection dropped: %v", err)
+	}
+}
+
+// setupDevices sets up cfg.Things devices as s says, with setupWorkers
+// workers. On failure it disconnects those already connected.
+func (r *runner) setupDevices(ctx context.Context, s *deviceSetup) ([]*device, error) {
+	n := r.cfg.Things
+	runID := newRunID()
+	what := "push subscription to its bucket"
+	if s.topic != "" {
+		what = "subscription to topic " + s.topic
+	}
+	r.progress.printf("setting up %d things (run %s): register, MQTT installation, %s, MQTT connection; %d at a time",
+		n, runID, what, setupWorkers)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	devices := make([]*device, n)

@@ -187,6 +187,24 @@ func (c *apiClient) subscribeOwnBucket(ctx context.Context, token, thingID, buck
 	return nil
 }
 
+// subscribeAppTopic subscribes thing thingID, with its token, to the
+// app-scope topic.
+func (c *apiClient) subscribeAppTopic(ctx context.Context, token, thingID, topic string) error {
+	path := "/topics/" + topic + "/push/subscriptions/things/" + thingID
+	if err := c.do(ctx, http.MethodPut, path, token, "", nil, http.StatusNoContent, nil); err != nil {
+		return fmt.Errorf("topic subscription: %w", err)
+	}
+	return nil
+}
+
+// createAppTopic creates the app-scope topic with the admin token.
+func (c *apiClient) createAppTopic(ctx context.Context, adminToken, topic string) error {
+	if err := c.do(ctx, http.MethodPut, "/topics/"+topic, adminToken, "", nil, http.StatusNoContent, nil); err != nil {
+		return fmt.Errorf("create topic: %w", err)
+	}
+	return nil
+}
+
 // objectsPath is the path, under the app, of the objects of a thing's
 // bucket.
 func objectsPath(thingID, bucket string) string {

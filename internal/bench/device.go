@@ -24,8 +24,9 @@ const mqttTimeout = 10 * time.Second
 // with its token, and the MQTT connection that receives the pushes of its
 // bucket.
 type device struct {
-	objects objectTarget
-	mqtt    *mqttDevice
+	objects   objectTarget
+	mqtt      *mqttDevice
+	mqttTopic string // the device's MQTT topic: where the broker publishes its pushes
 }
 
 // pushHandler receives the objectID of a DATA_OBJECT_CREATED push and the
@@ -41,6 +42,13 @@ type deviceSetup struct {
 	mqttPort   int    // overrides the endpoint's portTCP when not 0
 	onPush     pushHandler
 	onLost     func(error) // called when an MQTT connection drops
+
+	// topic, when not empty, is the app-scope topic each thing subscribes
+	// to, instead of its own bucket.
+	topic string
+	// onPayload, when set, receives every push of device i instead of
+	// onPush; payload is only valid during the call.
+	onPayload func(i int, payload []byte, at time.Time)
 }
 
 // setup registers the thing vendorThingID, creates its MQTT installation,
@@ -67,19 +75,24 @@ func (s *deviceSetup) setup(ctx context.Context, vendorThingID string, i int) (*
 	if err != nil {
 		return nil, fmt.Errorf("thing %s: %w", thingID, err)
 	}
-	if err := s.api.subscribeOwnBucket(ctx, token, thingID, bucketName); err != nil {
-		return nil, fmt.Errorf("thing %s: %w", thingID, err)
+	if s.topic != "" {
+		err = s.api.subscribeAppTopic(ctx, token, thingID, s.topic)
+	} else {
+		err = s.api.subscribeOwnBucket(ctx, token, thingID, bucketName)
 	}
-	client, err := s.connect(ctx, ep)
 	if err != nil {
 		return nil, fmt.Errorf("thing %s: %w", thingID, err)
 	}
-	return &device{objects: objects, mqtt: client}, nil
+	client, err := s.connect(ctx, ep, i)
+	if err != nil {
+		return nil, fmt.Errorf("thing %s: %w", thingID, err)
+	}
+	return &device{objects: objects, mqtt: client, mqttTopic: ep.MQTTTopic}, nil
 }
 
 // connect connects an MQTT 3.1.1 clean-session client to ep and subscribes
-// it to its topic at QoS 0.
-func (s *deviceSetup) connect(ctx context.Context, ep endpoint) (*mqttDevice, error) {
+// it to its topic at QoS 0; i is the device's index, for onPayload.
+func (s *deviceSetup) connect(ctx context.Context, ep endpoint, i int) (*mqttDevice, error) {
 	host, port := ep.Host, ep.PortTCP
 	if s.mqttHost != "" {
 		host = s.mqttHost
@@ -90,14 +103,16 @@ func (s *deviceSetup) connect(ctx context.Context, ep endpoint) (*mqttDevice, er
 	if host == "" || port == 0 {
 		return nil, fmt.Errorf("mqtt endpoint has no TCP host or port (host %q, portTCP %d)", host, port)
 	}
-	onPush := s.onPush
-	return dialDevice(ctx, net.JoinHostPort(host, strconv.Itoa(port)), ep.MQTTTopic, ep.Username, ep.Password,
-		func(payload []byte) {
-			at := time.Now()
-			if id, ok := createdObjectID(payload); ok {
-				onPush(id, at)
-			}
-		}, s.onLost)
+	handle := func(payload []byte) {
+		at := time.Now()
+		if id, ok := createdObjectID(payload); ok {
+			s.onPush(id, at)
+		}
+	}
+	if s.onPayload != nil {
+		handle = func(payload []byte) { s.onPayload(i, payload, time.Now()) }
+	}
+	return dialDevice(ctx, net.JoinHostPort(host, strconv.Itoa(port)), ep.MQTTTopic, ep.Username, ep.Password, handle, s.onLost)
 }
 
 // typeKey is the key of the type member of a push, quoted.

@@ -76,17 +76,35 @@ func principalScope(p kumo.Principal) kumo.Scope {
 func (db *DB) MessageRecipients(ctx context.Context, e kumo.Event) ([]kumo.Recipient, error) {
 	s := e.Bucket.Scope
 	if e.Bucket.Name != "" {
-		subs, err := db.TopicSubscribers(ctx, e.Bucket.AppID, kumo.TopicRef{AppID: e.Bucket.AppID, Scope: s, Name: e.Bucket.Name})
-		if err != nil {
-			return nil, err
-		}
-		return db.installationRecipients(ctx, e.Bucket.AppID, subs)
+		return db.topicRecipients(ctx, kumo.TopicRef{AppID: e.Bucket.AppID, Scope: s, Name: e.Bucket.Name})
 	}
 	kind := kumo.UserCaller
 	if s.Kind == kumo.ScopeThing {
 		kind = kumo.ThingCaller
 	}
 	return db.installationRecipients(ctx, e.Bucket.AppID, []kumo.Principal{{Kind: kind, ID: s.ID}})
+}
+
+// topicRecipients returns the MQTT installations of the subscribers of
+// topic t, in one query: a topic may have thousands of subscribers.
+func (db *DB) topicRecipients(ctx context.Context, t kumo.TopicRef) ([]kumo.Recipient, error) {
+	rows, err := db.query(ctx, `SELECT i.mqtt_topic, i.development FROM topic_subscriptions s
+		JOIN installations i ON i.app_id = s.app_id AND i.owner_kind = s.subscriber_kind AND i.owner_id = s.subscriber_id
+		WHERE s.app_id = ? AND s.scope = ? AND s.topic = ? AND i.device_type = 'MQTT'
+		ORDER BY s.subscriber_kind, s.subscriber_id`, t.AppID, t.Scope.Key(), t.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []kumo.Recipient
+	for rows.Next() {
+		var r kumo.Recipient
+		if err := rows.Scan(&r.MQTTTopic, &r.Development); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // installationRecipients returns the MQTT installations of principals.

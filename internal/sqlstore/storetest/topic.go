@@ -222,6 +222,54 @@ func testTopics(t *testing.T, s suite) {
 		}
 	})
 
+	t.Run("Recipients", func(t *testing.T) {
+		// A message to a topic goes to its subscribers' MQTT
+		// installations: not to their other installations, not to
+		// subscribers without one, not to others'.
+		f := newFixture(t, s)
+		u, uCaller := f.mustUser("alice")
+		th, thCaller := f.mustThing("vt-a")
+		th2, th2Caller := f.mustThing("vt-b")
+		th3, th3Caller := f.mustThing("vt-c")
+		news, other := f.topic(kumo.AppScope, "news"), f.topic(kumo.AppScope, "other")
+		f.mustTopic(f.admin, news)
+		f.mustTopic(f.admin, other)
+		uMQTT := f.mustInstall(uCaller, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT, Development: true})
+		f.mustInstall(uCaller, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: "reg-alice"})
+		thMQTT := f.mustInstall(thCaller, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
+		f.mustInstall(th3Caller, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
+		for _, sub := range []struct {
+			c kumo.Caller
+			t kumo.TopicRef
+			p kumo.Principal
+		}{
+			{uCaller, news, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID}},
+			{thCaller, news, kumo.Principal{Kind: kumo.ThingCaller, ID: th.ID}},
+			{th2Caller, news, kumo.Principal{Kind: kumo.ThingCaller, ID: th2.ID}}, // no installation
+			{th3Caller, other, kumo.Principal{Kind: kumo.ThingCaller, ID: th3.ID}},
+		} {
+			if err := f.db.SubscribeTopic(f.ctx, sub.c, sub.t, sub.p); err != nil {
+				t.Fatalf("SubscribeTopic(%+v, %s): %v", sub.p, sub.t.Name, err)
+			}
+		}
+		rs, err := f.db.MessageRecipients(f.ctx, kumo.Event{Type: kumo.PushMessageSent,
+			Bucket: kumo.BucketRef{AppID: f.app.AppID, Scope: kumo.AppScope, Name: "news"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[kumo.Recipient]bool{}
+		for _, r := range rs {
+			got[r] = true
+		}
+		want := map[kumo.Recipient]bool{
+			{MQTTTopic: uMQTT.MQTTTopic, Development: true}: true,
+			{MQTTTopic: thMQTT.MQTTTopic}:                   true,
+		}
+		if len(rs) != len(want) || !reflect.DeepEqual(got, want) {
+			t.Errorf("MessageRecipients = %+v, want %+v", rs, want)
+		}
+	})
+
 	t.Run("ACL", func(t *testing.T) {
 		f := newFixture(t, s)
 		u, uCaller := f.mustUser("alice")
