@@ -324,6 +324,11 @@ func (r *topicRun) topicRound(ctx context.Context, s *topicSender, name string, 
 		return TopicRound{}, err
 	}
 	fan := last.Sub(acked)
+	if fan <= 0 {
+		// Every push arrived before the 201 was read (a small fleet): the
+		// fan-out is timed from the POST instead.
+		fan = last.Sub(posted)
+	}
 	return TopicRound{
 		Kind: "topic", FanoutMs: ms(fan), DeliveriesPerS: perS(n, fan), Lost: lost,
 		PostToLastMs: ms(last.Sub(posted)), SendMs: ms(acked.Sub(posted)),

@@ -87,6 +87,8 @@ type Broker struct {
 	ledgerDone sync.WaitGroup
 	ledgerLost int // records dropped since the last write
 
+	presenceLost int // online changes dropped since the last write
+
 	persistent map[*mqtt.Client]bool // clients that connected with clean session 0
 	sessions   map[string]*session   // topic -> persistent session subscribed on this node
 	nSessions  atomic.Int32          // len(sessions), read without the lock

@@ -77,7 +77,7 @@ func (b *Broker) presence(e presenceEvent) {
 	select {
 	case b.presenceCh <- e:
 	default:
-		b.Log.Warn("thing online status not recorded: too many changes waiting", "app", e.appID, "thing", e.thingID, "online", e.online)
+		b.presenceLost++ // logged by the writer, once per write
 	}
 }
 
@@ -92,5 +92,12 @@ func (b *Broker) writePresence(ch <-chan presenceEvent) {
 			b.Log.Error("recording a thing's online status failed", "app", e.appID, "thing", e.thingID, "online", e.online, "error", err)
 		}
 		cancel()
+		b.mu.Lock()
+		lost := b.presenceLost
+		b.presenceLost = 0
+		b.mu.Unlock()
+		if lost > 0 {
+			b.Log.Warn("thing online statuses not recorded: too many changes waiting", "changes", lost)
+		}
 	}
 }
