@@ -175,3 +175,34 @@ func TestClusterNATSRestart(t *testing.T) {
 		return true
 	})
 }
+
+// TestClusterTopicMessage: a message sent to a topic through one node
+// reaches subscribed devices connected to the other nodes (and a direct
+// push reaches its thing on another node).
+func TestClusterTopicMessage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	nodes, a, _ := startCluster(t, 3)
+	base := nodes[0].base + "/api/apps/" + a.app.AppID
+	r := do(t, "POST", base+"/oauth2/token", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, a.app.ClientID, a.app.ClientSecret))
+	wantStatus(t, r, 200)
+	admin := []string{"Authorization", "Bearer " + r.Str(t, "access_token")}
+	wantStatus(t, do(t, "PUT", base+"/topics/fleet", "", admin...), 204)
+	devB, devC := a.mustDevice("topic-b"), a.mustDevice("topic-c")
+	for _, d := range []device{devB, devC} {
+		wantStatus(t, do(t, "PUT", base+"/topics/fleet/push/subscriptions/things/"+d.ThingID, "", "Authorization", "Bearer "+d.Token), 204)
+	}
+	_, inB := connectDevice(t, mqttURLOf(nodes[1]), devB, 4)
+	_, inC := connectDevice(t, mqttURLOf(nodes[2]), devC, 4)
+	msg := `{"data":{"n":1},"mqtt":{"enabled":true},"gcm":{"enabled":false},"apns":{"enabled":false}}`
+	wantStatus(t, do(t, "POST", base+"/topics/fleet/push/messages", msg, admin...), 201)
+	for name, in := range map[string]*inbox{"node-b": inB, "node-c": inC} {
+		ms := in.waitFor(t, "the topic message on "+name, func(ms []paho.Message) bool { return len(ms) >= 1 })
+		if !contains(string(ms[0].Payload()), `"topic":"fleet"`) {
+			t.Errorf("%s got %s", name, ms[0].Payload())
+		}
+	}
+	wantStatus(t, do(t, "POST", base+"/things/"+devC.ThingID+"/push/messages", `{"data":{"n":2},"mqtt":{"enabled":true},"gcm":{"enabled":false}}`, admin...), 201)
+	inC.waitFor(t, "the direct push on node-c", func(ms []paho.Message) bool { return len(ms) >= 2 })
+}
