@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -66,6 +67,29 @@ func testDeliveryLedger(t *testing.T, cfg config) {
 	if r.Status != 401 {
 		t.Errorf("a user reading the ledger: %d %s, want 401", r.Status, r.Body)
 	}
+	counts := f.n.db.DeliveryCounts()
+	if counts["sent"] < 2 || counts["dropped"] < 1 {
+		t.Errorf("delivery counts = %v, want at least 2 sent and 1 dropped", counts)
+	}
+}
+
+// TestMetrics checks the Prometheus text of --metrics-addr.
+func TestMetrics(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.MetricsAddr = "127.0.0.1:0"
+	n := mustStartNodeConfig(t, cfg)
+	d := n.mustDevice("metrics-1")
+	n.subscribe(d, "metrics")
+	_, in := connectDevice(t, n.mqttURL(broker.TCP), d, 4)
+	n.createObject(d, "metrics", `{}`)
+	in.waitFor(t, "the push", func(ms []paho.Message) bool { return len(ms) >= 1 })
+	url := "http://" + n.metrics.ln.Addr().String() + "/metrics"
+	waitUntil(t, "a sent delivery counted", func() bool {
+		r := do(t, "GET", url, "")
+		return r.Status == 200 && strings.Contains(string(r.Body), `kumo_push_deliveries_total{node="`) &&
+			strings.Contains(string(r.Body), `state="sent"} 1`)
+	})
 }
 
 // waitUntil polls cond until it holds, or fails the test after 20 s.

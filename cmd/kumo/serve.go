@@ -32,6 +32,8 @@ type config struct {
 	Lease    time.Duration
 	// LedgerRetention is how long delivery ledger records are kept.
 	LedgerRetention time.Duration
+	// MetricsAddr is the address of the metrics listener ("": off).
+	MetricsAddr string
 	HTTPAddr        string
 	MQTTAddr        string
 	MQTTTLSAddr     string
@@ -62,6 +64,7 @@ type config struct {
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATS, "nats", "", "NATS URL: join a cluster of nodes sharing one PostgreSQL --database (empty: a single node)")
 	fs.DurationVar(&c.LedgerRetention, "ledger-retention", 24*time.Hour, "how long the delivery ledger (GET /api/apps/{appID}/push/deliveries) keeps its records")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "address of the Prometheus metrics listener, GET /metrics (empty: off)")
 	fs.DurationVar(&c.Lease, "outbox-lease", sqlstore.DefaultLease, "in a cluster: how long a node's claim on an event lasts; a dead node's pushes are taken over after it")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in logs and outbox claims, unique in a cluster (default: host name and HTTP port)")
 	fs.StringVar(&c.DataDir, "data-dir", "./kumo-data", "directory of the embedded SQLite database and generated TLS certificate")
@@ -136,6 +139,7 @@ type node struct {
 	nodeID     string
 	baseURL    string
 	phones     *phone.Worker
+	metrics    *metricsServer
 	stopPrune  chan struct{} // stops pruneLedger
 	pruned     chan struct{} // closed when pruneLedger returns
 }
@@ -236,6 +240,11 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	go n.pruneLedger(cfg.LedgerRetention)
 	n.phones = &phone.Worker{Queue: n.db, Ledger: n.db, Log: log.With("component", "phone"), Node: n.nodeID, Configure: phoneEndpoints}
 	n.phones.Open()
+	if cfg.MetricsAddr != "" {
+		if n.metrics, err = startMetrics(cfg.MetricsAddr, n.nodeID, n.db, log); err != nil {
+			return nil, err
+		}
+	}
 
 	port := func(public int, id string) int {
 		if public != 0 {
@@ -276,6 +285,9 @@ func (n *node) Close(ctx context.Context) error {
 	}
 	if n.nats != nil {
 		errs = append(errs, n.nats.Close())
+	}
+	if n.metrics != nil {
+		errs = append(errs, n.metrics.Close())
 	}
 	if n.phones != nil {
 		n.phones.Close()

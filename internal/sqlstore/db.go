@@ -111,6 +111,8 @@ type DB struct {
 
 	skipLocked string // appended to a SELECT … LIMIT whose rows other nodes must skip (FOR UPDATE SKIP LOCKED)
 
+	deliveryCounts deliveryCounts // ledger records written, by state (metrics)
+
 	phoneMu         sync.Mutex              // guards phoneConfigured
 	phoneConfigured map[string]configuredAt // apps with a push configuration
 

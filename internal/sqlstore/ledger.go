@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -43,7 +44,7 @@ func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) er
 		rs = kept
 	}
 	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	err := db.writeTx(ctx, func(tx *Tx) error {
 		for start := 0; start < len(rs); start += ledgerChunk {
 			chunk := rs[start:min(start+ledgerChunk, len(rs))]
 			var sb strings.Builder
@@ -68,6 +69,35 @@ func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) er
 		}
 		return nil
 	})
+	if err == nil {
+		db.deliveryCounts.mu.Lock()
+		if db.deliveryCounts.n == nil {
+			db.deliveryCounts.n = map[kumo.DeliveryState]int64{}
+		}
+		for _, r := range rs {
+			db.deliveryCounts.n[r.State]++
+		}
+		db.deliveryCounts.mu.Unlock()
+	}
+	return err
+}
+
+// deliveryCounts counts the ledger records this node wrote, by state.
+type deliveryCounts struct {
+	mu sync.Mutex
+	n  map[kumo.DeliveryState]int64
+}
+
+// DeliveryCounts returns how many deliveries this node recorded in the
+// ledger since it started, by state (for metrics).
+func (db *DB) DeliveryCounts() map[kumo.DeliveryState]int64 {
+	db.deliveryCounts.mu.Lock()
+	defer db.deliveryCounts.mu.Unlock()
+	out := make(map[kumo.DeliveryState]int64, len(db.deliveryCounts.n))
+	for k, v := range db.deliveryCounts.n {
+		out[k] = v
+	}
+	return out
 }
 
 // installationsByTopic returns the MQTT installations of topics.
