@@ -34,13 +34,13 @@ type config struct {
 	LedgerRetention time.Duration
 	// MetricsAddr is the address of the metrics listener ("": off).
 	MetricsAddr string
-	HTTPAddr        string
-	MQTTAddr        string
-	MQTTTLSAddr     string
-	MQTTWSAddr      string
-	MQTTWSSAddr     string
-	TLSCert         string
-	TLSKey          string
+	HTTPAddr    string
+	MQTTAddr    string
+	MQTTTLSAddr string
+	MQTTWSAddr  string
+	MQTTWSSAddr string
+	TLSCert     string
+	TLSKey      string
 
 	PublicHost                                             string
 	PublicPort, PublicTLSPort, PublicWSPort, PublicWSSPort int
