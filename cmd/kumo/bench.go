@@ -148,6 +148,7 @@ func startBenchNode(ctx context.Context, iterations int, stderr io.Writer) (_ *n
 		PasswordIterations: iterations,
 		ShutdownTimeout:    30 * time.Second,
 		LogLevel:           "warn",
+		LedgerRetention:    defaultLedgerRetention, // measured as it runs by default
 	}
 	fmt.Fprintf(stderr, "bench: starting an in-process server in %s; password hashes use %d PBKDF2 iterations instead of %d, to register things quickly\n",
 		dir, iterations, auth.DefaultIterations)

@@ -46,7 +46,7 @@ func testConfig(dir string) config {
 	return config{
 		DataDir: dir, HTTPAddr: "127.0.0.1:0",
 		MQTTAddr: "127.0.0.1:0", MQTTTLSAddr: "127.0.0.1:0", MQTTWSAddr: "127.0.0.1:0", MQTTWSSAddr: "127.0.0.1:0",
-		PasswordIterations: 1000, ShutdownTimeout: 10 * time.Second,
+		PasswordIterations: 1000, ShutdownTimeout: 10 * time.Second, LedgerRetention: defaultLedgerRetention,
 	}
 }
 

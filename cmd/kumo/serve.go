@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/kumo-iot/kumo/internal/phone"
 	"github.com/kumo-iot/kumo/internal/push"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
+	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
 )
 
 // config is everything "kumo serve" can be told.
@@ -63,7 +65,7 @@ type config struct {
 
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATS, "nats", "", "NATS URL: join a cluster of nodes sharing one PostgreSQL --database (empty: a single node)")
-	fs.DurationVar(&c.LedgerRetention, "ledger-retention", 24*time.Hour, "how long the delivery ledger (GET /api/apps/{appID}/push/deliveries) keeps its records")
+	fs.DurationVar(&c.LedgerRetention, "ledger-retention", defaultLedgerRetention, "how long the delivery ledger (GET /api/apps/{appID}/push/deliveries) keeps its records (0: no ledger)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "address of the Prometheus metrics listener, GET /metrics (empty: off)")
 	fs.DurationVar(&c.Lease, "outbox-lease", sqlstore.DefaultLease, "in a cluster: how long a node's claim on an event lasts; a dead node's pushes are taken over after it")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in logs and outbox claims, unique in a cluster (default: host name and HTTP port)")
@@ -139,6 +141,7 @@ type node struct {
 	nodeID     string
 	baseURL    string
 	phones     *phone.Worker
+	ledgerDB   *sqlstore.DB // the embedded mode's delivery ledger (nil on PostgreSQL)
 	metrics    *metricsServer
 	stopPrune  chan struct{} // stops pruneLedger
 	pruned     chan struct{} // closed when pruneLedger returns
@@ -192,6 +195,16 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		return nil, fmt.Errorf("open store %s: %w", n.store, err)
 	}
 	n.db.Log = log.With("component", "store")
+	if n.store.postgresURL == "" && cfg.LedgerRetention > 0 {
+		// The embedded mode keeps the delivery ledger in a file of its own
+		// (ledger.db), so that recording pushes never waits on, nor slows,
+		// the writes that cause them.
+		if n.ledgerDB, err = openLedger(ctx, filepath.Join(filepath.Dir(n.store.sqlitePath), "ledger.db")); err != nil {
+			return nil, fmt.Errorf("open the delivery ledger: %w", err)
+		}
+		n.ledgerDB.Log = log.With("component", "ledger")
+		n.db.LedgerStore = n.ledgerDB
+	}
 	n.db.MaxBodySize = cfg.MaxBodySize
 	n.db.QueueMax = cfg.OfflineMax
 	secret, err := n.db.Secret(ctx, "mqtt-password-secret")
@@ -201,7 +214,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	passwords := auth.MQTTPasswords{Secret: secret}
 
 	n.broker = &broker.Broker{
-		Installations: n.db, Presence: n.db, Ledger: n.db, Passwords: passwords, Log: log.With("component", "broker"),
+		Installations: n.db, Presence: n.db, Ledger: n.ledger(cfg), Passwords: passwords, Log: log.With("component", "broker"),
 		Queue: n.db, ReplayRate: cfg.OfflineReplayRate, QueueMaxAge: cfg.OfflineMaxAge,
 		TCPAddr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, WSAddr: cfg.MQTTWSAddr, WSSAddr: cfg.MQTTWSSAddr,
 	}
@@ -237,8 +250,12 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		return nil, err
 	}
 	n.stopPrune, n.pruned = make(chan struct{}), make(chan struct{})
-	go n.pruneLedger(cfg.LedgerRetention)
-	n.phones = &phone.Worker{Queue: n.db, Ledger: n.db, Log: log.With("component", "phone"), Node: n.nodeID, Configure: phoneEndpoints}
+	if cfg.LedgerRetention > 0 {
+		go n.pruneLedger(cfg.LedgerRetention)
+	} else {
+		close(n.pruned)
+	}
+	n.phones = &phone.Worker{Queue: n.db, Ledger: n.ledger(cfg), Log: log.With("component", "phone"), Node: n.nodeID, Configure: phoneEndpoints}
 	n.phones.Open()
 	if cfg.MetricsAddr != "" {
 		if n.metrics, err = startMetrics(cfg.MetricsAddr, n.nodeID, n.db, log); err != nil {
@@ -255,7 +272,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	n.api = &api.Server{
 		Apps: n.db, Tokens: n.db, Things: n.db, Users: n.db, Groups: n.db, Objects: n.db, Buckets: n.db,
 		Installations: n.db, Subscriptions: n.db, AppParams: n.db, PushConfigs: n.db, ACLs: n.db, ThingQueries: n.db,
-		Messages: n.db, Bodies: n.db, Topics: n.db, Ledger: n.db,
+		Messages: n.db, Bodies: n.db, Topics: n.db, Ledger: n.ledger(cfg),
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,
 			PortTCP: port(cfg.PublicPort, broker.TCP), PortSSL: port(cfg.PublicTLSPort, broker.TLS),
@@ -298,6 +315,9 @@ func (n *node) Close(ctx context.Context) error {
 	}
 	if n.db != nil {
 		errs = append(errs, n.db.Close())
+	}
+	if n.ledgerDB != nil {
+		errs = append(errs, n.ledgerDB.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -376,3 +396,28 @@ func phoneEndpoints(s *phone.Senders) {
 		}
 	}
 }
+
+// openLedger opens the embedded mode's ledger database at path.
+func openLedger(ctx context.Context, path string) (*sqlstore.DB, error) {
+	db, err := sqlite.OpenLedger(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	db.KeepBlobs = true       // its bodies directory is the main store's
+	db.Hasher = auth.Hasher{} // never used: the ledger checks no password
+	if err := db.Open(); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// ledger returns the delivery ledger, nil when --ledger-retention is 0.
+func (n *node) ledger(cfg config) kumo.DeliveryLedger {
+	if cfg.LedgerRetention <= 0 {
+		return nil
+	}
+	return n.db
+}
+
+// defaultLedgerRetention is --ledger-retention's default.
+const defaultLedgerRetention = 24 * time.Hour

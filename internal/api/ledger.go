@@ -13,6 +13,9 @@ import (
 // most ?limit= (default and maximum 1000) after ?paginationKey=. 200
 // {"deliveries":[…],"nextPaginationKey"} (the key only when more follow).
 func (s *Server) handleDeliveries(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	if s.Ledger == nil {
+		return kumo.Errorf(kumo.ErrNotFound, "This server keeps no delivery ledger (--ledger-retention 0)")
+	}
 	q := r.URL.Query()
 	f := kumo.DeliveryFilter{InstallationID: q.Get("installationID"), ThingID: q.Get("thingID"),
 		UserID: q.Get("userID"), MessageID: q.Get("messageID")}

@@ -83,9 +83,10 @@ type Broker struct {
 	presenceCh   chan presenceEvent
 	presenceDone sync.WaitGroup
 
+	ledgerMu   sync.RWMutex // guards ledgerCh (closing it)
 	ledgerCh   chan kumo.DeliveryRecord
 	ledgerDone sync.WaitGroup
-	ledgerLost int // records dropped since the last write
+	ledgerLost atomic.Int64 // records dropped since the last write
 
 	presenceLost int // online changes dropped since the last write
 
@@ -209,11 +210,13 @@ func (b *Broker) Close() error {
 		close(b.presenceCh)
 		b.presenceCh = nil // nothing is queued after this
 	}
+	b.mu.Unlock()
+	b.ledgerMu.Lock()
 	if b.ledgerCh != nil {
 		close(b.ledgerCh)
 		b.ledgerCh = nil
 	}
-	b.mu.Unlock()
+	b.ledgerMu.Unlock()
 	done := make(chan struct{})
 	go func() { b.presenceDone.Wait(); close(done) }()
 	select {

@@ -26,15 +26,15 @@ func (b *Broker) record(d kumo.Delivery, state kumo.DeliveryState, reason string
 	}
 	r := kumo.DeliveryRecord{AppID: d.AppID, MessageID: d.MessageID, EventType: d.EventType, MQTTTopic: d.Topic,
 		DeviceType: "MQTT", State: state, Reason: reason, Created: time.Now().UnixMilli()}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.ledgerMu.RLock() // not b.mu: a record per delivery must not contend with deliveries
+	defer b.ledgerMu.RUnlock()
 	if b.ledgerCh == nil {
 		return
 	}
 	select {
 	case b.ledgerCh <- r:
 	default:
-		b.ledgerLost++
+		b.ledgerLost.Add(1)
 	}
 }
 
@@ -54,11 +54,7 @@ func (b *Broker) writeLedger(ch <-chan kumo.DeliveryRecord) {
 		}
 		cancel()
 		batch = batch[:0]
-		b.mu.Lock()
-		lost := b.ledgerLost
-		b.ledgerLost = 0
-		b.mu.Unlock()
-		if lost > 0 {
+		if lost := b.ledgerLost.Swap(0); lost > 0 {
 			b.Log.Warn("delivery ledger: records dropped, too many waiting", "records", lost)
 		}
 	}

@@ -112,6 +112,11 @@ type DB struct {
 	skipLocked string // appended to a SELECT … LIMIT whose rows other nodes must skip (FOR UPDATE SKIP LOCKED)
 
 	deliveryCounts deliveryCounts // ledger records written, by state (metrics)
+	topicInstalls  topicInstalls  // MQTT installations by topic, for the ledger
+
+	// LedgerStore, when set, keeps the delivery ledger's rows (see
+	// ledger.go); the caller opens and closes it.
+	LedgerStore *DB
 
 	phoneMu         sync.Mutex              // guards phoneConfigured
 	phoneConfigured map[string]configuredAt // apps with a push configuration

@@ -2,11 +2,23 @@ package sqlstore
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/kumo-iot/kumo"
 )
+
+// ledger returns the store that keeps the ledger's rows: LedgerStore
+// when set (the embedded mode keeps them in a database file of their own,
+// so that recording pushes never slows the writes that cause them), else
+// this one.
+func (db *DB) ledger() *DB {
+	if db.LedgerStore != nil {
+		return db.LedgerStore
+	}
+	return db
+}
 
 // ledgerChunk is how many records one INSERT of the ledger writes.
 const ledgerChunk = 200
@@ -44,7 +56,7 @@ func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) er
 		rs = kept
 	}
 	now := db.now()
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	err := db.ledger().writeTx(ctx, func(tx *Tx) error {
 		for start := 0; start < len(rs); start += ledgerChunk {
 			chunk := rs[start:min(start+ledgerChunk, len(rs))]
 			var sb strings.Builder
@@ -82,6 +94,12 @@ func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) er
 	return err
 }
 
+// topicInstalls caches MQTT installations by topic, for the ledger.
+type topicInstalls struct {
+	mu sync.Mutex
+	m  map[string]kumo.Installation
+}
+
 // deliveryCounts counts the ledger records this node wrote, by state.
 type deliveryCounts struct {
 	mu sync.Mutex
@@ -100,9 +118,37 @@ func (db *DB) DeliveryCounts() map[kumo.DeliveryState]int64 {
 	return out
 }
 
-// installationsByTopic returns the MQTT installations of topics.
+// installationsByTopic returns the MQTT installations of topics, from a
+// cache of the installations already seen (an installation's topic,
+// owner and app never change; one deleted may still be named by a record
+// written just after).
 func (db *DB) installationsByTopic(ctx context.Context, topics []string) (map[string]kumo.Installation, error) {
 	out := map[string]kumo.Installation{}
+	var missing []string
+	db.topicInstalls.mu.Lock()
+	for _, t := range topics {
+		if in, ok := db.topicInstalls.m[t]; ok {
+			out[t] = in
+		} else {
+			missing = append(missing, t)
+		}
+	}
+	db.topicInstalls.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	found := map[string]kumo.Installation{}
+	defer func() {
+		db.topicInstalls.mu.Lock()
+		if db.topicInstalls.m == nil || len(db.topicInstalls.m) > 200_000 {
+			db.topicInstalls.m = map[string]kumo.Installation{}
+		}
+		for t, in := range found {
+			db.topicInstalls.m[t] = in
+		}
+		db.topicInstalls.mu.Unlock()
+	}()
+	topics = slices.Compact(slices.Sorted(slices.Values(missing)))
 	for start := 0; start < len(topics); start += 500 {
 		chunk := topics[start:min(start+500, len(topics))]
 		args := make([]any, len(chunk))
@@ -125,7 +171,7 @@ func (db *DB) installationsByTopic(ctx context.Context, topics []string) (map[st
 				return nil, err
 			}
 			in.Owner.Kind = kumo.CallerKind(kind)
-			out[topic] = in
+			out[topic], found[topic] = in, in
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -160,7 +206,8 @@ func (db *DB) Deliveries(ctx context.Context, c kumo.Caller, f kumo.DeliveryFilt
 	if limit < 1 || limit > 1000 {
 		limit = 1000
 	}
-	rows, err := db.read.QueryContext(ctx, db.dialect.Rebind(`SELECT id, message_id, event_type, installation_id, device_type, mqtt_topic,
+	ldb := db.ledger()
+	rows, err := ldb.read.QueryContext(ctx, ldb.dialect.Rebind(`SELECT id, message_id, event_type, installation_id, device_type, mqtt_topic,
 		owner_kind, owner_id, state, reason, created, updated FROM push_deliveries WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY id LIMIT ?`), append(args, limit+1)...)
 	if err != nil {
@@ -198,8 +245,12 @@ func (db *DB) PruneDeliveries(ctx context.Context, before int64) (int64, error) 
 	var total int64
 	for {
 		var n int64
-		err := db.writeTx(ctx, func(tx *Tx) error {
-			res, err := tx.Exec(ctx, "DELETE FROM push_deliveries WHERE id IN (SELECT id FROM push_deliveries WHERE created < ? ORDER BY id LIMIT 10000)", before)
+		err := db.ledger().writeTx(ctx, func(tx *Tx) error {
+			// Records are written in time order: the old ones are the
+			// lowest IDs, found by walking the primary key (no index of
+			// created to maintain on every record).
+			res, err := tx.Exec(ctx, `DELETE FROM push_deliveries WHERE id IN
+				(SELECT id FROM push_deliveries ORDER BY id LIMIT 10000) AND created < ?`, before)
 			if err == nil {
 				n, _ = res.RowsAffected()
 			}

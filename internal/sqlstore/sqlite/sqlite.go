@@ -28,7 +28,19 @@ var migrations embed.FS
 // migrations and returns the store. The caller sets the store's settings
 // and calls Open on it.
 func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
-	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)"}
+	return open(ctx, path, "FULL")
+}
+
+// OpenLedger opens the database file of the delivery ledger
+// (sqlstore.DB.LedgerStore): the same schema, committed with
+// synchronous=NORMAL (in WAL mode, a power loss may lose the last records
+// written; they are a record of pushes, not data).
+func OpenLedger(ctx context.Context, path string) (*sqlstore.DB, error) {
+	return open(ctx, path, "NORMAL")
+}
+
+func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
+	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + synchronous + ")", "foreign_keys(ON)"}
 	dsn := func(extra ...string) string {
 		q := url.Values{}
 		for _, p := range append(pragmas, extra...) {

@@ -18,5 +18,3 @@ CREATE TABLE push_deliveries (
 CREATE INDEX push_deliveries_installation ON push_deliveries (app_id, installation_id, id);
 CREATE INDEX push_deliveries_owner ON push_deliveries (app_id, owner_id, id);
 CREATE INDEX push_deliveries_message ON push_deliveries (app_id, message_id, id);
-CREATE INDEX push_deliveries_created ON push_deliveries (created);
-CREATE INDEX push_deliveries_app ON push_deliveries (app_id, id);
