@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/kumo-iot/kumo"
 	"slices"
 	"strings"
 	"syscall"
@@ -145,6 +146,22 @@ func TestOfflineDelivery(t *testing.T) {
 		wantPushes(t, in, write, kept, sent)
 		_, in = connectSession(t, url, live, true, 0)
 		wantPushes(t, in, write, live, nil)
+		// The ledger tells both stories: kept then sent, and dropped.
+		waitUntil(t, "the ledger's records of the offline pushes", func() bool {
+			counts := map[string]map[kumo.DeliveryState]int{}
+			rs, _, err := n.db.Deliveries(context.Background(), kumo.Caller{AppID: n.app.AppID, Kind: kumo.Admin}, kumo.DeliveryFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				if counts[r.InstallationID] == nil {
+					counts[r.InstallationID] = map[kumo.DeliveryState]int{}
+				}
+				counts[r.InstallationID][r.State]++
+			}
+			k, l := counts[kept.InstallationID], counts[live.InstallationID]
+			return k[kumo.DeliveryQueued] >= 10 && k[kumo.DeliverySent] >= 10 && l[kumo.DeliveryDropped] >= 10
+		})
 
 		// The persistent device comes back with clean session 1: it gets
 		// none of what was kept for it, and it is no longer kept.

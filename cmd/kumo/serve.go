@@ -205,6 +205,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		n.ledgerDB.Log = log.With("component", "ledger")
 		n.db.LedgerStore = n.ledgerDB
 	}
+	n.db.LedgerOn = cfg.LedgerRetention > 0
 	n.db.MaxBodySize = cfg.MaxBodySize
 	n.db.QueueMax = cfg.OfflineMax
 	secret, err := n.db.Secret(ctx, "mqtt-password-secret")

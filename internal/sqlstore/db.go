@@ -117,6 +117,9 @@ type DB struct {
 	// LedgerStore, when set, keeps the delivery ledger's rows (see
 	// ledger.go); the caller opens and closes it.
 	LedgerStore *DB
+	// LedgerOn makes the store record the pushes it queues (offline and
+	// phone queues) in the ledger.
+	LedgerOn bool
 
 	phoneMu         sync.Mutex              // guards phoneConfigured
 	phoneConfigured map[string]configuredAt // apps with a push configuration

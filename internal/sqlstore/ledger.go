@@ -20,6 +20,17 @@ func (db *DB) ledger() *DB {
 	return db
 }
 
+// record writes ledger records of the store's own (pushes queued), when
+// the ledger is on; a failure is logged, never the write's.
+func (db *DB) record(ctx context.Context, rs []kumo.DeliveryRecord) {
+	if !db.LedgerOn || len(rs) == 0 {
+		return
+	}
+	if err := db.RecordDeliveries(ctx, rs); err != nil {
+		db.Log.Warn("delivery ledger: records not written", "records", len(rs), "error", err)
+	}
+}
+
 // ledgerChunk is how many records one INSERT of the ledger writes.
 const ledgerChunk = 200
 

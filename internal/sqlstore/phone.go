@@ -114,7 +114,7 @@ func (db *DB) QueuePhonePushes(ctx context.Context, ps []kumo.PhonePush) error {
 		return nil
 	}
 	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	err := db.writeTx(ctx, func(tx *Tx) error {
 		for start := 0; start < len(ps); start += 100 {
 			chunk := ps[start:min(start+100, len(ps))]
 			var sb strings.Builder
@@ -135,6 +135,16 @@ func (db *DB) QueuePhonePushes(ctx context.Context, ps []kumo.PhonePush) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	rs := make([]kumo.DeliveryRecord, len(ps))
+	for i, p := range ps {
+		rs[i] = kumo.DeliveryRecord{AppID: p.AppID, MessageID: p.MessageID, EventType: p.EventType, InstallationID: p.InstallationID,
+			DeviceType: p.DeviceType, State: kumo.DeliveryQueued, Reason: "waiting for the phone worker", Created: now}
+	}
+	db.record(ctx, rs)
+	return nil
 }
 
 // ClaimPhonePushes implements kumo.PhoneQueue.

@@ -117,9 +117,19 @@ func (db *DB) Enqueue(ctx context.Context, ds []kumo.Delivery) error {
 	if err != nil {
 		return err
 	}
+	var rs []kumo.DeliveryRecord
+	for _, d := range ds {
+		rs = append(rs, kumo.DeliveryRecord{AppID: d.AppID, MessageID: d.MessageID, EventType: d.EventType, MQTTTopic: d.Topic,
+			DeviceType: "MQTT", State: kumo.DeliveryQueued, Reason: "kept for a device with a persistent session", Created: now})
+	}
 	for t, n := range dropped {
 		db.Log.Warn("offline pushes dropped: the installation's queue is full (the oldest go)", "topic", t, "dropped", n, "max", db.queueMax())
+		for range n {
+			rs = append(rs, kumo.DeliveryRecord{MQTTTopic: t, DeviceType: "MQTT", State: kumo.DeliveryDropped,
+				Reason: "the offline queue is full: the oldest push went", Created: now})
+		}
 	}
+	db.record(ctx, rs)
 	return nil
 }
 
