@@ -180,15 +180,7 @@ type MessageSource struct {
 // data, overlaid with mqtt.data, and Kii's metadata keys as the send*
 // flags ask (spec push-mqtt §5.2, §9.3, §9.5).
 func (m PushMessage) MQTTPayload(src MessageSource) []byte {
-	out := make(map[string]any, len(m.Data)+len(m.MQTT.Data)+10)
-	for k, v := range m.Data {
-		out[k] = v
-	}
-	for k, v := range m.MQTT.Data {
-		out[k] = v
-	}
-	m.metadata(out, src, false)
-	b, _ := json.Marshal(out) // flat strings, numbers and booleans
+	b, _ := json.Marshal(m.channelData(m.MQTT, src, false)) // flat strings, numbers and booleans
 	return b
 }
 
@@ -253,6 +245,21 @@ func (m PushMessage) metadata(out map[string]any, src MessageSource, short bool)
 	}
 }
 
+// channelData is what a phone channel carries besides its own options:
+// the data overlaid with the channel's data, and Kii's keys (APNs's short
+// ones with short).
+func (m PushMessage) channelData(ch MessageChannel, src MessageSource, short bool) map[string]any {
+	out := make(map[string]any, len(m.Data)+len(ch.Data)+8)
+	for k, v := range m.Data {
+		out[k] = v
+	}
+	for k, v := range ch.Data {
+		out[k] = v
+	}
+	m.metadata(out, src, short)
+	return out
+}
+
 // CheckSize renders the message for each enabled channel and returns
 // INVALID_INPUT_DATA when one is over its limit: MQTT 4096 bytes, FCM
 // 4096, APNs 2048 (spec push-mqtt §4.4, §8). Nothing is ever truncated.
@@ -263,27 +270,12 @@ func (m PushMessage) CheckSize(src MessageSource) error {
 		}
 	}
 	if m.FCM.Enabled {
-		data := map[string]any{}
-		for k, v := range m.Data {
-			data[k] = v
-		}
-		for k, v := range m.FCM.Data {
-			data[k] = v
-		}
-		m.metadata(data, src, false)
-		if b, _ := json.Marshal(data); len(b) > MaxFCMPayload {
+		if b, _ := json.Marshal(m.channelData(m.FCM, src, false)); len(b) > MaxFCMPayload {
 			return Errorf(ErrInvalidInputData, "The FCM payload would be %d bytes; the limit is %d", len(b), MaxFCMPayload)
 		}
 	}
 	if m.APNs.Enabled {
-		payload := map[string]any{}
-		for k, v := range m.Data {
-			payload[k] = v
-		}
-		for k, v := range m.APNs.Data {
-			payload[k] = v
-		}
-		m.metadata(payload, src, true)
+		payload := m.channelData(m.APNs, src, true)
 		payload["aps"] = m.APNs.Raw
 		if b, _ := json.Marshal(payload); len(b) > MaxAPNsPayload {
 			return Errorf(ErrInvalidInputData, "The APNs payload would be %d bytes; the limit is %d", len(b), MaxAPNsPayload)
@@ -324,26 +316,10 @@ func (m PushMessage) Delivery(src MessageSource) MessageDelivery {
 	if m.FCM.Enabled || m.APNs.Enabled {
 		p := &PhonePayload{FCMEnabled: m.FCM.Enabled, APNsEnabled: m.APNs.Enabled}
 		if m.FCM.Enabled {
-			p.FCMData = map[string]any{}
-			for k, v := range m.Data {
-				p.FCMData[k] = v
-			}
-			for k, v := range m.FCM.Data {
-				p.FCMData[k] = v
-			}
-			m.metadata(p.FCMData, src, false)
-			p.FCM = m.FCM.Raw
+			p.FCMData, p.FCM = m.channelData(m.FCM, src, false), m.FCM.Raw
 		}
 		if m.APNs.Enabled {
-			p.APNsData = map[string]any{}
-			for k, v := range m.Data {
-				p.APNsData[k] = v
-			}
-			for k, v := range m.APNs.Data {
-				p.APNsData[k] = v
-			}
-			m.metadata(p.APNsData, src, true)
-			p.APNs = m.APNs.Raw
+			p.APNsData, p.APNs = m.channelData(m.APNs, src, true), m.APNs.Raw
 		}
 		d.Phone = p
 	}
