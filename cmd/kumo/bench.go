@@ -8,15 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"runtime/pprof"
 	"time"
 
-	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/auth"
 	"github.com/kumo-iot/kumo/internal/bench"
-	"github.com/kumo-iot/kumo/internal/broker"
 )
 
 // benchIterations is the default PBKDF2 iteration count of the in-process
@@ -39,55 +36,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&cfg.Rate, "rate", 0, "objects/s to create, over all workers (0: as fast as possible)")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of the load phase")
 	fs.DurationVar(&cfg.Baseline, "baseline", bench.DefaultBaseline, "length of the same-run baseline: no-op HTTP round trips with the same workers and pacing (0: skip)")
-	fs.StringVar(&cfg.BaseURL, "url", "", "base URL of the server to measure, such as http://host:8080, or the comma-separated URLs of a cluster's nodes (devices and writes are spread over them; default: start a server in this process)")
-	fs.StringVar(&cfg.AppID, "app-id", "", "with --url: the app ID")
-	fs.StringVar(&cfg.ClientID, "client-id", "", "with --url: the app's client ID")
-	fs.StringVar(&cfg.ClientSecret, "client-secret", "", "with --url: the app's client secret")
-	fs.StringVar(&cfg.MQTTHost, "mqtt-host", "", "with --url: MQTT host to connect to instead of the one of the mqtt-endpoint answers")
-	iterations := fs.Int("password-iterations", benchIterations, "without --url: PBKDF2 iterations of the in-process server")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
+	var target benchTarget
+	target.flags(fs, "base URL of the server to measure, such as http://host:8080, or the comma-separated URLs of a cluster's nodes (devices and writes are spread over them; default: start a server in this process)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	stopProfiles, err := startProfiles(*cpuProfile, *memProfile)
+	stop, err := target.start(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	defer stopProfiles()
-
-	var rssNote string
-	if cfg.BaseURL == "" {
-		if cfg.AppID != "" || cfg.ClientID != "" || cfg.ClientSecret != "" || cfg.MQTTHost != "" {
-			return errors.New("--app-id, --client-id, --client-secret and --mqtt-host need --url")
-		}
-		tuneGC() // as kumo serve does
-		n, cleanup, err := startBenchNode(ctx, *iterations, stderr)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			fmt.Fprintln(stderr, "bench: stopping the in-process server")
-			if err := cleanup(); err != nil {
-				fmt.Fprintln(stderr, "bench: stopping the in-process server:", err)
-			}
-		}()
-		creds, err := n.db.CreateApp(ctx, kumo.AppCreate{Name: "bench"})
-		if err != nil {
-			return fmt.Errorf("create the bench app: %w", err)
-		}
-		cfg.BaseURL, cfg.AppID, cfg.ClientID, cfg.ClientSecret = n.baseURL, creds.AppID, creds.ClientID, creds.ClientSecret
-		if u, err := url.Parse(n.baseURL); err == nil {
-			cfg.MQTTHost = u.Hostname()
-		}
-		cfg.MQTTPort = n.broker.Port(broker.TCP)
-		// The server shares this process: its RSS is included.
+	defer stop()
+	cfg.BaseURL, cfg.AppID, cfg.ClientID, cfg.ClientSecret = target.BaseURL, target.AppID, target.ClientID, target.ClientSecret
+	cfg.MQTTHost, cfg.MQTTPort = target.MQTTHost, target.MQTTPort
+	// With the server in this process, its RSS is included.
+	rssNote := "VmRSS of the kumo bench process: the load generator only, not the server at --url"
+	if target.node != nil {
 		rssNote = "VmRSS of the kumo bench process: the in-process server and the load generator (HTTP workers and MQTT clients) together"
-	} else {
-		if cfg.AppID == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
-			return errors.New("--url needs --app-id, --client-id and --client-secret")
-		}
-		rssNote = "VmRSS of the kumo bench process: the load generator only, not the server at --url"
 	}
 
 	res, err := bench.Run(ctx, cfg)

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -28,57 +26,24 @@ func runBenchTopic(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.IntVar(&cfg.Sends, "sends", 5, "messages sent to the topic, one at a time (each after the previous fan-out)")
 	fs.DurationVar(&cfg.Deadline, "deadline", bench.DefaultTopicDeadline, "how long a fan-out may take before the devices without it count as lost")
 	baseline := fs.Bool("baseline", true, "without --url: before each send, fan the same payload size out through the in-process broker directly (the raw broker baseline)")
-	fs.StringVar(&cfg.BaseURL, "url", "", "base URL of the server to measure (default: start a server in this process); no baseline then")
-	fs.StringVar(&cfg.AppID, "app-id", "", "with --url: the app ID")
-	fs.StringVar(&cfg.ClientID, "client-id", "", "with --url: the app's client ID")
-	fs.StringVar(&cfg.ClientSecret, "client-secret", "", "with --url: the app's client secret")
-	fs.StringVar(&cfg.MQTTHost, "mqtt-host", "", "with --url: MQTT host to connect to instead of the one of the mqtt-endpoint answers")
-	iterations := fs.Int("password-iterations", benchIterations, "without --url: PBKDF2 iterations of the in-process server")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
+	var target benchTarget
+	target.flags(fs, "base URL of the server to measure (default: start a server in this process); no baseline then")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	stopProfiles, err := startProfiles(*cpuProfile, *memProfile)
+	stop, err := target.start(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	defer stopProfiles()
-
-	var rssNote string
-	if cfg.BaseURL == "" {
-		if cfg.AppID != "" || cfg.ClientID != "" || cfg.ClientSecret != "" || cfg.MQTTHost != "" {
-			return errors.New("--app-id, --client-id, --client-secret and --mqtt-host need --url")
-		}
-		tuneGC() // as kumo serve does
-		n, cleanup, err := startBenchNode(ctx, *iterations, stderr)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			fmt.Fprintln(stderr, "bench: stopping the in-process server")
-			if err := cleanup(); err != nil {
-				fmt.Fprintln(stderr, "bench: stopping the in-process server:", err)
-			}
-		}()
-		creds, err := n.db.CreateApp(ctx, kumo.AppCreate{Name: "bench"})
-		if err != nil {
-			return fmt.Errorf("create the bench app: %w", err)
-		}
-		cfg.BaseURL, cfg.AppID, cfg.ClientID, cfg.ClientSecret = n.baseURL, creds.AppID, creds.ClientID, creds.ClientSecret
-		if u, err := url.Parse(n.baseURL); err == nil {
-			cfg.MQTTHost = u.Hostname()
-		}
-		cfg.MQTTPort = n.broker.Port(broker.TCP)
+	defer stop()
+	cfg.BaseURL, cfg.AppID, cfg.ClientID, cfg.ClientSecret = target.BaseURL, target.AppID, target.ClientID, target.ClientSecret
+	cfg.MQTTHost, cfg.MQTTPort = target.MQTTHost, target.MQTTPort
+	rssNote := "VmRSS of the kumo bench process: the MQTT clients only, not the server at --url"
+	if target.node != nil {
 		if *baseline {
-			cfg.RawPublish = rawPublish(n.broker)
+			cfg.RawPublish = rawPublish(target.node.broker)
 		}
 		rssNote = "VmRSS of the kumo bench process: the in-process server and the MQTT clients together"
-	} else {
-		if cfg.AppID == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
-			return errors.New("--url needs --app-id, --client-id and --client-secret")
-		}
-		rssNote = "VmRSS of the kumo bench process: the MQTT clients only, not the server at --url"
 	}
 
 	start := time.Now()

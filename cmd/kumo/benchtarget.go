@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+
+	"github.com/kumo-iot/kumo"
+	"github.com/kumo-iot/kumo/internal/broker"
+)
+
+// benchTarget is the server a benchmark measures, as its flags name it:
+// a server at --url with an app's credentials, or (by default) a node
+// started in this process with an app of its own. kumo bench and kumo
+// bench topic share it.
+type benchTarget struct {
+	BaseURL, AppID, ClientID, ClientSecret, MQTTHost string
+	MQTTPort                                         int // in-process only
+	iterations                                       int
+	cpuProfile, memProfile                           string
+
+	node *node // the in-process node; nil with --url
+}
+
+// flags registers the target's flags; urlHelp describes --url.
+func (t *benchTarget) flags(fs *flag.FlagSet, urlHelp string) {
+	fs.StringVar(&t.BaseURL, "url", "", urlHelp)
+	fs.StringVar(&t.AppID, "app-id", "", "with --url: the app ID")
+	fs.StringVar(&t.ClientID, "client-id", "", "with --url: the app's client ID")
+	fs.StringVar(&t.ClientSecret, "client-secret", "", "with --url: the app's client secret")
+	fs.StringVar(&t.MQTTHost, "mqtt-host", "", "with --url: MQTT host to connect to instead of the one of the mqtt-endpoint answers")
+	fs.IntVar(&t.iterations, "password-iterations", benchIterations, "without --url: PBKDF2 iterations of the in-process server")
+	fs.StringVar(&t.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.StringVar(&t.memProfile, "memprofile", "", "write an allocation profile of the run to this file")
+}
+
+// start checks the flags, starts the profiles and, without --url, the
+// in-process node with an app; stop undoes it all.
+func (t *benchTarget) start(ctx context.Context, stderr io.Writer) (stop func(), err error) {
+	stopProfiles, err := startProfiles(t.cpuProfile, t.memProfile)
+	if err != nil {
+		return nil, err
+	}
+	if t.BaseURL != "" {
+		if t.AppID == "" || t.ClientID == "" || t.ClientSecret == "" {
+			stopProfiles()
+			return nil, errors.New("--url needs --app-id, --client-id and --client-secret")
+		}
+		return stopProfiles, nil
+	}
+	if t.AppID != "" || t.ClientID != "" || t.ClientSecret != "" || t.MQTTHost != "" {
+		stopProfiles()
+		return nil, errors.New("--app-id, --client-id, --client-secret and --mqtt-host need --url")
+	}
+	tuneGC() // as kumo serve does
+	n, cleanup, err := startBenchNode(ctx, t.iterations, stderr)
+	if err != nil {
+		stopProfiles()
+		return nil, err
+	}
+	stop = func() {
+		fmt.Fprintln(stderr, "bench: stopping the in-process server")
+		if err := cleanup(); err != nil {
+			fmt.Fprintln(stderr, "bench: stopping the in-process server:", err)
+		}
+		stopProfiles()
+	}
+	creds, err := n.db.CreateApp(ctx, kumo.AppCreate{Name: "bench"})
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("create the bench app: %w", err)
+	}
+	t.node = n
+	t.BaseURL, t.AppID, t.ClientID, t.ClientSecret = n.baseURL, creds.AppID, creds.ClientID, creds.ClientSecret
+	if u, err := url.Parse(n.baseURL); err == nil {
+		t.MQTTHost = u.Hostname()
+	}
+	t.MQTTPort = n.broker.Port(broker.TCP)
+	return stop, nil
+}
