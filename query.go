@@ -349,6 +349,10 @@ func ParseQuery(raw []byte) (Query, error) { return parseQuery(raw, "bucketQuery
 // (on userOwners and groupOwners) allowed.
 func ParseThingQuery(raw []byte) (Query, error) { return parseQuery(raw, "thingQuery") }
 
+// ParseUserQuery parses a UserQueryRequest body: a QueryRequest with
+// "userQuery" in place of "bucketQuery".
+func ParseUserQuery(raw []byte) (Query, error) { return parseQuery(raw, "userQuery") }
+
 // parseQuery parses a query body whose query object is under key.
 func parseQuery(raw []byte, key string) (Query, error) {
 	q := Query{Clause: Clause{Type: ClauseAll}, Limit: MaxQueryLimit}

@@ -163,3 +163,28 @@ func ParseUserRegistration(body map[string]any, allowPseudo bool) (UserRegistrat
 	}
 	return r, nil
 }
+
+// UserQueryFields are the user fields a user query may name.
+var UserQueryFields = []string{"userID", "loginName", "displayName", "emailAddress", "phoneNumber", "country", "locale"}
+
+// UserQueryObject is what a user query's clauses see of user u: the
+// predefined fields (custom fields are not queryable) and _created.
+func UserQueryObject(u User) Object {
+	data := map[string]any{}
+	for k, v := range map[string]string{"userID": u.ID, "loginName": u.LoginName, "displayName": u.DisplayName,
+		"emailAddress": u.Email, "phoneNumber": u.Phone, "country": u.Country, "locale": u.Locale} {
+		if v != "" {
+			data[k] = v
+		}
+	}
+	return Object{ID: u.ID, Data: data, Created: u.Created, Modified: u.Modified}
+}
+
+// UserQueryService queries users.
+type UserQueryService interface {
+	// QueryUsers returns a page of the users q selects (ParseUserQuery),
+	// in q's order, with the next page's key ("" on the last). The app
+	// admin only (UNAUTHORIZED): a user query would tell anyone which
+	// addresses have accounts. A count is not supported.
+	QueryUsers(ctx context.Context, c Caller, q Query) ([]User, string, error)
+}

@@ -272,7 +272,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	}
 	n.api = &api.Server{
 		Apps: n.db, Tokens: n.db, Things: n.db, Users: n.db, Groups: n.db, Objects: n.db, Buckets: n.db,
-		Installations: n.db, Subscriptions: n.db, AppParams: n.db, PushConfigs: n.db, ACLs: n.db, ThingQueries: n.db,
+		Installations: n.db, Subscriptions: n.db, AppParams: n.db, PushConfigs: n.db, ACLs: n.db, ThingQueries: n.db, UserQueries: n.db,
 		Messages: n.db, Bodies: n.db, Topics: n.db, Ledger: n.ledger(cfg),
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,

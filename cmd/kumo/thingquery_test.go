@@ -89,3 +89,42 @@ func testThingQueryAPI(t *testing.T, cfg config) {
 		t.Errorf("contains in a bucket query: %d %s, want 400 QUERY_NOT_SUPPORTED", r.Status, r.Body)
 	}
 }
+
+func TestUserQueryAPI(t *testing.T) { forEachStore(t, testUserQueryAPI) }
+
+// testUserQueryAPI queries users as the admin (the go SDK's
+// UserQueryRequest), with pages, and checks that users may not.
+func testUserQueryAPI(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
+	base := f.n.base + "/api/apps/" + f.n.app.AppID
+	for i, c := range []string{"JP", "JP", "US"} {
+		wantStatus(t, do(t, "POST", base+"/users", fmt.Sprintf(`{"loginName":"uq%d","password":"pw-1234","country":%q,"custom":"x"}`, i, c)), 201)
+	}
+	query := func(token, body string) response {
+		return do(t, "POST", base+"/users/query", body, "Authorization", "Bearer "+token, "Content-Type", "application/vnd.kii.UserQueryRequest+json")
+	}
+	logins := func(r response) []string {
+		t.Helper()
+		wantStatus(t, r, 200)
+		var out []string
+		for _, u := range r.JSON(t)["results"].([]any) {
+			out = append(out, u.(map[string]any)["loginName"].(string))
+		}
+		return out
+	}
+	r := query(f.adminToken, `{"userQuery":{"clause":{"type":"eq","field":"country","value":"JP"},"orderBy":"loginName"},"bestEffortLimit":1}`)
+	if got := logins(r); strings.Join(got, ",") != "uq0" {
+		t.Errorf("page 1: %v", got)
+	}
+	key, _ := r.JSON(t)["nextPaginationKey"].(string)
+	r = query(f.adminToken, fmt.Sprintf(`{"userQuery":{"clause":{"type":"eq","field":"country","value":"JP"},"orderBy":"loginName"},"bestEffortLimit":1,"paginationKey":%q}`, key))
+	if got := logins(r); strings.Join(got, ",") != "uq1" {
+		t.Errorf("page 2: %v", got)
+	}
+	if got := logins(query(f.adminToken, `{"userQuery":{"clause":{"type":"eq","field":"custom","value":"x"}}}`)); len(got) != 0 {
+		t.Errorf("custom fields are not queryable: %v", got)
+	}
+	if r := query(f.userToken, `{}`); r.Status != 401 {
+		t.Errorf("a user querying users: %d %s", r.Status, r.Body)
+	}
+}

@@ -43,6 +43,7 @@ type Server struct {
 	PushConfigs   kumo.PushConfigService
 	ACLs          kumo.ACLService
 	ThingQueries  kumo.ThingQueryService
+	UserQueries   kumo.UserQueryService
 	Messages      kumo.MessageService
 	Ledger        kumo.DeliveryLedger
 	Bodies        kumo.BodyService
@@ -138,6 +139,7 @@ func (s *Server) routes() {
 	m.HandleFunc("HEAD /api/apps/{appID}/things/{thing}/ownership/{owner}", s.owner(s.handleOwnerHead))
 	m.HandleFunc("DELETE /api/apps/{appID}/things/{thing}/ownership/{owner}", s.owner(s.handleOwnerDelete))
 	m.HandleFunc("POST /api/apps/{appID}/users", s.app(s.handleUserRegister))
+	m.HandleFunc("POST /api/apps/{appID}/users/query", s.app(s.handleUserQuery))
 	m.HandleFunc("GET /api/apps/{appID}/users/{user}", s.app(s.handleUserGet))
 	m.HandleFunc("POST /api/apps/{appID}/users/{user}", s.app(s.handleUserUpdate))
 	m.HandleFunc("DELETE /api/apps/{appID}/users/{user}", s.app(s.handleUserDelete))

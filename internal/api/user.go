@@ -110,3 +110,32 @@ func (s *Server) handleUserPassword(w http.ResponseWriter, r *http.Request, c ku
 	}
 	return noContent(w)
 }
+
+// handleUserQuery serves POST /api/apps/{appID}/users/query with a
+// UserQueryRequest (admin only): 200 {"queryDescription","results":[users
+// as GET renders them],"nextPaginationKey"} (the key only when more
+// follow).
+func (s *Server) handleUserQuery(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	raw, err := readBody(w, r, maxJSONBody)
+	if err != nil {
+		return err
+	}
+	q, err := kumo.ParseUserQuery(raw)
+	if err != nil {
+		return err
+	}
+	users, next, err := s.UserQueries.QueryUsers(r.Context(), c, q)
+	if err != nil {
+		return err
+	}
+	results := make([]any, len(users))
+	for i, u := range users {
+		results[i] = userJSON(u)
+	}
+	out := map[string]any{"queryDescription": q.Description(), "results": results}
+	if next != "" {
+		out["nextPaginationKey"] = next
+	}
+	writeJSON(w, http.StatusOK, "application/vnd.kii.UserQueryResponse+json", out)
+	return nil
+}
