@@ -189,14 +189,16 @@ func TestClusterTopicMessage(t *testing.T) {
 	wantStatus(t, r, 200)
 	admin := []string{"Authorization", "Bearer " + r.Str(t, "access_token")}
 	wantStatus(t, do(t, "PUT", base+"/topics/fleet", "", admin...), 204)
-	devB, devC := a.mustDevice("topic-b"), a.mustDevice("topic-c")
-	for _, d := range []device{devB, devC} {
+	devB, devC, devGone := a.mustDevice("topic-b"), a.mustDevice("topic-c"), a.mustDevice("topic-gone")
+	for _, d := range []device{devB, devC, devGone} {
 		wantStatus(t, do(t, "PUT", base+"/topics/fleet/push/subscriptions/things/"+d.ThingID, "", "Authorization", "Bearer "+d.Token), 204)
 	}
 	_, inB := connectDevice(t, mqttURLOf(nodes[1]), devB, 4)
 	_, inC := connectDevice(t, mqttURLOf(nodes[2]), devC, 4)
 	msg := `{"data":{"n":1},"mqtt":{"enabled":true},"gcm":{"enabled":false},"apns":{"enabled":false}}`
-	wantStatus(t, do(t, "POST", base+"/topics/fleet/push/messages", msg, admin...), 201)
+	r = do(t, "POST", base+"/topics/fleet/push/messages", msg, admin...)
+	wantStatus(t, r, 201)
+	msgID := r.Str(t, "pushMessageID")
 	for name, in := range map[string]*inbox{"node-b": inB, "node-c": inC} {
 		ms := in.waitFor(t, "the topic message on "+name, func(ms []paho.Message) bool { return len(ms) >= 1 })
 		if !contains(string(ms[0].Payload()), `"topic":"fleet"`) {
@@ -205,4 +207,25 @@ func TestClusterTopicMessage(t *testing.T) {
 	}
 	wantStatus(t, do(t, "POST", base+"/things/"+devC.ThingID+"/push/messages", `{"data":{"n":2},"mqtt":{"enabled":true},"gcm":{"enabled":false}}`, admin...), 201)
 	inC.waitFor(t, "the direct push on node-c", func(ms []paho.Message) bool { return len(ms) >= 2 })
+
+	// The delivery ledger: sent by the nodes that hold B and C, dropped
+	// for the device connected to no node (NATS reports that nobody
+	// listened).
+	states := map[string]string{}
+	waitUntil(t, "three ledger records of the topic message", func() bool {
+		r := do(t, "GET", base+"/push/deliveries?messageID="+msgID, "", admin...)
+		wantStatus(t, r, 200)
+		for _, d := range r.JSON(t)["deliveries"].([]any) {
+			d := d.(map[string]any)
+			reason, _ := d["reason"].(string)
+			states[d["installationID"].(string)] = d["state"].(string) + ": " + reason
+		}
+		return len(states) >= 3
+	})
+	want := map[string]string{devB.InstallationID: "sent: ", devC.InstallationID: "sent: ", devGone.InstallationID: "dropped: the device is not connected"}
+	for id, w := range want {
+		if states[id] != w {
+			t.Errorf("installation %s: ledger says %q, want %q (all: %v)", id, states[id], w, states)
+		}
+	}
 }

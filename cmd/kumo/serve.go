@@ -233,6 +233,9 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	if cfg.NATS != "" {
 		nb := &natsbus.Bus{URL: cfg.NATS, Name: cfg.NodeID, Log: log.With("component", "nats")}
 		nb.Handle(n.broker.Deliver)
+		if n.broker.Ledger != nil {
+			nb.Unheard = n.broker.NotConnected
+		}
 		if err := nb.Open(); err != nil {
 			return nil, err
 		}

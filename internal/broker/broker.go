@@ -259,7 +259,7 @@ func (b *Broker) Deliver(d kumo.Delivery) {
 		return
 	}
 	if !b.Subscribed(d.Topic) {
-		b.record(d, kumo.DeliveryDropped, "the device is not connected")
+		b.record(d, kumo.DeliveryDropped, notConnected)
 		return
 	}
 	if err := b.server.Publish(d.Topic, d.Payload, false, 0); err != nil {

@@ -38,6 +38,16 @@ func (b *Broker) record(d kumo.Delivery, state kumo.DeliveryState, reason string
 	}
 }
 
+// NotConnected records a delivery that reached no node of a cluster (its
+// device is connected nowhere) as dropped, as Deliver does one that
+// finds its device gone.
+func (b *Broker) NotConnected(d kumo.Delivery) {
+	b.record(d, kumo.DeliveryDropped, notConnected)
+}
+
+// notConnected is the reason of a delivery dropped for want of a device.
+const notConnected = "the device is not connected"
+
 // writeLedger writes queued records in batches until the channel closes.
 func (b *Broker) writeLedger(ch <-chan kumo.DeliveryRecord) {
 	defer b.ledgerDone.Done()

@@ -8,9 +8,11 @@ package nats
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +30,7 @@ const (
 	eventHeader      = "Kumo-Event"     // the event's type,
 	messageHeader    = "Kumo-Message"   // and a sent message's ID
 	queuedHeader     = "Kumo-Queued"    // set on a nudge: the device's queue has new pushes
+	subjectHeader    = "Nats-Subject"   // on a no-responders status: the subject nobody listened to
 )
 
 // Bus is a kumo.Bus over NATS.
@@ -38,7 +41,12 @@ type Bus struct {
 	Name string
 	Log  *slog.Logger
 
+	// Unheard, when set, is told of each delivery that no node listened
+	// to (its device is connected nowhere): for the delivery ledger.
+	Unheard func(kumo.Delivery)
+
 	nc        *nats.Conn
+	unheard   string // this node's subject prefix for no-responders statuses
 	mu        sync.Mutex // guards handler and subs
 	handler   func(kumo.Delivery)
 	subs      map[string]*nats.Subscription
@@ -75,11 +83,58 @@ func (b *Bus) Open() error {
 		d.Topic, d.Recovered = m.Header.Get(topicHeader), true
 		b.deliver(d)
 	})
+	if err == nil && b.Unheard != nil {
+		b.unheard = nats.NewInbox()
+		_, err = nc.Subscribe(b.unheard+".>", b.noResponders)
+	}
 	if err != nil {
 		nc.Close()
 		return fmt.Errorf("nats: subscribe: %w", err)
 	}
 	return nil
+}
+
+// A delivery published with a reply subject that nobody listens to comes
+// back from the NATS server as a "503 no responders" status (it sends one
+// to a publisher that asked for them, as nats.go does, naming the subject
+// in a header). Kumo never replies to deliveries: the reply subject only
+// carries what the ledger needs to name the delivery, since the status
+// carries nothing else of the original message.
+
+// replyTo is the reply subject of a delivery: this node's prefix, then the
+// app, event type and message ID, each a token of its own.
+func (b *Bus) replyTo(d kumo.Delivery) string {
+	return b.unheard + "." + token(d.AppID) + "." + token(string(d.EventType)) + "." + token(d.MessageID)
+}
+
+// token encodes s as a subject token (never empty, no dots or wildcards).
+func token(s string) string { return "t" + base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// untoken is token's inverse.
+func untoken(t string) (string, bool) {
+	if !strings.HasPrefix(t, "t") {
+		return "", false
+	}
+	s, err := base64.RawURLEncoding.DecodeString(t[1:])
+	return string(s), err == nil
+}
+
+// noResponders hands a delivery that no node listened to to Unheard.
+func (b *Bus) noResponders(m *nats.Msg) {
+	if m.Header.Get("Status") != "503" { // nats.go's status header and the no-responders code
+		return
+	}
+	topic, ok := strings.CutPrefix(m.Header.Get(subjectHeader), pushPrefix)
+	parts := strings.Split(strings.TrimPrefix(m.Subject, b.unheard+"."), ".")
+	if !ok || len(parts) != 3 {
+		return
+	}
+	app, ok1 := untoken(parts[0])
+	event, ok2 := untoken(parts[1])
+	msgID, ok3 := untoken(parts[2])
+	if ok1 && ok2 && ok3 {
+		b.Unheard(kumo.Delivery{Topic: topic, AppID: app, EventType: kumo.EventType(event), MessageID: msgID})
+	}
 }
 
 // Close unsubscribes and closes the connection.
@@ -128,6 +183,8 @@ func (b *Bus) Publish(ctx context.Context, ds []kumo.Delivery) error {
 		}
 		if d.Queued {
 			m.Header.Set(queuedHeader, "1")
+		} else if b.unheard != "" && !d.Recovered {
+			m.Reply = b.replyTo(d)
 		}
 		if err := b.nc.PublishMsg(m); err != nil {
 			return fmt.Errorf("nats: publish: %w", err)
