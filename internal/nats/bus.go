@@ -46,7 +46,7 @@ type Bus struct {
 	Unheard func(kumo.Delivery)
 
 	nc        *nats.Conn
-	unheard   string // this node's subject prefix for no-responders statuses
+	unheard   string     // this node's subject prefix for no-responders statuses
 	mu        sync.Mutex // guards handler and subs
 	handler   func(kumo.Delivery)
 	subs      map[string]*nats.Subscription
