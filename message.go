@@ -184,31 +184,77 @@ func (m PushMessage) MQTTPayload(src MessageSource) []byte {
 	return b
 }
 
+// apnsKeys maps Kii's long metadata keys (spec push-mqtt §5.2), which MQTT
+// and FCM carry, to the short keys of APNs payloads.
+var apnsKeys = map[string]string{
+	"appID":              "a",
+	"sender":             "s",
+	"origin":             "o",
+	"when":               "w",
+	"type":               "t",
+	"topic":              "to",
+	"objectScopeAppID":   "sa",
+	"objectScopeUserID":  "su",
+	"objectScopeGroupID": "sg",
+	"objectScopeThingID": "sth",
+	"objectScopeType":    "st",
+	"bucketID":           "bi",
+	"bucketType":         "bt",
+	"objectID":           "oi",
+	"modifiedAt":         "om",
+}
+
+// APNsKey returns the APNs name of a metadata key: its short name, or
+// the key itself when it has none (sourceURI, senderURI, data keys).
+func APNsKey(long string) string {
+	if s, ok := apnsKeys[long]; ok {
+		return s
+	}
+	return long
+}
+
 // metadata adds Kii's keys to a payload: long names, or APNs' short ones.
 func (m PushMessage) metadata(out map[string]any, src MessageSource, short bool) {
-	key := func(long, shortName string) string {
+	key := func(long string) string {
 		if short {
-			return shortName
+			return APNsKey(long)
 		}
 		return long
 	}
 	if m.SendAppID && src.Topic != nil {
-		out[key("appID", "a")] = src.AppID
+		out[key("appID")] = src.AppID
 	}
 	if m.SendSender && (src.Sender.Kind == UserCaller || src.Sender.Kind == ThingCaller) {
-		out[key("sender", "s")] = src.Sender.ID
+		out[key("sender")] = src.Sender.ID
 	}
 	if m.SendOrigin {
-		out[key("origin", "o")] = "EXPLICIT"
+		out[key("origin")] = "EXPLICIT"
 	}
 	if m.SendWhen {
-		out[key("when", "w")] = src.When
+		out[key("when")] = src.When
 	}
 	if m.PushMessageType != "" {
-		out[key("type", "t")] = m.PushMessageType
+		out[key("type")] = m.PushMessageType
+	}
+	if t := src.Topic; t != nil {
+		if m.SendTopicID {
+			out[key("topic")] = t.Name
+		}
+		if m.SendObjectScope {
+			out[key("objectScopeType")] = string(t.Scope.Kind)
+			out[key("objectScopeAppID")] = t.AppID
+			switch t.Scope.Kind {
+			case ScopeUser:
+				out[key("objectScopeUserID")] = t.Scope.ID
+			case ScopeGroup:
+				out[key("objectScopeGroupID")] = t.Scope.ID
+			case ScopeThing:
+				out[key("objectScopeThingID")] = t.Scope.ID
+			}
+		}
 	}
 	if short {
-		return // APNs: the short keys of §5.2 only
+		return // APNs: the keys that have a short name (§5.2) only
 	}
 	switch src.Sender.Kind {
 	case UserCaller:
@@ -219,21 +265,6 @@ func (m PushMessage) metadata(out map[string]any, src MessageSource, short bool)
 		out["senderURI"] = "kiicloud://admins/APP_ADMIN"
 	}
 	if t := src.Topic; t != nil {
-		if m.SendTopicID {
-			out["topic"] = t.Name
-		}
-		if m.SendObjectScope {
-			out["objectScopeType"] = string(t.Scope.Kind)
-			out["objectScopeAppID"] = t.AppID
-			switch t.Scope.Kind {
-			case ScopeUser:
-				out["objectScopeUserID"] = t.Scope.ID
-			case ScopeGroup:
-				out["objectScopeGroupID"] = t.Scope.ID
-			case ScopeThing:
-				out["objectScopeThingID"] = t.Scope.ID
-			}
-		}
 		out["sourceURI"] = "kiicloud:/" + t.Scope.Path() + "/topics/" + t.Name
 		return
 	}

@@ -4,44 +4,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/kumo-iot/kumo"
 )
 
-// shortKeys maps Kii's long metadata keys (spec push-mqtt §5.2), which
-// MQTT and FCM carry, to the short keys of APNs payloads.
-var shortKeys = map[string]string{
-	"appID":              "a",
-	"sender":             "s",
-	"origin":             "o",
-	"when":               "w",
-	"type":               "t",
-	"topic":              "to",
-	"objectScopeAppID":   "sa",
-	"objectScopeUserID":  "su",
-	"objectScopeGroupID": "sg",
-	"objectScopeThingID": "sth",
-	"objectScopeType":    "st",
-	"bucketID":           "bi",
-	"bucketType":         "bt",
-	"objectID":           "oi",
-	"modifiedAt":         "om",
-}
-
-// ShortKey returns the APNs key of a long metadata key, and whether it
-// has one (sourceURI and senderURI have none and keep their names).
-func ShortKey(long string) (string, bool) {
-	s, ok := shortKeys[long]
-	return s, ok
-}
-
-// ShortKeys returns a copy of m, a Kii payload with long metadata keys,
-// whose metadata keys are APNs's short ones; other keys are kept.
+// ShortKeys returns a copy of m, a bucket event's payload with long
+// metadata keys, with APNs's short keys instead (kumo.APNsKey); keys
+// without a short name are kept.
 func ShortKeys(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		if s, ok := shortKeys[k]; ok {
-			k = s
-		}
-		out[k] = v
+		out[kumo.APNsKey(k)] = v
 	}
 	return out
 }

@@ -272,7 +272,10 @@ func fcmMessageOf(p kumo.PhonePush, payload kumo.PhonePayload) (FCMMessage, erro
 // keys beside "aps", and the alert, sound, badge and flags of a message's
 // apns section; a bucket event (no section) is a background push.
 func apnsMessageOf(p kumo.PhonePush, payload kumo.PhonePayload) APNsMessage {
-	m := APNsMessage{Token: p.RegistrationID, Development: p.Development, Data: ShortKeys(payload.APNsData)}
+	m := APNsMessage{Token: p.RegistrationID, Development: p.Development, Data: payload.APNsData}
+	if p.EventType != kumo.PushMessageSent {
+		m.Data = ShortKeys(m.Data) // a bucket event: its keys are all metadata (a message's are short already)
+	}
 	sec := payload.APNs
 	if len(sec) == 0 {
 		m.ContentAvailable = true
@@ -290,6 +293,9 @@ func apnsMessageOf(p kumo.PhonePush, payload kumo.PhonePayload) APNsMessage {
 		m.Badge = &n
 	}
 	m.ContentAvailable, _ = sec["contentAvailable"].(bool)
+	if m.Alert == nil && m.Sound == "" && m.Badge == nil {
+		m.ContentAvailable = true // nothing to show: a background push, which Apple delivers only with content-available
+	}
 	m.Category, _ = sec["category"].(string)
 	m.MutableContent, _ = sec["mutableContent"].(bool)
 	return m
