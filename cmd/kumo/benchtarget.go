@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"time"
 
 	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/broker"
@@ -20,6 +21,7 @@ type benchTarget struct {
 	BaseURL, AppID, ClientID, ClientSecret, MQTTHost string
 	MQTTPort                                         int // in-process only
 	iterations                                       int
+	ledgerRetention                                  time.Duration // in-process only
 	cpuProfile, memProfile                           string
 
 	node *node // the in-process node; nil with --url
@@ -33,6 +35,7 @@ func (t *benchTarget) flags(fs *flag.FlagSet, urlHelp string) {
 	fs.StringVar(&t.ClientSecret, "client-secret", "", "with --url: the app's client secret")
 	fs.StringVar(&t.MQTTHost, "mqtt-host", "", "with --url: MQTT host to connect to instead of the one of the mqtt-endpoint answers")
 	fs.IntVar(&t.iterations, "password-iterations", benchIterations, "without --url: PBKDF2 iterations of the in-process server")
+	fs.DurationVar(&t.ledgerRetention, "ledger-retention", defaultLedgerRetention, "without --url: the in-process server's --ledger-retention (0: no delivery ledger)")
 	fs.StringVar(&t.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.StringVar(&t.memProfile, "memprofile", "", "write an allocation profile of the run to this file")
 }
@@ -56,7 +59,7 @@ func (t *benchTarget) start(ctx context.Context, stderr io.Writer) (stop func(),
 		return nil, errors.New("--app-id, --client-id, --client-secret and --mqtt-host need --url")
 	}
 	tuneGC() // as kumo serve does
-	n, cleanup, err := startBenchNode(ctx, t.iterations, stderr)
+	n, cleanup, err := startBenchNode(ctx, t.iterations, t.ledgerRetention, stderr)
 	if err != nil {
 		stopProfiles()
 		return nil, err

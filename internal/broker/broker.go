@@ -83,10 +83,7 @@ type Broker struct {
 	presenceCh   chan presenceEvent
 	presenceDone sync.WaitGroup
 
-	ledgerMu   sync.RWMutex // guards ledgerCh (closing it)
-	ledgerCh   chan kumo.DeliveryRecord
-	ledgerDone sync.WaitGroup
-	ledgerLost atomic.Int64 // records dropped since the last write
+	ledger ledgerBuffer // records waiting for the ledger's writer
 
 	presenceLost int // online changes dropped since the last write
 
@@ -141,9 +138,8 @@ func (b *Broker) Open() error {
 	b.authed, b.thingOf, b.thingConns = map[string]kumo.Installation{}, map[*mqtt.Client]kumo.Installation{}, map[string]int{}
 	b.stop = make(chan struct{})
 	if b.Ledger != nil {
-		b.ledgerCh = make(chan kumo.DeliveryRecord, ledgerQueue)
-		b.ledgerDone.Add(1)
-		go b.writeLedger(b.ledgerCh)
+		b.ledger.open()
+		go b.writeLedger()
 	}
 	b.openQueue()
 	if b.Presence != nil {
@@ -211,12 +207,7 @@ func (b *Broker) Close() error {
 		b.presenceCh = nil // nothing is queued after this
 	}
 	b.mu.Unlock()
-	b.ledgerMu.Lock()
-	if b.ledgerCh != nil {
-		close(b.ledgerCh)
-		b.ledgerCh = nil
-	}
-	b.ledgerMu.Unlock()
+	b.ledger.close() // the writer writes what is left, then returns
 	done := make(chan struct{})
 	go func() { b.presenceDone.Wait(); close(done) }()
 	select {
@@ -224,7 +215,7 @@ func (b *Broker) Close() error {
 	case <-time.After(presenceDrain):
 		b.Log.Warn("thing online statuses not all recorded at shutdown", "waited", presenceDrain)
 	}
-	b.ledgerDone.Wait() // its last write has a deadline of its own
+	b.ledger.wait() // its last write has a deadline of its own
 	return err
 }
 

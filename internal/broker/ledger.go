@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -18,24 +19,78 @@ const (
 	ledgerFlush = 200 * time.Millisecond // how often a partial batch is written
 )
 
+// ledgerBuffer holds the records waiting to be written: a slice that the
+// writer swaps for an empty one, rather than a channel, whose buffer of
+// records (pointers all) the garbage collector would scan in full at every
+// cycle, and whose every send would copy a record under its lock.
+type ledgerBuffer struct {
+	mu        sync.Mutex
+	pending   []kumo.DeliveryRecord
+	lost      int           // records dropped (too many waiting) since the last write
+	accepting bool          // records are taken (between open and close)
+	wake      chan struct{} // a full batch waits (capacity 1)
+	done      chan struct{} // closed when the writer returned
+}
+
+func (l *ledgerBuffer) open() {
+	l.accepting, l.wake, l.done = true, make(chan struct{}, 1), make(chan struct{})
+}
+
+// add queues r, or counts it lost when ledgerQueue records wait.
+func (l *ledgerBuffer) add(r kumo.DeliveryRecord) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case !l.accepting:
+		return
+	case len(l.pending) >= ledgerQueue:
+		l.lost++
+		return
+	}
+	l.pending = append(l.pending, r)
+	if len(l.pending) == ledgerBatch {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take returns the waiting records, replacing them with spare (emptied),
+// the records dropped meanwhile, and whether the buffer is still open.
+func (l *ledgerBuffer) take(spare []kumo.DeliveryRecord) (rs []kumo.DeliveryRecord, lost int, open bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rs, l.pending = l.pending, spare[:0]
+	lost, l.lost = l.lost, 0
+	return rs, lost, l.accepting
+}
+
+// close stops taking records and wakes the writer for its last write.
+func (l *ledgerBuffer) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.accepting {
+		l.accepting = false
+		close(l.wake)
+	}
+}
+
+// wait waits for the writer's return, if it ever started.
+func (l *ledgerBuffer) wait() {
+	if l.done != nil {
+		<-l.done
+	}
+}
+
 // record queues a ledger record of d (without AppID, a push replayed from
 // the offline queue: the ledger finds its app from its topic).
 func (b *Broker) record(d kumo.Delivery, state kumo.DeliveryState, reason string) {
 	if b.Ledger == nil {
 		return
 	}
-	r := kumo.DeliveryRecord{AppID: d.AppID, MessageID: d.MessageID, EventType: d.EventType, MQTTTopic: d.Topic,
-		DeviceType: "MQTT", State: state, Reason: reason, Created: time.Now().UnixMilli()}
-	b.ledgerMu.RLock() // not b.mu: a record per delivery must not contend with deliveries
-	defer b.ledgerMu.RUnlock()
-	if b.ledgerCh == nil {
-		return
-	}
-	select {
-	case b.ledgerCh <- r:
-	default:
-		b.ledgerLost.Add(1)
-	}
+	b.ledger.add(kumo.DeliveryRecord{AppID: d.AppID, MessageID: d.MessageID, EventType: d.EventType, MQTTTopic: d.Topic,
+		DeviceType: "MQTT", State: state, Reason: reason, Created: time.Now().UnixMilli()})
 }
 
 // NotConnected records a delivery that reached no node of a cluster (its
@@ -48,39 +103,38 @@ func (b *Broker) NotConnected(d kumo.Delivery) {
 // notConnected is the reason of a delivery dropped for want of a device.
 const notConnected = "the device is not connected"
 
-// writeLedger writes queued records in batches until the channel closes.
-func (b *Broker) writeLedger(ch <-chan kumo.DeliveryRecord) {
-	defer b.ledgerDone.Done()
+// writeLedger writes the waiting records, in batches of up to
+// ledgerBatch, every ledgerFlush or as soon as a batch is full, until the
+// buffer closes.
+func (b *Broker) writeLedger() {
+	defer close(b.ledger.done)
 	tick := time.NewTicker(ledgerFlush)
 	defer tick.Stop()
-	batch := make([]kumo.DeliveryRecord, 0, ledgerBatch)
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		if err := b.Ledger.RecordDeliveries(ctx, batch); err != nil {
-			b.Log.Warn("delivery ledger: records not written", "records", len(batch), "error", err)
-		}
-		cancel()
-		batch = batch[:0]
-		if lost := b.ledgerLost.Swap(0); lost > 0 {
-			b.Log.Warn("delivery ledger: records dropped, too many waiting", "records", lost)
-		}
-	}
+	var spare []kumo.DeliveryRecord
 	for {
 		select {
-		case r, ok := <-ch:
-			if !ok {
-				flush()
-				return
-			}
-			batch = append(batch, r)
-			if len(batch) == ledgerBatch {
-				flush()
-			}
+		case <-b.ledger.wake:
 		case <-tick.C:
-			flush()
+		}
+		rs, lost, open := b.ledger.take(spare)
+		for start := 0; start < len(rs); start += ledgerBatch {
+			batch := rs[start:min(start+ledgerBatch, len(rs))]
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := b.Ledger.RecordDeliveries(ctx, batch); err != nil {
+				b.Log.Warn("delivery ledger: records not written", "records", len(batch), "error", err)
+			}
+			cancel()
+		}
+		if lost > 0 {
+			b.Log.Warn("delivery ledger: records dropped, too many waiting", "records", lost)
+		}
+		clear(rs) // let the strings go
+		spare = rs
+		if cap(spare) > 4*ledgerBatch {
+			spare = nil // a backlog's array: not kept, the collector would scan all of it at every cycle
+		}
+		if !open {
+			return
 		}
 	}
 }

@@ -209,6 +209,9 @@ func (db *DB) Deliveries(ctx context.Context, c kumo.Caller, f kumo.DeliveryFilt
 			continue
 		}
 		where, args = append(where, cond.col+" = ?"), append(args, cond.val)
+		if cond.col == "message_id" {
+			where = append(where, "message_id <> ''") // the partial index's condition
+		}
 		if cond.kind != 0 {
 			where, args = append(where, "owner_kind = ?"), append(args, int(cond.kind))
 		}

@@ -50,7 +50,10 @@ func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 	}
 	// The writer never checkpoints (that would stall commits); the
 	// checkpointer below does, in the background.
-	write, err := sql.Open("sqlite", dsn("wal_autocheckpoint(0)", "journal_size_limit(67108864)")+"&_txlock=immediate")
+	// Its page cache holds the indexes that a batch of writes touches all
+	// over (SQLite's default of 2 MB spills pages to the log in the middle
+	// of a transaction), and statement journals stay in memory.
+	write, err := sql.Open("sqlite", dsn("wal_autocheckpoint(0)", "journal_size_limit(67108864)", "cache_size(-65536)", "temp_store(MEMORY)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
