@@ -134,6 +134,14 @@ type BodyService interface {
 	// DeleteBody deletes a body and its publications, and commits a
 	// DATA_OBJECT_BODY_DELETED event. OBJECT_BODY_NOT_FOUND when absent.
 	DeleteBody(ctx context.Context, c Caller, ref BodyRef) error
+	// MoveBody moves the body of one object to another, of any scope
+	// (spec rest-core §5.7): the target's body, if any, is replaced, the
+	// source is left without one and its publications end. c needs to
+	// read and write both objects. OBJECT_NOT_FOUND for a missing
+	// object, OBJECT_BODY_NOT_FOUND when the source has no body. Commits
+	// DATA_OBJECT_BODY_DELETED for the source and DATA_OBJECT_BODY_UPDATED
+	// for the target.
+	MoveBody(ctx context.Context, c Caller, from, to BodyRef) error
 	// PublishBody makes a body readable by anyone through its
 	// publication ID. It needs READ_OBJECTS_IN_BUCKET. INVALID_INPUT_DATA
 	// when both expiries are set, or one is not in the future;

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -208,6 +209,70 @@ func testBodyAPI(t *testing.T, cfg config) {
 		}
 	})
 
+	t.Run("move", func(t *testing.T) {
+		tok := "Bearer " + f.thing.Token
+		thingObj := func() (id, url string) {
+			id = n.createObject(f.thing, "files", `{}`)
+			return id, n.base + f.expand("/api/apps/{app}/things/{thing}/buckets/files/objects/"+id+"/body")
+		}
+		src, srcBody := thingObj()
+		_, emptyBody := thingObj()
+		wantStatus(t, do(t, "PUT", srcBody, "moving bytes", "Authorization", tok, "Content-Type", "text/csv"), 200)
+		pub := do(t, "POST", srcBody+"/publish", `{}`, "Authorization", tok).Str(t, "url")
+		// The target: an object of the user's own bucket, which already has a body.
+		userObjects := n.base + "/api/apps/" + n.app.AppID + "/users/" + f.userID + "/buckets/inbox/objects"
+		r := do(t, "POST", userObjects, `{}`, "Authorization", "Bearer "+f.userToken)
+		wantStatus(t, r, 201)
+		dst := r.Str(t, "objectID")
+		wantStatus(t, do(t, "PUT", userObjects+"/"+dst+"/body", "old target body", "Authorization", "Bearer "+f.userToken), 200)
+		req := func(typ, idField, id, bucket, object string) string {
+			scope := map[string]any{"appID": n.app.AppID, "type": typ}
+			if idField != "" {
+				scope[idField] = id
+			}
+			b, _ := json.Marshal(map[string]any{"targetObjectScope": scope, "targetBucketID": bucket, "targetObjectID": object})
+			return string(b)
+		}
+		move := req("APP_AND_USER", "userID", f.userID, "inbox", dst)
+		ct := []string{"Content-Type", "application/vnd.kii.ObjectBodyMoveRequest+json"}
+		for _, tc := range []struct {
+			name, from, body, token string
+			status                  int
+			code                    string
+		}{
+			{"the thing may not write the user's object", srcBody, move, tok, 401, "UNAUTHORIZED"},
+			{"no target object", srcBody, req("APP_AND_USER", "userID", f.userID, "inbox", "nope"), "Bearer " + f.adminToken, 404, "OBJECT_NOT_FOUND"},
+			{"no scope ID", srcBody, req("APP_AND_USER", "", "", "inbox", dst), "Bearer " + f.adminToken, 400, "INVALID_INPUT_DATA"},
+			{"unknown scope type", srcBody, req("APP_AND_PLANET", "", "", "inbox", dst), "Bearer " + f.adminToken, 400, "INVALID_INPUT_DATA"},
+			{"no bucket", srcBody, `{"targetObjectScope":{"type":"APP"},"targetObjectID":"x"}`, "Bearer " + f.adminToken, 400, "INVALID_INPUT_DATA"},
+			{"not JSON", srcBody, `{`, "Bearer " + f.adminToken, 400, "INVALID_JSON"},
+			{"a source without a body", emptyBody, move, "Bearer " + f.adminToken, 404, "OBJECT_BODY_NOT_FOUND"},
+		} {
+			r := do(t, "POST", tc.from+"/move", tc.body, append([]string{"Authorization", tc.token}, ct...)...)
+			if r.Status != tc.status || !strings.Contains(string(r.Body), `"`+tc.code+`"`) {
+				t.Errorf("%s: %d %s, want %d %s", tc.name, r.Status, r.Body, tc.status, tc.code)
+			}
+		}
+		wantStatus(t, do(t, "POST", srcBody+"/move", move, append([]string{"Authorization", "Bearer " + f.adminToken}, ct...)...), 204)
+		g := do(t, "GET", userObjects+"/"+dst+"/body", "", "Authorization", "Bearer "+f.userToken)
+		if g.Status != 200 || string(g.Body) != "moving bytes" || g.Header.Get("Content-Type") != "text/csv" {
+			t.Errorf("the target's body after the move: %d %q %q", g.Status, g.Header.Get("Content-Type"), g.Body)
+		}
+		if g := do(t, "GET", srcBody, "", "Authorization", tok); g.Status != 404 || !strings.Contains(string(g.Body), "OBJECT_BODY_NOT_FOUND") {
+			t.Errorf("the source's body after the move: %d %s, want 404 OBJECT_BODY_NOT_FOUND", g.Status, g.Body)
+		}
+		if g := do(t, "GET", pub, ""); g.Status != 404 {
+			t.Errorf("the source's publication after the move: %d, want 404", g.Status)
+		}
+		// Moving back, within one scope and onto itself.
+		back := req("APP_AND_THING", "thingID", f.thing.ThingID, "files", src)
+		wantStatus(t, do(t, "POST", userObjects+"/"+dst+"/body/move", back, "Authorization", "Bearer "+f.adminToken), 204)
+		wantStatus(t, do(t, "POST", srcBody+"/move", back, "Authorization", tok), 204)
+		if g := do(t, "GET", srcBody, "", "Authorization", tok); g.Status != 200 || string(g.Body) != "moving bytes" {
+			t.Errorf("the body moved back onto itself: %d %q", g.Status, g.Body)
+		}
+	})
+
 	t.Run("deleting the object deletes the body", func(t *testing.T) {
 		tok := "Bearer " + f.thing.Token
 		r := do(t, "POST", n.base+f.expand(body+"/publish"), `{}`, "Authorization", tok)
@@ -256,6 +321,25 @@ func testBodyPush(t *testing.T, cfg config) {
 	}
 	if _, has := p[1]["modifiedAt"]; p[1]["type"] != "DATA_OBJECT_BODY_DELETED" || p[1]["objectID"] != obj || has {
 		t.Errorf("second body push = %v, want DATA_OBJECT_BODY_DELETED of %s without modifiedAt", p[1], obj)
+	}
+
+	// A move pushes the source's DATA_OBJECT_BODY_DELETED, then the target's DATA_OBJECT_BODY_UPDATED.
+	target := n.createObject(d, "photos", `{}`)
+	wantStatus(t, do(t, "PUT", url, "jpeg bytes", "Authorization", "Bearer "+d.Token, "Content-Type", "image/jpeg"), 200)
+	move := fmt.Sprintf(`{"targetObjectScope":{"appID":%q,"type":"APP_AND_THING","thingID":%q},"targetBucketID":"photos","targetObjectID":%q}`,
+		n.app.AppID, d.ThingID, target)
+	wantStatus(t, do(t, "POST", url+"/move", move, "Authorization", "Bearer "+d.Token), 204)
+	msgs = in.waitFor(t, "the move's pushes", func(ms []paho.Message) bool { return len(ms) >= 7 })
+	var types []string
+	for _, m := range msgs[5:7] {
+		var v map[string]any
+		if err := json.Unmarshal(m.Payload(), &v); err != nil {
+			t.Fatalf("push %s: %v", m.Payload(), err)
+		}
+		types = append(types, fmt.Sprint(v["type"], " ", v["objectID"]))
+	}
+	if want := []string{"DATA_OBJECT_BODY_DELETED " + obj, "DATA_OBJECT_BODY_UPDATED " + target}; !slices.Equal(types, want) {
+		t.Errorf("the move's pushes = %v, want %v", types, want)
 	}
 }
 

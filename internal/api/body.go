@@ -131,6 +131,55 @@ func (s *Server) handleBodyDelete(w http.ResponseWriter, r *http.Request, c kumo
 	return noContent(w)
 }
 
+// handleBodyMove serves POST …/objects/{object}/body/move
+// (ObjectBodyMoveRequest: {"targetObjectScope": {"appID", "type",
+// "userID"|"groupID"|"thingID"}, "targetBucketID", "targetObjectID"}) → 204.
+func (s *Server) handleBodyMove(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
+	m, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	to, err := moveTarget(c.AppID, m)
+	if err != nil {
+		return err
+	}
+	if err := s.Bodies.MoveBody(r.Context(), c, bodyRef(r, b), to); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
+// moveTarget reads the target object of an ObjectBodyMoveRequest.
+func moveTarget(appID string, m map[string]any) (kumo.BodyRef, error) {
+	invalid := func(msg string) (kumo.BodyRef, error) { return kumo.BodyRef{}, kumo.Errorf(kumo.ErrInvalidInputData, "%s", msg) }
+	scope, _ := m["targetObjectScope"].(map[string]any)
+	bucket, _ := m["targetBucketID"].(string)
+	object, _ := m["targetObjectID"].(string)
+	if scope == nil || bucket == "" || object == "" {
+		return invalid("targetObjectScope, targetBucketID and targetObjectID are required")
+	}
+	if id, _ := scope["appID"].(string); id != "" && id != appID {
+		return invalid("targetObjectScope.appID must be this app's ID")
+	}
+	typ, _ := scope["type"].(string)
+	idField := map[kumo.ScopeKind]string{kumo.ScopeApp: "", kumo.ScopeUser: "userID", kumo.ScopeGroup: "groupID", kumo.ScopeThing: "thingID"}
+	field, ok := idField[kumo.ScopeKind(typ)]
+	if !ok {
+		return invalid("targetObjectScope.type must be APP, APP_AND_USER, APP_AND_GROUP or APP_AND_THING")
+	}
+	sc := kumo.Scope{Kind: kumo.ScopeKind(typ)}
+	if field != "" {
+		if sc.ID, _ = scope[field].(string); sc.ID == "" {
+			return invalid("targetObjectScope." + field + " is required with type " + typ)
+		}
+	}
+	name, err := kumo.ParseBucketName(bucket)
+	if err != nil {
+		return kumo.BodyRef{}, err
+	}
+	return kumo.BodyRef{Bucket: kumo.BucketRef{AppID: appID, Scope: sc, Name: name}, ObjectID: object}, nil
+}
+
 // handleBodyPublish serves POST …/objects/{object}/body/publish: {} or
 // {"expiresAt": ms} or {"expiresIn": seconds} → 201 {"publicationID",
 // "url"} with Location (and Expires when it expires).

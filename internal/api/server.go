@@ -199,6 +199,7 @@ func (s *Server) routes() {
 		m.HandleFunc("HEAD "+body, s.bucket(kind, s.handleBodyHead))
 		m.HandleFunc("DELETE "+body, s.bucket(kind, s.handleBodyDelete))
 		m.HandleFunc("POST "+body+"/publish", s.bucket(kind, s.handleBodyPublish))
+		m.HandleFunc("POST "+body+"/move", s.bucket(kind, s.handleBodyMove))
 		m.HandleFunc("POST "+body+"/uploads", s.bucket(kind, s.handleUploadStart))
 		m.HandleFunc("PUT "+body+"/uploads/{upload}/data", s.bucket(kind, s.handleUploadData))
 		m.HandleFunc("POST "+body+"/uploads/{upload}/status/committed", s.bucket(kind, s.handleUploadCommit))

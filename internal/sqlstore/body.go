@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"slices"
 	"context"
 	"database/sql"
 	"errors"
@@ -338,6 +339,48 @@ func (db *DB) DeleteBody(ctx context.Context, c kumo.Caller, ref kumo.BodyRef) e
 		}
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectBodyDeleted, Bucket: ref.Bucket, ObjectID: ref.ObjectID,
 			Sender: c.Principal(), When: now})
+	})
+	if err == nil {
+		db.emptyTrash(ctx, db.Log)
+	}
+	return err
+}
+
+// MoveBody implements kumo.BodyService. The blob stays where it is: the
+// target's row takes it over, in one write.
+func (db *DB) MoveBody(ctx context.Context, c kumo.Caller, from, to kumo.BodyRef) error {
+	var err error
+	for _, v := range []kumo.ACLVerb{kumo.ReadExistingObject, kumo.WriteExistingObject} {
+		if from, err = db.bodyAccess(ctx, c, from, v); err != nil {
+			return err
+		}
+		if to, err = db.bodyAccess(ctx, c, to, v); err != nil {
+			return err
+		}
+	}
+	now := db.now()
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		body, err := readBody(ctx, tx.QueryRow, from)
+		if err != nil {
+			return err
+		}
+		if err := objectExists(ctx, tx.QueryRow, to); err != nil {
+			return err
+		}
+		if slices.Equal(bodyArgs(from), bodyArgs(to)) {
+			return nil // onto itself: nothing moves
+		}
+		for _, table := range []string{"object_bodies", "body_publications"} {
+			if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE "+bodyKey, bodyArgs(from)...); err != nil {
+				return err
+			}
+		}
+		if err := insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectBodyDeleted, Bucket: from.Bucket, ObjectID: from.ObjectID,
+			Sender: c.Principal(), When: now}); err != nil {
+			return err
+		}
+		body.Ref, body.Modified = to, now
+		return setBody(ctx, tx, c, body) // trashes the target's previous blob
 	})
 	if err == nil {
 		db.emptyTrash(ctx, db.Log)
