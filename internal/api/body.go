@@ -151,7 +151,9 @@ func (s *Server) handleBodyMove(w http.ResponseWriter, r *http.Request, c kumo.C
 
 // moveTarget reads the target object of an ObjectBodyMoveRequest.
 func moveTarget(appID string, m map[string]any) (kumo.BodyRef, error) {
-	invalid := func(msg string) (kumo.BodyRef, error) { return kumo.BodyRef{}, kumo.Errorf(kumo.ErrInvalidInputData, "%s", msg) }
+	invalid := func(msg string) (kumo.BodyRef, error) {
+		return kumo.BodyRef{}, kumo.Errorf(kumo.ErrInvalidInputData, "%s", msg)
+	}
 	scope, _ := m["targetObjectScope"].(map[string]any)
 	bucket, _ := m["targetBucketID"].(string)
 	object, _ := m["targetObjectID"].(string)

@@ -1,12 +1,12 @@
 package sqlstore
 
 import (
-	"slices"
 	"context"
 	"database/sql"
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
