@@ -43,6 +43,8 @@ const (
 	ErrGroupAlreadyExists      Code = "GROUP_ALREADY_EXISTS"
 	ErrThingOwnershipNotFound  Code = "THING_OWNERSHIP_NOT_FOUND"
 	ErrThingOwnershipExists    Code = "THING_OWNERSHIP_ALREADY_EXISTS"
+	ErrInvalidOwnershipCode    Code = "INVALID_THING_OWNERSHIP_CODE"
+	ErrPINCodeExpired          Code = "PIN_CODE_EXPIRED"
 	ErrBucketNotFound          Code = "BUCKET_NOT_FOUND"
 	ErrBucketAlreadyExists     Code = "BUCKET_ALREADY_EXISTS"
 	ErrObjectNotFound          Code = "OBJECT_NOT_FOUND"
@@ -90,6 +92,7 @@ var Codes = []Code{
 	ErrFilterNotFound, ErrACLNotFound, ErrACLAlreadyExists,
 	ErrTopicNotFound, ErrTopicAlreadyExists,
 	ErrGroupNotFound, ErrGroupAlreadyExists, ErrThingOwnershipNotFound, ErrThingOwnershipExists,
+	ErrInvalidOwnershipCode, ErrPINCodeExpired,
 	ErrBodyNotFound, ErrBodyRangeNotSatisfiable, ErrBodyIntegrityNotAssured, ErrBodyUploadNotFound,
 	ErrPublicationNotFound, ErrPublicationExpired,
 	ErrQueryNotSupported,

@@ -2,8 +2,12 @@ package kumo
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
+	"math/big"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -70,9 +74,37 @@ type ThingService interface {
 	// THING_OWNERSHIP_NOT_FOUND when o does not own it. The admin, the
 	// thing and o itself (a user, or a member of the group) may.
 	RemoveThingOwner(ctx context.Context, c Caller, selector string, o ThingOwner) error
+	// RequestThingOwnership starts the PIN code flow that makes o an
+	// owner of a thing, and returns the code (rest-core §4.3). The thing
+	// itself may start it for any user or group, the user o himself or a
+	// member of the group o for o, the admin for anyone. The code is valid
+	// for OwnershipCodeTTL. THING_OWNERSHIP_ALREADY_EXISTS when o owns the
+	// thing; USER_NOT_FOUND, GROUP_NOT_FOUND.
+	RequestThingOwnership(ctx context.Context, c Caller, selector string, o ThingOwner) (string, error)
+	// ConfirmThingOwnership completes a flow with its code: its owner
+	// becomes an owner of the thing. The other party confirms: the user
+	// (or a member of the group) when the thing started it, the thing
+	// when they did; the admin always. INVALID_THING_OWNERSHIP_CODE for a
+	// code the thing has no flow of (after MaxOwnershipCodeFailures of
+	// them, the thing's pending flows end), PIN_CODE_EXPIRED.
+	ConfirmThingOwnership(ctx context.Context, c Caller, selector, code string) error
 	// ThingOwners returns a thing's owners. The admin, the thing and its
 	// owners may read them.
 	ThingOwners(ctx context.Context, c Caller, selector string) (ThingOwners, error)
+}
+
+// The PIN code flow of thing ownership: how long a code is valid, and how
+// many wrong codes end a thing's pending flows.
+const (
+	OwnershipCodeTTL         = 10 * time.Minute
+	MaxOwnershipCodeFailures = 5
+)
+
+// NewOwnershipCode returns a PIN code of the ownership flow: 8 random
+// digits, to be shown on a thing's display or typed in an app.
+func NewOwnershipCode() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(100_000_000))
+	return fmt.Sprintf("%08d", n)
 }
 
 // OwnerKind says whether a thing owner is a user or a group.

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestOwnershipAPI: thing owners (users and groups), what owning grants,
 // and the thing's vendor thing ID, password and HEAD.
@@ -88,4 +91,56 @@ func testOwnershipAPI(t *testing.T, cfg config) {
 		{name: "bob may no longer read it", method: "GET", path: th, headers: asBob, status: 401, code: "UNAUTHORIZED"},
 		{name: "what is left", method: "GET", path: own, headers: admin, status: 200, bodyHas: []string{`"users" : [ "{carol}" ]`, `"groups" : [ ]`}},
 	}, map[string]string{"bob": bob, "bobtoken": bobToken, "carol": carol, "caroltoken": carolToken}))
+}
+
+// TestOwnershipPINAPI: the PIN code flow over HTTP (its paths, media
+// types and errors); storetest "Ownership/PINFlow" walks who may do what.
+func TestOwnershipPINAPI(t *testing.T) { forEachStore(t, testOwnershipPINAPI) }
+
+func testOwnershipPINAPI(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
+	carol, carolToken := f.mustUser(t, "carol")
+	own := f.n.base + f.expand("/api/apps/{app}/things/{thing}/ownership")
+	asThing := []string{"Authorization", "Bearer " + f.thing.Token}
+	asCarol := []string{"Authorization", "Bearer " + carolToken}
+
+	r := do(t, "POST", own+"/request/user:"+carol, "", asThing...)
+	wantStatus(t, r, 200)
+	if ct := r.Header.Get("Content-Type"); ct != "application/vnd.kii.ThingOwnershipRequestResponse+json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	code := r.Str(t, "code")
+	confirm := func(body string, h ...string) response {
+		return do(t, "POST", own+"/confirm", body, append([]string{"Content-Type", "application/vnd.kii.ThingOwnershipConfirmationRequest+json"}, h...)...)
+	}
+	for _, tc := range []struct {
+		name, body  string
+		headers     []string
+		status      int
+		code, ctype string
+	}{
+		{"no code", `{}`, asCarol, 400, "INVALID_INPUT_DATA", ""},
+		{"not JSON", `{`, asCarol, 400, "INVALID_JSON", ""},
+		{"the thing confirms its own flow", `{"code":"` + code + `"}`, asThing, 401, "UNAUTHORIZED", ""},
+		{"a wrong code", `{"code":"nope"}`, asCarol, 409, "INVALID_THING_OWNERSHIP_CODE", "application/vnd.kii.InvalidThingOwnershipCodeException+json"},
+	} {
+		r := confirm(tc.body, tc.headers...)
+		if r.Status != tc.status || !strings.Contains(string(r.Body), `"`+tc.code+`"`) || tc.ctype != "" && r.Header.Get("Content-Type") != tc.ctype {
+			t.Errorf("%s: %d %s %s, want %d %s", tc.name, r.Status, r.Header.Get("Content-Type"), r.Body, tc.status, tc.code)
+		}
+	}
+	wantStatus(t, confirm(`{"code":"`+code+`"}`, asCarol...), 204)
+	wantStatus(t, do(t, "HEAD", own+"/user:"+carol, "", asCarol...), 204)
+	r = do(t, "POST", own+"/request/user:"+carol, "", asCarol...)
+	if r.Status != 409 || !strings.Contains(string(r.Body), `"THING_OWNERSHIP_ALREADY_EXISTS"`) {
+		t.Errorf("a flow for an owner: %d %s", r.Status, r.Body)
+	}
+	r = do(t, "POST", own+"/request/group:nogroup", "", asThing...)
+	if r.Status != 404 || !strings.Contains(string(r.Body), `"GROUP_NOT_FOUND"`) {
+		t.Errorf("a flow for an unknown group: %d %s", r.Status, r.Body)
+	}
+	r = do(t, "POST", own+"/request/planet:x", "", asThing...)
+	if r.Status != 400 {
+		t.Errorf("a flow for a bad owner: %d %s", r.Status, r.Body)
+	}
 }

@@ -61,6 +61,8 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrGroupAlreadyExists:      {http.StatusConflict, "GroupAlreadyExistsException"},
 	kumo.ErrThingOwnershipNotFound:  {http.StatusNotFound, "ThingOwnershipNotFoundException"},
 	kumo.ErrThingOwnershipExists:    {http.StatusConflict, "ThingOwnershipAlreadyExistsException"},
+	kumo.ErrInvalidOwnershipCode:    {http.StatusConflict, "InvalidThingOwnershipCodeException"},
+	kumo.ErrPINCodeExpired:          {http.StatusGone, "PinCodeExpiredException"},
 
 	kumo.ErrBodyNotFound:            {http.StatusNotFound, "ObjectBodyNotFoundException"},
 	kumo.ErrBodyRangeNotSatisfiable: {http.StatusRequestedRangeNotSatisfiable, "ObjectBodyRangeNotSatisfiableException"},

@@ -75,3 +75,31 @@ func (s *Server) handleOwnerDelete(w http.ResponseWriter, r *http.Request, c kum
 	}
 	return noContent(w)
 }
+
+// handleOwnershipRequest serves POST …/ownership/request/{owner} (the PIN
+// code flow; an empty body) → 200 ThingOwnershipRequestResponse {"code"}.
+func (s *Server) handleOwnershipRequest(w http.ResponseWriter, r *http.Request, c kumo.Caller, o kumo.ThingOwner) error {
+	code, err := s.Things.RequestThingOwnership(r.Context(), c, r.PathValue("thing"), o)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, "application/vnd.kii.ThingOwnershipRequestResponse+json", map[string]any{"code": code})
+	return nil
+}
+
+// handleOwnershipConfirm serves POST …/ownership/confirm
+// (ThingOwnershipConfirmationRequest {"code"}) → 204.
+func (s *Server) handleOwnershipConfirm(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	m, err := decodeObject(w, r)
+	if err != nil {
+		return err
+	}
+	code, _ := m["code"].(string)
+	if code == "" {
+		return kumo.Errorf(kumo.ErrInvalidInputData, "code is required")
+	}
+	if err := s.Things.ConfirmThingOwnership(r.Context(), c, r.PathValue("thing"), code); err != nil {
+		return err
+	}
+	return noContent(w)
+}

@@ -138,6 +138,8 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /api/apps/{appID}/things/{thing}/ownership/{owner}", s.owner(s.handleOwnerPut))
 	m.HandleFunc("HEAD /api/apps/{appID}/things/{thing}/ownership/{owner}", s.owner(s.handleOwnerHead))
 	m.HandleFunc("DELETE /api/apps/{appID}/things/{thing}/ownership/{owner}", s.owner(s.handleOwnerDelete))
+	m.HandleFunc("POST /api/apps/{appID}/things/{thing}/ownership/request/{owner}", s.owner(s.handleOwnershipRequest))
+	m.HandleFunc("POST /api/apps/{appID}/things/{thing}/ownership/confirm", s.app(s.handleOwnershipConfirm))
 	m.HandleFunc("POST /api/apps/{appID}/users", s.app(s.handleUserRegister))
 	m.HandleFunc("POST /api/apps/{appID}/users/query", s.app(s.handleUserQuery))
 	m.HandleFunc("GET /api/apps/{appID}/users/{user}", s.app(s.handleUserGet))

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -150,6 +152,168 @@ func (db *DB) checkOwnerCandidate(ctx context.Context, c kumo.Caller, thingID st
 		return db.writeTx(ctx, func(tx *Tx) error { return loginSucceeded(ctx, tx, thing, p, db.now()) })
 	}
 	return nil
+}
+
+// Who started a PIN code flow of thing ownership (thing_ownership_codes).
+const (
+	startedByThing = "thing"
+	startedByOwner = "owner" // the user, or a member of the group, to add
+	startedByAdmin = "admin"
+)
+
+// maxPendingCodes bounds the pending PIN code flows of one thing: a new
+// flow ends the oldest beyond it.
+const maxPendingCodes = 20
+
+// RequestThingOwnership implements kumo.ThingService.
+func (db *DB) RequestThingOwnership(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner) (string, error) {
+	if c.Kind == kumo.Anonymous {
+		return "", kumo.Unauthorized(c, "Starting an ownership flow needs a token")
+	}
+	t, err := db.thing(ctx, c.AppID, selector)
+	if err != nil {
+		return "", err
+	}
+	if o.Kind == kumo.OwnerGroup {
+		if _, err := db.group(ctx, c.AppID, o.ID); err != nil {
+			return "", err
+		}
+	}
+	by := startedByAdmin
+	switch {
+	case c.IsAdmin():
+	case c.Kind == kumo.ThingCaller && c.ID == t.ID:
+		by = startedByThing
+	default:
+		ok, err := db.isOwnerSubject(ctx, c, o)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "", kumo.Unauthorized(c, "The thing itself, the user to add, a member of the group to add or the app admin may start an ownership flow")
+		}
+		by = startedByOwner
+	}
+	code, now := kumo.NewOwnershipCode(), db.now()
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		if o.Kind == kumo.OwnerUser {
+			ok, err := userExists(ctx, tx, c.AppID, o.ID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return userNotFound(c.AppID, o.ID)
+			}
+		}
+		var n int
+		if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
+			c.AppID, t.ID, string(o.Kind), o.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return ownershipError(kumo.ErrThingOwnershipExists, o.String()+" owns the thing already", c.AppID, t.ID, o)
+		}
+		// Expired flows end, and the oldest beyond the bound.
+		if _, err := tx.Exec(ctx, `DELETE FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND (expires <= ? OR code_hash NOT IN (
+				SELECT code_hash FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? ORDER BY expires DESC LIMIT ?))`,
+			c.AppID, t.ID, now, c.AppID, t.ID, maxPendingCodes-1); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO thing_ownership_codes (app_id, thing_id, code_hash, owner_kind, owner_id, started_by, expires)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, c.AppID, t.ID, kumo.TokenKey(code), string(o.Kind), o.ID, by, now+kumo.OwnershipCodeTTL.Milliseconds())
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return code, nil
+}
+
+// ConfirmThingOwnership implements kumo.ThingService.
+func (db *DB) ConfirmThingOwnership(ctx context.Context, c kumo.Caller, selector, code string) error {
+	if c.Kind == kumo.Anonymous {
+		return kumo.Unauthorized(c, "Confirming an ownership flow needs a token")
+	}
+	t, err := db.thing(ctx, c.AppID, selector)
+	if err != nil {
+		return err
+	}
+	var (
+		o       kumo.ThingOwner
+		kind    string
+		by      string
+		expires int64
+	)
+	key, now := kumo.TokenKey(code), db.now()
+	err = db.queryRow(ctx, "SELECT owner_kind, owner_id, started_by, expires FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND code_hash = ?",
+		c.AppID, t.ID, key).Scan(&kind, &o.ID, &by, &expires)
+	invalid := kumo.Errorf(kumo.ErrInvalidOwnershipCode, "The code is not one of thing %s's ownership flows", t.ID).With("appID", c.AppID).With("thingID", t.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		// A wrong code counts against every pending flow of the thing.
+		werr := db.writeTx(ctx, func(tx *Tx) error {
+			if _, err := tx.Exec(ctx, "UPDATE thing_ownership_codes SET failures = failures + 1 WHERE app_id = ? AND thing_id = ?", c.AppID, t.ID); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "DELETE FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND failures >= ?", c.AppID, t.ID, kumo.MaxOwnershipCodeFailures)
+			return err
+		})
+		if werr != nil {
+			return werr
+		}
+		return invalid
+	}
+	if err != nil {
+		return err
+	}
+	o.Kind = kumo.OwnerKind(kind)
+	if expires <= now {
+		return kumo.Errorf(kumo.ErrPINCodeExpired, "The ownership flow's code expired").With("appID", c.AppID).With("thingID", t.ID)
+	}
+	// The other party confirms: the thing a flow its owner started, the
+	// owner a flow the thing started; the admin any.
+	ok := c.IsAdmin()
+	if !ok && c.Kind == kumo.ThingCaller {
+		ok = c.ID == t.ID && by != startedByThing
+	} else if !ok && by != startedByOwner {
+		if ok, err = db.isOwnerSubject(ctx, c, o); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		return kumo.Unauthorized(c, "The caller may not confirm this ownership flow")
+	}
+	if o.Kind == kumo.OwnerGroup {
+		if _, err := db.group(ctx, c.AppID, o.ID); err != nil {
+			return err
+		}
+	}
+	return db.writeTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, "DELETE FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND code_hash = ?", c.AppID, t.ID, key)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return invalid // confirmed (or ended) meanwhile
+		}
+		if o.Kind == kumo.OwnerUser {
+			ok, err := userExists(ctx, tx, c.AppID, o.ID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return userNotFound(c.AppID, o.ID)
+			}
+		}
+		res, err = tx.Exec(ctx, `INSERT INTO thing_owners (app_id, thing_id, owner_kind, owner_id, created)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, c.AppID, t.ID, string(o.Kind), o.ID, now)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ownershipError(kumo.ErrThingOwnershipExists, o.String()+" owns the thing already", c.AppID, t.ID, o)
+		}
+		return nil
+	})
 }
 
 // HasThingOwner implements kumo.ThingService.

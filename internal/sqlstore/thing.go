@@ -170,7 +170,10 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 	scopeKind := kumo.ScopeUser
 	if p.Kind == kumo.ThingCaller {
 		scopeKind = kumo.ScopeThing
-		owned = []statement{{"DELETE FROM thing_owners WHERE app_id = ? AND thing_id = ?", []any{appID, p.ID}}}
+		owned = []statement{
+			{"DELETE FROM thing_owners WHERE app_id = ? AND thing_id = ?", []any{appID, p.ID}},
+			{"DELETE FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ?", []any{appID, p.ID}},
+		}
 	} else {
 		owned = []statement{
 			{"DELETE FROM thing_owners WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{appID, string(kumo.OwnerUser), p.ID}},

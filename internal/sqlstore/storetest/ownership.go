@@ -67,6 +67,94 @@ func testOwnership(t *testing.T, s suite) {
 		}
 	})
 
+	t.Run("PINFlow", func(t *testing.T) {
+		f := newFixture(t, s)
+		th, thC := f.mustThing("vt-1")
+		_, otherC := f.mustThing("vt-2")
+		alice, aliceC := f.mustUser("alice")
+		bob, bobC := f.mustUser("bob")
+		carol, carolC := f.mustUser("carol")
+		team := f.mustGroup(bobC, kumo.GroupCreation{ID: "team", Name: "team", Members: []string{carol.ID}})
+		owns := func(o kumo.ThingOwner) bool { return f.db.HasThingOwner(f.ctx, f.admin, th.ID, o) == nil }
+		request := func(c kumo.Caller, o kumo.ThingOwner) string {
+			t.Helper()
+			code, err := f.db.RequestThingOwnership(f.ctx, c, th.ID, o)
+			if err != nil || len(code) != 8 {
+				t.Fatalf("RequestThingOwnership(%s) = %q, %v; want an 8-digit code", o, code, err)
+			}
+			return code
+		}
+
+		// Started by the thing: the user confirms, not the thing, nor another user.
+		code := request(thC, userOwner(alice.ID))
+		wantCode(t, "the thing confirms its own flow", f.db.ConfirmThingOwnership(f.ctx, thC, th.ID, code), kumo.ErrUnauthorized)
+		wantCode(t, "another user confirms", f.db.ConfirmThingOwnership(f.ctx, bobC, th.ID, code), kumo.ErrUnauthorized)
+		wantCode(t, "another thing confirms", f.db.ConfirmThingOwnership(f.ctx, otherC, th.ID, code), kumo.ErrUnauthorized)
+		wantCode(t, "anonymous confirms", f.db.ConfirmThingOwnership(f.ctx, f.anon, th.ID, code), kumo.ErrUnauthorized)
+		wantCode(t, "a wrong code", f.db.ConfirmThingOwnership(f.ctx, aliceC, th.ID, "00000000x"), kumo.ErrInvalidOwnershipCode)
+		if err := f.db.ConfirmThingOwnership(f.ctx, aliceC, "VENDOR_THING_ID:vt-1", code); err != nil || !owns(userOwner(alice.ID)) {
+			t.Fatalf("the user confirms: %v (owns: %v)", err, owns(userOwner(alice.ID)))
+		}
+		wantCode(t, "a code used already", f.db.ConfirmThingOwnership(f.ctx, aliceC, th.ID, code), kumo.ErrInvalidOwnershipCode)
+		_, err := f.db.RequestThingOwnership(f.ctx, aliceC, th.ID, userOwner(alice.ID))
+		wantCode(t, "a flow for an owner", err, kumo.ErrThingOwnershipExists)
+
+		// Started by a member for his group: the thing confirms, not he.
+		code = request(carolC, groupOwner(team.ID))
+		wantCode(t, "the member confirms his own flow", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrUnauthorized)
+		if err := f.db.ConfirmThingOwnership(f.ctx, thC, th.ID, code); err != nil || !owns(groupOwner(team.ID)) {
+			t.Fatalf("the thing confirms: %v", err)
+		}
+
+		// Who may start one.
+		for _, tc := range []struct {
+			name   string
+			caller kumo.Caller
+			owner  kumo.ThingOwner
+			code   kumo.Code
+		}{
+			{"a user for another", aliceC, userOwner(bob.ID), kumo.ErrUnauthorized},
+			{"a user for a group not his", aliceC, groupOwner(team.ID), kumo.ErrUnauthorized},
+			{"another thing", otherC, userOwner(bob.ID), kumo.ErrUnauthorized},
+			{"anonymous", f.anon, userOwner(bob.ID), kumo.ErrUnauthorized},
+			{"an unknown user", f.admin, userOwner("nobody"), kumo.ErrUserNotFound},
+			{"an unknown group", thC, groupOwner("nogroup"), kumo.ErrGroupNotFound},
+		} {
+			_, err := f.db.RequestThingOwnership(f.ctx, tc.caller, th.ID, tc.owner)
+			wantCode(t, "RequestThingOwnership: "+tc.name, err, tc.code)
+		}
+		_, err = f.db.RequestThingOwnership(f.ctx, f.admin, "VENDOR_THING_ID:nope", userOwner(bob.ID))
+		wantCode(t, "RequestThingOwnership of an unknown thing", err, kumo.ErrThingNotFound)
+
+		// Started by the admin: either party confirms.
+		code = request(f.admin, userOwner(bob.ID))
+		if err := f.db.ConfirmThingOwnership(f.ctx, bobC, th.ID, code); err != nil || !owns(userOwner(bob.ID)) {
+			t.Fatalf("the user confirms the admin's flow: %v", err)
+		}
+
+		// Expiry.
+		code = request(thC, userOwner(carol.ID))
+		f.clock.Advance(kumo.OwnershipCodeTTL)
+		wantCode(t, "an expired code", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrPINCodeExpired)
+
+		// Wrong codes end the thing's pending flows.
+		code = request(thC, userOwner(carol.ID))
+		for i := 0; i < kumo.MaxOwnershipCodeFailures; i++ {
+			wantCode(t, "a wrong code", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, "12345678x"), kumo.ErrInvalidOwnershipCode)
+		}
+		wantCode(t, "the right code after too many wrong ones", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrInvalidOwnershipCode)
+		if owns(userOwner(carol.ID)) {
+			t.Error("carol owns the thing after her flow ended")
+		}
+
+		// Deleting the thing ends its flows.
+		code = request(thC, userOwner(carol.ID))
+		if err := f.db.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, "the code of a deleted thing", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrThingNotFound)
+	})
+
 	t.Run("Grants", func(t *testing.T) {
 		f := newFixture(t, s)
 		th, _ := f.mustThing("vt-1")
