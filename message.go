@@ -204,20 +204,19 @@ var apnsKeys = map[string]string{
 	"modifiedAt":         "om",
 }
 
-// APNsKey returns the APNs name of a metadata key: its short name, or
-// the key itself when it has none (sourceURI, senderURI, data keys).
-func APNsKey(long string) string {
-	if s, ok := apnsKeys[long]; ok {
-		return s
-	}
-	return long
+// APNsKey returns the short name of a metadata key in APNs payloads, and
+// whether it has one (sourceURI and senderURI have none: APNs payloads
+// leave them out).
+func APNsKey(long string) (string, bool) {
+	s, ok := apnsKeys[long]
+	return s, ok
 }
 
 // metadata adds Kii's keys to a payload: long names, or APNs' short ones.
 func (m PushMessage) metadata(out map[string]any, src MessageSource, short bool) {
 	key := func(long string) string {
 		if short {
-			return APNsKey(long)
+			return apnsKeys[long] // metadata sets the keys that have one only
 		}
 		return long
 	}

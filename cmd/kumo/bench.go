@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"time"
 
@@ -52,6 +53,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rssNote := "VmRSS of the kumo bench process: the load generator only, not the server at --url"
 	if target.node != nil {
 		rssNote = "VmRSS of the kumo bench process: the in-process server and the load generator (HTTP workers and MQTT clients) together"
+		if p := target.node.store.sqlitePath; p != "" {
+			cfg.FsyncDir = filepath.Dir(p)
+		}
 	}
 
 	res, err := bench.Run(ctx, cfg)

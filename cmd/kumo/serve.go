@@ -225,14 +225,11 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 			return nil, err
 		}
 	}
-	if err := n.broker.Open(); err != nil {
-		return nil, err
-	}
-
+	// In a cluster, the bus opens first: the broker tells it of each
+	// device's first subscription from its very first connection.
 	var bus kumo.Bus
 	if cfg.NATS != "" {
 		nb := &natsbus.Bus{URL: cfg.NATS, Name: cfg.NodeID, Log: log.With("component", "nats")}
-		nb.Handle(n.broker.Deliver)
 		if n.broker.Ledger != nil {
 			nb.Unheard = n.broker.NotConnected
 		}
@@ -241,6 +238,12 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		}
 		n.nats, bus = nb, nb
 		n.broker.Listen, n.broker.Unlisten = nb.Listen, nb.Unlisten
+	}
+	if err := n.broker.Open(); err != nil {
+		return nil, err
+	}
+	if n.nats != nil {
+		n.nats.Handle(n.broker.Deliver) // what came before (recovered pushes for devices not connected here yet) is dropped
 	} else {
 		ib := &inmem.Bus{}
 		ib.Handle(n.broker.Deliver)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -26,6 +27,55 @@ type Baseline struct {
 	PerS float64 `json:"http_per_s"`
 	P50  Millis  `json:"http_p50_ms"`
 	P99  Millis  `json:"http_p99_ms"`
+	// Fsync is the disk's own flush latency in the store's directory (an
+	// in-process server only): no acknowledged write can be faster than
+	// one fsync, so its p99 is a floor under the paced p99.
+	Fsync *FsyncBaseline `json:"fsync,omitempty"`
+}
+
+// FsyncBaseline is the disk's flush rate and latency: one writer writing
+// 8 KiB and calling fsync, paced at the run's rate (back to back without
+// one).
+type FsyncBaseline struct {
+	PerS float64 `json:"per_s"`
+	P50  Millis  `json:"p50_ms"`
+	P99  Millis  `json:"p99_ms"`
+}
+
+// fsyncProbe is how long the fsync baseline lasts.
+const fsyncProbe = 2 * time.Second
+
+// fsyncBaseline times fsyncs of a scratch file in dir for d.
+func fsyncBaseline(ctx context.Context, dir string, d time.Duration, rate float64) (*FsyncBaseline, error) {
+	f, err := os.CreateTemp(dir, "fsync-baseline-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 8192)
+	start := time.Now()
+	sched := schedule{start: start, rate: rate}
+	var latencies []time.Duration
+	for i := int64(0); time.Since(start) < d && ctx.Err() == nil; i++ {
+		if err := sleepUntil(ctx, sched.due(i)); err != nil {
+			return nil, err
+		}
+		if _, err := f.WriteAt(buf, (i%256)*int64(len(buf))); err != nil {
+			return nil, err
+		}
+		t := time.Now()
+		if err := f.Sync(); err != nil {
+			return nil, err
+		}
+		latencies = append(latencies, time.Since(t))
+	}
+	if len(latencies) == 0 {
+		return nil, errors.New("fsync baseline: no fsync timed")
+	}
+	slices.Sort(latencies)
+	return &FsyncBaseline{PerS: round(float64(len(latencies))/time.Since(start).Seconds(), 1),
+		P50: ms(latencies[len(latencies)/2]), P99: ms(latencies[len(latencies)*99/100])}, nil
 }
 
 // noopHandler answers every POST like an object creation, doing nothing.

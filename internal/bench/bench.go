@@ -54,6 +54,9 @@ type Config struct {
 	// Baseline is how long the baseline phase lasts (see Baseline); 0
 	// skips it.
 	Baseline time.Duration
+	// FsyncDir, when set, is the directory of the server's store: the
+	// baseline also times the disk's own fsyncs there (see Baseline).
+	FsyncDir string
 
 	// Progress receives human-readable progress lines; nil discards them.
 	Progress io.Writer
@@ -168,6 +171,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			return Result{}, fmt.Errorf("baseline: %w", err)
 		}
 		r.progress.printf("baseline: %.0f round trips/s, p50 %.3f ms, p99 %.3f ms", b.PerS, float64(b.P50), float64(b.P99))
+		if cfg.FsyncDir != "" {
+			if b.Fsync, err = fsyncBaseline(ctx, cfg.FsyncDir, fsyncProbe, cfg.Rate); err != nil {
+				return Result{}, fmt.Errorf("baseline: %w", err)
+			}
+			r.progress.printf("baseline: the disk's fsync (8 KiB writes): %.0f/s, p50 %.3f ms, p99 %.3f ms",
+				b.Fsync.PerS, float64(b.Fsync.P50), float64(b.Fsync.P99))
+		}
 		base = &b
 	}
 

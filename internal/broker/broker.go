@@ -67,6 +67,7 @@ type Broker struct {
 	server *mqtt.Server
 	addrs  map[string]net.Addr // listener id -> bound address
 
+	listenMu sync.Mutex // orders the changes of interest with their Listen and Unlisten calls
 	mu       sync.Mutex // guards held, interest, counted and the seen ring
 	held     map[string][]heldDelivery
 	interest map[string]int        // topic -> subscribed clients on this node
@@ -284,6 +285,8 @@ func (b *Broker) repeat(key string) bool {
 // subscribed counts a device's subscription to its topic, and tells
 // Listen when it is the topic's first on this node.
 func (b *Broker) subscribed(cl *mqtt.Client) {
+	b.listenMu.Lock() // a Listen and an Unlisten of one topic never cross
+	defer b.listenMu.Unlock()
 	b.mu.Lock()
 	if b.counted[cl] {
 		b.mu.Unlock()
@@ -301,6 +304,8 @@ func (b *Broker) subscribed(cl *mqtt.Client) {
 // disconnected uncounts a device, and tells Unlisten when it was its
 // topic's last subscriber on this node.
 func (b *Broker) disconnected(cl *mqtt.Client) {
+	b.listenMu.Lock()
+	defer b.listenMu.Unlock()
 	b.mu.Lock()
 	if !b.counted[cl] {
 		b.mu.Unlock()

@@ -97,6 +97,9 @@ func (b *Broker) record(d kumo.Delivery, state kumo.DeliveryState, reason string
 // device is connected nowhere) as dropped, as Deliver does one that
 // finds its device gone.
 func (b *Broker) NotConnected(d kumo.Delivery) {
+	if d.ID != "" && b.repeat("unheard/"+d.Topic+"/"+d.ID) {
+		return // a delivery published again (the dispatcher retried its batch): recorded once
+	}
 	b.record(d, kumo.DeliveryDropped, notConnected)
 }
 

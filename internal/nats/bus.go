@@ -54,7 +54,8 @@ type Bus struct {
 }
 
 // Handle sets the function that receives the deliveries for devices
-// connected to this node (the broker's Deliver). Call it before Open.
+// connected to this node (the broker's Deliver). Deliveries that arrive
+// before it is set are dropped.
 func (b *Bus) Handle(fn func(kumo.Delivery)) {
 	b.mu.Lock()
 	b.handler = fn
@@ -102,9 +103,21 @@ func (b *Bus) Open() error {
 // carries nothing else of the original message.
 
 // replyTo is the reply subject of a delivery: this node's prefix, then the
-// app, event type and message ID, each a token of its own.
-func (b *Bus) replyTo(d kumo.Delivery) string {
-	return b.unheard + "." + token(d.AppID) + "." + token(string(d.EventType)) + "." + token(d.MessageID)
+// app, event type, message ID and delivery ID, each a token of its own.
+// They are the same for every delivery of one event, which come one after
+// another: last keeps the previous delivery's subject to reuse it.
+func (b *Bus) replyTo(d kumo.Delivery, last *replyCache) string {
+	if last.subject == "" || last.app != d.AppID || last.event != d.EventType || last.message != d.MessageID || last.id != d.ID {
+		*last = replyCache{app: d.AppID, event: d.EventType, message: d.MessageID, id: d.ID,
+			subject: b.unheard + "." + token(d.AppID) + "." + token(string(d.EventType)) + "." + token(d.MessageID) + "." + token(d.ID)}
+	}
+	return last.subject
+}
+
+// replyCache is the reply subject of the last delivery published.
+type replyCache struct {
+	app, message, id, subject string
+	event                     kumo.EventType
 }
 
 // token encodes s as a subject token (never empty, no dots or wildcards).
@@ -126,14 +139,15 @@ func (b *Bus) noResponders(m *nats.Msg) {
 	}
 	topic, ok := strings.CutPrefix(m.Header.Get(subjectHeader), pushPrefix)
 	parts := strings.Split(strings.TrimPrefix(m.Subject, b.unheard+"."), ".")
-	if !ok || len(parts) != 3 {
+	if !ok || len(parts) != 4 {
 		return
 	}
 	app, ok1 := untoken(parts[0])
 	event, ok2 := untoken(parts[1])
 	msgID, ok3 := untoken(parts[2])
-	if ok1 && ok2 && ok3 {
-		b.Unheard(kumo.Delivery{Topic: topic, AppID: app, EventType: kumo.EventType(event), MessageID: msgID})
+	id, ok4 := untoken(parts[3])
+	if ok1 && ok2 && ok3 && ok4 {
+		b.Unheard(kumo.Delivery{Topic: topic, AppID: app, EventType: kumo.EventType(event), MessageID: msgID, ID: id})
 	}
 }
 
@@ -166,6 +180,7 @@ func (b *Bus) Publish(ctx context.Context, ds []kumo.Delivery) error {
 	if !b.nc.IsConnected() {
 		return errDown
 	}
+	var last replyCache
 	for _, d := range ds {
 		m := nats.NewMsg(pushPrefix + d.Topic)
 		if d.Recovered {
@@ -184,7 +199,7 @@ func (b *Bus) Publish(ctx context.Context, ds []kumo.Delivery) error {
 		if d.Queued {
 			m.Header.Set(queuedHeader, "1")
 		} else if b.unheard != "" && !d.Recovered {
-			m.Reply = b.replyTo(d)
+			m.Reply = b.replyTo(d, &last)
 		}
 		if err := b.nc.PublishMsg(m); err != nil {
 			return fmt.Errorf("nats: publish: %w", err)

@@ -78,7 +78,7 @@ func TestAPNsSend(t *testing.T) {
 	badge := 3
 	msg := APNsMessage{Token: "abc123", Alert: map[string]any{"body": "Hello"}, Sound: "default", Badge: &badge,
 		Category: "cat", MutableContent: true, Expiration: time.Unix(1_700_003_600, 0),
-		Data: ShortKeys(map[string]any{"sender": "u1", "objectScopeType": "APP", "sourceURI": "kiicloud://x", "k": "v"})}
+		Data: map[string]any{"s": "u1", "st": "APP", "sourceURI": "kiicloud://x", "k": "v"}}
 	res, err := e.apns.Send(ctx, msg)
 	if err != nil || res.Outcome != Delivered || res.ID != "id-1" || res.Attempts != 1 {
 		t.Fatalf("Send = %+v, %v", res, err)
@@ -194,7 +194,7 @@ func TestAPNsLimits(t *testing.T) {
 
 func TestShortKeys(t *testing.T) {
 	got := ShortKeys(map[string]any{"appID": "a1", "objectScopeThingID": "th", "modifiedAt": 1, "senderURI": "u", "x": true})
-	want := map[string]any{"a": "a1", "sth": "th", "om": 1, "senderURI": "u", "x": true}
+	want := map[string]any{"a": "a1", "sth": "th", "om": 1} // keys without a short name are left out
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ShortKeys = %v, want %v", got, want)
 	}

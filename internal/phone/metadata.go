@@ -8,13 +8,16 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
-// ShortKeys returns a copy of m, a bucket event's payload with long
-// metadata keys, with APNs's short keys instead (kumo.APNsKey); keys
-// without a short name are kept.
+// ShortKeys returns a bucket event's payload (long metadata keys) as an
+// APNs payload carries it: each key under its short name (kumo.APNsKey);
+// the keys without one (sourceURI, senderURI) are left out, as they are
+// from messages.
 func ShortKeys(m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
-		out[kumo.APNsKey(k)] = v
+		if s, ok := kumo.APNsKey(k); ok {
+			out[s] = v
+		}
 	}
 	return out
 }

@@ -28,7 +28,7 @@ var migrations embed.FS
 // migrations and returns the store. The caller sets the store's settings
 // and calls Open on it.
 func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
-	return open(ctx, path, "FULL")
+	return open(ctx, path, "FULL", 64<<10)
 }
 
 // OpenLedger opens the database file of the delivery ledger
@@ -36,10 +36,12 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 // synchronous=NORMAL (in WAL mode, a power loss may lose the last records
 // written; they are a record of pushes, not data).
 func OpenLedger(ctx context.Context, path string) (*sqlstore.DB, error) {
-	return open(ctx, path, "NORMAL")
+	return open(ctx, path, "NORMAL", 16<<10)
 }
 
-func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
+// open opens the file at path with the writer's page cache of cacheKiB
+// (memory outside Go's heap, held while the store is open).
+func open(ctx context.Context, path, synchronous string, cacheKiB int) (*sqlstore.DB, error) {
 	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + synchronous + ")", "foreign_keys(ON)"}
 	dsn := func(extra ...string) string {
 		q := url.Values{}
@@ -52,8 +54,9 @@ func open(ctx context.Context, path, synchronous string) (*sqlstore.DB, error) {
 	// checkpointer below does, in the background.
 	// Its page cache holds the indexes that a batch of writes touches all
 	// over (SQLite's default of 2 MB spills pages to the log in the middle
-	// of a transaction), and statement journals stay in memory.
-	write, err := sql.Open("sqlite", dsn("wal_autocheckpoint(0)", "journal_size_limit(67108864)", "cache_size(-65536)", "temp_store(MEMORY)")+"&_txlock=immediate")
+	// of a transaction), and statement journals stay in memory (so do its
+	// sorts: a migration that indexes a big table sorts in RAM).
+	write, err := sql.Open("sqlite", dsn("wal_autocheckpoint(0)", "journal_size_limit(67108864)", fmt.Sprintf("cache_size(-%d)", cacheKiB), "temp_store(MEMORY)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
 	}
