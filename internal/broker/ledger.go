@@ -11,12 +11,14 @@ import (
 // The broker records what became of each delivery it was handed (the
 // delivery ledger): written to the device's connection (sent), or not
 // (dropped: the device is not connected to this node). Records are
-// written in batches, off the MQTT path.
+// written in batches, off the MQTT path, and big ones: a batch writes each
+// installation's page of the ledger's indexes once, however many of its
+// records it holds, so the bigger the batch, the fewer pages per record.
 
 const (
-	ledgerQueue = 1 << 16                // records waiting; beyond, records are dropped and counted
-	ledgerBatch = 2000                   // records per write
-	ledgerFlush = 200 * time.Millisecond // how often a partial batch is written
+	ledgerQueue = 1 << 17     // records waiting; beyond, records are dropped and counted
+	ledgerBatch = 1 << 14     // records per write
+	ledgerFlush = time.Second // how often a partial batch is written
 )
 
 // ledgerBuffer holds the records waiting to be written: a slice that the
@@ -133,7 +135,7 @@ func (b *Broker) writeLedger() {
 		}
 		clear(rs) // let the strings go
 		spare = rs
-		if cap(spare) > 4*ledgerBatch {
+		if cap(spare) > 2*ledgerBatch {
 			spare = nil // a backlog's array: not kept, the collector would scan all of it at every cycle
 		}
 		if !open {

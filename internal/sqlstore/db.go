@@ -35,6 +35,25 @@ type Dialect interface {
 	kql.Dialect
 }
 
+// IgnoreInserter is implemented by a Dialect that has INSERT OR IGNORE
+// (SQLite): a multi-row INSERT that can fail on no row then needs no
+// statement journal (a copy of every page it changes, kept to undo it
+// alone).
+type IgnoreInserter interface {
+	InsertOrIgnore() string
+}
+
+// insertOrIgnore is "INSERT OR IGNORE" where the dialect has it, else
+// "INSERT": for the writes that cannot conflict with anything and whose
+// values are never NULL (ledger records), to spare SQLite a statement
+// journal.
+func (db *DB) insertOrIgnore() string {
+	if d, ok := db.dialect.(IgnoreInserter); ok {
+		return d.InsertOrIgnore()
+	}
+	return "INSERT"
+}
+
 // StatementCacher is implemented by a Dialect whose driver prepares and
 // caches the statements it runs, per connection (pgx does). The writer
 // then runs its statements as they are instead of preparing them once per

@@ -71,7 +71,7 @@ func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) er
 		for start := 0; start < len(rs); start += ledgerChunk {
 			chunk := rs[start:min(start+ledgerChunk, len(rs))]
 			var sb strings.Builder
-			sb.WriteString(`INSERT INTO push_deliveries (app_id, message_id, event_type, installation_id, device_type, mqtt_topic,
+			sb.WriteString(db.ledger().insertOrIgnore() + ` INTO push_deliveries (app_id, message_id, event_type, installation_id, device_type, mqtt_topic,
 				owner_kind, owner_id, state, reason, created, updated) VALUES `)
 			args := make([]any, 0, 12*len(chunk))
 			for i, r := range chunk {

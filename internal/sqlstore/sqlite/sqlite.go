@@ -135,6 +135,9 @@ type Dialect struct{}
 // Rebind implements sqlstore.Dialect: SQLite takes "?" as it is.
 func (Dialect) Rebind(q string) string { return q }
 
+// InsertOrIgnore implements sqlstore.IgnoreInserter.
+func (Dialect) InsertOrIgnore() string { return "INSERT OR IGNORE" }
+
 // Param implements kql.Dialect: SQLite numbers "?" placeholders itself.
 func (Dialect) Param(int) string { return "?" }
 
