@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"runtime/pprof"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -40,6 +41,10 @@ func (t *benchTarget) flags(fs *flag.FlagSet, urlHelp string) {
 	fs.StringVar(&t.memProfile, "memprofile", "", "write an allocation profile of the run to this file")
 }
 
+// stopDeadline bounds the in-process server's shutdown (its own timeout is
+// 30 s): past it, the goroutines are dumped and the benchmark ends anyway.
+const stopDeadline = time.Minute
+
 // start checks the flags, starts the profiles and, without --url, the
 // in-process node with an app; stop undoes it all.
 func (t *benchTarget) start(ctx context.Context, stderr io.Writer) (stop func(), err error) {
@@ -66,8 +71,17 @@ func (t *benchTarget) start(ctx context.Context, stderr io.Writer) (stop func(),
 	}
 	stop = func() {
 		fmt.Fprintln(stderr, "bench: stopping the in-process server")
-		if err := cleanup(); err != nil {
-			fmt.Fprintln(stderr, "bench: stopping the in-process server:", err)
+		done := make(chan error, 1)
+		go func() { done <- cleanup() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				fmt.Fprintln(stderr, "bench: stopping the in-process server:", err)
+			}
+		case <-time.After(stopDeadline):
+			// A benchmark stops by itself: show where the server hangs, and go.
+			fmt.Fprintf(stderr, "bench: the in-process server did not stop within %v; its goroutines:\n", stopDeadline)
+			pprof.Lookup("goroutine").WriteTo(stderr, 2)
 		}
 		stopProfiles()
 	}
