@@ -94,25 +94,41 @@ func (db *DB) AddThingOwner(ctx context.Context, c kumo.Caller, selector string,
 	}
 	now := db.now()
 	return db.writeTx(ctx, func(tx *Tx) error {
-		if r.Owner.Kind == kumo.OwnerUser {
-			ok, err := userExists(ctx, tx, c.AppID, r.Owner.ID)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return userNotFound(c.AppID, r.Owner.ID)
-			}
-		}
-		res, err := tx.Exec(ctx, `INSERT INTO thing_owners (app_id, thing_id, owner_kind, owner_id, created)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, c.AppID, t.ID, string(r.Owner.Kind), r.Owner.ID, now)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ownershipError(kumo.ErrThingOwnershipExists, r.Owner.String()+" owns the thing already", c.AppID, t.ID, r.Owner)
-		}
-		return nil
+		return addOwner(ctx, tx, c.AppID, t.ID, r.Owner, now)
 	})
+}
+
+// ownerUserExists returns USER_NOT_FOUND when o is a user who does not
+// exist (groups are checked before the write).
+func ownerUserExists(ctx context.Context, tx *Tx, appID string, o kumo.ThingOwner) error {
+	if o.Kind != kumo.OwnerUser {
+		return nil
+	}
+	ok, err := userExists(ctx, tx, appID, o.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return userNotFound(appID, o.ID)
+	}
+	return nil
+}
+
+// addOwner makes o an owner of thing thingID, within a write:
+// USER_NOT_FOUND, THING_OWNERSHIP_ALREADY_EXISTS.
+func addOwner(ctx context.Context, tx *Tx, appID, thingID string, o kumo.ThingOwner, now int64) error {
+	if err := ownerUserExists(ctx, tx, appID, o); err != nil {
+		return err
+	}
+	res, err := tx.Exec(ctx, `INSERT INTO thing_owners (app_id, thing_id, owner_kind, owner_id, created)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, appID, thingID, string(o.Kind), o.ID, now)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ownershipError(kumo.ErrThingOwnershipExists, o.String()+" owns the thing already", appID, thingID, o)
+	}
+	return nil
 }
 
 // checkOwnerCandidate checks a user's request to add an owner to thing
@@ -196,14 +212,8 @@ func (db *DB) RequestThingOwnership(ctx context.Context, c kumo.Caller, selector
 	}
 	code, now := kumo.NewOwnershipCode(), db.now()
 	err = db.writeTx(ctx, func(tx *Tx) error {
-		if o.Kind == kumo.OwnerUser {
-			ok, err := userExists(ctx, tx, c.AppID, o.ID)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return userNotFound(c.AppID, o.ID)
-			}
+		if err := ownerUserExists(ctx, tx, c.AppID, o); err != nil {
+			return err
 		}
 		var n int
 		if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
@@ -295,24 +305,7 @@ func (db *DB) ConfirmThingOwnership(ctx context.Context, c kumo.Caller, selector
 		if n, _ := res.RowsAffected(); n == 0 {
 			return invalid // confirmed (or ended) meanwhile
 		}
-		if o.Kind == kumo.OwnerUser {
-			ok, err := userExists(ctx, tx, c.AppID, o.ID)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return userNotFound(c.AppID, o.ID)
-			}
-		}
-		res, err = tx.Exec(ctx, `INSERT INTO thing_owners (app_id, thing_id, owner_kind, owner_id, created)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, c.AppID, t.ID, string(o.Kind), o.ID, now)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ownershipError(kumo.ErrThingOwnershipExists, o.String()+" owns the thing already", c.AppID, t.ID, o)
-		}
-		return nil
+		return addOwner(ctx, tx, c.AppID, t.ID, o, now)
 	})
 }
 
