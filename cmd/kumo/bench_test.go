@@ -33,6 +33,13 @@ func TestBench(t *testing.T) {
 		RSSMiB      *float64 `json:"rss_mib"`
 		Acked       int64    `json:"acked"`
 		Things      int      `json:"things"`
+		Baseline    struct {
+			PerS  float64 `json:"http_per_s"`
+			Fsync *struct {
+				PerS float64 `json:"per_s"`
+				P99  float64 `json:"p99_ms"`
+			} `json:"fsync"`
+		} `json:"baseline"`
 	}
 	if err := json.Unmarshal([]byte(last), &res); err != nil {
 		t.Fatalf("last stdout line is not JSON: %v\n%s", err, last)
@@ -48,6 +55,9 @@ func TestBench(t *testing.T) {
 	}
 	if res.Things != 20 {
 		t.Errorf("things = %d, want 20", res.Things)
+	}
+	if b := res.Baseline; b.PerS <= 0 || b.Fsync == nil || b.Fsync.PerS <= 0 || b.Fsync.P99 <= 0 {
+		t.Errorf("baseline = %+v; want HTTP round trips and the disk's fsyncs timed: %s", b, last)
 	}
 	if !strings.Contains(stderr.String(), "PBKDF2") {
 		t.Errorf("stderr does not say the in-process server uses fewer PBKDF2 iterations:\n%s", stderr.String())
