@@ -42,6 +42,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	defer watchdog(stderr, benchLimit(cfg.Things, cfg.Duration+cfg.Baseline+bench.DefaultDrain))()
 	stop, err := target.start(ctx, stderr)
 	if err != nil {
 		return err
@@ -132,4 +133,25 @@ func startBenchNode(ctx context.Context, iterations int, ledgerRetention time.Du
 		return errors.Join(n.Close(sctx), os.RemoveAll(dir))
 	}
 	return n, cleanup, nil
+}
+
+// benchLimit is how long a benchmark of things devices whose measured
+// phases last phases may run before the watchdog ends it: generous room
+// for setting the devices up (registration, MQTT connections) and
+// stopping.
+func benchLimit(things int, phases time.Duration) time.Duration {
+	return 3*time.Minute + time.Duration(things)*20*time.Millisecond + phases
+}
+
+// watchdog ends the process if it is still running after limit: a
+// benchmark stops by itself, and one that hangs says where (its
+// goroutines on stderr) and exits with status 3. The returned function
+// disarms it.
+func watchdog(stderr io.Writer, limit time.Duration) (disarm func()) {
+	t := time.AfterFunc(limit, func() {
+		fmt.Fprintf(stderr, "bench: still running after %v: stopping; goroutines:\n", limit)
+		pprof.Lookup("goroutine").WriteTo(stderr, 2)
+		os.Exit(3)
+	})
+	return func() { t.Stop() }
 }

@@ -31,6 +31,7 @@ func runBenchTopic(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	defer watchdog(stderr, benchLimit(cfg.Things, time.Duration(2*(cfg.Sends+1))*cfg.Deadline))()
 	stop, err := target.start(ctx, stderr)
 	if err != nil {
 		return err
