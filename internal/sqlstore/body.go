@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
@@ -70,6 +71,22 @@ func objectExists(ctx context.Context, q func(context.Context, string, ...any) *
 	return nil
 }
 
+// lockObject checks, within a write, that the object of ref exists, and
+// on PostgreSQL locks its row until the write ends. Every write of a body
+// takes it first, so that the body writes of one object, from any node,
+// run one after another, each seeing what the one before committed (which
+// blob the object has, which to trash). SQLite's single writer needs no
+// lock.
+func lockObject(ctx context.Context, tx *Tx, ref kumo.BodyRef) error {
+	b := ref.Bucket
+	ok, err := rowExists(ctx, tx, "SELECT 1 FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?"+tx.db.rowLock,
+		b.AppID, b.Scope.Key(), b.Name, ref.ObjectID)
+	if err == nil && !ok {
+		err = kumo.ObjectNotFound(b, ref.ObjectID)
+	}
+	return err
+}
+
 // readBody reads the body row of ref: OBJECT_NOT_FOUND or
 // OBJECT_BODY_NOT_FOUND when there is none.
 func readBody(ctx context.Context, q func(context.Context, string, ...any) *sql.Row, ref kumo.BodyRef) (kumo.Body, error) {
@@ -105,7 +122,7 @@ func (db *DB) PutBody(ctx context.Context, c kumo.Caller, p kumo.BodyPut) (kumo.
 	}
 	body := kumo.Body{Ref: ref, ContentType: bodyType(p.ContentType), Size: size, ETag: id, Modified: db.now()}
 	err = db.writeTx(ctx, func(tx *Tx) error {
-		if err := objectExists(ctx, tx.QueryRow, ref); err != nil {
+		if err := lockObject(ctx, tx, ref); err != nil {
 			return err
 		}
 		return setBody(ctx, tx, c, body)
@@ -326,6 +343,9 @@ func (db *DB) DeleteBody(ctx context.Context, c kumo.Caller, ref kumo.BodyRef) e
 	}
 	now := db.now()
 	err = db.writeTx(ctx, func(tx *Tx) error {
+		if err := lockObject(ctx, tx, ref); err != nil {
+			return err
+		}
 		if _, err := readBody(ctx, tx.QueryRow, ref); err != nil {
 			return err
 		}
@@ -360,11 +380,18 @@ func (db *DB) MoveBody(ctx context.Context, c kumo.Caller, from, to kumo.BodyRef
 	}
 	now := db.now()
 	err = db.writeTx(ctx, func(tx *Tx) error {
+		// Both objects locked, in one order whichever way a body moves.
+		first, second := from, to
+		if fmt.Sprint(bodyArgs(to)...) < fmt.Sprint(bodyArgs(from)...) {
+			first, second = to, from
+		}
+		for _, ref := range []kumo.BodyRef{first, second} {
+			if err := lockObject(ctx, tx, ref); err != nil {
+				return err
+			}
+		}
 		body, err := readBody(ctx, tx.QueryRow, from)
 		if err != nil {
-			return err
-		}
-		if err := objectExists(ctx, tx.QueryRow, to); err != nil {
 			return err
 		}
 		if slices.Equal(bodyArgs(from), bodyArgs(to)) {
@@ -401,6 +428,9 @@ func (db *DB) PublishBody(ctx context.Context, c kumo.Caller, p kumo.BodyPublish
 	}
 	pub := kumo.Publication{ID: kumo.NewPublicationID(), ExpiresAt: expires}
 	err = db.writeTx(ctx, func(tx *Tx) error {
+		if err := lockObject(ctx, tx, ref); err != nil {
+			return err
+		}
 		if _, err := readBody(ctx, tx.QueryRow, ref); err != nil {
 			return err
 		}
@@ -612,6 +642,9 @@ func (db *DB) CommitBodyUpload(ctx context.Context, c kumo.Caller, ref kumo.Body
 	}
 	body := kumo.Body{Ref: ref, ContentType: u.contentType, Size: u.total, ETag: id, Modified: db.now()}
 	err = db.writeTx(ctx, func(tx *Tx) error {
+		if err := lockObject(ctx, tx, ref); err != nil {
+			return err
+		}
 		cur, err := tx.loadUpload(ctx, ref, uploadID)
 		if err != nil {
 			return err

@@ -82,11 +82,26 @@ func (db *DB) CreateGroup(ctx context.Context, c kumo.Caller, r kumo.GroupCreati
 	return g, notFound, nil
 }
 
-// userExists reports whether the app has a user with ID id, within a write.
+// userExists reports whether the app has a user with ID id, within a
+// write; on PostgreSQL the user's row stays locked (shared) until the
+// write ends, so that a deletion by another node cannot slip in between.
 func userExists(ctx context.Context, tx *Tx, appID, id string) (bool, error) {
-	var n int
-	err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM users WHERE app_id = ? AND id = ?", appID, id).Scan(&n)
-	return n > 0, err
+	return rowExists(ctx, tx, "SELECT 1 FROM users WHERE app_id = ? AND id = ?"+tx.db.shareLock, appID, id)
+}
+
+// groupExists is userExists for a group.
+func groupExists(ctx context.Context, tx *Tx, appID, id string) (bool, error) {
+	return rowExists(ctx, tx, "SELECT 1 FROM groups WHERE app_id = ? AND id = ?"+tx.db.shareLock, appID, id)
+}
+
+// rowExists reports whether query (a SELECT 1 … of one row) finds it.
+func rowExists(ctx context.Context, tx *Tx, query string, args ...any) (bool, error) {
+	var one int
+	err := tx.QueryRow(ctx, query, args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // userNotFound is USER_NOT_FOUND for a user ID.
@@ -210,6 +225,7 @@ func (db *DB) DeleteGroup(ctx context.Context, c kumo.Caller, id string) error {
 			{"DELETE FROM groups WHERE app_id = ? AND id = ?", []any{c.AppID, g.ID}},
 			{"DELETE FROM group_members WHERE app_id = ? AND group_id = ?", []any{c.AppID, g.ID}},
 			{"DELETE FROM thing_owners WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{c.AppID, string(kumo.OwnerGroup), g.ID}},
+			{"DELETE FROM thing_ownership_codes WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{c.AppID, string(kumo.OwnerGroup), g.ID}},
 			{"DELETE FROM object_fields WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
 			{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
 			{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},

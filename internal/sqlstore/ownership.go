@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -98,26 +99,28 @@ func (db *DB) AddThingOwner(ctx context.Context, c kumo.Caller, selector string,
 	})
 }
 
-// ownerUserExists returns USER_NOT_FOUND when o is a user who does not
-// exist (groups are checked before the write).
-func ownerUserExists(ctx context.Context, tx *Tx, appID string, o kumo.ThingOwner) error {
-	if o.Kind != kumo.OwnerUser {
-		return nil
-	}
-	ok, err := userExists(ctx, tx, appID, o.ID)
-	if err != nil {
+// ownerExists returns USER_NOT_FOUND or GROUP_NOT_FOUND when o does not
+// exist, within a write (which keeps its row locked on PostgreSQL, so that
+// no deletion slips in before the write ends).
+func ownerExists(ctx context.Context, tx *Tx, appID string, o kumo.ThingOwner) error {
+	if o.Kind == kumo.OwnerGroup {
+		ok, err := groupExists(ctx, tx, appID, o.ID)
+		if err == nil && !ok {
+			err = kumo.GroupNotFound(appID, o.ID)
+		}
 		return err
 	}
-	if !ok {
-		return userNotFound(appID, o.ID)
+	ok, err := userExists(ctx, tx, appID, o.ID)
+	if err == nil && !ok {
+		err = userNotFound(appID, o.ID)
 	}
-	return nil
+	return err
 }
 
 // addOwner makes o an owner of thing thingID, within a write:
-// USER_NOT_FOUND, THING_OWNERSHIP_ALREADY_EXISTS.
+// USER_NOT_FOUND, GROUP_NOT_FOUND, THING_OWNERSHIP_ALREADY_EXISTS.
 func addOwner(ctx context.Context, tx *Tx, appID, thingID string, o kumo.ThingOwner, now int64) error {
-	if err := ownerUserExists(ctx, tx, appID, o); err != nil {
+	if err := ownerExists(ctx, tx, appID, o); err != nil {
 		return err
 	}
 	res, err := tx.Exec(ctx, `INSERT INTO thing_owners (app_id, thing_id, owner_kind, owner_id, created)
@@ -177,9 +180,11 @@ const (
 	startedByAdmin = "admin"
 )
 
-// maxPendingCodes bounds the pending PIN code flows of one thing: a new
-// flow ends the oldest beyond it.
-const maxPendingCodes = 20
+// maxPendingCodes bounds the pending PIN code flows of one thing. Each
+// owner has one at most (a new one replaces it); beyond the bound, a new
+// flow ends the oldest one a user started (the thing's and the admin's
+// stay).
+const maxPendingCodes = 100
 
 // RequestThingOwnership implements kumo.ThingService.
 func (db *DB) RequestThingOwnership(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner) (string, error) {
@@ -212,7 +217,7 @@ func (db *DB) RequestThingOwnership(ctx context.Context, c kumo.Caller, selector
 	}
 	code, now := kumo.NewOwnershipCode(), db.now()
 	err = db.writeTx(ctx, func(tx *Tx) error {
-		if err := ownerUserExists(ctx, tx, c.AppID, o); err != nil {
+		if err := ownerExists(ctx, tx, c.AppID, o); err != nil {
 			return err
 		}
 		var n int
@@ -223,11 +228,21 @@ func (db *DB) RequestThingOwnership(ctx context.Context, c kumo.Caller, selector
 		if n > 0 {
 			return ownershipError(kumo.ErrThingOwnershipExists, o.String()+" owns the thing already", c.AppID, t.ID, o)
 		}
-		// Expired flows end, and the oldest beyond the bound.
-		if _, err := tx.Exec(ctx, `DELETE FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND (expires <= ? OR code_hash NOT IN (
-				SELECT code_hash FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? ORDER BY expires DESC LIMIT ?))`,
-			c.AppID, t.ID, now, c.AppID, t.ID, maxPendingCodes-1); err != nil {
+		// The owner's previous flow ends, and the expired ones.
+		if _, err := tx.Exec(ctx, `DELETE FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND (expires <= ? OR (owner_kind = ? AND owner_id = ?))`,
+			c.AppID, t.ID, now, string(o.Kind), o.ID); err != nil {
 			return err
+		}
+		if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ?", c.AppID, t.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= maxPendingCodes {
+			if _, err := tx.Exec(ctx, `DELETE FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND code_hash IN (
+					SELECT code_hash FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ?
+					ORDER BY CASE WHEN started_by = ? THEN 0 ELSE 1 END, expires, code_hash LIMIT ?)`,
+				c.AppID, t.ID, c.AppID, t.ID, startedByOwner, n-maxPendingCodes+1); err != nil {
+				return err
+			}
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO thing_ownership_codes (app_id, thing_id, code_hash, owner_kind, owner_id, started_by, expires)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, c.AppID, t.ID, kumo.TokenKey(code), string(o.Kind), o.ID, by, now+kumo.OwnershipCodeTTL.Milliseconds())
@@ -239,7 +254,29 @@ func (db *DB) RequestThingOwnership(ctx context.Context, c kumo.Caller, selector
 	return code, nil
 }
 
-// ConfirmThingOwnership implements kumo.ThingService.
+// confirmable returns the SQL condition (and its arguments) of the pending
+// flows of thing thingID that c may confirm: the admin any; the thing the
+// ones its owners or the admin started; a user the ones that name him, or
+// a group he is a member of, that the thing or the admin started. ok is
+// false for any other caller.
+func confirmable(c kumo.Caller, thingID string) (cond string, args []any, ok bool) {
+	switch {
+	case c.IsAdmin():
+		return "1 = 1", nil, true
+	case c.Kind == kumo.ThingCaller && c.ID == thingID:
+		return "started_by <> ?", []any{startedByThing}, true
+	case c.Kind == kumo.UserCaller:
+		return `started_by <> ? AND ((owner_kind = ? AND owner_id = ?) OR
+			(owner_kind = ? AND owner_id IN (SELECT group_id FROM group_members WHERE app_id = ? AND user_id = ?)))`,
+			[]any{startedByOwner, string(kumo.OwnerUser), c.ID, string(kumo.OwnerGroup), c.AppID, c.ID}, true
+	}
+	return "", nil, false
+}
+
+// ConfirmThingOwnership implements kumo.ThingService. A caller with no
+// flow of the thing to confirm is refused before any code is looked at:
+// he learns nothing of the codes, and his guesses count against nobody's
+// flows. A wrong code counts against the flows the caller may confirm.
 func (db *DB) ConfirmThingOwnership(ctx context.Context, c kumo.Caller, selector, code string) error {
 	if c.Kind == kumo.Anonymous {
 		return kumo.Unauthorized(c, "Confirming an ownership flow needs a token")
@@ -248,65 +285,60 @@ func (db *DB) ConfirmThingOwnership(ctx context.Context, c kumo.Caller, selector
 	if err != nil {
 		return err
 	}
-	var (
-		o       kumo.ThingOwner
-		kind    string
-		by      string
-		expires int64
-	)
+	cond, condArgs, ok := confirmable(c, t.ID)
+	if !ok {
+		return kumo.Unauthorized(c, "Only the thing, the user (or a member of the group) it names, or the app admin confirms an ownership flow")
+	}
 	key, now := kumo.TokenKey(code), db.now()
-	err = db.queryRow(ctx, "SELECT owner_kind, owner_id, started_by, expires FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND code_hash = ?",
-		c.AppID, t.ID, key).Scan(&kind, &o.ID, &by, &expires)
-	invalid := kumo.Errorf(kumo.ErrInvalidOwnershipCode, "The code is not one of thing %s's ownership flows", t.ID).With("appID", c.AppID).With("thingID", t.ID)
-	if errors.Is(err, sql.ErrNoRows) {
-		// A wrong code counts against every pending flow of the thing.
-		werr := db.writeTx(ctx, func(tx *Tx) error {
-			if _, err := tx.Exec(ctx, "UPDATE thing_ownership_codes SET failures = failures + 1 WHERE app_id = ? AND thing_id = ?", c.AppID, t.ID); err != nil {
+	flows := func(extra string, args ...any) (string, []any) {
+		return "FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND " + extra + "(" + cond + ")",
+			append(append([]any{c.AppID, t.ID}, args...), condArgs...)
+	}
+	var outcome error // the answer of a write that commits (a failure counted, an expired flow ended)
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		outcome = nil
+		from, args := flows("")
+		var n int
+		if err := tx.QueryRow(ctx, "SELECT COUNT(*) "+from, args...).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 && !c.IsAdmin() {
+			return kumo.Unauthorized(c, "The caller has no ownership flow of thing %s to confirm", t.ID)
+		}
+		var (
+			o       kumo.ThingOwner
+			kind    string
+			expires int64
+		)
+		from, args = flows("code_hash = ? AND ", key)
+		err := tx.QueryRow(ctx, "SELECT owner_kind, owner_id, expires "+from, args...).Scan(&kind, &o.ID, &expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			outcome = kumo.Errorf(kumo.ErrInvalidOwnershipCode, "The code is not one of thing %s's ownership flows", t.ID).
+				With("appID", c.AppID).With("thingID", t.ID)
+			from, args = flows("")
+			if _, err := tx.Exec(ctx, "UPDATE thing_ownership_codes SET failures = failures + 1 "+strings.TrimPrefix(from, "FROM thing_ownership_codes "), args...); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, "DELETE FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND failures >= ?", c.AppID, t.ID, kumo.MaxOwnershipCodeFailures)
 			return err
-		})
-		if werr != nil {
-			return werr
 		}
-		return invalid
-	}
-	if err != nil {
-		return err
-	}
-	o.Kind = kumo.OwnerKind(kind)
-	if expires <= now {
-		return kumo.Errorf(kumo.ErrPINCodeExpired, "The ownership flow's code expired").With("appID", c.AppID).With("thingID", t.ID)
-	}
-	// The other party confirms: the thing a flow its owner started, the
-	// owner a flow the thing started; the admin any.
-	ok := c.IsAdmin()
-	if !ok && c.Kind == kumo.ThingCaller {
-		ok = c.ID == t.ID && by != startedByThing
-	} else if !ok && by != startedByOwner {
-		if ok, err = db.isOwnerSubject(ctx, c, o); err != nil {
-			return err
-		}
-	}
-	if !ok {
-		return kumo.Unauthorized(c, "The caller may not confirm this ownership flow")
-	}
-	if o.Kind == kumo.OwnerGroup {
-		if _, err := db.group(ctx, c.AppID, o.ID); err != nil {
-			return err
-		}
-	}
-	return db.writeTx(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(ctx, "DELETE FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND code_hash = ?", c.AppID, t.ID, key)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return invalid // confirmed (or ended) meanwhile
+		o.Kind = kumo.OwnerKind(kind)
+		if _, err := tx.Exec(ctx, "DELETE FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND code_hash = ?", c.AppID, t.ID, key); err != nil {
+			return err
+		}
+		if expires <= now {
+			outcome = kumo.Errorf(kumo.ErrPINCodeExpired, "The ownership flow's code expired").With("appID", c.AppID).With("thingID", t.ID)
+			return nil
 		}
 		return addOwner(ctx, tx, c.AppID, t.ID, o, now)
 	})
+	if err != nil {
+		return err
+	}
+	return outcome
 }
 
 // HasThingOwner implements kumo.ThingService.

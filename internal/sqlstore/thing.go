@@ -177,6 +177,7 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 	} else {
 		owned = []statement{
 			{"DELETE FROM thing_owners WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{appID, string(kumo.OwnerUser), p.ID}},
+			{"DELETE FROM thing_ownership_codes WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{appID, string(kumo.OwnerUser), p.ID}},
 			{"DELETE FROM group_members WHERE app_id = ? AND user_id = ?", []any{appID, p.ID}},
 			{"UPDATE groups SET owner = '' WHERE app_id = ? AND owner = ?", []any{appID, p.ID}},
 		}

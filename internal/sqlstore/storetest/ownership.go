@@ -95,7 +95,7 @@ func testOwnership(t *testing.T, s suite) {
 		if err := f.db.ConfirmThingOwnership(f.ctx, aliceC, "VENDOR_THING_ID:vt-1", code); err != nil || !owns(userOwner(alice.ID)) {
 			t.Fatalf("the user confirms: %v (owns: %v)", err, owns(userOwner(alice.ID)))
 		}
-		wantCode(t, "a code used already", f.db.ConfirmThingOwnership(f.ctx, aliceC, th.ID, code), kumo.ErrInvalidOwnershipCode)
+		wantCode(t, "a code used already (she has no flow left)", f.db.ConfirmThingOwnership(f.ctx, aliceC, th.ID, code), kumo.ErrUnauthorized)
 		_, err := f.db.RequestThingOwnership(f.ctx, aliceC, th.ID, userOwner(alice.ID))
 		wantCode(t, "a flow for an owner", err, kumo.ErrThingOwnershipExists)
 
@@ -142,17 +142,45 @@ func testOwnership(t *testing.T, s suite) {
 		for i := 0; i < kumo.MaxOwnershipCodeFailures; i++ {
 			wantCode(t, "a wrong code", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, "12345678x"), kumo.ErrInvalidOwnershipCode)
 		}
-		wantCode(t, "the right code after too many wrong ones", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrInvalidOwnershipCode)
+		wantCode(t, "the right code after too many wrong ones (she has no flow left)", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrUnauthorized)
 		if owns(userOwner(carol.ID)) {
 			t.Error("carol owns the thing after her flow ended")
 		}
 
-		// Deleting the thing ends its flows.
+		// A user with no flow to confirm is refused without a look at the
+		// code, and his guesses end nobody's flow.
+		mallory, malloryC := f.mustUser("mallory")
 		code = request(thC, userOwner(carol.ID))
+		for i := 0; i < kumo.MaxOwnershipCodeFailures+1; i++ {
+			wantCode(t, "a stranger's guess", f.db.ConfirmThingOwnership(f.ctx, malloryC, th.ID, "12345678x"), kumo.ErrUnauthorized)
+		}
+		wantCode(t, "a stranger with the right code", f.db.ConfirmThingOwnership(f.ctx, malloryC, th.ID, code), kumo.ErrUnauthorized)
+		// A new flow for the same owner replaces the previous one.
+		newer := request(thC, userOwner(carol.ID))
+		wantCode(t, "the replaced code", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrInvalidOwnershipCode)
+		if err := f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, newer); err != nil || !owns(userOwner(carol.ID)) {
+			t.Fatalf("the newer code: %v", err)
+		}
+
+		// Deleting a group ends the flows that name it: a group made again
+		// under its ID inherits none.
+		crew := f.mustGroup(malloryC, kumo.GroupCreation{ID: "crew", Name: "crew"})
+		code = request(thC, groupOwner(crew.ID))
+		if err := f.db.DeleteGroup(f.ctx, malloryC, crew.ID); err != nil {
+			t.Fatal(err)
+		}
+		f.mustGroup(malloryC, kumo.GroupCreation{ID: "crew", Name: "crew again"})
+		wantCode(t, "the code of a deleted group", f.db.ConfirmThingOwnership(f.ctx, malloryC, th.ID, code), kumo.ErrUnauthorized)
+		if owns(groupOwner(crew.ID)) {
+			t.Error("a group made again owns the thing through its predecessor's flow")
+		}
+
+		// Deleting the thing ends its flows.
+		code = request(thC, userOwner(mallory.ID))
 		if err := f.db.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, "the code of a deleted thing", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrThingNotFound)
+		wantCode(t, "the code of a deleted thing", f.db.ConfirmThingOwnership(f.ctx, malloryC, th.ID, code), kumo.ErrThingNotFound)
 	})
 
 	t.Run("Grants", func(t *testing.T) {
