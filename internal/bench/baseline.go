@@ -108,7 +108,10 @@ func (r *runner) baseline(ctx context.Context, d time.Duration) (Baseline, error
 	if err != nil {
 		return Baseline{}, err
 	}
-	target := objectTarget{url: u, header: http.Header{"Content-Type": {jsonType}, "Authorization": {"Bearer baseline"}}}
+	target, err := newObjectTarget(u, "baseline")
+	if err != nil {
+		return Baseline{}, err
+	}
 
 	start := time.Now()
 	deadline := start.Add(d)
@@ -122,10 +125,8 @@ func (r *runner) baseline(ctx context.Context, d time.Duration) (Baseline, error
 	)
 	for range r.cfg.Concurrency {
 		wg.Go(func() {
-			poster, err := client.newPoster(ctx)
-			if err != nil {
-				return
-			}
+			poster := newPoster(ctx)
+			defer poster.close()
 			var mine []time.Duration
 			defer func() {
 				mu.Lock()

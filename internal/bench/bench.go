@@ -330,11 +330,8 @@ func (r *runner) load(ctx context.Context, devices []*device) time.Duration {
 	var wg sync.WaitGroup
 	for range cfg.Concurrency {
 		wg.Go(func() {
-			poster, err := r.api.newPoster(ctx)
-			if err != nil { // the base URL was checked when the devices were set up
-				r.progress.printf("object creation: %v", err)
-				return
-			}
+			poster := newPoster(ctx)
+			defer poster.close()
 			for {
 				i := next.Add(1) - 1
 				due := sched.due(i)

@@ -535,16 +535,28 @@ func TestAnswerObjectID(t *testing.T) {
 	}
 }
 
-func TestReadAnswer(t *testing.T) {
+func TestKeep(t *testing.T) {
 	long := strings.Repeat("x", 3000)
 	buf := make([]byte, 0, 16)
-	got, err := readAnswer(buf, strings.NewReader(long))
+	got, err := keep(buf, strings.NewReader(long), -1)
 	if err != nil || string(got) != long {
-		t.Errorf("readAnswer = %d bytes, %v", len(got), err)
+		t.Errorf("keep to the end = %d bytes, %v", len(got), err)
 	}
-	got, err = readAnswer(got[:0], io.LimitReader(zeros{}, 2*maxAnswer))
+	got, err = keep(got[:0], strings.NewReader(long), 10)
+	if err != nil || string(got) != long[:10] {
+		t.Errorf("keep 10 = %q, %v", got, err)
+	}
+	got, err = keep(got[:0], strings.NewReader("short"), 10)
+	if err != io.ErrUnexpectedEOF || string(got) != "short" {
+		t.Errorf("keep 10 of 5 bytes = %q, %v; want io.ErrUnexpectedEOF", got, err)
+	}
+	r := io.LimitReader(zeros{}, 2*maxAnswer+1)
+	got, err = keep(got[:0], r, 2*maxAnswer)
 	if err != nil || len(got) != maxAnswer {
-		t.Errorf("readAnswer of a long answer = %d bytes, %v; want %d", len(got), err, maxAnswer)
+		t.Errorf("keep of a long answer = %d bytes, %v; want %d", len(got), err, maxAnswer)
+	}
+	if rest, _ := io.ReadAll(r); len(rest) != 1 {
+		t.Errorf("keep of a long answer left %d bytes unread; want 1", len(rest))
 	}
 }
 

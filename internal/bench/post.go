@@ -1,27 +1,41 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 )
 
-// The load workers create objects with as few allocations as net/http
-// allows, since the garbage of the load generator is collected in the
-// same process as the server's: every device's URL and headers are
-// prepared once, a request and its body are one allocation, the answer is
-// read into a reused buffer and its objectID found without a JSON decoder.
+// The load workers create objects with a small HTTP/1.1 client of their
+// own, as load generators such as wrk do, because its cost is paid in the
+// same two cores as the server's: net/http's transport runs two
+// goroutines per connection and hands every request and answer between
+// them and the caller over channels, which made a quarter of a saturated
+// run's CPU. Here a worker writes its request and reads the answer on its
+// own goroutine, over a keep-alive connection per server, with the request
+// head of every device prepared once. The bytes on the wire are those of
+// any HTTP/1.1 client: a POST with Host, Content-Type, Authorization and
+// Content-Length; the answer is read whole (Content-Length, chunked, or
+// up to the end of the connection), and a connection the server closes or
+// fails is dialed again for the next request.
 
 // objectTarget is where, and as whom, a device creates its objects.
 type objectTarget struct {
-	url    *url.URL    // read-only: shared by all the device's requests
-	header http.Header // read-only: Content-Type and Authorization
+	addr string // host:port to dial
+	tls  bool   // https
+	host string // the Host header and the TLS server name
+	path string // for error messages
+	head []byte // read-only: the request up to the Content-Length value
 }
 
 // objectTarget prepares the creation of objects in bucket of thing thingID
@@ -31,77 +45,300 @@ func (c *apiClient) objectTarget(token, thingID, bucket string) (objectTarget, e
 	if err != nil {
 		return objectTarget{}, err
 	}
-	return objectTarget{url: u, header: http.Header{
-		"Content-Type":  {jsonType},
-		"Authorization": {"Bearer " + token},
-	}}, nil
+	return newObjectTarget(u, token)
 }
 
-// objectPoster creates objects for one load worker. It sends its requests
-// straight to the transport: an http.Client would copy the headers (for
-// redirects) and set up a timer and a context for its Timeout on every
-// request; the transport's ResponseHeaderTimeout bounds the wait instead.
-type objectPoster struct {
-	rt   http.RoundTripper
-	tmpl *http.Request // the context, method and protocol of every request
-	buf  []byte        // the answer being read; reused
-}
-
-// newPoster returns a poster whose requests stop when ctx is done.
-func (c *apiClient) newPoster(ctx context.Context) (*objectPoster, error) {
-	tmpl, err := http.NewRequestWithContext(ctx, http.MethodPost, c.app, nil)
-	if err != nil {
-		return nil, err
+// newObjectTarget prepares POST requests to u with a bearer token.
+func newObjectTarget(u *url.URL, token string) (objectTarget, error) {
+	t := objectTarget{host: u.Host, path: u.EscapedPath()}
+	switch u.Scheme {
+	case "http":
+	case "https":
+		t.tls = true
+	default:
+		return objectTarget{}, fmt.Errorf("%s: not an http or https URL", u)
 	}
-	return &objectPoster{rt: c.rt, tmpl: tmpl, buf: make([]byte, 0, 512)}, nil
+	t.addr = u.Host
+	if u.Port() == "" {
+		port := "80"
+		if t.tls {
+			port = "443"
+		}
+		t.addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	t.head = fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nAuthorization: Bearer %s\r\nContent-Length: ",
+		u.RequestURI(), u.Host, jsonType, token)
+	return t, nil
 }
 
-// postRequest is a request and its body, allocated together.
-type postRequest struct {
-	req  http.Request
-	body objectBody
+// requestTimeout bounds a request's write and the wait for its answer.
+const requestTimeout = 30 * time.Second
+
+// objectPoster creates objects for one load worker, over one keep-alive
+// connection per server. It is not safe for concurrent use.
+type objectPoster struct {
+	ctx   context.Context
+	conns map[string]*postConn // by objectTarget.addr
+	req   []byte               // the request being written; reused
+	body  []byte               // its body; reused
+	buf   []byte               // the answer being read; reused
+}
+
+// newPoster returns a poster whose requests stop when ctx is done. Its
+// connections are closed by close.
+func newPoster(ctx context.Context) *objectPoster {
+	return &objectPoster{ctx: ctx, conns: map[string]*postConn{}, req: make([]byte, 0, 512), body: make([]byte, 0, 128), buf: make([]byte, 0, 512)}
+}
+
+// close closes the poster's connections.
+func (p *objectPoster) close() {
+	for addr, c := range p.conns {
+		c.close()
+		delete(p.conns, addr)
+	}
 }
 
 // post creates object seq (see appendObject) at t and returns its ID.
 func (p *objectPoster) post(t objectTarget, seq int64) (string, error) {
-	pr := &postRequest{req: *p.tmpl} // as http.Request.WithContext copies a request
-	pr.body.b = appendObject(pr.body.arr[:0], seq)
-	req := &pr.req
-	req.URL, req.Host, req.Header = t.url, t.url.Host, t.header
-	req.Body, req.GetBody, req.ContentLength = &pr.body, pr.body.reopen, int64(len(pr.body.b))
-
-	resp, err := p.rt.RoundTrip(req)
+	c, err := p.conn(t)
 	if err != nil {
-		return "", fmt.Errorf("POST %s: %w", t.url.Path, err)
+		return "", fmt.Errorf("POST %s: %w", t.path, err)
 	}
-	b, err := readAnswer(p.buf[:0], resp.Body)
-	resp.Body.Close()
+	p.body = appendObject(p.body[:0], seq)
+	req := append(p.req[:0], t.head...)
+	req = strconv.AppendInt(req, int64(len(p.body)), 10)
+	req = append(req, "\r\n\r\n"...)
+	req = append(req, p.body...)
+	p.req = req[:0]
+
+	status, b, err := c.roundTrip(req, p.buf[:0])
 	p.buf = b[:0]
 	if err != nil {
-		return "", fmt.Errorf("POST %s: read answer: %w", t.url.Path, err)
+		c.close()
+		delete(p.conns, t.addr)
+		if cerr := p.ctx.Err(); cerr != nil {
+			err = cerr
+		}
+		return "", fmt.Errorf("POST %s: %w", t.path, err)
 	}
-	if resp.StatusCode != http.StatusCreated {
-		return "", &statusError{method: http.MethodPost, path: t.url.Path, status: resp.StatusCode, body: snippet(b)}
+	if !c.keepAlive {
+		c.close()
+		delete(p.conns, t.addr)
+	}
+	if status != http.StatusCreated {
+		return "", &statusError{method: http.MethodPost, path: t.path, status: status, body: snippet(b)}
 	}
 	id, err := answerObjectID(b)
 	if err != nil {
-		return "", fmt.Errorf("POST %s: %w", t.url.Path, err)
+		return "", fmt.Errorf("POST %s: %w", t.path, err)
 	}
 	return id, nil
 }
 
-// maxAnswer is how much of an answer is read.
-const maxAnswer = 1 << 20
+// conn returns the poster's connection to t's server, dialing it if need
+// be.
+func (p *objectPoster) conn(t objectTarget) (*postConn, error) {
+	if c := p.conns[t.addr]; c != nil {
+		return c, nil
+	}
+	if err := p.ctx.Err(); err != nil {
+		return nil, err
+	}
+	d := net.Dialer{Timeout: requestTimeout, KeepAlive: 30 * time.Second}
+	var nc net.Conn
+	var err error
+	if t.tls {
+		host, _, _ := net.SplitHostPort(t.addr)
+		td := tls.Dialer{NetDialer: &d, Config: &tls.Config{ServerName: host, NextProtos: []string{"http/1.1"}}}
+		nc, err = td.DialContext(p.ctx, "tcp", t.addr)
+	} else {
+		nc, err = d.DialContext(p.ctx, "tcp", t.addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A worker blocked on its connection when the run ends is freed by
+	// a deadline in the past.
+	stop := context.AfterFunc(p.ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	c := &postConn{nc: nc, br: bufio.NewReaderSize(nc, 4096), stop: stop}
+	p.conns[t.addr] = c
+	return c, nil
+}
 
-// readAnswer appends to b what r yields, at most maxAnswer bytes.
-func readAnswer(b []byte, r io.Reader) ([]byte, error) {
-	for len(b) < maxAnswer {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+// postConn is a keep-alive connection to a server.
+type postConn struct {
+	nc        net.Conn
+	br        *bufio.Reader
+	stop      func() bool // unregisters the context's AfterFunc
+	deadline  time.Time   // of nc: moved forward only when half spent
+	keepAlive bool        // the last answer let the connection be reused
+}
+
+func (c *postConn) close() {
+	c.stop()
+	c.nc.Close()
+}
+
+// roundTrip writes req and reads its answer, returning its status and
+// body appended to buf.
+func (c *postConn) roundTrip(req, buf []byte) (int, []byte, error) {
+	// Setting a deadline costs a timer update: it is moved once it is
+	// half spent rather than on every request, so a request has at least
+	// half of requestTimeout.
+	if now := time.Now(); c.deadline.Sub(now) < requestTimeout/2 {
+		c.deadline = now.Add(requestTimeout)
+		if err := c.nc.SetDeadline(c.deadline); err != nil {
+			return 0, buf, err
 		}
-		n, err := r.Read(b[len(b):min(cap(b), maxAnswer)])
-		b = b[:len(b)+n]
+	}
+	if _, err := c.nc.Write(req); err != nil {
+		return 0, buf, err
+	}
+	for {
+		status, b, err := c.readAnswer(buf)
+		if err != nil || status >= 200 || status == http.StatusSwitchingProtocols {
+			return status, b, err
+		}
+		// 1xx: an interim answer; the final one follows.
+	}
+}
+
+// errAnswer is an answer this client cannot read.
+var errAnswer = errors.New("malformed HTTP answer")
+
+// readAnswer reads one answer: its status, and its body appended to buf
+// (at most maxAnswer bytes are kept; the rest is read and dropped).
+func (c *postConn) readAnswer(buf []byte) (int, []byte, error) {
+	line, err := c.br.ReadSlice('\n')
+	if err != nil {
+		return 0, buf, err
+	}
+	// "HTTP/1.1 201 Created"
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
+		return 0, buf, fmt.Errorf("%w: status line %q", errAnswer, bytes.TrimSpace(line))
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil || status < 100 {
+		return 0, buf, fmt.Errorf("%w: status line %q", errAnswer, bytes.TrimSpace(line))
+	}
+	c.keepAlive = line[7] == '1' // HTTP/1.1; HTTP/1.0 closes unless told otherwise
+	length, chunked := int64(-1), false
+	for {
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return 0, buf, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			break
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return 0, buf, fmt.Errorf("%w: header %q", errAnswer, line)
+		}
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, err = strconv.ParseInt(string(value), 10, 64); err != nil || length < 0 {
+				return 0, buf, fmt.Errorf("%w: Content-Length %q", errAnswer, value)
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(value, []byte("chunked"))
+		case bytes.EqualFold(name, []byte("Connection")):
+			if bytes.EqualFold(value, []byte("close")) {
+				c.keepAlive = false
+			} else if bytes.EqualFold(value, []byte("keep-alive")) {
+				c.keepAlive = true
+			}
+		}
+	}
+	switch {
+	case status < 200 || status == http.StatusNoContent || status == http.StatusNotModified:
+		return status, buf, nil // no body
+	case chunked:
+		buf, err = c.readChunked(buf)
+	case length >= 0:
+		buf, err = keep(buf, c.br, length)
+	default: // the body ends with the connection
+		c.keepAlive = false
+		buf, err = keep(buf, c.br, -1)
+	}
+	return status, buf, err
+}
+
+// readChunked appends a chunked body to buf.
+func (c *postConn) readChunked(buf []byte) ([]byte, error) {
+	for {
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return buf, err
+		}
+		size, _, _ := bytes.Cut(bytes.TrimSpace(line), []byte(";"))
+		n, err := strconv.ParseInt(string(size), 16, 64)
+		if err != nil || n < 0 {
+			return buf, fmt.Errorf("%w: chunk size %q", errAnswer, bytes.TrimSpace(line))
+		}
+		if n == 0 {
+			break
+		}
+		if buf, err = keep(buf, c.br, n); err != nil {
+			return buf, err
+		}
+		if err := c.crlf(); err != nil {
+			return buf, err
+		}
+	}
+	for { // trailers, up to an empty line
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return buf, err
+		}
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			return buf, nil
+		}
+	}
+}
+
+// crlf reads the line end after a chunk.
+func (c *postConn) crlf() error {
+	line, err := c.br.ReadSlice('\n')
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimRight(line, "\r\n")) != 0 {
+		return fmt.Errorf("%w: no line end after a chunk", errAnswer)
+	}
+	return nil
+}
+
+// keep appends the next n bytes of r to b, or all of r up to its end when
+// n < 0. Past maxAnswer bytes in b, the rest is read and dropped.
+func keep(b []byte, r io.Reader, n int64) ([]byte, error) {
+	toEnd := n < 0
+	var scratch [512]byte
+	for toEnd || n > 0 {
+		into := scratch[:]
+		if len(b) < maxAnswer {
+			if len(b) == cap(b) {
+				b = append(b, 0)[:len(b)] // grow
+			}
+			into = b[len(b):min(cap(b), maxAnswer)]
+		}
+		if !toEnd && int64(len(into)) > n {
+			into = into[:n]
+		}
+		m, err := r.Read(into)
+		if len(b) < maxAnswer {
+			b = b[:len(b)+m]
+		}
+		n -= int64(m)
 		if err == io.EOF {
+			if toEnd {
+				return b, nil
+			}
+			if n > 0 {
+				return b, io.ErrUnexpectedEOF
+			}
 			return b, nil
 		}
 		if err != nil {
@@ -110,6 +347,9 @@ func readAnswer(b []byte, r io.Reader) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// maxAnswer is how much of an answer is read.
+const maxAnswer = 1 << 20
 
 // answerObjectID returns the objectID of the answer to an object creation.
 func answerObjectID(b []byte) (string, error) {
@@ -170,32 +410,6 @@ func skipSpace(b []byte) []byte {
 		b = b[1:]
 	}
 	return b
-}
-
-// objectBody is the body of an object creation: a reader of b, which is
-// usually arr. The transport may read and close it after RoundTrip
-// returns, so it is never reused.
-type objectBody struct {
-	b   []byte
-	off int
-	arr [112]byte // fits appendObject of any seq
-}
-
-func (o *objectBody) Read(p []byte) (int, error) {
-	if o.off >= len(o.b) {
-		return 0, io.EOF
-	}
-	n := copy(p, o.b[o.off:])
-	o.off += n
-	return n, nil
-}
-
-func (o *objectBody) Close() error { return nil }
-
-// reopen is the request's GetBody: a new reader of the same bytes, for
-// the transport to send the request again on another connection.
-func (o *objectBody) reopen() (io.ReadCloser, error) {
-	return &objectBody{b: o.b}, nil
 }
 
 // appendObject appends the JSON of object seq to b.
