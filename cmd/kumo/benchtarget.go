@@ -63,7 +63,7 @@ func (t *benchTarget) start(ctx context.Context, stderr io.Writer) (stop func(),
 		stopProfiles()
 		return nil, errors.New("--app-id, --client-id, --client-secret and --mqtt-host need --url")
 	}
-	tuneGC() // as kumo serve does
+	tuneRuntime() // as kumo serve does
 	n, cleanup, err := startBenchNode(ctx, t.iterations, t.ledgerRetention, stderr)
 	if err != nil {
 		stopProfiles()
