@@ -106,6 +106,10 @@ type DB struct {
 	// Maintain, when set, runs in its own goroutine while the store is
 	// open (the SQLite checkpointer); its context ends at Close.
 	Maintain func(ctx context.Context)
+	// WriterChore, when set, runs on the writer goroutine with the
+	// writer's connection, between two transactions, once after each call
+	// of RequestWriterChore (SQLite restarts its log there).
+	WriterChore func(ctx context.Context, write *sql.DB)
 	// Blobs holds the bytes of object bodies; set by the dialect package.
 	// Closed by Close when it is an io.Closer.
 	Blobs Blobs
@@ -153,6 +157,7 @@ type DB struct {
 	done chan struct{}
 
 	stopMaintain context.CancelFunc
+	chore        atomic.Bool // RequestWriterChore was called
 	maintained   chan struct{}
 	stopSweep    context.CancelFunc
 	swept        chan struct{}
@@ -487,8 +492,16 @@ func (db *DB) runWriter() {
 			}
 		}
 		db.commit(batch)
+		if db.chore.Swap(false) && db.WriterChore != nil {
+			db.WriterChore(context.Background(), db.write)
+		}
 	}
 }
+
+// RequestWriterChore has the writer goroutine run WriterChore after its
+// current or next transaction. A writer without writes to do runs it when
+// the next write comes.
+func (db *DB) RequestWriterChore() { db.chore.Store(true) }
 
 // commit runs a batch of writes in one transaction. Writes rarely fail, so
 // the batch first runs without savepoints; if a write fails, the whole

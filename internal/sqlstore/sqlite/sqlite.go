@@ -92,7 +92,9 @@ func open(ctx context.Context, path, synchronous string, cacheKiB int) (*sqlstor
 	}
 	db := sqlstore.New(read, write, Dialect{})
 	db.Blobs = blobs
-	db.Maintain = func(ctx context.Context) { checkpoint(ctx, ckpt, db, path+"-wal") }
+	timing := checkpointing
+	db.Maintain = func(ctx context.Context) { checkpoint(ctx, ckpt, db, path+"-wal", timing) }
+	db.WriterChore = func(ctx context.Context, write *sql.DB) { restartLog(ctx, db, write) }
 	return db, nil
 }
 
@@ -100,15 +102,38 @@ func open(ctx context.Context, path, synchronous string, cacheKiB int) (*sqlstor
 // database at path: "bodies" beside it.
 func BodiesDir(path string) string { return filepath.Join(filepath.Dir(path), "bodies") }
 
+// checkpointTiming is when the checkpointer works.
+type checkpointTiming struct {
+	tick time.Duration // how often the log's size is looked at
+	at   int64         // the log size that calls for a checkpoint
+	idle time.Duration // and a checkpoint at least this often
+}
+
+// checkpointing is the timing of the stores opened from now on (tests
+// shorten it).
+var checkpointing = checkpointTiming{tick: time.Second, at: 32 << 20, idle: 30 * time.Second}
+
 // checkpoint copies the write-ahead log into the database file in the
 // background, so that no commit waits for it. A checkpoint's disk flush
 // competes with the commits' own, so it runs rarely: when the log passes
-// 32 MiB, or every 30 seconds. A passive checkpoint never blocks the writer
-// or readers; once it has copied everything, the writer starts the log over
-// (and trims the file to journal_size_limit).
-func checkpoint(ctx context.Context, ckpt *sql.DB, db *sqlstore.DB, walPath string) {
+// timing.at, or every timing.idle. A passive checkpoint never blocks the
+// writer or readers.
+//
+// The writer starts the log over (and trims the file to
+// journal_size_limit) when it begins a transaction after a checkpoint
+// copied all of it. Under a steady stream of writes that never happens:
+// new frames are always committed while a checkpoint runs, and the log
+// grows without bound (hundreds of MB a minute at a few thousand writes/s).
+// So once a checkpoint leaves a log that long behind, the writer is asked
+// to checkpoint too, between two of its transactions: it copies only what
+// was committed meanwhile, and its next transaction starts the log over.
+func checkpoint(ctx context.Context, ckpt *sql.DB, db *sqlstore.DB, walPath string, timing checkpointTiming) {
 	defer ckpt.Close()
-	t := time.NewTicker(time.Second)
+	pageSize := int64(4096)
+	if err := ckpt.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil && ctx.Err() == nil {
+		db.Log.Warn("reading the page size failed", "error", err)
+	}
+	t := time.NewTicker(timing.tick)
 	defer t.Stop()
 	last := time.Now()
 	for {
@@ -119,14 +144,32 @@ func checkpoint(ctx context.Context, ckpt *sql.DB, db *sqlstore.DB, walPath stri
 		case <-t.C:
 		}
 		fi, err := os.Stat(walPath)
-		if err != nil || fi.Size() < 32<<20 && time.Since(last) < 30*time.Second {
+		if err != nil || fi.Size() < timing.at && time.Since(last) < timing.idle {
 			continue
 		}
 		last = time.Now()
-		if _, err := ckpt.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
-			db.Log.Warn("wal checkpoint failed", "error", err)
+		var busy, frames, copied int64
+		err = ckpt.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+		if err != nil {
+			if ctx.Err() == nil {
+				db.Log.Warn("wal checkpoint failed", "error", err)
+			}
+			continue
+		}
+		if frames*pageSize >= timing.at {
+			db.RequestWriterChore()
 		}
 	}
+}
+
+// restartLog is the writer's part of checkpoint: see there.
+func restartLog(ctx context.Context, db *sqlstore.DB, write *sql.DB) {
+	start := time.Now()
+	if _, err := write.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		db.Log.Warn("wal checkpoint by the writer failed", "error", err)
+		return
+	}
+	db.Log.Debug("wal checkpoint by the writer, so that the log starts over", "took", time.Since(start))
 }
 
 // Dialect is SQLite's sqlstore.Dialect.

@@ -102,7 +102,8 @@ func countMigrations(t *testing.T, db *sqlstore.DB) int {
 }
 
 // pragmas records the settings of every new connection to a test file, by
-// file and side ("write" or "read"), through the driver's connection hook.
+// file and side ("write", "read" or "checkpoint"), through the driver's
+// connection hook.
 var pragmas struct {
 	sync.Mutex
 	m map[string]map[string]string // "path write" -> pragma -> value
@@ -112,9 +113,12 @@ func init() {
 	pragmas.m = map[string]map[string]string{}
 	msqlite.RegisterConnectionHook(func(conn msqlite.ExecQuerierContext, dsn string) error {
 		path, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
-		side := "read"
-		if strings.Contains(query, "_txlock=immediate") {
+		side := "checkpoint"
+		switch {
+		case strings.Contains(query, "_txlock=immediate"):
 			side = "write"
+		case strings.Contains(query, "query_only"):
+			side = "read"
 		}
 		got := map[string]string{}
 		for _, p := range []string{"journal_mode", "synchronous", "foreign_keys", "query_only", "busy_timeout"} {
