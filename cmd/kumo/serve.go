@@ -10,9 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -103,7 +101,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg.PauseDispatch = os.Getenv("KUMO_FAULT_PAUSE_DISPATCH") == "1"
-	tuneRuntime()
+	tuneGC()
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -367,30 +365,14 @@ func defaultNodeID(httpAddr string) string {
 	return host + ":" + port
 }
 
-// tuneRuntime sets two of the Go runtime's knobs for a push server,
-// each unless its environment variable is set:
-//
-//   - GOGC=400 instead of 100: the garbage collector runs less often, for
-//     some memory; its cycles are what lengthens the tail latency.
-//   - GOMAXPROCS twice Go's default (the CPUs the process may use): the
-//     SQLite writer spends much of its time in system calls (log writes,
-//     fsync), and a goroutine coming back from one finds no free P on a
-//     busy server, waiting behind every other runnable goroutine while the
-//     writes of all the HTTP requests queue behind it. With more Ps than
-//     cores, the kernel's scheduler shares the cores among the threads
-//     instead. Measured with kumo bench on 2 cores (docs/performance.md):
-//     about +13% objects/s with the load generator in the same process,
-//     +2% without.
-//
-// It acts once per process (tests start many servers in one).
-var tuneRuntime = sync.OnceFunc(func() {
+// tuneGC makes the garbage collector run less often than Go's default
+// (GOGC=400 instead of 100) unless GOGC is set: a push server trades some
+// memory for fewer collections, which are what lengthens its tail latency.
+func tuneGC() {
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(400)
 	}
-	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
-		runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
-	}
-})
+}
 
 // loopback turns a listen address such as [::]:8080 into one a local
 // client can dial (localhost:8080).
