@@ -315,10 +315,15 @@ func (c *postConn) crlf() error {
 // n < 0. Past maxAnswer bytes in b, the rest is read and dropped.
 func keep(b []byte, r io.Reader, n int64) ([]byte, error) {
 	toEnd := n < 0
-	var scratch [512]byte
+	var drop []byte // where bytes past maxAnswer are read: allocated only for them
 	for toEnd || n > 0 {
-		into := scratch[:]
-		if len(b) < maxAnswer {
+		var into []byte
+		if len(b) >= maxAnswer {
+			if drop == nil {
+				drop = make([]byte, 4096)
+			}
+			into = drop
+		} else {
 			if len(b) == cap(b) {
 				b = append(b, 0)[:len(b)] // grow
 			}
