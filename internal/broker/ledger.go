@@ -21,33 +21,6 @@ const (
 	ledgerFlush = time.Second // how often a partial batch is written
 )
 
-// A flush of few records (a server far from saturation) is written in
-// small slices with a pause between them rather than in one go. The
-// ledger's file is not the store's, but both run in one SQLite library
-// whose page cache is shared by every connection of the process, behind
-// one mutex (modernc's build has SQLITE_ENABLE_MEMORY_MANAGEMENT): one
-// write of a second's records, 4–9 ms of page fetches at 1,000 pushes/s,
-// slowed the store's commits meanwhile (4–6 ms for one object; the mutex
-// profile shows the contention on that mutex, and the ledger on tmpfs
-// changed nothing) and was the largest source of the paced run's p99 (see
-// docs/performance.md). A slice holds it for a fraction of a millisecond.
-// Beyond ledgerCalm records the ledger writes at full speed, to keep up.
-const (
-	ledgerCalm  = 4096             // at most this many records in a flush are paced
-	ledgerSlice = 32               // records per paced write
-	ledgerPause = time.Millisecond // between two paced writes
-)
-
-// ledgerWriteSize is how many of n records one write takes, and whether
-// writes pause between them, while the buffer is open or, at its close,
-// for its last flush.
-func ledgerWriteSize(n int, open bool) (size int, paced bool) {
-	if open && n <= ledgerCalm {
-		return ledgerSlice, true
-	}
-	return ledgerBatch, false
-}
-
 // ledgerBuffer holds the records waiting to be written: a slice that the
 // writer swaps for an empty one, rather than a channel, whose buffer of
 // records (pointers all) the garbage collector would scan in full at every
@@ -135,9 +108,9 @@ func (b *Broker) NotConnected(d kumo.Delivery) {
 // notConnected is the reason of a delivery dropped for want of a device.
 const notConnected = "the device is not connected"
 
-// writeLedger writes the waiting records every ledgerFlush or as soon as a
-// batch is full, until the buffer closes: in batches of up to ledgerBatch,
-// or in paced slices when they are few (ledgerWriteSize).
+// writeLedger writes the waiting records, in batches of up to
+// ledgerBatch, every ledgerFlush or as soon as a batch is full, until the
+// buffer closes.
 func (b *Broker) writeLedger() {
 	defer close(b.ledger.done)
 	tick := time.NewTicker(ledgerFlush)
@@ -149,12 +122,8 @@ func (b *Broker) writeLedger() {
 		case <-tick.C:
 		}
 		rs, lost, open := b.ledger.take(spare)
-		size, paced := ledgerWriteSize(len(rs), open)
-		for start := 0; start < len(rs); start += size {
-			if paced && start > 0 {
-				time.Sleep(ledgerPause)
-			}
-			batch := rs[start:min(start+size, len(rs))]
+		for start := 0; start < len(rs); start += ledgerBatch {
+			batch := rs[start:min(start+ledgerBatch, len(rs))]
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			if err := b.Ledger.RecordDeliveries(ctx, batch); err != nil {
 				b.Log.Warn("delivery ledger: records not written", "records", len(batch), "error", err)

@@ -318,7 +318,8 @@ func (db *DB) now() int64 { return db.Now().UnixMilli() }
 type Tx struct {
 	tx     *sql.Tx
 	db     *DB
-	events int // events added, to wake the dispatcher
+	shared bool // other writes share the transaction
+	events int  // events added, to wake the dispatcher
 	// afterCommit runs once the transaction has committed (before the
 	// writes return): caches forget what it changed only then, so that no
 	// read between the change and its commit can put the old back.
@@ -498,6 +499,10 @@ func (db *DB) runWriter() {
 	}
 }
 
+// writesWaiting reports whether writes wait for the writer's next
+// transaction.
+func (db *DB) writesWaiting() bool { return len(db.reqs) > 0 }
+
 // RequestWriterChore has the writer goroutine run WriterChore after its
 // current or next transaction. A writer without writes to do runs it when
 // the next write comes.
@@ -541,7 +546,7 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 	if err != nil {
 		return finish(fmt.Errorf("begin: %w", err))
 	}
-	tx := &Tx{tx: sqlTx, db: db}
+	tx := &Tx{tx: sqlTx, db: db, shared: len(batch) > 1}
 	deleted, err := db.deleteCompleted(ctx, tx)
 	if err != nil {
 		db.Log.Error("outbox cleanup failed", "error", err)
@@ -552,7 +557,7 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 		if sqlTx, err = db.write.BeginTx(ctx, nil); err != nil {
 			return finish(fmt.Errorf("begin: %w", err))
 		}
-		tx, deleted = &Tx{tx: sqlTx, db: db}, nil
+		tx, deleted = &Tx{tx: sqlTx, db: db, shared: len(batch) > 1}, nil
 	}
 	ok := 0
 	for _, r := range batch {

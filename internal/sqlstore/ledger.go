@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -33,6 +35,41 @@ func (db *DB) record(ctx context.Context, rs []kumo.DeliveryRecord) {
 
 // ledgerChunk is how many records one INSERT of the ledger writes.
 const ledgerChunk = 200
+
+// A write of few records to a ledger kept in a store of its own (a
+// second's records of a server far from saturation, from the broker) is
+// paced: small INSERTs with a pause between them, in one transaction. The
+// ledger's file is not the store's, but both run in one SQLite library
+// whose page cache is shared by every connection of the process, behind
+// one mutex (modernc builds SQLite with SQLITE_ENABLE_MEMORY_MANAGEMENT):
+// writing a second's records in one go, 4–9 ms of page fetches at 1,000
+// pushes/s, slowed the store's commits meanwhile (4–6 ms for one object;
+// the mutex profile shows the contention, and the ledger on tmpfs changed
+// nothing) and was the largest source of slow requests in a paced run
+// (docs/performance.md). A transaction of its own for every slice, tried
+// first, cost more than it saved: one commit a second is what keeps it
+// cheap. The pauses stop as soon as another write waits for the ledger's
+// writer or shares the transaction (a phone push's record, the
+// dispatcher's), so that none waits longer than an unpaced write; a
+// ledger in the store itself (PostgreSQL) is never paced, since its
+// writer is every write's.
+const (
+	ledgerCalm  = 4096             // at most this many records are paced
+	ledgerSlice = 32               // records per paced INSERT
+	ledgerPause = time.Millisecond // between two paced INSERTs
+)
+
+// ledgerPauses counts the pauses taken, for tests.
+var ledgerPauses atomic.Int64
+
+// ledgerPacing is how many records each INSERT of a write of n records
+// takes, and whether the write pauses between them.
+func (db *DB) ledgerPacing(n int) (chunk int, paced bool) {
+	if db.ledger() != db && n <= ledgerCalm {
+		return ledgerSlice, true
+	}
+	return ledgerChunk, false
+}
 
 // RecordDeliveries implements kumo.DeliveryLedger: the records of a batch
 // in one write, their installations and owners looked up by MQTT topic
@@ -67,11 +104,17 @@ func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) er
 		rs = kept
 	}
 	now := db.now()
-	err := db.ledger().writeTx(ctx, func(tx *Tx) error {
-		for start := 0; start < len(rs); start += ledgerChunk {
-			chunk := rs[start:min(start+ledgerChunk, len(rs))]
+	size, paced := db.ledgerPacing(len(rs))
+	ledger := db.ledger()
+	err := ledger.writeTx(ctx, func(tx *Tx) error {
+		for start := 0; start < len(rs); start += size {
+			if paced && start > 0 && !tx.shared && !ledger.writesWaiting() {
+				ledgerPauses.Add(1)
+				time.Sleep(ledgerPause)
+			}
+			chunk := rs[start:min(start+size, len(rs))]
 			var sb strings.Builder
-			sb.WriteString(db.ledger().insertOrIgnore() + ` INTO push_deliveries (app_id, message_id, event_type, installation_id, device_type, mqtt_topic,
+			sb.WriteString(ledger.insertOrIgnore() + ` INTO push_deliveries (app_id, message_id, event_type, installation_id, device_type, mqtt_topic,
 				owner_kind, owner_id, state, reason, created, updated) VALUES `)
 			args := make([]any, 0, 12*len(chunk))
 			for i, r := range chunk {

@@ -1,0 +1,7 @@
+package sqlstore
+
+// LedgerPauses returns how many pauses paced ledger writes took so far.
+func LedgerPauses() int64 { return ledgerPauses.Load() }
+
+// LedgerCalm is the most records a paced ledger write takes.
+const LedgerCalm = ledgerCalm
