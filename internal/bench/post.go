@@ -121,6 +121,7 @@ func (p *objectPoster) post(t objectTarget, seq int64) (string, error) {
 		}
 		return "", fmt.Errorf("POST %s: %w", t.path, err)
 	}
+	c.used = time.Now()
 	if !c.keepAlive {
 		c.close()
 		delete(p.conns, t.addr)
@@ -139,7 +140,13 @@ func (p *objectPoster) post(t objectTarget, seq int64) (string, error) {
 // be.
 func (p *objectPoster) conn(t objectTarget) (*postConn, error) {
 	if c := p.conns[t.addr]; c != nil {
-		return c, nil
+		if time.Since(c.used) < maxIdle {
+			return c, nil
+		}
+		// Idle for long: the server, or a proxy in front of it, may have
+		// closed it, and a request written into it would fail.
+		c.close()
+		delete(p.conns, t.addr)
 	}
 	if err := p.ctx.Err(); err != nil {
 		return nil, err
@@ -158,8 +165,8 @@ func (p *objectPoster) conn(t objectTarget) (*postConn, error) {
 		return nil, err
 	}
 	// A worker blocked on its connection when the run ends is freed by
-	// a deadline in the past.
-	stop := context.AfterFunc(p.ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	// closing it (a deadline could be moved forward again by the worker).
+	stop := context.AfterFunc(p.ctx, func() { nc.Close() })
 	c := &postConn{nc: nc, br: bufio.NewReaderSize(nc, 4096), stop: stop}
 	p.conns[t.addr] = c
 	return c, nil
@@ -171,8 +178,14 @@ type postConn struct {
 	br        *bufio.Reader
 	stop      func() bool // unregisters the context's AfterFunc
 	deadline  time.Time   // of nc: moved forward only when half spent
+	used      time.Time   // when the last answer was read
 	keepAlive bool        // the last answer let the connection be reused
 }
+
+// maxIdle is how long a connection may stay unused and still be used:
+// less than the idle timeouts of servers and proxies (kumo serve's is 2
+// minutes, many proxies' 60 s).
+const maxIdle = 15 * time.Second
 
 func (c *postConn) close() {
 	c.stop()
@@ -253,6 +266,9 @@ func (c *postConn) readAnswer(buf []byte) (int, []byte, error) {
 		}
 	}
 	switch {
+	case status == http.StatusSwitchingProtocols:
+		c.keepAlive = false // no longer HTTP
+		return status, buf, nil
 	case status < 200 || status == http.StatusNoContent || status == http.StatusNotModified:
 		return status, buf, nil // no body
 	case chunked:

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestPosterRequest checks, with a net/http server, that the load
@@ -177,12 +178,18 @@ func TestPosterStopsWithContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() { // accepts, never answers
+	read := make(chan struct{})
+	go func() { // reads the request, never answers
 		c, err := ln.Accept()
-		if err == nil {
-			defer c.Close()
-			io.Copy(io.Discard, c)
+		if err != nil {
+			return
 		}
+		defer c.Close()
+		var b [1]byte
+		if _, err := c.Read(b[:]); err == nil {
+			close(read)
+		}
+		io.Copy(io.Discard, c)
 	}()
 	u, _ := url.Parse("http://" + ln.Addr().String() + "/objects")
 	target, _ := newObjectTarget(u, "tok")
@@ -194,9 +201,42 @@ func TestPosterStopsWithContext(t *testing.T) {
 		_, err := p.post(target, 1)
 		done <- err
 	}()
+	select {
+	case <-read: // the worker waits for the answer now
+	case <-time.After(time.Minute):
+		t.Fatal("the request never reached the server")
+	}
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("post after cancel = %v; want context.Canceled", err)
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("post after cancel = %v; want context.Canceled", err)
+		}
+	case <-time.After(requestTimeout / 3): // below the request's own timeout, so only the cancellation can end it
+		t.Fatalf("post still waits %v after its context ended", requestTimeout/3)
+	}
+}
+
+// TestPosterRedialsIdleConnections checks that a connection left unused
+// longer than maxIdle is not written to again: the server may have
+// closed it.
+func TestPosterRedialsIdleConnections(t *testing.T) {
+	created := "HTTP/1.1 201 Created\r\nContent-Length: 17\r\n\r\n{\"objectID\":\"o1\"}"
+	addr, conns := cannedServer(t, []string{created, created, created})
+	u, _ := url.Parse("http://" + addr + "/objects")
+	target, _ := newObjectTarget(u, "tok")
+	p := newPoster(context.Background())
+	defer p.close()
+	for i, idle := range []bool{false, false, true} {
+		if idle {
+			p.conns[target.addr].used = time.Now().Add(-maxIdle - time.Second)
+		}
+		if _, err := p.post(target, int64(i)); err != nil {
+			t.Fatalf("post %d: %v", i, err)
+		}
+	}
+	if n := conns.Load(); n != 2 {
+		t.Errorf("%d connections for two posts, then one after an idle spell; want 2", n)
 	}
 }
 
