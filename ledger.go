@@ -45,9 +45,27 @@ type DeliveryFilter struct {
 type DeliveryLedger interface {
 	// RecordDeliveries adds records (their owners and installations are
 	// found from the MQTT topic when not given). No permission check: it
-	// is the broker's and the dispatcher's.
+	// is the broker's and the dispatcher's. With a context from
+	// Unhurried, the ledger may spread the write out in time.
 	RecordDeliveries(ctx context.Context, rs []DeliveryRecord) error
 	// Deliveries returns the records f selects, oldest first, and the key
 	// of the next page (0 on the last). Admin only (UNAUTHORIZED).
 	Deliveries(ctx context.Context, c Caller, f DeliveryFilter) ([]DeliveryRecord, int64, error)
+}
+
+// unhurriedKey marks a context of Unhurried.
+type unhurriedKey struct{}
+
+// Unhurried returns a context that tells a store nobody waits for the
+// write it carries (the broker's background flush of ledger records):
+// the store may spread its work out in time, so that other work goes
+// first.
+func Unhurried(ctx context.Context) context.Context {
+	return context.WithValue(ctx, unhurriedKey{}, true)
+}
+
+// IsUnhurried reports whether ctx comes from Unhurried.
+func IsUnhurried(ctx context.Context) bool {
+	v, _ := ctx.Value(unhurriedKey{}).(bool)
+	return v
 }

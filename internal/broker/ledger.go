@@ -122,9 +122,13 @@ func (b *Broker) writeLedger() {
 		case <-tick.C:
 		}
 		rs, lost, open := b.ledger.take(spare)
+		base := context.Background()
+		if open {
+			base = kumo.Unhurried(base) // the last flush, at close, is not spread out
+		}
 		for start := 0; start < len(rs); start += ledgerBatch {
 			batch := rs[start:min(start+ledgerBatch, len(rs))]
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithTimeout(base, 30*time.Second)
 			if err := b.Ledger.RecordDeliveries(ctx, batch); err != nil {
 				b.Log.Warn("delivery ledger: records not written", "records", len(batch), "error", err)
 			}

@@ -68,7 +68,7 @@ func TestLedgerWrites(t *testing.T) {
 	add(ledgerBatch) // a full batch wakes the writer
 	waitFor(100 + ledgerBatch)
 	add(50)
-	b.ledger.close() // the rest at once, without pauses
+	b.ledger.close() // the rest at once
 	b.ledger.wait()
 	n, sizes := w.total()
 	if n != 100+ledgerBatch+50 {

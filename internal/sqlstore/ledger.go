@@ -36,9 +36,9 @@ func (db *DB) record(ctx context.Context, rs []kumo.DeliveryRecord) {
 // ledgerChunk is how many records one INSERT of the ledger writes.
 const ledgerChunk = 200
 
-// A write of few records to a ledger kept in a store of its own (a
-// second's records of a server far from saturation, from the broker) is
-// paced: small INSERTs with a pause between them, in one transaction. The
+// An unhurried write (kumo.Unhurried: the broker's background flush) of
+// few records to a ledger kept in a store of its own (a second's records
+// of a server far from saturation) is paced: small INSERTs with a pause between them, in one transaction. The
 // ledger's file is not the store's, but both run in one SQLite library
 // whose page cache is shared by every connection of the process, behind
 // one mutex (modernc builds SQLite with SQLITE_ENABLE_MEMORY_MANAGEMENT):
@@ -50,9 +50,9 @@ const ledgerChunk = 200
 // first, cost more than it saved: one commit a second is what keeps it
 // cheap. The pauses stop as soon as another write waits for the ledger's
 // writer or shares the transaction (a phone push's record, the
-// dispatcher's), so that none waits longer than an unpaced write; a
-// ledger in the store itself (PostgreSQL) is never paced, since its
-// writer is every write's.
+// dispatcher's), so that none waits longer than behind an unpaced write.
+// Those writers' own writes are never paced: they wait for them. Nor is a
+// ledger in the store itself (PostgreSQL), whose writer is every write's.
 const (
 	ledgerCalm  = 4096             // at most this many records are paced
 	ledgerSlice = 32               // records per paced INSERT
@@ -63,9 +63,9 @@ const (
 var ledgerPauses atomic.Int64
 
 // ledgerPacing is how many records each INSERT of a write of n records
-// takes, and whether the write pauses between them.
-func (db *DB) ledgerPacing(n int) (chunk int, paced bool) {
-	if db.ledger() != db && n <= ledgerCalm {
+// with ctx takes, and whether the write pauses between them.
+func (db *DB) ledgerPacing(ctx context.Context, n int) (chunk int, paced bool) {
+	if kumo.IsUnhurried(ctx) && db.ledger() != db && n <= ledgerCalm {
 		return ledgerSlice, true
 	}
 	return ledgerChunk, false
@@ -104,7 +104,7 @@ func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) er
 		rs = kept
 	}
 	now := db.now()
-	size, paced := db.ledgerPacing(len(rs))
+	size, paced := db.ledgerPacing(ctx, len(rs))
 	ledger := db.ledger()
 	err := ledger.writeTx(ctx, func(tx *Tx) error {
 		for start := 0; start < len(rs); start += size {
