@@ -2,16 +2,15 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/kumo-iot/kumo"
-	"github.com/kumo-iot/kumo/internal/auth"
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
 )
 
@@ -31,84 +30,71 @@ func walRestarts(t *testing.T, path string) uint32 {
 	return binary.BigEndian.Uint32(h[12:16])
 }
 
-// TestLogStartsOverUnderSteadyWrites checks that the write-ahead log does
-// not grow without bound while writes never stop: without the writer's
-// part of the checkpoint, a checkpoint never catches up with the commits
-// and the log is never started over.
-func TestLogStartsOverUnderSteadyWrites(t *testing.T) {
-	defer sqlite.SetCheckpointTiming(100*time.Millisecond, 64<<10)()
+// TestWriterStartsTheLogOver checks the writer's part of the checkpoint.
+// Under steady writes a background checkpoint never copies the whole log
+// (commits come while it runs), so the writer never starts the log over
+// and it grows without bound. The test makes that state for certain (a
+// reader holds the checkpoint back), sees the log not started over, then
+// asks for the writer's chore and sees it started over.
+func TestWriterStartsTheLogOver(t *testing.T) {
+	defer sqlite.SetCheckpointTiming(time.Hour, 1<<40)() // no background checkpoint meanwhile
 	path := filepath.Join(t.TempDir(), "kumo.db")
+	wal := path + "-wal"
+	db := MustOpen(t, path)
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// More writers than a transaction takes: the writer always has the
-	// next batch waiting, as under a steady load, so a checkpoint running
-	// beside it never sees the end of the log.
-	db.MaxBatch = 4
-	db.Hasher = auth.Hasher{Iterations: 1000}
-	if err := db.Open(); err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	app, err := db.CreateApp(ctx, kumo.AppCreate{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := kumo.Caller{AppID: app.AppID, Kind: kumo.ThingCaller, ID: "th.x"}
 	bucket := kumo.BucketRef{AppID: app.AppID, Scope: kumo.Scope{Kind: kumo.ScopeThing, ID: "th.x"}, Name: "steady"}
-	first, err := db.CreateObject(ctx, c, kumo.ObjectCreate{Bucket: bucket, Data: map[string]any{"n": 0}})
+	write := func(n int) {
+		t.Helper()
+		for range n {
+			if _, err := db.CreateObject(ctx, c, kumo.ObjectCreate{Bucket: bucket, Data: map[string]any{"payload": "0123456789abcdef"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(20)
+
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 16 { // writers that never pause
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := db.CreateObject(ctx, c, kumo.ObjectCreate{Bucket: bucket, Data: map[string]any{"payload": "0123456789abcdef"}}); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
+	defer raw.Close()
+	reader, err := raw.Conn(ctx) // a read transaction on the log as it is now
+	if err != nil {
+		t.Fatal(err)
 	}
-	for range 2 { // and readers
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := db.GetObject(ctx, c, bucket, first.ID); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		})
+	var n int
+	if _, err := reader.ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
 	}
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
+	if err := reader.QueryRowContext(ctx, "SELECT COUNT(*) FROM objects").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	write(20) // commits past the reader's snapshot
+	var busy, frames, copied int
+	if err := raw.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+		t.Fatal(err)
+	}
+	if copied >= frames {
+		t.Fatalf("the checkpoint copied %d of %d frames past a reader: the test cannot make its state", copied, frames)
+	}
+	if _, err := reader.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	reader.Close()
 
-	wal := path + "-wal"
 	start := walRestarts(t, wal)
-	deadline := time.Now().Add(time.Minute)
-	for walRestarts(t, wal)-start < 3 {
-		if time.Now().After(deadline) {
-			fi, _ := os.Stat(wal)
-			t.Fatalf("under steady writes the log was started over %d times in a minute (want 3); it is %d bytes",
-				walRestarts(t, wal)-start, fi.Size())
-		}
-		time.Sleep(10 * time.Millisecond)
+	write(5)
+	if got := walRestarts(t, wal); got != start {
+		t.Fatalf("the log started over by itself (%d to %d): the test tests nothing", start, got)
+	}
+	db.RequestWriterChore()
+	write(2) // the chore runs after the first; the second starts the log over
+	if got := walRestarts(t, wal); got == start {
+		t.Errorf("the log was not started over after the writer's checkpoint (sequence %d)", got)
 	}
 }

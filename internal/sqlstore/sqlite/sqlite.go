@@ -156,7 +156,7 @@ func checkpoint(ctx context.Context, ckpt *sql.DB, db *sqlstore.DB, walPath stri
 			}
 			continue
 		}
-		if frames*pageSize >= timing.at {
+		if copied < frames && frames*pageSize >= timing.at {
 			db.RequestWriterChore()
 		}
 	}
@@ -165,11 +165,16 @@ func checkpoint(ctx context.Context, ckpt *sql.DB, db *sqlstore.DB, walPath stri
 // restartLog is the writer's part of checkpoint: see there.
 func restartLog(ctx context.Context, db *sqlstore.DB, write *sql.DB) {
 	start := time.Now()
-	if _, err := write.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+	var busy, frames, copied int64
+	if err := write.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
 		db.Log.Warn("wal checkpoint by the writer failed", "error", err)
 		return
 	}
-	db.Log.Debug("wal checkpoint by the writer, so that the log starts over", "took", time.Since(start))
+	if busy != 0 { // the background checkpoint runs: again after the next transaction
+		db.RequestWriterChore()
+		return
+	}
+	db.Log.Debug("wal checkpoint by the writer, so that the log starts over", "took", time.Since(start), "frames", frames, "copied", copied)
 }
 
 // Dialect is SQLite's sqlstore.Dialect.
