@@ -36,7 +36,7 @@ type PhonePush struct {
 	EventType EventType
 	PhoneRecipient
 	Payload  []byte // PhonePayload JSON
-	Attempts int    // sends tried so far
+	Attempts int    // sends tried, this one included (1 on the first claim)
 }
 
 // PhoneQueue is the durable queue of pushes to phones: the dispatcher

@@ -183,10 +183,10 @@ func (w *Worker) send(ctx context.Context, p kumo.PhonePush) {
 		record(kumo.DeliverySent, "")
 		finish(0)
 	case TokenGone:
-		record(kumo.DeliveryDropped, "the provider reports the token gone: the installation is deleted")
 		if err := w.Queue.DropPhoneInstallation(ctx, p.AppID, p.InstallationID); err != nil && ctx.Err() == nil {
 			w.Log.Error("phone pushes: deleting an installation whose token is gone", "installation", p.InstallationID, "error", err)
 		}
+		record(kumo.DeliveryDropped, "the provider reports the token gone: the installation is deleted")
 	case Retryable:
 		if p.Attempts >= w.MaxAttempts {
 			record(kumo.DeliveryFailed, fmt.Sprintf("still refused after %d attempts: %s", p.Attempts, res.Reason))

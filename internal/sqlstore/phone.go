@@ -174,11 +174,12 @@ func (db *DB) ClaimPhonePushes(ctx context.Context, node string, max int, lease 
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		for _, p := range out {
+		for i, p := range out {
 			if _, err := tx.Exec(ctx, "UPDATE phone_pushes SET claimed_by = ?, claimed_until = ?, attempts = attempts + 1 WHERE id = ?",
 				node, now+lease.Milliseconds(), p.ID); err != nil {
 				return err
 			}
+			out[i].Attempts++ // this claim's send counts
 		}
 		return nil
 	})

@@ -74,6 +74,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Groups", testGroups},
 		{"Ownership", testOwnership},
 		{"Queue", testQueue},
+		{"PhoneQueue", testPhoneQueue},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
