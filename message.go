@@ -109,13 +109,6 @@ func ParsePushMessage(raw []byte) (PushMessage, error) {
 		if ch.Data, err = flatData(sec["data"], name+".data", stringsOnly); err != nil {
 			return m, err
 		}
-		if stringsOnly {
-			for k := range ch.Data {
-				if k == "from" || k == "collapse_key" || k == "notification" || strings.HasPrefix(k, "google.") || strings.HasPrefix(k, "gcm.") {
-					return m, invalid("%s.data may not use the reserved key %q", name, k)
-				}
-			}
-		}
 		channels[name] = &ch
 	}
 	if len(channels) == 0 {
@@ -135,10 +128,24 @@ func ParsePushMessage(raw []byte) (PushMessage, error) {
 	case channels["gcm"] != nil:
 		m.FCM = *channels["gcm"]
 	}
+	if m.FCM.Enabled { // FCM gets data overlaid with its section's data: no key of either may be one FCM reserves
+		for _, d := range []map[string]any{m.Data, m.FCM.Data} {
+			for k := range d {
+				if fcmReserved(k) {
+					return m, invalid("data for FCM may not use the reserved key %q", k)
+				}
+			}
+		}
+	}
 	if dry, _ := m.FCM.Raw["dryRun"].(bool); dry && m.APNs.Enabled {
 		return m, invalid("gcm.dryRun cannot be set with apns enabled")
 	}
 	return m, nil
+}
+
+// fcmReserved reports whether FCM refuses k as a key of a message's data.
+func fcmReserved(k string) bool {
+	return k == "from" || k == "collapse_key" || k == "notification" || strings.HasPrefix(k, "google.") || strings.HasPrefix(k, "gcm.")
 }
 
 // flatData checks a data section: absent, or an object of strings,
@@ -155,6 +162,11 @@ func flatData(v any, what string, stringsOnly bool) (map[string]any, error) {
 		switch x.(type) {
 		case string:
 		case json.Number, bool:
+			if n, ok := x.(json.Number); ok {
+				if _, err := n.Float64(); err != nil { // out of range: no receiver could read it
+					return nil, Errorf(ErrInvalidInputData, "Invalid push message: %s.%s is not a number a device can read", what, k)
+				}
+			}
 			if stringsOnly {
 				return nil, Errorf(ErrInvalidInputData, "Invalid push message: %s.%s must be a string", what, k)
 			}
@@ -305,8 +317,17 @@ func (m PushMessage) CheckSize(src MessageSource) error {
 		}
 	}
 	if m.APNs.Enabled {
+		// The payload is the data beside "aps", which holds the section's
+		// options (alert, sound, badge, …): not its data, already counted,
+		// nor "enabled".
 		payload := m.channelData(m.APNs, src, true)
-		payload["aps"] = m.APNs.Raw
+		aps := make(map[string]any, len(m.APNs.Raw))
+		for k, v := range m.APNs.Raw {
+			if k != "enabled" && k != "data" {
+				aps[k] = v
+			}
+		}
+		payload["aps"] = aps
 		if b, _ := json.Marshal(payload); len(b) > MaxAPNsPayload {
 			return Errorf(ErrInvalidInputData, "The APNs payload would be %d bytes; the limit is %d", len(b), MaxAPNsPayload)
 		}

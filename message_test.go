@@ -23,6 +23,9 @@ func TestParsePushMessage(t *testing.T) {
 		{"null in data", `{"data":{"a":null},"gcm":{"enabled":true}}`, ErrInvalidInputData},
 		{"gcm data number", `{"gcm":{"enabled":true,"data":{"a":1}}}`, ErrInvalidInputData},
 		{"fcm reserved google.", `{"fcm":{"enabled":true,"data":{"google.x":"1"}}}`, ErrInvalidInputData},
+		{"fcm reserved key in the common data", `{"data":{"from":"x"},"fcm":{"enabled":true}}`, ErrInvalidInputData},
+		{"reserved key in the common data, fcm off", `{"data":{"from":"x"},"fcm":{"enabled":false},"mqtt":{"enabled":true}}`, ""},
+		{"number out of range", `{"data":{"k":1e999999},"mqtt":{"enabled":true},"fcm":{"enabled":false}}`, ErrInvalidInputData},
 		{"dryRun with apns", `{"gcm":{"enabled":true,"dryRun":true},"apns":{"enabled":true}}`, ErrInvalidInputData},
 		{"flag of the wrong type", `{"sendWhen":"yes","gcm":{"enabled":true}}`, ErrInvalidInputData},
 		{"enabled of the wrong type", `{"gcm":{"enabled":"true"}}`, ErrInvalidInputData},
@@ -85,6 +88,7 @@ func TestMessageSizeLimits(t *testing.T) {
 		{"fcm over 4096", `{"fcm":{"enabled":true,"data":{"a":` + big(4100) + `}}}`, false},
 		{"apns over 2048", `{"data":{"a":` + big(2100) + `},"apns":{"enabled":true}}`, false},
 		{"apns under 2048", `{"data":{"a":` + big(1900) + `},"apns":{"enabled":true}}`, true},
+		{"apns data counted once", `{"apns":{"enabled":true,"data":{"a":` + big(1100) + `}}}`, true},
 	} {
 		m, err := ParsePushMessage([]byte(tt.body))
 		if err != nil {
