@@ -88,12 +88,15 @@ type Broker struct {
 
 	presenceLost int // online changes dropped since the last write
 
-	persistent map[*mqtt.Client]bool // clients that connected with clean session 0
-	sessions   map[string]*session   // topic -> persistent session subscribed on this node
-	nSessions  atomic.Int32          // len(sessions), read without the lock
-	limiter    *limiter              // paces the replay of queued pushes
-	drains     sync.WaitGroup        // drain goroutines
-	closing    bool                  // no drain starts after Close began
+	// persistent holds, by client ID, the connection that asked for clean
+	// session 0: by ID, so that a client whose CONNACK failed (and never
+	// disconnects) leaves one entry per installation at most.
+	persistent map[string]*mqtt.Client
+	sessions   map[string]*session // topic -> persistent session subscribed on this node
+	nSessions  atomic.Int32        // len(sessions), read without the lock
+	limiter    *limiter            // paces the replay of queued pushes
+	drains     sync.WaitGroup      // drain goroutines
+	closing    bool                // no drain starts after Close began
 }
 
 type heldDelivery struct {

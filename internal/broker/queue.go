@@ -92,7 +92,7 @@ func (b *Broker) openQueue() {
 		b.QueueMaxAge = kumo.DefaultQueueMaxAge
 	}
 	b.limiter = &limiter{interval: time.Second / time.Duration(b.ReplayRate)}
-	b.persistent = map[*mqtt.Client]bool{}
+	b.persistent = map[string]*mqtt.Client{}
 	b.sessions = map[string]*session{}
 	if b.Queue != nil {
 		b.wg.Add(1)
@@ -112,7 +112,9 @@ func (b *Broker) connecting(cl *mqtt.Client, pk packets.Packet, in kumo.Installa
 	}
 	b.mu.Lock()
 	if persistent {
-		b.persistent[cl] = true
+		b.persistent[cl.ID] = cl
+	} else {
+		delete(b.persistent, cl.ID) // the ID's new connection is not
 	}
 	b.mu.Unlock()
 	if persistent == in.Persistent {
@@ -131,7 +133,7 @@ func (b *Broker) connecting(cl *mqtt.Client, pk packets.Packet, in kumo.Installa
 func (b *Broker) subscribedPersistent(cl *mqtt.Client, qos byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.persistent[cl] {
+	if b.persistent[cl.ID] != cl {
 		return
 	}
 	if old := b.sessions[cl.ID]; old != nil && old.cl == cl {
@@ -182,7 +184,9 @@ func (b *Broker) nudge(topic string) {
 func (b *Broker) sessionGone(cl *mqtt.Client) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	delete(b.persistent, cl)
+	if b.persistent[cl.ID] == cl {
+		delete(b.persistent, cl.ID)
+	}
 	if s := b.sessions[cl.ID]; s != nil && s.cl == cl {
 		b.closeSession(s)
 		delete(b.sessions, cl.ID)
