@@ -35,11 +35,13 @@ func testPushConfigAPI(t *testing.T, cfg config) {
 		{name: "a bad key", method: "PUT", path: path, body: `{"apns":{"keyID":"K","teamID":"T","bundleID":"B","key":"nope"}}`, headers: admin,
 			status: 400, code: "INVALID_INPUT_DATA"},
 		{name: "not JSON", method: "PUT", path: path, body: `{"fcm":`, headers: admin, status: 400, code: "INVALID_JSON"},
+		{name: "null", method: "PUT", path: path, body: `null`, headers: admin, status: 400, code: "INVALID_JSON"},
+		{name: "an array", method: "PUT", path: path, body: `[]`, headers: admin, status: 400, code: "INVALID_JSON"},
 		{name: "kept after a refusal", method: "GET", path: path, headers: admin, status: 200, bodyHas: public},
 		{name: "the key file as a string replaces all", method: "PUT", path: path, body: string(asString), headers: admin, status: 200,
 			bodyHas: []string{`"projectID" : "other-proj"`}},
 		{name: "delete", method: "DELETE", path: path, headers: admin, status: 204},
-		{name: "deleted", method: "GET", path: path, headers: admin, status: 200},
+		{name: "deleted", method: "GET", path: path, headers: admin, status: 200, bodyHas: []string{"{ }"}},
 	})
 	// No answer carries a private key.
 	for _, method := range []string{"PUT", "GET"} {

@@ -67,6 +67,9 @@ func (s *Server) handlePushConfigPut(w http.ResponseWriter, r *http.Request, c k
 		return err
 	}
 	var q pushConfigRequest
+	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' { // null would clear both sections
+		return kumo.Errorf(kumo.ErrInvalidJSON, "The request body must be a JSON object with fcm and apns sections")
+	}
 	if err := json.Unmarshal(b, &q); err != nil {
 		return kumo.Errorf(kumo.ErrInvalidJSON, "The request body must be a JSON object with fcm and apns sections")
 	}

@@ -30,6 +30,12 @@ func bodyArgs(ref kumo.BodyRef) []any {
 	return []any{b.AppID, b.Scope.Key(), b.Name, ref.ObjectID}
 }
 
+// lockKey orders the objects a write locks: their keys' parts quoted, so
+// that no two objects share one (bucket "ab" and object "x" against bucket
+// "a" and object "bx" did, joined bare, and two moves between them could
+// lock in opposite orders).
+func lockKey(ref kumo.BodyRef) string { return fmt.Sprintf("%q", bodyArgs(ref)) }
+
 // newBlobID returns a new blob ID, which is also the body's ETag.
 func newBlobID() string { return kumo.RandomHex(16) }
 
@@ -382,7 +388,7 @@ func (db *DB) MoveBody(ctx context.Context, c kumo.Caller, from, to kumo.BodyRef
 	err = db.writeTx(ctx, func(tx *Tx) error {
 		// Both objects locked, in one order whichever way a body moves.
 		first, second := from, to
-		if fmt.Sprint(bodyArgs(to)...) < fmt.Sprint(bodyArgs(from)...) {
+		if lockKey(to) < lockKey(from) {
 			first, second = to, from
 		}
 		for _, ref := range []kumo.BodyRef{first, second} {
