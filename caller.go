@@ -1,7 +1,5 @@
 package kumo
 
-import "context"
-
 // CallerKind says what kind of principal makes a request.
 type CallerKind int
 
@@ -57,17 +55,4 @@ func (c Caller) Principal() Principal { return Principal{Kind: c.Kind, ID: c.ID}
 type Principal struct {
 	Kind CallerKind
 	ID   string
-}
-
-type callerKey struct{}
-
-// WithCaller returns a context that carries c.
-func WithCaller(ctx context.Context, c Caller) context.Context {
-	return context.WithValue(ctx, callerKey{}, c)
-}
-
-// CallerFrom returns the caller carried by ctx (anonymous when none).
-func CallerFrom(ctx context.Context) Caller {
-	c, _ := ctx.Value(callerKey{}).(Caller)
-	return c
 }

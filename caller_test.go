@@ -1,7 +1,6 @@
 package kumo
 
 import (
-	"context"
 	"testing"
 )
 
@@ -58,15 +57,5 @@ func TestCallerIs(t *testing.T) {
 				t.Errorf("%+v.Is(%+v) = %v, want %v", tt.c, tt.p, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestCallerContext(t *testing.T) {
-	if got := CallerFrom(context.Background()); got != (Caller{}) {
-		t.Errorf("CallerFrom(empty context) = %+v, want the anonymous zero caller", got)
-	}
-	c := Caller{AppID: "a", Kind: ThingCaller, ID: "th.1"}
-	if got := CallerFrom(WithCaller(context.Background(), c)); got != c {
-		t.Errorf("CallerFrom(WithCaller(c)) = %+v, want %+v", got, c)
 	}
 }

@@ -23,8 +23,7 @@ type PushMessage struct {
 	SendTopicID       bool           // default true
 	MQTT              MessageChannel
 	FCM               MessageChannel // "fcm", or "gcm" when fcm is not enabled
-	APNs              MessageChannel
-	JPush             MessageChannel
+	APNs              MessageChannel // (a jpush section is checked, then left: JPush is not delivered)
 }
 
 // MessageChannel is one channel's section of a message: whether it is
@@ -117,7 +116,7 @@ func ParsePushMessage(raw []byte) (PushMessage, error) {
 	if !enabledGiven {
 		return m, invalid("one of fcm.enabled, gcm.enabled and apns.enabled is required")
 	}
-	for name, dst := range map[string]*MessageChannel{"mqtt": &m.MQTT, "apns": &m.APNs, "jpush": &m.JPush} {
+	for name, dst := range map[string]*MessageChannel{"mqtt": &m.MQTT, "apns": &m.APNs} {
 		if ch := channels[name]; ch != nil {
 			*dst = *ch
 		}

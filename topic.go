@@ -74,10 +74,4 @@ type TopicService interface {
 	// even without SUBSCRIBE_TO_TOPIC any more); PUSH_SUBSCRIPTION_NOT_FOUND
 	// when there is none.
 	UnsubscribeTopic(ctx context.Context, c Caller, t TopicRef, sub Principal) error
-
-	// TopicSubscribers returns the users and things subscribed to t in
-	// app appID (t.AppID is not read); t's scope ID must be canonical. It checks no permission: it is
-	// for the push dispatcher sending a message already authorized, never
-	// for answering a client.
-	TopicSubscribers(ctx context.Context, appID string, t TopicRef) ([]Principal, error)
 }

@@ -164,8 +164,6 @@ func ParseUserRegistration(body map[string]any, allowPseudo bool) (UserRegistrat
 	return r, nil
 }
 
-// UserQueryFields are the user fields a user query may name.
-var UserQueryFields = []string{"userID", "loginName", "displayName", "emailAddress", "phoneNumber", "country", "locale"}
 
 // UserQueryObject is what a user query's clauses see of user u: the
 // predefined fields (custom fields are not queryable) and _created.

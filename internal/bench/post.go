@@ -33,7 +33,6 @@ import (
 type objectTarget struct {
 	addr string // host:port to dial
 	tls  bool   // https
-	host string // the Host header and the TLS server name
 	path string // for error messages
 	head []byte // read-only: the request up to the Content-Length value
 }
@@ -50,7 +49,7 @@ func (c *apiClient) objectTarget(token, thingID, bucket string) (objectTarget, e
 
 // newObjectTarget prepares POST requests to u with a bearer token.
 func newObjectTarget(u *url.URL, token string) (objectTarget, error) {
-	t := objectTarget{host: u.Host, path: u.EscapedPath()}
+	t := objectTarget{path: u.EscapedPath()}
 	switch u.Scheme {
 	case "http":
 	case "https":

@@ -211,10 +211,7 @@ func (r *topicRun) receive(i int, payload []byte, at time.Time) {
 func (r *topicRun) measure(ctx context.Context, adminToken, topic string, devices []*device) (TopicResult, error) {
 	cfg := r.tcfg
 	n := len(devices)
-	sender, err := r.api.newTopicSender(topic, adminToken)
-	if err != nil {
-		return TopicResult{}, err
-	}
+	sender := r.api.newTopicSender(topic, adminToken)
 	r.progress.printf("warm-up: one send to topic %s, not counted", topic)
 	if _, err := r.topicRound(ctx, sender, "w", n); err != nil {
 		return TopicResult{}, err
@@ -399,8 +396,8 @@ type topicSender struct {
 }
 
 // newTopicSender prepares sends to topic with the admin token.
-func (c *apiClient) newTopicSender(topic, adminToken string) (*topicSender, error) {
-	return &topicSender{c: c, url: c.app + "/topics/" + topic + "/push/messages", token: adminToken}, nil
+func (c *apiClient) newTopicSender(topic, adminToken string) *topicSender {
+	return &topicSender{c: c, url: c.app + "/topics/" + topic + "/push/messages", token: adminToken}
 }
 
 // send sends a message whose data names round, to MQTT only, and returns

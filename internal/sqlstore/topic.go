@@ -241,8 +241,10 @@ func (db *DB) UnsubscribeTopic(ctx context.Context, c kumo.Caller, t kumo.TopicR
 	})
 }
 
-// TopicSubscribers implements kumo.TopicService: for the push
-// dispatcher, without a permission check.
+// TopicSubscribers returns the users and things subscribed to t in app
+// appID; t's scope ID must be canonical. It checks no permission: it is
+// for the push path (a message already authorized), never for a client,
+// which is why it is not part of kumo.TopicService.
 func (db *DB) TopicSubscribers(ctx context.Context, appID string, t kumo.TopicRef) ([]kumo.Principal, error) {
 	rows, err := db.query(ctx, `SELECT subscriber_kind, subscriber_id FROM topic_subscriptions
 		WHERE app_id = ? AND scope = ? AND topic = ? ORDER BY subscriber_kind, subscriber_id`,
