@@ -248,6 +248,7 @@ func TestOfflineBounds(t *testing.T) {
 		write(d, 3, "offline")
 		waitDispatched(t, n)
 		waitQueueEmpty(t, n, d) // the sweep drops them
+		waitUntil(t, "three expired pushes in the ledger", func() bool { return n.db.DeliveryCounts()[kumo.DeliveryExpired] >= 3 })
 		_, in := connectSession(t, url, d, false, 0)
 		wantPushes(t, in, write, d, nil)
 	})

@@ -444,6 +444,9 @@ func (b *Broker) sweepQueue() {
 			}
 			for topic, n := range dropped {
 				b.Log.Warn("offline pushes dropped: older than the queue's maximum age", "topic", topic, "dropped", n, "max_age", b.QueueMaxAge)
+				for range n {
+					b.record(kumo.Delivery{Topic: topic}, kumo.DeliveryExpired, "older than the offline queue's maximum age")
+				}
 			}
 		}
 	}
