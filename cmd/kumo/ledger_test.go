@@ -103,3 +103,24 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestUnsubscribedDevice checks that a device that unsubscribed from its
+// topic, though still connected, counts as not subscribed: its pushes are
+// recorded dropped, not sent.
+func TestUnsubscribedDevice(t *testing.T) {
+	f := newFixture(t, testConfig(t.TempDir()))
+	topic := f.thing.Endpoint.MQTTTopic
+	f.n.subscribe(f.thing, "unsub")
+	c, _ := connectDevice(t, f.n.mqttURL(broker.TCP), f.thing, 4)
+	defer c.Disconnect(100)
+	waitUntil(t, "the device subscribed", func() bool { return f.n.broker.Subscribed(topic) })
+	if tok := c.Unsubscribe(topic); !tok.WaitTimeout(20*time.Second) || tok.Error() != nil {
+		t.Fatalf("UNSUBSCRIBE: %v", tok.Error())
+	}
+	waitUntil(t, "the device unsubscribed", func() bool { return !f.n.broker.Subscribed(topic) })
+	f.n.createObject(f.thing, "unsub", `{"n":1}`)
+	waitUntil(t, "the push recorded dropped", func() bool { return f.n.db.DeliveryCounts()["dropped"] >= 1 })
+	if sent := f.n.db.DeliveryCounts()["sent"]; sent != 0 {
+		t.Errorf("%d pushes recorded sent to a device that unsubscribed; want none", sent)
+	}
+}

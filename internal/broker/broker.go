@@ -232,8 +232,14 @@ func (b *Broker) Port(id string) int {
 }
 
 // Subscribed reports whether a device is subscribed to topic on this node.
+//
+// It reads the count the hooks keep (OnSubscribed, OnUnsubscribed,
+// OnDisconnect) rather than walking mochi's topic tree, which allocates
+// four maps on every call: Deliver asks it for every push.
 func (b *Broker) Subscribed(topic string) bool {
-	return len(b.server.Topics.Subscribers(topic).Subscriptions) > 0
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.interest[topic] > 0
 }
 
 // Deliver publishes a push to the device whose topic is d.Topic, at QoS 0.
@@ -304,9 +310,10 @@ func (b *Broker) subscribed(cl *mqtt.Client) {
 	}
 }
 
-// disconnected uncounts a device, and tells Unlisten when it was its
-// topic's last subscriber on this node.
-func (b *Broker) disconnected(cl *mqtt.Client) {
+// unsubscribed uncounts a device that unsubscribed from its topic or
+// disconnected, and tells Unlisten when it was its topic's last
+// subscriber on this node.
+func (b *Broker) unsubscribed(cl *mqtt.Client) {
 	b.listenMu.Lock()
 	defer b.listenMu.Unlock()
 	b.mu.Lock()
@@ -372,7 +379,7 @@ func (h *kiiHook) ID() string { return "kii" }
 func (h *kiiHook) Provides(x byte) bool {
 	switch x {
 	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketSent, mqtt.OnPacketEncode,
-		mqtt.OnSubscribed, mqtt.OnDisconnect, mqtt.OnSessionEstablished,
+		mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnDisconnect, mqtt.OnSessionEstablished,
 		mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped:
 		return true
 	}
@@ -440,9 +447,19 @@ func (h *kiiHook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, codes []byte)
 	}
 }
 
+// OnUnsubscribed uncounts a device that unsubscribed from its own topic
+// (mochi also calls it when a client goes, before OnDisconnect).
+func (h *kiiHook) OnUnsubscribed(cl *mqtt.Client, pk packets.Packet) {
+	for _, f := range pk.Filters {
+		if f.Filter == cl.ID {
+			h.b.unsubscribed(cl)
+		}
+	}
+}
+
 // OnDisconnect uncounts a device.
 func (h *kiiHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
-	h.b.disconnected(cl)
+	h.b.unsubscribed(cl)
 	h.b.thingDisconnected(cl)
 	h.b.sessionGone(cl)
 }
