@@ -12,17 +12,20 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
-// writes is a kumo.DeliveryLedger that keeps the size of every write.
+// writes is a kumo.DeliveryLedger that keeps the size of every write,
+// and whether it came unhurried.
 type writes struct {
 	kumo.DeliveryLedger // Deliveries: not called
 	mu                  sync.Mutex
 	sizes               []int
+	unhurried           []bool
 }
 
-func (w *writes) RecordDeliveries(_ context.Context, rs []kumo.DeliveryRecord) error {
+func (w *writes) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.sizes = append(w.sizes, len(rs))
+	w.unhurried = append(w.unhurried, kumo.IsUnhurried(ctx))
 	return nil
 }
 
@@ -37,7 +40,8 @@ func (w *writes) total() (int, []int) {
 }
 
 // TestLedgerWrites checks that the writer writes every record: a few at
-// its tick, a full batch at once, the rest at close.
+// its tick, a full batch at once, the rest at close; unhurried (the store
+// may pace them) except the last write, at close.
 func TestLedgerWrites(t *testing.T) {
 	w := &writes{}
 	b := &Broker{Ledger: w, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -73,5 +77,13 @@ func TestLedgerWrites(t *testing.T) {
 	n, sizes := w.total()
 	if n != 100+ledgerBatch+50 {
 		t.Errorf("%d records written in all (writes %v); want %d", n, sizes, 100+ledgerBatch+50)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	last := len(w.unhurried) - 1
+	for i, u := range w.unhurried {
+		if u != (i != last) {
+			t.Errorf("write %d of %v unhurried %v; want every write but the last (at close) unhurried", i, sizes, u)
+		}
 	}
 }

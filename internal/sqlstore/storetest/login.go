@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -213,18 +214,27 @@ func testLocalPhone(t *testing.T, s suite) {
 }
 
 // testLockoutConcurrent checks that concurrent wrong passwords cannot get
-// more tries than the limit: once they are done, the user is locked.
+// more tries than the limit (the password checked at most 3 times; the
+// others refused as locked), and that the user is locked once they are
+// done.
 func testLockoutConcurrent(t *testing.T, s suite) {
 	f := newFixture(t, s)
 	f.mustUser("alice")
 	f.setParams(map[string]any{"maxLoginAttempts": 3, "loginLockPeriodSeconds": 300})
 	var wg sync.WaitGroup
+	var tried atomic.Int32 // refused for the password, not as locked
 	for range 20 {
 		wg.Go(func() {
-			f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "alice", Password: "wrong"})
+			_, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "alice", Password: "wrong"})
+			if errFields(err)["error_description"] != "The login name is locked" {
+				tried.Add(1)
+			}
 		})
 	}
 	wg.Wait()
+	if n := tried.Load(); n > 3 {
+		t.Errorf("%d of 20 concurrent wrong passwords were checked; want at most maxLoginAttempts, 3", n)
+	}
 	_, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "alice", Password: "pw-alice"})
 	if kumo.ErrorCode(err) != kumo.ErrInvalidGrant || errFields(err)["error_description"] != "The login name is locked" {
 		t.Fatalf("right password after 20 concurrent failures: %v; want locked", err)
