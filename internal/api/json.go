@@ -167,3 +167,17 @@ func stringField(m map[string]any, k string) string {
 	s, _ := m[k].(string)
 	return s
 }
+
+// queryLimit reads the ?limit= of a listing: a positive integer, or 0 when
+// absent (the listing's default).
+func queryLimit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, kumo.InvalidInput(map[string]string{"limit": "must be a positive integer"})
+	}
+	return n, nil
+}

@@ -19,21 +19,16 @@ func (s *Server) handleDeliveries(w http.ResponseWriter, r *http.Request, c kumo
 	q := r.URL.Query()
 	f := kumo.DeliveryFilter{InstallationID: q.Get("installationID"), ThingID: q.Get("thingID"),
 		UserID: q.Get("userID"), MessageID: q.Get("messageID")}
-	for key, dst := range map[string]*int64{"paginationKey": &f.After} {
-		if v := q.Get(key); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				return kumo.InvalidInput(map[string]string{key: "was not issued by this server"})
-			}
-			*dst = n
+	if v := q.Get("paginationKey"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return kumo.InvalidInput(map[string]string{"paginationKey": "was not issued by this server"})
 		}
+		f.After = n
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return kumo.InvalidInput(map[string]string{"limit": "must be a positive integer"})
-		}
-		f.Limit = n
+	var err error
+	if f.Limit, err = queryLimit(r); err != nil {
+		return err
 	}
 	rs, next, err := s.Ledger.Deliveries(r.Context(), c, f)
 	if err != nil {

@@ -12,20 +12,9 @@ import (
 // {"pushMessageID"} (the response body is not in the sources).
 func (s *Server) handleDirectPush(kind kumo.CallerKind, param string) handler {
 	return func(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
-		raw, err := readBody(w, r, maxJSONBody)
-		if err != nil {
-			return err
-		}
-		m, err := kumo.ParsePushMessage(raw)
-		if err != nil {
-			return err
-		}
-		id, err := s.Messages.SendDirect(r.Context(), c, kumo.Principal{Kind: kind, ID: r.PathValue(param)}, m)
-		if err != nil {
-			return err
-		}
-		writeJSON(w, http.StatusCreated, "application/vnd.kii.SendPushMessageResponse+json", map[string]any{"pushMessageID": id})
-		return nil
+		return sendPush(w, r, func(m kumo.PushMessage) (string, error) {
+			return s.Messages.SendDirect(r.Context(), c, kumo.Principal{Kind: kind, ID: r.PathValue(param)}, m)
+		})
 	}
 }
 
@@ -33,6 +22,14 @@ func (s *Server) handleDirectPush(kind kumo.CallerKind, param string) handler {
 // SendPushMessageRequest to the topic's subscribers. 201
 // {"pushMessageID"}.
 func (s *Server) handleTopicSend(w http.ResponseWriter, r *http.Request, c kumo.Caller, t kumo.TopicRef) error {
+	return sendPush(w, r, func(m kumo.PushMessage) (string, error) {
+		return s.Messages.SendToTopic(r.Context(), c, t, m)
+	})
+}
+
+// sendPush reads a SendPushMessageRequest, sends it with send and answers
+// 201 {"pushMessageID"}.
+func sendPush(w http.ResponseWriter, r *http.Request, send func(kumo.PushMessage) (string, error)) error {
 	raw, err := readBody(w, r, maxJSONBody)
 	if err != nil {
 		return err
@@ -41,7 +38,7 @@ func (s *Server) handleTopicSend(w http.ResponseWriter, r *http.Request, c kumo.
 	if err != nil {
 		return err
 	}
-	id, err := s.Messages.SendToTopic(r.Context(), c, t, m)
+	id, err := send(m)
 	if err != nil {
 		return err
 	}

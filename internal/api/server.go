@@ -208,10 +208,7 @@ func (s *Server) routes() {
 		m.HandleFunc("POST "+body+"/uploads/{upload}/status/cancelled", s.bucket(kind, s.handleUploadCancel))
 
 		subs := bucket + "/filters/{filter}/push/subscriptions/"
-		for _, p := range []struct {
-			segment string
-			kind    kumo.CallerKind
-		}{{"things", kumo.ThingCaller}, {"users", kumo.UserCaller}} {
+		for _, p := range subscriberKinds {
 			m.HandleFunc("PUT "+subs+p.segment+"/{subscriber}", s.bucket(kind, s.subscription(p.kind, s.handleSubscribe)))
 			m.HandleFunc("POST "+subs+p.segment, s.bucket(kind, s.subscription(p.kind, s.handleSubscribe)))
 			m.HandleFunc("GET "+subs+p.segment+"/{subscriber}", s.bucket(kind, s.subscription(p.kind, s.handleSubscribed)))

@@ -18,15 +18,33 @@ func (s *Server) subscription(kind kumo.CallerKind, h subscriptionHandler) bucke
 			return kumo.Errorf(kumo.ErrFilterNotFound, "Filter %s was not found", f).
 				With("filterID", f).With("bucketID", b.Name)
 		}
-		sub := kumo.Principal{Kind: kind, ID: r.PathValue("subscriber")}
-		if sub.ID == "" {
-			if c.Kind != kind {
-				return kumo.Unauthorized(c, "Subscribing the caller needs a %s token", kind)
-			}
-			sub.ID = c.ID
+		sub, err := subscriber(r, c, kind)
+		if err != nil {
+			return err
 		}
 		return h(w, r, c, b, sub)
 	}
+}
+
+// subscriberKinds are the path segments of push subscriptions, bucket or
+// topic, and the kind of subscriber each names.
+var subscriberKinds = []struct {
+	segment string
+	kind    kumo.CallerKind
+}{{"things", kumo.ThingCaller}, {"users", kumo.UserCaller}}
+
+// subscriber is the subscriber a push subscription path names: the
+// {subscriber} of kind, or with none (the POST form) the caller, who must
+// then be of that kind.
+func subscriber(r *http.Request, c kumo.Caller, kind kumo.CallerKind) (kumo.Principal, error) {
+	sub := kumo.Principal{Kind: kind, ID: r.PathValue("subscriber")}
+	if sub.ID == "" {
+		if c.Kind != kind {
+			return sub, kumo.Unauthorized(c, "Subscribing the caller needs a %s token", kind)
+		}
+		sub.ID = c.ID
+	}
+	return sub, nil
 }
 
 // handleSubscribe serves PUT .../subscriptions/things/{id} and the POST

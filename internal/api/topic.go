@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -22,10 +21,7 @@ func (s *Server) topicRoutes(prefix string, kind kumo.ScopeKind) {
 	m.HandleFunc("POST "+topic+"/push/messages", s.topic(kind, s.handleTopicSend))
 	s.aclRoutes(topic, s.topicACL(kind))
 	subs := topic + "/push/subscriptions/"
-	for _, p := range []struct {
-		segment string
-		kind    kumo.CallerKind
-	}{{"things", kumo.ThingCaller}, {"users", kumo.UserCaller}} {
+	for _, p := range subscriberKinds {
 		m.HandleFunc("PUT "+subs+p.segment+"/{subscriber}", s.topic(kind, s.topicSubscription(p.kind, s.handleTopicSubscribe)))
 		m.HandleFunc("POST "+subs+p.segment, s.topic(kind, s.topicSubscription(p.kind, s.handleTopicSubscribe)))
 		m.HandleFunc("GET "+subs+p.segment+"/{subscriber}", s.topic(kind, s.topicSubscription(p.kind, s.handleTopicSubscribed)))
@@ -64,13 +60,12 @@ const maxTopicPage = 1000
 // (the key is paginationKey, not nextPaginationKey: push-mqtt §10.19).
 func (s *Server) handleTopicList(kind kumo.ScopeKind) handler {
 	return func(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
-		limit := maxTopicPage
-		if v := r.URL.Query().Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return kumo.InvalidInput(map[string]string{"limit": "must be a positive integer"})
-			}
-			limit = min(n, maxTopicPage)
+		limit, err := queryLimit(r)
+		if err != nil {
+			return err
+		}
+		if limit == 0 || limit > maxTopicPage {
+			limit = maxTopicPage
 		}
 		scope := kumo.Scope{Kind: kind, ID: r.PathValue("scopeID")}
 		ts, err := s.Topics.ListTopics(r.Context(), c, scope, r.URL.Query().Get("paginationKey"), limit+1)
@@ -126,12 +121,9 @@ type topicSubscriptionHandler func(w http.ResponseWriter, r *http.Request, c kum
 // subscriber is the caller, who must then be of that kind.
 func (s *Server) topicSubscription(kind kumo.CallerKind, h topicSubscriptionHandler) topicHandler {
 	return func(w http.ResponseWriter, r *http.Request, c kumo.Caller, t kumo.TopicRef) error {
-		sub := kumo.Principal{Kind: kind, ID: r.PathValue("subscriber")}
-		if sub.ID == "" {
-			if c.Kind != kind {
-				return kumo.Unauthorized(c, "Subscribing the caller needs a %s token", kind)
-			}
-			sub.ID = c.ID
+		sub, err := subscriber(r, c, kind)
+		if err != nil {
+			return err
 		}
 		return h(w, r, c, t, sub)
 	}
