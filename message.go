@@ -301,27 +301,32 @@ func (m PushMessage) channelData(ch MessageChannel, src MessageSource, short boo
 	return out
 }
 
-// CheckSize renders the message for each enabled channel and returns
-// INVALID_INPUT_DATA when one is over its limit: MQTT 4096 bytes, FCM
-// 4096, APNs 2048 (spec push-mqtt §4.4, §8). Nothing is ever truncated.
-func (m PushMessage) CheckSize(src MessageSource) error {
-	if m.MQTT.Enabled {
-		if n := len(m.MQTTPayload(src)); n > MaxPushPayload {
-			return Errorf(ErrInvalidInputData, "The MQTT payload would be %d bytes; the limit is %d", n, MaxPushPayload)
-		}
+// CheckSize returns INVALID_INPUT_DATA when the payload of one of d's
+// channels is over its limit: MQTT 4096 bytes, FCM 4096, APNs 2048 (spec
+// push-mqtt §4.4, §8). Nothing is ever truncated.
+func (d MessageDelivery) CheckSize() error {
+	if n := len(d.MQTT); n > MaxPushPayload {
+		return Errorf(ErrInvalidInputData, "The MQTT payload would be %d bytes; the limit is %d", n, MaxPushPayload)
 	}
-	if m.FCM.Enabled {
-		if b, _ := json.Marshal(m.channelData(m.FCM, src, false)); len(b) > MaxFCMPayload {
+	p := d.Phone
+	if p == nil {
+		return nil
+	}
+	if p.FCMEnabled {
+		if b, _ := json.Marshal(p.FCMData); len(b) > MaxFCMPayload {
 			return Errorf(ErrInvalidInputData, "The FCM payload would be %d bytes; the limit is %d", len(b), MaxFCMPayload)
 		}
 	}
-	if m.APNs.Enabled {
+	if p.APNsEnabled {
 		// The payload is the data beside "aps", which holds the section's
 		// options (alert, sound, badge, …): not its data, already counted,
 		// nor "enabled".
-		payload := m.channelData(m.APNs, src, true)
-		aps := make(map[string]any, len(m.APNs.Raw))
-		for k, v := range m.APNs.Raw {
+		payload := make(map[string]any, len(p.APNsData)+1)
+		for k, v := range p.APNsData {
+			payload[k] = v
+		}
+		aps := make(map[string]any, len(p.APNs))
+		for k, v := range p.APNs {
 			if k != "enabled" && k != "data" {
 				aps[k] = v
 			}

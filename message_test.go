@@ -94,7 +94,7 @@ func TestMessageSizeLimits(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
-		if err := m.CheckSize(src); (err == nil) != tt.ok || err != nil && ErrorCode(err) != ErrInvalidInputData {
+		if err := m.Delivery(src).CheckSize(); (err == nil) != tt.ok || err != nil && ErrorCode(err) != ErrInvalidInputData {
 			t.Errorf("%s: CheckSize = %v, want ok %v", tt.name, err, tt.ok)
 		}
 	}

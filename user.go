@@ -164,7 +164,6 @@ func ParseUserRegistration(body map[string]any, allowPseudo bool) (UserRegistrat
 	return r, nil
 }
 
-
 // UserQueryObject is what a user query's clauses see of user u: the
 // predefined fields (custom fields are not queryable) and _created.
 func UserQueryObject(u User) Object {

@@ -74,10 +74,10 @@ func TestPushGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := m.CheckSize(tt.src); err != nil {
+			d := m.Delivery(tt.src)
+			if err := d.CheckSize(); err != nil {
 				t.Fatal(err)
 			}
-			d := m.Delivery(tt.src)
 			out := map[string]any{"toDevelopment": d.ToDevelopment, "toProduction": d.ToProduction}
 			if d.MQTT != nil {
 				out["mqtt"] = json.RawMessage(d.MQTT)

@@ -17,11 +17,11 @@ func (db *DB) SendDirect(ctx context.Context, c kumo.Caller, target kumo.Princip
 		return "", err
 	}
 	now := db.now()
-	src := kumo.MessageSource{AppID: c.AppID, Sender: c, When: now, Target: target}
-	if err := m.CheckSize(src); err != nil {
+	d := m.Delivery(kumo.MessageSource{AppID: c.AppID, Sender: c, When: now, Target: target})
+	if err := d.CheckSize(); err != nil {
 		return "", err
 	}
-	return db.sendMessage(ctx, c, kumo.BucketRef{AppID: c.AppID, Scope: principalScope(target)}, m.Delivery(src), now)
+	return db.sendMessage(ctx, c, kumo.BucketRef{AppID: c.AppID, Scope: principalScope(target)}, d, now)
 }
 
 // SendToTopic implements kumo.MessageService.
@@ -42,11 +42,11 @@ func (db *DB) SendToTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef, m
 		return "", kumo.Unauthorized(c, "The caller may not send messages to topic %s", t.Name)
 	}
 	now := db.now()
-	src := kumo.MessageSource{AppID: c.AppID, Sender: c, When: now, Topic: &t}
-	if err := m.CheckSize(src); err != nil {
+	d := m.Delivery(kumo.MessageSource{AppID: c.AppID, Sender: c, When: now, Topic: &t})
+	if err := d.CheckSize(); err != nil {
 		return "", err
 	}
-	return db.sendMessage(ctx, c, kumo.BucketRef{AppID: t.AppID, Scope: t.Scope, Name: t.Name}, m.Delivery(src), now)
+	return db.sendMessage(ctx, c, kumo.BucketRef{AppID: t.AppID, Scope: t.Scope, Name: t.Name}, d, now)
 }
 
 // sendMessage commits a message's outbox event: the dispatcher finds its
