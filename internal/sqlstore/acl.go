@@ -305,13 +305,30 @@ func verbText(v kumo.ACLVerb) string {
 
 // objectOwner returns the owner of object id of b, or OBJECT_NOT_FOUND.
 func (db *DB) objectOwner(ctx context.Context, b kumo.BucketRef, id string) (string, error) {
-	var owner string
-	err := db.queryRow(ctx, "SELECT owner FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?",
-		b.AppID, b.Scope.Key(), b.Name, id).Scan(&owner)
+	s, err := db.objectStamp(ctx, b, id)
+	return s.owner, err
+}
+
+// objectStamp is what a permission check on an object read of it: its
+// owner, and its creation time, which tells a write whether the object
+// it finds is the one checked or one deleted and made again since.
+type objectStamp struct {
+	owner   string
+	created int64
+}
+
+// same reports whether o is the object s was read from.
+func (s objectStamp) same(o kumo.Object) bool { return o.Owner == s.owner && o.Created == s.created }
+
+// objectStamp reads the stamp of object id of b (OBJECT_NOT_FOUND).
+func (db *DB) objectStamp(ctx context.Context, b kumo.BucketRef, id string) (objectStamp, error) {
+	var s objectStamp
+	err := db.queryRow(ctx, "SELECT owner, created FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?",
+		b.AppID, b.Scope.Key(), b.Name, id).Scan(&s.owner, &s.created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", kumo.ObjectNotFound(b, id)
+		return s, kumo.ObjectNotFound(b, id)
 	}
-	return owner, err
+	return s, err
 }
 
 // resolveACLTarget resolves t's scope, checks that c may edit its ACL,
@@ -488,20 +505,20 @@ func (db *DB) changeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, ch
 // mayWriteObject returns UNAUTHORIZED unless c may write (update or
 // delete) object id of b. An absent object is OBJECT_NOT_FOUND to a
 // caller who may read the bucket, UNAUTHORIZED to others.
-func (db *DB) mayWriteObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, id string) error {
-	owner, err := db.objectOwner(ctx, b, id)
+func (db *DB) mayWriteObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, id string) (objectStamp, error) {
+	s, err := db.objectStamp(ctx, b, id)
 	if kumo.ErrorCode(err) == kumo.ErrObjectNotFound {
 		if ok, aerr := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil); aerr != nil || !ok {
 			if aerr != nil {
-				return aerr
+				return s, aerr
 			}
-			return kumo.Unauthorized(c, "The caller may not write objects in bucket %s", b.Name)
+			return s, kumo.Unauthorized(c, "The caller may not write objects in bucket %s", b.Name)
 		}
 	}
 	if err != nil {
-		return err
+		return s, err
 	}
-	return db.mayObject(ctx, c, st, b, id, owner, kumo.WriteExistingObject)
+	return s, db.mayObject(ctx, c, st, b, id, s.owner, kumo.WriteExistingObject)
 }
 
 // mayReadObject returns UNAUTHORIZED unless c may read object id of b.

@@ -57,7 +57,8 @@ func (db *DB) bodyAccess(ctx context.Context, c kumo.Caller, ref kumo.BodyRef, v
 	}
 	ref.Bucket = b
 	if v == kumo.WriteExistingObject {
-		return ref, db.mayWriteObject(ctx, c, st, b, ref.ObjectID)
+		_, err := db.mayWriteObject(ctx, c, st, b, ref.ObjectID)
+		return ref, err
 	}
 	return ref, db.mayReadObject(ctx, c, st, b, ref.ObjectID)
 }

@@ -184,12 +184,12 @@ func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWri
 		}
 		return db.mayObject(ctx, c, st, b, w.ID, owner, kumo.WriteExistingObject)
 	}
-	creator, err := db.objectOwner(ctx, b, w.ID)
+	checked, err := db.objectStamp(ctx, b, w.ID)
 	checkedExists := err == nil
 	if err != nil && kumo.ErrorCode(err) != kumo.ErrObjectNotFound {
 		return kumo.Object{}, false, err
 	}
-	if err := mayReplace(checkedExists, creator); err != nil {
+	if err := mayReplace(checkedExists, checked.owner); err != nil {
 		return kumo.Object{}, false, err
 	}
 	now := db.now()
@@ -202,7 +202,7 @@ func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWri
 		if err != nil {
 			return err
 		}
-		if exists != checkedExists { // created or deleted since the check
+		if exists != checkedExists || exists && !checked.same(o) { // created, deleted or made again since the check
 			if err := mayReplace(exists, o.Owner); err != nil {
 				return err
 			}
@@ -254,10 +254,10 @@ func (db *DB) PatchObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite
 	if err != nil {
 		return kumo.Object{}, err
 	}
-	if err := db.mayWriteObject(ctx, c, st, b, w.ID); err != nil {
+	checked, err := db.mayWriteObject(ctx, c, st, b, w.ID)
+	if err != nil {
 		return kumo.Object{}, err
 	}
-	checked, _ := db.objectOwner(ctx, b, w.ID)
 	now := db.now()
 	var out kumo.Object
 	err = db.writeTx(ctx, func(tx *Tx) error {
@@ -268,7 +268,7 @@ func (db *DB) PatchObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite
 		if !exists {
 			return kumo.ObjectNotFound(b, w.ID)
 		}
-		if o.Owner != checked { // deleted and made again since the check
+		if !checked.same(o) { // deleted and made again since the check
 			if err := db.mayObject(ctx, c, st, b, w.ID, o.Owner, kumo.WriteExistingObject); err != nil {
 				return err
 			}
@@ -295,10 +295,10 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 	if err != nil {
 		return err
 	}
-	if err := db.mayWriteObject(ctx, c, st, b, id); err != nil {
+	checked, err := db.mayWriteObject(ctx, c, st, b, id)
+	if err != nil {
 		return err
 	}
-	checked, _ := db.objectOwner(ctx, b, id)
 	now := db.now()
 	err = db.writeTx(ctx, func(tx *Tx) error {
 		o, exists, err := currentObject(ctx, tx, b, id)
@@ -308,7 +308,7 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 		if !exists {
 			return kumo.ObjectNotFound(b, id)
 		}
-		if o.Owner != checked { // deleted and made again since the check
+		if !checked.same(o) { // deleted and made again since the check
 			if err := db.mayObject(ctx, c, st, b, id, o.Owner, kumo.WriteExistingObject); err != nil {
 				return err
 			}
