@@ -389,13 +389,20 @@ func (db *DB) RemoveThingOwner(ctx context.Context, c kumo.Caller, selector stri
 }
 
 // dropSubscriptions deletes, within a write, p's push subscriptions to the
-// buckets and topics of a scope.
+// buckets and topics of a scope. Only bucket subscriptions are cached
+// (SubscriberTopics): the cache is told when some of them went.
 func dropSubscriptions(ctx context.Context, tx *Tx, appID, scope string, p kumo.Principal) error {
-	for _, table := range []string{"bucket_subscriptions", "topic_subscriptions"} {
-		if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE app_id = ? AND scope = ? AND subscriber_kind = ? AND subscriber_id = ?",
-			appID, scope, int(p.Kind), p.ID); err != nil {
-			return err
-		}
+	if _, err := tx.Exec(ctx, "DELETE FROM topic_subscriptions WHERE app_id = ? AND scope = ? AND subscriber_kind = ? AND subscriber_id = ?",
+		appID, scope, int(p.Kind), p.ID); err != nil {
+		return err
+	}
+	res, err := tx.Exec(ctx, "DELETE FROM bucket_subscriptions WHERE app_id = ? AND scope = ? AND subscriber_kind = ? AND subscriber_id = ?",
+		appID, scope, int(p.Kind), p.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
 	}
 	return bumpCounter(ctx, tx, counterSubscriptions)
 }

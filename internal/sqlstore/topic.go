@@ -98,10 +98,7 @@ func (db *DB) DeleteTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef) e
 			t.AppID, t.Scope.Key(), t.Name); err != nil {
 			return err
 		}
-		if err := deleteACLs(ctx, tx, "app_id = ? AND scope = ? AND topic = ?", t.AppID, t.Scope.Key(), t.Name); err != nil {
-			return err
-		}
-		return bumpCounter(ctx, tx, counterSubscriptions)
+		return deleteACLs(ctx, tx, "app_id = ? AND scope = ? AND topic = ?", t.AppID, t.Scope.Key(), t.Name)
 	})
 }
 
@@ -196,7 +193,7 @@ func (db *DB) SubscribeTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef
 		if n, _ := res.RowsAffected(); n == 0 {
 			return topicSubscriptionError(kumo.ErrPushSubscriptionExists, "The subscription already exists", t, sub)
 		}
-		return bumpCounter(ctx, tx, counterSubscriptions)
+		return nil // topic recipients are read at each send: no cache to tell
 	})
 }
 
@@ -237,7 +234,7 @@ func (db *DB) UnsubscribeTopic(ctx context.Context, c kumo.Caller, t kumo.TopicR
 		if n, _ := res.RowsAffected(); n == 0 {
 			return topicSubscriptionError(kumo.ErrPushSubscriptionMissing, "The subscription was not found", t, sub)
 		}
-		return bumpCounter(ctx, tx, counterSubscriptions)
+		return nil
 	})
 }
 
