@@ -380,7 +380,7 @@ func (h *kiiHook) Provides(x byte) bool {
 	switch x {
 	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketSent, mqtt.OnPacketEncode,
 		mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnDisconnect, mqtt.OnSessionEstablished,
-		mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped:
+		mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped, mqtt.OnPublishDropped:
 		return true
 	}
 	return false
@@ -468,6 +468,12 @@ func (h *kiiHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 // push.
 func (h *kiiHook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, _ int64, _ int) {
 	h.b.qosPublished(cl, pk)
+}
+
+// OnPublishDropped takes back a persistent session's push that mochi
+// dropped (publishDropped).
+func (h *kiiHook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
+	h.b.publishDropped(cl, pk)
 }
 
 // OnQosComplete dequeues a QoS 1 push its device acknowledged.

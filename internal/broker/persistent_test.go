@@ -39,3 +39,39 @@ func TestPersistentByClientID(t *testing.T) {
 type sessionKinds struct{ kumo.PushQueue }
 
 func (sessionKinds) SetPersistent(context.Context, string, bool) error { return nil }
+
+// TestPublishDropped checks that a push mochi dropped (its client's
+// outbound buffer full) is taken back from the session, to be read from
+// the queue again: a QoS 0 push no longer waits to be written, a QoS 1
+// push no longer holds a place in flight.
+func TestPublishDropped(t *testing.T) {
+	cl := &mqtt.Client{ID: "topic-1"}
+	newBroker := func(qos byte) (*Broker, *session) {
+		b := &Broker{}
+		s := &session{cl: cl, qos: qos, sent: map[int64]bool{}, inflight: map[uint16]int64{}, wake: make(chan struct{}, 1)}
+		b.sessions = map[string]*session{cl.ID: s}
+		b.nSessions.Store(1)
+		return b, s
+	}
+
+	b, s := newBroker(0)
+	s.sent[1], s.sent[2] = true, true
+	s.unsent = []unsentPush{{1, []byte("one")}, {2, []byte("two")}} // in publication order
+	b.publishDropped(cl, packets.Packet{Payload: []byte("two")})
+	if len(s.unsent) != 1 || s.unsent[0].seq != 1 || s.sent[2] || !s.sent[1] {
+		t.Errorf("QoS 0: after push 2 was dropped, unsent %v, sent %v; want push 1 alone", s.unsent, s.sent)
+	}
+	b.publishDropped(cl, packets.Packet{Payload: []byte("other")}) // not the last published: kept
+	if len(s.unsent) != 1 {
+		t.Errorf("QoS 0: a drop of another payload took back %v", s.unsent)
+	}
+
+	b, s = newBroker(1)
+	s.sent[7] = true
+	s.current = 7
+	b.qosPublished(cl, packets.Packet{PacketID: 42})
+	b.publishDropped(cl, packets.Packet{Payload: []byte("seven")})
+	if len(s.inflight) != 0 || s.sent[7] {
+		t.Errorf("QoS 1: after the push was dropped, inflight %v, sent %v; want neither", s.inflight, s.sent)
+	}
+}

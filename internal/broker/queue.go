@@ -41,6 +41,7 @@ type session struct {
 	inflight map[uint16]int64 // QoS 1: packet ID -> seq
 	acked    []int64          // QoS 1: acknowledged, to dequeue
 	current  int64            // QoS 1: the seq being published (see OnQosPublish)
+	lastID   uint16           // QoS 1: the packet ID of the last push published
 	unsent   []unsentPush     // QoS 0: published, not yet written to the connection, in order
 	wake     chan struct{}
 }
@@ -398,7 +399,38 @@ func (b *Broker) qosPublished(cl *mqtt.Client, pk packets.Packet) {
 	defer b.mu.Unlock()
 	if s := b.sessions[cl.ID]; s != nil && s.cl == cl && s.current != 0 {
 		s.inflight[pk.PacketID] = s.current
-		s.current = 0
+		s.current, s.lastID = 0, pk.PacketID
+	}
+}
+
+// publishDropped takes back a push of a persistent session that mochi
+// dropped instead of sending (the client's outbound buffer was full),
+// which it tells only through OnPublishDropped: the push stays queued
+// and the drain reads it again. Without this, a QoS 0 push never written
+// blocked the dequeueing of all that followed (written matches the
+// oldest unsent push), and a QoS 1 push stayed in flight for good, 32 of
+// them stopping the drain. The drop happens inside the drain's own
+// Publish, so the push is the last one published to the session.
+func (b *Broker) publishDropped(cl *mqtt.Client, pk packets.Packet) {
+	if b.nSessions.Load() == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.sessions[cl.ID]
+	if s == nil || s.cl != cl {
+		return
+	}
+	if s.qos == 0 {
+		if n := len(s.unsent); n > 0 && bytes.Equal(s.unsent[n-1].payload, pk.Payload) {
+			delete(s.sent, s.unsent[n-1].seq)
+			s.unsent = s.unsent[:n-1]
+		}
+		return
+	}
+	if seq, ok := s.inflight[s.lastID]; ok {
+		delete(s.inflight, s.lastID)
+		delete(s.sent, seq)
 	}
 }
 
