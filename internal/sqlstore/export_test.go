@@ -1,6 +1,10 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+
+	"github.com/kumo-iot/kumo"
+)
 
 // LedgerPauses returns how many pauses paced ledger writes took so far.
 func LedgerPauses() int64 { return ledgerPauses.Load() }
@@ -15,4 +19,17 @@ var LockKey = lockKey
 // cache of every node that bucket subscriptions changed.
 func SubscriptionsCounter(db *DB) (int64, error) {
 	return db.counter(context.Background(), counterSubscriptions)
+}
+
+// SetMaxSkipped lowers the rows a query reads to fill a page of objects
+// the caller may read; the returned function restores it.
+func SetMaxSkipped(n int) (restore func()) {
+	old := maxSkipped
+	maxSkipped = n
+	return func() { maxSkipped = old }
+}
+
+// QueryObjects runs a query with a readable filter (queryObjects).
+func QueryObjects(db *DB, ctx context.Context, b kumo.BucketRef, q kumo.Query, readable func(kumo.Object) (bool, error)) (kumo.QueryResult, error) {
+	return db.queryObjects(ctx, b, q, readable)
 }

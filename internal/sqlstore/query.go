@@ -435,15 +435,25 @@ func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query, 
 		return db.queryByDistance(ctx, src, b, q, after, readable)
 	}
 	var (
-		res  kumo.QueryResult
-		last kql.Cursor // the key of the last result
+		res     kumo.QueryResult
+		last    kql.Cursor // the key of the last result
+		scanned int        // rows read, results or not
 	)
 	for {
+		if scanned >= maxSkipped { // a caller who may read few of the objects: bounded work per request
+			if len(res.Results) > 0 {
+				res.NextPaginationKey = last.Encode()
+				return res, nil
+			}
+			return kumo.QueryResult{}, kumo.Errorf(kumo.ErrQueryNotSupported,
+				"More than %d objects match before one the caller may read: narrow the query", maxSkipped)
+		}
 		st := kql.Compile(src, q, after, q.Limit+1, db.dialect)
 		rows, err := db.readRows(ctx, st, b)
 		if err != nil {
 			return res, err
 		}
+		scanned += len(rows)
 		for _, r := range rows {
 			if st.Superset && !q.Clause.Matches(r.obj) {
 				continue
@@ -570,6 +580,13 @@ func (db *DB) queryByDistance(ctx context.Context, src kql.Source, b kumo.Bucket
 	}
 	return res, nil
 }
+
+// maxSkipped bounds the rows a query reads to fill a page when the caller
+// may read only some of the objects (READ_OBJECTS_IN_BUCKET revoked): a
+// page cut short ends there (keyed by its last result, never by a row the
+// caller may not read), and with no result at all the query is
+// QUERY_NOT_SUPPORTED. A variable for tests.
+var maxSkipped = maxCandidates
 
 // maxCandidates bounds the objects a query that the index cannot answer
 // exactly (a geodistance order, the count of a superset) may read into
