@@ -546,8 +546,7 @@ func subjectExists(ctx context.Context, tx *Tx, appID string, s kumo.Subject) er
 	if s == kumo.AnyAuthenticatedUser || s == kumo.AnonymousUser {
 		return nil
 	}
-	table, notFound := "users", kumo.Errorf(kumo.ErrUserNotFound, "User %s was not found", s.ID).
-		With("appID", appID).With("field", "userID").With("value", s.ID)
+	table, notFound := "users", userNotFound(appID, s.ID)
 	switch s.Kind {
 	case kumo.SubjectThing:
 		table, notFound = "things", kumo.Errorf(kumo.ErrThingNotFound, "Thing %s was not found", s.ID).
@@ -555,11 +554,13 @@ func subjectExists(ctx context.Context, tx *Tx, appID string, s kumo.Subject) er
 	case kumo.SubjectGroup:
 		table, notFound = "groups", kumo.GroupNotFound(appID, s.ID)
 	}
-	var n int
-	if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM "+table+" WHERE app_id = ? AND id = ?", appID, s.ID).Scan(&n); err != nil {
+	// Share-locked, as userExists and groupExists: on PostgreSQL a
+	// concurrent delete waits for the grant, or the grant sees it gone.
+	ok, err := rowExists(ctx, tx, "SELECT 1 FROM "+table+" WHERE app_id = ? AND id = ?"+tx.db.shareLock, appID, s.ID)
+	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if !ok {
 		return notFound
 	}
 	return nil
