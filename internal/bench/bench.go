@@ -130,36 +130,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Drain <= 0 {
 		cfg.Drain = DefaultDrain
 	}
-	r := &runner{
-		cfg:      cfg,
-		tracker:  newTracker(),
-		progress: &progress{w: cfg.Progress},
-	}
-	for _, u := range strings.Split(cfg.BaseURL, ",") {
-		r.apis = append(r.apis, newAPIClient(strings.TrimSpace(u), cfg.AppID, max(cfg.Concurrency, setupWorkers)))
-	}
-	r.api = r.apis[0]
-	defer func() {
-		for _, a := range r.apis {
-			a.close()
-		}
-	}()
+	r := newRunner(cfg, max(cfg.Concurrency, setupWorkers))
+	defer r.close()
 
 	adminToken, err := r.api.adminToken(ctx, cfg.ClientID, cfg.ClientSecret)
 	if err != nil {
 		return Result{}, err
 	}
-	devices, err := r.setupDevices(ctx, r.newDeviceSetup(adminToken))
-	if ctx.Err() != nil {
-		return Result{}, interrupted(ctx)
-	}
+	devices, disconnect, err := r.connect(ctx, r.newDeviceSetup(adminToken))
 	if err != nil {
 		return Result{}, err
 	}
-	defer func() {
-		r.progress.printf("disconnecting %d MQTT clients", len(devices))
-		disconnectAll(devices)
-	}()
+	defer disconnect()
 
 	var base *Baseline
 	if cfg.Baseline > 0 {
@@ -217,13 +199,10 @@ func interrupted(ctx context.Context) error {
 }
 
 func (c Config) check() error {
+	if err := c.checkDevices(); err != nil {
+		return err
+	}
 	switch {
-	case c.BaseURL == "":
-		return errors.New("bench: no server URL")
-	case c.AppID == "" || c.ClientID == "" || c.ClientSecret == "":
-		return errors.New("bench: the app ID, client ID and client secret are all needed")
-	case c.Things < 1:
-		return fmt.Errorf("bench: things must be at least 1, not %d", c.Things)
 	case c.Concurrency < 1:
 		return fmt.Errorf("bench: concurrency must be at least 1, not %d", c.Concurrency)
 	case c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0):
@@ -232,6 +211,52 @@ func (c Config) check() error {
 		return fmt.Errorf("bench: duration must be positive, not %v", c.Duration)
 	}
 	return nil
+}
+
+// checkDevices checks what every run needs: a server, an app and things.
+func (c Config) checkDevices() error {
+	switch {
+	case c.BaseURL == "":
+		return errors.New("bench: no server URL")
+	case c.AppID == "" || c.ClientID == "" || c.ClientSecret == "":
+		return errors.New("bench: the app ID, client ID and client secret are all needed")
+	case c.Things < 1:
+		return fmt.Errorf("bench: things must be at least 1, not %d", c.Things)
+	}
+	return nil
+}
+
+// newRunner returns the runner of cfg, with a client of each of its
+// servers keeping up to conns connections (closed by close).
+func newRunner(cfg Config, conns int) *runner {
+	r := &runner{cfg: cfg, tracker: newTracker(), progress: &progress{w: cfg.Progress}}
+	for _, u := range strings.Split(cfg.BaseURL, ",") {
+		r.apis = append(r.apis, newAPIClient(strings.TrimSpace(u), cfg.AppID, conns))
+	}
+	r.api = r.apis[0]
+	return r
+}
+
+// close drops the runner's idle connections.
+func (r *runner) close() {
+	for _, a := range r.apis {
+		a.close()
+	}
+}
+
+// connect sets the devices up with s; disconnect ends them.
+func (r *runner) connect(ctx context.Context, s *deviceSetup) (devices []*device, disconnect func(), err error) {
+	devices, err = r.setupDevices(ctx, s)
+	if ctx.Err() != nil {
+		return nil, nil, interrupted(ctx)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return devices, func() {
+		r.progress.printf("disconnecting %d MQTT clients", len(devices))
+		disconnectAll(devices)
+	}, nil
 }
 
 // runner is the state of one run.

@@ -127,28 +127,16 @@ func RunTopic(ctx context.Context, cfg TopicConfig) (TopicResult, error) {
 	}
 	base := Config{
 		BaseURL: cfg.BaseURL, AppID: cfg.AppID, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
-		MQTTHost: cfg.MQTTHost, MQTTPort: cfg.MQTTPort, Things: cfg.Things, Concurrency: 1, Duration: 1,
-		Progress: cfg.Progress,
+		MQTTHost: cfg.MQTTHost, MQTTPort: cfg.MQTTPort, Things: cfg.Things, Progress: cfg.Progress,
 	}
-	if err := base.check(); err != nil {
+	if err := base.checkDevices(); err != nil {
 		return TopicResult{}, err
 	}
 	if cfg.Sends < 1 {
 		return TopicResult{}, fmt.Errorf("bench: sends must be at least 1, not %d", cfg.Sends)
 	}
-	r := &topicRun{
-		runner: &runner{cfg: base, tracker: newTracker(), progress: &progress{w: cfg.Progress}},
-		tcfg:   cfg, base: time.Now(), rounds: map[string]*fanout{},
-	}
-	for _, u := range strings.Split(cfg.BaseURL, ",") {
-		r.apis = append(r.apis, newAPIClient(strings.TrimSpace(u), cfg.AppID, setupWorkers))
-	}
-	r.api = r.apis[0]
-	defer func() {
-		for _, a := range r.apis {
-			a.close()
-		}
-	}()
+	r := &topicRun{runner: newRunner(base, setupWorkers), tcfg: cfg, base: time.Now(), rounds: map[string]*fanout{}}
+	defer r.close()
 
 	adminToken, err := r.api.adminToken(ctx, cfg.ClientID, cfg.ClientSecret)
 	if err != nil {
@@ -167,17 +155,11 @@ func RunTopic(ctx context.Context, cfg TopicConfig) (TopicResult, error) {
 	}
 	s := r.newDeviceSetup(adminToken)
 	s.topic, s.onPayload = topic, r.receive
-	devices, err := r.setupDevices(ctx, s)
-	if ctx.Err() != nil {
-		return TopicResult{}, interrupted(ctx)
-	}
+	devices, disconnect, err := r.connect(ctx, s)
 	if err != nil {
 		return TopicResult{}, err
 	}
-	defer func() {
-		r.progress.printf("disconnecting %d MQTT clients", len(devices))
-		disconnectAll(devices)
-	}()
+	defer disconnect()
 	res, err := r.measure(ctx, adminToken, topic, devices)
 	if ctx.Err() != nil {
 		return TopicResult{}, interrupted(ctx)
