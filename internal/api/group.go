@@ -97,6 +97,9 @@ func (s *Server) handleGroupName(w http.ResponseWriter, r *http.Request, c kumo.
 	}
 	name := string(b)
 	if mt := mediaType(r); mt == "application/json" || strings.HasSuffix(mt, "+json") {
+		if err := checkJSONDepth(b); err != nil {
+			return err
+		}
 		var s string
 		if json.Unmarshal(bytes.TrimSpace(b), &s) == nil {
 			name = s

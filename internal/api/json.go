@@ -16,6 +16,56 @@ import (
 // maxJSONBody bounds JSON request bodies other than objects.
 const maxJSONBody = 1 << 20
 
+// maxJSONDepth bounds the nesting of a JSON request body: objects and
+// arrays within each other, the body itself counting as one. Kii's own
+// requests and the objects of its SDKs' users are a few levels deep; a
+// body nested thousands of levels deep only costs the server (decoding,
+// storing, printing every response that contains it).
+const maxJSONDepth = 64
+
+// checkJSONDepth refuses JSON nested deeper than maxJSONDepth. It is a scan
+// of the bytes that skips strings, run before any decoding; it does not
+// validate the JSON, which the decoder does after.
+func checkJSONDepth(b []byte) error {
+	depth := 0
+	inString, escaped := false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if depth++; depth > maxJSONDepth {
+				return kumo.Errorf(kumo.ErrInvalidJSON, "The request body nests objects and arrays deeper than %d levels", maxJSONDepth).
+					With("maxDepth", maxJSONDepth)
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// readJSON reads a JSON request body, up to limit bytes, and checks its
+// depth (checkJSONDepth). Every JSON body the API reads goes through it.
+func readJSON(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	b, err := readBody(w, r, limit)
+	if err != nil {
+		return nil, err
+	}
+	return b, checkJSONDepth(b)
+}
+
 // writeJSON writes v as JSON with status and media type. Bodies are
 // pretty-printed the way Kii's servers print them ("key" : value, one field
 // per line), which shell scripts written against Kii parse with sed.
@@ -33,6 +83,15 @@ func writeJSON(w http.ResponseWriter, status int, mediaType string, v any) {
 	w.Write(b)
 }
 
+// maxIndentDepth is the deepest container kiiIndent lays out on lines of
+// their own; deeper ones are printed on one line. Kii's own bodies are a
+// few levels deep, so its layout is kept wherever a client can see it,
+// while the output stays within a constant times the input (data stored
+// before maxJSONDepth existed may be nested thousands of levels deep, and
+// indentation growing with the depth made the output grow with its
+// square).
+const maxIndentDepth = 16
+
 // kiiIndent re-indents compact JSON in the style of Jackson's default
 // pretty printer, which Kii's servers use:
 //
@@ -40,13 +99,22 @@ func writeJSON(w http.ResponseWriter, status int, mediaType string, v any) {
 //	  "key" : "value",
 //	  "list" : [ 1, 2 ]
 //	}
+//
+// An object nested deeper than maxIndentDepth is printed on one line, as
+// arrays are: { "key" : "value", "n" : 1 }.
 func kiiIndent(src []byte) []byte {
 	var out bytes.Buffer
 	out.Grow(len(src) + len(src)/2 + 16)
 	var stack []byte
-	newline := func() {
+	// newline starts a line indented for depth, unless the container at
+	// depth in is printed on one line (a space then, as in arrays).
+	newline := func(in, depth int) {
+		if in > maxIndentDepth {
+			out.WriteByte(' ')
+			return
+		}
 		out.WriteByte('\n')
-		for range stack {
+		for range depth {
 			out.WriteString("  ")
 		}
 	}
@@ -80,15 +148,16 @@ func kiiIndent(src []byte) []byte {
 			stack = append(stack, c)
 			out.WriteByte(c)
 			if c == '{' {
-				newline()
+				newline(len(stack), len(stack))
 			} else {
 				out.WriteByte(' ')
 			}
 		case '}', ']':
-			open := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
+			depth := len(stack)
+			open := stack[depth-1]
+			stack = stack[:depth-1]
 			if open == '{' {
-				newline()
+				newline(depth, depth-1)
 			} else {
 				out.WriteByte(' ')
 			}
@@ -96,7 +165,7 @@ func kiiIndent(src []byte) []byte {
 		case ',':
 			out.WriteByte(',')
 			if stack[len(stack)-1] == '{' {
-				newline()
+				newline(len(stack), len(stack))
 			} else {
 				out.WriteByte(' ')
 			}
@@ -136,6 +205,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if errors.As(err, &tooLarge) {
 		return nil, kumo.Errorf(kumo.ErrBodyTooLarge, "The request body is larger than %d bytes", limit)
 	}
+	var e *kumo.Error
+	if errors.As(err, &e) {
+		return nil, e // a body cut short or too slow (serveHTTP's bodyReader)
+	}
 	if err != nil {
 		return nil, kumo.Errorf(kumo.ErrInvalidInputData, "The request body could not be read")
 	}
@@ -146,7 +219,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // JSON body is parsed as JSON (curl users often leave the form type curl
 // sets). An empty body is an empty object. Numbers keep their exact text.
 func decodeObject(w http.ResponseWriter, r *http.Request) (map[string]any, error) {
-	b, err := readBody(w, r, maxJSONBody)
+	b, err := readJSON(w, r, maxJSONBody)
 	if err != nil {
 		return nil, err
 	}

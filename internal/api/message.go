@@ -30,7 +30,7 @@ func (s *Server) handleTopicSend(w http.ResponseWriter, r *http.Request, c kumo.
 // sendPush reads a SendPushMessageRequest, sends it with send and answers
 // 201 {"pushMessageID"}.
 func sendPush(w http.ResponseWriter, r *http.Request, send func(kumo.PushMessage) (string, error)) error {
-	raw, err := readBody(w, r, maxJSONBody)
+	raw, err := readJSON(w, r, maxJSONBody)
 	if err != nil {
 		return err
 	}

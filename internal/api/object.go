@@ -12,7 +12,7 @@ import (
 // handleObjectCreate serves POST {scope}/buckets/{bucket}/objects. A typed
 // media type (application/vnd.{appID}.{type}+json) sets the data type.
 func (s *Server) handleObjectCreate(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
-	raw, err := readBody(w, r, kumo.MaxObjectSize+1)
+	raw, err := readJSON(w, r, kumo.MaxObjectSize+1)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ type objectCreated struct {
 
 // objectWrite decodes the body and conditions of a PUT or PATCH.
 func objectWrite(w http.ResponseWriter, r *http.Request, b kumo.BucketRef) (kumo.ObjectWrite, error) {
-	raw, err := readBody(w, r, kumo.MaxObjectSize+1)
+	raw, err := readJSON(w, r, kumo.MaxObjectSize+1)
 	if err != nil {
 		return kumo.ObjectWrite{}, err
 	}

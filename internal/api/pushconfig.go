@@ -62,7 +62,7 @@ func (s *Server) handlePushConfig(w http.ResponseWriter, r *http.Request, c kumo
 // handlePushConfigPut serves PUT /api/apps/{appID}/configuration/push:
 // the configuration is replaced by the body's; 200 with what GET shows.
 func (s *Server) handlePushConfigPut(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
-	b, err := readBody(w, r, maxJSONBody)
+	b, err := readJSON(w, r, maxJSONBody)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 // media type is application/vnd.kii.QueryRequest+json, but any JSON body
 // is parsed; an empty body queries everything.
 func (s *Server) handleQuery(w http.ResponseWriter, r *http.Request, c kumo.Caller, b kumo.BucketRef) error {
-	raw, err := readBody(w, r, maxJSONBody)
+	raw, err := readJSON(w, r, maxJSONBody)
 	if err != nil {
 		return err
 	}

@@ -171,7 +171,7 @@ func (s *Server) handleThingPassword(w http.ResponseWriter, r *http.Request, c k
 // ThingQueryRequest: 200 {"results":[things as GET renders them],
 // "nextPaginationKey"} (the key only when more follow).
 func (s *Server) handleThingQuery(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
-	raw, err := readBody(w, r, maxJSONBody)
+	raw, err := readJSON(w, r, maxJSONBody)
 	if err != nil {
 		return err
 	}

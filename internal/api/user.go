@@ -116,7 +116,7 @@ func (s *Server) handleUserPassword(w http.ResponseWriter, r *http.Request, c ku
 // as GET renders them],"nextPaginationKey"} (the key only when more
 // follow).
 func (s *Server) handleUserQuery(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
-	raw, err := readBody(w, r, maxJSONBody)
+	raw, err := readJSON(w, r, maxJSONBody)
 	if err != nil {
 		return err
 	}
