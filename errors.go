@@ -33,6 +33,8 @@ const (
 	ErrNotImplemented   Code = "OPERATION_NOT_IMPLEMENTED"
 	ErrNotFound         Code = "NOT_FOUND"          // no such API path
 	ErrMethodNotAllowed Code = "METHOD_NOT_ALLOWED" // the path exists, the method does not
+	ErrRequestTimeout   Code = "REQUEST_TIMEOUT"    // a request body sent too slowly (Kumo's code)
+	ErrTooManyRequests  Code = "TOO_MANY_REQUESTS"  // throttled: too many failed logins from one address
 
 	// Entities.
 	ErrUserNotFound            Code = "USER_NOT_FOUND"
@@ -84,7 +86,7 @@ var Codes = []Code{
 	ErrUserDisabled, ErrAppNotFound, ErrAccountTypeUnknown,
 	ErrInvalidInputData, ErrInvalidJSON, ErrInvalidBucket, ErrInvalidObjectID,
 	ErrPasswordTooShort, ErrWrongPassword, ErrBodyTooLarge, ErrNotSupported, ErrNotImplemented,
-	ErrNotFound, ErrMethodNotAllowed,
+	ErrNotFound, ErrMethodNotAllowed, ErrRequestTimeout, ErrTooManyRequests,
 	ErrUserNotFound, ErrUserAlreadyExists, ErrThingNotFound, ErrThingAlreadyExists,
 	ErrBucketNotFound, ErrBucketAlreadyExists, ErrObjectNotFound, ErrObjectAlreadyExists,
 	ErrObjectVersionIsStale, ErrInstallationNotFound, ErrInstallationExists,

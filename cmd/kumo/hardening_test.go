@@ -1,8 +1,16 @@
 package main
 
 import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // deepJSON returns a field value nested depth levels deep ({"a":…}).
@@ -55,5 +63,138 @@ func TestDeepJSONRefused(t *testing.T) {
 		// The object is level 1, its field's value the levels under it.
 		wantStatus(t, do(t, "POST", objects, `{"custom":`+deepJSON(63)+`}`, auth...), 201)
 		wantKiiError(t, do(t, "POST", objects, `{"custom":`+deepJSON(64)+`}`, auth...), 400, "INVALID_JSON")
+	})
+}
+
+// readRaw reads one response from c.
+func readRaw(t *testing.T, c net.Conn, br *bufio.Reader) response {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("read the response: %v", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read the response body: %v", err)
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// wantClosed fails the test unless the server closes c (after what it
+// has sent), rather than keeping it open.
+func wantClosed(t *testing.T, c net.Conn, br *bufio.Reader) {
+	t.Helper()
+	_, err := br.ReadByte()
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the server kept the connection open")
+	}
+	if err == nil {
+		t.Fatalf("the server sent more after its answer")
+	}
+}
+
+// TestTruncatedBodyUpload: a body upload cut short of its Content-Length
+// (D5), simple or a resumable chunk, answers 400 INVALID_INPUT_DATA in
+// Kii's format (not 500), and stores nothing: the old body stays.
+func TestTruncatedBodyUpload(t *testing.T) { forEachStore(t, testTruncatedBodyUpload) }
+
+func testTruncatedBodyUpload(t *testing.T, cfg config) {
+	n := mustStartNodeConfig(t, cfg)
+	d := n.mustDevice("trunc-dev")
+	obj := n.createObject(d, "files", `{}`)
+	body := n.base + "/api/apps/" + n.app.AppID + "/things/" + d.ThingID + "/buckets/files/objects/" + obj + "/body"
+	auth := []string{"Authorization", "Bearer " + d.Token}
+	wantStatus(t, do(t, "PUT", body, "the old body", append(auth, "Content-Type", "text/plain")...), 200)
+
+	r := do(t, "POST", body+"/uploads", `{}`, auth...)
+	wantStatus(t, r, 200)
+	upload := r.Str(t, "uploadID")
+
+	for _, tt := range []struct{ name, path, extra string }{
+		{"put", body, ""},
+		{"upload chunk", body + "/uploads/" + upload + "/data", "Content-Range: bytes=0-999/1000\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := rawConn(t, n)
+			path := strings.TrimPrefix(tt.path, n.base)
+			fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: kumo\r\nAuthorization: Bearer %s\r\nContent-Type: text/plain\r\n%sContent-Length: 1000\r\n\r\n%s",
+				path, d.Token, tt.extra, strings.Repeat("x", 100))
+			c.(*net.TCPConn).CloseWrite()
+			wantKiiError(t, readRaw(t, c, bufio.NewReader(c)), 400, "INVALID_INPUT_DATA")
+		})
+	}
+	r = do(t, "GET", body, "", auth...)
+	wantStatus(t, r, 200)
+	if string(r.Body) != "the old body" {
+		t.Errorf("body after the cut uploads = %q, want the old body", r.Body)
+	}
+	r = do(t, "POST", body+"/uploads/"+upload+"/status/committed", "", auth...)
+	wantKiiError(t, r, 400, "INVALID_INPUT_DATA") // the cut chunk was not kept
+}
+
+// TestSlowBody: a request body trickled at one byte every 50 ms, under a
+// rule of 64 bytes per 300 ms (D3), is answered 408 REQUEST_TIMEOUT in
+// Kii's format and its connection closed; an idle keep-alive connection
+// is closed too. A body at a fair rate passes.
+func TestSlowBody(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.BodyReadWindow, cfg.BodyMinBytes, cfg.IdleTimeout = 300*time.Millisecond, 64, 300*time.Millisecond
+	n := mustStartNodeConfig(t, cfg)
+	users := "/api/apps/" + n.app.AppID + "/users"
+
+	t.Run("trickled body", func(t *testing.T) {
+		c := rawConn(t, n)
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: kumo\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{", users)
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() { // one byte every 50 ms: 20 bytes a second, for 10 s at most
+			for range 199 {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				if _, err := c.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}()
+		br := bufio.NewReader(c)
+		r := readRaw(t, c, br)
+		wantKiiError(t, r, 408, "REQUEST_TIMEOUT")
+		wantClosed(t, c, br)
+	})
+
+	t.Run("idle keep-alive", func(t *testing.T) {
+		c := rawConn(t, n)
+		fmt.Fprintf(c, "GET %s/nobody HTTP/1.1\r\nHost: kumo\r\n\r\n", users)
+		br := bufio.NewReader(c)
+		wantStatus(t, readRaw(t, c, br), 401) // anonymous callers may not read users
+		wantClosed(t, c, br)
+	})
+
+	t.Run("fair body", func(t *testing.T) {
+		// 10 KB in 160 chunks, far above 64 bytes per window.
+		pr, pw := io.Pipe()
+		go func() {
+			pw.Write([]byte(`{"loginName":"fair","password":"fair-pass","note":"`))
+			for range 160 {
+				pw.Write([]byte(strings.Repeat("y", 64)))
+			}
+			pw.Write([]byte(`"}`))
+			pw.Close()
+		}()
+		req, _ := http.NewRequest("POST", n.base+users, pr)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := testHTTP.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 201 {
+			t.Fatalf("status = %d, want 201", resp.StatusCode)
+		}
 	})
 }

@@ -61,6 +61,12 @@ type config struct {
 	// PauseDispatch is a failpoint for crash tests: pushes stay in the
 	// outbox (KUMO_FAULT_PAUSE_DISPATCH=1).
 	PauseDispatch bool
+
+	// HTTP deadlines (api.Server's fields; 0: its defaults). No flags:
+	// tests set small ones.
+	BodyReadWindow time.Duration
+	BodyMinBytes   int64
+	IdleTimeout    time.Duration
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -286,6 +292,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 			PortWS: port(cfg.PublicWSPort, broker.WS), PortWSS: port(cfg.PublicWSSPort, broker.WSS),
 		},
 		Log: log.With("component", "api"), Addr: cfg.HTTPAddr,
+		BodyReadWindow: cfg.BodyReadWindow, BodyMinBytes: cfg.BodyMinBytes, IdleTimeout: cfg.IdleTimeout,
 	}
 	if err := n.api.Open(); err != nil {
 		return nil, fmt.Errorf("http listener: %w", err)

@@ -37,6 +37,8 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrNotImplemented:   {http.StatusNotImplemented, "OperationNotImplementedException"},
 	kumo.ErrNotFound:         {http.StatusNotFound, "NotFoundException"},
 	kumo.ErrMethodNotAllowed: {http.StatusMethodNotAllowed, "MethodNotAllowedException"},
+	kumo.ErrRequestTimeout:   {http.StatusRequestTimeout, "RequestTimeoutException"},
+	kumo.ErrTooManyRequests:  {http.StatusTooManyRequests, "TooManyRequestsException"},
 
 	kumo.ErrUserNotFound:            {http.StatusNotFound, "UserNotFoundException"},
 	kumo.ErrUserAlreadyExists:       {http.StatusConflict, "UserAlreadyExistsException"},

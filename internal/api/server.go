@@ -4,6 +4,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -55,6 +56,16 @@ type Server struct {
 	// Addr is the address to listen on (host:port; port 0 picks one).
 	Addr string
 
+	// BodyReadWindow and BodyMinBytes are the minimum rate of request
+	// bodies: at least BodyMinBytes within each BodyReadWindow, or 408
+	// REQUEST_TIMEOUT and the connection closed (bodyReader). Defaults:
+	// DefaultBodyReadWindow, DefaultBodyMinBytes.
+	BodyReadWindow time.Duration
+	BodyMinBytes   int64
+	// IdleTimeout closes a keep-alive connection idle that long
+	// (DefaultIdleTimeout when 0).
+	IdleTimeout time.Duration
+
 	ln   net.Listener
 	http *http.Server
 	mux  *http.ServeMux
@@ -74,7 +85,7 @@ func (s *Server) Open() error {
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       cmp.Or(s.IdleTimeout, DefaultIdleTimeout),
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}
 	go func() {
@@ -239,6 +250,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Access-Control-Max-Age", "86400")
 		w.WriteHeader(http.StatusNoContent)
 		return
+	}
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = s.newBodyReader(w, r)
 	}
 	cleanPath(r.URL)
 	if _, pattern := s.mux.Handler(r); pattern == "" {

@@ -243,6 +243,12 @@ func (s SQLBlobs) Create(ctx context.Context, id string, r io.Reader, limit int6
 	lr := io.LimitReader(r, limit+1)
 	for i := 0; ; i++ {
 		k, rerr := io.ReadFull(lr, buf)
+		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
+			// The client's fault (a body cut short) before the chunk is
+			// written: that error, not the cancelled context's that
+			// writing would meet.
+			return n, rerr
+		}
 		if k > 0 {
 			n += int64(k)
 			if n > limit {
@@ -252,11 +258,8 @@ func (s SQLBlobs) Create(ctx context.Context, id string, r io.Reader, limit int6
 				return n, err
 			}
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
-			break
-		}
 		if rerr != nil {
-			return n, rerr
+			break
 		}
 	}
 	_, err = s.DB.ExecContext(ctx, s.Dialect.Rebind("UPDATE blobs SET size = ? WHERE id = ?"), n, id)
