@@ -26,6 +26,11 @@ type AppParams struct {
 	ExposeFullUserDataToOthers bool `json:"exposeFullUserDataToOthers"`
 }
 
+// MaxDurationSeconds bounds the durations of app parameters (100 years,
+// more than Kii's 2^31-1 seconds meaning "never"), so that adding one to
+// the time cannot overflow.
+const MaxDurationSeconds int64 = 100 * 366 * 24 * 3600
+
 // DefaultAppParams are the parameters of a new app: lockout after 10
 // failed logins within 5 minutes, for 5 minutes; no refresh tokens;
 // tokens that never expire.
@@ -72,6 +77,9 @@ func MergeAppParams(stored []byte, patch map[string]any) ([]byte, error) {
 	}
 	if p.MaxLoginAttempts < 0 || p.LoginLockPeriodSeconds < 0 || p.LoginAttemptsTimeoutSeconds < 0 || p.AccessTokenExpirationSeconds < 0 {
 		return nil, Errorf(ErrInvalidInputData, "Numeric parameters may not be negative")
+	}
+	if max(p.LoginLockPeriodSeconds, p.LoginAttemptsTimeoutSeconds, p.AccessTokenExpirationSeconds) > MaxDurationSeconds {
+		return nil, Errorf(ErrInvalidInputData, "Durations in seconds may not exceed %d (100 years)", MaxDurationSeconds)
 	}
 	return out, nil
 }

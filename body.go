@@ -11,6 +11,12 @@ import (
 // configured otherwise: 1 GiB.
 const DefaultMaxBodySize int64 = 1 << 30
 
+// MaxEpochMillis is the latest instant a client may set (epoch ms): the
+// last millisecond of the year 9999, the last an HTTP date can name. Later
+// ones, and durations that end later, are refused or clamped rather than
+// left to overflow.
+const MaxEpochMillis int64 = 253402300799999
+
 // DefaultBodyType is the content type of a body uploaded without one.
 const DefaultBodyType = "application/octet-stream"
 
@@ -181,10 +187,16 @@ func (p BodyPublish) Validate(now int64) (int64, error) {
 		if p.ExpiresAt <= now {
 			return 0, InvalidInput(map[string]string{"expiresAt": "must be in the future"})
 		}
+		if p.ExpiresAt > MaxEpochMillis {
+			return 0, InvalidInput(map[string]string{"expiresAt": "must be before the year 10000"})
+		}
 		return p.ExpiresAt, nil
 	case p.ExpiresIn != 0:
 		if p.ExpiresIn < 0 {
 			return 0, InvalidInput(map[string]string{"expiresIn": "must be positive"})
+		}
+		if p.ExpiresIn > (MaxEpochMillis-now)/1000 { // now + ExpiresIn*1000 would overflow, or pass the year 9999
+			return 0, InvalidInput(map[string]string{"expiresIn": "must end before the year 10000"})
 		}
 		return now + p.ExpiresIn*1000, nil
 	}

@@ -1,6 +1,10 @@
 package kumo
 
-import "testing"
+import (
+	"encoding/json"
+	"math"
+	"testing"
+)
 
 func TestParseByteRange(t *testing.T) {
 	tests := []struct {
@@ -91,11 +95,35 @@ func TestBodyPublishValidate(t *testing.T) {
 		{BodyPublish{ExpiresAt: now}, 0, false},
 		{BodyPublish{ExpiresIn: -1}, 0, false},
 		{BodyPublish{ExpiresAt: now + 10, ExpiresIn: 10}, 0, false},
+		// Overflow (D6): refused, never a date in the past.
+		{BodyPublish{ExpiresIn: math.MaxInt64}, 0, false},
+		{BodyPublish{ExpiresIn: math.MaxInt64 / 1000}, 0, false},
+		{BodyPublish{ExpiresAt: math.MaxInt64}, 0, false},
+		{BodyPublish{ExpiresAt: MaxEpochMillis}, MaxEpochMillis, true},
+		{BodyPublish{ExpiresAt: MaxEpochMillis + 1}, 0, false},
+		{BodyPublish{ExpiresIn: (MaxEpochMillis - now) / 1000}, now + (MaxEpochMillis-now)/1000*1000, true},
+		{BodyPublish{ExpiresIn: (MaxEpochMillis-now)/1000 + 1}, 0, false},
 	}
 	for _, tt := range tests {
 		got, err := tt.p.Validate(now)
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("%+v.Validate = %d, %v; want %d ok=%v", tt.p, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestMergeAppParamsOverflow: durations that would overflow when added
+// to the time are refused (D6).
+func TestMergeAppParamsOverflow(t *testing.T) {
+	for _, k := range []string{"accessTokenExpirationSeconds", "loginLockPeriodSeconds", "loginAttemptsTimeoutSeconds"} {
+		for _, v := range []string{"9223372036854775807", "9223372036854775", "3162240001"} {
+			_, err := MergeAppParams(nil, map[string]any{k: json.Number(v)})
+			if ErrorCode(err) != ErrInvalidInputData {
+				t.Errorf("%s %s: %v, want INVALID_INPUT_DATA", k, v, err)
+			}
+		}
+		if _, err := MergeAppParams(nil, map[string]any{k: json.Number("2147483647")}); err != nil {
+			t.Errorf("%s 2147483647 (Kii's never): %v", k, err)
 		}
 	}
 }

@@ -198,3 +198,42 @@ func TestSlowBody(t *testing.T) {
 		}
 	})
 }
+
+// TestOverflowingNumbers: numbers that become a time or a duration (D6)
+// are refused when they would overflow (a publication's expiresIn and
+// expiresAt, the app's durations) or clamped (a login's expiresAt).
+func TestOverflowingNumbers(t *testing.T) {
+	n := mustStartNode(t)
+	base := n.base + "/api/apps/" + n.app.AppID
+	d := n.mustDevice("overflow-dev")
+	auth := []string{"Authorization", "Bearer " + d.Token}
+	obj := n.createObject(d, "files", `{}`)
+	body := base + "/things/" + d.ThingID + "/buckets/files/objects/" + obj + "/body"
+	wantStatus(t, do(t, "PUT", body, "published", auth...), 200)
+
+	for _, in := range []string{`{"expiresIn":9223372036854775807}`, `{"expiresIn":"9223372036854775"}`, `{"expiresAt":9223372036854775807}`} {
+		wantKiiError(t, do(t, "POST", body+"/publish", in, auth...), 400, "INVALID_INPUT_DATA")
+	}
+	r := do(t, "POST", body+"/publish", `{"expiresIn":3600}`, auth...)
+	wantStatus(t, r, 201)
+	wantStatus(t, do(t, "GET", r.Str(t, "url"), ""), 200)
+
+	admin := do(t, "POST", base+"/oauth2/token",
+		fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, n.app.ClientID, n.app.ClientSecret))
+	wantStatus(t, admin, 200)
+	adminAuth := []string{"Authorization", "Bearer " + admin.Str(t, "access_token")}
+	for _, k := range []string{"accessTokenExpirationSeconds", "loginLockPeriodSeconds", "loginAttemptsTimeoutSeconds"} {
+		wantKiiError(t, do(t, "PATCH", base+"/configuration/parameters", `{"`+k+`":9223372036854775807}`, adminAuth...), 400, "INVALID_INPUT_DATA")
+	}
+
+	// A login's expiresAt past the year 9999 is clamped to its end: the
+	// token expires (expires_in is positive), far in the future.
+	for _, at := range []string{"9223372036854775807", "1e30"} {
+		r := do(t, "POST", base+"/oauth2/token", `{"username":"VENDOR_THING_ID:overflow-dev","password":"pass-1234","expiresAt":`+at+`}`)
+		wantStatus(t, r, 200)
+		in, err := r.JSON(t)["expires_in"].(jsonNumber).Int64()
+		if err != nil || in <= 0 || in > 253402300799 {
+			t.Errorf("expiresAt %s: expires_in = %v, want a positive number of seconds up to the year 9999", at, r.JSON(t)["expires_in"])
+		}
+	}
+}

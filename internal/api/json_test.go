@@ -92,3 +92,24 @@ func TestKiiIndentLinear(t *testing.T) {
 		t.Errorf("shallow objects lost their layout:\n%s", got[:min(len(got), 80)])
 	}
 }
+
+func TestLoginExpiresAt(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+	}{
+		{"", 0},
+		{"x", 0},
+		{"1700000000000", 1700000000000},
+		{"1.7e12", 1700000000000},
+		{"9223372036854775807", kumo.MaxEpochMillis},
+		{"99999999999999999999", kumo.MaxEpochMillis},
+		{"1e300", kumo.MaxEpochMillis},
+		{"-5", -5},
+	}
+	for _, tt := range tests {
+		if got := expiresAt(tt.in); got != tt.want {
+			t.Errorf("expiresAt(%q) = %d, want %d", tt.in, got, tt.want)
+		}
+	}
+}

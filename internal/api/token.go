@@ -21,7 +21,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, c kumo.Call
 		f := r.PostForm
 		req = kumo.LoginRequest{GrantType: f.Get("grant_type"), Username: f.Get("username"), Password: f.Get("password"),
 			ClientID: f.Get("client_id"), ClientSecret: f.Get("client_secret"), RefreshToken: f.Get("refresh_token")}
-		req.ExpiresAt, _ = strconv.ParseInt(firstNonEmpty(f.Get("expiresAt"), f.Get("expires_at")), 10, 64)
+		req.ExpiresAt = expiresAt(firstNonEmpty(f.Get("expiresAt"), f.Get("expires_at")))
 	} else {
 		m, err := decodeObject(w, r)
 		if err != nil {
@@ -32,7 +32,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, c kumo.Call
 			ClientSecret: stringField(m, "client_secret"), RefreshToken: stringField(m, "refresh_token")}
 		for _, k := range []string{"expiresAt", "expires_at"} {
 			if n, ok := m[k].(json.Number); ok {
-				req.ExpiresAt, _ = n.Int64()
+				req.ExpiresAt = expiresAt(n.String())
 			}
 		}
 	}
@@ -56,4 +56,17 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
+}
+
+// expiresAt reads a login's expiresAt (epoch ms). An expiry past
+// kumo.MaxEpochMillis, the int64 range included, is clamped to it; what
+// is not a number is no expiry (0), as before.
+func expiresAt(s string) int64 {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return min(n, kumo.MaxEpochMillis)
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
+		return int64(min(f, float64(kumo.MaxEpochMillis)))
+	}
+	return 0
 }
