@@ -237,3 +237,45 @@ func TestOverflowingNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredHTMLSandboxed: a text/html body is served, by its object and
+// by its publication, with X-Content-Type-Options: nosniff and a
+// sandboxing Content-Security-Policy, so that it runs nothing on the API's
+// origin; every other answer has nosniff too.
+func TestStoredHTMLSandboxed(t *testing.T) {
+	n := mustStartNode(t)
+	d := n.mustDevice("html-dev")
+	auth := []string{"Authorization", "Bearer " + d.Token}
+	obj := n.createObject(d, "files", `{}`)
+	body := n.base + "/api/apps/" + n.app.AppID + "/things/" + d.ThingID + "/buckets/files/objects/" + obj + "/body"
+	wantStatus(t, do(t, "PUT", body, "<script>alert(document.cookie)</script>", append(auth, "Content-Type", "text/html")...), 200)
+	r := do(t, "POST", body+"/publish", `{}`, auth...)
+	wantStatus(t, r, 201)
+	pub := r.Str(t, "url")
+
+	for _, tt := range []struct {
+		name, method, url string
+		status            int
+		headers           []string
+	}{
+		{"GET body", "GET", body, 200, auth},
+		{"HEAD body", "HEAD", body, 204, auth},
+		{"GET range", "GET", body, 206, append(auth, "Range", "bytes=0-7")},
+		{"GET publication", "GET", pub, 200, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := do(t, tt.method, tt.url, "", tt.headers...)
+			wantStatus(t, r, tt.status)
+			if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+			}
+			if got := r.Header.Get("Content-Security-Policy"); !strings.Contains(got, "sandbox") || !strings.Contains(got, "default-src 'none'") {
+				t.Errorf("Content-Security-Policy = %q, want sandbox and default-src 'none'", got)
+			}
+		})
+	}
+	r = do(t, "GET", n.base+"/api/apps/"+n.app.AppID+"/things/"+d.ThingID, "", auth...)
+	if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("JSON answer: X-Content-Type-Options = %q, want nosniff", got)
+	}
+}

@@ -41,6 +41,7 @@ func (s *Server) handleBodyHead(w http.ResponseWriter, r *http.Request, c kumo.C
 	}
 	h := w.Header()
 	h.Set("Content-Type", body.ContentType)
+	h.Set("Content-Security-Policy", bodyCSP)
 	h.Set("ETag", quote(body.ETag))
 	h.Set("Last-Modified", httpDate(body.Modified))
 	h.Set("Accept-Ranges", "bytes")
@@ -96,12 +97,21 @@ func rangeError(w http.ResponseWriter, err error) error {
 	return err
 }
 
+// bodyCSP is the Content-Security-Policy of served bodies: a stored HTML
+// page or SVG opened in a browser runs no script, loads nothing and gets
+// an opaque origin, so that nothing uploaded acts on the API's origin (and
+// the console's session there). X-Content-Type-Options: nosniff, on every
+// answer (serveHTTP), keeps browsers from reading a body as HTML when its
+// type says otherwise.
+const bodyCSP = "sandbox; default-src 'none'"
+
 // writeBody streams an open body with its headers. Once the headers are
 // out, a failure can only cut the connection short.
 func (s *Server) writeBody(w http.ResponseWriter, r *http.Request, br *kumo.BodyReader) {
 	defer br.Close()
 	h := w.Header()
 	h.Set("Content-Type", br.ContentType)
+	h.Set("Content-Security-Policy", bodyCSP)
 	h.Set("Content-Length", strconv.FormatInt(br.Length, 10))
 	h.Set("ETag", quote(br.ETag))
 	h.Set("Last-Modified", httpDate(br.Modified))

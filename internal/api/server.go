@@ -251,7 +251,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Content-Type-Options", "nosniff") // see bodyCSP
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = s.newBodyReader(w, r)
 	}
