@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -278,4 +279,73 @@ func TestStoredHTMLSandboxed(t *testing.T) {
 	if got := r.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 		t.Errorf("JSON answer: X-Content-Type-Options = %q, want nosniff", got)
 	}
+}
+
+// clientFrom is an HTTP client whose connections come from the local
+// address ip (any 127.x.y.z reaches the node on Linux).
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
+// TestLoginThrottle: a burst of wrong passwords from one address ends in
+// 429 TOO_MANY_REQUESTS with Retry-After in Kii's format, on both token
+// paths, even for the right password then; another address is
+// unaffected.
+func TestLoginThrottle(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.LoginThrottle = 5 // under the app's lockout of 10 failures
+	n := mustStartNodeConfig(t, cfg)
+	n.mustDevice("throttle-dev")
+	token := n.base + "/api/apps/" + n.app.AppID + "/oauth2/token"
+	login := func(c *http.Client, url, password string, headers ...string) response {
+		t.Helper()
+		req, err := http.NewRequest("POST", url, strings.NewReader(`{"username":"VENDOR_THING_ID:throttle-dev","password":"`+password+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	}
+	one, two := clientFrom("127.0.0.1"), clientFrom("127.0.0.2")
+
+	for i := range 5 {
+		if r := login(one, token, "wrong"); r.Status != 400 {
+			t.Fatalf("wrong password %d: status %d, want 400 invalid_grant", i+1, r.Status)
+		}
+	}
+	for _, tt := range []struct {
+		name, url, password string
+		headers             []string
+	}{
+		{"wrong password", token, "wrong", nil},
+		{"right password", token, "pass-1234", nil},
+		{"path without app", n.base + "/api/oauth2/token", "pass-1234", []string{"X-Kii-AppID", n.app.AppID}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := login(one, tt.url, tt.password, tt.headers...)
+			wantKiiError(t, r, 429, "TOO_MANY_REQUESTS")
+			if ct := r.Header.Get("Content-Type"); ct != "application/vnd.kii.TooManyRequestsException+json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 {
+				t.Errorf("Retry-After = %q, want a number of seconds", r.Header.Get("Retry-After"))
+			}
+		})
+	}
+	t.Run("another address", func(t *testing.T) {
+		if r := login(two, token, "wrong"); r.Status != 400 {
+			t.Fatalf("wrong password from 127.0.0.2: status %d, want 400", r.Status)
+		}
+		wantStatus(t, login(two, token, "pass-1234"), 200)
+	})
 }

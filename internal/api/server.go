@@ -66,6 +66,16 @@ type Server struct {
 	// (DefaultIdleTimeout when 0).
 	IdleTimeout time.Duration
 
+	// LoginThrottle is how many failed logins (POST …/oauth2/token) a
+	// source address may make within LoginThrottleWindow before its logins
+	// are refused with 429 TOO_MANY_REQUESTS for a growing time (throttle);
+	// 0 turns the throttle off. LoginThrottleWindow is
+	// DefaultLoginThrottleWindow when 0.
+	LoginThrottle       int
+	LoginThrottleWindow time.Duration
+
+	throttle *throttle // nil when off
+
 	ln   net.Listener
 	http *http.Server
 	mux  *http.ServeMux
@@ -112,6 +122,9 @@ func (s *Server) Close(ctx context.Context) error {
 func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
+	}
+	if s.LoginThrottle > 0 {
+		s.throttle = newThrottle(s.LoginThrottle, cmp.Or(s.LoginThrottleWindow, DefaultLoginThrottleWindow))
 	}
 	s.mux = http.NewServeMux()
 	s.routes()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -12,6 +13,23 @@ import (
 // POST /api/oauth2/token. The body may be JSON (any JSON media type, or
 // none) or form-encoded; grant_type may be omitted.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	if s.throttle == nil {
+		return s.login(w, r, c)
+	}
+	addr, now := sourceAddr(r.RemoteAddr), time.Now()
+	if wait := s.throttle.wait(addr, now); wait > 0 {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		return kumo.Errorf(kumo.ErrTooManyRequests, "Too many failed logins from this address: retry in %s seconds", retryAfter(wait))
+	}
+	err := s.login(w, r, c)
+	if kumo.ErrorCode(err) == kumo.ErrInvalidGrant {
+		s.throttle.fail(addr, now)
+	}
+	return err
+}
+
+// login serves a token request (handleToken, after the throttle).
+func (s *Server) login(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
 	var req kumo.LoginRequest
 	if mediaType(r) == "application/x-www-form-urlencoded" {
 		r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
