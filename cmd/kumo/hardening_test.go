@@ -97,7 +97,8 @@ func wantClosed(t *testing.T, c net.Conn, br *bufio.Reader) {
 }
 
 // TestTruncatedBodyUpload: a body upload cut short of its Content-Length
-// (D5), simple or a resumable chunk, answers 400 INVALID_INPUT_DATA in
+// (D5), simple or a resumable chunk, or with a broken chunked encoding,
+// answers 400 INVALID_INPUT_DATA in
 // Kii's format (not 500), and stores nothing: the old body stays.
 func TestTruncatedBodyUpload(t *testing.T) { forEachStore(t, testTruncatedBodyUpload) }
 
@@ -113,15 +114,16 @@ func testTruncatedBodyUpload(t *testing.T, cfg config) {
 	wantStatus(t, r, 200)
 	upload := r.Str(t, "uploadID")
 
-	for _, tt := range []struct{ name, path, extra string }{
-		{"put", body, ""},
-		{"upload chunk", body + "/uploads/" + upload + "/data", "Content-Range: bytes=0-999/1000\r\n"},
+	cut := "Content-Length: 1000\r\n\r\n" + strings.Repeat("x", 100)
+	for _, tt := range []struct{ name, path, rest string }{
+		{"put", body, cut},
+		{"upload chunk", body + "/uploads/" + upload + "/data", "Content-Range: bytes=0-999/1000\r\n" + cut},
+		{"put, broken chunked encoding", body, "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := rawConn(t, n)
 			path := strings.TrimPrefix(tt.path, n.base)
-			fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: kumo\r\nAuthorization: Bearer %s\r\nContent-Type: text/plain\r\n%sContent-Length: 1000\r\n\r\n%s",
-				path, d.Token, tt.extra, strings.Repeat("x", 100))
+			fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: kumo\r\nAuthorization: Bearer %s\r\nContent-Type: text/plain\r\n%s", path, d.Token, tt.rest)
 			c.(*net.TCPConn).CloseWrite()
 			wantKiiError(t, readRaw(t, c, bufio.NewReader(c)), 400, "INVALID_INPUT_DATA")
 		})

@@ -254,7 +254,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "ETag, Location, Content-Range, Last-Modified, X-MQTT-TTL")
+	h.Set("Access-Control-Expose-Headers", "ETag, Location, Content-Range, Last-Modified, X-MQTT-TTL, Retry-After")
 	if r.Method == http.MethodOptions {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS")
 		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
