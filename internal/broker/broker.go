@@ -36,6 +36,21 @@ type Broker struct {
 	// TLSConfig serves the TLS and secure WebSocket listeners.
 	TLSConfig *tls.Config
 
+	// ConnectTimeout is how long a connection has, from its TCP accept,
+	// to deliver its CONNECT, TLS handshake and WebSocket upgrade included
+	// (DefaultConnectTimeout when 0). After the CONNECT, the client's
+	// keep-alive applies.
+	ConnectTimeout time.Duration
+	// ConnectThrottle is how many CONNECTs refused for their credentials
+	// one source address may make per minute before its CONNECTs are
+	// refused, unchecked, for ConnectPenalty (0: no throttle). See
+	// throttle.go.
+	ConnectThrottle int
+	// ConnectPenalty is an address's first penalty (DefaultConnectPenalty
+	// when 0); each penalty that follows another doubles it, up to 16
+	// times.
+	ConnectPenalty time.Duration
+
 	// HoldRecovered is how long a recovered delivery waits for its device
 	// to connect and subscribe (default one minute).
 	HoldRecovered time.Duration
@@ -66,6 +81,8 @@ type Broker struct {
 
 	server *mqtt.Server
 	addrs  map[string]net.Addr // listener id -> bound address
+
+	throttle *throttle // failed CONNECTs by address; nil when off
 
 	listenMu sync.Mutex // orders the changes of interest with their Listen and Unlisten calls
 	mu       sync.Mutex // guards held, interest, counted and the seen ring
@@ -121,6 +138,12 @@ func (b *Broker) Open() error {
 	if b.HoldRecovered == 0 {
 		b.HoldRecovered = time.Minute
 	}
+	if b.ConnectTimeout <= 0 {
+		b.ConnectTimeout = DefaultConnectTimeout
+	}
+	if b.ConnectPenalty <= 0 {
+		b.ConnectPenalty = DefaultConnectPenalty
+	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.RetainAvailable = 0 // Kii has no retained messages; one after SUBACK breaks strict SDKs
 	caps.MaximumClientWritesPending = 1024
@@ -134,6 +157,12 @@ func (b *Broker) Open() error {
 	})
 	if err := b.server.AddHook(&kiiHook{b: b}, nil); err != nil {
 		return err
+	}
+	if b.ConnectThrottle > 0 {
+		b.throttle = newThrottle(b.ConnectThrottle, b.ConnectPenalty)
+		if err := b.server.AddHook(&throttleHook{b: b}, nil); err != nil {
+			return err
+		}
 	}
 	b.addrs = map[string]net.Addr{}
 	b.held = map[string][]heldDelivery{}
@@ -177,9 +206,9 @@ func (b *Broker) Open() error {
 			}
 			ln = tls.NewListener(ln, b.TLSConfig)
 		}
-		var lst listeners.Listener = &netListener{id: l.id, ln: ln}
+		var lst listeners.Listener = &netListener{id: l.id, ln: ln, connectTimeout: b.ConnectTimeout}
 		if l.ws {
-			lst = newWSListener(l.id, ln, b.Log)
+			lst = newWSListener(l.id, ln, b.Log, b.ConnectTimeout)
 		}
 		if err := b.server.AddListener(lst); err != nil {
 			return fail(err)
@@ -393,6 +422,7 @@ func (h *kiiHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
 	if user == "" || !h.b.Passwords.Check(user, pass) {
 		h.b.Log.Info("mqtt connect refused: bad username or password", "client", cl.ID, "remote", cl.Net.Remote)
+		h.b.connectFailed(cl)
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -403,11 +433,13 @@ func (h *kiiHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 			h.b.Log.Error("mqtt connect: installation lookup failed", "error", err)
 		} else {
 			h.b.Log.Info("mqtt connect refused: no such installation", "client", cl.ID, "remote", cl.Net.Remote)
+			h.b.connectFailed(cl)
 		}
 		return false
 	}
 	if cl.ID != in.MQTTTopic {
 		h.b.Log.Info("mqtt connect refused: client ID is not the installation's mqttTopic", "client", cl.ID, "installation", in.ID)
+		h.b.connectFailed(cl)
 		return false
 	}
 	h.b.connecting(cl, pk, in)
