@@ -44,6 +44,12 @@ type config struct {
 	TLSCert     string
 	TLSKey      string
 
+	// The MQTT CONNECT deadline and the throttle of failed CONNECTs (see
+	// broker.Broker).
+	MQTTConnectTimeout  time.Duration
+	MQTTConnectThrottle int
+	MQTTConnectPenalty  time.Duration
+
 	PublicHost                                             string
 	PublicPort, PublicTLSPort, PublicWSPort, PublicWSSPort int
 
@@ -76,6 +82,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MQTTTLSAddr, "mqtt-tls-addr", ":8883", "address of the MQTT over TLS listener (empty: off)")
 	fs.StringVar(&c.MQTTWSAddr, "mqtt-ws-addr", ":12470", "address of the MQTT over WebSocket listener (empty: off)")
 	fs.StringVar(&c.MQTTWSSAddr, "mqtt-wss-addr", ":12473", "address of the MQTT over secure WebSocket listener (empty: off)")
+	fs.DurationVar(&c.MQTTConnectTimeout, "mqtt-connect-timeout", broker.DefaultConnectTimeout, "time an MQTT connection has from its TCP accept to deliver its CONNECT, TLS handshake and WebSocket upgrade included")
+	fs.IntVar(&c.MQTTConnectThrottle, "mqtt-connect-throttle", broker.DefaultConnectThrottle, "failed MQTT CONNECTs (refused credentials) one source address may make per minute before its CONNECTs are refused unchecked for --mqtt-connect-penalty (0: no throttle)")
+	fs.DurationVar(&c.MQTTConnectPenalty, "mqtt-connect-penalty", broker.DefaultConnectPenalty, "first penalty of an address throttled by --mqtt-connect-throttle; doubled for each penalty that follows another, up to 16 times")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate of the TLS listeners (default: self-signed, kept in the data dir)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&c.PublicHost, "mqtt-public-host", "", "MQTT host given to devices (default: the host the client used to reach the API)")
@@ -218,6 +227,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		Installations: n.db, Presence: n.db, Ledger: n.ledger(cfg), Passwords: passwords, Log: log.With("component", "broker"),
 		Queue: n.db, ReplayRate: cfg.OfflineReplayRate, QueueMaxAge: cfg.OfflineMaxAge,
 		TCPAddr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, WSAddr: cfg.MQTTWSAddr, WSSAddr: cfg.MQTTWSSAddr,
+		ConnectTimeout: cfg.MQTTConnectTimeout, ConnectThrottle: cfg.MQTTConnectThrottle, ConnectPenalty: cfg.MQTTConnectPenalty,
 	}
 	if cfg.MQTTTLSAddr != "" || cfg.MQTTWSSAddr != "" {
 		n.broker.TLSConfig, err = loadTLS(log, cfg.TLSCert, cfg.TLSKey, cfg.DataDir, []string{cfg.PublicHost})

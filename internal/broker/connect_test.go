@@ -229,6 +229,11 @@ func TestConnectTimeout(t *testing.T) {
 		{"tls, no handshake", TLS, func(t *testing.T) net.Conn { return dialRaw(t, b, TLS, "") }},
 		{"tls, handshake then nothing", TLS, func(t *testing.T) net.Conn { return dial(t, b, TLS, "") }},
 		{"ws, no upgrade request", WS, func(t *testing.T) net.Conn { return dialRaw(t, b, WS, "") }},
+		{"ws, a plain HTTP request then nothing", WS, func(t *testing.T) net.Conn {
+			c := dialRaw(t, b, WS, "")
+			c.Write([]byte("GET /mqtt HTTP/1.1\r\nHost: kumo\r\n\r\n")) // answered 400, then kept alive
+			return c
+		}},
 		{"ws, upgraded then nothing", WS, func(t *testing.T) net.Conn { return dial(t, b, WS, "") }},
 		{"wss, no handshake", WSS, func(t *testing.T) net.Conn { return dialRaw(t, b, WSS, "") }},
 		{"wss, upgraded then nothing", WSS, func(t *testing.T) net.Conn { return dial(t, b, WSS, "") }},
