@@ -152,7 +152,7 @@ func (b *Broker) Open() error {
 	b.server = mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
 		InlineClient:           true,
-		Logger:                 b.Log.With("component", "mqtt"),
+		Logger:                 slog.New(quietConnects{b.Log.With("component", "mqtt").Handler()}),
 		SysTopicResendInterval: 1 << 30,
 	})
 	if err := b.server.AddHook(&kiiHook{b: b}, nil); err != nil {

@@ -15,6 +15,8 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -298,7 +300,8 @@ func TestConnectThrottle(t *testing.T) {
 	const limit = 5
 	for _, id := range []string{TCP, TLS, WS, WSS} {
 		t.Run(id, func(t *testing.T) {
-			b, ins := openBroker(t, func(b *Broker) { b.ConnectThrottle = limit })
+			log := &records{}
+			b, ins := openBroker(t, func(b *Broker) { b.ConnectThrottle, b.Log = limit, slog.New(log) })
 			ghost := connectPacket(4, 60, "topic-ghost", "user-ghost", testPasswords.Password("user-ghost")) // no such installation
 			wrong := connectPacket(4, 60, "topic-1", "user-1", "wrong password")
 			good := connectPacket(4, 60, "topic-1", "user-1", testPasswords.Password("user-1"))
@@ -315,7 +318,8 @@ func TestConnectThrottle(t *testing.T) {
 			if lookups != (limit+1)/2 {
 				t.Fatalf("%d installation lookups for %d CONNECTs of an unknown installation", lookups, (limit+1)/2)
 			}
-			for i, packet := range [][]byte{ghost, wrong, ghost, good} {
+			noKeepAlive := connectPacket(4, 0, "topic-1", "user-1", "wrong password") // mochi warns of it
+			for i, packet := range [][]byte{ghost, wrong, ghost, good, noKeepAlive} {
 				if code := connack(t, dial(t, b, id, "127.0.0.1"), packet); code != 3 {
 					t.Errorf("CONNECT %d in penalty: CONNACK %d; want 3 (server unavailable)", i+1, code)
 				}
@@ -334,6 +338,12 @@ func TestConnectThrottle(t *testing.T) {
 			}
 			if code := connack(t, dial(t, b, id, "127.0.0.1"), good); code != 3 {
 				t.Errorf("CONNECT in penalty after another address's success: CONNACK %d; want 3", code)
+			}
+			if n := log.count(slog.LevelWarn, "mqtt connects throttled"); n != 1 {
+				t.Errorf("%d warnings of the penalty; want 1, at its start", n)
+			}
+			if n := log.count(slog.LevelWarn, "keepalive"); n != 0 {
+				t.Errorf("%d warnings of short keep-alives; want none (debug lines)", n)
 			}
 		})
 	}
@@ -404,4 +414,34 @@ func TestSourceOf(t *testing.T) {
 			t.Errorf("sourceOf(%s) = %s; want %s", tc.remote, got, tc.want)
 		}
 	}
+}
+
+// records is a slog handler that keeps what is logged.
+type records struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *records) Enabled(context.Context, slog.Level) bool { return true }
+func (h *records) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *records) WithGroup(string) slog.Handler            { return h }
+func (h *records) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, r)
+	return nil
+}
+
+// count returns how many records at level or above have a message
+// containing text.
+func (h *records) count(level slog.Level, text string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.recs {
+		if r.Level >= level && strings.Contains(r.Message, text) {
+			n++
+		}
+	}
+	return n
 }

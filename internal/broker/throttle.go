@@ -2,7 +2,9 @@ package broker
 
 import (
 	"container/list"
+	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -174,4 +176,28 @@ func (t *throttle) failed(addr netip.Addr, now time.Time) time.Duration {
 	f.strikes++
 	f.until, f.since, f.count = now.Add(penalty), now, 0
 	return penalty
+}
+
+// quietConnects is mochi's log handler. It turns mochi's warning about a
+// CONNECT's short keep-alive, which it writes for every such CONNECT
+// before any check (those of a throttled address included), into a debug
+// line: anyone could otherwise write a warning per connection.
+type quietConnects struct{ slog.Handler }
+
+func (h quietConnects) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level > slog.LevelDebug && r.Message == mqtt.ErrMinimumKeepalive.Error() {
+		if !h.Handler.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		r.Level = slog.LevelDebug
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h quietConnects) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietConnects{h.Handler.WithAttrs(as)}
+}
+
+func (h quietConnects) WithGroup(name string) slog.Handler {
+	return quietConnects{h.Handler.WithGroup(name)}
 }
