@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -67,7 +68,7 @@ func connackCode(t *testing.T, addr string, ep kumo.MQTTEndpoint) byte {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	c.Write(connect31(ep.MQTTTopic, ep.Username, ep.Password))
 	got := make([]byte, 4)
-	if _, err := c.Read(got); err != nil || got[0] != 0x20 {
+	if _, err := io.ReadFull(c, got); err != nil || got[0] != 0x20 {
 		t.Fatalf("no CONNACK: % x, %v", got, err)
 	}
 	return got[3]
