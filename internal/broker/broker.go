@@ -114,6 +114,8 @@ type Broker struct {
 	limiter    *limiter            // paces the replay of queued pushes
 	drains     sync.WaitGroup      // drain goroutines
 	closing    bool                // no drain starts after Close began
+
+	revoked revocations // recently revoked usernames (revoke.go)
 }
 
 type heldDelivery struct {
@@ -163,6 +165,9 @@ func (b *Broker) Open() error {
 		if err := b.server.AddHook(&throttleHook{b: b}, nil); err != nil {
 			return err
 		}
+	}
+	if err := b.server.AddHook(&revokeHook{b: b}, nil); err != nil {
+		return err
 	}
 	b.addrs = map[string]net.Addr{}
 	b.held = map[string][]heldDelivery{}
@@ -273,8 +278,13 @@ func (b *Broker) Subscribed(topic string) bool {
 
 // Deliver publishes a push to the device whose topic is d.Topic, at QoS 0.
 // A recovered delivery to a device that is not subscribed yet is held
-// until it subscribes or HoldRecovered passes.
+// until it subscribes or HoldRecovered passes. A revocation (d.Revoked)
+// ends the device's session instead.
 func (b *Broker) Deliver(d kumo.Delivery) {
+	if d.Revoked {
+		b.revoke(d) // not a push: see revoke.go
+		return
+	}
 	if d.Queued {
 		b.nudge(d.Topic)
 		return
@@ -429,7 +439,9 @@ func (h *kiiHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 	defer cancel()
 	in, err := h.b.Installations.MQTTInstallation(ctx, user)
 	if err != nil {
-		if kumo.ErrorCode(err) != kumo.ErrInstallationNotFound {
+		if code := kumo.ErrorCode(err); code == kumo.ErrThingDisabled {
+			h.b.Log.Info("mqtt connect refused: the thing is disabled", "client", cl.ID, "remote", cl.Net.Remote)
+		} else if code != kumo.ErrInstallationNotFound {
 			h.b.Log.Error("mqtt connect: installation lookup failed", "error", err)
 		} else {
 			h.b.Log.Info("mqtt connect refused: no such installation", "client", cl.ID, "remote", cl.Net.Remote)
