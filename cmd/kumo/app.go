@@ -199,7 +199,7 @@ func (s storeTarget) open(ctx context.Context, hasher kumo.PasswordHasher) (*sql
 	if s.postgresURL != "" {
 		db, err = postgres.Open(ctx, s.postgresURL)
 	} else {
-		if err := os.MkdirAll(filepath.Dir(s.sqlitePath), 0o700); err != nil {
+		if err := checkDataDir(filepath.Dir(s.sqlitePath)); err != nil {
 			return nil, err
 		}
 		db, err = sqlite.Open(ctx, s.sqlitePath)

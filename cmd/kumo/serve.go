@@ -143,6 +143,7 @@ type node struct {
 	phones     *phone.Worker
 	ledgerDB   *sqlstore.DB // the embedded mode's delivery ledger (nil on PostgreSQL)
 	metrics    *metricsServer
+	lock       *dataDirLock  // the SQLite data directory's (nil on PostgreSQL)
 	stopPrune  chan struct{} // stops pruneLedger
 	pruned     chan struct{} // closed when pruneLedger returns
 }
@@ -186,6 +187,17 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	}
 	n.nodeID, n.store.nodeID, n.store.lease = cfg.NodeID, cfg.NodeID, cfg.Lease
 	n.store.serving = true
+	if n.store.postgresURL == "" {
+		// One server per data directory: a second one would write where
+		// the first's devices never hear of it.
+		dir := filepath.Dir(n.store.sqlitePath)
+		if err := checkDataDir(dir); err != nil {
+			return nil, err
+		}
+		if n.lock, err = lockDataDir(dir); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.NATS != "" {
 		log = log.With("node", cfg.NodeID) // in a cluster, every line says which node
 		n.log = log
@@ -326,6 +338,7 @@ func (n *node) Close(ctx context.Context) error {
 	if n.ledgerDB != nil {
 		errs = append(errs, n.ledgerDB.Close())
 	}
+	errs = append(errs, n.lock.Release())
 	return errors.Join(errs...)
 }
 
