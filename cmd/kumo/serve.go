@@ -308,10 +308,17 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 
 // Close shuts the node down gracefully: no new requests, in-flight ones
 // finished, committed events dispatched, then the broker and the store.
+// When ctx ends before the in-flight requests do, their clients are cut
+// off, and the rest of the node has stopGrace of its own to stop.
 func (n *node) Close(ctx context.Context) error {
 	var errs []error
 	if n.api != nil {
 		errs = append(errs, n.api.Close(ctx))
+	}
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+		defer cancel()
 	}
 	if n.dispatcher != nil {
 		errs = append(errs, n.dispatcher.Close(ctx))
@@ -438,6 +445,10 @@ func (n *node) ledger(cfg config) kumo.DeliveryLedger {
 	}
 	return n.db
 }
+
+// stopGrace is how long the rest of a node may take to stop once the
+// shutdown timeout has gone to slow clients (cut off at its end).
+const stopGrace = 10 * time.Second
 
 // defaultLedgerRetention is --ledger-retention's default.
 const defaultLedgerRetention = 24 * time.Hour
