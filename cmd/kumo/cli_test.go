@@ -214,3 +214,38 @@ func TestAppRotateSecret(t *testing.T) {
 		}
 	})
 }
+
+// TestFirstStartMatchesREADME: the lines the first start prints are the
+// first step of README.md's walkthrough, verbatim.
+func TestFirstStartMatchesREADME(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := firstThing("1a2b3c4d", "http://localhost:8080")
+	first, rest, _ := strings.Cut(printed, "\n")
+	if first != "APP_ID=1a2b3c4d" {
+		t.Errorf("the first-start lines begin with %q, want APP_ID=1a2b3c4d", first)
+	}
+	if !strings.Contains(string(readme), "APP_ID=...            # from the server's first-start message\n"+rest) {
+		t.Errorf("README.md's walkthrough does not start with the lines the first start prints:\n%s", printed)
+	}
+	// And the server prints them, with its URL.
+	cfg := testConfig(t.TempDir())
+	node, err := startNode(context.Background(), cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close(context.Background())
+	var out strings.Builder
+	if err := node.firstApp(context.Background(), &out); err != nil {
+		t.Fatal(err)
+	}
+	apps, err := node.db.ListApps(context.Background())
+	if err != nil || len(apps) != 1 {
+		t.Fatalf("apps after the first start: %v, %v", apps, err)
+	}
+	if want := indent(firstThing(apps[0].ID, node.baseURL), "  "); !strings.Contains(out.String(), want) {
+		t.Errorf("the first start printed:\n%s\nwant it to contain:\n%s", out.String(), want)
+	}
+}

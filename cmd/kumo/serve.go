@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -367,12 +368,37 @@ Kumo created your first app. Keep these credentials:
   Client ID:     %s
   Client secret: %s
 
-Register a thing and get its token:
+Register a thing and get its token (the walkthrough in README.md goes on
+from here; jq reads the answer):
 
-  curl -s -X POST %s/api/apps/%s/things -H 'Content-Type: application/vnd.kii.ThingRegistrationAndAuthorizationRequest+json' -d '{"_vendorThingID":"my-first-thing","_password":"secret-1234"}'
-
-`, c.AppID, c.AppKey, c.ClientID, c.ClientSecret, n.baseURL, c.AppID)
+%s
+`, c.AppID, c.AppKey, c.ClientID, c.ClientSecret, indent(firstThing(c.AppID, n.baseURL), "  "))
 	return nil
+}
+
+// firstThing is the first step of README.md's walkthrough, which the
+// first-start message prints with the app's ID and the server's URL.
+func firstThing(appID, baseURL string) string {
+	return `APP_ID=` + appID + `
+HOST=` + baseURL + `
+
+curl -s -X POST "$HOST/api/apps/$APP_ID/things" \
+  -H "Content-Type: application/vnd.kii.ThingRegistrationAndAuthorizationRequest+json" \
+  -d '{"_vendorThingID":"my-thing","_password":"my-password"}' | tee thing.json
+THING_ID=$(jq -r ._thingID thing.json)
+ACCESS_TOKEN=$(jq -r ._accessToken thing.json)
+`
+}
+
+// indent puts prefix before every non-empty line of s.
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // defaultNodeID names a node after its host and HTTP port.
