@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kumo-iot/kumo/internal/sqlstore/postgres/pgtest"
 )
 
 // serveArgs are the flags of a child "kumo serve" on dir with random
@@ -181,4 +183,39 @@ func TestPermissionMessage(t *testing.T) {
 	if want := "data directory " + dir + ": read-only file system: kumo needs to"; !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("dataDirError = %q, want it to start with %q", err, want)
 	}
+}
+
+// TestServeDatabaseLock: on PostgreSQL, a node started without --nats is
+// alone on its database: a second node fails at once, naming the first;
+// once the first stops, a new one starts.
+func TestServeDatabaseLock(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Database = withPassword(t, pgtest.NewDatabase(t))
+	cfg.NodeID = "first-node"
+	first, err := startNode(context.Background(), cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("first node: %v", err)
+	}
+	second := cfg
+	second.DataDir, second.NodeID = t.TempDir(), "second-node"
+	n, err := startNode(context.Background(), second, testLogger(t))
+	if err == nil {
+		n.Close(context.Background())
+		first.Close(context.Background())
+		t.Fatal("a second node without --nats started on the database of another")
+	}
+	if !strings.Contains(err.Error(), `is in use by kumo serve "first-node" (PostgreSQL backend pid `) {
+		t.Errorf("second node: %v; want it to name first-node", err)
+	}
+	if strings.Contains(err.Error(), testPassword) {
+		t.Errorf("the error shows the database password: %v", err)
+	}
+	if err := first.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n, err = startNode(context.Background(), second, testLogger(t))
+	if err != nil {
+		t.Fatalf("a node after the first stopped: %v", err)
+	}
+	n.Close(context.Background())
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/kumo-iot/kumo/internal/phone"
 	"github.com/kumo-iot/kumo/internal/push"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
+	"github.com/kumo-iot/kumo/internal/sqlstore/postgres"
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
 )
 
@@ -144,9 +145,10 @@ type node struct {
 	phones     *phone.Worker
 	ledgerDB   *sqlstore.DB // the embedded mode's delivery ledger (nil on PostgreSQL)
 	metrics    *metricsServer
-	lock       *dataDirLock  // the SQLite data directory's (nil on PostgreSQL)
-	stopPrune  chan struct{} // stops pruneLedger
-	pruned     chan struct{} // closed when pruneLedger returns
+	lock       *dataDirLock         // the SQLite data directory's (nil on PostgreSQL)
+	pgLock     *postgres.ServerLock // the PostgreSQL database's (nil on SQLite)
+	stopPrune  chan struct{}        // stops pruneLedger
+	pruned     chan struct{}        // closed when pruneLedger returns
 }
 
 // pruneLedger deletes ledger records older than retention, every minute,
@@ -202,6 +204,13 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	if cfg.NATS != "" {
 		log = log.With("node", cfg.NodeID) // in a cluster, every line says which node
 		n.log = log
+	}
+	if n.store.postgresURL != "" {
+		// One node per database, unless the nodes are a cluster: a node
+		// alone would never push what another writes.
+		if n.pgLock, err = postgres.LockServer(ctx, n.store.postgresURL, cfg.NodeID, cfg.NATS != ""); err != nil {
+			return nil, fmt.Errorf("database %s: %w", n.store, err)
+		}
 	}
 	n.db, err = n.store.open(ctx, auth.Hasher{Iterations: cfg.PasswordIterations})
 	if err != nil {
@@ -346,7 +355,7 @@ func (n *node) Close(ctx context.Context) error {
 	if n.ledgerDB != nil {
 		errs = append(errs, n.ledgerDB.Close())
 	}
-	errs = append(errs, n.lock.Release())
+	errs = append(errs, n.lock.Release(), n.pgLock.Close())
 	return errors.Join(errs...)
 }
 
