@@ -117,7 +117,11 @@ func checkDataDir(dir string) error {
 			continue
 		}
 		if err != nil {
-			return permissionError("database file "+path, path, "read and write it", err)
+			what := "database file "
+			if name == lockFileName {
+				what = "lock file "
+			}
+			return permissionError(what+path, path, "read and write it", err)
 		}
 		f.Close()
 	}
