@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -22,6 +23,7 @@ import (
 	"github.com/kumo-iot/kumo/internal/phone"
 	"github.com/kumo-iot/kumo/internal/push"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
+	"github.com/kumo-iot/kumo/internal/sqlstore/postgres"
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
 )
 
@@ -152,8 +154,10 @@ type node struct {
 	phones     *phone.Worker
 	ledgerDB   *sqlstore.DB // the embedded mode's delivery ledger (nil on PostgreSQL)
 	metrics    *metricsServer
-	stopPrune  chan struct{} // stops pruneLedger
-	pruned     chan struct{} // closed when pruneLedger returns
+	lock       *dataDirLock         // the SQLite data directory's (nil on PostgreSQL)
+	pgLock     *postgres.ServerLock // the PostgreSQL database's (nil on SQLite)
+	stopPrune  chan struct{}        // stops pruneLedger
+	pruned     chan struct{}        // closed when pruneLedger returns
 }
 
 // pruneLedger deletes ledger records older than retention, every minute,
@@ -195,9 +199,27 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	}
 	n.nodeID, n.store.nodeID, n.store.lease = cfg.NodeID, cfg.NodeID, cfg.Lease
 	n.store.serving = true
+	if n.store.postgresURL == "" {
+		// One server per data directory: a second one would write where
+		// the first's devices never hear of it.
+		dir := filepath.Dir(n.store.sqlitePath)
+		if err := checkDataDir(dir); err != nil {
+			return nil, err
+		}
+		if n.lock, err = lockDataDir(dir); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.NATS != "" {
 		log = log.With("node", cfg.NodeID) // in a cluster, every line says which node
 		n.log = log
+	}
+	if n.store.postgresURL != "" {
+		// One node per database, unless the nodes are a cluster: a node
+		// alone would never push what another writes.
+		if n.pgLock, err = postgres.LockServer(ctx, n.store.postgresURL, cfg.NodeID, cfg.NATS != ""); err != nil {
+			return nil, fmt.Errorf("database %s: %w", n.store, err)
+		}
 	}
 	n.db, err = n.store.open(ctx, auth.Hasher{Iterations: cfg.PasswordIterations})
 	if err != nil {
@@ -306,10 +328,17 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 
 // Close shuts the node down gracefully: no new requests, in-flight ones
 // finished, committed events dispatched, then the broker and the store.
+// When ctx ends before the in-flight requests do, their clients are cut
+// off, and the rest of the node has stopGrace of its own to stop.
 func (n *node) Close(ctx context.Context) error {
 	var errs []error
 	if n.api != nil {
 		errs = append(errs, n.api.Close(ctx))
+	}
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+		defer cancel()
 	}
 	if n.dispatcher != nil {
 		errs = append(errs, n.dispatcher.Close(ctx))
@@ -336,6 +365,7 @@ func (n *node) Close(ctx context.Context) error {
 	if n.ledgerDB != nil {
 		errs = append(errs, n.ledgerDB.Close())
 	}
+	errs = append(errs, n.lock.Release(), n.pgLock.Close())
 	return errors.Join(errs...)
 }
 
@@ -357,12 +387,37 @@ Kumo created your first app. Keep these credentials:
   Client ID:     %s
   Client secret: %s
 
-Register a thing and get its token:
+Register a thing and get its token (the walkthrough in README.md goes on
+from here; jq reads the answer):
 
-  curl -s -X POST %s/api/apps/%s/things -H 'Content-Type: application/vnd.kii.ThingRegistrationAndAuthorizationRequest+json' -d '{"_vendorThingID":"my-first-thing","_password":"secret-1234"}'
-
-`, c.AppID, c.AppKey, c.ClientID, c.ClientSecret, n.baseURL, c.AppID)
+%s
+`, c.AppID, c.AppKey, c.ClientID, c.ClientSecret, indent(firstThing(c.AppID, n.baseURL), "  "))
 	return nil
+}
+
+// firstThing is the first step of README.md's walkthrough, which the
+// first-start message prints with the app's ID and the server's URL.
+func firstThing(appID, baseURL string) string {
+	return `APP_ID=` + appID + `
+HOST=` + baseURL + `
+
+curl -s -X POST "$HOST/api/apps/$APP_ID/things" \
+  -H "Content-Type: application/vnd.kii.ThingRegistrationAndAuthorizationRequest+json" \
+  -d '{"_vendorThingID":"my-thing","_password":"my-password"}' | tee thing.json
+THING_ID=$(jq -r ._thingID thing.json)
+ACCESS_TOKEN=$(jq -r ._accessToken thing.json)
+`
+}
+
+// indent puts prefix before every non-empty line of s.
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // defaultNodeID names a node after its host and HTTP port.
@@ -435,6 +490,10 @@ func (n *node) ledger(cfg config) kumo.DeliveryLedger {
 	}
 	return n.db
 }
+
+// stopGrace is how long the rest of a node may take to stop once the
+// shutdown timeout has gone to slow clients (cut off at its end).
+const stopGrace = 10 * time.Second
 
 // defaultLedgerRetention is --ledger-retention's default.
 const defaultLedgerRetention = 24 * time.Hour
