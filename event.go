@@ -18,6 +18,13 @@ const (
 	// PushMessageSent is a push message sent to a topic or directly to a
 	// user or thing (Kumo's own name: it is never a push's "type").
 	PushMessageSent EventType = "PUSH_MESSAGE"
+	// MQTTRevoked reports MQTT credentials revoked by a write (a thing
+	// disabled or deleted, an installation or user deleted, a password
+	// changed): Kumo's own name, never a push. Its Message is the JSON
+	// array of the MQTTRevocation values; its Bucket names the app only.
+	// The dispatcher hands it to every node's broker, which ends the
+	// sessions that logged in with those credentials.
+	MQTTRevoked EventType = "MQTT_REVOKED"
 )
 
 // Event is a committed change in a bucket, waiting in the outbox to be

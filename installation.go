@@ -66,8 +66,16 @@ type InstallationService interface {
 	DeleteInstallation(ctx context.Context, c Caller, selector string) error
 	// MQTTInstallation returns the MQTT installation whose MQTT username is
 	// username, for the broker's CONNECT check. INSTALLATION_NOT_FOUND when
-	// there is none.
+	// there is none, THING_DISABLED when its owner is a disabled thing.
 	MQTTInstallation(ctx context.Context, username string) (Installation, error)
+}
+
+// MQTTRevocation names MQTT credentials that a write revoked: the
+// device's topic (its client ID) and the username it logged in with.
+// Carried by MQTTRevoked events.
+type MQTTRevocation struct {
+	Topic    string `json:"topic"`
+	Username string `json:"username"`
 }
 
 // MQTTEndpoint is what GET .../installations/{id}/mqtt-endpoint returns.

@@ -29,6 +29,12 @@ type Delivery struct {
 	// PushQueue) has new pushes, and the node holding its session should
 	// drain it. Payload and ID are empty.
 	Queued bool
+	// Revoked marks a revocation, not a push: the MQTT credentials
+	// Username of the device whose topic (client ID) is Topic were
+	// revoked, and every node ends that device's sessions that logged in
+	// with them. Payload and ID are empty.
+	Revoked  bool
+	Username string
 }
 
 // Bus carries deliveries to the node that holds each device's MQTT

@@ -1025,9 +1025,12 @@ func testACLPush(t *testing.T, cfg config) {
 func TestACLAcrossNodes(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.Database = withPassword(t, pgtest.NewDatabase(t))
+	// Two nodes on one database are a cluster (kumo serve refuses a
+	// second node without --nats).
+	cfg.NATS, cfg.NodeID = startNATS(t).ClientURL(), "node-a"
 	w := newACLWorld(t, cfg)
 	cfgB := testConfig(t.TempDir())
-	cfgB.Database = cfg.Database
+	cfgB.Database, cfgB.NATS, cfgB.NodeID = cfg.Database, cfg.NATS, "node-b"
 	b, err := startNode(t.Context(), cfgB, testLogger(t))
 	if err != nil {
 		t.Fatalf("start node B: %v", err)

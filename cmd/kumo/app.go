@@ -20,27 +20,72 @@ import (
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
 )
 
+// appUsage is what "kumo app -h" prints.
+const appUsage = `Usage:
+  kumo app create [--id ID] [--key KEY] [--name NAME] [flags]
+                              create an app; prints {"appID","appKey","clientID","clientSecret"}
+  kumo app list [flags]       list the apps
+  kumo app rotate-secret APPID [flags]
+                              give the app a new client secret, printed once; the old
+                              one, and the admin tokens issued with it, stop working
+  kumo app push-config APPID [flags]
+                              show or set the app's phone push keys
+
+Every command takes --data-dir or --database (the store). Run
+"kumo app <command> -h" for the flags of a command.
+`
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
 func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: kumo app create|list|push-config [flags]")
+		fmt.Fprint(stderr, appUsage)
+		return errors.New("kumo app needs a command: create, list, rotate-secret or push-config")
 	}
 	sub, args := args[0], args[1:]
+	if isHelp(sub) {
+		fmt.Fprint(stdout, appUsage)
+		return nil
+	}
 	var appID string
-	if sub == "push-config" {
+	switch sub {
+	case "create", "list":
+	case "push-config", "rotate-secret":
+		if len(args) > 0 && isHelp(args[0]) {
+			break // the flag set prints the usage
+		}
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			return fmt.Errorf("usage: kumo app push-config APPID [flags]")
+			return fmt.Errorf("usage: kumo app %s APPID [flags]", sub)
 		}
 		appID, args = args[0], args[1:]
+	default:
+		fmt.Fprint(stderr, appUsage)
+		return fmt.Errorf("unknown app command %q: use create, list, rotate-secret or push-config", sub)
 	}
 	fs := flag.NewFlagSet("kumo app "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		operand := ""
+		if sub == "push-config" || sub == "rotate-secret" {
+			operand = " APPID"
+		}
+		fmt.Fprintf(stderr, "Usage: kumo app %s%s [flags]\n\nFlags:\n", sub, operand)
+		fs.PrintDefaults()
+	}
 	dataDir := fs.String("data-dir", "./kumo-data", "directory of the embedded SQLite database")
 	database := fs.String("database", "", databaseUsage)
 	var name, id, key *string
 	if sub == "create" {
 		name = fs.String("name", "", "app name (default: the app ID)")
-		id = fs.String("id", "", "app ID to use, e.g. one your devices already carry (default: 8 random hex digits)")
-		key = fs.String("key", "", "app key to use (default: 32 random hex digits)")
+		id = fs.String("id", "", "app ID to use, e.g. one your devices already carry: "+kumo.AppIDRule+" (default: 8 random hex digits)")
+		key = fs.String("key", "", "app key to use: "+kumo.AppKeyRule+" (default: 32 random hex digits)")
 	}
 	var pf *pushConfigFlags
 	if sub == "push-config" {
@@ -48,6 +93,16 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if sub == "create" {
+		// Checked before the store opens: a typo creates nothing.
+		if err := kumo.CheckAppIDAndKey(*id, *key); err != nil {
+			var ke *kumo.Error
+			if errors.As(err, &ke) {
+				return errors.New(ke.Message)
+			}
+			return err
+		}
 	}
 	store, err := chooseStore(*dataDir, *database)
 	if err != nil {
@@ -76,10 +131,14 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.Key, a.ClientID, a.Name, time.UnixMilli(a.Created).UTC().Format(time.RFC3339))
 		}
 		return tw.Flush()
-	case "push-config":
-		return pf.run(ctx, db, appID, stdout)
+	case "rotate-secret":
+		creds, err := db.RotateClientSecret(ctx, appID)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(creds)
 	}
-	return fmt.Errorf("unknown app command %q: use create, list or push-config", sub)
+	return pf.run(ctx, db, appID, stdout)
 }
 
 // pushConfigFlags are the flags of kumo app push-config.
@@ -199,7 +258,7 @@ func (s storeTarget) open(ctx context.Context, hasher kumo.PasswordHasher) (*sql
 	if s.postgresURL != "" {
 		db, err = postgres.Open(ctx, s.postgresURL)
 	} else {
-		if err := os.MkdirAll(filepath.Dir(s.sqlitePath), 0o700); err != nil {
+		if err := checkDataDir(filepath.Dir(s.sqlitePath)); err != nil {
 			return nil, err
 		}
 		db, err = sqlite.Open(ctx, s.sqlitePath)

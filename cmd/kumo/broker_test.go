@@ -242,3 +242,30 @@ func testPushFanOut(t *testing.T, cfg config) {
 		t.Errorf("a device not subscribed got %d pushes", len(m))
 	}
 }
+
+// TestBrokerConnectLimits checks that kumo serve's --mqtt-connect-timeout
+// and --mqtt-connect-throttle reach the broker: a socket that sends
+// nothing is closed, and after the limit of failed CONNECTs even a good
+// one from the same address is answered 3, "server unavailable".
+func TestBrokerConnectLimits(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.MQTTConnectTimeout, cfg.MQTTConnectThrottle = 200*time.Millisecond, 2
+	n := mustStartNodeConfig(t, cfg)
+	ep := n.mustDevice("limits").Endpoint
+
+	silent := rawMQTT(t, n)
+	if _, err := io.ReadAll(silent); err != nil {
+		t.Fatalf("a socket that sent no CONNECT: %v; want closed by the server", err)
+	}
+	for i, pass := range []string{"wrong", "wrong", ep.Password} {
+		want := byte(0x04)
+		if i == 2 {
+			want = 0x03
+		}
+		c := rawMQTT(t, n)
+		c.Write(connect31(ep.MQTTTopic, ep.Username, pass))
+		if got := readExactly(t, c, 4); got[3] != want {
+			t.Fatalf("CONNECT %d: CONNACK = % x, want return code %d", i+1, got, want)
+		}
+	}
+}

@@ -286,8 +286,8 @@ func TestGracefulShutdown(t *testing.T) {
 
 func testGracefulShutdown(t *testing.T, cfg config) {
 	dir, db := cfg.DataDir, storeEnv(cfg)
-	app := createAppCLI(t, dir, db, "--id", "myapp01", "--key", "mykey01")
-	if app.AppID != "myapp01" || app.AppKey != "mykey01" {
+	app := createAppCLI(t, dir, db, "--id", "myapp01", "--key", "mykey0001")
+	if app.AppID != "myapp01" || app.AppKey != "mykey0001" {
 		t.Fatalf("app create ignored --id/--key: %+v", app)
 	}
 	c := startChild(t, dir, db)
@@ -317,7 +317,7 @@ func testGracefulShutdown(t *testing.T, cfg config) {
 	list := kumoCmd("app", "list", "--data-dir", dir)
 	list.Env = append(list.Env, db)
 	out, err := list.Output()
-	if err != nil || !strings.Contains(string(out), "myapp01") || !strings.Contains(string(out), "mykey01") {
+	if err != nil || !strings.Contains(string(out), "myapp01") || !strings.Contains(string(out), "mykey0001") {
 		t.Errorf("kumo app list (while serving) = %q, %v", out, err)
 	}
 }

@@ -3,6 +3,7 @@
 //	kumo serve        run the server (REST API + MQTT broker + SQLite or PostgreSQL)
 //	kumo app create   create an app and print its credentials as JSON
 //	kumo app list     list the apps
+//	kumo app rotate-secret APPID  give an app a new client secret
 //	kumo app push-config APPID  show or set an app's FCM and APNs keys
 //	kumo migrate      bring the database schema up to date
 //	kumo copy         copy a SQLite store into PostgreSQL, and verify the copy
@@ -25,18 +26,23 @@ import (
 const usage = `kumo: a self-hosted Kii Cloud-compatible server
 
 Usage:
-  kumo serve [flags]          run the server (default command)
+  kumo serve [flags]          run the server
   kumo app create [flags]     create an app; prints {"appID","appKey","clientID","clientSecret"}
   kumo app list [flags]       list the apps
+  kumo app rotate-secret APPID
+                              give the app a new client secret (printed once)
   kumo app push-config APPID [--fcm-service-account FILE] [--apns-key FILE --apns-key-id ID --apns-team-id ID --apns-bundle-id ID] [--delete fcm|apns|all]
                               show or set the app's phone push keys (printed without the keys)
   kumo migrate [flags]        bring the database schema up to date
   kumo copy [flags]           copy everything from SQLite to PostgreSQL and verify it (--from sqlite:PATH --to postgres://...)
   kumo bench [flags]          measure objects/s and POST-to-push latency
   kumo bench topic [flags]    measure a topic's fan-out to N MQTT devices against the raw broker's
+  kumo help                   show this
 
 Data lives in the SQLite file kumo.db in --data-dir, or in PostgreSQL when
 --database is a postgres:// URL (serve, app and migrate take the flag).
+One kumo serve at a time may use a data directory; kumo app and kumo
+migrate may run beside it.
 
 Every flag can also be set as an environment variable KUMO_<NAME>
 (upper case, dashes to underscores): --data-dir is KUMO_DATA_DIR,
@@ -44,24 +50,33 @@ Every flag can also be set as an environment variable KUMO_<NAME>
 Run "kumo <command> -h" for the flags of a command.
 `
 
+// errNoCommand is run's answer to a command line without a command: the
+// usage went to stderr, and kumo exits with status 2.
+var errNoCommand = errors.New("no command")
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if errors.Is(err, flag.ErrHelp) {
+	switch {
+	case errors.Is(err, flag.ErrHelp):
 		os.Exit(0)
-	}
-	if err != nil {
+	case errors.Is(err, errNoCommand):
+		os.Exit(2)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "kumo:", err)
 		os.Exit(1)
 	}
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	if len(args) == 0 {
+		// No server without being asked: "kumo" alone would listen on
+		// every interface.
+		fmt.Fprint(stderr, usage)
+		return errNoCommand
 	}
+	cmd, args := args[0], args[1:]
 	switch cmd {
 	case "serve":
 		return runServe(ctx, args, stdout, stderr)
@@ -73,11 +88,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCopy(ctx, args, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, stdout, stderr)
-	case "help", "-h", "--help":
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
+	if strings.HasPrefix(cmd, "-") {
+		return fmt.Errorf("unknown command %q: the flags follow the command, as in \"kumo serve %s\"", cmd, cmd)
+	}
 	return fmt.Errorf("unknown command %q", cmd)
 }
 

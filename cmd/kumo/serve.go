@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -22,6 +23,7 @@ import (
 	"github.com/kumo-iot/kumo/internal/phone"
 	"github.com/kumo-iot/kumo/internal/push"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
+	"github.com/kumo-iot/kumo/internal/sqlstore/postgres"
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
 )
 
@@ -43,6 +45,12 @@ type config struct {
 	MQTTWSSAddr string
 	TLSCert     string
 	TLSKey      string
+
+	// The MQTT CONNECT deadline and the throttle of failed CONNECTs (see
+	// broker.Broker).
+	MQTTConnectTimeout  time.Duration
+	MQTTConnectThrottle int
+	MQTTConnectPenalty  time.Duration
 
 	PublicHost                                             string
 	PublicPort, PublicTLSPort, PublicWSPort, PublicWSSPort int
@@ -85,6 +93,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MQTTTLSAddr, "mqtt-tls-addr", ":8883", "address of the MQTT over TLS listener (empty: off)")
 	fs.StringVar(&c.MQTTWSAddr, "mqtt-ws-addr", ":12470", "address of the MQTT over WebSocket listener (empty: off)")
 	fs.StringVar(&c.MQTTWSSAddr, "mqtt-wss-addr", ":12473", "address of the MQTT over secure WebSocket listener (empty: off)")
+	fs.DurationVar(&c.MQTTConnectTimeout, "mqtt-connect-timeout", broker.DefaultConnectTimeout, "time an MQTT connection has from its TCP accept to deliver its CONNECT, TLS handshake and WebSocket upgrade included")
+	fs.IntVar(&c.MQTTConnectThrottle, "mqtt-connect-throttle", broker.DefaultConnectThrottle, "failed MQTT CONNECTs (refused credentials) one source address may make per minute before its CONNECTs are refused unchecked for --mqtt-connect-penalty (0: no throttle)")
+	fs.DurationVar(&c.MQTTConnectPenalty, "mqtt-connect-penalty", broker.DefaultConnectPenalty, "first penalty of an address throttled by --mqtt-connect-throttle; doubled for each penalty that follows another, up to 16 times")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate of the TLS listeners (default: self-signed, kept in the data dir)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&c.PublicHost, "mqtt-public-host", "", "MQTT host given to devices (default: the host the client used to reach the API)")
@@ -153,8 +164,10 @@ type node struct {
 	phones     *phone.Worker
 	ledgerDB   *sqlstore.DB // the embedded mode's delivery ledger (nil on PostgreSQL)
 	metrics    *metricsServer
-	stopPrune  chan struct{} // stops pruneLedger
-	pruned     chan struct{} // closed when pruneLedger returns
+	lock       *dataDirLock         // the SQLite data directory's (nil on PostgreSQL)
+	pgLock     *postgres.ServerLock // the PostgreSQL database's (nil on SQLite)
+	stopPrune  chan struct{}        // stops pruneLedger
+	pruned     chan struct{}        // closed when pruneLedger returns
 }
 
 // pruneLedger deletes ledger records older than retention, every minute,
@@ -196,9 +209,27 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	}
 	n.nodeID, n.store.nodeID, n.store.lease = cfg.NodeID, cfg.NodeID, cfg.Lease
 	n.store.serving = true
+	if n.store.postgresURL == "" {
+		// One server per data directory: a second one would write where
+		// the first's devices never hear of it.
+		dir := filepath.Dir(n.store.sqlitePath)
+		if err := checkDataDir(dir); err != nil {
+			return nil, err
+		}
+		if n.lock, err = lockDataDir(dir); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.NATS != "" {
 		log = log.With("node", cfg.NodeID) // in a cluster, every line says which node
 		n.log = log
+	}
+	if n.store.postgresURL != "" {
+		// One node per database, unless the nodes are a cluster: a node
+		// alone would never push what another writes.
+		if n.pgLock, err = postgres.LockServer(ctx, n.store.postgresURL, cfg.NodeID, cfg.NATS != ""); err != nil {
+			return nil, fmt.Errorf("database %s: %w", n.store, err)
+		}
 	}
 	n.db, err = n.store.open(ctx, auth.Hasher{Iterations: cfg.PasswordIterations})
 	if err != nil {
@@ -228,6 +259,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		Installations: n.db, Presence: n.db, Ledger: n.ledger(cfg), Passwords: passwords, Log: log.With("component", "broker"),
 		Queue: n.db, ReplayRate: cfg.OfflineReplayRate, QueueMaxAge: cfg.OfflineMaxAge,
 		TCPAddr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, WSAddr: cfg.MQTTWSAddr, WSSAddr: cfg.MQTTWSSAddr,
+		ConnectTimeout: cfg.MQTTConnectTimeout, ConnectThrottle: cfg.MQTTConnectThrottle, ConnectPenalty: cfg.MQTTConnectPenalty,
 	}
 	if cfg.MQTTTLSAddr != "" || cfg.MQTTWSSAddr != "" {
 		n.broker.TLSConfig, err = loadTLS(log, cfg.TLSCert, cfg.TLSKey, cfg.DataDir, []string{cfg.PublicHost})
@@ -308,10 +340,17 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 
 // Close shuts the node down gracefully: no new requests, in-flight ones
 // finished, committed events dispatched, then the broker and the store.
+// When ctx ends before the in-flight requests do, their clients are cut
+// off, and the rest of the node has stopGrace of its own to stop.
 func (n *node) Close(ctx context.Context) error {
 	var errs []error
 	if n.api != nil {
 		errs = append(errs, n.api.Close(ctx))
+	}
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+		defer cancel()
 	}
 	if n.dispatcher != nil {
 		errs = append(errs, n.dispatcher.Close(ctx))
@@ -338,6 +377,7 @@ func (n *node) Close(ctx context.Context) error {
 	if n.ledgerDB != nil {
 		errs = append(errs, n.ledgerDB.Close())
 	}
+	errs = append(errs, n.lock.Release(), n.pgLock.Close())
 	return errors.Join(errs...)
 }
 
@@ -359,12 +399,37 @@ Kumo created your first app. Keep these credentials:
   Client ID:     %s
   Client secret: %s
 
-Register a thing and get its token:
+Register a thing and get its token (the walkthrough in README.md goes on
+from here; jq reads the answer):
 
-  curl -s -X POST %s/api/apps/%s/things -H 'Content-Type: application/vnd.kii.ThingRegistrationAndAuthorizationRequest+json' -d '{"_vendorThingID":"my-first-thing","_password":"secret-1234"}'
-
-`, c.AppID, c.AppKey, c.ClientID, c.ClientSecret, n.baseURL, c.AppID)
+%s
+`, c.AppID, c.AppKey, c.ClientID, c.ClientSecret, indent(firstThing(c.AppID, n.baseURL), "  "))
 	return nil
+}
+
+// firstThing is the first step of README.md's walkthrough, which the
+// first-start message prints with the app's ID and the server's URL.
+func firstThing(appID, baseURL string) string {
+	return `APP_ID=` + appID + `
+HOST=` + baseURL + `
+
+curl -s -X POST "$HOST/api/apps/$APP_ID/things" \
+  -H "Content-Type: application/vnd.kii.ThingRegistrationAndAuthorizationRequest+json" \
+  -d '{"_vendorThingID":"my-thing","_password":"my-password"}' | tee thing.json
+THING_ID=$(jq -r ._thingID thing.json)
+ACCESS_TOKEN=$(jq -r ._accessToken thing.json)
+`
+}
+
+// indent puts prefix before every non-empty line of s.
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // defaultNodeID names a node after its host and HTTP port.
@@ -437,6 +502,10 @@ func (n *node) ledger(cfg config) kumo.DeliveryLedger {
 	}
 	return n.db
 }
+
+// stopGrace is how long the rest of a node may take to stop once the
+// shutdown timeout has gone to slow clients (cut off at its end).
+const stopGrace = 10 * time.Second
 
 // defaultLedgerRetention is --ledger-retention's default.
 const defaultLedgerRetention = 24 * time.Hour

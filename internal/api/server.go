@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -76,9 +77,10 @@ type Server struct {
 
 	throttle *throttle // nil when off
 
-	ln   net.Listener
-	http *http.Server
-	mux  *http.ServeMux
+	ln    net.Listener
+	http  *http.Server
+	mux   *http.ServeMux
+	conns atomic.Int64 // open connections
 }
 
 // Open listens on Addr and starts serving.
@@ -91,7 +93,7 @@ func (s *Server) Open() error {
 		return err
 	}
 	s.ln = ln
-	ln = http10Listener{ln}
+	ln = http10Listener{countingListener{ln, &s.conns}}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -110,12 +112,23 @@ func (s *Server) Open() error {
 func (s *Server) ListenAddr() net.Addr { return s.ln.Addr() }
 
 // Close stops accepting connections and waits for in-flight requests to
-// finish, until ctx is done.
+// finish, until ctx is done: then it closes the connections of the clients
+// still there (a slow upload or download), and says how many in one log
+// line. It fails only when the server cannot be stopped.
 func (s *Server) Close(ctx context.Context) error {
 	if s.http == nil {
 		return nil
 	}
-	return s.http.Shutdown(ctx)
+	err := s.http.Shutdown(ctx)
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	open := s.conns.Load()
+	if err := s.http.Close(); err != nil {
+		return err
+	}
+	s.Log.Warn("shutdown timeout reached: closed the connections of clients whose requests had not finished", "connections", open)
+	return nil
 }
 
 // Handler returns the API's http.Handler.

@@ -36,6 +36,21 @@ type Broker struct {
 	// TLSConfig serves the TLS and secure WebSocket listeners.
 	TLSConfig *tls.Config
 
+	// ConnectTimeout is how long a connection has, from its TCP accept,
+	// to deliver its CONNECT, TLS handshake and WebSocket upgrade included
+	// (DefaultConnectTimeout when 0). After the CONNECT, the client's
+	// keep-alive applies.
+	ConnectTimeout time.Duration
+	// ConnectThrottle is how many CONNECTs refused for their credentials
+	// one source address may make per minute before its CONNECTs are
+	// refused, unchecked, for ConnectPenalty (0: no throttle). See
+	// throttle.go.
+	ConnectThrottle int
+	// ConnectPenalty is an address's first penalty (DefaultConnectPenalty
+	// when 0); each penalty that follows another doubles it, up to 16
+	// times.
+	ConnectPenalty time.Duration
+
 	// HoldRecovered is how long a recovered delivery waits for its device
 	// to connect and subscribe (default one minute).
 	HoldRecovered time.Duration
@@ -67,6 +82,8 @@ type Broker struct {
 	server *mqtt.Server
 	addrs  map[string]net.Addr // listener id -> bound address
 
+	throttle *throttle // failed CONNECTs by address; nil when off
+
 	listenMu sync.Mutex // orders the changes of interest with their Listen and Unlisten calls
 	mu       sync.Mutex // guards held, interest, counted and the seen ring
 	held     map[string][]heldDelivery
@@ -97,6 +114,8 @@ type Broker struct {
 	limiter    *limiter            // paces the replay of queued pushes
 	drains     sync.WaitGroup      // drain goroutines
 	closing    bool                // no drain starts after Close began
+
+	revoked revocations // recently revoked usernames (revoke.go)
 }
 
 type heldDelivery struct {
@@ -121,6 +140,12 @@ func (b *Broker) Open() error {
 	if b.HoldRecovered == 0 {
 		b.HoldRecovered = time.Minute
 	}
+	if b.ConnectTimeout <= 0 {
+		b.ConnectTimeout = DefaultConnectTimeout
+	}
+	if b.ConnectPenalty <= 0 {
+		b.ConnectPenalty = DefaultConnectPenalty
+	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.RetainAvailable = 0 // Kii has no retained messages; one after SUBACK breaks strict SDKs
 	caps.MaximumClientWritesPending = 1024
@@ -129,10 +154,19 @@ func (b *Broker) Open() error {
 	b.server = mqtt.New(&mqtt.Options{
 		Capabilities:           caps,
 		InlineClient:           true,
-		Logger:                 b.Log.With("component", "mqtt"),
+		Logger:                 slog.New(quietConnects{b.Log.With("component", "mqtt").Handler()}),
 		SysTopicResendInterval: 1 << 30,
 	})
 	if err := b.server.AddHook(&kiiHook{b: b}, nil); err != nil {
+		return err
+	}
+	if b.ConnectThrottle > 0 {
+		b.throttle = newThrottle(b.ConnectThrottle, b.ConnectPenalty)
+		if err := b.server.AddHook(&throttleHook{b: b}, nil); err != nil {
+			return err
+		}
+	}
+	if err := b.server.AddHook(&revokeHook{b: b}, nil); err != nil {
 		return err
 	}
 	b.addrs = map[string]net.Addr{}
@@ -177,9 +211,9 @@ func (b *Broker) Open() error {
 			}
 			ln = tls.NewListener(ln, b.TLSConfig)
 		}
-		var lst listeners.Listener = &netListener{id: l.id, ln: ln}
+		var lst listeners.Listener = &netListener{id: l.id, ln: ln, connectTimeout: b.ConnectTimeout}
 		if l.ws {
-			lst = newWSListener(l.id, ln, b.Log)
+			lst = newWSListener(l.id, ln, b.Log, b.ConnectTimeout)
 		}
 		if err := b.server.AddListener(lst); err != nil {
 			return fail(err)
@@ -244,8 +278,13 @@ func (b *Broker) Subscribed(topic string) bool {
 
 // Deliver publishes a push to the device whose topic is d.Topic, at QoS 0.
 // A recovered delivery to a device that is not subscribed yet is held
-// until it subscribes or HoldRecovered passes.
+// until it subscribes or HoldRecovered passes. A revocation (d.Revoked)
+// ends the device's session instead.
 func (b *Broker) Deliver(d kumo.Delivery) {
+	if d.Revoked {
+		b.revoke(d) // not a push: see revoke.go
+		return
+	}
 	if d.Queued {
 		b.nudge(d.Topic)
 		return
@@ -393,21 +432,26 @@ func (h *kiiHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
 	if user == "" || !h.b.Passwords.Check(user, pass) {
 		h.b.Log.Info("mqtt connect refused: bad username or password", "client", cl.ID, "remote", cl.Net.Remote)
+		h.b.connectFailed(cl)
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	in, err := h.b.Installations.MQTTInstallation(ctx, user)
 	if err != nil {
-		if kumo.ErrorCode(err) != kumo.ErrInstallationNotFound {
+		if code := kumo.ErrorCode(err); code == kumo.ErrThingDisabled {
+			h.b.Log.Info("mqtt connect refused: the thing is disabled", "client", cl.ID, "remote", cl.Net.Remote)
+		} else if code != kumo.ErrInstallationNotFound {
 			h.b.Log.Error("mqtt connect: installation lookup failed", "error", err)
 		} else {
 			h.b.Log.Info("mqtt connect refused: no such installation", "client", cl.ID, "remote", cl.Net.Remote)
+			h.b.connectFailed(cl)
 		}
 		return false
 	}
 	if cl.ID != in.MQTTTopic {
 		h.b.Log.Info("mqtt connect refused: client ID is not the installation's mqttTopic", "client", cl.ID, "installation", in.ID)
+		h.b.connectFailed(cl)
 		return false
 	}
 	h.b.connecting(cl, pk, in)

@@ -1,7 +1,8 @@
 // Package nats is the bus of a cluster: deliveries travel over NATS to the
 // node that holds each device's MQTT connection. A node subscribes to the
 // subject of every device connected to it (kumo.push.{mqttTopic}), so a
-// delivery goes only where there is interest. NATS carries fan-out only;
+// delivery goes only where there is interest; revoked MQTT credentials go
+// to every node (kumo.revoke). NATS carries fan-out only;
 // the outbox in PostgreSQL stays the source of truth: a publish that NATS
 // did not acknowledge fails, and the dispatcher retries its events.
 package nats
@@ -24,6 +25,8 @@ import (
 const (
 	pushPrefix       = "kumo.push."     // + mqttTopic: a device's deliveries
 	recoveredSubject = "kumo.recovered" // late deliveries, for every node
+	revokeSubject    = "kumo.revoke"    // revoked MQTT credentials, for every node
+	usernameHeader   = "Kumo-Username"  // the revoked username, on revokeSubject
 	idHeader         = "Kumo-Delivery"  // the delivery's ID, for de-duplication
 	topicHeader      = "Kumo-Topic"     // the device's topic, on recoveredSubject
 	appHeader        = "Kumo-App"       // for the delivery ledger: the app,
@@ -51,6 +54,7 @@ type Bus struct {
 	handler   func(kumo.Delivery)
 	subs      map[string]*nats.Subscription
 	recovered *nats.Subscription
+	revoke    *nats.Subscription
 }
 
 // Handle sets the function that receives the deliveries for devices
@@ -84,6 +88,12 @@ func (b *Bus) Open() error {
 		d.Topic, d.Recovered = m.Header.Get(topicHeader), true
 		b.deliver(d)
 	})
+	if err == nil {
+		b.revoke, err = nc.Subscribe(revokeSubject, func(m *nats.Msg) {
+			b.deliver(kumo.Delivery{Topic: m.Header.Get(topicHeader), Username: m.Header.Get(usernameHeader),
+				AppID: m.Header.Get(appHeader), Revoked: true})
+		})
+	}
 	if err == nil && b.Unheard != nil {
 		b.unheard = nats.NewInbox()
 		_, err = nc.Subscribe(b.unheard+".>", b.noResponders)
@@ -182,6 +192,16 @@ func (b *Bus) Publish(ctx context.Context, ds []kumo.Delivery) error {
 	}
 	var last replyCache
 	for _, d := range ds {
+		if d.Revoked { // every node ends the sessions of revoked credentials
+			m := nats.NewMsg(revokeSubject)
+			m.Header.Set(topicHeader, d.Topic)
+			m.Header.Set(usernameHeader, d.Username)
+			m.Header.Set(appHeader, d.AppID)
+			if err := b.nc.PublishMsg(m); err != nil {
+				return fmt.Errorf("nats: publish: %w", err)
+			}
+			continue
+		}
 		m := nats.NewMsg(pushPrefix + d.Topic)
 		if d.Recovered {
 			m = nats.NewMsg(recoveredSubject)

@@ -133,7 +133,13 @@ func (d *Dispatcher) dispatchOnce(ctx context.Context) (int, error) {
 }
 
 // dispatch publishes the deliveries of events and completes them.
-func (d *Dispatcher) dispatch(ctx context.Context, events []kumo.Event) (int, error) {
+func (d *Dispatcher) dispatch(ctx context.Context, all []kumo.Event) (int, error) {
+	revs, events := d.revocations(all) // see revoke.go
+	if len(revs) > 0 {
+		if err := d.Bus.Publish(ctx, revs); err != nil {
+			return 0, err
+		}
+	}
 	buckets := make([]kumo.BucketRef, 0, len(events))
 	seen := make(map[kumo.BucketRef]bool, len(events))
 	for _, e := range events {
@@ -175,10 +181,10 @@ func (d *Dispatcher) dispatch(ctx context.Context, events []kumo.Event) (int, er
 	if err := d.queuePhones(ctx, events); err != nil {
 		return 0, err
 	}
-	if err := d.Outbox.CompleteEvents(ctx, events); err != nil {
+	if err := d.Outbox.CompleteEvents(ctx, all); err != nil {
 		return 0, err
 	}
-	return len(events), nil
+	return len(all), nil
 }
 
 // messageDeliveries returns the deliveries of a push message: its MQTT

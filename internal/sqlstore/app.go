@@ -89,6 +89,33 @@ func (db *DB) ListApps(ctx context.Context) ([]kumo.App, error) {
 	return apps, rows.Err()
 }
 
+// RotateClientSecret implements kumo.AppService. The admin's tokens (its
+// principal is the client ID) go with the old secret, on every node within
+// the token cache's check interval.
+func (db *DB) RotateClientSecret(ctx context.Context, idOrKey string) (kumo.AppCredentials, error) {
+	app, err := db.FindApp(ctx, idOrKey)
+	if err != nil {
+		return kumo.AppCredentials{}, err
+	}
+	creds := kumo.AppCredentials{AppID: app.ID, AppKey: app.Key, ClientID: app.ClientID, ClientSecret: kumo.RandomHex(32)}
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, "UPDATE apps SET client_secret_hash = ? WHERE id = ?", kumo.TokenKey(creds.ClientSecret), app.ID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return kumo.Errorf(kumo.ErrAppNotFound, "The application %s was not found", idOrKey).With("appID", idOrKey)
+		}
+		return revokeTokens(ctx, tx, app.ID, app.ClientID)
+	})
+	if err != nil {
+		return kumo.AppCredentials{}, err
+	}
+	return creds, nil
+}
+
 // checkClientSecret reports whether secret is the admin secret of app.
 func (db *DB) checkClientSecret(ctx context.Context, appID, secret string) (bool, error) {
 	var hash string

@@ -133,6 +133,9 @@ func (db *DB) DeleteInstallation(ctx context.Context, c kumo.Caller, selector st
 		return err
 	}
 	return db.writeTx(ctx, func(tx *Tx) error {
+		if _, err := revokeMQTT(ctx, tx, c.AppID, "id = ?", in.ID); err != nil {
+			return err
+		}
 		res, err := tx.Exec(ctx, "DELETE FROM installations WHERE app_id = ? AND id = ?", c.AppID, in.ID)
 		if err != nil {
 			return err
@@ -149,14 +152,20 @@ func (db *DB) DeleteInstallation(ctx context.Context, c kumo.Caller, selector st
 	})
 }
 
-// MQTTInstallation implements kumo.InstallationService.
+// MQTTInstallation implements kumo.InstallationService. An installation
+// of a disabled thing is refused (until the thing is enabled again).
 func (db *DB) MQTTInstallation(ctx context.Context, username string) (kumo.Installation, error) {
-	row := db.queryRow(ctx, "SELECT "+installationColumns+", persistent FROM installations WHERE mqtt_username = ?", username)
-	var persistent bool
-	in, err := scanInstallation(scanFunc(func(dest ...any) error { return row.Scan(append(dest, &persistent)...) }))
+	row := db.queryRow(ctx, "SELECT "+installationColumns+`, persistent,
+		owner_kind = ? AND EXISTS (SELECT 1 FROM things t WHERE t.app_id = installations.app_id AND t.id = installations.owner_id AND t.disabled <> 0)
+		FROM installations WHERE mqtt_username = ?`, int(kumo.ThingCaller), username)
+	var persistent, disabled bool
+	in, err := scanInstallation(scanFunc(func(dest ...any) error { return row.Scan(append(dest, &persistent, &disabled)...) }))
 	in.Persistent = persistent
 	if errors.Is(err, sql.ErrNoRows) {
 		return in, kumo.Errorf(kumo.ErrInstallationNotFound, "No MQTT installation has username %s", username)
+	}
+	if err == nil && disabled {
+		return kumo.Installation{}, kumo.Errorf(kumo.ErrThingDisabled, "The thing %s of MQTT username %s is disabled", in.Owner.ID, username)
 	}
 	return in, err
 }

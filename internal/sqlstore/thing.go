@@ -183,6 +183,9 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 		}
 	}
 	scope := kumo.Scope{Kind: scopeKind, ID: p.ID}.Key()
+	if _, err := revokeOwnerMQTT(ctx, tx, appID, p); err != nil { // before its installations go
+		return err
+	}
 	for _, q := range append([]statement{
 		{"DELETE FROM " + table + " WHERE app_id = ? AND id = ?", []any{appID, p.ID}},
 		{"DELETE FROM installations WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{appID, int(p.Kind), p.ID}},
@@ -245,6 +248,9 @@ func (db *DB) SetThingDisabled(ctx context.Context, c kumo.Caller, selector stri
 		}
 		if !disabled {
 			return nil
+		}
+		if _, err := revokeOwnerMQTT(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.ThingCaller, ID: t.ID}); err != nil {
+			return err
 		}
 		return revokeTokens(ctx, tx, c.AppID, t.ID)
 	})
@@ -313,8 +319,12 @@ func (db *DB) ChangeThingPassword(ctx context.Context, c kumo.Caller, selector, 
 	}
 	now := db.now()
 	return db.writeTx(ctx, func(tx *Tx) error {
-		// As for the vendor thing ID, the thing's tokens stay.
+		// As for the vendor thing ID, the thing's tokens stay; its MQTT
+		// credentials are replaced (it reads them again with its token).
 		_, err := tx.Exec(ctx, "UPDATE things SET password_hash = ?, modified = ? WHERE app_id = ? AND id = ?", hash, now, c.AppID, t.ID)
-		return err
+		if err != nil {
+			return err
+		}
+		return rotateMQTT(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.ThingCaller, ID: t.ID})
 	})
 }

@@ -246,6 +246,9 @@ func (db *DB) ChangePassword(ctx context.Context, c kumo.Caller, selector, oldPa
 			hash, db.now(), c.AppID, u.ID); err != nil {
 			return err
 		}
+		if err := rotateMQTT(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID}); err != nil {
+			return err
+		}
 		return revokeTokens(ctx, tx, c.AppID, u.ID)
 	})
 }

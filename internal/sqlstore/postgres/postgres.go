@@ -6,12 +6,9 @@
 // applied by Open (and by Migrate, for "kumo migrate") under an advisory
 // lock, so that nodes starting together apply each migration once.
 //
-// One node per database for now. The outbox is claimed with a cursor over
-// seq (sqlstore.DB.ClaimEvents), which is correct only while one writer
-// assigns seqs in commit order. Several nodes on one database need a
-// claim that holds across writers (FOR UPDATE SKIP LOCKED with a claim
-// owner and lease); it belongs in sqlstore/event.go, selected by the
-// dialect.
+// Several nodes share a database as the nodes of a cluster (kumo serve
+// --nats): they claim outbox events with leases. A node started alone
+// holds the server lock (serverlock.go), which keeps other nodes out.
 package postgres
 
 import (

@@ -124,6 +124,48 @@ func testApps(t *testing.T, s suite) {
 		}
 	})
 
+	t.Run("RotateClientSecret", func(t *testing.T) {
+		f := newFixture(t, s) // holds app1 with key key1
+		other := f.mustApp(kumo.AppCreate{ID: "app2"})
+		admin := func(appID, clientID, secret string) (kumo.Token, error) {
+			return f.db.Login(f.ctx, appID, kumo.LoginRequest{GrantType: kumo.GrantClientCredentials, ClientID: clientID, ClientSecret: secret})
+		}
+		old, err := admin(f.app.AppID, f.app.ClientID, f.app.ClientSecret)
+		if err != nil {
+			t.Fatalf("admin login before the rotation: %v", err)
+		}
+		otherTok, err := admin(other.AppID, other.ClientID, other.ClientSecret)
+		if err != nil {
+			t.Fatalf("other app's admin login: %v", err)
+		}
+		creds, err := f.db.RotateClientSecret(f.ctx, "key1") // by key, as FindApp
+		if err != nil {
+			t.Fatalf("RotateClientSecret: %v", err)
+		}
+		if creds.AppID != f.app.AppID || creds.AppKey != f.app.AppKey || creds.ClientID != f.app.ClientID {
+			t.Errorf("RotateClientSecret = %+v, want the app's ID, key and client ID %+v", creds, f.app)
+		}
+		if creds.ClientSecret == "" || creds.ClientSecret == f.app.ClientSecret {
+			t.Fatalf("RotateClientSecret gave the secret %q (old %q)", creds.ClientSecret, f.app.ClientSecret)
+		}
+		_, err = admin(f.app.AppID, f.app.ClientID, f.app.ClientSecret)
+		wantCode(t, "admin login with the old secret", err, kumo.ErrInvalidGrant)
+		if _, err := admin(f.app.AppID, f.app.ClientID, creds.ClientSecret); err != nil {
+			t.Errorf("admin login with the new secret: %v", err)
+		}
+		_, err = f.db.Authenticate(f.ctx, f.app.AppID, old.AccessToken)
+		wantCode(t, "admin token issued before the rotation", err, kumo.ErrWrongToken)
+		// Another app is untouched.
+		if _, err := f.db.Authenticate(f.ctx, other.AppID, otherTok.AccessToken); err != nil {
+			t.Errorf("another app's admin token after the rotation: %v", err)
+		}
+		if _, err := admin(other.AppID, other.ClientID, other.ClientSecret); err != nil {
+			t.Errorf("another app's admin login after the rotation: %v", err)
+		}
+		_, err = f.db.RotateClientSecret(f.ctx, "nope")
+		wantCode(t, `RotateClientSecret("nope")`, err, kumo.ErrAppNotFound)
+	})
+
 	t.Run("ListEmpty", func(t *testing.T) {
 		db := s.open(t)
 		apps, err := db.ListApps(t.Context())

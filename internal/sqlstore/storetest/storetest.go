@@ -62,6 +62,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"GroupCommit", testGroupCommit},
 		{"Close", testClose},
 		{"Installations", testInstallations},
+		{"RevokeMQTT", testRevokeMQTT},
 		{"Subscriptions", testSubscriptions},
 		{"Topics", testTopics},
 		{"Secret", testSecret},
