@@ -23,6 +23,11 @@ type QueuedPush struct {
 	Seq     int64  // the outbox seq of its event: the queue's order
 	Payload []byte
 	Created int64 // epoch ms it was queued
+	// For the delivery ledger: the app, the event's type, and the
+	// pushMessageID of a sent message.
+	AppID     string
+	EventType EventType
+	MessageID string
 }
 
 // PushQueue is the durable queue of the pushes of persistent MQTT
@@ -45,6 +50,6 @@ type PushQueue interface {
 	// Dequeue removes pushes of topic, delivered or expired.
 	Dequeue(ctx context.Context, topic string, seqs []int64) error
 	// ExpireQueued removes every push queued before the epoch ms before,
-	// and returns how many it removed per topic.
-	ExpireQueued(ctx context.Context, before int64) (map[string]int, error)
+	// and returns them (without their payloads).
+	ExpireQueued(ctx context.Context, before int64) ([]QueuedPush, error)
 }

@@ -108,15 +108,45 @@ func (db *DB) PhoneRecipients(ctx context.Context, e kumo.Event) ([]kumo.PhoneRe
 	return out, nil
 }
 
-// QueuePhonePushes implements kumo.PhoneQueue.
+// QueuePhonePushes implements kumo.PhoneQueue. The pushes of an event
+// are queued by the write that marks its outbox row (phones_queued), in
+// the same transaction: a call for an event already marked, or gone from
+// the outbox (completed, hence queued), queues none of its pushes, and
+// writes no ledger record for them. The mark lives as long as the event,
+// which is as long as it can be dispatched again.
 func (db *DB) QueuePhonePushes(ctx context.Context, ps []kumo.PhonePush) error {
 	if len(ps) == 0 {
 		return nil
 	}
 	now := db.now()
+	var queued []kumo.PhonePush
 	err := db.writeTx(ctx, func(tx *Tx) error {
-		for start := 0; start < len(ps); start += 100 {
-			chunk := ps[start:min(start+100, len(ps))]
+		queued = queued[:0]
+		first := map[int64]bool{} // event seq -> this write marked it
+		for _, p := range ps {
+			if p.Seq == 0 {
+				queued = append(queued, p)
+				continue
+			}
+			mine, asked := first[p.Seq]
+			if !asked {
+				res, err := tx.Exec(ctx, "UPDATE outbox SET phones_queued = 1 WHERE seq = ? AND phones_queued = 0", p.Seq)
+				if err != nil {
+					return err
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return err
+				}
+				mine = n > 0
+				first[p.Seq] = mine
+			}
+			if mine {
+				queued = append(queued, p)
+			}
+		}
+		for start := 0; start < len(queued); start += 100 {
+			chunk := queued[start:min(start+100, len(queued))]
 			var sb strings.Builder
 			sb.WriteString(`INSERT INTO phone_pushes (app_id, message_id, event_type, installation_id, device_type, registration_id,
 				development, payload, attempts, due, claimed_by, claimed_until) VALUES `)
@@ -138,8 +168,8 @@ func (db *DB) QueuePhonePushes(ctx context.Context, ps []kumo.PhonePush) error {
 	if err != nil {
 		return err
 	}
-	rs := make([]kumo.DeliveryRecord, len(ps))
-	for i, p := range ps {
+	rs := make([]kumo.DeliveryRecord, len(queued))
+	for i, p := range queued {
 		rs[i] = kumo.DeliveryRecord{AppID: p.AppID, MessageID: p.MessageID, EventType: p.EventType, InstallationID: p.InstallationID,
 			DeviceType: p.DeviceType, State: kumo.DeliveryQueued, Reason: "waiting for the phone worker", Created: now}
 	}

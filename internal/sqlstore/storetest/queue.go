@@ -146,8 +146,12 @@ func testQueue(t *testing.T, s suite) {
 		if err != nil {
 			t.Fatalf("ExpireQueued: %v", err)
 		}
-		if want := map[string]int{a: 2, b: 1}; !reflect.DeepEqual(got, want) {
-			t.Errorf("ExpireQueued = %v, want %v", got, want)
+		perTopic := map[string]int{}
+		for _, p := range got {
+			perTopic[p.Topic]++
+		}
+		if want := map[string]int{a: 2, b: 1}; !reflect.DeepEqual(perTopic, want) {
+			t.Errorf("ExpireQueued = %+v, want per topic %v", got, want)
 		}
 		if got, want := queuedSeqs(f, a, nil), []int64{4}; !reflect.DeepEqual(got, want) {
 			t.Errorf("Queued = %v, want %v", got, want)
@@ -172,6 +176,92 @@ func testQueue(t *testing.T, s suite) {
 			t.Errorf("Queued(no-such-topic) = %v, want none", got)
 		}
 	})
+}
+
+// testQueueLedger checks what the ledger says of a persistent
+// installation's pushes: one "queued" record per push however often its
+// event is queued, and a "dropped" one, with the push's event type and
+// message ID, for each push its queue lost (trimmed, clean session 1, the
+// installation deleted). Queued and ExpireQueued return the pushes with
+// their event types and message IDs, for the broker's records.
+func testQueueLedger(t *testing.T, s suite) {
+	f := newFixture(t, s)
+	f.db.LedgerOn = true
+	f.db.QueueMax = 2
+	_, c := f.mustThing("vt-ledger")
+	in := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
+	topic := in.MQTTTopic
+	push := func(seq int64) kumo.Delivery {
+		return kumo.Delivery{Topic: topic, ID: strconv.FormatInt(seq, 10), Payload: []byte(`{}`), AppID: f.app.AppID,
+			EventType: kumo.PushMessageSent, MessageID: fmt.Sprintf("m%d", seq)}
+	}
+	if err := f.db.SetPersistent(f.ctx, topic, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(1), push(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(1), push(2)}); err != nil { // the batch dispatched again
+		t.Fatal(err)
+	}
+	ps, err := f.db.Queued(f.ctx, topic, nil, 10)
+	if err != nil || len(ps) != 2 {
+		t.Fatalf("Queued = %+v, %v; want 2 pushes", ps, err)
+	}
+	for _, p := range ps {
+		if p.AppID != f.app.AppID || p.EventType != kumo.PushMessageSent || p.MessageID != fmt.Sprintf("m%d", p.Seq) {
+			t.Errorf("queued push %+v: want its app, event type and message ID", p)
+		}
+	}
+	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(3)}); err != nil { // trims push 1
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(4)}); err != nil { // trims push 2
+		t.Fatal(err)
+	}
+	expired, err := f.db.ExpireQueued(f.ctx, f.clock.Millis()-time.Minute.Milliseconds()) // push 3
+	if err != nil || len(expired) != 1 || expired[0].MessageID != "m3" || expired[0].EventType != kumo.PushMessageSent || expired[0].AppID != f.app.AppID {
+		t.Errorf("ExpireQueued = %+v, %v; want push 3 with its app, event type and message ID", expired, err)
+	}
+	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(5)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.SetPersistent(f.ctx, topic, false); err != nil { // drops 4 and 5
+		t.Fatal(err)
+	}
+	if err := f.db.SetPersistent(f.ctx, topic, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(6)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.DeleteInstallation(f.ctx, c, in.ID); err != nil { // drops 6
+		t.Fatal(err)
+	}
+
+	rs, _, err := f.db.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 1000})
+	if err != nil {
+		t.Fatalf("Deliveries: %v", err)
+	}
+	got := map[string][]string{} // message ID -> states, in order
+	for _, r := range rs {
+		if r.InstallationID != in.ID || r.EventType != kumo.PushMessageSent {
+			t.Errorf("record %+v: want installation %s and event type %s", r, in.ID, kumo.PushMessageSent)
+		}
+		got[r.MessageID] = append(got[r.MessageID], string(r.State))
+	}
+	want := map[string][]string{
+		"m1": {"queued", "dropped"}, // trimmed
+		"m2": {"queued", "dropped"}, // trimmed
+		"m4": {"queued", "dropped"}, // clean session 1
+		"m5": {"queued", "dropped"},
+		"m6": {"queued", "dropped"}, // the installation deleted
+		"m3": {"queued"},            // its expiry is the broker's record
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ledger states by message = %v, want %v", got, want)
+	}
 }
 
 // logged reports whether the store logged a record with every word.
