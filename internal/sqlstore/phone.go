@@ -228,13 +228,41 @@ func (db *DB) FinishPhonePush(ctx context.Context, id int64, retryAt int64) erro
 	})
 }
 
-// DropPhoneInstallation implements kumo.PhoneQueue.
+// DropPhoneInstallation implements kumo.PhoneQueue. The installation's
+// waiting pushes go with it, each recorded dropped in the ledger; those
+// claimed now are left to their workers' records (the caller's own push
+// among them).
 func (db *DB) DropPhoneInstallation(ctx context.Context, appID, installationID string) error {
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := db.now()
+	var rs []kumo.DeliveryRecord
+	err := db.writeTx(ctx, func(tx *Tx) error {
+		rs = rs[:0]
 		if _, err := tx.Exec(ctx, "DELETE FROM installations WHERE app_id = ? AND id = ? AND device_type IN ('ANDROID', 'IOS')", appID, installationID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "DELETE FROM phone_pushes WHERE app_id = ? AND installation_id = ?", appID, installationID)
-		return err
+		rows, err := tx.Query(ctx, `DELETE FROM phone_pushes WHERE app_id = ? AND installation_id = ?
+			RETURNING message_id, event_type, device_type, claimed_until`, appID, installationID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r := kumo.DeliveryRecord{AppID: appID, InstallationID: installationID, State: kumo.DeliveryDropped,
+				Reason: "the provider reports the token gone: the installation is deleted", Created: now}
+			var typ string
+			var claimedUntil int64
+			if err := rows.Scan(&r.MessageID, &typ, &r.DeviceType, &claimedUntil); err != nil {
+				return err
+			}
+			r.EventType = kumo.EventType(typ)
+			if claimedUntil < now {
+				rs = append(rs, r)
+			}
+		}
+		return rows.Err()
 	})
+	if err == nil {
+		db.record(ctx, rs)
+	}
+	return err
 }

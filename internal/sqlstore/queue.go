@@ -53,16 +53,17 @@ func (db *DB) SetPersistent(ctx context.Context, topic string, persistent bool) 
 // dropQueue deletes the queue of topic within tx, and returns the pushes
 // it held (without their payloads), for the ledger.
 func dropQueue(ctx context.Context, tx *Tx, topic string) ([]kumo.QueuedPush, error) {
-	ps, err := queuedOf(ctx, tx, "SELECT mqtt_topic, seq, created, app_id, event_type, message_id FROM mqtt_queue WHERE mqtt_topic = ? ORDER BY seq", topic)
-	if err != nil || len(ps) == 0 {
-		return nil, err
-	}
-	_, err = tx.Exec(ctx, "DELETE FROM mqtt_queue WHERE mqtt_topic = ?", topic)
-	return ps, err
+	return queuedOf(ctx, tx, "DELETE FROM mqtt_queue WHERE mqtt_topic = ? RETURNING "+queuedColumns, topic)
 }
 
+// queuedColumns are the columns queuedOf reads. The deletes of queued
+// pushes return them (DELETE … RETURNING, SQLite ≥ 3.35 and PostgreSQL):
+// of two nodes deleting the same rows at once, only the one that deleted
+// a push gets it, and records it.
+const queuedColumns = "mqtt_topic, seq, created, app_id, event_type, message_id"
+
 // queuedOf reads queued pushes, without their payloads, from a query of
-// mqtt_topic, seq, created, app_id, event_type, message_id.
+// queuedColumns.
 func queuedOf(ctx context.Context, tx *Tx, query string, args ...any) ([]kumo.QueuedPush, error) {
 	rows, err := tx.Query(ctx, query, args...)
 	if err != nil {
@@ -128,17 +129,18 @@ func (db *DB) PersistentTopics(ctx context.Context) (map[string]bool, error) {
 
 // Enqueue implements kumo.PushQueue. A delivery's ID is the outbox seq of
 // its event, which orders the queue. Only the pushes it adds are recorded
-// queued in the ledger (a repeat of the event adds none), and those it
-// trims dropped.
+// queued in the ledger (a repeat of the event adds none), those it trims
+// dropped, and those whose installation is gone (deleted since the
+// dispatcher read the persistent topics) dropped.
 func (db *DB) Enqueue(ctx context.Context, ds []kumo.Delivery) error {
 	if len(ds) == 0 {
 		return nil
 	}
 	now := db.now()
-	var added []kumo.Delivery
+	var added, gone []kumo.Delivery
 	var dropped []kumo.QueuedPush
 	err := db.writeTx(ctx, func(tx *Tx) error {
-		added, dropped = added[:0], nil
+		added, gone, dropped = added[:0], gone[:0], nil
 		topics := map[string]bool{}
 		for _, d := range ds {
 			seq, err := strconv.ParseInt(d.ID, 10, 64)
@@ -151,10 +153,16 @@ func (db *DB) Enqueue(ctx context.Context, ds []kumo.Delivery) error {
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil {
+			n, err := res.RowsAffected()
+			if err != nil {
 				return err
-			} else if n > 0 {
+			}
+			if n > 0 {
 				added = append(added, d)
+			} else if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM installations WHERE mqtt_topic = ?", d.Topic).Scan(&n); err != nil {
+				return err
+			} else if n == 0 {
+				gone = append(gone, d) // else queued already: the event dispatched again
 			}
 			topics[d.Topic] = true
 		}
@@ -174,6 +182,10 @@ func (db *DB) Enqueue(ctx context.Context, ds []kumo.Delivery) error {
 	for _, d := range added {
 		rs = append(rs, kumo.DeliveryRecord{AppID: d.AppID, MessageID: d.MessageID, EventType: d.EventType, MQTTTopic: d.Topic,
 			DeviceType: "MQTT", State: kumo.DeliveryQueued, Reason: "kept for a device with a persistent session", Created: now})
+	}
+	for _, d := range gone {
+		rs = append(rs, kumo.DeliveryRecord{AppID: d.AppID, MessageID: d.MessageID, EventType: d.EventType, MQTTTopic: d.Topic,
+			DeviceType: "MQTT", State: kumo.DeliveryDropped, Reason: "the installation is gone", Created: now})
 	}
 	perTopic := map[string]int{}
 	for _, p := range dropped {
@@ -205,14 +217,8 @@ func (db *DB) trimQueue(ctx context.Context, tx *Tx, topic string) ([]kumo.Queue
 	if over <= 0 {
 		return nil, nil
 	}
-	ps, err := queuedOf(ctx, tx, `SELECT mqtt_topic, seq, created, app_id, event_type, message_id FROM mqtt_queue
-		WHERE mqtt_topic = ? ORDER BY seq LIMIT ?`, topic, over)
-	if err != nil {
-		return nil, err
-	}
-	_, err = tx.Exec(ctx, `DELETE FROM mqtt_queue WHERE mqtt_topic = ? AND seq IN
-		(SELECT seq FROM mqtt_queue WHERE mqtt_topic = ? ORDER BY seq LIMIT ?)`, topic, topic, over)
-	return ps, err
+	return queuedOf(ctx, tx, `DELETE FROM mqtt_queue WHERE mqtt_topic = ? AND seq IN
+		(SELECT seq FROM mqtt_queue WHERE mqtt_topic = ? ORDER BY seq LIMIT ?) RETURNING `+queuedColumns, topic, topic, over)
 }
 
 // Queued implements kumo.PushQueue.
@@ -260,12 +266,7 @@ func (db *DB) ExpireQueued(ctx context.Context, before int64) ([]kumo.QueuedPush
 	var out []kumo.QueuedPush
 	err := db.writeTx(ctx, func(tx *Tx) error {
 		var err error
-		out, err = queuedOf(ctx, tx, `SELECT mqtt_topic, seq, created, app_id, event_type, message_id FROM mqtt_queue
-			WHERE created < ? ORDER BY mqtt_topic, seq`, before)
-		if err != nil || len(out) == 0 {
-			return err
-		}
-		_, err = tx.Exec(ctx, "DELETE FROM mqtt_queue WHERE created < ?", before)
+		out, err = queuedOf(ctx, tx, "DELETE FROM mqtt_queue WHERE created < ? RETURNING "+queuedColumns, before)
 		return err
 	})
 	return out, err

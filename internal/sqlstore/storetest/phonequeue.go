@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 // finished push is gone, and a token reported gone takes its pushes along.
 func testPhoneQueue(t *testing.T, s suite) {
 	f := newFixture(t, s)
+	f.db.LedgerOn = true
 	_, c := f.mustThing("vt-phone")
 	in := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: "tok-1"})
 	push := kumo.PhonePush{AppID: f.app.AppID, EventType: kumo.DataObjectCreated, Payload: []byte(`{"a":1}`),
@@ -60,6 +62,22 @@ func testPhoneQueue(t *testing.T, s suite) {
 	}
 	_, err := f.db.GetInstallation(f.ctx, f.admin, in.ID)
 	wantCode(t, "GetInstallation after the drop", err, kumo.ErrInstallationNotFound)
+	// The ledger: both pushes queued, and the one that was waiting
+	// (its claim over) dropped with the installation.
+	rs, _, err := f.db.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []kumo.DeliveryState
+	for _, r := range rs {
+		states = append(states, r.State)
+		if r.InstallationID != in.ID || r.EventType != kumo.DataObjectCreated {
+			t.Errorf("record %+v: want installation %s, event type %s", r, in.ID, kumo.DataObjectCreated)
+		}
+	}
+	if want := []kumo.DeliveryState{kumo.DeliveryQueued, kumo.DeliveryQueued, kumo.DeliveryDropped}; !slices.Equal(states, want) {
+		t.Errorf("ledger states = %v, want %v", states, want)
+	}
 }
 
 // testPhoneQueueOnce checks that the pushes of an event are queued once,

@@ -182,7 +182,7 @@ func testQueue(t *testing.T, s suite) {
 // installation's pushes: one "queued" record per push however often its
 // event is queued, and a "dropped" one, with the push's event type and
 // message ID, for each push its queue lost (trimmed, clean session 1, the
-// installation deleted). Queued and ExpireQueued return the pushes with
+// installation deleted) or never took (its installation gone). Queued and ExpireQueued return the pushes with
 // their event types and message IDs, for the broker's records.
 func testQueueLedger(t *testing.T, s suite) {
 	f := newFixture(t, s)
@@ -239,6 +239,9 @@ func testQueueLedger(t *testing.T, s suite) {
 	if err := f.db.DeleteInstallation(f.ctx, c, in.ID); err != nil { // drops 6
 		t.Fatal(err)
 	}
+	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(7)}); err != nil { // for an installation gone: dropped
+		t.Fatal(err)
+	}
 
 	rs, _, err := f.db.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 1000})
 	if err != nil {
@@ -246,7 +249,7 @@ func testQueueLedger(t *testing.T, s suite) {
 	}
 	got := map[string][]string{} // message ID -> states, in order
 	for _, r := range rs {
-		if r.InstallationID != in.ID || r.EventType != kumo.PushMessageSent {
+		if r.MessageID != "m7" && r.InstallationID != in.ID || r.EventType != kumo.PushMessageSent || r.AppID != f.app.AppID {
 			t.Errorf("record %+v: want installation %s and event type %s", r, in.ID, kumo.PushMessageSent)
 		}
 		got[r.MessageID] = append(got[r.MessageID], string(r.State))
@@ -257,6 +260,7 @@ func testQueueLedger(t *testing.T, s suite) {
 		"m4": {"queued", "dropped"}, // clean session 1
 		"m5": {"queued", "dropped"},
 		"m6": {"queued", "dropped"}, // the installation deleted
+		"m7": {"dropped"},           // queued after the installation was deleted
 		"m3": {"queued"},            // its expiry is the broker's record
 	}
 	if !reflect.DeepEqual(got, want) {
