@@ -40,9 +40,12 @@ type PushQueue interface {
 	// PersistentTopics returns the mqttTopics of the persistent
 	// installations. The caller must not modify the set.
 	PersistentTopics(ctx context.Context) (map[string]bool, error)
-	// Enqueue adds deliveries to their installations' queues (a delivery
-	// already queued, the same event for the same topic, is not added
-	// twice), then drops the oldest pushes of a queue beyond its bound.
+	// Enqueue adds deliveries to their installations' queues, then drops
+	// the oldest pushes of a queue beyond its bound. A delivery's ID is
+	// its event's outbox seq; an event's deliveries are all in one call,
+	// and queued by the first call only, while the event is in the
+	// outbox: a batch dispatched again queues nothing, even after its
+	// pushes were replayed and dequeued.
 	Enqueue(ctx context.Context, ds []Delivery) error
 	// Queued returns up to max pushes of topic, oldest first, skipping
 	// those in skip (pushes already sent, not yet dequeued).

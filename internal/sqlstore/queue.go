@@ -128,8 +128,9 @@ func (db *DB) PersistentTopics(ctx context.Context) (map[string]bool, error) {
 }
 
 // Enqueue implements kumo.PushQueue. A delivery's ID is the outbox seq of
-// its event, which orders the queue. Only the pushes it adds are recorded
-// queued in the ledger (a repeat of the event adds none), those it trims
+// its event, which orders the queue. An event's pushes are queued once
+// (markQueued). Only the pushes it adds are recorded queued in the ledger
+// (a repeat of the event adds none), those it trims
 // dropped, and those whose installation is gone (deleted since the
 // dispatcher read the persistent topics) dropped.
 func (db *DB) Enqueue(ctx context.Context, ds []kumo.Delivery) error {
@@ -142,10 +143,21 @@ func (db *DB) Enqueue(ctx context.Context, ds []kumo.Delivery) error {
 	err := db.writeTx(ctx, func(tx *Tx) error {
 		added, gone, dropped = added[:0], gone[:0], nil
 		topics := map[string]bool{}
+		first := map[int64]bool{} // event seq -> this write may queue its pushes
 		for _, d := range ds {
 			seq, err := strconv.ParseInt(d.ID, 10, 64)
 			if err != nil {
 				return fmt.Errorf("queue a push for %s: its ID %q is not an outbox seq", d.Topic, d.ID)
+			}
+			mine, asked := first[seq]
+			if !asked {
+				if mine, err = markQueued(ctx, tx, seq); err != nil {
+					return err
+				}
+				first[seq] = mine
+			}
+			if !mine {
+				continue // queued by an earlier dispatch of its event
 			}
 			res, err := tx.Exec(ctx, `INSERT INTO mqtt_queue (mqtt_topic, seq, app_id, payload, created, event_type, message_id)
 				SELECT ?, CAST(? AS BIGINT), app_id, ?, CAST(? AS BIGINT), ?, ? FROM installations WHERE mqtt_topic = ?
@@ -197,6 +209,22 @@ func (db *DB) Enqueue(ctx context.Context, ds []kumo.Delivery) error {
 	rs = append(rs, queueRecords(dropped, kumo.DeliveryDropped, "the offline queue is full: the oldest push went", now)...)
 	db.record(ctx, rs)
 	return nil
+}
+
+// markQueued marks the outbox event seq as having its offline pushes
+// queued, and reports whether this write may queue them: it marked the
+// event (an event marked already, or gone from the outbox, completed, had
+// its pushes queued). The dispatcher queues all of an event's offline
+// pushes in one Enqueue, so that an event dispatched again (its
+// completion failed, a restart, a takeover) finds its mark and queues
+// nothing, even after its pushes were replayed and dequeued.
+func markQueued(ctx context.Context, tx *Tx, seq int64) (bool, error) {
+	res, err := tx.Exec(ctx, "UPDATE outbox SET mqtt_queued = 1 WHERE seq = ? AND mqtt_queued = 0", seq)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 func (db *DB) queueMax() int {

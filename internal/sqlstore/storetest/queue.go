@@ -81,7 +81,7 @@ func testQueue(t *testing.T, s suite) {
 	})
 
 	t.Run("Order", func(t *testing.T) {
-		f := newFixture(t, s)
+		f := withEvents(newFixture(t, s), 10)
 		a, b := newDevice(f, "vt-a"), newDevice(f, "vt-b")
 		f.db.SetPersistent(f.ctx, a, true)
 		f.db.SetPersistent(f.ctx, b, true)
@@ -120,7 +120,7 @@ func testQueue(t *testing.T, s suite) {
 	})
 
 	t.Run("MaxCount", func(t *testing.T) {
-		f := newFixture(t, s)
+		f := withEvents(newFixture(t, s), 10)
 		f.db.QueueMax = 3
 		a := newDevice(f, "vt-a")
 		f.db.SetPersistent(f.ctx, a, true)
@@ -135,7 +135,7 @@ func testQueue(t *testing.T, s suite) {
 	})
 
 	t.Run("MaxAge", func(t *testing.T) {
-		f := newFixture(t, s)
+		f := withEvents(newFixture(t, s), 10)
 		a, b := newDevice(f, "vt-a"), newDevice(f, "vt-b")
 		f.db.SetPersistent(f.ctx, a, true)
 		f.db.SetPersistent(f.ctx, b, true)
@@ -158,8 +158,46 @@ func testQueue(t *testing.T, s suite) {
 		}
 	})
 
-	t.Run("DeletedInstallation", func(t *testing.T) {
+	// An event's offline pushes are queued once, however often it is
+	// dispatched: while they wait, after they were replayed and
+	// dequeued, after a restart.
+	t.Run("Once", func(t *testing.T) {
 		f := newFixture(t, s)
+		a, b := newDevice(f, "vt-a"), newDevice(f, "vt-b")
+		f.db.SetPersistent(f.ctx, a, true)
+		f.db.SetPersistent(f.ctx, b, true)
+		f.mustObject(f.admin, f.bucket(kumo.AppScope, "once"), map[string]any{})
+		events, err := f.db.ClaimEvents(f.ctx, 10)
+		if err != nil || len(events) != 1 {
+			t.Fatalf("ClaimEvents = %+v, %v; want one event", events, err)
+		}
+		seq := events[0].Seq
+		enqueue := func(what string) {
+			t.Helper()
+			if err := f.db.Enqueue(f.ctx, append(deliveries(a, seq), deliveries(b, seq)...)); err != nil {
+				t.Fatalf("Enqueue (%s): %v", what, err)
+			}
+		}
+		enqueue("first dispatch")
+		if err := f.db.Dequeue(f.ctx, a, []int64{seq}); err != nil { // replayed to a
+			t.Fatal(err)
+		}
+		enqueue("dispatched again after a's push was replayed")
+		if got := queuedSeqs(f, a, nil); len(got) != 0 {
+			t.Errorf("Queued(a) = %v after its push was replayed and the event dispatched again; want none", got)
+		}
+		if got, want := queuedSeqs(f, b, nil), []int64{seq}; !reflect.DeepEqual(got, want) {
+			t.Errorf("Queued(b) = %v, want %v", got, want)
+		}
+		f.reopen()
+		enqueue("after a restart")
+		if got := queuedSeqs(f, a, nil); len(got) != 0 {
+			t.Errorf("after a restart, Queued(a) = %v; want none", got)
+		}
+	})
+
+	t.Run("DeletedInstallation", func(t *testing.T) {
+		f := withEvents(newFixture(t, s), 10)
 		_, c := f.mustThing("vt-a")
 		in := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
 		f.db.SetPersistent(f.ctx, in.MQTTTopic, true)
@@ -171,7 +209,7 @@ func testQueue(t *testing.T, s suite) {
 			t.Errorf("Queued after the installation's deletion = %v, want none", got)
 		}
 		// A push for a topic no installation has is not queued.
-		f.db.Enqueue(f.ctx, deliveries("no-such-topic", 1))
+		f.db.Enqueue(f.ctx, deliveries("no-such-topic", 2))
 		if got := queuedSeqs(f, "no-such-topic", nil); len(got) != 0 {
 			t.Errorf("Queued(no-such-topic) = %v, want none", got)
 		}
@@ -185,7 +223,7 @@ func testQueue(t *testing.T, s suite) {
 // installation deleted) or never took (its installation gone). Queued and ExpireQueued return the pushes with
 // their event types and message IDs, for the broker's records.
 func testQueueLedger(t *testing.T, s suite) {
-	f := newFixture(t, s)
+	f := withEvents(newFixture(t, s), 10)
 	f.db.LedgerOn = true
 	f.db.QueueMax = 2
 	_, c := f.mustThing("vt-ledger")
@@ -266,6 +304,17 @@ func testQueueLedger(t *testing.T, s suite) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ledger states by message = %v, want %v", got, want)
 	}
+}
+
+// withEvents commits n outbox events (objects created) in f's new store,
+// whose seqs are then 1 to n at least: the queue takes the pushes of
+// events in the outbox only (those it was not given before).
+func withEvents(f *fixture, n int) *fixture {
+	f.t.Helper()
+	for i := range n {
+		f.mustObject(f.admin, f.bucket(kumo.AppScope, "events"), map[string]any{"n": i})
+	}
+	return f
 }
 
 // logged reports whether the store logged a record with every word.
