@@ -54,9 +54,10 @@ func (o *failingOutbox) completed() bool {
 }
 
 // TestPhonePushesQueuedOnce dispatches a batch whose completion fails
-// twice, over a real store: after the first failure its phone push waits
-// in the queue, after the second it was sent (and removed). The batch
-// dispatched three times queues the push once, on SQLite and PostgreSQL.
+// twice, over a real store: after the first failure its phone push and
+// its push to a persistent MQTT device wait in their queues, after the
+// second they were sent (and removed). The batch dispatched three times
+// queues each push once, on SQLite and PostgreSQL.
 func TestPhonePushesQueuedOnce(t *testing.T) {
 	stores := []struct {
 		name string
@@ -99,14 +100,31 @@ func TestPhonePushesQueuedOnce(t *testing.T) {
 			if _, err := db.CreateInstallation(ctx, thing, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: "tok"}); err != nil {
 				t.Fatal(err)
 			}
+			mqttIn, err := db.CreateInstallation(ctx, thing, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SetPersistent(ctx, mqttIn.MQTTTopic, true); err != nil { // its pushes go to the offline queue
+				t.Fatal(err)
+			}
 			b := kumo.BucketRef{AppID: app.AppID, Scope: kumo.AppScope, Name: "b"}
 			if err := db.SubscribeBucket(ctx, thing, b, thing.Principal()); err != nil {
 				t.Fatal(err)
 			}
 
 			var mu sync.Mutex
-			sent := 0 // pushes the "phone worker" claimed and sent
+			sent, replayed := 0, 0 // pushes the "phone worker" sent, and the broker replayed from the offline queue
 			send := func() {
+				qs, err := db.Queued(ctx, mqttIn.MQTTTopic, nil, 100)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, q := range qs {
+					if err := db.Dequeue(ctx, q.Topic, []int64{q.Seq}); err != nil {
+						t.Error(err)
+					}
+				}
 				ps, err := db.ClaimPhonePushes(ctx, "worker", 100, time.Minute)
 				if err != nil {
 					t.Error(err)
@@ -119,6 +137,7 @@ func TestPhonePushesQueuedOnce(t *testing.T) {
 				}
 				mu.Lock()
 				sent += len(ps)
+				replayed += len(qs)
 				mu.Unlock()
 			}
 			o := &failingOutbox{Outbox: db, fails: 2, onFail: func(n int) {
@@ -129,7 +148,7 @@ func TestPhonePushesQueuedOnce(t *testing.T) {
 			if _, err := db.CreateObject(ctx, admin, kumo.ObjectCreate{Bucket: b, Data: map[string]any{}}); err != nil {
 				t.Fatal(err)
 			}
-			openDispatcher(t, o, &recordingBus{}, func(d *Dispatcher) { d.Phones = db })
+			openDispatcher(t, o, &recordingBus{}, func(d *Dispatcher) { d.Phones, d.Queue = db, db })
 			waitFor(t, func() error {
 				if !o.completed() {
 					return errors.New("the batch is not completed yet")
@@ -139,6 +158,9 @@ func TestPhonePushesQueuedOnce(t *testing.T) {
 			send()
 			if sent != 1 {
 				t.Errorf("%d phone pushes sent of an event dispatched 3 times to one phone; want 1", sent)
+			}
+			if replayed != 1 {
+				t.Errorf("%d offline pushes replayed of an event dispatched 3 times to one persistent device; want 1", replayed)
 			}
 		})
 	}
