@@ -30,8 +30,12 @@ type PhoneRecipient struct {
 
 // PhonePush is a push waiting to be sent to one phone.
 type PhonePush struct {
-	ID        int64
-	AppID     string
+	ID    int64
+	AppID string
+	// Seq is the outbox seq of the push's event: the pushes of one event
+	// are queued once, however often it is dispatched (0: no such
+	// guard).
+	Seq       int64
 	MessageID string // the pushMessageID of a sent message; "" for a bucket event
 	EventType EventType
 	PhoneRecipient
@@ -47,7 +51,11 @@ type PhoneQueue interface {
 	// goes to (its bucket's or topic's subscribers', or a direct push's
 	// addressee's): none when the app has no push configuration.
 	PhoneRecipients(ctx context.Context, e Event) ([]PhoneRecipient, error)
-	// QueuePhonePushes stores pushes to send.
+	// QueuePhonePushes stores pushes to send. The pushes of an event
+	// (PhonePush.Seq) are queued by the first call only, in one write
+	// with the event's mark, as long as the event is in the outbox: a
+	// batch dispatched again after a failure, a restart or a takeover
+	// queues nothing new, even when the first pushes were sent already.
 	QueuePhonePushes(ctx context.Context, ps []PhonePush) error
 	// ClaimPhonePushes claims up to max pushes due now for node, for
 	// lease (a node that dies leaves them to others after it).

@@ -25,6 +25,11 @@ type Delivery struct {
 	AppID     string
 	EventType EventType
 	MessageID string
+	// Relayed marks a recovered delivery that another node of a cluster
+	// published (recovered deliveries go to every node): held here for
+	// a device that never subscribes, it expires without a ledger record,
+	// which the publishing node's copy writes.
+	Relayed bool
 	// Queued marks a nudge, not a push: the device's durable queue (see
 	// PushQueue) has new pushes, and the node holding its session should
 	// drain it. Payload and ID are empty.

@@ -23,6 +23,11 @@ type QueuedPush struct {
 	Seq     int64  // the outbox seq of its event: the queue's order
 	Payload []byte
 	Created int64 // epoch ms it was queued
+	// For the delivery ledger: the app, the event's type, and the
+	// pushMessageID of a sent message.
+	AppID     string
+	EventType EventType
+	MessageID string
 }
 
 // PushQueue is the durable queue of the pushes of persistent MQTT
@@ -35,9 +40,12 @@ type PushQueue interface {
 	// PersistentTopics returns the mqttTopics of the persistent
 	// installations. The caller must not modify the set.
 	PersistentTopics(ctx context.Context) (map[string]bool, error)
-	// Enqueue adds deliveries to their installations' queues (a delivery
-	// already queued, the same event for the same topic, is not added
-	// twice), then drops the oldest pushes of a queue beyond its bound.
+	// Enqueue adds deliveries to their installations' queues, then drops
+	// the oldest pushes of a queue beyond its bound. A delivery's ID is
+	// its event's outbox seq; an event's deliveries are all in one call,
+	// and queued by the first call only, while the event is in the
+	// outbox: a batch dispatched again queues nothing, even after its
+	// pushes were replayed and dequeued.
 	Enqueue(ctx context.Context, ds []Delivery) error
 	// Queued returns up to max pushes of topic, oldest first, skipping
 	// those in skip (pushes already sent, not yet dequeued).
@@ -45,6 +53,6 @@ type PushQueue interface {
 	// Dequeue removes pushes of topic, delivered or expired.
 	Dequeue(ctx context.Context, topic string, seqs []int64) error
 	// ExpireQueued removes every push queued before the epoch ms before,
-	// and returns how many it removed per topic.
-	ExpireQueued(ctx context.Context, before int64) (map[string]int, error)
+	// and returns them (without their payloads).
+	ExpireQueued(ctx context.Context, before int64) ([]QueuedPush, error)
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/broker"
 )
 
@@ -123,4 +125,78 @@ func TestUnsubscribedDevice(t *testing.T) {
 	if sent := f.n.db.DeliveryCounts()["sent"]; sent != 0 {
 		t.Errorf("%d pushes recorded sent to a device that unsubscribed; want none", sent)
 	}
+}
+
+// TestOfflineLedger checks the ledger's records of a persistent device's
+// pushes, end to end: a direct push and a bucket event queued while the
+// device is offline and replayed when it reconnects (queued, then sent),
+// a direct push queued and dropped when it reconnects with clean session
+// 1 (queued, then dropped); every record carries the push's message ID
+// (a message: the API shows no event type for it) or event type, and its
+// installation.
+func TestOfflineLedger(t *testing.T) { forEachStore(t, testOfflineLedger) }
+
+func testOfflineLedger(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
+	n, d := f.n, f.thing
+	base := n.base + "/api/apps/" + n.app.AppID
+	admin := []string{"Authorization", "Bearer " + f.adminToken}
+	url := n.mqttURL(broker.TCP)
+	n.subscribe(d, "offline-ledger")
+	c, _ := connectSession(t, url, d, false, 0)
+	disconnect(t, n, d, c)
+	push := func() string {
+		t.Helper()
+		r := do(t, "POST", base+"/things/"+d.ThingID+"/push/messages", `{"data":{"m":1},"mqtt":{"enabled":true},"gcm":{"enabled":false}}`, admin...)
+		wantStatus(t, r, 201)
+		return r.Str(t, "pushMessageID")
+	}
+	records := func(query string) []map[string]any {
+		r := do(t, "GET", base+"/push/deliveries?"+query, "", admin...)
+		wantStatus(t, r, 200)
+		var out []map[string]any
+		for _, rec := range r.JSON(t)["deliveries"].([]any) {
+			out = append(out, rec.(map[string]any))
+		}
+		return out
+	}
+	// check waits for the records query selects, and checks their states
+	// and what each says of its push.
+	check := func(what, query string, push map[string]any, states ...string) {
+		t.Helper()
+		var got []map[string]any
+		waitUntil(t, fmt.Sprintf("%d ledger records of %s", len(states), what), func() bool {
+			got = records(query)
+			return len(got) >= len(states)
+		})
+		for i, want := range states {
+			rec := got[i]
+			ok := rec["state"] == want && rec["installationID"] == d.InstallationID
+			for k, v := range push {
+				ok = ok && rec[k] == v
+			}
+			if !ok {
+				t.Errorf("record %d of %s = %v; want state %s, installation %s and %v", i, what, rec, want, d.InstallationID, push)
+			}
+		}
+	}
+
+	replayed := push()
+	n.createObject(d, "offline-ledger", `{"n":1}`)
+	waitDispatched(t, n)
+	c, in := connectSession(t, url, d, false, 0)
+	in.waitFor(t, "the replayed pushes", func(ms []paho.Message) bool { return len(ms) >= 2 })
+	check("the replayed message", "messageID="+replayed, map[string]any{"pushMessageID": replayed}, "queued", "sent")
+	check("the device", "thingID="+d.ThingID, nil, "queued", "queued", "sent", "sent")
+	for _, rec := range records("thingID=" + d.ThingID) {
+		if rec["pushMessageID"] == nil && rec["eventType"] != string(kumo.DataObjectCreated) {
+			t.Errorf("record %v of the bucket event: want event type %s", rec, kumo.DataObjectCreated)
+		}
+	}
+
+	disconnect(t, n, d, c)
+	dropped := push()
+	waitDispatched(t, n)
+	connectSession(t, url, d, true, 0)
+	check("the dropped message", "messageID="+dropped, map[string]any{"pushMessageID": dropped}, "queued", "dropped")
 }

@@ -119,8 +119,8 @@ type Broker struct {
 }
 
 type heldDelivery struct {
-	payload []byte
-	until   time.Time
+	d     kumo.Delivery
+	until time.Time
 }
 
 // Listener IDs, also the names used by Port.
@@ -223,7 +223,7 @@ func (b *Broker) Open() error {
 		return fail(err)
 	}
 	b.wg.Add(1)
-	go b.expireHeld()
+	go b.expireHeld(b.heldSweep())
 	return nil
 }
 
@@ -294,7 +294,7 @@ func (b *Broker) Deliver(d kumo.Delivery) {
 	}
 	if d.Recovered && !b.Subscribed(d.Topic) {
 		b.mu.Lock()
-		b.held[d.Topic] = append(b.held[d.Topic], heldDelivery{payload: d.Payload, until: time.Now().Add(b.HoldRecovered)})
+		b.held[d.Topic] = append(b.held[d.Topic], heldDelivery{d: d, until: time.Now().Add(b.HoldRecovered)})
 		b.mu.Unlock()
 		return
 	}
@@ -381,31 +381,75 @@ func (b *Broker) releaseHeld(topic string) {
 	b.mu.Unlock()
 	now := time.Now()
 	for _, h := range hs {
-		if now.Before(h.until) {
-			b.server.Publish(topic, h.payload, false, 0)
+		if !now.Before(h.until) {
+			b.heldExpired(h, heldLate)
+			continue
+		}
+		if err := b.server.Publish(topic, h.d.Payload, false, 0); err != nil {
+			b.Log.Warn("publish failed", "topic", topic, "error", err)
+			b.record(h.d, kumo.DeliveryFailed, err.Error())
+			continue
+		}
+		b.record(h.d, kumo.DeliverySent, "")
+	}
+}
+
+// expireHeld drops, every so often (heldSweep), the deliveries held longer than
+// HoldRecovered for devices that did not subscribe, and at Close those
+// still held: each is recorded expired in the ledger.
+func (b *Broker) expireHeld(every time.Duration) {
+	defer b.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		var gone []heldDelivery
+		stopping := false
+		select {
+		case <-b.stop:
+			stopping = true
+		case <-t.C:
+		}
+		now := time.Now()
+		b.mu.Lock()
+		for topic, hs := range b.held {
+			if stopping || now.After(hs[len(hs)-1].until) {
+				gone = append(gone, hs...)
+				delete(b.held, topic)
+			}
+		}
+		b.mu.Unlock()
+		reason := heldLate
+		if stopping {
+			reason = heldStopped
+		}
+		for _, h := range gone {
+			b.heldExpired(h, reason)
+		}
+		if stopping {
+			return
 		}
 	}
 }
 
-func (b *Broker) expireHeld() {
-	defer b.wg.Done()
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case now := <-t.C:
-			b.mu.Lock()
-			for topic, hs := range b.held {
-				if now.After(hs[len(hs)-1].until) {
-					delete(b.held, topic)
-				}
-			}
-			b.mu.Unlock()
-		}
+// heldSweep is how often held deliveries are checked for expiry.
+func (b *Broker) heldSweep() time.Duration {
+	return min(max(b.HoldRecovered/4, 10*time.Millisecond), 5*time.Second)
+}
+
+// heldExpired records a held delivery whose device did not subscribe in
+// time (or before the broker stopped), unless another node of the
+// cluster published it: that node records its own copy.
+func (b *Broker) heldExpired(h heldDelivery, reason string) {
+	if !h.d.Relayed {
+		b.record(h.d, kumo.DeliveryExpired, reason)
 	}
 }
+
+// The ledger's reasons for a held delivery that expired.
+const (
+	heldLate    = "recovered after a restart and held for the device, which did not reconnect in time"
+	heldStopped = "recovered after a restart and held for the device; the server stopped before it reconnected"
+)
 
 // kiiHook applies Kii's authentication and topic rules.
 type kiiHook struct {

@@ -300,7 +300,7 @@ func TestConnectThrottle(t *testing.T) {
 	const limit = 5
 	for _, id := range []string{TCP, TLS, WS, WSS} {
 		t.Run(id, func(t *testing.T) {
-			log := &records{}
+			log := &logRecords{}
 			b, ins := openBroker(t, func(b *Broker) { b.ConnectThrottle, b.Log = limit, slog.New(log) })
 			ghost := connectPacket(4, 60, "topic-ghost", "user-ghost", testPasswords.Password("user-ghost")) // no such installation
 			wrong := connectPacket(4, 60, "topic-1", "user-1", "wrong password")
@@ -416,16 +416,16 @@ func TestSourceOf(t *testing.T) {
 	}
 }
 
-// records is a slog handler that keeps what is logged.
-type records struct {
+// logRecords is a slog handler that keeps what is logged.
+type logRecords struct {
 	mu   sync.Mutex
 	recs []slog.Record
 }
 
-func (h *records) Enabled(context.Context, slog.Level) bool { return true }
-func (h *records) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *records) WithGroup(string) slog.Handler            { return h }
-func (h *records) Handle(_ context.Context, r slog.Record) error {
+func (h *logRecords) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecords) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logRecords) WithGroup(string) slog.Handler            { return h }
+func (h *logRecords) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.recs = append(h.recs, r)
@@ -434,7 +434,7 @@ func (h *records) Handle(_ context.Context, r slog.Record) error {
 
 // count returns how many records at level or above have a message
 // containing text.
-func (h *records) count(level slog.Level, text string) int {
+func (h *logRecords) count(level slog.Level, text string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0

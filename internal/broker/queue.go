@@ -279,7 +279,7 @@ func (b *Broker) publishQueued(s *session, ps []kumo.QueuedPush) {
 		if p.Created < oldest {
 			done = append(done, p.Seq)
 			expired++
-			b.record(kumo.Delivery{Topic: topic}, kumo.DeliveryExpired, "older than the offline queue's maximum age")
+			b.record(queuedDelivery(p), kumo.DeliveryExpired, "older than the offline queue's maximum age")
 			continue
 		}
 		if s.qos > 0 && !b.awaitWindow(s) {
@@ -306,11 +306,17 @@ func (b *Broker) publishQueued(s *session, ps []kumo.QueuedPush) {
 		b.mu.Unlock()
 		if err != nil {
 			b.Log.Warn("publish failed", "topic", topic, "error", err)
-			b.record(kumo.Delivery{Topic: topic}, kumo.DeliveryFailed, err.Error())
+			b.record(queuedDelivery(p), kumo.DeliveryFailed, err.Error())
 			continue
 		}
-		b.record(kumo.Delivery{Topic: topic}, kumo.DeliverySent, "from the offline queue")
+		b.record(queuedDelivery(p), kumo.DeliverySent, "from the offline queue")
 	}
+}
+
+// queuedDelivery is what the ledger records of a queued push: its topic,
+// app, event type and message ID.
+func queuedDelivery(p kumo.QueuedPush) kumo.Delivery {
+	return kumo.Delivery{Topic: p.Topic, AppID: p.AppID, EventType: p.EventType, MessageID: p.MessageID}
 }
 
 // awaitWindow waits until a QoS 1 session has room for one more push in
@@ -474,11 +480,11 @@ func (b *Broker) sweepQueue() {
 			if err != nil {
 				b.Log.Error("dropping expired offline pushes failed", "error", err)
 			}
-			for topic, n := range dropped {
-				b.Log.Warn("offline pushes dropped: older than the queue's maximum age", "topic", topic, "dropped", n, "max_age", b.QueueMaxAge)
-				for range n {
-					b.record(kumo.Delivery{Topic: topic}, kumo.DeliveryExpired, "older than the offline queue's maximum age")
-				}
+			if len(dropped) > 0 {
+				b.Log.Warn("offline pushes dropped: older than the queue's maximum age", "dropped", len(dropped), "max_age", b.QueueMaxAge)
+			}
+			for _, p := range dropped {
+				b.record(queuedDelivery(p), kumo.DeliveryExpired, "older than the offline queue's maximum age")
 			}
 		}
 	}

@@ -34,6 +34,7 @@ const (
 	messageHeader    = "Kumo-Message"   // and a sent message's ID
 	queuedHeader     = "Kumo-Queued"    // set on a nudge: the device's queue has new pushes
 	subjectHeader    = "Nats-Subject"   // on a no-responders status: the subject nobody listened to
+	originHeader     = "Kumo-Origin"    // on recoveredSubject: the publishing bus (see kumo.Delivery.Relayed)
 )
 
 // Bus is a kumo.Bus over NATS.
@@ -55,6 +56,7 @@ type Bus struct {
 	subs      map[string]*nats.Subscription
 	recovered *nats.Subscription
 	revoke    *nats.Subscription
+	origin    string // this bus, in originHeader
 }
 
 // Handle sets the function that receives the deliveries for devices
@@ -73,6 +75,7 @@ func (b *Bus) Open() error {
 		b.Log = slog.Default()
 	}
 	b.subs = map[string]*nats.Subscription{}
+	b.origin = nats.NewInbox() // unique
 	nc, err := nats.Connect(b.URL, nats.Name("kumo "+b.Name),
 		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(true),
 		nats.ReconnectBufSize(-1), // never buffer while disconnected: Publish fails instead
@@ -86,6 +89,7 @@ func (b *Bus) Open() error {
 	b.recovered, err = nc.Subscribe(recoveredSubject, func(m *nats.Msg) {
 		d := received(m)
 		d.Topic, d.Recovered = m.Header.Get(topicHeader), true
+		d.Relayed = m.Header.Get(originHeader) != b.origin
 		b.deliver(d)
 	})
 	if err == nil {
@@ -206,6 +210,7 @@ func (b *Bus) Publish(ctx context.Context, ds []kumo.Delivery) error {
 		if d.Recovered {
 			m = nats.NewMsg(recoveredSubject)
 			m.Header.Set(topicHeader, d.Topic)
+			m.Header.Set(originHeader, b.origin)
 		}
 		m.Data = d.Payload
 		if d.ID != "" {

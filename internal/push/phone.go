@@ -11,7 +11,10 @@ import (
 // FCM, IOS: APNs), durably, before the events are completed: a bucket
 // event's payload, or a message's phone payload, to each phone recipient
 // its channels and development flags select. Apps without a push
-// configuration have no phone recipients.
+// configuration have no phone recipients. Each push carries its event's
+// seq: the queue takes an event's pushes once, so that a batch dispatched
+// again (its completion failed, the node restarted or died) queues none
+// twice.
 func (d *Dispatcher) queuePhones(ctx context.Context, events []kumo.Event) error {
 	if d.Phones == nil {
 		return nil
@@ -37,7 +40,7 @@ func (d *Dispatcher) queuePhones(ctx context.Context, events []kumo.Event) error
 			if !wants(r.Development) || r.DeviceType == "ANDROID" && !payload.FCMEnabled || r.DeviceType == "IOS" && !payload.APNsEnabled {
 				continue
 			}
-			ps = append(ps, kumo.PhonePush{AppID: e.Bucket.AppID, MessageID: messageID, EventType: e.Type, PhoneRecipient: r, Payload: body})
+			ps = append(ps, kumo.PhonePush{AppID: e.Bucket.AppID, Seq: e.Seq, MessageID: messageID, EventType: e.Type, PhoneRecipient: r, Payload: body})
 		}
 	}
 	return d.Phones.QueuePhonePushes(ctx, ps)

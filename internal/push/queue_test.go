@@ -42,7 +42,7 @@ func (q *fakeQueue) Queued(context.Context, string, map[int64]bool, int) ([]kumo
 	return nil, nil
 }
 func (q *fakeQueue) Dequeue(context.Context, string, []int64) error { return nil }
-func (q *fakeQueue) ExpireQueued(context.Context, int64) (map[string]int, error) {
+func (q *fakeQueue) ExpireQueued(context.Context, int64) ([]kumo.QueuedPush, error) {
 	return nil, nil
 }
 

@@ -132,7 +132,9 @@ func (db *DB) DeleteInstallation(ctx context.Context, c kumo.Caller, selector st
 	if err != nil {
 		return err
 	}
-	return db.writeTx(ctx, func(tx *Tx) error {
+	var dropped []kumo.QueuedPush // its offline queue, for the ledger
+	err = db.writeTx(ctx, func(tx *Tx) error {
+		dropped = nil
 		if _, err := revokeMQTT(ctx, tx, c.AppID, "id = ?", in.ID); err != nil {
 			return err
 		}
@@ -144,12 +146,20 @@ func (db *DB) DeleteInstallation(ctx context.Context, c kumo.Caller, selector st
 			return kumo.InstallationNotFound(c.AppID, selector)
 		}
 		if in.MQTTTopic != "" {
-			if _, err := tx.Exec(ctx, "DELETE FROM mqtt_queue WHERE mqtt_topic = ?", in.MQTTTopic); err != nil {
+			if dropped, err = dropQueue(ctx, tx, in.MQTTTopic); err != nil {
 				return err
 			}
 		}
 		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
+	if err == nil && len(dropped) > 0 {
+		rs := queueRecords(dropped, kumo.DeliveryDropped, "the installation was deleted: its offline queue went", db.now())
+		for i := range rs { // the installation is gone: the ledger can no longer find it by its topic
+			rs[i].InstallationID, rs[i].DeviceType, rs[i].Owner = in.ID, in.DeviceType, in.Owner
+		}
+		db.record(ctx, rs)
+	}
+	return err
 }
 
 // MQTTInstallation implements kumo.InstallationService. An installation

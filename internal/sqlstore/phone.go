@@ -108,15 +108,45 @@ func (db *DB) PhoneRecipients(ctx context.Context, e kumo.Event) ([]kumo.PhoneRe
 	return out, nil
 }
 
-// QueuePhonePushes implements kumo.PhoneQueue.
+// QueuePhonePushes implements kumo.PhoneQueue. The pushes of an event
+// are queued by the write that marks its outbox row (phones_queued), in
+// the same transaction: a call for an event already marked, or gone from
+// the outbox (completed, hence queued), queues none of its pushes, and
+// writes no ledger record for them. The mark lives as long as the event,
+// which is as long as it can be dispatched again.
 func (db *DB) QueuePhonePushes(ctx context.Context, ps []kumo.PhonePush) error {
 	if len(ps) == 0 {
 		return nil
 	}
 	now := db.now()
+	var queued []kumo.PhonePush
 	err := db.writeTx(ctx, func(tx *Tx) error {
-		for start := 0; start < len(ps); start += 100 {
-			chunk := ps[start:min(start+100, len(ps))]
+		queued = queued[:0]
+		first := map[int64]bool{} // event seq -> this write marked it
+		for _, p := range ps {
+			if p.Seq == 0 {
+				queued = append(queued, p)
+				continue
+			}
+			mine, asked := first[p.Seq]
+			if !asked {
+				res, err := tx.Exec(ctx, "UPDATE outbox SET phones_queued = 1 WHERE seq = ? AND phones_queued = 0", p.Seq)
+				if err != nil {
+					return err
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return err
+				}
+				mine = n > 0
+				first[p.Seq] = mine
+			}
+			if mine {
+				queued = append(queued, p)
+			}
+		}
+		for start := 0; start < len(queued); start += 100 {
+			chunk := queued[start:min(start+100, len(queued))]
 			var sb strings.Builder
 			sb.WriteString(`INSERT INTO phone_pushes (app_id, message_id, event_type, installation_id, device_type, registration_id,
 				development, payload, attempts, due, claimed_by, claimed_until) VALUES `)
@@ -138,8 +168,8 @@ func (db *DB) QueuePhonePushes(ctx context.Context, ps []kumo.PhonePush) error {
 	if err != nil {
 		return err
 	}
-	rs := make([]kumo.DeliveryRecord, len(ps))
-	for i, p := range ps {
+	rs := make([]kumo.DeliveryRecord, len(queued))
+	for i, p := range queued {
 		rs[i] = kumo.DeliveryRecord{AppID: p.AppID, MessageID: p.MessageID, EventType: p.EventType, InstallationID: p.InstallationID,
 			DeviceType: p.DeviceType, State: kumo.DeliveryQueued, Reason: "waiting for the phone worker", Created: now}
 	}
@@ -198,13 +228,41 @@ func (db *DB) FinishPhonePush(ctx context.Context, id int64, retryAt int64) erro
 	})
 }
 
-// DropPhoneInstallation implements kumo.PhoneQueue.
+// DropPhoneInstallation implements kumo.PhoneQueue. The installation's
+// waiting pushes go with it, each recorded dropped in the ledger; those
+// claimed now are left to their workers' records (the caller's own push
+// among them).
 func (db *DB) DropPhoneInstallation(ctx context.Context, appID, installationID string) error {
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := db.now()
+	var rs []kumo.DeliveryRecord
+	err := db.writeTx(ctx, func(tx *Tx) error {
+		rs = rs[:0]
 		if _, err := tx.Exec(ctx, "DELETE FROM installations WHERE app_id = ? AND id = ? AND device_type IN ('ANDROID', 'IOS')", appID, installationID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "DELETE FROM phone_pushes WHERE app_id = ? AND installation_id = ?", appID, installationID)
-		return err
+		rows, err := tx.Query(ctx, `DELETE FROM phone_pushes WHERE app_id = ? AND installation_id = ?
+			RETURNING message_id, event_type, device_type, claimed_until`, appID, installationID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r := kumo.DeliveryRecord{AppID: appID, InstallationID: installationID, State: kumo.DeliveryDropped,
+				Reason: "the provider reports the token gone: the installation is deleted", Created: now}
+			var typ string
+			var claimedUntil int64
+			if err := rows.Scan(&r.MessageID, &typ, &r.DeviceType, &claimedUntil); err != nil {
+				return err
+			}
+			r.EventType = kumo.EventType(typ)
+			if claimedUntil < now {
+				rs = append(rs, r)
+			}
+		}
+		return rows.Err()
 	})
+	if err == nil {
+		db.record(ctx, rs)
+	}
+	return err
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/kumo-iot/kumo/internal/sqlstore"
@@ -39,6 +40,11 @@ func OpenLedger(ctx context.Context, path string) (*sqlstore.DB, error) {
 	return open(ctx, path, "NORMAL", 16<<10)
 }
 
+// uriPath escapes what a path may hold that a SQLite URI filename reads
+// otherwise: "?" (the parameters), "#" (a fragment, cut off: a data
+// directory named "a#1" opened the file "a") and "%" (an escape).
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
+
 // open opens the file at path with the writer's page cache of cacheKiB
 // (memory outside Go's heap, held while the store is open).
 func open(ctx context.Context, path, synchronous string, cacheKiB int) (*sqlstore.DB, error) {
@@ -48,7 +54,7 @@ func open(ctx context.Context, path, synchronous string, cacheKiB int) (*sqlstor
 		for _, p := range append(pragmas, extra...) {
 			q.Add("_pragma", p)
 		}
-		return "file:" + path + "?" + q.Encode()
+		return "file:" + uriPath.Replace(path) + "?" + q.Encode()
 	}
 	// The writer never checkpoints (that would stall commits); the
 	// checkpointer below does, in the background.

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 // finished push is gone, and a token reported gone takes its pushes along.
 func testPhoneQueue(t *testing.T, s suite) {
 	f := newFixture(t, s)
+	f.db.LedgerOn = true
 	_, c := f.mustThing("vt-phone")
 	in := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: "tok-1"})
 	push := kumo.PhonePush{AppID: f.app.AppID, EventType: kumo.DataObjectCreated, Payload: []byte(`{"a":1}`),
@@ -59,4 +62,107 @@ func testPhoneQueue(t *testing.T, s suite) {
 	}
 	_, err := f.db.GetInstallation(f.ctx, f.admin, in.ID)
 	wantCode(t, "GetInstallation after the drop", err, kumo.ErrInstallationNotFound)
+	// The ledger: both pushes queued, and the one that was waiting
+	// (its claim over) dropped with the installation.
+	rs, _, err := f.db.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []kumo.DeliveryState
+	for _, r := range rs {
+		states = append(states, r.State)
+		if r.InstallationID != in.ID || r.EventType != kumo.DataObjectCreated {
+			t.Errorf("record %+v: want installation %s, event type %s", r, in.ID, kumo.DataObjectCreated)
+		}
+	}
+	if want := []kumo.DeliveryState{kumo.DeliveryQueued, kumo.DeliveryQueued, kumo.DeliveryDropped}; !slices.Equal(states, want) {
+		t.Errorf("ledger states = %v, want %v", states, want)
+	}
+}
+
+// testPhoneQueueOnce checks that the pushes of an event are queued once,
+// however often its batch is dispatched: queued again while waiting, after
+// they were sent and removed, after a restart, after the event was
+// completed. A second event's pushes are queued as usual, and the ledger
+// has one "queued" record per push.
+func testPhoneQueueOnce(t *testing.T, s suite) {
+	f := newFixture(t, s)
+	f.db.LedgerOn = true
+	_, c := f.mustThing("vt-once")
+	android := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: "tok-a"})
+	ios := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceIOS, RegistrationID: "tok-i"})
+	b := f.bucket(kumo.AppScope, "once")
+	f.mustObject(f.admin, b, map[string]any{"n": 1})
+	f.mustObject(f.admin, b, map[string]any{"n": 2})
+	events, err := f.db.ClaimEvents(f.ctx, 10)
+	if err != nil || len(events) != 2 {
+		t.Fatalf("ClaimEvents = %+v, %v; want the 2 events", events, err)
+	}
+	pushes := func(e kumo.Event) []kumo.PhonePush {
+		var ps []kumo.PhonePush
+		for _, in := range []kumo.Installation{android, ios} {
+			ps = append(ps, kumo.PhonePush{AppID: f.app.AppID, Seq: e.Seq, EventType: e.Type, Payload: []byte(`{}`),
+				PhoneRecipient: kumo.PhoneRecipient{InstallationID: in.ID, DeviceType: in.DeviceType, RegistrationID: in.RegistrationID}})
+		}
+		return ps
+	}
+	queue := func(what string, e kumo.Event) {
+		t.Helper()
+		if err := f.db.QueuePhonePushes(f.ctx, pushes(e)); err != nil {
+			t.Fatalf("QueuePhonePushes (%s): %v", what, err)
+		}
+	}
+	// claim claims what is waiting, and settles it as sent (removed).
+	claim := func(what string, want int) {
+		t.Helper()
+		ps, err := f.db.ClaimPhonePushes(f.ctx, "n1", 100, time.Minute)
+		if err != nil {
+			t.Fatalf("ClaimPhonePushes (%s): %v", what, err)
+		}
+		if len(ps) != want {
+			t.Errorf("%s: %d pushes waiting (%+v), want %d", what, len(ps), ps, want)
+		}
+		for _, p := range ps {
+			if err := f.db.FinishPhonePush(f.ctx, p.ID, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	queue("first dispatch", events[0])
+	queue("the batch dispatched again", events[0])
+	claim("after queueing an event twice", 2)
+	queue("dispatched again after the pushes were sent", events[0])
+	claim("after the pushes were sent", 0)
+	queue("a second event", events[1])
+	claim("a second event", 2)
+
+	f.reopen() // the events were not completed: a restart hands them out again
+	again, err := f.db.ClaimEvents(f.ctx, 10)
+	if err != nil || len(again) != 2 {
+		t.Fatalf("after a restart, ClaimEvents = %+v, %v; want the 2 events again", again, err)
+	}
+	queue("after a restart", again[0])
+	queue("after a restart", again[1])
+	claim("after a restart", 0)
+	if err := f.db.CompleteEvents(f.ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	f.mustObject(f.admin, f.bucket(kumo.AppScope, "other"), map[string]any{}) // a write: the completed events are deleted
+	queue("after completion", again[0])
+	claim("after completion", 0)
+
+	rs, _, err := f.db.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 1000})
+	if err != nil {
+		t.Fatalf("Deliveries: %v", err)
+	}
+	queued := map[string]int{} // seq/installation -> queued records
+	for _, r := range rs {
+		if r.State == kumo.DeliveryQueued {
+			queued[fmt.Sprintf("%s/%s", r.EventType, r.InstallationID)]++
+		}
+	}
+	if len(rs) != 4 || len(queued) != 2 || queued[string(kumo.DataObjectCreated)+"/"+android.ID] != 2 {
+		t.Errorf("ledger = %+v; want one queued record per push (2 events × 2 phones)", rs)
+	}
 }

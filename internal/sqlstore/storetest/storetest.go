@@ -75,7 +75,9 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Groups", testGroups},
 		{"Ownership", testOwnership},
 		{"Queue", testQueue},
+		{"QueueLedger", testQueueLedger},
 		{"PhoneQueue", testPhoneQueue},
+		{"PhoneQueueOnce", testPhoneQueueOnce},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
