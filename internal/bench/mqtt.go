@@ -172,8 +172,8 @@ func (d *mqttDevice) readLoop() {
 	}
 }
 
-// handle handles a packet the server sent: a PUBLISH goes to onPush (with
-// a PUBACK at QoS 1); PINGRESP and the rest are ignored.
+// handle handles a packet the server sent: a PUBLISH goes to onPush
+// (after its PUBACK, at QoS 1); PINGRESP and the rest are ignored.
 func (d *mqttDevice) handle(first byte, body []byte) error {
 	if first>>4 != mqttPublish {
 		return nil
@@ -186,12 +186,14 @@ func (d *mqttDevice) handle(first byte, body []byte) error {
 	if qos == 2 {
 		return errors.New("unexpected PUBLISH at QoS 2 on a QoS 0 subscription")
 	}
-	d.onPush(payload)
+	// The PUBACK goes first: onPush may lead the device's owner to Close,
+	// whose DISCONNECT must not overtake it.
 	if qos == 1 {
 		if _, err := d.conn.Write([]byte{mqttPuback << 4, 2, byte(id >> 8), byte(id)}); err != nil {
 			return fmt.Errorf("send PUBACK: %w", err)
 		}
 	}
+	d.onPush(payload)
 	return nil
 }
 
