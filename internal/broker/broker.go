@@ -157,6 +157,11 @@ func (b *Broker) Open() error {
 		Logger:                 slog.New(quietConnects{b.Log.With("component", "mqtt").Handler()}),
 		SysTopicResendInterval: 1 << 30,
 	})
+	// revokeHook goes first: a session it ends is never counted online
+	// nor replayed to by kiiHook's OnSessionEstablished.
+	if err := b.server.AddHook(&revokeHook{b: b}, nil); err != nil {
+		return err
+	}
 	if err := b.server.AddHook(&kiiHook{b: b}, nil); err != nil {
 		return err
 	}
@@ -165,9 +170,6 @@ func (b *Broker) Open() error {
 		if err := b.server.AddHook(&throttleHook{b: b}, nil); err != nil {
 			return err
 		}
-	}
-	if err := b.server.AddHook(&revokeHook{b: b}, nil); err != nil {
-		return err
 	}
 	b.addrs = map[string]net.Addr{}
 	b.held = map[string][]heldDelivery{}
@@ -488,14 +490,14 @@ func (h *kiiHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 		} else if code != kumo.ErrInstallationNotFound {
 			h.b.Log.Error("mqtt connect: installation lookup failed", "error", err)
 		} else {
+			// Not counted by the throttle: the password was right, so the
+			// username was issued once (a revoked installation retrying).
 			h.b.Log.Info("mqtt connect refused: no such installation", "client", cl.ID, "remote", cl.Net.Remote)
-			h.b.connectFailed(cl)
 		}
 		return false
 	}
 	if cl.ID != in.MQTTTopic {
 		h.b.Log.Info("mqtt connect refused: client ID is not the installation's mqttTopic", "client", cl.ID, "installation", in.ID)
-		h.b.connectFailed(cl)
 		return false
 	}
 	h.b.connecting(cl, pk, in)

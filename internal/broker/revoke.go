@@ -37,22 +37,27 @@ var errRevoked = errors.New("mqtt credentials revoked")
 
 // revocations holds the recently revoked usernames.
 type revocations struct {
-	mu sync.Mutex
-	at map[string]time.Time // username -> when its revocation reached this node
+	mu     sync.Mutex
+	at     map[string]time.Time // username -> when its revocation reached this node
+	pruned time.Time            // when at was last rid of old usernames
 }
 
 // add remembers username as revoked at now, and forgets the usernames
-// revoked more than revokeWindow before.
+// revoked more than revokeWindow before: once a window at most, so that
+// a bulk deletion's revocations cost constant time each.
 func (r *revocations) add(username string, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.at == nil {
 		r.at = map[string]time.Time{}
 	}
-	for u, t := range r.at {
-		if now.Sub(t) > revokeWindow {
-			delete(r.at, u)
+	if now.Sub(r.pruned) > revokeWindow {
+		for u, t := range r.at {
+			if now.Sub(t) > revokeWindow {
+				delete(r.at, u)
+			}
 		}
+		r.pruned = now
 	}
 	r.at[username] = now
 }
@@ -77,14 +82,23 @@ func (b *Broker) revoke(d kumo.Delivery) {
 	b.endSession(cl)
 }
 
-// endSession closes a client's connection: an MQTT 5 client is told why
-// first (MQTT 3 has no DISCONNECT from the server).
+// disconnectGrace is how long an MQTT 5 client's DISCONNECT may take to
+// be written before its connection is closed anyway.
+const disconnectGrace = time.Second
+
+// endSession closes a client's connection; it never blocks. An MQTT 5
+// client is told why first (MQTT 3 has no DISCONNECT from the server),
+// from a goroutine of its own: the DISCONNECT waits for the client's
+// write lock, which a client that stopped reading may hold for ever, so
+// the connection is closed after disconnectGrace whatever became of it
+// (which also ends that wait).
 func (b *Broker) endSession(cl *mqtt.Client) {
-	if cl.Properties.ProtocolVersion >= 5 {
-		b.server.DisconnectClient(cl, packets.ErrNotAuthorized)
+	if cl.Properties.ProtocolVersion < 5 {
+		cl.Stop(errRevoked)
 		return
 	}
-	cl.Stop(errRevoked)
+	time.AfterFunc(disconnectGrace, func() { cl.Stop(errRevoked) })
+	go b.server.DisconnectClient(cl, packets.ErrNotAuthorized)
 }
 
 // revokeHook checks again, against the store, a session established

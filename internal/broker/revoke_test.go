@@ -123,3 +123,46 @@ func TestRevokeWhileConnecting(t *testing.T) {
 		})
 	}
 }
+
+// TestRevokeStuckMQTT5 revokes the credentials of an MQTT 5 device that
+// stopped reading while pushes kept coming (keep-alive 0, so nothing
+// times it out): its connection's writer is stuck, and the DISCONNECT
+// that tells an MQTT 5 client why can never be written. The revocation
+// must return all the same (it runs on the dispatcher's goroutine, or
+// the cluster bus's) and the connection must be closed.
+func TestRevokeStuckMQTT5(t *testing.T) {
+	b, _ := openBroker(t, nil)
+	c := dialRaw(t, b, TCP, "127.0.0.1")
+	if code := connack(t, c, connectPacket(5, 0, "topic-1", "user-1", testPasswords.Password("user-1"))); code != 0 {
+		t.Fatalf("CONNACK %d; want 0", code)
+	}
+	// SUBSCRIBE (MQTT 5): packet ID 1, no properties, topic-1 at QoS 0.
+	sub := append([]byte{0, 1, 0}, mqttString("topic-1")...)
+	if _, err := c.Write(mqttPacket(0x82, append(sub, 0))); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !b.Subscribed("topic-1") {
+		if time.Now().After(deadline) {
+			t.Fatal("the device never subscribed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The device reads nothing from now on: far more than the socket
+	// buffers hold fills them, and the client's writer blocks.
+	payload := make([]byte, 64<<10)
+	for range 512 {
+		b.server.Publish("topic-1", payload, false, 0)
+	}
+	done := make(chan struct{})
+	go func() {
+		b.revoke(kumo.Delivery{Revoked: true, Topic: "topic-1", Username: "user-1"})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("revoke blocked on a device that does not read")
+	}
+	closedByServer(t, c)
+}

@@ -259,7 +259,12 @@ func fcmMessageOf(p kumo.PhonePush, payload kumo.PhonePayload) (FCMMessage, erro
 	a.CollapseKey, _ = sec["collapseKey"].(string)
 	a.RestrictedPackageName, _ = sec["restrictedPackageName"].(string)
 	if ttl, ok := sec["timeToLive"].(float64); ok && ttl > 0 {
-		a.TTL = time.Duration(ttl) * time.Second
+		// FCM keeps a message four weeks at most: a longer time to live
+		// (one that would overflow a Duration too) is that.
+		a.TTL = maxFCMTTL
+		if ttl < maxFCMTTL.Seconds() {
+			a.TTL = time.Duration(ttl) * time.Second
+		}
 	}
 	if a != (FCMAndroid{}) {
 		m.Android = &a
@@ -300,3 +305,6 @@ func apnsMessageOf(p kumo.PhonePush, payload kumo.PhonePayload) APNsMessage {
 	m.MutableContent, _ = sec["mutableContent"].(bool)
 	return m
 }
+
+// maxFCMTTL is the longest time to live FCM accepts (four weeks).
+const maxFCMTTL = 28 * 24 * time.Hour
