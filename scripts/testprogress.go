@@ -6,7 +6,9 @@
 // interval (KUMO_PROGRESS_INTERVAL, default 30s), a line saying how long
 // the run has taken and which packages (and tests) are still running.
 // It exits 0 whatever the tests did: go test's own exit status says that
-// (scripts/test runs with pipefail).
+// (scripts/test runs with pipefail). When KUMO_TEST_COUNTS names a file,
+// it appends to it a line "passed failed skipped" with the counts of the
+// tests (and subtests) it saw, for scripts/test's closing line.
 //
 // scripts/test runs it as: go test -json ... | go run scripts/testprogress.go
 package main
@@ -41,6 +43,8 @@ type progress struct {
 	tests   map[string]map[string]time.Time // package → top-level test running → its start
 	output  map[string][]string             // package + "\x00" + test → its output so far
 	done    int
+	// passed, failed and skipped count the tests and subtests.
+	passed, failed, skipped int
 }
 
 func main() {
@@ -87,6 +91,19 @@ func main() {
 		fmt.Fprintln(os.Stderr, "testprogress:", err)
 		os.Exit(2)
 	}
+	if path := os.Getenv("KUMO_TEST_COUNTS"); path != "" {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err == nil {
+			_, err = fmt.Fprintf(f, "%d %d %d\n", p.passed, p.failed, p.skipped)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testprogress:", err)
+			os.Exit(2)
+		}
+	}
 }
 
 // print writes s to stdout under the lock (heartbeats come from another
@@ -118,6 +135,14 @@ func (p *progress) handle(e event) {
 		case "output":
 			p.output[key] = append(p.output[key], e.Output)
 		case "pass", "skip", "fail":
+			switch e.Action {
+			case "pass":
+				p.passed++
+			case "skip":
+				p.skipped++
+			case "fail":
+				p.failed++
+			}
 			if e.Action == "fail" {
 				// A parent's output holds its subtests' "--- FAIL" lines;
 				// each failed subtest prints its own output.
