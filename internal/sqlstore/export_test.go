@@ -33,3 +33,11 @@ func SetMaxSkipped(n int) (restore func()) {
 func QueryObjects(db *DB, ctx context.Context, b kumo.BucketRef, q kumo.Query, readable func(kumo.Object) (bool, error)) (kumo.QueryResult, error) {
 	return db.queryObjects(ctx, b, q, readable)
 }
+
+// SetMaxPageBytes lowers the stored JSON a query page may hold; the
+// returned function restores it.
+func SetMaxPageBytes(n int) (restore func()) {
+	old := maxPageBytes
+	maxPageBytes = n
+	return func() { maxPageBytes = old }
+}

@@ -435,9 +435,10 @@ func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query, 
 		return db.queryByDistance(ctx, src, b, q, after, readable)
 	}
 	var (
-		res     kumo.QueryResult
-		last    kql.Cursor // the key of the last result
-		scanned int        // rows read, results or not
+		res       kumo.QueryResult
+		last      kql.Cursor // the key of the last result
+		scanned   int        // rows read, results or not
+		pageBytes int        // stored JSON of the results so far
 	)
 	for {
 		if scanned >= maxSkipped { // a caller who may read few of the objects: bounded work per request
@@ -449,7 +450,9 @@ func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query, 
 				"More than %d objects match before one the caller may read: narrow the query", maxSkipped)
 		}
 		st := kql.Compile(src, q, after, q.Limit+1, db.dialect)
-		rows, err := db.readRows(ctx, st, b)
+		// A page nearly full still reads rows by the eighth of its bound,
+		// not one at a time, past those the caller may not read.
+		rows, cut, err := db.readRows(ctx, st, b, max(maxPageBytes-pageBytes, maxPageBytes/8))
 		if err != nil {
 			return res, err
 		}
@@ -467,15 +470,17 @@ func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query, 
 					continue
 				}
 			}
-			if len(res.Results) == q.Limit {
-				// One more than a page: there is a next page.
+			if len(res.Results) == q.Limit || len(res.Results) > 0 && pageBytes+r.size > maxPageBytes {
+				// One more than a page (or than its bytes): there is a
+				// next page.
 				res.NextPaginationKey = last.Encode()
 				return res, nil
 			}
 			res.Results = append(res.Results, kumo.QueryHit{Object: r.obj, Calculated: q.Clause.Distances(r.obj)})
+			pageBytes += r.size
 			last = r.key
 		}
-		if len(rows) < q.Limit+1 {
+		if !cut && len(rows) < q.Limit+1 {
 			return res, nil
 		}
 		cur := rows[len(rows)-1].key
@@ -483,35 +488,55 @@ func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query, 
 	}
 }
 
+// maxPageBytes bounds the stored JSON of a query page's results (and so
+// the memory and the answer of one query): a page whose objects are
+// larger ends before bestEffortLimit, with a nextPaginationKey, as a
+// best-effort limit allows. A page holds at least one object. A variable
+// for tests.
+var maxPageBytes = 1 << 20
+
+// maxCandidateBytes bounds the stored JSON of the candidates a query reads
+// into memory to compute distances or a count (see candidates).
+const maxCandidateBytes = 32 << 20
+
 // queryRow is a row of a compiled query.
 type queryRow struct {
-	obj kumo.Object
-	key kql.Cursor
+	obj  kumo.Object
+	key  kql.Cursor
+	size int // the length of the object's stored JSON
 }
 
 // readRows runs a compiled query on the read pool. Its SQL is not kept
-// prepared (queries come in endless shapes).
-func (db *DB) readRows(ctx context.Context, st kql.Statement, b kumo.BucketRef) ([]queryRow, error) {
+// prepared (queries come in endless shapes). It stops after the row whose
+// stored JSON takes the rows' total beyond budget, if budget is positive,
+// or after the first row otherwise, and reports that it was cut.
+func (db *DB) readRows(ctx context.Context, st kql.Statement, b kumo.BucketRef, budget int) (_ []queryRow, cut bool, _ error) {
 	rows, err := db.read.QueryContext(ctx, st.SQL, st.Args...)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer rows.Close()
 	var out []queryRow
+	total := 0
 	for rows.Next() {
+		if total > 0 && total >= budget {
+			return out, true, nil
+		}
 		r := queryRow{obj: kumo.Object{Bucket: b}}
 		var data string
 		o := &r.obj
 		if err := rows.Scan(&o.ID, &data, &o.DataType, &o.Owner, &o.Version, &o.Created, &o.Modified,
 			&r.key.Kind, &r.key.Num, &r.key.Str, &r.key.ID); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if o.Data, err = decodeData(data); err != nil {
-			return nil, err
+			return nil, false, err
 		}
+		r.size = len(data)
+		total += r.size
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	return out, false, rows.Err()
 }
 
 // countObjects counts the objects q's clause matches.
@@ -594,11 +619,16 @@ var maxSkipped = maxCandidates
 const maxCandidates = 20_000
 
 // candidates reads every object the index selects for q, at most
-// maxCandidates (else QUERY_NOT_SUPPORTED).
+// maxCandidates objects and maxCandidateBytes of their stored JSON (else
+// QUERY_NOT_SUPPORTED).
 func (db *DB) candidates(ctx context.Context, src kql.Source, b kumo.BucketRef, q kumo.Query) ([]queryRow, error) {
-	rows, err := db.readRows(ctx, kql.Compile(src, q, nil, maxCandidates+1, db.dialect), b)
+	rows, cut, err := db.readRows(ctx, kql.Compile(src, q, nil, maxCandidates+1, db.dialect), b, maxCandidateBytes)
 	if err != nil {
 		return nil, err
+	}
+	if cut {
+		return nil, kumo.Errorf(kumo.ErrQueryNotSupported,
+			"The query selects more than %d MiB of objects before its distances or count can be computed: narrow it (a geobox, a range)", maxCandidateBytes>>20)
 	}
 	if len(rows) > maxCandidates {
 		return nil, kumo.Errorf(kumo.ErrQueryNotSupported,
