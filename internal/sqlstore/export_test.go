@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"io"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -33,3 +34,7 @@ func SetMaxSkipped(n int) (restore func()) {
 func QueryObjects(db *DB, ctx context.Context, b kumo.BucketRef, q kumo.Query, readable func(kumo.Object) (bool, error)) (kumo.QueryResult, error) {
 	return db.queryObjects(ctx, b, q, readable)
 }
+
+// BlobReaderHeld is how many bytes a reader SQLBlobs.Open returned holds
+// in memory between reads.
+func BlobReaderHeld(r io.ReadCloser) int { return r.(*chunkReader).held() }
