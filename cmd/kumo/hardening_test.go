@@ -140,7 +140,8 @@ func testTruncatedBodyUpload(t *testing.T, cfg config) {
 // TestSlowBody: a request body trickled at one byte every 50 ms, under a
 // rule of 64 bytes per 300 ms (D3), is answered 408 REQUEST_TIMEOUT in
 // Kii's format and its connection closed; an idle keep-alive connection
-// is closed too. A body at a fair rate passes.
+// is closed too. A body trickled at a fair rate over several windows
+// passes.
 func TestSlowBody(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.BodyReadWindow, cfg.BodyMinBytes, cfg.IdleTimeout = 300*time.Millisecond, 64, 300*time.Millisecond
@@ -179,15 +180,29 @@ func TestSlowBody(t *testing.T) {
 	})
 
 	t.Run("fair body", func(t *testing.T) {
-		// 10 KB in 160 chunks, far above 64 bytes per window.
+		// Trickled over more than 4 windows (16 pieces, at least 75 ms
+		// apart), at twice the minimum every quarter window: the body
+		// outlives the first window, so that it passes only if each
+		// minimum reached moves the deadline on.
+		window := cfg.BodyReadWindow
+		piece := strings.Repeat("y", int(2*cfg.BodyMinBytes))
 		pr, pw := io.Pipe()
+		stop := make(chan struct{})
+		defer close(stop)
 		go func() {
+			defer pw.Close()
 			pw.Write([]byte(`{"loginName":"fair","password":"fair-pass","note":"`))
-			for range 160 {
-				pw.Write([]byte(strings.Repeat("y", 64)))
+			for range 16 {
+				select {
+				case <-stop:
+					return
+				case <-time.After(window / 4):
+				}
+				if _, err := pw.Write([]byte(piece)); err != nil {
+					return
+				}
 			}
 			pw.Write([]byte(`"}`))
-			pw.Close()
 		}()
 		req, _ := http.NewRequest("POST", n.base+users, pr)
 		req.Header.Set("Content-Type", "application/json")
