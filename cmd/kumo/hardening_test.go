@@ -140,7 +140,8 @@ func testTruncatedBodyUpload(t *testing.T, cfg config) {
 // TestSlowBody: a request body trickled at one byte every 50 ms, under a
 // rule of 64 bytes per 300 ms (D3), is answered 408 REQUEST_TIMEOUT in
 // Kii's format and its connection closed; an idle keep-alive connection
-// is closed too. A body at a fair rate passes.
+// is closed too. A body trickled at a fair rate over several windows
+// passes.
 func TestSlowBody(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.BodyReadWindow, cfg.BodyMinBytes, cfg.IdleTimeout = 300*time.Millisecond, 64, 300*time.Millisecond
@@ -179,15 +180,29 @@ func TestSlowBody(t *testing.T) {
 	})
 
 	t.Run("fair body", func(t *testing.T) {
-		// 10 KB in 160 chunks, far above 64 bytes per window.
+		// Trickled over more than 4 windows (16 pieces, at least 75 ms
+		// apart), at twice the minimum every quarter window: the body
+		// outlives the first window, so that it passes only if each
+		// minimum reached moves the deadline on.
+		window := cfg.BodyReadWindow
+		piece := strings.Repeat("y", int(2*cfg.BodyMinBytes))
 		pr, pw := io.Pipe()
+		stop := make(chan struct{})
+		defer close(stop)
 		go func() {
+			defer pw.Close()
 			pw.Write([]byte(`{"loginName":"fair","password":"fair-pass","note":"`))
-			for range 160 {
-				pw.Write([]byte(strings.Repeat("y", 64)))
+			for range 16 {
+				select {
+				case <-stop:
+					return
+				case <-time.After(window / 4):
+				}
+				if _, err := pw.Write([]byte(piece)); err != nil {
+					return
+				}
 			}
 			pw.Write([]byte(`"}`))
-			pw.Close()
 		}()
 		req, _ := http.NewRequest("POST", n.base+users, pr)
 		req.Header.Set("Content-Type", "application/json")
@@ -198,6 +213,74 @@ func TestSlowBody(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 201 {
 			t.Fatalf("status = %d, want 201", resp.StatusCode)
+		}
+	})
+}
+
+// TestSlowBodyDownload: a client that asks for a large body (a
+// thing's, whole or a range, or through its publication link) and stops
+// reading has its connection closed by the server under the minimum rate
+// rule, instead of holding it, a goroutine and buffers for good; a client
+// reading at full speed gets the whole body.
+func TestSlowBodyDownload(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.BodyReadWindow, cfg.BodyMinBytes = 500*time.Millisecond, 1<<10
+	n := mustStartNodeConfig(t, cfg)
+	d := n.mustDevice("slow-reader")
+	auth := []string{"Authorization", "Bearer " + d.Token}
+	obj := n.createObject(d, "files", `{}`)
+	body := "/api/apps/" + n.app.AppID + "/things/" + d.ThingID + "/buckets/files/objects/" + obj + "/body"
+	data := strings.Repeat("0123456789abcdef", 1<<20) // 16 MiB: far more than the sockets' buffers
+	wantStatus(t, do(t, "PUT", n.base+body, data, auth...), 200)
+	pub := do(t, "POST", n.base+body+"/publish", `{}`, auth...)
+	wantStatus(t, pub, 201)
+	pubPath := strings.TrimPrefix(pub.Str(t, "url"), n.base)
+
+	waitFor := func(t *testing.T, what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still not so after 30s", what)
+			}
+		}
+	}
+	for _, tt := range []struct{ name, path, headers string }{
+		{"body", body, "Authorization: Bearer " + d.Token + "\r\n"},
+		{"range", body, "Authorization: Bearer " + d.Token + "\r\nRange: bytes=100-\r\n"},
+		{"publication", pubPath, ""},
+	} {
+		t.Run("slow reader "+tt.name, func(t *testing.T) {
+			testHTTP.CloseIdleConnections()
+			waitFor(t, "no connection open", func() bool { return n.api.OpenConns() == 0 })
+			c, err := net.Dial("tcp", strings.TrimPrefix(n.base, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.(*net.TCPConn).SetReadBuffer(64 << 10) // no growing receive window
+			fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: kumo\r\n%s\r\n", tt.path, tt.headers)
+			waitFor(t, "the connection is accepted", func() bool { return n.api.OpenConns() == 1 })
+			// The client reads nothing: the server must give up on it.
+			waitFor(t, "the server closes the slow reader's connection", func() bool { return n.api.OpenConns() == 0 })
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != 200 && resp.StatusCode != 206 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			got, err := io.Copy(io.Discard, resp.Body)
+			if err == nil || got >= resp.ContentLength {
+				t.Fatalf("the slow reader got %d bytes of %d (error %v): want the body cut short", got, resp.ContentLength, err)
+			}
+		})
+	}
+	t.Run("full speed", func(t *testing.T) {
+		r := do(t, "GET", n.base+body, "", auth...)
+		wantStatus(t, r, 200)
+		if string(r.Body) != data {
+			t.Fatalf("got %d bytes, want the %d uploaded", len(r.Body), len(data))
 		}
 	})
 }

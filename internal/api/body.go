@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -125,12 +126,63 @@ func (s *Server) writeBody(w http.ResponseWriter, r *http.Request, br *kumo.Body
 	if r.Method == http.MethodHead {
 		return
 	}
-	if _, err := io.Copy(w, br); err != nil {
-		if r.Context().Err() == nil {
+	if err := s.copyBody(w, br); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			s.Log.Info("object body download closed: the client read too slowly", "path", r.URL.Path)
+		} else if r.Context().Err() == nil {
 			s.Log.Warn("object body download cut short", "path", r.URL.Path, "error", err)
 		}
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// bodyPiece is how much of a body copyBody writes at a time.
+const bodyPiece = 32 << 10
+
+// copyBody writes a body to a client under the minimum rate rule of
+// request bodies, the other way round: the client must take at least
+// BodyMinBytes within each BodyReadWindow, else the write fails (and the
+// connection is closed), so that a client reading a byte a minute does
+// not hold a goroutine, a connection and the body's buffers for good. The
+// body goes in pieces of bodyPiece bytes; the connection's write deadline
+// is moved a window ahead each time BodyMinBytes more have been taken,
+// and cleared once all of it has been handed to the connection.
+func (s *Server) copyBody(w http.ResponseWriter, body io.Reader) error {
+	rc := http.NewResponseController(w)
+	window, minBytes := s.BodyReadWindow, s.BodyMinBytes
+	if window <= 0 {
+		window = DefaultBodyReadWindow
+	}
+	if minBytes <= 0 {
+		minBytes = DefaultBodyMinBytes
+	}
+	rc.SetWriteDeadline(time.Now().Add(window)) // not supported by test recorders: no deadline then
+	buf := make([]byte, bodyPiece)
+	var got int64 // bytes written since the deadline last moved
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+			if got += int64(n); got >= minBytes {
+				got = 0
+				rc.SetWriteDeadline(time.Now().Add(window))
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	// What the connection still buffers goes under the deadline too.
+	if err := rc.Flush(); err != nil {
+		return err
+	}
+	rc.SetWriteDeadline(time.Time{})
+	return nil
 }
 
 // handleBodyDelete serves DELETE …/objects/{object}/body: 204.

@@ -33,3 +33,7 @@ func (c *countedConn) Close() error {
 	c.once.Do(func() { c.open.Add(-1) })
 	return c.Conn.Close()
 }
+
+// OpenConns is how many of the connections the server accepted are still
+// open.
+func (s *Server) OpenConns() int64 { return s.conns.Load() }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -28,7 +29,8 @@ const (
 // counted nor ends a penalty (else one good account would let an address
 // guess the others' passwords freely). Memory is bounded: at most
 // maxThrottled addresses, the stale ones dropped first, then the least
-// recently failed.
+// recently failed of those not in penalty (evict). An address is an IPv4
+// address or an IPv6 /64 (sourceAddr).
 type throttle struct {
 	limit  int
 	window time.Duration
@@ -51,14 +53,26 @@ func newThrottle(limit int, window time.Duration) *throttle {
 	return &throttle{limit: limit, window: window, max: maxThrottled, addrs: map[string]*throttled{}}
 }
 
-// sourceAddr is the address a request's connection comes from (behind a
-// proxy: the proxy's).
+// sourceAddr is the source a request's connection comes from, as the
+// throttle counts it (behind a proxy: the proxy's): an IPv4 address, or
+// the /64 network of an IPv6 address (one host commonly holds a whole
+// /64, so that counting its addresses one by one would let it try 2^64
+// times as often), as the MQTT broker's throttle counts CONNECTs.
 func sourceAddr(remoteAddr string) string {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
-		return remoteAddr
+		host = remoteAddr
 	}
-	return host
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
 }
 
 // wait returns how long addr is still refused (0: not refused).
@@ -104,21 +118,35 @@ func (t *throttle) stale(e *throttled, now time.Time) bool {
 	return !now.Before(e.until) && now.Sub(e.lastFailure) >= max(maxLoginPenalty, t.window)
 }
 
-// evict makes room: the stale addresses go, or else the one whose last
-// failure is the oldest.
+// evict makes room: the stale addresses go, or else, of those not in
+// penalty, the one whose last failure is the oldest. An address in
+// penalty fails no more (it is refused before its logins are checked),
+// so that it would soon have the oldest failure of all: it goes only
+// when every address kept is in penalty, the one whose penalty ends
+// first, so that memory stays bounded.
 func (t *throttle) evict(now time.Time) {
-	var oldest string
+	var oldest, soonest string
 	for a, e := range t.addrs {
-		if t.stale(e, now) {
+		switch {
+		case t.stale(e, now):
 			delete(t.addrs, a)
-			continue
-		}
-		if oldest == "" || e.lastFailure.Before(t.addrs[oldest].lastFailure) {
-			oldest = a
+		case now.Before(e.until):
+			if soonest == "" || e.until.Before(t.addrs[soonest].until) {
+				soonest = a
+			}
+		default:
+			if oldest == "" || e.lastFailure.Before(t.addrs[oldest].lastFailure) {
+				oldest = a
+			}
 		}
 	}
-	if len(t.addrs) >= t.max && oldest != "" {
+	if len(t.addrs) < t.max {
+		return
+	}
+	if oldest != "" {
 		delete(t.addrs, oldest)
+	} else if soonest != "" {
+		delete(t.addrs, soonest)
 	}
 }
 

@@ -203,8 +203,9 @@ const BlobChunkSize = 1 << 20
 // SQLBlobs keeps blobs in the database, in chunks of BlobChunkSize bytes
 // (tables blobs and blob_chunks), through a pool of its own: a blob is
 // written on its own connection, never in the writer's transaction, which
-// stays short. A blob is read one chunk per query, so that a slow client holds
-// no connection, and a range starts at the chunk that holds its start.
+// stays short. A blob is read a piece of a chunk (BlobReadPiece) per
+// query, so that a slow client holds no connection and little memory, and
+// a range starts at the chunk that holds its start.
 type SQLBlobs struct {
 	DB      *sql.DB
 	Dialect Dialect
@@ -276,7 +277,13 @@ func (s SQLBlobs) Open(ctx context.Context, id string, off, n int64) (io.ReadClo
 	return &chunkReader{ctx: ctx, s: s, id: id, chunk: chunk, off: off, left: min(n, size-off)}, nil
 }
 
-// chunkReader reads a blob chunk by chunk, one query each.
+// BlobReadPiece is the most a reader of SQLBlobs reads (and holds) at a
+// time: a part of a chunk, so that a client reading slowly pins that
+// much memory, not a whole chunk.
+const BlobReadPiece = 64 << 10
+
+// chunkReader reads a blob piece by piece (BlobReadPiece bytes of a
+// chunk), one query each.
 type chunkReader struct {
 	ctx   context.Context
 	s     SQLBlobs
@@ -284,7 +291,7 @@ type chunkReader struct {
 	chunk int64  // the blob's chunk size
 	off   int64  // the next byte to return
 	left  int64  // bytes still to return
-	buf   []byte // the rest of the current chunk
+	buf   []byte // the rest of the current piece
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
@@ -292,17 +299,20 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	if len(c.buf) == 0 {
+		// substr counts from 1, in bytes for a BLOB (SQLite) or a bytea
+		// (PostgreSQL).
+		n, skip := c.off/c.chunk, c.off%c.chunk
+		want := min(BlobReadPiece, c.chunk-skip, c.left)
 		var data []byte
-		err := c.s.DB.QueryRowContext(c.ctx, c.s.Dialect.Rebind("SELECT data FROM blob_chunks WHERE blob_id = ? AND n = ?"),
-			c.id, c.off/c.chunk).Scan(&data)
+		err := c.s.DB.QueryRowContext(c.ctx, c.s.Dialect.Rebind("SELECT substr(data, ?, ?) FROM blob_chunks WHERE blob_id = ? AND n = ?"),
+			skip+1, want, c.id, n).Scan(&data)
 		if err != nil {
-			return 0, fmt.Errorf("blob %s chunk %d: %w", c.id, c.off/c.chunk, err)
+			return 0, fmt.Errorf("blob %s chunk %d: %w", c.id, n, err)
 		}
-		skip := c.off % c.chunk
-		if skip >= int64(len(data)) {
+		if len(data) == 0 {
 			return 0, io.ErrUnexpectedEOF
 		}
-		c.buf = data[skip:]
+		c.buf = data
 	}
 	k := copy(p, c.buf[:min(int64(len(c.buf)), c.left)])
 	c.buf = c.buf[k:]
@@ -310,6 +320,9 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	c.left -= int64(k)
 	return k, nil
 }
+
+// held is how many bytes c holds in memory between reads.
+func (c *chunkReader) held() int { return cap(c.buf) }
 
 func (c *chunkReader) Close() error { c.buf = nil; return nil }
 

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"io"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -41,3 +42,7 @@ func SetMaxPageBytes(n int) (restore func()) {
 	maxPageBytes = n
 	return func() { maxPageBytes = old }
 }
+
+// BlobReaderHeld is how many bytes a reader SQLBlobs.Open returned holds
+// in memory between reads.
+func BlobReaderHeld(r io.ReadCloser) int { return r.(*chunkReader).held() }
