@@ -434,3 +434,38 @@ func TestLoginThrottle(t *testing.T) {
 		wantStatus(t, login(two, token, "pass-1234"), 200)
 	})
 }
+
+// TestAnswerBeforeUnsentBody checks that a request refused before its
+// body is read, from a client that waits for "100 Continue" before
+// sending it (as curl does for large bodies), is answered at once and
+// its connection closed: the server used to wait for the body, until the
+// body rate rule's window ran out. The window here is ten minutes, far
+// beyond the test's connection deadline.
+func TestAnswerBeforeUnsentBody(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.BodyReadWindow = 10 * time.Minute
+	n := mustStartNodeConfig(t, cfg)
+	d := n.mustDevice("unsent-body")
+	body := "/api/apps/" + n.app.AppID + "/things/" + d.ThingID + "/buckets/bb/objects/o1/body"
+	for _, tt := range []struct {
+		name, auth string
+		status     int
+		code       string
+	}{
+		{"wrong token", "Bearer WRONG", 403, "WRONG_TOKEN"},
+		{"no object", "Bearer " + d.Token, 404, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := rawConn(t, n)
+			fmt.Fprintf(c, "PUT %s HTTP/1.1\r\nHost: kumo\r\nAuthorization: %s\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", body, tt.auth)
+			br := bufio.NewReader(c)
+			r := readRaw(t, c, br)
+			if tt.code != "" {
+				wantKiiError(t, r, tt.status, tt.code)
+			} else {
+				wantStatus(t, r, tt.status)
+			}
+			wantClosed(t, c, br)
+		})
+	}
+}

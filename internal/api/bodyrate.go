@@ -18,6 +18,10 @@ const (
 	// DefaultBodyReadWindow, a body must come at about 550 bytes/s at
 	// least (a 1 GiB body then still has 22 days).
 	DefaultBodyMinBytes = 16 << 10
+	// unreadBodyGrace is how long a client has, once its request was
+	// answered without its body being read, to send what is left of it
+	// before its connection is closed (see serveHTTP).
+	unreadBodyGrace = time.Second
 	// DefaultIdleTimeout is the default of Server.IdleTimeout.
 	DefaultIdleTimeout = 2 * time.Minute
 )

@@ -279,7 +279,20 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("X-Content-Type-Options", "nosniff") // see bodyCSP
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = s.newBodyReader(w, r)
+		body, br := r.Body, s.newBodyReader(w, r)
+		r.Body = br
+		// After the handler, net/http decides what becomes of a body it
+		// left unread: it must see its own reader, or it waits for the
+		// body before answering, even from a client that waits for
+		// "100 Continue" first. It then reads what is left of the body
+		// (up to 256 KB) to reuse the connection: for a second at most,
+		// after which the connection is closed.
+		defer func() {
+			if !br.done {
+				br.rc.SetReadDeadline(time.Now().Add(unreadBodyGrace))
+			}
+			r.Body = body
+		}()
 	}
 	cleanPath(r.URL)
 	if _, pattern := s.mux.Handler(r); pattern == "" {
