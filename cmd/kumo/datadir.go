@@ -125,6 +125,39 @@ func checkDataDir(dir string) error {
 		}
 		f.Close()
 	}
+	return checkBodiesDir(filepath.Join(dir, "bodies"))
+}
+
+// checkBodiesDir makes sure that this process may write in the directory
+// of object bodies (sqlite.BodiesDir) and in each of its directories
+// (tmp, where an upload is written, and those a body is renamed into),
+// when they exist: else a server would start and answer every upload
+// with an error.
+func checkBodiesDir(bodies string) error {
+	entries, err := os.ReadDir(bodies)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // made when needed, in a directory checked writable
+	}
+	if err != nil {
+		return permissionError("bodies directory "+bodies, bodies, "read and write it", err)
+	}
+	dirs := []string{bodies}
+	for _, e := range entries {
+		path := filepath.Join(bodies, e.Name())
+		if e.IsDir() {
+			dirs = append(dirs, path)
+		} else if e.Name() == "tmp" {
+			return fmt.Errorf("bodies directory %s: not a directory", path)
+		}
+	}
+	for _, d := range dirs {
+		f, err := os.CreateTemp(d, ".kumo-write-check-*")
+		if err != nil {
+			return permissionError("bodies directory "+d, d, "create and write files there", err)
+		}
+		f.Close()
+		os.Remove(f.Name())
+	}
 	return nil
 }
 

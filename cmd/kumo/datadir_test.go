@@ -118,6 +118,22 @@ func TestDataDirPermission(t *testing.T) {
 	if err := os.Mkdir(readOnly, 0o500); err != nil {
 		t.Fatal(err)
 	}
+	// Data directories whose bodies directory may not be written: a
+	// subdirectory of mode 0500, and a file in place of bodies/tmp.
+	roBodies := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(roBodies, "bodies", "ab"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(roBodies, "bodies", "ab"), 0o500); err != nil {
+		t.Fatal(err)
+	}
+	fileTmp := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(fileTmp, "bodies"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fileTmp, "bodies", "tmp"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		dir  string
@@ -132,6 +148,10 @@ func TestDataDirPermission(t *testing.T) {
 			", mode 0500, running as uid "}},
 		// Root may write anywhere but in such places: this case runs in CI.
 		{name: "/sys", dir: "/sys", want: []string{"data directory /sys: ", ": kumo needs to create and write files there (owner root, mode 0", ", running as uid "}},
+		{name: "bodies subdirectory of mode 0500", dir: roBodies, root: true, want: []string{
+			"bodies directory " + filepath.Join(roBodies, "bodies", "ab") + ": permission denied: kumo needs to create and write files there (owner ",
+			", mode 0500, running as uid "}},
+		{name: "a file as bodies/tmp", dir: fileTmp, want: []string{"bodies directory " + filepath.Join(fileTmp, "bodies", "tmp") + ": not a directory"}},
 		{name: "a file", dir: file, want: []string{"data directory " + file + ": not a directory"}},
 		{name: "under a file", dir: filepath.Join(file, "data"), want: []string{"data directory " + filepath.Join(file, "data") + " (in " + file + "): not a directory"}},
 	}
