@@ -47,7 +47,7 @@ func isHelp(arg string) bool {
 func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, appUsage)
-		return errors.New("kumo app needs a command: create, list, rotate-secret or push-config")
+		return usagef("kumo app needs a command: create, list, rotate-secret or push-config")
 	}
 	sub, args := args[0], args[1:]
 	if isHelp(sub) {
@@ -62,12 +62,12 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			break // the flag set prints the usage
 		}
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			return fmt.Errorf("usage: kumo app %s APPID [flags]", sub)
+			return usagef("usage: kumo app %s APPID [flags]", sub)
 		}
 		appID, args = args[0], args[1:]
 	default:
 		fmt.Fprint(stderr, appUsage)
-		return fmt.Errorf("unknown app command %q: use create, list, rotate-secret or push-config", sub)
+		return usagef("unknown app command %q: use create, list, rotate-secret or push-config", sub)
 	}
 	fs := flag.NewFlagSet("kumo app "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)

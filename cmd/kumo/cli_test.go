@@ -70,7 +70,8 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// TestHelpExitStatus: -h exits 0, "kumo" alone 2, an unknown command 1.
+// TestHelpExitStatus: -h exits 0; "kumo" alone, an unknown command or
+// flag, a missing or extra argument exit 2.
 func TestHelpExitStatus(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -80,9 +81,15 @@ func TestHelpExitStatus(t *testing.T) {
 		{[]string{"app", "-h"}, 0},
 		{[]string{"app", "create", "-h"}, 0},
 		{[]string{"serve", "-h"}, 0},
+		{[]string{"help", "serve"}, 0},
 		{nil, 2},
-		{[]string{"nope"}, 1},
-		{[]string{"--data-dir", "x"}, 1},
+		{[]string{"nope"}, 2},
+		{[]string{"--data-dir", "x"}, 2},
+		{[]string{"app"}, 2},
+		{[]string{"app", "nope"}, 2},
+		{[]string{"app", "rotate-secret"}, 2},
+		{[]string{"serve", "--no-such-flag"}, 2},
+		{[]string{"migrate", "extra"}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(append([]string{"kumo"}, tt.args...), " "), func(t *testing.T) {

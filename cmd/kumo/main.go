@@ -54,6 +54,17 @@ Run "kumo <command> -h" for the flags of a command.
 // usage went to stderr, and kumo exits with status 2.
 var errNoCommand = errors.New("no command")
 
+// usageError is a command line kumo does not understand (an unknown
+// command or flag, a missing argument): kumo says why and exits with
+// status 2, as for a command line without a command. Status 1 is for a
+// command that ran and failed.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// usagef returns a usageError.
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -62,6 +73,9 @@ func main() {
 	case errors.Is(err, flag.ErrHelp):
 		os.Exit(0)
 	case errors.Is(err, errNoCommand):
+		os.Exit(2)
+	case errors.As(err, new(usageError)):
+		fmt.Fprintln(os.Stderr, "kumo:", err)
 		os.Exit(2)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "kumo:", err)
@@ -89,24 +103,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "bench":
 		return runBench(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
+		if len(args) > 0 && cmd == "help" && !strings.HasPrefix(args[0], "-") {
+			// "kumo help serve" is "kumo serve -h".
+			return run(ctx, append(args[:1:1], "-h"), stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
 	fmt.Fprint(stderr, usage)
 	if strings.HasPrefix(cmd, "-") {
-		return fmt.Errorf("unknown command %q: the flags follow the command, as in \"kumo serve %s\"", cmd, cmd)
+		return usagef("unknown command %q: the flags follow the command, as in \"kumo serve %s\"", cmd, cmd)
 	}
-	return fmt.Errorf("unknown command %q", cmd)
+	return usagef("unknown command %q", cmd)
 }
 
 // parseFlags parses args into fs, then fills every flag not given on the
 // command line from its KUMO_<NAME> environment variable.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
