@@ -11,21 +11,37 @@ import (
 
 // handleToken serves POST /api/apps/{appID}/oauth2/token and
 // POST /api/oauth2/token. The body may be JSON (any JSON media type, or
-// none) or form-encoded; grant_type may be omitted.
+// none) or form-encoded; grant_type may be omitted. Failed logins count
+// in the failed-login throttle (throttled).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
-	if s.throttle == nil {
-		return s.login(w, r, c)
+	return s.throttled(kumo.ErrInvalidGrant, s.login)(w, r, c)
+}
+
+// throttled guards a handler that checks a password given in the body
+// (a login, a thing's password to own it, a user's old password): its
+// failures, the errors of code failed, count as failed logins of the
+// source address, and an address in penalty is refused with 429
+// TOO_MANY_REQUESTS and Retry-After before h runs (throttle). The start of
+// a penalty is logged once, as a warning.
+func (s *Server) throttled(failed kumo.Code, h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+		if s.throttle == nil {
+			return h(w, r, c)
+		}
+		addr, now := sourceAddr(r.RemoteAddr), time.Now()
+		if wait := s.throttle.wait(addr, now); wait > 0 {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			return kumo.Errorf(kumo.ErrTooManyRequests, "Too many failed logins from this address: retry in %s seconds", retryAfter(wait))
+		}
+		err := h(w, r, c)
+		if kumo.ErrorCode(err) == failed {
+			if penalty := s.throttle.fail(addr, now); penalty > 0 {
+				s.Log.Warn("logins throttled: too many failed logins from one address",
+					"addr", addr, "failures", s.throttle.limit, "penalty", penalty)
+			}
+		}
+		return err
 	}
-	addr, now := sourceAddr(r.RemoteAddr), time.Now()
-	if wait := s.throttle.wait(addr, now); wait > 0 {
-		w.Header().Set("Retry-After", retryAfter(wait))
-		return kumo.Errorf(kumo.ErrTooManyRequests, "Too many failed logins from this address: retry in %s seconds", retryAfter(wait))
-	}
-	err := s.login(w, r, c)
-	if kumo.ErrorCode(err) == kumo.ErrInvalidGrant {
-		s.throttle.fail(addr, now)
-	}
-	return err
 }
 
 // login serves a token request (handleToken, after the throttle).
