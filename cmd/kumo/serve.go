@@ -107,7 +107,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PasswordIterations, "password-iterations", auth.DefaultIterations, "PBKDF2-SHA256 iterations for new password hashes")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.IntVar(&c.LoginThrottle, "login-throttle", api.DefaultLoginThrottle, "failed logins (POST …/oauth2/token) one source address may make per minute; beyond, its logins get 429 with Retry-After for a growing time (0: off)")
+	fs.IntVar(&c.LoginThrottle, "login-throttle", api.DefaultLoginThrottle, "failed logins (POST …/oauth2/token; wrong passwords to …/ownership and …/users/{user}/password) one source address may make per minute; beyond, its logins get 429 with Retry-After for a growing time (0: off)")
 	fs.IntVar(&c.OfflineMax, "offline-max", kumo.DefaultQueueMax, "pushes kept for each device that connects with clean session 0 while it is offline; beyond it the oldest are dropped")
 	fs.DurationVar(&c.OfflineMaxAge, "offline-max-age", kumo.DefaultQueueMaxAge, "age from which a push kept for an offline device is dropped")
 	fs.IntVar(&c.OfflineReplayRate, "offline-replay-rate", broker.DefaultReplayRate, "kept pushes this node publishes per second to the devices that (re)connect with clean session 0")

@@ -66,10 +66,38 @@ func (s *Server) handleBodyGet(w http.ResponseWriter, r *http.Request, c kumo.Ca
 func (s *Server) handlePublication(w http.ResponseWriter, r *http.Request) {
 	br, err := s.Bodies.OpenPublication(r.Context(), r.PathValue("publication"), bodyGet(r))
 	if err != nil {
-		s.writeError(w, r, rangeError(w, err))
+		s.writeError(w, r, publicationError(rangeError(w, err)))
 		return
 	}
 	s.writeBody(w, r, br)
+}
+
+// publicationError is err as the holder of a publication link may see it:
+// its code, with none of the IDs a body error carries (appID, thingID or
+// user, bucketID, objectID, in fields or message), which the link does not
+// reveal. Only the publication's ID and the body's size stay.
+func publicationError(err error) error {
+	var e *kumo.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	out := &kumo.Error{Code: e.Code, Message: e.Message}
+	for _, k := range []string{"publicationID", "objectBodySize"} {
+		if v, ok := e.Fields[k]; ok {
+			out = out.With(k, v)
+		}
+	}
+	switch e.Code {
+	case kumo.ErrPublicationNotFound, kumo.ErrPublicationExpired, kumo.ErrBodyRangeNotSatisfiable:
+		// Their messages name only the publication and the body's size.
+	case kumo.ErrBodyNotFound, kumo.ErrObjectNotFound:
+		out.Message = "The published object or its body no longer exists"
+	case kumo.ErrBodyIntegrityNotAssured:
+		out.Message = "The published body has changed"
+	default:
+		out.Message = "The publication could not be served"
+	}
+	return out
 }
 
 // bodyGet reads the Range and If-Match headers of a download. A Range
@@ -258,6 +286,13 @@ func (s *Server) handleBodyPublish(w http.ResponseWriter, r *http.Request, c kum
 	}
 	if p.ExpiresIn, err = longField(m, "expiresIn"); err != nil {
 		return err
+	}
+	// Absent is no expiry; 0, which BodyPublish cannot tell from absent,
+	// is an expiry not in the future, as any other (docs/compat.md).
+	for k, v := range map[string]int64{"expiresAt": p.ExpiresAt, "expiresIn": p.ExpiresIn} {
+		if m[k] != nil && v == 0 {
+			return kumo.InvalidInput(map[string]string{k: "must be in the future"})
+		}
 	}
 	pub, err := s.Bodies.PublishBody(r.Context(), c, p)
 	if err != nil {

@@ -93,23 +93,45 @@ func TestKiiIndentLinear(t *testing.T) {
 	}
 }
 
+// TestLoginExpiresAt: a login's expiresAt is absent (no expiry), a time
+// in the future (clamped to the year 9999), or refused: not a number, or
+// not after now (a dead token, or, as 0 and negatives and non-numbers
+// were, a token that never expires).
 func TestLoginExpiresAt(t *testing.T) {
+	const now = 1700000000000
 	tests := []struct {
 		in   string
-		want int64
+		want int64 // -1: refused
 	}{
 		{"", 0},
-		{"x", 0},
-		{"1700000000000", 1700000000000},
-		{"1.7e12", 1700000000000},
+		{"1700000001000", 1700000001000},
+		{"1.7000001e12", 1700000100000},
 		{"9223372036854775807", kumo.MaxEpochMillis},
 		{"99999999999999999999", kumo.MaxEpochMillis},
 		{"1e300", kumo.MaxEpochMillis},
-		{"-5", -5},
+		{"1e999", kumo.MaxEpochMillis},
+		{"x", -1},
+		{"abc", -1},
+		{"NaN", -1},
+		{"-5", -1},
+		{"-1", -1},
+		{"0", -1},
+		{"1000", -1},
+		{"1.5", -1},
+		{"-1e999", -1},
+		{"1700000000000", -1},
+		{"1699999940000", -1},
 	}
 	for _, tt := range tests {
-		if got := expiresAt(tt.in); got != tt.want {
-			t.Errorf("expiresAt(%q) = %d, want %d", tt.in, got, tt.want)
+		got, err := expiresAt(tt.in, now)
+		if tt.want < 0 {
+			if kumo.ErrorCode(err) != kumo.ErrInvalidInputData {
+				t.Errorf("expiresAt(%q) = %d, %v; want INVALID_INPUT_DATA", tt.in, got, err)
+			}
+			continue
+		}
+		if got != tt.want || err != nil {
+			t.Errorf("expiresAt(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
 		}
 	}
 }

@@ -67,8 +67,9 @@ type Server struct {
 	// (DefaultIdleTimeout when 0).
 	IdleTimeout time.Duration
 
-	// LoginThrottle is how many failed logins (POST …/oauth2/token) a
-	// source address may make within LoginThrottleWindow before its logins
+	// LoginThrottle is how many failed logins (POST …/oauth2/token, and
+	// wrong passwords given to POST …/things/{thing}/ownership and PUT
+	// …/users/{user}/password) a source address may make within LoginThrottleWindow before its logins
 	// are refused with 429 TOO_MANY_REQUESTS for a growing time (throttle);
 	// 0 turns the throttle off. LoginThrottleWindow is
 	// DefaultLoginThrottleWindow when 0.
@@ -170,7 +171,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/apps/{appID}/things/{thing}/vendor-thing-id", s.app(s.handleVendorThingIDGet))
 	m.HandleFunc("PUT /api/apps/{appID}/things/{thing}/vendor-thing-id", s.app(s.handleVendorThingIDPut))
 	m.HandleFunc("PUT /api/apps/{appID}/things/{thing}/password", s.app(s.handleThingPassword))
-	m.HandleFunc("POST /api/apps/{appID}/things/{thing}/ownership", s.app(s.handleOwnershipAdd))
+	m.HandleFunc("POST /api/apps/{appID}/things/{thing}/ownership", s.app(s.throttled(kumo.ErrWrongPassword, s.handleOwnershipAdd)))
 	m.HandleFunc("GET /api/apps/{appID}/things/{thing}/ownership", s.app(s.handleOwnershipGet))
 	m.HandleFunc("PUT /api/apps/{appID}/things/{thing}/ownership/{owner}", s.owner(s.handleOwnerPut))
 	m.HandleFunc("HEAD /api/apps/{appID}/things/{thing}/ownership/{owner}", s.owner(s.handleOwnerHead))
@@ -182,7 +183,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/apps/{appID}/users/{user}", s.app(s.handleUserGet))
 	m.HandleFunc("POST /api/apps/{appID}/users/{user}", s.app(s.handleUserUpdate))
 	m.HandleFunc("DELETE /api/apps/{appID}/users/{user}", s.app(s.handleUserDelete))
-	m.HandleFunc("PUT /api/apps/{appID}/users/{user}/password", s.app(s.handleUserPassword))
+	m.HandleFunc("PUT /api/apps/{appID}/users/{user}/password", s.app(s.throttled(kumo.ErrWrongPassword, s.handleUserPassword)))
 	m.HandleFunc("POST /api/apps/{appID}/users/{user}/push/messages", s.app(s.handleDirectPush(kumo.UserCaller, "user")))
 	m.HandleFunc("POST /api/apps/{appID}/things/{thing}/push/messages", s.app(s.handleDirectPush(kumo.ThingCaller, "thing")))
 	m.HandleFunc("POST /api/apps/{appID}/groups", s.app(s.handleGroupCreate))

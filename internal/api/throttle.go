@@ -85,8 +85,9 @@ func (t *throttle) wait(addr string, now time.Time) time.Duration {
 	return 0
 }
 
-// fail counts a failed login from addr.
-func (t *throttle) fail(addr string, now time.Time) {
+// fail counts a failed login from addr. It returns the penalty that
+// failure starts, 0 when it starts none.
+func (t *throttle) fail(addr string, now time.Time) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.addrs[addr]
@@ -109,7 +110,9 @@ func (t *throttle) fail(addr string, now time.Time) {
 		e.until = now.Add(penalty)
 		e.strikes++
 		e.failures, e.since = 0, e.until // counting starts again after the penalty
+		return penalty
 	}
+	return 0
 }
 
 // stale reports whether e may be forgotten: no penalty running and no

@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,26 +13,44 @@ import (
 
 // handleToken serves POST /api/apps/{appID}/oauth2/token and
 // POST /api/oauth2/token. The body may be JSON (any JSON media type, or
-// none) or form-encoded; grant_type may be omitted.
+// none) or form-encoded; grant_type may be omitted. Failed logins count
+// in the failed-login throttle (throttled).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
-	if s.throttle == nil {
-		return s.login(w, r, c)
+	return s.throttled(kumo.ErrInvalidGrant, s.login)(w, r, c)
+}
+
+// throttled guards a handler that checks a password given in the body
+// (a login, a thing's password to own it, a user's old password): its
+// failures, the errors of code failed, count as failed logins of the
+// source address, and an address in penalty is refused with 429
+// TOO_MANY_REQUESTS and Retry-After before h runs (throttle). The start of
+// a penalty is logged once, as a warning.
+func (s *Server) throttled(failed kumo.Code, h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+		if s.throttle == nil {
+			return h(w, r, c)
+		}
+		addr, now := sourceAddr(r.RemoteAddr), time.Now()
+		if wait := s.throttle.wait(addr, now); wait > 0 {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			return kumo.Errorf(kumo.ErrTooManyRequests, "Too many failed logins from this address: retry in %s seconds", retryAfter(wait))
+		}
+		err := h(w, r, c)
+		if kumo.ErrorCode(err) == failed {
+			if penalty := s.throttle.fail(addr, now); penalty > 0 {
+				s.Log.Warn("logins throttled: too many failed logins from one address",
+					"addr", addr, "failures", s.throttle.limit, "penalty", penalty)
+			}
+		}
+		return err
 	}
-	addr, now := sourceAddr(r.RemoteAddr), time.Now()
-	if wait := s.throttle.wait(addr, now); wait > 0 {
-		w.Header().Set("Retry-After", retryAfter(wait))
-		return kumo.Errorf(kumo.ErrTooManyRequests, "Too many failed logins from this address: retry in %s seconds", retryAfter(wait))
-	}
-	err := s.login(w, r, c)
-	if kumo.ErrorCode(err) == kumo.ErrInvalidGrant {
-		s.throttle.fail(addr, now)
-	}
-	return err
 }
 
 // login serves a token request (handleToken, after the throttle).
 func (s *Server) login(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
 	var req kumo.LoginRequest
+	var err error
+	now := time.Now().UnixMilli()
 	if mediaType(r) == "application/x-www-form-urlencoded" {
 		r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
 		if err := r.ParseForm(); err != nil {
@@ -39,7 +59,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c kumo.Caller) er
 		f := r.PostForm
 		req = kumo.LoginRequest{GrantType: f.Get("grant_type"), Username: f.Get("username"), Password: f.Get("password"),
 			ClientID: f.Get("client_id"), ClientSecret: f.Get("client_secret"), RefreshToken: f.Get("refresh_token")}
-		req.ExpiresAt = expiresAt(firstNonEmpty(f.Get("expiresAt"), f.Get("expires_at")))
+		if req.ExpiresAt, err = expiresAt(firstNonEmpty(f.Get("expiresAt"), f.Get("expires_at")), now); err != nil {
+			return err
+		}
 	} else {
 		m, err := decodeObject(w, r)
 		if err != nil {
@@ -49,8 +71,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, c kumo.Caller) er
 			Password: stringField(m, "password"), ClientID: stringField(m, "client_id"),
 			ClientSecret: stringField(m, "client_secret"), RefreshToken: stringField(m, "refresh_token")}
 		for _, k := range []string{"expiresAt", "expires_at"} {
-			if n, ok := m[k].(json.Number); ok {
-				req.ExpiresAt = expiresAt(n.String())
+			var s string
+			switch v := m[k].(type) {
+			case nil:
+				continue
+			case json.Number:
+				s = v.String()
+			case string:
+				s = v
+			default:
+				return invalidExpiry()
+			}
+			if req.ExpiresAt, err = expiresAt(s, now); err != nil {
+				return err
 			}
 		}
 	}
@@ -76,15 +109,36 @@ func firstNonEmpty(ss ...string) string {
 	return ""
 }
 
-// expiresAt reads a login's expiresAt (epoch ms). An expiry past
-// kumo.MaxEpochMillis, the int64 range included, is clamped to it; what
-// is not a number is no expiry (0), as before.
-func expiresAt(s string) int64 {
+// expiresAt reads a login's expiresAt (epoch ms; "" is absent: 0, no
+// expiry). An expiry past kumo.MaxEpochMillis, the int64 and float64
+// ranges included, is clamped to it. One that is not a number, or not
+// after now (epoch ms), 0 and negative numbers included, is 400
+// INVALID_INPUT_DATA, with the token endpoint's OAuth fields
+// (invalidExpiry): it would issue a token dead at once or, as it did, one
+// that never expires.
+func expiresAt(s string, now int64) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	var at int64
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return min(n, kumo.MaxEpochMillis)
+		at = n
+	} else if f, err := strconv.ParseFloat(s, 64); (err == nil || errors.Is(err, strconv.ErrRange)) && !math.IsNaN(f) {
+		at = int64(max(min(f, float64(kumo.MaxEpochMillis)), math.MinInt64/2))
+	} else {
+		return 0, invalidExpiry()
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 {
-		return int64(min(f, float64(kumo.MaxEpochMillis)))
+	if at <= now {
+		return 0, invalidExpiry()
 	}
-	return 0
+	return min(at, kumo.MaxEpochMillis), nil
+}
+
+// invalidExpiry is the error of an expiresAt that is not a time in the
+// future: Kii's INVALID_INPUT_DATA, with the OAuth error fields the
+// token endpoint's other errors carry.
+func invalidExpiry() error {
+	const msg = "expiresAt must be a time in the future, in milliseconds since the epoch"
+	return kumo.InvalidInput(map[string]string{"expiresAt": "must be a time in the future"}).
+		With("error", "invalid_request").With("error_description", msg)
 }

@@ -152,23 +152,11 @@ func (db *DB) checkOwnerCandidate(ctx context.Context, c kumo.Caller, thingID st
 	if err := db.queryRow(ctx, "SELECT password_hash FROM things WHERE app_id = ? AND id = ?", c.AppID, thingID).Scan(&hash); err != nil {
 		return err
 	}
-	// The thing's password is guarded by the thing's login lockout: the
-	// attempts count against it as logins do.
-	p, err := db.params(ctx, c.AppID)
-	if err != nil {
-		return err
-	}
-	thing := kumo.Caller{AppID: c.AppID, Kind: kumo.ThingCaller, ID: thingID}
-	if p.MaxLoginAttempts > 0 {
-		if err := db.reserveAttempt(ctx, thing, p); err != nil {
-			return err
-		}
-	}
+	// A wrong guess is not counted against the thing's login lockout
+	// (else any user could lock a device out of its own login): the API
+	// counts it as a failed login of the source address (docs/compat.md).
 	if r.Password == "" || !db.Hasher.CheckPassword(hash, r.Password) {
 		return kumo.Errorf(kumo.ErrWrongPassword, "The thing password is missing or wrong").With("appID", c.AppID).With("thingID", thingID)
-	}
-	if p.MaxLoginAttempts > 0 {
-		return db.writeTx(ctx, func(tx *Tx) error { return loginSucceeded(ctx, tx, thing, p, db.now()) })
 	}
 	return nil
 }

@@ -67,6 +67,25 @@ func testOwnership(t *testing.T, s suite) {
 		}
 	})
 
+	t.Run("WrongPasswordsDoNotLockTheThing", func(t *testing.T) {
+		// A user's wrong guesses at a thing's password do not count
+		// against the thing's login lockout: else any user could lock a
+		// device out of its own login (docs/compat.md).
+		f := newFixture(t, s)
+		th, _ := f.mustThing("vt-1")
+		alice, aliceC := f.mustUser("alice")
+		f.setParams(map[string]any{"maxLoginAttempts": 2, "loginLockPeriodSeconds": 3600, "loginAttemptsTimeoutSeconds": 3600})
+		for i := 0; i < 5; i++ {
+			err := f.db.AddThingOwner(f.ctx, aliceC, th.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: "wrong"})
+			wantCode(t, "AddThingOwner with a wrong password", err, kumo.ErrWrongPassword)
+		}
+		if _, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-1", Password: "pw-vt-1"}); err != nil {
+			t.Errorf("the thing's login after a user's wrong ownership passwords: %v", err)
+		}
+		err := f.db.AddThingOwner(f.ctx, aliceC, th.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: "pw-vt-1"})
+		wantCode(t, "AddThingOwner with the right password", err, "")
+	})
+
 	t.Run("PINFlow", func(t *testing.T) {
 		f := newFixture(t, s)
 		th, thC := f.mustThing("vt-1")
