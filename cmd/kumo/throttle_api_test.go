@@ -126,11 +126,12 @@ func TestLoginThrottleLogged(t *testing.T) {
 // the token endpoint (a thing's password to own it, a user's old
 // password) count as failed logins of the source address, so that a
 // burst is refused with 429; and a user's wrong guesses at a thing's
-// password do not lock the thing out of its own login, however many.
+// password do not lock the thing out of its own login, however many:
+// they lock the claims by password only.
 func TestPasswordChecksThrottled(t *testing.T) { forEachStore(t, testPasswordChecksThrottled) }
 
 func testPasswordChecksThrottled(t *testing.T, cfg config) {
-	cfg.LoginThrottle = 4 // the app's lockout is 10 failures
+	cfg.LoginThrottle = 3 // the app's lockout is 10 failures
 	n := mustStartNodeConfig(t, cfg)
 	base := n.base + "/api/apps/" + n.app.AppID
 	d := n.mustDevice("guarded-dev")
@@ -142,20 +143,32 @@ func testPasswordChecksThrottled(t *testing.T, cfg config) {
 	}
 
 	t.Run("ownership", func(t *testing.T) {
-		// Three addresses, 12 wrong guesses in all: past the thing's
-		// lockout of 10, each address throttled after its 4th.
-		for _, ip := range []string{"127.0.1.1", "127.0.1.2", "127.0.1.3"} {
+		// Four addresses, 10 wrong guesses in all: the thing's login
+		// lockout of 10 reached, each address throttled after its 3rd.
+		for _, ip := range []string{"127.0.1.1", "127.0.1.2", "127.0.1.3", "127.0.1.4"} {
 			c := clientFrom(ip)
-			for range 4 {
+			guesses := 3
+			if ip == "127.0.1.4" {
+				guesses = 1
+			}
+			for range guesses {
 				wantKiiError(t, own(c, "wrong"), 401, "WRONG_PASSWORD")
 			}
-			wantThrottled(t, own(c, "wrong"))
-			wantThrottled(t, own(c, "pass-1234"))
+			if guesses == 3 {
+				wantThrottled(t, own(c, "wrong"))
+				wantThrottled(t, own(c, "pass-1234"))
+			}
 		}
 		r := doFrom(t, clientFrom("127.0.1.9"), "POST", base+"/oauth2/token",
 			`{"username":"VENDOR_THING_ID:guarded-dev","password":"pass-1234"}`, "Content-Type", "application/json")
 		wantStatus(t, r, 200)
-		wantStatus(t, own(clientFrom("127.0.1.9"), "pass-1234"), 204)
+		// The guesses count in a lockout of their own: at 10, claims by
+		// password are refused for a while, the right one included.
+		r = own(clientFrom("127.0.1.9"), "pass-1234")
+		wantStatus(t, r, 400)
+		if !strings.Contains(string(r.Body), "The login name is locked") {
+			t.Errorf("a claim past the ownership lockout: %s; want it locked", r.Body)
+		}
 	})
 
 	t.Run("user password", func(t *testing.T) {
@@ -164,7 +177,7 @@ func testPasswordChecksThrottled(t *testing.T, cfg config) {
 			return doFrom(t, c, "PUT", base+"/users/"+u.ThingID+"/password",
 				`{"oldPassword":"`+old+`","newPassword":"new-pass-1"}`, auth...)
 		}
-		for range 4 {
+		for range 3 {
 			wantKiiError(t, change("wrong"), 401, "WRONG_PASSWORD")
 		}
 		wantThrottled(t, change("wrong"))

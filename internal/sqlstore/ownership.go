@@ -152,14 +152,34 @@ func (db *DB) checkOwnerCandidate(ctx context.Context, c kumo.Caller, thingID st
 	if err := db.queryRow(ctx, "SELECT password_hash FROM things WHERE app_id = ? AND id = ?", c.AppID, thingID).Scan(&hash); err != nil {
 		return err
 	}
-	// A wrong guess is not counted against the thing's login lockout
-	// (else any user could lock a device out of its own login): the API
-	// counts it as a failed login of the source address (docs/compat.md).
+	// Guesses of the thing's password through this request count in a
+	// lockout of their own (the login lockout's parameters, under the key
+	// ownershipLockKey), not in the thing's login lockout: guesses from
+	// many addresses stay bounded, and no user can lock a device out of
+	// its own login. The API also counts them as failed logins of the
+	// source address (docs/compat.md).
+	p, err := db.params(ctx, c.AppID)
+	if err != nil {
+		return err
+	}
+	lock := kumo.Caller{AppID: c.AppID, Kind: kumo.ThingCaller, ID: ownershipLockKey(thingID)}
+	if p.MaxLoginAttempts > 0 {
+		if err := db.reserveAttempt(ctx, lock, p); err != nil {
+			return err
+		}
+	}
 	if r.Password == "" || !db.Hasher.CheckPassword(hash, r.Password) {
 		return kumo.Errorf(kumo.ErrWrongPassword, "The thing password is missing or wrong").With("appID", c.AppID).With("thingID", thingID)
 	}
+	if p.MaxLoginAttempts > 0 {
+		return db.writeTx(ctx, func(tx *Tx) error { return loginSucceeded(ctx, tx, lock, p, db.now()) })
+	}
 	return nil
 }
+
+// ownershipLockKey is the login_failures key that counts the guesses of a
+// thing's password in ownership requests (checkOwnerCandidate).
+func ownershipLockKey(thingID string) string { return "ownership:" + thingID }
 
 // Who started a PIN code flow of thing ownership (thing_ownership_codes).
 const (

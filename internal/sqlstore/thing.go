@@ -194,7 +194,7 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 		{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{appID, scope}},
 		{"DELETE FROM object_fields WHERE app_id = ? AND scope = ?", []any{appID, scope}},
 		{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{appID, scope}},
-		{"DELETE FROM login_failures WHERE app_id = ? AND principal_id = ?", []any{appID, p.ID}},
+		{"DELETE FROM login_failures WHERE app_id = ? AND principal_id IN (?, ?)", []any{appID, p.ID, ownershipLockKey(p.ID)}},
 	}, owned...) {
 		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
 			return err

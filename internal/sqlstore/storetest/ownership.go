@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/kumo-iot/kumo"
@@ -70,20 +71,33 @@ func testOwnership(t *testing.T, s suite) {
 	t.Run("WrongPasswordsDoNotLockTheThing", func(t *testing.T) {
 		// A user's wrong guesses at a thing's password do not count
 		// against the thing's login lockout: else any user could lock a
-		// device out of its own login (docs/compat.md).
+		// device out of its own login (docs/compat.md). They count in a
+		// lockout of the thing's claims by password.
 		f := newFixture(t, s)
 		th, _ := f.mustThing("vt-1")
 		alice, aliceC := f.mustUser("alice")
 		f.setParams(map[string]any{"maxLoginAttempts": 2, "loginLockPeriodSeconds": 3600, "loginAttemptsTimeoutSeconds": 3600})
 		for i := 0; i < 5; i++ {
 			err := f.db.AddThingOwner(f.ctx, aliceC, th.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: "wrong"})
-			wantCode(t, "AddThingOwner with a wrong password", err, kumo.ErrWrongPassword)
+			if i < 2 {
+				wantCode(t, "AddThingOwner with a wrong password", err, kumo.ErrWrongPassword)
+			} else if err == nil || !strings.Contains(err.Error(), "locked") {
+				t.Errorf("AddThingOwner with a wrong password past the ownership lockout: %v; want it locked", err)
+			}
 		}
 		if _, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-1", Password: "pw-vt-1"}); err != nil {
 			t.Errorf("the thing's login after a user's wrong ownership passwords: %v", err)
 		}
+		// They lock the claims by password, for the lock period: the
+		// guesses stay bounded, from however many addresses.
 		err := f.db.AddThingOwner(f.ctx, aliceC, th.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: "pw-vt-1"})
-		wantCode(t, "AddThingOwner with the right password", err, "")
+		if err == nil || !strings.Contains(err.Error(), "locked") {
+			t.Errorf("AddThingOwner with the right password past the ownership lockout: %v; want it locked", err)
+		}
+		// Another thing's claims are not locked.
+		th2, _ := f.mustThing("vt-2")
+		err = f.db.AddThingOwner(f.ctx, aliceC, th2.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: "pw-vt-2"})
+		wantCode(t, "AddThingOwner of another thing", err, "")
 	})
 
 	t.Run("PINFlow", func(t *testing.T) {
