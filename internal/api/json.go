@@ -28,22 +28,12 @@ const maxJSONDepth = 64
 // validate the JSON, which the decoder does after.
 func checkJSONDepth(b []byte) error {
 	depth := 0
-	inString, escaped := false, false
+	var str jsonStrings
 	for _, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
+		if str.inString(c) {
 			continue
 		}
 		switch c {
-		case '"':
-			inString = true
 		case '{', '[':
 			if depth++; depth > maxJSONDepth {
 				return kumo.Errorf(kumo.ErrInvalidJSON, "The request body nests objects and arrays deeper than %d levels", maxJSONDepth).
@@ -54,6 +44,28 @@ func checkJSONDepth(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// jsonStrings follows a JSON text byte by byte to tell the bytes of its
+// strings from the rest.
+type jsonStrings struct{ in, escaped bool }
+
+// inString reports whether c, the text's next byte, belongs to a string
+// (its quotes included).
+func (s *jsonStrings) inString(c byte) bool {
+	if !s.in {
+		s.in = c == '"'
+		return s.in
+	}
+	switch {
+	case s.escaped:
+		s.escaped = false
+	case c == '\\':
+		s.escaped = true
+	case c == '"':
+		s.in = false
+	}
+	return true
 }
 
 // readJSON reads a JSON request body, up to limit bytes, and checks its
@@ -118,25 +130,14 @@ func kiiIndent(src []byte) []byte {
 			out.WriteString("  ")
 		}
 	}
-	inString, escaped := false, false
+	var str jsonStrings
 	for i := 0; i < len(src); i++ {
 		c := src[i]
-		if inString {
+		if str.inString(c) {
 			out.WriteByte(c)
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
 			continue
 		}
 		switch c {
-		case '"':
-			inString = true
-			out.WriteByte(c)
 		case '{', '[':
 			if i+1 < len(src) && (src[i+1] == '}' || src[i+1] == ']') {
 				out.WriteByte(c)
