@@ -198,10 +198,11 @@ func testRevokeMQTT(t *testing.T, cfg config) {
 	}
 }
 
-// TestClusterRevokeMQTT: disabling a thing and deleting an installation
-// through one node end the device's session on the other node, whether
-// the device subscribed to its topic or not, and the old credentials are
-// refused there.
+// TestClusterRevokeMQTT: every kind of revocation (a thing disabled or
+// deleted, an installation deleted, a thing's or user's password changed,
+// a user deleted) made through one node ends the device's session on the
+// other node, whether the device subscribed to its topic or not, and the
+// old credentials are refused there.
 func TestClusterRevokeMQTT(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts child processes")
@@ -212,18 +213,36 @@ func TestClusterRevokeMQTT(t *testing.T) {
 	other := mqttURLOf(nodes[1])
 	for i, tt := range []struct {
 		name   string
+		user   bool // a user's installation, else a thing's
 		revoke func(t *testing.T, d device) response
 	}{
-		{"disable thing", func(t *testing.T, d device) response {
+		{"disable thing", false, func(t *testing.T, d device) response {
 			return do(t, "PUT", app+"/things/"+d.ThingID+"/status", `{"disabled":true}`, admin...)
 		}},
-		{"delete installation", func(t *testing.T, d device) response {
+		{"delete thing", false, func(t *testing.T, d device) response {
+			return do(t, "DELETE", app+"/things/"+d.ThingID, "", admin...)
+		}},
+		{"delete installation", false, func(t *testing.T, d device) response {
 			return do(t, "DELETE", app+"/installations/"+d.InstallationID, "", "Authorization", "Bearer "+d.Token)
+		}},
+		{"thing password", false, func(t *testing.T, d device) response {
+			return do(t, "PUT", app+"/things/"+d.ThingID+"/password", `{"newPassword":"new-pass"}`, "Authorization", "Bearer "+d.Token)
+		}},
+		{"user password", true, func(t *testing.T, d device) response {
+			return do(t, "PUT", app+"/users/"+d.ThingID+"/password", `{"newPassword":"new-pass"}`, admin...)
+		}},
+		{"delete user", true, func(t *testing.T, d device) response {
+			return do(t, "DELETE", app+"/users/"+d.ThingID, "", admin...)
 		}},
 	} {
 		for _, subscribe := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s subscribed=%v", tt.name, subscribe), func(t *testing.T) {
-				d := a.mustDevice(fmt.Sprintf("cluster-revoke-%d-%v", i, subscribe))
+				var d device
+				if tt.user {
+					d = a.mustUserDevice(fmt.Sprintf("cluster-revoke-user-%d-%v", i, subscribe))
+				} else {
+					d = a.mustDevice(fmt.Sprintf("cluster-revoke-%d-%v", i, subscribe))
+				}
 				s := connectRevocable(t, other, d, subscribe)
 				wantStatus(t, tt.revoke(t, d), 204)
 				s.waitLost(t, tt.name+" on the other node")
