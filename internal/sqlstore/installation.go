@@ -132,9 +132,10 @@ func (db *DB) DeleteInstallation(ctx context.Context, c kumo.Caller, selector st
 	if err != nil {
 		return err
 	}
-	var dropped []kumo.QueuedPush // its offline queue, for the ledger
+	var dropped []kumo.QueuedPush    // its offline queue, for the ledger
+	var phones []kumo.DeliveryRecord // its queued phone pushes, dropped
 	err = db.writeTx(ctx, func(tx *Tx) error {
-		dropped = nil
+		dropped, phones = nil, nil
 		if _, err := revokeMQTT(ctx, tx, c.AppID, "id = ?", in.ID); err != nil {
 			return err
 		}
@@ -150,14 +151,20 @@ func (db *DB) DeleteInstallation(ctx context.Context, c kumo.Caller, selector st
 				return err
 			}
 		}
+		if phones, err = dropPhonePushes(ctx, tx, c.AppID, "installation_id = ?", []any{in.ID}, "the installation was deleted"); err != nil {
+			return err
+		}
 		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
-	if err == nil && len(dropped) > 0 {
+	if err == nil && len(dropped)+len(phones) > 0 {
 		rs := queueRecords(dropped, kumo.DeliveryDropped, "the installation was deleted: its offline queue went", db.now())
 		for i := range rs { // the installation is gone: the ledger can no longer find it by its topic
 			rs[i].InstallationID, rs[i].DeviceType, rs[i].Owner = in.ID, in.DeviceType, in.Owner
 		}
-		db.record(ctx, rs)
+		for i := range phones {
+			phones[i].Owner = in.Owner
+		}
+		db.record(ctx, append(rs, phones...))
 	}
 	return err
 }

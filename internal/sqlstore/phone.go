@@ -233,36 +233,47 @@ func (db *DB) FinishPhonePush(ctx context.Context, id int64, retryAt int64) erro
 // claimed now are left to their workers' records (the caller's own push
 // among them).
 func (db *DB) DropPhoneInstallation(ctx context.Context, appID, installationID string) error {
-	now := db.now()
 	var rs []kumo.DeliveryRecord
 	err := db.writeTx(ctx, func(tx *Tx) error {
-		rs = rs[:0]
 		if _, err := tx.Exec(ctx, "DELETE FROM installations WHERE app_id = ? AND id = ? AND device_type IN ('ANDROID', 'IOS')", appID, installationID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `DELETE FROM phone_pushes WHERE app_id = ? AND installation_id = ?
-			RETURNING message_id, event_type, device_type, claimed_until`, appID, installationID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			r := kumo.DeliveryRecord{AppID: appID, InstallationID: installationID, State: kumo.DeliveryDropped,
-				Reason: "the provider reports the token gone: the installation is deleted", Created: now}
-			var typ string
-			var claimedUntil int64
-			if err := rows.Scan(&r.MessageID, &typ, &r.DeviceType, &claimedUntil); err != nil {
-				return err
-			}
-			r.EventType = kumo.EventType(typ)
-			if claimedUntil < now {
-				rs = append(rs, r)
-			}
-		}
-		return rows.Err()
+		var err error
+		rs, err = dropPhonePushes(ctx, tx, appID, "installation_id = ?", []any{installationID},
+			"the provider reports the token gone: the installation is deleted")
+		return err
 	})
 	if err == nil {
 		db.record(ctx, rs)
 	}
 	return err
+}
+
+// dropPhonePushes deletes, within tx, an app's queued phone pushes that
+// match where (a condition on phone_pushes, with args), and returns the
+// ledger records of those no worker holds now (a worker records the
+// pushes it claimed), dropped for reason. Deleted with RETURNING: of two
+// nodes deleting the same rows, only one records them.
+func dropPhonePushes(ctx context.Context, tx *Tx, appID, where string, args []any, reason string) ([]kumo.DeliveryRecord, error) {
+	now := tx.db.now()
+	rows, err := tx.Query(ctx, `DELETE FROM phone_pushes WHERE app_id = ? AND `+where+`
+		RETURNING installation_id, message_id, event_type, device_type, claimed_until`, append([]any{appID}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var rs []kumo.DeliveryRecord
+	for rows.Next() {
+		r := kumo.DeliveryRecord{AppID: appID, State: kumo.DeliveryDropped, Reason: reason, Created: now}
+		var typ string
+		var claimedUntil int64
+		if err := rows.Scan(&r.InstallationID, &r.MessageID, &typ, &r.DeviceType, &claimedUntil); err != nil {
+			return nil, err
+		}
+		r.EventType = kumo.EventType(typ)
+		if claimedUntil < now {
+			rs = append(rs, r)
+		}
+	}
+	return rs, rows.Err()
 }

@@ -161,7 +161,7 @@ func forgetTokens(ctx context.Context, tx *Tx) error {
 // ownerships go with it; a user's memberships and ownerships too, and the
 // groups he owned are left without an owner (the admin's to manage). The
 // caller empties the blob trash after the commit.
-func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal, table string) error {
+func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal, table string) ([]kumo.DeliveryRecord, error) {
 	type statement struct {
 		sql  string
 		args []any
@@ -184,7 +184,11 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 	}
 	scope := kumo.Scope{Kind: scopeKind, ID: p.ID}.Key()
 	if _, err := revokeOwnerMQTT(ctx, tx, appID, p); err != nil { // before its installations go
-		return err
+		return nil, err
+	}
+	dropped, err := dropOwnerPushes(ctx, tx, appID, p) // before its installations go
+	if err != nil {
+		return nil, err
 	}
 	for _, q := range append([]statement{
 		{"DELETE FROM " + table + " WHERE app_id = ? AND id = ?", []any{appID, p.ID}},
@@ -197,23 +201,67 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 		{"DELETE FROM login_failures WHERE app_id = ? AND principal_id IN (?, ?)", []any{appID, p.ID, ownershipLockKey(p.ID)}},
 	}, owned...) {
 		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := dropBodies(ctx, tx, tx.db.now(), "app_id = ? AND scope = ?", appID, scope); err != nil {
-		return err
+		return nil, err
 	}
 	if err := deleteScopeTopics(ctx, tx, appID, scope); err != nil {
-		return err
+		return nil, err
 	}
 	if err := bumpCounter(ctx, tx, counterSubscriptions); err != nil {
-		return err
+		return nil, err
 	}
 	// The ACLs of its scope, and the entries naming it elsewhere.
 	if err := deleteACLs(ctx, tx, "app_id = ? AND (scope = ? OR subject = ?)", appID, scope, kumo.PrincipalSubject(p).String()); err != nil {
-		return err
+		return nil, err
 	}
-	return revokeTokens(ctx, tx, appID, p.ID)
+	return dropped, revokeTokens(ctx, tx, appID, p.ID)
+}
+
+// dropOwnerPushes deletes, within tx, the pushes waiting for the
+// installations of a user or thing about to be deleted (their MQTT
+// offline queues, their queued phone pushes), and returns their ledger
+// records: dropped.
+func dropOwnerPushes(ctx context.Context, tx *Tx, appID string, p kumo.Principal) ([]kumo.DeliveryRecord, error) {
+	reason := "the " + p.Kind.String() + " was deleted"
+	rows, err := tx.Query(ctx, `SELECT id, mqtt_topic FROM installations
+		WHERE app_id = ? AND owner_kind = ? AND owner_id = ? AND device_type = 'MQTT'`, appID, int(p.Kind), p.ID)
+	if err != nil {
+		return nil, err
+	}
+	topics := map[string]string{} // MQTT topic -> installation ID
+	for rows.Next() {
+		var id, topic string
+		if err := rows.Scan(&id, &topic); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		topics[topic] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var rs []kumo.DeliveryRecord
+	for topic, id := range topics {
+		ps, err := dropQueue(ctx, tx, topic)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range queueRecords(ps, kumo.DeliveryDropped, reason+": its offline queue went", tx.db.now()) {
+			r.InstallationID, r.Owner = id, p // the installation is gone: the ledger can no longer find it by its topic
+			rs = append(rs, r)
+		}
+	}
+	phones, err := dropPhonePushes(ctx, tx, appID,
+		"installation_id IN (SELECT id FROM installations WHERE app_id = ? AND owner_kind = ? AND owner_id = ?)",
+		[]any{appID, int(p.Kind), p.ID}, reason)
+	for i := range phones {
+		phones[i].Owner = p
+	}
+	return append(rs, phones...), err
 }
 
 // DeleteThing implements kumo.ThingService.
@@ -225,10 +273,13 @@ func (db *DB) DeleteThing(ctx context.Context, c kumo.Caller, selector string) e
 	if err != nil {
 		return err
 	}
-	err = db.writeTx(ctx, func(tx *Tx) error {
-		return deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.ThingCaller, ID: t.ID}, "things")
+	var dropped []kumo.DeliveryRecord
+	err = db.writeTx(ctx, func(tx *Tx) (err error) {
+		dropped, err = deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.ThingCaller, ID: t.ID}, "things")
+		return err
 	})
 	if err == nil {
+		db.record(ctx, dropped)
 		db.emptyTrash(ctx, db.Log)
 	}
 	return err

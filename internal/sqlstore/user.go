@@ -210,10 +210,13 @@ func (db *DB) DeleteUser(ctx context.Context, c kumo.Caller, selector string) er
 	if err != nil {
 		return err
 	}
-	err = db.writeTx(ctx, func(tx *Tx) error {
-		return deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID}, "users")
+	var dropped []kumo.DeliveryRecord
+	err = db.writeTx(ctx, func(tx *Tx) (err error) {
+		dropped, err = deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID}, "users")
+		return err
 	})
 	if err == nil {
+		db.record(ctx, dropped)
 		db.emptyTrash(ctx, db.Log)
 	}
 	return err

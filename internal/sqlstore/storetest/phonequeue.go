@@ -166,3 +166,85 @@ func testPhoneQueueOnce(t *testing.T, s suite) {
 		t.Errorf("ledger = %+v; want one queued record per push (2 events × 2 phones)", rs)
 	}
 }
+
+// testPushesOfDeletedOwners checks that deleting an installation, a thing
+// or a user takes the pushes waiting for their installations along (the
+// MQTT offline queue, the queued phone pushes), each recorded dropped in
+// the ledger with its installation: none is sent to a device that is
+// gone, none ends without a record.
+func testPushesOfDeletedOwners(t *testing.T, s suite) {
+	f := withEvents(newFixture(t, s), 10) // the offline pushes' events (seq 1, 3, 5)
+	f.db.LedgerOn = true
+	_, thing := f.mustThing("vt-gone")
+	user, userC := f.mustUser("gone")
+	_, keeper := f.mustThing("vt-stays") // its pushes stay
+	type device struct {
+		owner        kumo.Caller
+		mqtt, phone  kumo.Installation
+		deleteTarget string // "installation": only the phone installation is deleted
+	}
+	devices := []device{{owner: thing}, {owner: userC}, {owner: keeper}, {owner: keeper, deleteTarget: "installation"}}
+	msg := 0
+	for i := range devices {
+		d := &devices[i]
+		if d.deleteTarget == "" {
+			d.mqtt = f.mustInstall(d.owner, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
+			if err := f.db.SetPersistent(f.ctx, d.mqtt.MQTTTopic, true); err != nil {
+				t.Fatal(err)
+			}
+			msg++
+			if err := f.db.Enqueue(f.ctx, []kumo.Delivery{{Topic: d.mqtt.MQTTTopic, ID: fmt.Sprint(msg), Payload: []byte(`{}`),
+				AppID: f.app.AppID, EventType: kumo.PushMessageSent, MessageID: fmt.Sprintf("m%d", msg)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.phone = f.mustInstall(d.owner, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: fmt.Sprintf("tok-%d", i)})
+		msg++
+		if err := f.db.QueuePhonePushes(f.ctx, []kumo.PhonePush{{AppID: f.app.AppID, MessageID: fmt.Sprintf("m%d", msg), EventType: kumo.PushMessageSent,
+			Payload: []byte(`{}`), PhoneRecipient: kumo.PhoneRecipient{InstallationID: d.phone.ID, DeviceType: kumo.DeviceAndroid, RegistrationID: d.phone.RegistrationID}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.db.DeleteThing(f.ctx, f.admin, thing.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.DeleteUser(f.ctx, f.admin, user.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.DeleteInstallation(f.ctx, f.admin, devices[3].phone.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	rs, _, err := f.db.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := map[string]bool{} // installation IDs with a dropped record
+	for _, r := range rs {
+		if r.State == kumo.DeliveryDropped {
+			if r.MessageID == "" || r.EventType != kumo.PushMessageSent {
+				t.Errorf("dropped record %+v: want its message ID and event type", r)
+			}
+			dropped[r.InstallationID] = true
+		}
+	}
+	for i, d := range devices {
+		gone := d.owner != keeper || d.deleteTarget == "installation"
+		for _, in := range []kumo.Installation{d.mqtt, d.phone} {
+			if in.ID == "" || d.deleteTarget == "installation" && in.ID != d.phone.ID {
+				continue
+			}
+			if dropped[in.ID] != gone {
+				t.Errorf("device %d, %s installation: dropped record %v, want %v", i, in.DeviceType, dropped[in.ID], gone)
+			}
+		}
+	}
+	// What stays is the keeper's: one offline push, one phone push.
+	ps, err := f.db.ClaimPhonePushes(f.ctx, "n1", 100, time.Minute)
+	if err != nil || len(ps) != 1 || ps[0].InstallationID != devices[2].phone.ID {
+		t.Errorf("ClaimPhonePushes = %+v, %v; want the remaining thing's push only", ps, err)
+	}
+	if q, err := f.db.Queued(f.ctx, devices[2].mqtt.MQTTTopic, nil, 10); err != nil || len(q) != 1 {
+		t.Errorf("the remaining thing's offline queue = %+v, %v; want its push", q, err)
+	}
+}

@@ -78,6 +78,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"QueueLedger", testQueueLedger},
 		{"PhoneQueue", testPhoneQueue},
 		{"PhoneQueueOnce", testPhoneQueueOnce},
+		{"PushesOfDeletedOwners", testPushesOfDeletedOwners},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
