@@ -46,3 +46,11 @@ func SetMaxPageBytes(n int) (restore func()) {
 // BlobReaderHeld is how many bytes a reader SQLBlobs.Open returned holds
 // in memory between reads.
 func BlobReaderHeld(r io.ReadCloser) int { return r.(*chunkReader).held() }
+
+// SetBackfillBytes lowers the stored JSON one chunk of a bucket's
+// indexing reads; the returned function restores it.
+func SetBackfillBytes(n int) (restore func()) {
+	old := backfillBytes
+	backfillBytes = n
+	return func() { backfillBytes = old }
+}

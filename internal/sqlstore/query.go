@@ -152,8 +152,11 @@ const (
 )
 
 // backfillObjects is how many objects one write of indexBucket indexes,
-// so that the writes of others go on in between.
+// so that the writes of others go on in between; backfillBytes bounds
+// their stored JSON (and so the memory of a chunk of large objects).
 const backfillObjects = 2000
+
+var backfillBytes = 1 << 20 // a variable for tests
 
 // indexBucket indexes the objects of bucket b for queries: it marks the
 // bucket as being indexed (from then on every write indexes its object,
@@ -234,7 +237,7 @@ func (db *DB) backfill(ctx context.Context, b kumo.BucketRef) error {
 		if err := ctx.Err(); err != nil {
 			return err // the store is closing: the next query resumes the work
 		}
-		n, last := 0, ""
+		n, last, more := 0, "", false
 		err := db.writeTx(ctx, func(tx *Tx) error {
 			// Still being indexed? A bucket dropped meanwhile stops the run.
 			var state int
@@ -246,7 +249,7 @@ func (db *DB) backfill(ctx context.Context, b kumo.BucketRef) error {
 				return err
 			}
 			var err error
-			n, last, err = backfillChunk(ctx, tx, b, after)
+			n, last, more, err = backfillChunk(ctx, tx, b, after)
 			return err
 		})
 		if errors.Is(err, errBackfillStopped) {
@@ -256,7 +259,7 @@ func (db *DB) backfill(ctx context.Context, b kumo.BucketRef) error {
 			return err
 		}
 		objects += n
-		if n < backfillObjects {
+		if !more {
 			break
 		}
 		after = last
@@ -292,14 +295,16 @@ func deleteBucketFields(ctx context.Context, tx *Tx, b kumo.BucketRef) error {
 }
 
 // backfillChunk indexes up to backfillObjects objects of b whose IDs
-// follow after, within a write, and returns how many and the last ID.
-func backfillChunk(ctx context.Context, tx *Tx, b kumo.BucketRef, after string) (int, string, error) {
+// follow after, and up to backfillBytes of their stored JSON (one object
+// at least), within a write, and returns how many, the last ID, and
+// whether more objects may follow.
+func backfillChunk(ctx context.Context, tx *Tx, b kumo.BucketRef, after string) (_ int, _ string, more bool, _ error) {
 	// Locked (PostgreSQL): a write to one of these objects waits, then
 	// indexes itself over what this chunk wrote.
 	rows, err := tx.Query(ctx, `SELECT id, data, created, modified FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id > ?
 		ORDER BY id LIMIT ?`+tx.db.shareLock, b.AppID, b.Scope.Key(), b.Name, after, backfillObjects)
 	if err != nil {
-		return 0, "", err
+		return 0, "", false, err
 	}
 	type obj struct {
 		id                string
@@ -307,28 +312,35 @@ func backfillChunk(ctx context.Context, tx *Tx, b kumo.BucketRef, after string) 
 		created, modified int64
 	}
 	var objs []obj
+	size := 0
 	for rows.Next() {
+		if size >= backfillBytes {
+			more = true
+			break
+		}
 		var o obj
 		var data string
 		if err := rows.Scan(&o.id, &data, &o.created, &o.modified); err != nil {
 			rows.Close()
-			return 0, "", err
+			return 0, "", false, err
 		}
+		size += len(data)
 		o.data, _ = decodeData(data)
 		objs = append(objs, o)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil || len(objs) == 0 {
-		return 0, "", err
+		return 0, "", false, err
 	}
+	more = more || len(objs) == backfillObjects
 	last := objs[len(objs)-1].id
 	if !tx.db.cteWrites {
 		for _, o := range objs {
 			if err := insertFields(ctx, tx, b, o.id, objectEntries(o.data, o.created, o.modified), " ON CONFLICT DO NOTHING"); err != nil {
-				return 0, "", err
+				return 0, "", false, err
 			}
 		}
-		return len(objs), last, nil
+		return len(objs), last, more, nil
 	}
 	// PostgreSQL: the rows of the whole chunk in one statement, from arrays.
 	var ids []string
@@ -343,7 +355,7 @@ func backfillChunk(ctx context.Context, tx *Tx, b kumo.BucketRef, after string) 
 	_, err = tx.Exec(ctx, `INSERT INTO object_fields (app_id, scope, bucket, object_id, field, kind, num, str, lon)
 		SELECT ?, ?, ?, * FROM unnest(?::text[], ?::text[], ?::text[], ?::float8[], ?::text[], ?::float8[])
 		ON CONFLICT DO NOTHING`, b.AppID, b.Scope.Key(), b.Name, ids, f.fields, f.kinds, f.nums, f.strs, f.lons)
-	return len(objs), last, err
+	return len(objs), last, more, err
 }
 
 func decodeData(s string) (map[string]any, error) {
@@ -489,11 +501,12 @@ func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query, 
 }
 
 // maxPageBytes bounds the stored JSON of a query page's results (and so
-// the memory and the answer of one query): a page whose objects are
+// the memory and the answer of one query: decoded, deeply nested JSON
+// takes up to a hundred times its size): a page whose objects are
 // larger ends before bestEffortLimit, with a nextPaginationKey, as a
 // best-effort limit allows. A page holds at least one object. A variable
 // for tests.
-var maxPageBytes = 1 << 20
+var maxPageBytes = 512 << 10
 
 // maxCandidateBytes bounds the stored JSON of the candidates a query reads
 // into memory to compute distances or a count (see candidates).
