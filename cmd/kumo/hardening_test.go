@@ -385,21 +385,8 @@ func TestLoginThrottle(t *testing.T) {
 	token := n.base + "/api/apps/" + n.app.AppID + "/oauth2/token"
 	login := func(c *http.Client, url, password string, headers ...string) response {
 		t.Helper()
-		req, err := http.NewRequest("POST", url, strings.NewReader(`{"username":"VENDOR_THING_ID:throttle-dev","password":"`+password+`"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		for i := 0; i+1 < len(headers); i += 2 {
-			req.Header.Set(headers[i], headers[i+1])
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+		return doFrom(t, c, "POST", url, `{"username":"VENDOR_THING_ID:throttle-dev","password":"`+password+`"}`,
+			append([]string{"Content-Type", "application/json"}, headers...)...)
 	}
 	one, two := clientFrom("127.0.0.1"), clientFrom("127.0.0.2")
 

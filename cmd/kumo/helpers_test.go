@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -138,22 +137,7 @@ func mustStartNode(t *testing.T) *testNode {
 
 func mustStartNodeConfig(t *testing.T, cfg config) *testNode {
 	t.Helper()
-	n, err := startNode(context.Background(), cfg, testLogger(t))
-	if err != nil {
-		t.Fatalf("startNode: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.Close(ctx); err != nil {
-			t.Errorf("close node: %v", err)
-		}
-	})
-	app, err := n.db.CreateApp(context.Background(), kumo.AppCreate{Name: "test"})
-	if err != nil {
-		t.Fatalf("CreateApp: %v", err)
-	}
-	return &testNode{node: n, t: t, app: app, base: n.baseURL}
+	return mustStartNodeLog(t, cfg, testLogger(t))
 }
 
 // response is an HTTP response read whole.

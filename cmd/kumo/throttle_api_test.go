@@ -42,7 +42,8 @@ func (h *logRecords) matching(level slog.Level, text string) []slog.Record {
 	return out
 }
 
-// mustStartNodeLog is mustStartNodeConfig with the node logging to log.
+// mustStartNodeLog starts a node of cfg logging to log, with an app,
+// closed when the test ends.
 func mustStartNodeLog(t *testing.T, cfg config, log *slog.Logger) *testNode {
 	t.Helper()
 	n, err := startNode(context.Background(), cfg, log)
