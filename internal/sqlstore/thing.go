@@ -194,6 +194,7 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 		{"DELETE FROM " + table + " WHERE app_id = ? AND id = ?", []any{appID, p.ID}},
 		{"DELETE FROM installations WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{appID, int(p.Kind), p.ID}},
 		{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{appID, int(p.Kind), p.ID}},
+		{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND scope = ?", []any{appID, scope}}, // others' subscriptions to its buckets
 		{"DELETE FROM topic_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{appID, int(p.Kind), p.ID}},
 		{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{appID, scope}},
 		{"DELETE FROM object_fields WHERE app_id = ? AND scope = ?", []any{appID, scope}},

@@ -64,6 +64,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Installations", testInstallations},
 		{"RevokeMQTT", testRevokeMQTT},
 		{"Subscriptions", testSubscriptions},
+		{"SubscriptionsToDeletedScopes", testSubscriptionsToDeletedScopes},
 		{"Topics", testTopics},
 		{"Secret", testSecret},
 		{"AppParams", testAppParams},

@@ -284,3 +284,46 @@ func sameTopics(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// testSubscriptionsToDeletedScopes checks that deleting a thing or a user
+// deletes the subscriptions others made to the buckets of its scope, not
+// only those it made: a thing grants a user QUERY_OBJECTS_IN_BUCKET on
+// its bucket, the user subscribes to it, the admin deletes the thing; a
+// subscription naming the thing's bucket used to stay for ever.
+func testSubscriptionsToDeletedScopes(t *testing.T, s suite) {
+	f := newFixture(t, s)
+	th, thC := f.mustThing("vt-scope")
+	owner, ownerC := f.mustUser("scope-owner")
+	_, readerC := f.mustUser("scope-reader")
+	buckets := []kumo.BucketRef{
+		f.bucket(kumo.Scope{Kind: kumo.ScopeThing, ID: th.ID}, "shared"),
+		f.bucket(kumo.Scope{Kind: kumo.ScopeUser, ID: owner.ID}, "shared"),
+	}
+	for i, c := range []kumo.Caller{thC, ownerC} {
+		b := buckets[i]
+		f.mustObject(c, b, map[string]any{"n": i})
+		if err := f.db.GrantACL(f.ctx, c, kumo.ACLTarget{Bucket: b}, kumo.QueryObjectsInBucket, kumo.PrincipalSubject(readerC.Principal())); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.db.SubscribeBucket(f.ctx, readerC, b, readerC.Principal()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.db.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.DeleteUser(f.ctx, f.admin, owner.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range buckets {
+		var n int
+		// Literal values: ReadDB speaks the driver's own placeholders.
+		if err := f.db.ReadDB().QueryRow(fmt.Sprintf("SELECT COUNT(*) FROM bucket_subscriptions WHERE app_id = '%s' AND scope = '%s'",
+			f.app.AppID, b.Scope.Key())).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%d subscriptions to the buckets of deleted %s remain; want none", n, b.Scope.Kind)
+		}
+	}
+}
