@@ -177,13 +177,7 @@ const bodyPiece = 32 << 10
 // and cleared once all of it has been handed to the connection.
 func (s *Server) copyBody(w http.ResponseWriter, body io.Reader) error {
 	rc := http.NewResponseController(w)
-	window, minBytes := s.BodyReadWindow, s.BodyMinBytes
-	if window <= 0 {
-		window = DefaultBodyReadWindow
-	}
-	if minBytes <= 0 {
-		minBytes = DefaultBodyMinBytes
-	}
+	window, minBytes := s.bodyRate()
 	rc.SetWriteDeadline(time.Now().Add(window)) // not supported by test recorders: no deadline then
 	buf := make([]byte, bodyPiece)
 	var got int64 // bytes written since the deadline last moved

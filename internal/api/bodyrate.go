@@ -46,16 +46,23 @@ type bodyReader struct {
 	done   bool  // the body ended (or failed): the deadline is off
 }
 
+// bodyRate is the minimum rate of request and response bodies:
+// BodyMinBytes within each BodyReadWindow (their defaults when unset).
+func (s *Server) bodyRate() (window time.Duration, minBytes int64) {
+	window, minBytes = s.BodyReadWindow, s.BodyMinBytes
+	if window <= 0 {
+		window = DefaultBodyReadWindow
+	}
+	if minBytes <= 0 {
+		minBytes = DefaultBodyMinBytes
+	}
+	return window, minBytes
+}
+
 // newBodyReader starts the first window of r's body.
 func (s *Server) newBodyReader(w http.ResponseWriter, r *http.Request) *bodyReader {
-	b := &bodyReader{body: r.Body, w: w, rc: http.NewResponseController(w),
-		window: s.BodyReadWindow, min: s.BodyMinBytes}
-	if b.window <= 0 {
-		b.window = DefaultBodyReadWindow
-	}
-	if b.min <= 0 {
-		b.min = DefaultBodyMinBytes
-	}
+	b := &bodyReader{body: r.Body, w: w, rc: http.NewResponseController(w)}
+	b.window, b.min = s.bodyRate()
 	b.rc.SetReadDeadline(time.Now().Add(b.window)) // not supported by test recorders: no deadline then
 	return b
 }

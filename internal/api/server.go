@@ -150,8 +150,8 @@ type handler func(w http.ResponseWriter, r *http.Request, c kumo.Caller) error
 
 func (s *Server) routes() {
 	m := s.mux
-	m.HandleFunc("POST /api/oauth2/token", s.headerApp(s.handleToken))
-	m.HandleFunc("POST /api/apps/{appID}/oauth2/token", s.app(s.handleToken))
+	m.HandleFunc("POST /api/oauth2/token", s.headerApp(s.throttled(kumo.ErrInvalidGrant, s.handleToken)))
+	m.HandleFunc("POST /api/apps/{appID}/oauth2/token", s.app(s.throttled(kumo.ErrInvalidGrant, s.handleToken)))
 
 	m.HandleFunc("GET /api/apps/{appID}/configuration/parameters", s.app(s.handleAppParams))
 	m.HandleFunc("PATCH /api/apps/{appID}/configuration/parameters", s.app(s.handleAppParamsUpdate))

@@ -11,14 +11,6 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
-// handleToken serves POST /api/apps/{appID}/oauth2/token and
-// POST /api/oauth2/token. The body may be JSON (any JSON media type, or
-// none) or form-encoded; grant_type may be omitted. Failed logins count
-// in the failed-login throttle (throttled).
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
-	return s.throttled(kumo.ErrInvalidGrant, s.login)(w, r, c)
-}
-
 // throttled guards a handler that checks a password given in the body
 // (a login, a thing's password to own it, a user's old password): its
 // failures, the errors of code failed, count as failed logins of the
@@ -46,8 +38,11 @@ func (s *Server) throttled(failed kumo.Code, h handler) handler {
 	}
 }
 
-// login serves a token request (handleToken, after the throttle).
-func (s *Server) login(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+// handleToken serves POST /api/apps/{appID}/oauth2/token and
+// POST /api/oauth2/token. The body may be JSON (any JSON media type, or
+// none) or form-encoded; grant_type may be omitted. Its route puts it
+// behind the failed-login throttle (throttled).
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
 	var req kumo.LoginRequest
 	var err error
 	now := time.Now().UnixMilli()
