@@ -2,6 +2,7 @@ package push
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -11,6 +12,9 @@ import (
 // revoked credential, for the bus: every node's broker ends the sessions
 // that logged in with them. They go on the bus before the batch's pushes.
 func (d *Dispatcher) revocations(events []kumo.Event) (revs []kumo.Delivery, rest []kumo.Event) {
+	if !slices.ContainsFunc(events, func(e kumo.Event) bool { return e.Type == kumo.MQTTRevoked }) {
+		return nil, events // the usual batch: no copy on the push path
+	}
 	for _, e := range events {
 		if e.Type != kumo.MQTTRevoked {
 			rest = append(rest, e)
