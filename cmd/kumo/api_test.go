@@ -51,7 +51,7 @@ func newFixture(t *testing.T, cfg config) *fixture {
 		fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":"dummy"}`, n.app.AppID))
 	wantStatus(t, r, 200)
 	f.anonToken = r.Str(t, "access_token")
-	other, err := n.db.CreateApp(t.Context(), kumo.AppCreate{Name: "other"})
+	other, err := n.db.Apps.CreateApp(t.Context(), kumo.AppCreate{Name: "other"})
 	if err != nil {
 		t.Fatal(err)
 	}

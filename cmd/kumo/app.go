@@ -115,13 +115,13 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer db.Close()
 	switch sub {
 	case "create":
-		creds, err := db.CreateApp(ctx, kumo.AppCreate{ID: *id, Key: *key, Name: *name})
+		creds, err := db.Apps.CreateApp(ctx, kumo.AppCreate{ID: *id, Key: *key, Name: *name})
 		if err != nil {
 			return err
 		}
 		return json.NewEncoder(stdout).Encode(creds)
 	case "list":
-		apps, err := db.ListApps(ctx)
+		apps, err := db.Apps.ListApps(ctx)
 		if err != nil {
 			return err
 		}
@@ -132,7 +132,7 @@ func runApp(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return tw.Flush()
 	case "rotate-secret":
-		creds, err := db.RotateClientSecret(ctx, appID)
+		creds, err := db.Apps.RotateClientSecret(ctx, appID)
 		if err != nil {
 			return err
 		}
@@ -163,13 +163,13 @@ func newPushConfigFlags(fs *flag.FlagSet) *pushConfigFlags {
 // run changes the sections of the app's push configuration that the flags
 // name (the others are kept) and prints the configuration without its
 // keys; with no flag it only prints it.
-func (f *pushConfigFlags) run(ctx context.Context, db *sqlstore.DB, appID string, stdout io.Writer) error {
-	app, err := db.FindApp(ctx, appID)
+func (f *pushConfigFlags) run(ctx context.Context, db *sqlstore.Store, appID string, stdout io.Writer) error {
+	app, err := db.Apps.FindApp(ctx, appID)
 	if err != nil {
 		return err
 	}
 	admin := kumo.Caller{AppID: app.ID, Kind: kumo.Admin, ID: app.ClientID}
-	p, err := db.PushConfig(ctx, admin)
+	p, err := db.PushConfigs.PushConfig(ctx, admin)
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func (f *pushConfigFlags) run(ctx context.Context, db *sqlstore.DB, appID string
 		return fmt.Errorf("--apns-key-id, --apns-team-id and --apns-bundle-id need --apns-key")
 	}
 	if changed {
-		if p, err = db.SetPushConfig(ctx, admin, p); err != nil {
+		if p, err = db.PushConfigs.SetPushConfig(ctx, admin, p); err != nil {
 			return err
 		}
 	}
@@ -250,9 +250,9 @@ func (s storeTarget) String() string {
 
 // open opens the store, applying the migrations it needs (and creating
 // the SQLite file's directory), and starts it with hasher.
-func (s storeTarget) open(ctx context.Context, hasher kumo.PasswordHasher) (*sqlstore.DB, error) {
+func (s storeTarget) open(ctx context.Context, hasher kumo.PasswordHasher) (*sqlstore.Store, error) {
 	var (
-		db  *sqlstore.DB
+		db  *sqlstore.Store
 		err error
 	)
 	if s.postgresURL != "" {

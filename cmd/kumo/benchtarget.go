@@ -89,7 +89,7 @@ func (t *benchTarget) start(ctx context.Context, stderr io.Writer) (stop func(),
 		}
 		stopProfiles()
 	}
-	creds, err := n.db.CreateApp(ctx, kumo.AppCreate{Name: "bench"})
+	creds, err := n.db.Apps.CreateApp(ctx, kumo.AppCreate{Name: "bench"})
 	if err != nil {
 		stop()
 		return nil, fmt.Errorf("create the bench app: %w", err)

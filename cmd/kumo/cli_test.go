@@ -248,7 +248,7 @@ func TestFirstStartMatchesREADME(t *testing.T) {
 	if err := node.firstApp(context.Background(), &out); err != nil {
 		t.Fatal(err)
 	}
-	apps, err := node.db.ListApps(context.Background())
+	apps, err := node.db.Apps.ListApps(context.Background())
 	if err != nil || len(apps) != 1 {
 		t.Fatalf("apps after the first start: %v, %v", apps, err)
 	}

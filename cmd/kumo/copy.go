@@ -96,7 +96,7 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stderr, "kumo copy: from %s to %s\n", source, dest)
 	p := &copyProgress{w: stderr}
 	start := time.Now()
-	rep, err := sqlstore.Copy(ctx, src, dst, sqlstore.CopyOptions{ChunkRows: *chunk, Progress: p.copied, Verifying: p.verifying})
+	rep, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{ChunkRows: *chunk, Progress: p.copied, Verifying: p.verifying})
 	var mismatch *sqlstore.MismatchError
 	if err != nil && !errors.As(err, &mismatch) {
 		return err

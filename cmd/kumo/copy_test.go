@@ -40,7 +40,7 @@ func TestCopyCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("startNode: %v", err)
 	}
-	app, err := n.db.CreateApp(ctx, kumo.AppCreate{Name: "moving"})
+	app, err := n.db.Apps.CreateApp(ctx, kumo.AppCreate{Name: "moving"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,15 +128,15 @@ func copySourceStore(t *testing.T) (string, kumo.AppCredentials, string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	app, err := db.CreateApp(ctx, kumo.AppCreate{ID: "srcapp"})
+	app, err := db.Apps.CreateApp(ctx, kumo.AppCreate{ID: "srcapp"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := kumo.Caller{AppID: app.AppID, Kind: kumo.Admin, ID: app.ClientID}
-	if _, _, err := db.RegisterThing(ctx, admin, kumo.ThingRegistration{VendorThingID: "dev-1", Password: "pass-1234"}, true); err != nil {
+	if _, _, err := db.Things.RegisterThing(ctx, admin, kumo.ThingRegistration{VendorThingID: "dev-1", Password: "pass-1234"}, true); err != nil {
 		t.Fatal(err)
 	}
-	o, err := db.CreateObject(ctx, admin, kumo.ObjectCreate{Bucket: kumo.BucketRef{AppID: app.AppID, Scope: kumo.AppScope, Name: "b"},
+	o, err := db.Objects.CreateObject(ctx, admin, kumo.ObjectCreate{Bucket: kumo.BucketRef{AppID: app.AppID, Scope: kumo.AppScope, Name: "b"},
 		Data: map[string]any{"v": 1}})
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ func FuzzBody(f *testing.F) {
 		defer cancel()
 		n.Close(ctx)
 	})
-	app, err := n.db.CreateApp(context.Background(), kumo.AppCreate{Name: "fuzz"})
+	app, err := n.db.Apps.CreateApp(context.Background(), kumo.AppCreate{Name: "fuzz"})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func testDeliveryLedger(t *testing.T, cfg config) {
 	if r.Status != 401 {
 		t.Errorf("a user reading the ledger: %d %s, want 401", r.Status, r.Body)
 	}
-	counts := f.n.db.DeliveryCounts()
+	counts := f.n.db.Ledger.DeliveryCounts()
 	if counts["sent"] < 2 || counts["dropped"] < 1 {
 		t.Errorf("delivery counts = %v, want at least 2 sent and 1 dropped", counts)
 	}
@@ -121,8 +121,8 @@ func TestUnsubscribedDevice(t *testing.T) {
 	}
 	waitUntil(t, "the device unsubscribed", func() bool { return !f.n.broker.Subscribed(topic) })
 	f.n.createObject(f.thing, "unsub", `{"n":1}`)
-	waitUntil(t, "the push recorded dropped", func() bool { return f.n.db.DeliveryCounts()["dropped"] >= 1 })
-	if sent := f.n.db.DeliveryCounts()["sent"]; sent != 0 {
+	waitUntil(t, "the push recorded dropped", func() bool { return f.n.db.Ledger.DeliveryCounts()["dropped"] >= 1 })
+	if sent := f.n.db.Ledger.DeliveryCounts()["sent"]; sent != 0 {
 		t.Errorf("%d pushes recorded sent to a device that unsubscribed; want none", sent)
 	}
 }

@@ -24,7 +24,7 @@ type metricsServer struct {
 // deliveryStates are the states the ledger counts, in a stable order.
 var deliveryStates = []kumo.DeliveryState{kumo.DeliveryQueued, kumo.DeliverySent, kumo.DeliveryFailed, kumo.DeliveryExpired, kumo.DeliveryDropped}
 
-func startMetrics(addr, nodeID string, db *sqlstore.DB, log *slog.Logger) (*metricsServer, error) {
+func startMetrics(addr, nodeID string, db *sqlstore.Store, log *slog.Logger) (*metricsServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener: %w", err)
@@ -32,7 +32,7 @@ func startMetrics(addr, nodeID string, db *sqlstore.DB, log *slog.Logger) (*metr
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		counts := db.DeliveryCounts()
+		counts := db.Ledger.DeliveryCounts()
 		fmt.Fprintln(w, "# HELP kumo_push_deliveries_total Pushes to installations recorded in the delivery ledger by this node, by state.")
 		fmt.Fprintln(w, "# TYPE kumo_push_deliveries_total counter")
 		states := slices.Clone(deliveryStates)

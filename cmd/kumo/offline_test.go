@@ -149,7 +149,7 @@ func TestOfflineDelivery(t *testing.T) {
 		// The ledger tells both stories: kept then sent, and dropped.
 		waitUntil(t, "the ledger's records of the offline pushes", func() bool {
 			counts := map[string]map[kumo.DeliveryState]int{}
-			rs, _, err := n.db.Deliveries(context.Background(), kumo.Caller{AppID: n.app.AppID, Kind: kumo.Admin}, kumo.DeliveryFilter{})
+			rs, _, err := n.db.Ledger.Deliveries(context.Background(), kumo.Caller{AppID: n.app.AppID, Kind: kumo.Admin}, kumo.DeliveryFilter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,7 +206,7 @@ func waitQueueEmpty(t *testing.T, n *testNode, d device) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		ps, err := n.db.Queued(context.Background(), d.Endpoint.MQTTTopic, nil, 100)
+		ps, err := n.db.Queue.Queued(context.Background(), d.Endpoint.MQTTTopic, nil, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,7 +248,7 @@ func TestOfflineBounds(t *testing.T) {
 		write(d, 3, "offline")
 		waitDispatched(t, n)
 		waitQueueEmpty(t, n, d) // the sweep drops them
-		waitUntil(t, "three expired pushes in the ledger", func() bool { return n.db.DeliveryCounts()[kumo.DeliveryExpired] >= 3 })
+		waitUntil(t, "three expired pushes in the ledger", func() bool { return n.db.Ledger.DeliveryCounts()[kumo.DeliveryExpired] >= 3 })
 		_, in := connectSession(t, url, d, false, 0)
 		wantPushes(t, in, write, d, nil)
 	})

@@ -92,7 +92,7 @@ func testInstallationAPI(t *testing.T, cfg config) {
 		cfg := newStoreLike(t, cfg)
 		cfg.PublicHost, cfg.PublicPort, cfg.PublicTLSPort, cfg.PublicWSPort, cfg.PublicWSSPort = "mqtt.example.com", 1883, 8883, 12470, 12473
 		n := mustStartNodeConfig(t, cfg)
-		n.app, _ = n.db.CreateApp(t.Context(), kumoAppCreate("pub"))
+		n.app, _ = n.db.Apps.CreateApp(t.Context(), kumoAppCreate("pub"))
 		d := n.mustDevice("pub-thing")
 		if d.Endpoint.Host != "mqtt.example.com" || d.Endpoint.PortTCP != 1883 || d.Endpoint.PortSSL != 8883 || d.Endpoint.PortWS != 12470 || d.Endpoint.PortWSS != 12473 {
 			t.Errorf("endpoint = %+v", d.Endpoint)

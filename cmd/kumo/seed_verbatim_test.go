@@ -35,7 +35,7 @@ func TestSeedVerbatim(t *testing.T) {
 	}
 	t.Cleanup(func() { n.Close(context.Background()) })
 	tn := &testNode{node: n, t: t, base: n.baseURL}
-	tn.app, err = n.db.CreateApp(context.Background(), kumoAppCreate("seed"))
+	tn.app, err = n.db.Apps.CreateApp(context.Background(), kumoAppCreate("seed"))
 	if err != nil {
 		t.Fatal(err)
 	}

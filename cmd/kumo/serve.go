@@ -154,7 +154,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type node struct {
 	log        *slog.Logger
 	store      storeTarget
-	db         *sqlstore.DB
+	db         *sqlstore.Store
 	broker     *broker.Broker
 	dispatcher *push.Dispatcher
 	api        *api.Server
@@ -162,7 +162,7 @@ type node struct {
 	nodeID     string
 	baseURL    string
 	phones     *phone.Worker
-	ledgerDB   *sqlstore.DB // the embedded mode's delivery ledger (nil on PostgreSQL)
+	ledgerDB   *sqlstore.Store // the embedded mode's delivery ledger (nil on PostgreSQL)
 	metrics    *metricsServer
 	lock       *dataDirLock         // the SQLite data directory's (nil on PostgreSQL)
 	pgLock     *postgres.ServerLock // the PostgreSQL database's (nil on SQLite)
@@ -178,7 +178,7 @@ func (n *node) pruneLedger(retention time.Duration) {
 	defer t.Stop()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if deleted, err := n.db.PruneDeliveries(ctx, time.Now().Add(-retention).UnixMilli()); err != nil {
+		if deleted, err := n.db.Ledger.PruneDeliveries(ctx, time.Now().Add(-retention).UnixMilli()); err != nil {
 			n.log.Warn("delivery ledger: pruning failed", "error", err)
 		} else if deleted > 0 {
 			n.log.Debug("delivery ledger: pruned", "records", deleted)
@@ -244,7 +244,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 			return nil, fmt.Errorf("open the delivery ledger: %w", err)
 		}
 		n.ledgerDB.Log = log.With("component", "ledger")
-		n.db.LedgerStore = n.ledgerDB
+		n.db.LedgerStore = n.ledgerDB.DB
 	}
 	n.db.LedgerOn = cfg.LedgerRetention > 0
 	n.db.MaxBodySize = cfg.MaxBodySize
@@ -256,8 +256,8 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	passwords := auth.MQTTPasswords{Secret: secret}
 
 	n.broker = &broker.Broker{
-		Installations: n.db, Presence: n.db, Ledger: n.ledger(cfg), Passwords: passwords, Log: log.With("component", "broker"),
-		Queue: n.db, ReplayRate: cfg.OfflineReplayRate, QueueMaxAge: cfg.OfflineMaxAge,
+		Installations: n.db.Installations, Presence: n.db.Things, Ledger: n.ledger(cfg), Passwords: passwords, Log: log.With("component", "broker"),
+		Queue: n.db.Queue, ReplayRate: cfg.OfflineReplayRate, QueueMaxAge: cfg.OfflineMaxAge,
 		TCPAddr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, WSAddr: cfg.MQTTWSAddr, WSSAddr: cfg.MQTTWSSAddr,
 		ConnectTimeout: cfg.MQTTConnectTimeout, ConnectThrottle: cfg.MQTTConnectThrottle, ConnectPenalty: cfg.MQTTConnectPenalty,
 	}
@@ -291,7 +291,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		ib.Handle(n.broker.Deliver)
 		bus = ib
 	}
-	n.dispatcher = &push.Dispatcher{Outbox: n.db, Queue: n.db, Phones: n.db, Bus: bus, Log: log.With("component", "push"), Paused: cfg.PauseDispatch}
+	n.dispatcher = &push.Dispatcher{Outbox: n.db.Outbox, Queue: n.db.Queue, Phones: n.db.Phones, Bus: bus, Log: log.With("component", "push"), Paused: cfg.PauseDispatch}
 	if cfg.PauseDispatch {
 		log.Warn("KUMO_FAULT_PAUSE_DISPATCH is set: pushes are not dispatched")
 	}
@@ -304,7 +304,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	} else {
 		close(n.pruned)
 	}
-	n.phones = &phone.Worker{Queue: n.db, Ledger: n.ledger(cfg), Log: log.With("component", "phone"), Node: n.nodeID, Configure: phoneEndpoints}
+	n.phones = &phone.Worker{Queue: n.db.Phones, Ledger: n.ledger(cfg), Log: log.With("component", "phone"), Node: n.nodeID, Configure: phoneEndpoints}
 	n.phones.Open()
 	if cfg.MetricsAddr != "" {
 		if n.metrics, err = startMetrics(cfg.MetricsAddr, n.nodeID, n.db, log); err != nil {
@@ -319,9 +319,11 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		return n.broker.Port(id)
 	}
 	n.api = &api.Server{
-		Apps: n.db, Tokens: n.db, Things: n.db, Users: n.db, Groups: n.db, Objects: n.db, Buckets: n.db,
-		Installations: n.db, Subscriptions: n.db, AppParams: n.db, PushConfigs: n.db, ACLs: n.db, ThingQueries: n.db, UserQueries: n.db,
-		Messages: n.db, Bodies: n.db, Topics: n.db, Ledger: n.ledger(cfg),
+		Apps: n.db.Apps, Tokens: n.db.Tokens, Things: n.db.Things, Users: n.db.Users, Groups: n.db.Groups,
+		Objects: n.db.Objects, Buckets: n.db.Buckets, Installations: n.db.Installations,
+		Subscriptions: n.db.Subscriptions, AppParams: n.db.Apps, PushConfigs: n.db.PushConfigs, ACLs: n.db.ACLs,
+		ThingQueries: n.db.Things, UserQueries: n.db.Users, Messages: n.db.Messages, Bodies: n.db.Bodies,
+		Topics: n.db.Topics, Ledger: n.ledger(cfg),
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,
 			PortTCP: port(cfg.PublicPort, broker.TCP), PortSSL: port(cfg.PublicTLSPort, broker.TLS),
@@ -383,11 +385,11 @@ func (n *node) Close(ctx context.Context) error {
 
 // firstApp creates an app when the store has none, and prints how to use it.
 func (n *node) firstApp(ctx context.Context, out io.Writer) error {
-	apps, err := n.db.ListApps(ctx)
+	apps, err := n.db.Apps.ListApps(ctx)
 	if err != nil || len(apps) > 0 {
 		return err
 	}
-	c, err := n.db.CreateApp(ctx, kumo.AppCreate{Name: "default"})
+	c, err := n.db.Apps.CreateApp(ctx, kumo.AppCreate{Name: "default"})
 	if err != nil {
 		return err
 	}
@@ -482,7 +484,7 @@ func phoneEndpoints(s *phone.Senders) {
 }
 
 // openLedger opens the embedded mode's ledger database at path.
-func openLedger(ctx context.Context, path string) (*sqlstore.DB, error) {
+func openLedger(ctx context.Context, path string) (*sqlstore.Store, error) {
 	db, err := sqlite.OpenLedger(ctx, path)
 	if err != nil {
 		return nil, err
@@ -500,7 +502,7 @@ func (n *node) ledger(cfg config) kumo.DeliveryLedger {
 	if cfg.LedgerRetention <= 0 {
 		return nil
 	}
-	return n.db
+	return n.db.Ledger
 }
 
 // stopGrace is how long the rest of a node may take to stop once the

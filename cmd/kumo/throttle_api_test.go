@@ -57,7 +57,7 @@ func mustStartNodeLog(t *testing.T, cfg config, log *slog.Logger) *testNode {
 			t.Errorf("close node: %v", err)
 		}
 	})
-	app, err := n.db.CreateApp(context.Background(), kumoAppCreate("test"))
+	app, err := n.db.Apps.CreateApp(context.Background(), kumoAppCreate("test"))
 	if err != nil {
 		t.Fatalf("CreateApp: %v", err)
 	}

@@ -13,7 +13,7 @@ func testTopicAPI(t *testing.T, cfg config) {
 	f := newFixture(t, cfg)
 	bobID, bobToken := f.mustUser(t, "bob")
 	user := kumo.Caller{AppID: f.n.app.AppID, Kind: kumo.UserCaller, ID: f.userID}
-	if _, _, err := f.n.db.CreateGroup(t.Context(), user, kumo.GroupCreation{ID: "grp1", Name: "g"}); err != nil {
+	if _, _, err := f.n.db.Groups.CreateGroup(t.Context(), user, kumo.GroupCreation{ID: "grp1", Name: "g"}); err != nil {
 		t.Fatal(err)
 	}
 	admin := []string{"Authorization", "Bearer {admin}"}

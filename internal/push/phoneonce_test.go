@@ -61,16 +61,16 @@ func (o *failingOutbox) completed() bool {
 func TestPhonePushesQueuedOnce(t *testing.T) {
 	stores := []struct {
 		name string
-		open func(t *testing.T) *sqlstore.DB
+		open func(t *testing.T) *sqlstore.Store
 	}{
-		{"sqlite", func(t *testing.T) *sqlstore.DB {
+		{"sqlite", func(t *testing.T) *sqlstore.Store {
 			db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "kumo.db"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			return openStore(t, db)
 		}},
-		{"postgres", func(t *testing.T) *sqlstore.DB {
+		{"postgres", func(t *testing.T) *sqlstore.Store {
 			db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t))
 			if err != nil {
 				t.Fatal(err)
@@ -82,56 +82,56 @@ func TestPhonePushesQueuedOnce(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			ctx := context.Background()
 			db := st.open(t)
-			app, err := db.CreateApp(ctx, kumo.AppCreate{ID: "app1", Key: "key1", Name: "App"})
+			app, err := db.Apps.CreateApp(ctx, kumo.AppCreate{ID: "app1", Key: "key1", Name: "App"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			admin := kumo.Caller{AppID: app.AppID, Kind: kumo.Admin, ID: app.ClientID}
 			sa, _ := storetest.PushKeys(t)
-			if _, err := db.SetPushConfig(ctx, admin, kumo.PushConfig{FCM: &kumo.FCMConfig{ServiceAccount: sa}}); err != nil {
+			if _, err := db.PushConfigs.SetPushConfig(ctx, admin, kumo.PushConfig{FCM: &kumo.FCMConfig{ServiceAccount: sa}}); err != nil {
 				t.Fatal(err)
 			}
-			th, _, err := db.RegisterThing(ctx, kumo.Caller{AppID: app.AppID, Kind: kumo.Anonymous},
+			th, _, err := db.Things.RegisterThing(ctx, kumo.Caller{AppID: app.AppID, Kind: kumo.Anonymous},
 				kumo.ThingRegistration{VendorThingID: "vt-phone", Password: "pw-vt-phone", Fields: map[string]any{}}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			thing := kumo.Caller{AppID: app.AppID, Kind: kumo.ThingCaller, ID: th.ID}
-			if _, err := db.CreateInstallation(ctx, thing, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: "tok"}); err != nil {
+			if _, err := db.Installations.CreateInstallation(ctx, thing, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: "tok"}); err != nil {
 				t.Fatal(err)
 			}
-			mqttIn, err := db.CreateInstallation(ctx, thing, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
+			mqttIn, err := db.Installations.CreateInstallation(ctx, thing, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := db.SetPersistent(ctx, mqttIn.MQTTTopic, true); err != nil { // its pushes go to the offline queue
+			if err := db.Queue.SetPersistent(ctx, mqttIn.MQTTTopic, true); err != nil { // its pushes go to the offline queue
 				t.Fatal(err)
 			}
 			b := kumo.BucketRef{AppID: app.AppID, Scope: kumo.AppScope, Name: "b"}
-			if err := db.SubscribeBucket(ctx, thing, b, thing.Principal()); err != nil {
+			if err := db.Subscriptions.SubscribeBucket(ctx, thing, b, thing.Principal()); err != nil {
 				t.Fatal(err)
 			}
 
 			var mu sync.Mutex
 			sent, replayed := 0, 0 // pushes the "phone worker" sent, and the broker replayed from the offline queue
 			send := func() {
-				qs, err := db.Queued(ctx, mqttIn.MQTTTopic, nil, 100)
+				qs, err := db.Queue.Queued(ctx, mqttIn.MQTTTopic, nil, 100)
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				for _, q := range qs {
-					if err := db.Dequeue(ctx, q.Topic, []int64{q.Seq}); err != nil {
+					if err := db.Queue.Dequeue(ctx, q.Topic, []int64{q.Seq}); err != nil {
 						t.Error(err)
 					}
 				}
-				ps, err := db.ClaimPhonePushes(ctx, "worker", 100, time.Minute)
+				ps, err := db.Phones.ClaimPhonePushes(ctx, "worker", 100, time.Minute)
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				for _, p := range ps {
-					if err := db.FinishPhonePush(ctx, p.ID, 0); err != nil {
+					if err := db.Phones.FinishPhonePush(ctx, p.ID, 0); err != nil {
 						t.Error(err)
 					}
 				}
@@ -140,15 +140,15 @@ func TestPhonePushesQueuedOnce(t *testing.T) {
 				replayed += len(qs)
 				mu.Unlock()
 			}
-			o := &failingOutbox{Outbox: db, fails: 2, onFail: func(n int) {
+			o := &failingOutbox{Outbox: db.Outbox, fails: 2, onFail: func(n int) {
 				if n == 2 { // the push was sent meanwhile: the batch is dispatched again after it left the queue
 					send()
 				}
 			}}
-			if _, err := db.CreateObject(ctx, admin, kumo.ObjectCreate{Bucket: b, Data: map[string]any{}}); err != nil {
+			if _, err := db.Objects.CreateObject(ctx, admin, kumo.ObjectCreate{Bucket: b, Data: map[string]any{}}); err != nil {
 				t.Fatal(err)
 			}
-			openDispatcher(t, o, &recordingBus{}, func(d *Dispatcher) { d.Phones, d.Queue = db, db })
+			openDispatcher(t, o, &recordingBus{}, func(d *Dispatcher) { d.Phones, d.Queue = db.Phones, db.Queue })
 			waitFor(t, func() error {
 				if !o.completed() {
 					return errors.New("the batch is not completed yet")
@@ -168,7 +168,7 @@ func TestPhonePushesQueuedOnce(t *testing.T) {
 
 // openStore opens db with a fast password hasher, and closes it when the
 // test ends.
-func openStore(t *testing.T, db *sqlstore.DB) *sqlstore.DB {
+func openStore(t *testing.T, db *sqlstore.Store) *sqlstore.Store {
 	db.Hasher = auth.Hasher{Iterations: 1000}
 	if err := db.Open(); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,20 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// ACLService implements kumo.ACLService, and holds the access checks every
+// other service makes: the scope of a request (scope.go), the caller's
+// standing in it and the ACL entries of its target, through a cache of
+// recent ACL changes.
+type ACLService struct {
+	db     *DB
+	things *ThingService
+	users  *UserService
+	groups *GroupService
+	topics *TopicService
+}
+
+var _ kumo.ACLService = (*ACLService)(nil)
+
 // The ACL model (kumo/acl.go): a target's ACL is its default entries,
 // computed from its scope and creator, with the changes stored in
 // acl_entries applied; the scope's owners have implicit rights besides.
@@ -41,15 +55,15 @@ func aclKey(t kumo.ACLTarget) string {
 }
 
 // aclChanges returns the stored changes of t's ACL.
-func (db *DB) aclChanges(ctx context.Context, t kumo.ACLTarget) ([]kumo.ACLChange, error) {
+func (as *ACLService) aclChanges(ctx context.Context, t kumo.ACLTarget) ([]kumo.ACLChange, error) {
 	key := aclKey(t)
-	now := db.now()
-	c := &db.acls
+	now := as.db.now()
+	c := &as.db.acls
 	c.mu.Lock()
 	stale := now-c.checked >= aclCheckInterval
 	c.mu.Unlock()
 	if stale {
-		v, err := db.counter(ctx, counterACL)
+		v, err := as.db.counter(ctx, counterACL)
 		if err != nil {
 			return nil, err
 		}
@@ -69,11 +83,11 @@ func (db *DB) aclChanges(ctx context.Context, t kumo.ACLTarget) ([]kumo.ACLChang
 		return changes, nil
 	}
 	b := t.Bucket
-	rows, err := db.query(ctx, `SELECT verb, subject, granted FROM acl_entries
+	rows, err := as.db.query(ctx, `SELECT verb, subject, granted FROM acl_entries
 		WHERE app_id = ? AND scope = ? AND bucket = ? AND object_id = ? AND topic = ? ORDER BY verb, subject`,
 		b.AppID, b.Scope.Key(), b.Name, t.ObjectID, t.Topic)
 	if err != nil {
-		return nil, db.readErr(err)
+		return nil, as.db.readErr(err)
 	}
 	changes, err = scanACLChanges(rows)
 	if err != nil {
@@ -155,7 +169,7 @@ func principalOf(id string) kumo.Principal {
 // known (an object's owner, or the caller about to create a bucket), is
 // used as it is; else a bucket's or a topic's is read. The group's owner
 // is read only for a group scope's own ACL.
-func (db *DB) aclOwners(ctx context.Context, t kumo.ACLTarget, creator *kumo.Principal) (kumo.ACLOwners, error) {
+func (as *ACLService) aclOwners(ctx context.Context, t kumo.ACLTarget, creator *kumo.Principal) (kumo.ACLOwners, error) {
 	var o kumo.ACLOwners
 	b := t.Bucket
 	switch {
@@ -163,7 +177,7 @@ func (db *DB) aclOwners(ctx context.Context, t kumo.ACLTarget, creator *kumo.Pri
 		o.Creator = *creator
 	case t.Topic != "":
 		var id string
-		err := db.queryRow(ctx, "SELECT creator FROM topics WHERE app_id = ? AND scope = ? AND name = ?",
+		err := as.db.queryRow(ctx, "SELECT creator FROM topics WHERE app_id = ? AND scope = ? AND name = ?",
 			b.AppID, b.Scope.Key(), t.Topic).Scan(&id)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return o, err
@@ -171,7 +185,7 @@ func (db *DB) aclOwners(ctx context.Context, t kumo.ACLTarget, creator *kumo.Pri
 		o.Creator = principalOf(id)
 	case t.ObjectID == "" && b.Name != "" && b.Scope.Kind != kumo.ScopeApp: // app buckets' defaults name no creator
 		var id string
-		err := db.queryRow(ctx, "SELECT creator FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
+		err := as.db.queryRow(ctx, "SELECT creator FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
 			b.AppID, b.Scope.Key(), b.Name).Scan(&id)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return o, err
@@ -179,7 +193,7 @@ func (db *DB) aclOwners(ctx context.Context, t kumo.ACLTarget, creator *kumo.Pri
 		o.Creator = principalOf(id)
 	}
 	if b.Name == "" && t.Topic == "" && b.Scope.Kind == kumo.ScopeGroup {
-		err := db.queryRow(ctx, "SELECT owner FROM groups WHERE app_id = ? AND id = ?", b.AppID, b.Scope.ID).Scan(&o.GroupOwner)
+		err := as.db.queryRow(ctx, "SELECT owner FROM groups WHERE app_id = ? AND id = ?", b.AppID, b.Scope.ID).Scan(&o.GroupOwner)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return o, err
 		}
@@ -188,11 +202,11 @@ func (db *DB) aclOwners(ctx context.Context, t kumo.ACLTarget, creator *kumo.Pri
 }
 
 // callerGroups returns the groups user caller c is a member of.
-func (db *DB) callerGroups(ctx context.Context, c kumo.Caller) ([]string, error) {
+func (as *ACLService) callerGroups(ctx context.Context, c kumo.Caller) ([]string, error) {
 	if c.Kind != kumo.UserCaller {
 		return nil, nil
 	}
-	rows, err := db.query(ctx, "SELECT group_id FROM group_members WHERE app_id = ? AND user_id = ?", c.AppID, c.ID)
+	rows, err := as.db.query(ctx, "SELECT group_id FROM group_members WHERE app_id = ? AND user_id = ?", c.AppID, c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -210,16 +224,16 @@ func (db *DB) callerGroups(ctx context.Context, c kumo.Caller) ([]string, error)
 
 // allowed reports whether c (with standing st in t's scope) may do v on
 // t: implicitly, or by an entry of t's ACL. creator is as for aclOwners.
-func (db *DB) allowed(ctx context.Context, c kumo.Caller, st kumo.Standing, t kumo.ACLTarget, v kumo.ACLVerb, creator *kumo.Principal) (bool, error) {
+func (as *ACLService) allowed(ctx context.Context, c kumo.Caller, st kumo.Standing, t kumo.ACLTarget, v kumo.ACLVerb, creator *kumo.Principal) (bool, error) {
 	s := t.Bucket.Scope
 	if kumo.ImplicitlyAllowed(c, s, st, v) {
 		return true, nil
 	}
-	changes, err := db.aclChanges(ctx, t)
+	changes, err := as.aclChanges(ctx, t)
 	if err != nil {
 		return false, err
 	}
-	o, err := db.aclOwners(ctx, t, creator)
+	o, err := as.aclOwners(ctx, t, creator)
 	if err != nil {
 		return false, err
 	}
@@ -227,7 +241,7 @@ func (db *DB) allowed(ctx context.Context, c kumo.Caller, st kumo.Standing, t ku
 	var groups []string
 	for _, e := range entries {
 		if e.Kind == kumo.SubjectGroup {
-			if groups, err = db.callerGroups(ctx, c); err != nil {
+			if groups, err = as.callerGroups(ctx, c); err != nil {
 				return false, err
 			}
 			break
@@ -237,8 +251,8 @@ func (db *DB) allowed(ctx context.Context, c kumo.Caller, st kumo.Standing, t ku
 }
 
 // mayBucket returns UNAUTHORIZED unless c may do v in bucket b.
-func (db *DB) mayBucket(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, v kumo.ACLVerb) error {
-	ok, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, v, nil)
+func (as *ACLService) mayBucket(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, v kumo.ACLVerb) error {
+	ok, err := as.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, v, nil)
 	if err == nil && !ok {
 		err = kumo.Unauthorized(c, "The caller may not %s in bucket %s", verbText(v), b.Name)
 	}
@@ -247,18 +261,18 @@ func (db *DB) mayBucket(ctx context.Context, c kumo.Caller, st kumo.Standing, b 
 
 // mayCreateObject returns UNAUTHORIZED unless c may create objects in b
 // and, when b does not exist yet, create it in its scope.
-func (db *DB) mayCreateObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef) error {
+func (as *ACLService) mayCreateObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef) error {
 	if kumo.ImplicitlyAllowed(c, b.Scope, st, kumo.CreateObjectsInBucket) {
 		return nil
 	}
-	newBucket, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: b.AppID, Scope: b.Scope}}, kumo.CreateNewBucket, nil)
+	newBucket, err := as.allowed(ctx, c, st, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: b.AppID, Scope: b.Scope}}, kumo.CreateNewBucket, nil)
 	if err != nil {
 		return err
 	}
 	var creator *kumo.Principal
 	if b.Scope.Kind != kumo.ScopeApp || !newBucket {
 		var id string
-		err := db.queryRow(ctx, "SELECT creator FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
+		err := as.db.queryRow(ctx, "SELECT creator FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
 			b.AppID, b.Scope.Key(), b.Name).Scan(&id)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -274,7 +288,7 @@ func (db *DB) mayCreateObject(ctx context.Context, c kumo.Caller, st kumo.Standi
 			creator = &p
 		}
 	}
-	ok, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.CreateObjectsInBucket, creator)
+	ok, err := as.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.CreateObjectsInBucket, creator)
 	if err == nil && !ok {
 		err = kumo.Unauthorized(c, "The caller may not create objects in bucket %s", b.Name)
 	}
@@ -284,15 +298,15 @@ func (db *DB) mayCreateObject(ctx context.Context, c kumo.Caller, st kumo.Standi
 // mayObject returns UNAUTHORIZED unless c may do v (read or write) on
 // object id of b, created by owner. Reading is also allowed by
 // READ_OBJECTS_IN_BUCKET.
-func (db *DB) mayObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, id, owner string, v kumo.ACLVerb) error {
+func (as *ACLService) mayObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, id, owner string, v kumo.ACLVerb) error {
 	if v == kumo.ReadExistingObject {
-		ok, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
+		ok, err := as.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
 		if err != nil || ok {
 			return err
 		}
 	}
 	p := principalOf(owner)
-	ok, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b, ObjectID: id}, v, &p)
+	ok, err := as.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b, ObjectID: id}, v, &p)
 	if err == nil && !ok {
 		err = kumo.Unauthorized(c, "The caller may not %s object %s", verbText(v), id)
 	}
@@ -304,8 +318,8 @@ func verbText(v kumo.ACLVerb) string {
 }
 
 // objectOwner returns the owner of object id of b, or OBJECT_NOT_FOUND.
-func (db *DB) objectOwner(ctx context.Context, b kumo.BucketRef, id string) (string, error) {
-	s, err := db.objectStamp(ctx, b, id)
+func (as *ACLService) objectOwner(ctx context.Context, b kumo.BucketRef, id string) (string, error) {
+	s, err := as.objectStamp(ctx, b, id)
 	return s.owner, err
 }
 
@@ -321,9 +335,9 @@ type objectStamp struct {
 func (s objectStamp) same(o kumo.Object) bool { return o.Owner == s.owner && o.Created == s.created }
 
 // objectStamp reads the stamp of object id of b (OBJECT_NOT_FOUND).
-func (db *DB) objectStamp(ctx context.Context, b kumo.BucketRef, id string) (objectStamp, error) {
+func (as *ACLService) objectStamp(ctx context.Context, b kumo.BucketRef, id string) (objectStamp, error) {
 	var s objectStamp
-	err := db.queryRow(ctx, "SELECT owner, created FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?",
+	err := as.db.queryRow(ctx, "SELECT owner, created FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?",
 		b.AppID, b.Scope.Key(), b.Name, id).Scan(&s.owner, &s.created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, kumo.ObjectNotFound(b, id)
@@ -335,8 +349,8 @@ func (db *DB) objectStamp(ctx context.Context, b kumo.BucketRef, id string) (obj
 // and returns it with its owners. A missing bucket is BUCKET_NOT_FOUND
 // unless mayCreate (a grant creates it), a missing object OBJECT_NOT_FOUND,
 // a missing topic TOPIC_NOT_FOUND.
-func (db *DB) resolveACLTarget(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, mayCreate bool) (kumo.ACLTarget, kumo.ACLOwners, bool, error) {
-	b, st, err := db.resolveBucket(ctx, c, t.Bucket)
+func (as *ACLService) resolveACLTarget(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, mayCreate bool) (kumo.ACLTarget, kumo.ACLOwners, bool, error) {
+	b, st, err := as.resolveBucket(ctx, c, t.Bucket)
 	t.Bucket = b
 	if err != nil {
 		return t, kumo.ACLOwners{}, false, err
@@ -345,7 +359,7 @@ func (db *DB) resolveACLTarget(ctx context.Context, c kumo.Caller, t kumo.ACLTar
 	exists := true
 	switch {
 	case t.Topic != "":
-		tp, err := db.topic(ctx, t.TopicRef())
+		tp, err := as.topics.topic(ctx, t.TopicRef())
 		if err != nil {
 			if !kumo.MayEditACL(c, kumo.ACLTarget{Bucket: b}, st, kumo.ACLOwners{}) {
 				// A caller who could not edit it learns nothing of the topic.
@@ -355,7 +369,7 @@ func (db *DB) resolveACLTarget(ctx context.Context, c kumo.Caller, t kumo.ACLTar
 		}
 		creator = &tp.Creator
 	case t.ObjectID != "":
-		owner, err := db.objectOwner(ctx, b, t.ObjectID)
+		owner, err := as.objectOwner(ctx, b, t.ObjectID)
 		if err != nil {
 			if !kumo.MayEditACL(c, kumo.ACLTarget{Bucket: b}, st, kumo.ACLOwners{}) {
 				// A caller who could not edit it learns nothing of the object.
@@ -367,13 +381,13 @@ func (db *DB) resolveACLTarget(ctx context.Context, c kumo.Caller, t kumo.ACLTar
 		creator = &p
 	case b.Name != "":
 		var n int
-		if err := db.queryRow(ctx, "SELECT COUNT(*) FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
+		if err := as.db.queryRow(ctx, "SELECT COUNT(*) FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
 			b.AppID, b.Scope.Key(), b.Name).Scan(&n); err != nil {
 			return t, kumo.ACLOwners{}, false, err
 		}
 		exists = n > 0
 	}
-	o, err := db.aclOwners(ctx, t, creator)
+	o, err := as.aclOwners(ctx, t, creator)
 	if err != nil {
 		return t, o, exists, err
 	}
@@ -387,12 +401,12 @@ func (db *DB) resolveACLTarget(ctx context.Context, c kumo.Caller, t kumo.ACLTar
 }
 
 // ACL implements kumo.ACLService.
-func (db *DB) ACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget) (kumo.ACL, error) {
-	t, o, _, err := db.resolveACLTarget(ctx, c, t, false)
+func (as *ACLService) ACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget) (kumo.ACL, error) {
+	t, o, _, err := as.resolveACLTarget(ctx, c, t, false)
 	if err != nil {
 		return nil, err
 	}
-	changes, err := db.aclChanges(ctx, t)
+	changes, err := as.aclChanges(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -400,22 +414,22 @@ func (db *DB) ACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget) (kumo.AC
 }
 
 // GrantACL implements kumo.ACLService.
-func (db *DB) GrantACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, v kumo.ACLVerb, s kumo.Subject) error {
-	return db.changeACL(ctx, c, t, kumo.ACLChange{Verb: v, Subject: s, Granted: true})
+func (as *ACLService) GrantACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, v kumo.ACLVerb, s kumo.Subject) error {
+	return as.changeACL(ctx, c, t, kumo.ACLChange{Verb: v, Subject: s, Granted: true})
 }
 
 // RevokeACL implements kumo.ACLService.
-func (db *DB) RevokeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, v kumo.ACLVerb, s kumo.Subject) error {
-	return db.changeACL(ctx, c, t, kumo.ACLChange{Verb: v, Subject: s, Granted: false})
+func (as *ACLService) RevokeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, v kumo.ACLVerb, s kumo.Subject) error {
+	return as.changeACL(ctx, c, t, kumo.ACLChange{Verb: v, Subject: s, Granted: false})
 }
 
 // changeACL grants or revokes one entry. Undoing a stored change deletes
 // it (a default revoked then granted again leaves no row).
-func (db *DB) changeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, ch kumo.ACLChange) error {
+func (as *ACLService) changeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, ch kumo.ACLChange) error {
 	if !t.HasVerb(ch.Verb) {
 		return kumo.Errorf(kumo.ErrInvalidInputData, "%s is not a verb of this ACL", ch.Verb)
 	}
-	t, o, exists, err := db.resolveACLTarget(ctx, c, t, ch.Granted)
+	t, o, exists, err := as.resolveACLTarget(ctx, c, t, ch.Granted)
 	if err != nil {
 		return err
 	}
@@ -425,9 +439,9 @@ func (db *DB) changeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, ch
 		}
 	}
 	b := t.Bucket
-	now := db.now()
+	now := as.db.now()
 	defaults := kumo.DefaultACL(t, o)
-	return db.writeTx(ctx, func(tx *Tx) error {
+	return as.db.writeTx(ctx, func(tx *Tx) error {
 		// Checked within the write, so that a subject or an object deleted
 		// meanwhile leaves no grant behind.
 		if ch.Granted {
@@ -505,10 +519,10 @@ func (db *DB) changeACL(ctx context.Context, c kumo.Caller, t kumo.ACLTarget, ch
 // mayWriteObject returns UNAUTHORIZED unless c may write (update or
 // delete) object id of b. An absent object is OBJECT_NOT_FOUND to a
 // caller who may read the bucket, UNAUTHORIZED to others.
-func (db *DB) mayWriteObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, id string) (objectStamp, error) {
-	s, err := db.objectStamp(ctx, b, id)
+func (as *ACLService) mayWriteObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, id string) (objectStamp, error) {
+	s, err := as.objectStamp(ctx, b, id)
 	if kumo.ErrorCode(err) == kumo.ErrObjectNotFound {
-		if ok, aerr := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil); aerr != nil || !ok {
+		if ok, aerr := as.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil); aerr != nil || !ok {
 			if aerr != nil {
 				return s, aerr
 			}
@@ -518,25 +532,25 @@ func (db *DB) mayWriteObject(ctx context.Context, c kumo.Caller, st kumo.Standin
 	if err != nil {
 		return s, err
 	}
-	return s, db.mayObject(ctx, c, st, b, id, s.owner, kumo.WriteExistingObject)
+	return s, as.mayObject(ctx, c, st, b, id, s.owner, kumo.WriteExistingObject)
 }
 
 // mayReadObject returns UNAUTHORIZED unless c may read object id of b.
 // An absent object is OBJECT_NOT_FOUND to a caller who may read the
 // bucket, UNAUTHORIZED to others.
-func (db *DB) mayReadObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, id string) error {
-	readAll, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
+func (as *ACLService) mayReadObject(ctx context.Context, c kumo.Caller, st kumo.Standing, b kumo.BucketRef, id string) error {
+	readAll, err := as.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
 	if err != nil {
 		return err
 	}
-	owner, err := db.objectOwner(ctx, b, id)
+	owner, err := as.objectOwner(ctx, b, id)
 	switch {
 	case kumo.ErrorCode(err) == kumo.ErrObjectNotFound && !readAll:
 		return kumo.Unauthorized(c, "The caller may not read objects in bucket %s", b.Name)
 	case err != nil || readAll:
 		return err
 	}
-	return db.mayObject(ctx, c, st, b, id, owner, kumo.ReadExistingObject)
+	return as.mayObject(ctx, c, st, b, id, owner, kumo.ReadExistingObject)
 }
 
 // subjectExists returns USER_NOT_FOUND, THING_NOT_FOUND or GROUP_NOT_FOUND

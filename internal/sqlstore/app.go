@@ -10,8 +10,17 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// AppService implements kumo.AppService and kumo.AppParamsService: apps, their
+// credentials and their parameters. Apps are cached by ID and by key.
+type AppService struct {
+	db *DB
+}
+
+var _ kumo.AppService = (*AppService)(nil)
+var _ kumo.AppParamsService = (*AppService)(nil)
+
 // CreateApp implements kumo.AppService.
-func (db *DB) CreateApp(ctx context.Context, a kumo.AppCreate) (kumo.AppCredentials, error) {
+func (s *AppService) CreateApp(ctx context.Context, a kumo.AppCreate) (kumo.AppCredentials, error) {
 	if a.ID == "" {
 		a.ID = kumo.RandomHex(4)
 	}
@@ -28,7 +37,7 @@ func (db *DB) CreateApp(ctx context.Context, a kumo.AppCreate) (kumo.AppCredenti
 		return kumo.AppCredentials{}, kumo.Errorf(kumo.ErrInvalidInputData, "app key %q is not valid: 1 to 64 characters of [A-Za-z0-9_-]", a.Key)
 	}
 	creds := kumo.AppCredentials{AppID: a.ID, AppKey: a.Key, ClientID: kumo.RandomHex(16), ClientSecret: kumo.RandomHex(32)}
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	err := s.db.writeTx(ctx, func(tx *Tx) error {
 		var n int
 		// An app's key may stand for its ID in paths, so IDs and keys share
 		// one namespace.
@@ -40,7 +49,7 @@ func (db *DB) CreateApp(ctx context.Context, a kumo.AppCreate) (kumo.AppCredenti
 			return kumo.Errorf(kumo.ErrInvalidInputData, "app ID or key already in use")
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO apps (id, app_key, name, client_id, client_secret_hash, created)
-			VALUES (?, ?, ?, ?, ?, ?)`, a.ID, a.Key, a.Name, creds.ClientID, kumo.TokenKey(creds.ClientSecret), db.now())
+			VALUES (?, ?, ?, ?, ?, ?)`, a.ID, a.Key, a.Name, creds.ClientID, kumo.TokenKey(creds.ClientSecret), s.db.now())
 		return err
 	})
 	if err != nil {
@@ -50,15 +59,15 @@ func (db *DB) CreateApp(ctx context.Context, a kumo.AppCreate) (kumo.AppCredenti
 }
 
 // FindApp implements kumo.AppService.
-func (db *DB) FindApp(ctx context.Context, idOrKey string) (kumo.App, error) {
-	if v, ok := db.apps.Load(idOrKey); ok {
+func (s *AppService) FindApp(ctx context.Context, idOrKey string) (kumo.App, error) {
+	if v, ok := s.db.apps.Load(idOrKey); ok {
 		return v.(kumo.App), nil
 	}
 	var a kumo.App
-	err := db.queryRow(ctx, "SELECT id, app_key, name, client_id, created FROM apps WHERE id = ?", idOrKey).
+	err := s.db.queryRow(ctx, "SELECT id, app_key, name, client_id, created FROM apps WHERE id = ?", idOrKey).
 		Scan(&a.ID, &a.Key, &a.Name, &a.ClientID, &a.Created)
 	if errors.Is(err, sql.ErrNoRows) {
-		err = db.queryRow(ctx, "SELECT id, app_key, name, client_id, created FROM apps WHERE app_key = ?", idOrKey).
+		err = s.db.queryRow(ctx, "SELECT id, app_key, name, client_id, created FROM apps WHERE app_key = ?", idOrKey).
 			Scan(&a.ID, &a.Key, &a.Name, &a.ClientID, &a.Created)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
@@ -67,13 +76,13 @@ func (db *DB) FindApp(ctx context.Context, idOrKey string) (kumo.App, error) {
 	if err != nil {
 		return a, err
 	}
-	db.apps.Store(idOrKey, a)
+	s.db.apps.Store(idOrKey, a)
 	return a, nil
 }
 
 // ListApps implements kumo.AppService.
-func (db *DB) ListApps(ctx context.Context) ([]kumo.App, error) {
-	rows, err := db.query(ctx, "SELECT id, app_key, name, client_id, created FROM apps ORDER BY created, id")
+func (s *AppService) ListApps(ctx context.Context) ([]kumo.App, error) {
+	rows, err := s.db.query(ctx, "SELECT id, app_key, name, client_id, created FROM apps ORDER BY created, id")
 	if err != nil {
 		return nil, err
 	}
@@ -92,13 +101,13 @@ func (db *DB) ListApps(ctx context.Context) ([]kumo.App, error) {
 // RotateClientSecret implements kumo.AppService. The admin's tokens (its
 // principal is the client ID) go with the old secret, on every node within
 // the token cache's check interval.
-func (db *DB) RotateClientSecret(ctx context.Context, idOrKey string) (kumo.AppCredentials, error) {
-	app, err := db.FindApp(ctx, idOrKey)
+func (s *AppService) RotateClientSecret(ctx context.Context, idOrKey string) (kumo.AppCredentials, error) {
+	app, err := s.FindApp(ctx, idOrKey)
 	if err != nil {
 		return kumo.AppCredentials{}, err
 	}
 	creds := kumo.AppCredentials{AppID: app.ID, AppKey: app.Key, ClientID: app.ClientID, ClientSecret: kumo.RandomHex(32)}
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, "UPDATE apps SET client_secret_hash = ? WHERE id = ?", kumo.TokenKey(creds.ClientSecret), app.ID)
 		if err != nil {
 			return err
@@ -117,9 +126,9 @@ func (db *DB) RotateClientSecret(ctx context.Context, idOrKey string) (kumo.AppC
 }
 
 // checkClientSecret reports whether secret is the admin secret of app.
-func (db *DB) checkClientSecret(ctx context.Context, appID, secret string) (bool, error) {
+func (s *AppService) checkClientSecret(ctx context.Context, appID, secret string) (bool, error) {
 	var hash string
-	err := db.queryRow(ctx, "SELECT client_secret_hash FROM apps WHERE id = ?", appID).Scan(&hash)
+	err := s.db.queryRow(ctx, "SELECT client_secret_hash FROM apps WHERE id = ?", appID).Scan(&hash)
 	if err != nil {
 		return false, err
 	}
@@ -129,33 +138,33 @@ func (db *DB) checkClientSecret(ctx context.Context, appID, secret string) (bool
 // params returns the parameters of an app (read each time: they are read
 // only at logins and registrations, and the admin may change them on any
 // node).
-func (db *DB) params(ctx context.Context, appID string) (kumo.AppParams, error) {
+func (s *AppService) params(ctx context.Context, appID string) (kumo.AppParams, error) {
 	var stored string
-	if err := db.queryRow(ctx, "SELECT params FROM apps WHERE id = ?", appID).Scan(&stored); err != nil {
+	if err := s.db.queryRow(ctx, "SELECT params FROM apps WHERE id = ?", appID).Scan(&stored); err != nil {
 		return kumo.AppParams{}, err
 	}
 	return kumo.ParseAppParams([]byte(stored))
 }
 
 // AppParams implements kumo.AppParamsService.
-func (db *DB) AppParams(ctx context.Context, c kumo.Caller) (map[string]any, error) {
+func (s *AppService) AppParams(ctx context.Context, c kumo.Caller) (map[string]any, error) {
 	if !c.IsAdmin() {
 		return nil, kumo.Unauthorized(c, "Only the app admin may read the app's parameters")
 	}
 	var stored string
-	if err := db.queryRow(ctx, "SELECT params FROM apps WHERE id = ?", c.AppID).Scan(&stored); err != nil {
+	if err := s.db.queryRow(ctx, "SELECT params FROM apps WHERE id = ?", c.AppID).Scan(&stored); err != nil {
 		return nil, err
 	}
 	return decodeParams(stored)
 }
 
 // UpdateAppParams implements kumo.AppParamsService.
-func (db *DB) UpdateAppParams(ctx context.Context, c kumo.Caller, patch map[string]any) (map[string]any, error) {
+func (s *AppService) UpdateAppParams(ctx context.Context, c kumo.Caller, patch map[string]any) (map[string]any, error) {
 	if !c.IsAdmin() {
 		return nil, kumo.Unauthorized(c, "Only the app admin may change the app's parameters")
 	}
 	var out []byte
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	err := s.db.writeTx(ctx, func(tx *Tx) error {
 		var stored string
 		if err := tx.QueryRow(ctx, "SELECT params FROM apps WHERE id = ?", c.AppID).Scan(&stored); err != nil {
 			return err

@@ -21,7 +21,7 @@ func TestSQLBlobsReadInPieces(t *testing.T) {
 	}
 	ctx := context.Background()
 	url := pgtest.NewDatabase(t)
-	db := openOpened(t, func(ctx context.Context) (*sqlstore.DB, error) { return postgres.Open(ctx, url) })
+	db := openOpened(t, func(ctx context.Context) (*sqlstore.Store, error) { return postgres.Open(ctx, url) })
 	data := make([]byte, 2*sqlstore.BlobChunkSize+12345)
 	for i := range data {
 		data[i] = byte(i*31 + i/1000)

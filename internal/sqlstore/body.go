@@ -14,6 +14,15 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// BodyService implements kumo.BodyService: object bodies, their uploads in
+// chunks and their publications.
+type BodyService struct {
+	db   *DB
+	acls *ACLService
+}
+
+var _ kumo.BodyService = (*BodyService)(nil)
+
 // Object bodies (kumo.BodyService). The bytes are blobs (Blobs), written
 // before the writer transaction that points the object_bodies row at them
 // and deleted after the one that stops pointing at them (through
@@ -40,9 +49,9 @@ func lockKey(ref kumo.BodyRef) string { return fmt.Sprintf("%q", bodyArgs(ref)) 
 func newBlobID() string { return kumo.RandomHex(16) }
 
 // maxBodySize is the configured limit on a body's size.
-func (db *DB) maxBodySize() int64 {
-	if db.MaxBodySize > 0 {
-		return db.MaxBodySize
+func (s *BodyService) maxBodySize() int64 {
+	if s.db.MaxBodySize > 0 {
+		return s.db.MaxBodySize
 	}
 	return kumo.DefaultMaxBodySize
 }
@@ -50,17 +59,17 @@ func (db *DB) maxBodySize() int64 {
 // bodyAccess resolves the scope of ref and checks that c may read
 // (ReadExistingObject) or write (WriteExistingObject) its object, which
 // must exist: a body goes with its object's ACL.
-func (db *DB) bodyAccess(ctx context.Context, c kumo.Caller, ref kumo.BodyRef, v kumo.ACLVerb) (kumo.BodyRef, error) {
-	b, st, err := db.resolveBucket(ctx, c, ref.Bucket)
+func (s *BodyService) bodyAccess(ctx context.Context, c kumo.Caller, ref kumo.BodyRef, v kumo.ACLVerb) (kumo.BodyRef, error) {
+	b, st, err := s.acls.resolveBucket(ctx, c, ref.Bucket)
 	if err != nil {
 		return ref, err
 	}
 	ref.Bucket = b
 	if v == kumo.WriteExistingObject {
-		_, err := db.mayWriteObject(ctx, c, st, b, ref.ObjectID)
+		_, err := s.acls.mayWriteObject(ctx, c, st, b, ref.ObjectID)
 		return ref, err
 	}
-	return ref, db.mayReadObject(ctx, c, st, b, ref.ObjectID)
+	return ref, s.acls.mayReadObject(ctx, c, st, b, ref.ObjectID)
 }
 
 // objectExists reports whether the object of ref exists (q is the read
@@ -110,43 +119,43 @@ func readBody(ctx context.Context, q func(context.Context, string, ...any) *sql.
 }
 
 // PutBody implements kumo.BodyService.
-func (db *DB) PutBody(ctx context.Context, c kumo.Caller, p kumo.BodyPut) (kumo.Body, error) {
-	ref, err := db.bodyAccess(ctx, c, p.Ref, kumo.WriteExistingObject)
+func (s *BodyService) PutBody(ctx context.Context, c kumo.Caller, p kumo.BodyPut) (kumo.Body, error) {
+	ref, err := s.bodyAccess(ctx, c, p.Ref, kumo.WriteExistingObject)
 	if err != nil {
 		return kumo.Body{}, err
 	}
-	if err := objectExists(ctx, db.queryRow, ref); err != nil {
+	if err := objectExists(ctx, s.db.queryRow, ref); err != nil {
 		return kumo.Body{}, err
 	}
-	limit := db.maxBodySize()
+	limit := s.maxBodySize()
 	if p.Size > limit {
 		return kumo.Body{}, kumo.BodyTooLarge(limit)
 	}
 	id := newBlobID()
-	size, err := db.Blobs.Create(ctx, id, p.Data, limit)
+	size, err := s.db.Blobs.Create(ctx, id, p.Data, limit)
 	if err != nil {
 		return kumo.Body{}, err
 	}
-	body := kumo.Body{Ref: ref, ContentType: bodyType(p.ContentType), Size: size, ETag: id, Modified: db.now()}
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	body := kumo.Body{Ref: ref, ContentType: bodyType(p.ContentType), Size: size, ETag: id, Modified: s.db.now()}
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		if err := lockObject(ctx, tx, ref); err != nil {
 			return err
 		}
 		return setBody(ctx, tx, c, body)
 	})
-	return db.afterBodyWrite(ctx, body, err, id)
+	return s.afterBodyWrite(ctx, body, err, id)
 }
 
 // afterBodyWrite finishes a write that created the blob id: on failure
 // the blob is deleted, on success the blobs it replaced are.
-func (db *DB) afterBodyWrite(ctx context.Context, body kumo.Body, err error, id string) (kumo.Body, error) {
+func (s *BodyService) afterBodyWrite(ctx context.Context, body kumo.Body, err error, id string) (kumo.Body, error) {
 	if err != nil {
-		if derr := db.Blobs.Delete(context.WithoutCancel(ctx), []string{id}); derr != nil {
-			db.Log.Warn("delete an unused blob", "blob", id, "error", derr)
+		if derr := s.db.Blobs.Delete(context.WithoutCancel(ctx), []string{id}); derr != nil {
+			s.db.Log.Warn("delete an unused blob", "blob", id, "error", derr)
 		}
 		return kumo.Body{}, err
 	}
-	db.emptyTrash(ctx, db.Log)
+	s.db.emptyTrash(ctx, s.db.Log)
 	return body, nil
 }
 
@@ -294,28 +303,28 @@ func (db *DB) sweepBlobs(ctx context.Context, log *slog.Logger, started time.Tim
 }
 
 // GetBody implements kumo.BodyService.
-func (db *DB) GetBody(ctx context.Context, c kumo.Caller, ref kumo.BodyRef) (kumo.Body, error) {
-	ref, err := db.bodyAccess(ctx, c, ref, kumo.ReadExistingObject)
+func (s *BodyService) GetBody(ctx context.Context, c kumo.Caller, ref kumo.BodyRef) (kumo.Body, error) {
+	ref, err := s.bodyAccess(ctx, c, ref, kumo.ReadExistingObject)
 	if err != nil {
 		return kumo.Body{}, err
 	}
-	return readBody(ctx, db.queryRow, ref)
+	return readBody(ctx, s.db.queryRow, ref)
 }
 
 // OpenBody implements kumo.BodyService.
-func (db *DB) OpenBody(ctx context.Context, c kumo.Caller, ref kumo.BodyRef, g kumo.BodyGet) (*kumo.BodyReader, error) {
-	ref, err := db.bodyAccess(ctx, c, ref, kumo.ReadExistingObject)
+func (s *BodyService) OpenBody(ctx context.Context, c kumo.Caller, ref kumo.BodyRef, g kumo.BodyGet) (*kumo.BodyReader, error) {
+	ref, err := s.bodyAccess(ctx, c, ref, kumo.ReadExistingObject)
 	if err != nil {
 		return nil, err
 	}
-	return db.openBody(ctx, ref, g)
+	return s.openBody(ctx, ref, g)
 }
 
 // openBody opens the body of ref (canonical). A body replaced between
 // reading its row and opening its blob is read again.
-func (db *DB) openBody(ctx context.Context, ref kumo.BodyRef, g kumo.BodyGet) (*kumo.BodyReader, error) {
+func (s *BodyService) openBody(ctx context.Context, ref kumo.BodyRef, g kumo.BodyGet) (*kumo.BodyReader, error) {
 	for attempt := 0; ; attempt++ {
-		body, err := readBody(ctx, db.queryRow, ref)
+		body, err := readBody(ctx, s.db.queryRow, ref)
 		if err != nil {
 			return nil, err
 		}
@@ -330,7 +339,7 @@ func (db *DB) openBody(ctx context.Context, ref kumo.BodyRef, g kumo.BodyGet) (*
 			}
 			br.Offset, br.Length, br.Partial = off, n, true
 		}
-		r, err := db.Blobs.Open(ctx, body.ETag, br.Offset, br.Length)
+		r, err := s.db.Blobs.Open(ctx, body.ETag, br.Offset, br.Length)
 		if err != nil {
 			if attempt < 2 {
 				continue
@@ -343,13 +352,13 @@ func (db *DB) openBody(ctx context.Context, ref kumo.BodyRef, g kumo.BodyGet) (*
 }
 
 // DeleteBody implements kumo.BodyService.
-func (db *DB) DeleteBody(ctx context.Context, c kumo.Caller, ref kumo.BodyRef) error {
-	ref, err := db.bodyAccess(ctx, c, ref, kumo.WriteExistingObject)
+func (s *BodyService) DeleteBody(ctx context.Context, c kumo.Caller, ref kumo.BodyRef) error {
+	ref, err := s.bodyAccess(ctx, c, ref, kumo.WriteExistingObject)
 	if err != nil {
 		return err
 	}
-	now := db.now()
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	now := s.db.now()
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		if err := lockObject(ctx, tx, ref); err != nil {
 			return err
 		}
@@ -368,25 +377,25 @@ func (db *DB) DeleteBody(ctx context.Context, c kumo.Caller, ref kumo.BodyRef) e
 			Sender: c.Principal(), When: now})
 	})
 	if err == nil {
-		db.emptyTrash(ctx, db.Log)
+		s.db.emptyTrash(ctx, s.db.Log)
 	}
 	return err
 }
 
 // MoveBody implements kumo.BodyService. The blob stays where it is: the
 // target's row takes it over, in one write.
-func (db *DB) MoveBody(ctx context.Context, c kumo.Caller, from, to kumo.BodyRef) error {
+func (s *BodyService) MoveBody(ctx context.Context, c kumo.Caller, from, to kumo.BodyRef) error {
 	var err error
 	for _, v := range []kumo.ACLVerb{kumo.ReadExistingObject, kumo.WriteExistingObject} {
-		if from, err = db.bodyAccess(ctx, c, from, v); err != nil {
+		if from, err = s.bodyAccess(ctx, c, from, v); err != nil {
 			return err
 		}
-		if to, err = db.bodyAccess(ctx, c, to, v); err != nil {
+		if to, err = s.bodyAccess(ctx, c, to, v); err != nil {
 			return err
 		}
 	}
-	now := db.now()
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	now := s.db.now()
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		// Both objects locked, in one order whichever way a body moves.
 		first, second := from, to
 		if lockKey(to) < lockKey(from) {
@@ -417,24 +426,24 @@ func (db *DB) MoveBody(ctx context.Context, c kumo.Caller, from, to kumo.BodyRef
 		return setBody(ctx, tx, c, body) // trashes the target's previous blob
 	})
 	if err == nil {
-		db.emptyTrash(ctx, db.Log)
+		s.db.emptyTrash(ctx, s.db.Log)
 	}
 	return err
 }
 
 // PublishBody implements kumo.BodyService.
-func (db *DB) PublishBody(ctx context.Context, c kumo.Caller, p kumo.BodyPublish) (kumo.Publication, error) {
-	ref, err := db.bodyAccess(ctx, c, p.Ref, kumo.ReadExistingObject)
+func (s *BodyService) PublishBody(ctx context.Context, c kumo.Caller, p kumo.BodyPublish) (kumo.Publication, error) {
+	ref, err := s.bodyAccess(ctx, c, p.Ref, kumo.ReadExistingObject)
 	if err != nil {
 		return kumo.Publication{}, err
 	}
-	now := db.now()
+	now := s.db.now()
 	expires, err := p.Validate(now)
 	if err != nil {
 		return kumo.Publication{}, err
 	}
 	pub := kumo.Publication{ID: kumo.NewPublicationID(), ExpiresAt: expires}
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		if err := lockObject(ctx, tx, ref); err != nil {
 			return err
 		}
@@ -450,14 +459,14 @@ func (db *DB) PublishBody(ctx context.Context, c kumo.Caller, p kumo.BodyPublish
 }
 
 // OpenPublication implements kumo.BodyService.
-func (db *DB) OpenPublication(ctx context.Context, id string, g kumo.BodyGet) (*kumo.BodyReader, error) {
+func (s *BodyService) OpenPublication(ctx context.Context, id string, g kumo.BodyGet) (*kumo.BodyReader, error) {
 	var (
 		ref     kumo.BodyRef
 		scope   string
 		expires int64
 	)
 	// Joined to its object: a publication never outlives what it publishes.
-	err := db.queryRow(ctx, `SELECT p.app_id, p.scope, p.bucket, p.object_id, p.expires FROM body_publications p
+	err := s.db.queryRow(ctx, `SELECT p.app_id, p.scope, p.bucket, p.object_id, p.expires FROM body_publications p
 		JOIN objects o ON o.app_id = p.app_id AND o.scope = p.scope AND o.bucket = p.bucket AND o.id = p.object_id
 		WHERE p.id = ?`, id).
 		Scan(&ref.Bucket.AppID, &scope, &ref.Bucket.Name, &ref.ObjectID, &expires)
@@ -467,11 +476,11 @@ func (db *DB) OpenPublication(ctx context.Context, id string, g kumo.BodyGet) (*
 	if err != nil {
 		return nil, err
 	}
-	if expires != 0 && expires <= db.now() {
+	if expires != 0 && expires <= s.db.now() {
 		return nil, kumo.Errorf(kumo.ErrPublicationExpired, "The publication %s has expired", id).With("publicationID", id)
 	}
 	ref.Bucket.Scope = scopeFromKey(scope)
-	return db.openBody(ctx, ref, g)
+	return s.openBody(ctx, ref, g)
 }
 
 // upload is a resumable upload and its chunks, in order.
@@ -525,8 +534,8 @@ func loadUpload(ctx context.Context, q func(context.Context, string, ...any) *sq
 	return u, rows.Err()
 }
 
-func (db *DB) loadUpload(ctx context.Context, ref kumo.BodyRef, id string) (upload, error) {
-	return loadUpload(ctx, db.queryRow, db.query, ref, id)
+func (s *BodyService) loadUpload(ctx context.Context, ref kumo.BodyRef, id string) (upload, error) {
+	return loadUpload(ctx, s.db.queryRow, s.db.query, ref, id)
 }
 
 func (tx *Tx) loadUpload(ctx context.Context, ref kumo.BodyRef, id string) (upload, error) {
@@ -551,13 +560,13 @@ func (u upload) checkChunk(r kumo.ContentRange) error {
 }
 
 // StartBodyUpload implements kumo.BodyService.
-func (db *DB) StartBodyUpload(ctx context.Context, c kumo.Caller, ref kumo.BodyRef) (string, error) {
-	ref, err := db.bodyAccess(ctx, c, ref, kumo.WriteExistingObject)
+func (s *BodyService) StartBodyUpload(ctx context.Context, c kumo.Caller, ref kumo.BodyRef) (string, error) {
+	ref, err := s.bodyAccess(ctx, c, ref, kumo.WriteExistingObject)
 	if err != nil {
 		return "", err
 	}
-	id, now := kumo.NewUploadID(), db.now()
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	id, now := kumo.NewUploadID(), s.db.now()
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		if err := objectExists(ctx, tx.QueryRow, ref); err != nil {
 			return err
 		}
@@ -570,15 +579,15 @@ func (db *DB) StartBodyUpload(ctx context.Context, c kumo.Caller, ref kumo.BodyR
 }
 
 // PutBodyChunk implements kumo.BodyService.
-func (db *DB) PutBodyChunk(ctx context.Context, c kumo.Caller, ch kumo.BodyChunk) error {
-	ref, err := db.bodyAccess(ctx, c, ch.Ref, kumo.WriteExistingObject)
+func (s *BodyService) PutBodyChunk(ctx context.Context, c kumo.Caller, ch kumo.BodyChunk) error {
+	ref, err := s.bodyAccess(ctx, c, ch.Ref, kumo.WriteExistingObject)
 	if err != nil {
 		return err
 	}
-	if limit := db.maxBodySize(); ch.Range.Total > limit {
+	if limit := s.maxBodySize(); ch.Range.Total > limit {
 		return kumo.BodyTooLarge(limit)
 	}
-	u, err := db.loadUpload(ctx, ref, ch.UploadID)
+	u, err := s.loadUpload(ctx, ref, ch.UploadID)
 	if err != nil {
 		return err
 	}
@@ -587,7 +596,7 @@ func (db *DB) PutBodyChunk(ctx context.Context, c kumo.Caller, ch kumo.BodyChunk
 	}
 	want := ch.Range.Last - ch.Range.First + 1
 	id := newBlobID()
-	n, err := db.Blobs.Create(ctx, id, ch.Data, want)
+	n, err := s.db.Blobs.Create(ctx, id, ch.Data, want)
 	if kumo.ErrorCode(err) == kumo.ErrBodyTooLarge {
 		return kumo.InvalidInput(map[string]string{"Content-Range": "the chunk's data is longer than its range"})
 	}
@@ -595,11 +604,11 @@ func (db *DB) PutBodyChunk(ctx context.Context, c kumo.Caller, ch kumo.BodyChunk
 		return err // nothing was stored
 	}
 	if n != want {
-		_, err := db.afterBodyWrite(ctx, kumo.Body{}, kumo.InvalidInput(map[string]string{"Content-Range": "the chunk's data is shorter than its range"}), id)
+		_, err := s.afterBodyWrite(ctx, kumo.Body{}, kumo.InvalidInput(map[string]string{"Content-Range": "the chunk's data is shorter than its range"}), id)
 		return err
 	}
-	now := db.now()
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	now := s.db.now()
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		u, err := tx.loadUpload(ctx, ref, ch.UploadID)
 		if err != nil {
 			return err
@@ -622,17 +631,17 @@ func (db *DB) PutBodyChunk(ctx context.Context, c kumo.Caller, ch kumo.BodyChunk
 		_, err = tx.Exec(ctx, "UPDATE body_uploads SET content_type = ?, total = ? WHERE id = ?", bodyType(ch.ContentType), ch.Range.Total, u.id)
 		return err
 	})
-	_, err = db.afterBodyWrite(ctx, kumo.Body{}, err, id)
+	_, err = s.afterBodyWrite(ctx, kumo.Body{}, err, id)
 	return err
 }
 
 // CommitBodyUpload implements kumo.BodyService.
-func (db *DB) CommitBodyUpload(ctx context.Context, c kumo.Caller, ref kumo.BodyRef, uploadID string) (kumo.Body, error) {
-	ref, err := db.bodyAccess(ctx, c, ref, kumo.WriteExistingObject)
+func (s *BodyService) CommitBodyUpload(ctx context.Context, c kumo.Caller, ref kumo.BodyRef, uploadID string) (kumo.Body, error) {
+	ref, err := s.bodyAccess(ctx, c, ref, kumo.WriteExistingObject)
 	if err != nil {
 		return kumo.Body{}, err
 	}
-	u, err := db.loadUpload(ctx, ref, uploadID)
+	u, err := s.loadUpload(ctx, ref, uploadID)
 	if err != nil {
 		return kumo.Body{}, err
 	}
@@ -643,12 +652,12 @@ func (db *DB) CommitBodyUpload(ctx context.Context, c kumo.Caller, ref kumo.Body
 	id, created := u.chunks[0].blob, false
 	if len(u.chunks) > 1 {
 		id, created = newBlobID(), true
-		if _, err := db.Blobs.Create(ctx, id, &chunksReader{ctx: ctx, blobs: db.Blobs, chunks: u.chunks}, u.total); err != nil {
+		if _, err := s.db.Blobs.Create(ctx, id, &chunksReader{ctx: ctx, blobs: s.db.Blobs, chunks: u.chunks}, u.total); err != nil {
 			return kumo.Body{}, err
 		}
 	}
-	body := kumo.Body{Ref: ref, ContentType: u.contentType, Size: u.total, ETag: id, Modified: db.now()}
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	body := kumo.Body{Ref: ref, ContentType: u.contentType, Size: u.total, ETag: id, Modified: s.db.now()}
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		if err := lockObject(ctx, tx, ref); err != nil {
 			return err
 		}
@@ -675,7 +684,7 @@ func (db *DB) CommitBodyUpload(ctx context.Context, c kumo.Caller, ref kumo.Body
 	if err != nil && !created {
 		return kumo.Body{}, err // the chunk's blob stays the upload's
 	}
-	return db.afterBodyWrite(ctx, body, err, id)
+	return s.afterBodyWrite(ctx, body, err, id)
 }
 
 // chunksReader reads an upload's chunks one after the other, opening each
@@ -715,13 +724,13 @@ func (r *chunksReader) Read(p []byte) (int, error) {
 }
 
 // CancelBodyUpload implements kumo.BodyService.
-func (db *DB) CancelBodyUpload(ctx context.Context, c kumo.Caller, ref kumo.BodyRef, uploadID string) error {
-	ref, err := db.bodyAccess(ctx, c, ref, kumo.WriteExistingObject)
+func (s *BodyService) CancelBodyUpload(ctx context.Context, c kumo.Caller, ref kumo.BodyRef, uploadID string) error {
+	ref, err := s.bodyAccess(ctx, c, ref, kumo.WriteExistingObject)
 	if err != nil {
 		return err
 	}
-	now := db.now()
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	now := s.db.now()
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		if _, err := tx.loadUpload(ctx, ref, uploadID); err != nil {
 			return err
 		}
@@ -735,7 +744,7 @@ func (db *DB) CancelBodyUpload(ctx context.Context, c kumo.Caller, ref kumo.Body
 		return err
 	})
 	if err == nil {
-		db.emptyTrash(ctx, db.Log)
+		s.db.emptyTrash(ctx, s.db.Log)
 	}
 	return err
 }

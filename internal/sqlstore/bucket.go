@@ -6,6 +6,14 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// BucketService implements kumo.BucketService.
+type BucketService struct {
+	db   *DB
+	acls *ACLService
+}
+
+var _ kumo.BucketService = (*BucketService)(nil)
+
 // bucketExists reports whether b has a bucket row, within a write.
 func bucketExists(ctx context.Context, tx *Tx, b kumo.BucketRef) (bool, error) {
 	var n int
@@ -15,16 +23,16 @@ func bucketExists(ctx context.Context, tx *Tx, b kumo.BucketRef) (bool, error) {
 }
 
 // GetBucket implements kumo.BucketService.
-func (db *DB) GetBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) (kumo.BucketInfo, error) {
-	b, st, err := db.resolveBucket(ctx, c, b)
+func (bs *BucketService) GetBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) (kumo.BucketInfo, error) {
+	b, st, err := bs.acls.resolveBucket(ctx, c, b)
 	if err != nil {
 		return kumo.BucketInfo{}, err
 	}
-	if err := db.mayBucket(ctx, c, st, b, kumo.QueryObjectsInBucket); err != nil {
+	if err := bs.acls.mayBucket(ctx, c, st, b, kumo.QueryObjectsInBucket); err != nil {
 		return kumo.BucketInfo{}, err
 	}
 	var n int
-	if err := db.queryRow(ctx, "SELECT COUNT(*) FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
+	if err := bs.db.queryRow(ctx, "SELECT COUNT(*) FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
 		b.AppID, b.Scope.Key(), b.Name).Scan(&n); err != nil {
 		return kumo.BucketInfo{}, err
 	}
@@ -32,26 +40,26 @@ func (db *DB) GetBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) (k
 		return kumo.BucketInfo{}, kumo.BucketNotFound(b)
 	}
 	info := kumo.BucketInfo{Type: b.Type()}
-	err = db.queryRow(ctx, "SELECT COUNT(*) FROM objects WHERE app_id = ? AND scope = ? AND bucket = ?",
+	err = bs.db.queryRow(ctx, "SELECT COUNT(*) FROM objects WHERE app_id = ? AND scope = ? AND bucket = ?",
 		b.AppID, b.Scope.Key(), b.Name).Scan(&info.Size)
 	return info, err
 }
 
 // CreateBucket implements kumo.BucketService.
-func (db *DB) CreateBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) error {
-	b, st, err := db.resolveBucket(ctx, c, b)
+func (bs *BucketService) CreateBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) error {
+	b, st, err := bs.acls.resolveBucket(ctx, c, b)
 	if err != nil {
 		return err
 	}
-	ok, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: b.AppID, Scope: b.Scope}}, kumo.CreateNewBucket, nil)
+	ok, err := bs.acls.allowed(ctx, c, st, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: b.AppID, Scope: b.Scope}}, kumo.CreateNewBucket, nil)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return kumo.Unauthorized(c, "The caller may not create bucket %s", b.Name)
 	}
-	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := bs.db.now()
+	return bs.db.writeTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, "INSERT INTO buckets (app_id, scope, name, created, creator) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
 			b.AppID, b.Scope.Key(), b.Name, now, owner(c))
 		if err != nil {
@@ -66,16 +74,16 @@ func (db *DB) CreateBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 }
 
 // DeleteBucket implements kumo.BucketService.
-func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) error {
-	b, st, err := db.resolveBucket(ctx, c, b)
+func (bs *BucketService) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef) error {
+	b, st, err := bs.acls.resolveBucket(ctx, c, b)
 	if err != nil {
 		return err
 	}
-	if err := db.mayBucket(ctx, c, st, b, kumo.DropBucketWithAllContent); err != nil {
+	if err := bs.acls.mayBucket(ctx, c, st, b, kumo.DropBucketWithAllContent); err != nil {
 		return err
 	}
-	now := db.now()
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	now := bs.db.now()
+	err = bs.db.writeTx(ctx, func(tx *Tx) error {
 		ok, err := bucketExists(ctx, tx, b)
 		if err != nil {
 			return err
@@ -101,14 +109,14 @@ func (db *DB) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef)
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.BucketDeleted, Bucket: b, Sender: c.Principal(), When: now})
 	})
 	if err == nil {
-		db.emptyTrash(ctx, db.Log)
+		bs.db.emptyTrash(ctx, bs.db.Log)
 	}
 	return err
 }
 
 // ListBuckets implements kumo.BucketService.
-func (db *DB) ListBuckets(ctx context.Context, c kumo.Caller, s kumo.Scope, after string, limit int) ([]kumo.BucketRef, error) {
-	b, st, err := db.resolveBucket(ctx, c, kumo.BucketRef{AppID: c.AppID, Scope: s})
+func (bs *BucketService) ListBuckets(ctx context.Context, c kumo.Caller, s kumo.Scope, after string, limit int) ([]kumo.BucketRef, error) {
+	b, st, err := bs.acls.resolveBucket(ctx, c, kumo.BucketRef{AppID: c.AppID, Scope: s})
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +125,7 @@ func (db *DB) ListBuckets(ctx context.Context, c kumo.Caller, s kumo.Scope, afte
 	if !kumo.ImplicitlyAllowed(c, s, st, kumo.QueryObjectsInBucket) {
 		return nil, kumo.Unauthorized(c, "The caller may not list the buckets of this scope")
 	}
-	rows, err := db.query(ctx, "SELECT name FROM buckets WHERE app_id = ? AND scope = ? AND name > ? ORDER BY name LIMIT ?",
+	rows, err := bs.db.query(ctx, "SELECT name FROM buckets WHERE app_id = ? AND scope = ? AND name > ? ORDER BY name LIMIT ?",
 		c.AppID, s.Key(), after, limit)
 	if err != nil {
 		return nil, err

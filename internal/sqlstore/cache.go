@@ -39,12 +39,12 @@ const maxCachedBuckets = 100_000
 
 // SubscriberTopics implements kumo.Outbox. It asks the database for the
 // subscriptions counter once, and for each bucket not cached.
-func (db *DB) SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (map[kumo.BucketRef][]string, error) {
-	v, err := db.counter(ctx, counterSubscriptions)
+func (o *Outbox) SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (map[kumo.BucketRef][]string, error) {
+	v, err := o.db.counter(ctx, counterSubscriptions)
 	if err != nil {
 		return nil, err
 	}
-	c := &db.topics
+	c := &o.db.topics
 	c.mu.Lock()
 	if c.topics == nil || c.version != v || len(c.topics) > maxCachedBuckets {
 		c.topics, c.version = map[kumo.BucketRef][]string{}, v
@@ -68,7 +68,7 @@ func (db *DB) SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (m
 			apps[b.AppID] = true
 		}
 		for app := range apps {
-			all, err := db.appSubscriberTopics(ctx, app)
+			all, err := o.appSubscriberTopics(ctx, app)
 			if err != nil {
 				return nil, err
 			}
@@ -80,7 +80,7 @@ func (db *DB) SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (m
 		}
 	} else {
 		for _, b := range missing {
-			ts, err := db.subscriberTopics(ctx, b)
+			ts, err := o.subscriberTopics(ctx, b)
 			if err != nil {
 				return nil, err
 			}
@@ -105,8 +105,8 @@ const manyMisses = 16
 
 // appSubscriberTopics returns the MQTT topics of the subscribers of every
 // bucket of an app.
-func (db *DB) appSubscriberTopics(ctx context.Context, appID string) (map[kumo.BucketRef][]string, error) {
-	rows, err := db.query(ctx, `SELECT s.scope, s.bucket, i.mqtt_topic FROM bucket_subscriptions s
+func (o *Outbox) appSubscriberTopics(ctx context.Context, appID string) (map[kumo.BucketRef][]string, error) {
+	rows, err := o.db.query(ctx, `SELECT s.scope, s.bucket, i.mqtt_topic FROM bucket_subscriptions s
 		JOIN installations i ON i.app_id = s.app_id AND i.owner_kind = s.subscriber_kind AND i.owner_id = s.subscriber_id
 		WHERE s.app_id = ? AND i.device_type = 'MQTT'`, appID)
 	if err != nil {
@@ -125,8 +125,8 @@ func (db *DB) appSubscriberTopics(ctx context.Context, appID string) (map[kumo.B
 	return out, rows.Err()
 }
 
-func (db *DB) subscriberTopics(ctx context.Context, b kumo.BucketRef) ([]string, error) {
-	rows, err := db.query(ctx, `SELECT i.mqtt_topic FROM bucket_subscriptions s
+func (o *Outbox) subscriberTopics(ctx context.Context, b kumo.BucketRef) ([]string, error) {
+	rows, err := o.db.query(ctx, `SELECT i.mqtt_topic FROM bucket_subscriptions s
 		JOIN installations i ON i.app_id = s.app_id AND i.owner_kind = s.subscriber_kind AND i.owner_id = s.subscriber_id
 		WHERE s.app_id = ? AND s.scope = ? AND s.bucket = ? AND i.device_type = 'MQTT'`, b.AppID, b.Scope.Key(), b.Name)
 	if err != nil {
@@ -168,14 +168,14 @@ const (
 
 // cachedToken returns the caller of a token key if the cache knows it,
 // and the cache's generation, to hand back to cacheToken.
-func (db *DB) cachedToken(ctx context.Context, key string) (cachedCaller, bool, int64) {
-	now := db.now()
-	c := &db.tokens
+func (s *TokenService) cachedToken(ctx context.Context, key string) (cachedCaller, bool, int64) {
+	now := s.db.now()
+	c := &s.db.tokens
 	c.mu.Lock()
 	stale := now-c.checked >= tokenCheckInterval
 	c.mu.Unlock()
 	if stale {
-		v, err := db.counter(ctx, counterTokens)
+		v, err := s.db.counter(ctx, counterTokens)
 		if err != nil {
 			return cachedCaller{}, false, -1
 		}
@@ -195,8 +195,8 @@ func (db *DB) cachedToken(ctx context.Context, key string) (cachedCaller, bool, 
 
 // cacheToken caches a caller read from the database, unless the cache
 // forgot tokens since gen (the read may predate a revocation).
-func (db *DB) cacheToken(key string, cc cachedCaller, gen int64) {
-	c := &db.tokens
+func (s *TokenService) cacheToken(key string, cc cachedCaller, gen int64) {
+	c := &s.db.tokens
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen || c.callers == nil {

@@ -27,15 +27,15 @@ import (
 // copyDB is a store opened for a copy test, with what reopens it and what
 // writes to its database behind the store's back (to corrupt it).
 type copyDB struct {
-	*sqlstore.DB
+	*sqlstore.Store
 	kind   string // "sqlite" or "postgres"
-	reopen func(t *testing.T) *sqlstore.DB
+	reopen func(t *testing.T) *sqlstore.Store
 	raw    func(t *testing.T) *sql.DB
 }
 
 // openOpened opens a store with open, starts it and closes it when the
 // test ends.
-func openOpened(t *testing.T, open func(context.Context) (*sqlstore.DB, error)) *sqlstore.DB {
+func openOpened(t *testing.T, open func(context.Context) (*sqlstore.Store, error)) *sqlstore.Store {
 	t.Helper()
 	db, err := open(context.Background())
 	if err != nil {
@@ -57,11 +57,11 @@ func openOpened(t *testing.T, open func(context.Context) (*sqlstore.DB, error)) 
 func newSQLiteDB(t *testing.T) copyDB {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "kumo.db")
-	open := func(ctx context.Context) (*sqlstore.DB, error) { return sqlite.Open(ctx, path) }
+	open := func(ctx context.Context) (*sqlstore.Store, error) { return sqlite.Open(ctx, path) }
 	return copyDB{
-		DB:     openOpened(t, open),
+		Store:  openOpened(t, open),
 		kind:   "sqlite",
-		reopen: func(t *testing.T) *sqlstore.DB { return openOpened(t, open) },
+		reopen: func(t *testing.T) *sqlstore.Store { return openOpened(t, open) },
 		raw: func(t *testing.T) *sql.DB {
 			db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 			if err != nil {
@@ -78,11 +78,11 @@ func newSQLiteDB(t *testing.T) copyDB {
 func newPostgresDB(t *testing.T) copyDB {
 	t.Helper()
 	url := pgtest.NewDatabase(t)
-	open := func(ctx context.Context) (*sqlstore.DB, error) { return postgres.Open(ctx, url) }
+	open := func(ctx context.Context) (*sqlstore.Store, error) { return postgres.Open(ctx, url) }
 	return copyDB{
-		DB:     openOpened(t, open),
+		Store:  openOpened(t, open),
 		kind:   "postgres",
-		reopen: func(t *testing.T) *sqlstore.DB { return openOpened(t, open) },
+		reopen: func(t *testing.T) *sqlstore.Store { return openOpened(t, open) },
 		raw: func(t *testing.T) *sql.DB {
 			db, err := sql.Open("pgx", url) // registered by pgx, which package postgres imports
 			if err != nil {
@@ -140,47 +140,47 @@ func must[T any](v T, err error) func(t *testing.T) T {
 // two apps, a thing with a token and an MQTT installation subscribed to a
 // bucket, a user whose group owns the thing, objects in app and thing
 // scope, their events (left in the outbox) and the MQTT password secret.
-func fillSource(t *testing.T, db *sqlstore.DB, objects int) sourceData {
+func fillSource(t *testing.T, db *sqlstore.Store, objects int) sourceData {
 	t.Helper()
 	ctx := context.Background()
 	var d sourceData
-	d.app = must(db.CreateApp(ctx, kumo.AppCreate{ID: "copyapp", Name: "Copy app"}))(t)
-	d.other = must(db.CreateApp(ctx, kumo.AppCreate{Name: "second"}))(t)
+	d.app = must(db.Apps.CreateApp(ctx, kumo.AppCreate{ID: "copyapp", Name: "Copy app"}))(t)
+	d.other = must(db.Apps.CreateApp(ctx, kumo.AppCreate{Name: "second"}))(t)
 	d.admin = kumo.Caller{AppID: d.app.AppID, Kind: kumo.Admin, ID: d.app.ClientID}
-	th, tok, err := db.RegisterThing(ctx, d.admin, kumo.ThingRegistration{VendorThingID: "dev-1", Password: "pass-1234",
+	th, tok, err := db.Things.RegisterThing(ctx, d.admin, kumo.ThingRegistration{VendorThingID: "dev-1", Password: "pass-1234",
 		Fields: map[string]any{"_thingType": "sensor", "colour": "blue"}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.thing, d.thingToken = th, tok.AccessToken
 	d.thingCaller = kumo.Caller{AppID: d.app.AppID, Kind: kumo.ThingCaller, ID: th.ID}
-	u, utok, err := db.RegisterUser(ctx, d.admin, kumo.UserRegistration{LoginName: "alice", Email: "alice@example.com",
+	u, utok, err := db.Users.RegisterUser(ctx, d.admin, kumo.UserRegistration{LoginName: "alice", Email: "alice@example.com",
 		Password: "secret-123", DisplayName: "Alice", Country: "JP", Custom: map[string]any{"team": "ops"}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.user, d.userToken = u, utok.AccessToken
 	userCaller := kumo.Caller{AppID: d.app.AppID, Kind: kumo.UserCaller, ID: u.ID}
-	g, _, err := db.CreateGroup(ctx, userCaller, kumo.GroupCreation{ID: "crew", Name: "Crew"})
+	g, _, err := db.Groups.CreateGroup(ctx, userCaller, kumo.GroupCreation{ID: "crew", Name: "Crew"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.AddThingOwner(ctx, d.admin, th.ID, kumo.OwnershipRequest{Owner: kumo.ThingOwner{Kind: kumo.OwnerGroup, ID: g.ID}}); err != nil {
+	if err := db.Things.AddThingOwner(ctx, d.admin, th.ID, kumo.OwnershipRequest{Owner: kumo.ThingOwner{Kind: kumo.OwnerGroup, ID: g.ID}}); err != nil {
 		t.Fatal(err)
 	}
-	d.installation = must(db.CreateInstallation(ctx, d.thingCaller, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT, Development: true}))(t)
+	d.installation = must(db.Installations.CreateInstallation(ctx, d.thingCaller, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT, Development: true}))(t)
 	_, p8 := storetest.PushKeys(t)
-	must(db.SetPushConfig(ctx, d.admin, kumo.PushConfig{APNs: &kumo.APNsConfig{KeyID: "K", TeamID: "T", BundleID: "B", Key: p8}}))(t)
+	must(db.PushConfigs.SetPushConfig(ctx, d.admin, kumo.PushConfig{APNs: &kumo.APNsConfig{KeyID: "K", TeamID: "T", BundleID: "B", Key: p8}}))(t)
 	d.bucket = kumo.BucketRef{AppID: d.app.AppID, Scope: kumo.Scope{Kind: kumo.ScopeThing, ID: th.ID}, Name: "readings"}
-	if err := db.SubscribeBucket(ctx, d.thingCaller, d.bucket, kumo.Principal{Kind: kumo.ThingCaller, ID: th.ID}); err != nil {
+	if err := db.Subscriptions.SubscribeBucket(ctx, d.thingCaller, d.bucket, kumo.Principal{Kind: kumo.ThingCaller, ID: th.ID}); err != nil {
 		t.Fatal(err)
 	}
-	d.appObject = must(db.CreateObject(ctx, d.admin, kumo.ObjectCreate{
+	d.appObject = must(db.Objects.CreateObject(ctx, d.admin, kumo.ObjectCreate{
 		Bucket: kumo.BucketRef{AppID: d.app.AppID, Scope: kumo.AppScope, Name: "settings"},
 		Data:   map[string]any{"mode": "eco", "ratio": 0.25, "tags": []any{"a", "b"}, "quote": `"'?`}}))(t)
 	d.objects = 1
 	for i := 1; i < objects; i++ {
-		must(db.CreateObject(ctx, d.thingCaller, kumo.ObjectCreate{Bucket: d.bucket, Data: map[string]any{"temp": i}}))(t)
+		must(db.Objects.CreateObject(ctx, d.thingCaller, kumo.ObjectCreate{Bucket: d.bucket, Data: map[string]any{"temp": i}}))(t)
 		d.objects++
 	}
 	// A body over several PostgreSQL chunks.
@@ -188,7 +188,7 @@ func fillSource(t *testing.T, db *sqlstore.DB, objects int) sourceData {
 	for i := range d.body {
 		d.body[i] = byte(i * 7)
 	}
-	must(db.PutBody(ctx, d.admin, kumo.BodyPut{Ref: kumo.BodyRef{Bucket: d.appObject.Bucket, ObjectID: d.appObject.ID},
+	must(db.Bodies.PutBody(ctx, d.admin, kumo.BodyPut{Ref: kumo.BodyRef{Bucket: d.appObject.Bucket, ObjectID: d.appObject.ID},
 		ContentType: "image/png", Size: -1, Data: bytes.NewReader(d.body)}))(t)
 	d.events = d.objects + 1
 	d.secret = must(db.Secret(ctx, "mqtt-password-secret"))(t)
@@ -239,8 +239,8 @@ func TestCopy(t *testing.T) {
 	forEachDestination(t, func(t *testing.T, newDest func(t *testing.T) copyDB) {
 		ctx := context.Background()
 		src := newSQLiteDB(t)
-		d := fillSource(t, src.DB, 25)
-		srcEvents := must(src.ClaimEvents(ctx, 1000))(t)
+		d := fillSource(t, src.Store, 25)
+		srcEvents := must(src.Outbox.ClaimEvents(ctx, 1000))(t)
 		if len(srcEvents) != d.events {
 			t.Fatalf("source has %d events, want %d", len(srcEvents), d.events)
 		}
@@ -276,7 +276,7 @@ func TestCopy(t *testing.T) {
 		}
 
 		// The body's bytes came along.
-		br := must(dst.OpenBody(ctx, d.admin, kumo.BodyRef{Bucket: d.appObject.Bucket, ObjectID: d.appObject.ID}, kumo.BodyGet{}))(t)
+		br := must(dst.Bodies.OpenBody(ctx, d.admin, kumo.BodyRef{Bucket: d.appObject.Bucket, ObjectID: d.appObject.ID}, kumo.BodyGet{}))(t)
 		got, err := io.ReadAll(br)
 		br.Close()
 		if err != nil || !bytes.Equal(got, d.body) || br.ContentType != "image/png" {
@@ -306,36 +306,36 @@ func TestCopy(t *testing.T) {
 		if got := must(db.Secret(ctx, "mqtt-password-secret"))(t); string(got) != string(d.secret) {
 			t.Error("the MQTT password secret changed")
 		}
-		c, err := db.Authenticate(ctx, d.app.AppID, d.thingToken)
+		c, err := db.Tokens.Authenticate(ctx, d.app.AppID, d.thingToken)
 		if err != nil || c != d.thingCaller {
 			t.Errorf("the thing's token: %+v, %v; want %+v", c, err, d.thingCaller)
 		}
-		if c, err := db.Authenticate(ctx, d.app.AppID, d.userToken); err != nil || c.ID != d.user.ID {
+		if c, err := db.Tokens.Authenticate(ctx, d.app.AppID, d.userToken); err != nil || c.ID != d.user.ID {
 			t.Errorf("the user's token: %+v, %v", c, err)
 		}
 		userCaller := kumo.Caller{AppID: d.app.AppID, Kind: kumo.UserCaller, ID: d.user.ID}
-		if th, err := db.FindThing(ctx, userCaller, d.thing.ID); err != nil || th.ID != d.thing.ID {
+		if th, err := db.Things.FindThing(ctx, userCaller, d.thing.ID); err != nil || th.ID != d.thing.ID {
 			t.Errorf("the user reads the thing his group owns: %+v, %v", th, err)
 		}
-		if _, err := db.Login(ctx, d.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:dev-1", Password: "pass-1234"}); err != nil {
+		if _, err := db.Tokens.Login(ctx, d.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:dev-1", Password: "pass-1234"}); err != nil {
 			t.Errorf("thing login with its password: %v", err)
 		}
-		if _, err := db.Login(ctx, d.app.AppKey, kumo.LoginRequest{ClientID: d.app.ClientID, ClientSecret: d.app.ClientSecret}); err != nil {
+		if _, err := db.Tokens.Login(ctx, d.app.AppKey, kumo.LoginRequest{ClientID: d.app.ClientID, ClientSecret: d.app.ClientSecret}); err != nil {
 			t.Errorf("admin login with the app's client secret: %v", err)
 		}
-		in, err := db.MQTTInstallation(ctx, d.installation.MQTTUsername)
+		in, err := db.Installations.MQTTInstallation(ctx, d.installation.MQTTUsername)
 		if err != nil || in != d.installation {
 			t.Errorf("MQTTInstallation = %+v, %v; want %+v", in, err, d.installation)
 		}
-		topics := must(db.SubscriberTopics(ctx, []kumo.BucketRef{d.bucket}))(t)
+		topics := must(db.Outbox.SubscriberTopics(ctx, []kumo.BucketRef{d.bucket}))(t)
 		if !reflect.DeepEqual(topics[d.bucket], []string{d.installation.MQTTTopic}) {
 			t.Errorf("SubscriberTopics = %v, want [%s]", topics, d.installation.MQTTTopic)
 		}
-		o, err := db.GetObject(ctx, d.admin, d.appObject.Bucket, d.appObject.ID)
+		o, err := db.Objects.GetObject(ctx, d.admin, d.appObject.Bucket, d.appObject.ID)
 		if err != nil || !reflect.DeepEqual(fmt.Sprint(o.Data), fmt.Sprint(d.appObject.Data)) || o.Version != 1 {
 			t.Errorf("GetObject = %+v, %v; want %+v", o, err, d.appObject)
 		}
-		events := must(db.ClaimEvents(ctx, 1000))(t)
+		events := must(db.Outbox.ClaimEvents(ctx, 1000))(t)
 		if len(events) != len(srcEvents) {
 			t.Fatalf("claimed %d events, want %d", len(events), len(srcEvents))
 		}
@@ -349,8 +349,8 @@ func TestCopy(t *testing.T) {
 			}
 		}
 		// A new event takes a seq after the copied ones.
-		must(db.CreateObject(ctx, d.thingCaller, kumo.ObjectCreate{Bucket: d.bucket, Data: map[string]any{"temp": -1}}))(t)
-		next := must(db.ClaimEvents(ctx, 10))(t)
+		must(db.Objects.CreateObject(ctx, d.thingCaller, kumo.ObjectCreate{Bucket: d.bucket, Data: map[string]any{"temp": -1}}))(t)
+		next := must(db.Outbox.ClaimEvents(ctx, 10))(t)
 		if len(next) != 1 || next[0].Seq <= rep.OutboxSeq {
 			t.Errorf("new event after the copy: %+v, want one with seq > %d", next, rep.OutboxSeq)
 		}
@@ -362,7 +362,7 @@ func TestCopy(t *testing.T) {
 func TestCopyResumes(t *testing.T) {
 	forEachDestination(t, func(t *testing.T, newDest func(t *testing.T) copyDB) {
 		src := newSQLiteDB(t)
-		d := fillSource(t, src.DB, 30)
+		d := fillSource(t, src.Store, 30)
 		dst := newDest(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		_, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{ChunkRows: 10, Progress: func(table string, done, _ int64) {
@@ -395,7 +395,7 @@ func TestCopyWhileWriting(t *testing.T) {
 	forEachDestination(t, func(t *testing.T, newDest func(t *testing.T) copyDB) {
 		ctx := context.Background()
 		src := newSQLiteDB(t)
-		d := fillSource(t, src.DB, 20)
+		d := fillSource(t, src.Store, 20)
 		dst := newDest(t)
 		stop, written := make(chan struct{}), make(chan int)
 		go func() {
@@ -407,7 +407,7 @@ func TestCopyWhileWriting(t *testing.T) {
 					return
 				default:
 				}
-				_, err := src.CreateObject(ctx, d.thingCaller, kumo.ObjectCreate{Bucket: d.bucket, Data: map[string]any{"during": n}})
+				_, err := src.Objects.CreateObject(ctx, d.thingCaller, kumo.ObjectCreate{Bucket: d.bucket, Data: map[string]any{"during": n}})
 				if err != nil {
 					t.Error(err)
 					return
@@ -441,7 +441,7 @@ func TestCopyDetectsMismatch(t *testing.T) {
 	forEachDestination(t, func(t *testing.T, newDest func(t *testing.T) copyDB) {
 		ctx := context.Background()
 		src := newSQLiteDB(t)
-		d := fillSource(t, src.DB, 3)
+		d := fillSource(t, src.Store, 3)
 		dst := newDest(t)
 		if _, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{}); err != nil {
 			t.Fatalf("Copy: %v", err)
@@ -497,24 +497,24 @@ func TestCopyConflicts(t *testing.T) {
 	forEachDestination(t, func(t *testing.T, newDest func(t *testing.T) copyDB) {
 		ctx := context.Background()
 		src := newSQLiteDB(t)
-		d := fillSource(t, src.DB, 2)
+		d := fillSource(t, src.Store, 2)
 
 		// The same app ID with other credentials.
 		dst := newDest(t)
-		must(dst.CreateApp(ctx, kumo.AppCreate{ID: d.app.AppID, Key: d.app.AppKey}))(t)
+		must(dst.Apps.CreateApp(ctx, kumo.AppCreate{ID: d.app.AppID, Key: d.app.AppKey}))(t)
 		_, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{})
 		var ce *sqlstore.ConflictError
 		if !errors.As(err, &ce) || len(ce.Conflicts) != 1 ||
 			!strings.Contains(err.Error(), "app copyapp exists in the destination with another name, client_id, client_secret_hash") {
 			t.Errorf("Copy onto an app with the same ID: %v, want a conflict naming the app", err)
 		}
-		if n := count(t, dst.DB, "things"); n != 0 {
+		if n := count(t, dst.Store, "things"); n != 0 {
 			t.Errorf("the refused copy wrote %d things", n)
 		}
 
 		// Another app with the same key.
 		dst = newDest(t)
-		must(dst.CreateApp(ctx, kumo.AppCreate{ID: "otherid", Key: d.other.AppKey}))(t)
+		must(dst.Apps.CreateApp(ctx, kumo.AppCreate{ID: "otherid", Key: d.other.AppKey}))(t)
 		_, err = sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{})
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "the destination's app otherid has the same ID or key") {
 			t.Errorf("Copy onto an app with the same key: %v", err)
@@ -534,9 +534,9 @@ func TestCopyConflicts(t *testing.T) {
 		// Apps of the destination's own are left alone and out of the
 		// verification.
 		dst = newDest(t)
-		own := must(dst.CreateApp(ctx, kumo.AppCreate{ID: "ownapp"}))(t)
+		own := must(dst.Apps.CreateApp(ctx, kumo.AppCreate{ID: "ownapp"}))(t)
 		admin := kumo.Caller{AppID: own.AppID, Kind: kumo.Admin, ID: own.ClientID}
-		_, _, err = dst.RegisterThing(ctx, admin, kumo.ThingRegistration{VendorThingID: "dev-1", Password: "pass-1234"}, true)
+		_, _, err = dst.Things.RegisterThing(ctx, admin, kumo.ThingRegistration{VendorThingID: "dev-1", Password: "pass-1234"}, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -545,13 +545,13 @@ func TestCopyConflicts(t *testing.T) {
 			t.Fatalf("Copy next to an app of the destination's own: %v", err)
 		}
 		wantVerified(t, rep)
-		if n := count(t, dst.DB, "things"); n != 2 {
+		if n := count(t, dst.Store, "things"); n != 2 {
 			t.Errorf("%d things in the destination, want 2", n)
 		}
 	})
 }
 
-func count(t *testing.T, db *sqlstore.DB, table string) int {
+func count(t *testing.T, db *sqlstore.Store, table string) int {
 	t.Helper()
 	var n int
 	if err := db.ReadDB().QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {

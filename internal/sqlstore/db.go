@@ -198,9 +198,9 @@ type DB struct {
 	lastClaim int64      // the end of this node's last lease; guarded by claimMu
 }
 
-// New returns a store over read and write connection pools (which may be
-// the same pool). Call Open before use and Close after.
-func New(read, write *sql.DB, d Dialect) *DB {
+// newDB returns the shared part of a store over read and write connection
+// pools (which may be the same pool).
+func newDB(read, write *sql.DB, d Dialect) *DB {
 	db := &DB{read: read, write: write, dialect: d, MaxBatch: 256, notify: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 	if c, ok := d.(StatementCacher); ok {
 		db.cached = c.CachesStatements()
@@ -284,7 +284,6 @@ func (db *DB) Close() error {
 		db.stopSweep()
 		<-db.swept // it writes through the writer: before the writer stops
 	}
-	db.stopIndexing() // the same for buckets being indexed
 	db.mu.Lock()
 	if db.closed {
 		db.mu.Unlock()

@@ -9,6 +9,12 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// Outbox is what the push dispatcher reads: the events committed with the
+// writes that caused them, and their recipients.
+type Outbox struct {
+	db *DB
+}
+
 // insertEvent adds an event to the outbox inside the write's transaction.
 func insertEvent(ctx context.Context, tx *Tx, e kumo.Event) error {
 	_, err := tx.Exec(ctx, `INSERT INTO outbox (app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at, message)
@@ -21,21 +27,21 @@ func insertEvent(ctx context.Context, tx *Tx, e kumo.Event) error {
 }
 
 // Notify implements kumo.Outbox.
-func (db *DB) Notify() <-chan struct{} { return db.notify }
+func (o *Outbox) Notify() <-chan struct{} { return o.db.notify }
 
 // ClaimEvents implements kumo.Outbox. On SQLite (one process) events are
 // handed out in order through a cursor, each once per process; events left
 // in the outbox by an earlier process are handed out again, marked
 // Recovered. On a database shared by several nodes (OutboxLeaser) each
 // claim is a lease held in the database, see claimLeased.
-func (db *DB) ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error) {
-	if db.lease {
-		return db.claimLeased(ctx, max)
+func (o *Outbox) ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error) {
+	if o.db.lease {
+		return o.claimLeased(ctx, max)
 	}
-	db.claimMu.Lock()
-	defer db.claimMu.Unlock()
-	rows, err := db.query(ctx, `SELECT seq, app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at, message
-		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, db.cursor, max)
+	o.db.claimMu.Lock()
+	defer o.db.claimMu.Unlock()
+	rows, err := o.db.query(ctx, `SELECT seq, app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at, message
+		FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?`, o.db.cursor, max)
 	if err != nil {
 		return nil, err
 	}
@@ -56,14 +62,14 @@ func (db *DB) ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error) {
 			return nil, err
 		}
 		e.Type, e.Bucket.Scope, e.Sender.Kind = kumo.EventType(typ), scopeFromKey(scope), kumo.CallerKind(senderKind)
-		e.Recovered = e.Seq <= db.bootSeq
+		e.Recovered = e.Seq <= o.db.bootSeq
 		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	if len(events) > 0 {
-		db.cursor = events[len(events)-1].Seq
+		o.db.cursor = events[len(events)-1].Seq
 	}
 	return events, nil
 }
@@ -73,22 +79,22 @@ func (db *DB) ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error) {
 // commit of its own. A crash before that repeats these pushes, which
 // at-least-once into the broker allows (brokers drop the repeats they
 // have already delivered).
-func (db *DB) CompleteEvents(ctx context.Context, events []kumo.Event) error {
+func (o *Outbox) CompleteEvents(ctx context.Context, events []kumo.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	db.completeMu.Lock()
-	if db.lease {
+	o.db.completeMu.Lock()
+	if o.db.lease {
 		for _, e := range events {
-			db.completedSeqs = append(db.completedSeqs, e.Seq)
+			o.db.completedSeqs = append(o.db.completedSeqs, e.Seq)
 		}
 	} else {
 		// Claimed in order and completed in order: all up to the last is done.
-		db.completed = max(db.completed, events[len(events)-1].Seq)
+		o.db.completed = max(o.db.completed, events[len(events)-1].Seq)
 	}
-	db.completeMu.Unlock()
+	o.db.completeMu.Unlock()
 	select {
-	case db.wake <- struct{}{}:
+	case o.db.wake <- struct{}{}:
 	default:
 	}
 	return nil
@@ -140,24 +146,24 @@ const recoveredAge = 3 * time.Second
 // node's own claims of before a restart are released when it opens the
 // store: see releaseClaims). The claim is one UPDATE that commits by
 // itself; the claimed rows are then read by the claim's stamp.
-func (db *DB) claimLeased(ctx context.Context, max int) ([]kumo.Event, error) {
-	db.claimMu.Lock()
-	defer db.claimMu.Unlock()
-	now := db.now()
+func (o *Outbox) claimLeased(ctx context.Context, max int) ([]kumo.Event, error) {
+	o.db.claimMu.Lock()
+	defer o.db.claimMu.Unlock()
+	now := o.db.now()
 	// The lease's end also names this claim: strictly increasing per node.
-	until := now + db.Lease.Milliseconds()
-	if until <= db.lastClaim {
-		until = db.lastClaim + 1
+	until := now + o.db.Lease.Milliseconds()
+	if until <= o.db.lastClaim {
+		until = o.db.lastClaim + 1
 	}
-	db.lastClaim = until
-	_, err := db.write.ExecContext(ctx, db.rebind(`UPDATE outbox SET claimed_by = ?, claimed_until = ?
+	o.db.lastClaim = until
+	_, err := o.db.write.ExecContext(ctx, o.db.rebind(`UPDATE outbox SET claimed_by = ?, claimed_until = ?
 		WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until < ? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)`),
-		db.NodeID, until, now, max)
+		o.db.NodeID, until, now, max)
 	if err != nil {
 		return nil, fmt.Errorf("claim events: %w", err)
 	}
-	rows, err := db.query(ctx, `SELECT seq, app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at, message
-		FROM outbox WHERE claimed_by = ? AND claimed_until = ? ORDER BY seq`, db.NodeID, until)
+	rows, err := o.db.query(ctx, `SELECT seq, app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at, message
+		FROM outbox WHERE claimed_by = ? AND claimed_until = ? ORDER BY seq`, o.db.NodeID, until)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +186,7 @@ func (db *DB) claimLeased(ctx context.Context, max int) ([]kumo.Event, error) {
 		e.Type, e.Bucket.Scope, e.Sender.Kind = kumo.EventType(typ), scopeFromKey(scope), kumo.CallerKind(senderKind)
 		// Late pushes: events of before this node started, or old enough
 		// that their first claimer must have died.
-		e.Recovered = e.Seq <= db.bootSeq || e.When < now-recoveredAge.Milliseconds()
+		e.Recovered = e.Seq <= o.db.bootSeq || e.When < now-recoveredAge.Milliseconds()
 		events = append(events, e)
 	}
 	return events, rows.Err()

@@ -31,8 +31,8 @@ func SetMaxSkipped(n int) (restore func()) {
 }
 
 // QueryObjects runs a query with a readable filter (queryObjects).
-func QueryObjects(db *DB, ctx context.Context, b kumo.BucketRef, q kumo.Query, readable func(kumo.Object) (bool, error)) (kumo.QueryResult, error) {
-	return db.queryObjects(ctx, b, q, readable)
+func QueryObjects(db *Store, ctx context.Context, b kumo.BucketRef, q kumo.Query, readable func(kumo.Object) (bool, error)) (kumo.QueryResult, error) {
+	return db.Objects.queryObjects(ctx, b, q, readable)
 }
 
 // SetMaxPageBytes lowers the stored JSON a query page may hold; the

@@ -9,8 +9,16 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// GroupService implements kumo.GroupService: groups and their members.
+type GroupService struct {
+	db    *DB
+	users *UserService
+}
+
+var _ kumo.GroupService = (*GroupService)(nil)
+
 // CreateGroup implements kumo.GroupService.
-func (db *DB) CreateGroup(ctx context.Context, c kumo.Caller, r kumo.GroupCreation) (kumo.Group, []string, error) {
+func (s *GroupService) CreateGroup(ctx context.Context, c kumo.Caller, r kumo.GroupCreation) (kumo.Group, []string, error) {
 	switch {
 	case c.IsAdmin():
 	case c.Kind == kumo.UserCaller:
@@ -26,13 +34,13 @@ func (db *DB) CreateGroup(ctx context.Context, c kumo.Caller, r kumo.GroupCreati
 	if !kumo.ValidGroupName(r.Name) {
 		return kumo.Group{}, nil, kumo.InvalidInput(map[string]string{"name": "must be a string of 1 to 190 characters"})
 	}
-	now := db.now()
+	now := s.db.now()
 	g := kumo.Group{ID: r.ID, Name: r.Name, Owner: r.Owner, Created: now, Modified: now}
 	if g.ID == "" {
 		g.ID = kumo.NewGroupID()
 	}
 	var notFound []string
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	err := s.db.writeTx(ctx, func(tx *Tx) error {
 		notFound = []string{}
 		if g.Owner != "" {
 			ok, err := userExists(ctx, tx, c.AppID, g.Owner)
@@ -45,7 +53,7 @@ func (db *DB) CreateGroup(ctx context.Context, c kumo.Caller, r kumo.GroupCreati
 		}
 		_, err := tx.Exec(ctx, "INSERT INTO groups (app_id, id, name, owner, created, modified) VALUES (?, ?, ?, ?, ?, ?)",
 			c.AppID, g.ID, g.Name, g.Owner, now, now)
-		if db.dialect.IsUniqueViolation(err) {
+		if s.db.dialect.IsUniqueViolation(err) {
 			return kumo.Errorf(kumo.ErrGroupAlreadyExists, "Group %s already exists", g.ID).With("groupID", g.ID).With("appID", c.AppID)
 		}
 		if err != nil {
@@ -118,9 +126,9 @@ func addMember(ctx context.Context, tx *Tx, appID, groupID, userID string, now i
 }
 
 // group loads a group without any permission check.
-func (db *DB) group(ctx context.Context, appID, id string) (kumo.Group, error) {
+func (s *GroupService) group(ctx context.Context, appID, id string) (kumo.Group, error) {
 	g := kumo.Group{ID: id}
-	err := db.queryRow(ctx, "SELECT name, owner, created, modified FROM groups WHERE app_id = ? AND id = ?", appID, id).
+	err := s.db.queryRow(ctx, "SELECT name, owner, created, modified FROM groups WHERE app_id = ? AND id = ?", appID, id).
 		Scan(&g.Name, &g.Owner, &g.Created, &g.Modified)
 	if errors.Is(err, sql.ErrNoRows) {
 		return g, kumo.GroupNotFound(appID, id)
@@ -129,27 +137,27 @@ func (db *DB) group(ctx context.Context, appID, id string) (kumo.Group, error) {
 }
 
 // isMember reports whether user userID is a member of group groupID.
-func (db *DB) isMember(ctx context.Context, appID, groupID, userID string) (bool, error) {
+func (s *GroupService) isMember(ctx context.Context, appID, groupID, userID string) (bool, error) {
 	var n int
-	err := db.queryRow(ctx, "SELECT COUNT(*) FROM group_members WHERE app_id = ? AND group_id = ? AND user_id = ?",
+	err := s.db.queryRow(ctx, "SELECT COUNT(*) FROM group_members WHERE app_id = ? AND group_id = ? AND user_id = ?",
 		appID, groupID, userID).Scan(&n)
 	return n > 0, err
 }
 
 // groupFor loads group id for a caller who must be a user or the admin:
 // with owner set, the group's owner; else one of its members.
-func (db *DB) groupFor(ctx context.Context, c kumo.Caller, id string, owner bool) (kumo.Group, error) {
+func (s *GroupService) groupFor(ctx context.Context, c kumo.Caller, id string, owner bool) (kumo.Group, error) {
 	if c.Kind != kumo.UserCaller && !c.IsAdmin() { // before any lookup: such a caller learns nothing
 		return kumo.Group{}, kumo.Unauthorized(c, "Only users and the app admin may use groups")
 	}
-	g, err := db.group(ctx, c.AppID, id)
+	g, err := s.group(ctx, c.AppID, id)
 	if err != nil || c.IsAdmin() || c.ID == g.Owner {
 		return g, err
 	}
 	if owner {
 		return kumo.Group{}, kumo.Unauthorized(c, "Only the owner of group %s or the app admin may do this", id)
 	}
-	ok, err := db.isMember(ctx, c.AppID, id, c.ID)
+	ok, err := s.isMember(ctx, c.AppID, id, c.ID)
 	if err != nil {
 		return kumo.Group{}, err
 	}
@@ -160,37 +168,37 @@ func (db *DB) groupFor(ctx context.Context, c kumo.Caller, id string, owner bool
 }
 
 // FindGroup implements kumo.GroupService.
-func (db *DB) FindGroup(ctx context.Context, c kumo.Caller, id string) (kumo.Group, error) {
-	return db.groupFor(ctx, c, id, false)
+func (s *GroupService) FindGroup(ctx context.Context, c kumo.Caller, id string) (kumo.Group, error) {
+	return s.groupFor(ctx, c, id, false)
 }
 
 // RenameGroup implements kumo.GroupService.
-func (db *DB) RenameGroup(ctx context.Context, c kumo.Caller, id, name string) error {
-	g, err := db.groupFor(ctx, c, id, true)
+func (s *GroupService) RenameGroup(ctx context.Context, c kumo.Caller, id, name string) error {
+	g, err := s.groupFor(ctx, c, id, true)
 	if err != nil {
 		return err
 	}
 	if !kumo.ValidGroupName(name) {
 		return kumo.InvalidInput(map[string]string{"name": "must be 1 to 190 characters"})
 	}
-	now := max(db.now(), g.Modified)
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := max(s.db.now(), g.Modified)
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(ctx, "UPDATE groups SET name = ?, modified = ? WHERE app_id = ? AND id = ?", name, now, c.AppID, g.ID)
 		return err
 	})
 }
 
 // ChangeGroupOwner implements kumo.GroupService.
-func (db *DB) ChangeGroupOwner(ctx context.Context, c kumo.Caller, id, owner string) error {
-	g, err := db.groupFor(ctx, c, id, true)
+func (s *GroupService) ChangeGroupOwner(ctx context.Context, c kumo.Caller, id, owner string) error {
+	g, err := s.groupFor(ctx, c, id, true)
 	if err != nil {
 		return err
 	}
 	if owner == "" {
 		return kumo.InvalidInput(map[string]string{"owner": "must be a user ID"})
 	}
-	now := max(db.now(), g.Modified)
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := max(s.db.now(), g.Modified)
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		ok, err := userExists(ctx, tx, c.AppID, owner)
 		if err != nil {
 			return err
@@ -206,13 +214,13 @@ func (db *DB) ChangeGroupOwner(ctx context.Context, c kumo.Caller, id, owner str
 }
 
 // DeleteGroup implements kumo.GroupService.
-func (db *DB) DeleteGroup(ctx context.Context, c kumo.Caller, id string) error {
-	g, err := db.groupFor(ctx, c, id, true)
+func (s *GroupService) DeleteGroup(ctx context.Context, c kumo.Caller, id string) error {
+	g, err := s.groupFor(ctx, c, id, true)
 	if err != nil {
 		return err
 	}
 	scope := kumo.Scope{Kind: kumo.ScopeGroup, ID: g.ID}.Key()
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		// The bodies, publications and uploads of its objects, and their
 		// query index rows, before the objects.
 		if err := dropBodies(ctx, tx, tx.db.now(), "app_id = ? AND scope = ?", c.AppID, scope); err != nil {
@@ -247,19 +255,19 @@ func (db *DB) DeleteGroup(ctx context.Context, c kumo.Caller, id string) error {
 		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
 	if err == nil {
-		db.emptyTrash(ctx, db.Log)
+		s.db.emptyTrash(ctx, s.db.Log)
 	}
 	return err
 }
 
 // AddGroupMember implements kumo.GroupService.
-func (db *DB) AddGroupMember(ctx context.Context, c kumo.Caller, id, userID string) error {
-	g, err := db.groupFor(ctx, c, id, true)
+func (s *GroupService) AddGroupMember(ctx context.Context, c kumo.Caller, id, userID string) error {
+	g, err := s.groupFor(ctx, c, id, true)
 	if err != nil {
 		return err
 	}
-	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := s.db.now()
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		ok, err := userExists(ctx, tx, c.AppID, userID)
 		if err != nil {
 			return err
@@ -272,11 +280,11 @@ func (db *DB) AddGroupMember(ctx context.Context, c kumo.Caller, id, userID stri
 }
 
 // RemoveGroupMember implements kumo.GroupService.
-func (db *DB) RemoveGroupMember(ctx context.Context, c kumo.Caller, id, userID string) error {
+func (s *GroupService) RemoveGroupMember(ctx context.Context, c kumo.Caller, id, userID string) error {
 	if c.Kind != kumo.UserCaller && !c.IsAdmin() {
 		return kumo.Unauthorized(c, "Only users and the app admin may use groups")
 	}
-	g, err := db.group(ctx, c.AppID, id)
+	g, err := s.group(ctx, c.AppID, id)
 	if err != nil {
 		return err
 	}
@@ -286,7 +294,7 @@ func (db *DB) RemoveGroupMember(ctx context.Context, c kumo.Caller, id, userID s
 	if userID == g.Owner {
 		return kumo.Unauthorized(c, "The owner of group %s cannot leave it: change its owner first", id)
 	}
-	return db.writeTx(ctx, func(tx *Tx) error {
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, "DELETE FROM group_members WHERE app_id = ? AND group_id = ? AND user_id = ?", c.AppID, g.ID, userID)
 		if err != nil {
 			return err
@@ -302,12 +310,12 @@ func (db *DB) RemoveGroupMember(ctx context.Context, c kumo.Caller, id, userID s
 }
 
 // GroupMembers implements kumo.GroupService.
-func (db *DB) GroupMembers(ctx context.Context, c kumo.Caller, id string) ([]string, error) {
-	g, err := db.groupFor(ctx, c, id, false)
+func (s *GroupService) GroupMembers(ctx context.Context, c kumo.Caller, id string) ([]string, error) {
+	g, err := s.groupFor(ctx, c, id, false)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.query(ctx, "SELECT user_id FROM group_members WHERE app_id = ? AND group_id = ? ORDER BY created, user_id", c.AppID, g.ID)
+	rows, err := s.db.query(ctx, "SELECT user_id FROM group_members WHERE app_id = ? AND group_id = ? ORDER BY created, user_id", c.AppID, g.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +332,7 @@ func (db *DB) GroupMembers(ctx context.Context, c kumo.Caller, id string) ([]str
 }
 
 // ListGroups implements kumo.GroupService.
-func (db *DB) ListGroups(ctx context.Context, c kumo.Caller, f kumo.GroupFilter) ([]kumo.Group, error) {
+func (s *GroupService) ListGroups(ctx context.Context, c kumo.Caller, f kumo.GroupFilter) ([]kumo.Group, error) {
 	if c.Kind != kumo.UserCaller && !c.IsAdmin() {
 		return nil, kumo.Unauthorized(c, "Only users and the app admin may list groups")
 	}
@@ -346,7 +354,7 @@ func (db *DB) ListGroups(ctx context.Context, c kumo.Caller, f kumo.GroupFilter)
 		if selector == "" {
 			selector, byOwner = f.Owner, true
 		}
-		userID, err := db.userID(ctx, c, selector, true)
+		userID, err := s.users.userID(ctx, c, selector, true)
 		if err != nil {
 			return nil, err
 		}
@@ -360,7 +368,7 @@ func (db *DB) ListGroups(ctx context.Context, c kumo.Caller, f kumo.GroupFilter)
 			args = []any{c.AppID, userID}
 		}
 	}
-	rows, err := db.query(ctx, q+" ORDER BY g.created, g.id", args...)
+	rows, err := s.db.query(ctx, q+" ORDER BY g.created, g.id", args...)
 	if err != nil {
 		return nil, err
 	}

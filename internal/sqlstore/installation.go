@@ -9,6 +9,16 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// InstallationService implements kumo.InstallationService.
+type InstallationService struct {
+	db     *DB
+	things *ThingService
+	users  *UserService
+	ledger *DeliveryLedger
+}
+
+var _ kumo.InstallationService = (*InstallationService)(nil)
+
 const installationColumns = `id, app_id, device_type, registration_id, development, owner_kind, owner_id,
 	mqtt_username, mqtt_topic, created`
 
@@ -26,12 +36,12 @@ func scanInstallation(row interface{ Scan(...any) error }) (kumo.Installation, e
 }
 
 // CreateInstallation implements kumo.InstallationService.
-func (db *DB) CreateInstallation(ctx context.Context, c kumo.Caller, r kumo.InstallationCreate) (kumo.Installation, error) {
-	owner, err := db.installationOwner(ctx, c, r)
+func (s *InstallationService) CreateInstallation(ctx context.Context, c kumo.Caller, r kumo.InstallationCreate) (kumo.Installation, error) {
+	owner, err := s.installationOwner(ctx, c, r)
 	if err != nil {
 		return kumo.Installation{}, err
 	}
-	now := db.now()
+	now := s.db.now()
 	in := kumo.Installation{ID: kumo.NewInstallationID(), AppID: c.AppID, DeviceType: r.DeviceType,
 		RegistrationID: r.RegistrationID, Development: r.Development, Owner: owner, Created: now}
 	if in.DeviceType == kumo.DeviceMQTT {
@@ -41,7 +51,7 @@ func (db *DB) CreateInstallation(ctx context.Context, c kumo.Caller, r kumo.Inst
 		return kumo.Installation{}, kumo.InvalidInput(map[string]string{
 			"installationRegistrationID": "is required for deviceType " + r.DeviceType})
 	}
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		// One MQTT installation per owner; a phone token belongs to one
 		// installation, which moves to whoever installs it again.
 		var row *sql.Row
@@ -85,17 +95,17 @@ func (db *DB) CreateInstallation(ctx context.Context, c kumo.Caller, r kumo.Inst
 
 // installationOwner decides whose installation a request creates: the
 // caller's own, or (for the admin) the user or thing it names.
-func (db *DB) installationOwner(ctx context.Context, c kumo.Caller, r kumo.InstallationCreate) (kumo.Principal, error) {
+func (s *InstallationService) installationOwner(ctx context.Context, c kumo.Caller, r kumo.InstallationCreate) (kumo.Principal, error) {
 	switch c.Kind {
 	case kumo.UserCaller, kumo.ThingCaller:
 		return c.Principal(), nil
 	case kumo.Admin:
 		switch {
 		case r.ThingID != "":
-			id, err := db.thingID(ctx, c.AppID, r.ThingID, true)
+			id, err := s.things.thingID(ctx, c.AppID, r.ThingID, true)
 			return kumo.Principal{Kind: kumo.ThingCaller, ID: id}, err
 		case r.UserID != "":
-			id, err := db.userID(ctx, c, r.UserID, true)
+			id, err := s.users.userID(ctx, c, r.UserID, true)
 			return kumo.Principal{Kind: kumo.UserCaller, ID: id}, err
 		}
 		return kumo.Principal{}, kumo.InvalidInput(map[string]string{"userID": "the admin must name a userID or a thingID"})
@@ -104,14 +114,14 @@ func (db *DB) installationOwner(ctx context.Context, c kumo.Caller, r kumo.Insta
 }
 
 // GetInstallation implements kumo.InstallationService.
-func (db *DB) GetInstallation(ctx context.Context, c kumo.Caller, selector string) (kumo.Installation, error) {
+func (s *InstallationService) GetInstallation(ctx context.Context, c kumo.Caller, selector string) (kumo.Installation, error) {
 	var row *sql.Row
 	if t, reg, ok := strings.Cut(selector, ":"); ok {
 		dt, _ := kumo.ParseDeviceType(t)
-		row = db.queryRow(ctx, "SELECT "+installationColumns+" FROM installations WHERE app_id = ? AND device_type = ? AND registration_id = ?",
+		row = s.db.queryRow(ctx, "SELECT "+installationColumns+" FROM installations WHERE app_id = ? AND device_type = ? AND registration_id = ?",
 			c.AppID, dt, reg)
 	} else {
-		row = db.queryRow(ctx, "SELECT "+installationColumns+" FROM installations WHERE app_id = ? AND id = ?", c.AppID, selector)
+		row = s.db.queryRow(ctx, "SELECT "+installationColumns+" FROM installations WHERE app_id = ? AND id = ?", c.AppID, selector)
 	}
 	in, err := scanInstallation(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -127,14 +137,14 @@ func (db *DB) GetInstallation(ctx context.Context, c kumo.Caller, selector strin
 }
 
 // DeleteInstallation implements kumo.InstallationService.
-func (db *DB) DeleteInstallation(ctx context.Context, c kumo.Caller, selector string) error {
-	in, err := db.GetInstallation(ctx, c, selector)
+func (s *InstallationService) DeleteInstallation(ctx context.Context, c kumo.Caller, selector string) error {
+	in, err := s.GetInstallation(ctx, c, selector)
 	if err != nil {
 		return err
 	}
 	var dropped []kumo.QueuedPush    // its offline queue, for the ledger
 	var phones []kumo.DeliveryRecord // its queued phone pushes, dropped
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		dropped, phones = nil, nil
 		if _, err := revokeMQTT(ctx, tx, c.AppID, "id = ?", in.ID); err != nil {
 			return err
@@ -157,22 +167,22 @@ func (db *DB) DeleteInstallation(ctx context.Context, c kumo.Caller, selector st
 		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
 	if err == nil && len(dropped)+len(phones) > 0 {
-		rs := queueRecords(dropped, kumo.DeliveryDropped, "the installation was deleted: its offline queue went", db.now())
+		rs := queueRecords(dropped, kumo.DeliveryDropped, "the installation was deleted: its offline queue went", s.db.now())
 		for i := range rs { // the installation is gone: the ledger can no longer find it by its topic
 			rs[i].InstallationID, rs[i].DeviceType, rs[i].Owner = in.ID, in.DeviceType, in.Owner
 		}
 		for i := range phones {
 			phones[i].Owner = in.Owner
 		}
-		db.record(ctx, append(rs, phones...))
+		s.ledger.record(ctx, append(rs, phones...))
 	}
 	return err
 }
 
 // MQTTInstallation implements kumo.InstallationService. An installation
 // of a disabled thing is refused (until the thing is enabled again).
-func (db *DB) MQTTInstallation(ctx context.Context, username string) (kumo.Installation, error) {
-	row := db.queryRow(ctx, "SELECT "+installationColumns+`, persistent,
+func (s *InstallationService) MQTTInstallation(ctx context.Context, username string) (kumo.Installation, error) {
+	row := s.db.queryRow(ctx, "SELECT "+installationColumns+`, persistent,
 		owner_kind = ? AND EXISTS (SELECT 1 FROM things t WHERE t.app_id = installations.app_id AND t.id = installations.owner_id AND t.disabled <> 0)
 		FROM installations WHERE mqtt_username = ?`, int(kumo.ThingCaller), username)
 	var persistent, disabled bool

@@ -11,25 +11,33 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// DeliveryLedger implements kumo.DeliveryLedger: the record of every push
+// to an installation.
+type DeliveryLedger struct {
+	db *DB
+}
+
+var _ kumo.DeliveryLedger = (*DeliveryLedger)(nil)
+
 // ledger returns the store that keeps the ledger's rows: LedgerStore
 // when set (the embedded mode keeps them in a database file of their own,
 // so that recording pushes never slows the writes that cause them), else
 // this one.
-func (db *DB) ledger() *DB {
-	if db.LedgerStore != nil {
-		return db.LedgerStore
+func (l *DeliveryLedger) ledger() *DB {
+	if l.db.LedgerStore != nil {
+		return l.db.LedgerStore
 	}
-	return db
+	return l.db
 }
 
 // record writes ledger records of the store's own (pushes queued), when
 // the ledger is on; a failure is logged, never the write's.
-func (db *DB) record(ctx context.Context, rs []kumo.DeliveryRecord) {
-	if !db.LedgerOn || len(rs) == 0 {
+func (l *DeliveryLedger) record(ctx context.Context, rs []kumo.DeliveryRecord) {
+	if !l.db.LedgerOn || len(rs) == 0 {
 		return
 	}
-	if err := db.RecordDeliveries(ctx, rs); err != nil {
-		db.Log.Warn("delivery ledger: records not written", "records", len(rs), "error", err)
+	if err := l.RecordDeliveries(ctx, rs); err != nil {
+		l.db.Log.Warn("delivery ledger: records not written", "records", len(rs), "error", err)
 	}
 }
 
@@ -64,8 +72,8 @@ var ledgerPauses atomic.Int64
 
 // ledgerPacing is how many records each INSERT of a write of n records
 // with ctx takes, and whether the write pauses between them.
-func (db *DB) ledgerPacing(ctx context.Context, n int) (chunk int, paced bool) {
-	if kumo.IsUnhurried(ctx) && db.ledger() != db && n <= ledgerCalm {
+func (l *DeliveryLedger) ledgerPacing(ctx context.Context, n int) (chunk int, paced bool) {
+	if kumo.IsUnhurried(ctx) && l.ledger() != l.db && n <= ledgerCalm {
 		return ledgerSlice, true
 	}
 	return ledgerChunk, false
@@ -74,7 +82,7 @@ func (db *DB) ledgerPacing(ctx context.Context, n int) (chunk int, paced bool) {
 // RecordDeliveries implements kumo.DeliveryLedger: the records of a batch
 // in one write, their installations and owners looked up by MQTT topic
 // when the recorder (the broker) knows only that.
-func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) error {
+func (l *DeliveryLedger) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) error {
 	if len(rs) == 0 {
 		return nil
 	}
@@ -85,7 +93,7 @@ func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) er
 		}
 	}
 	if len(topics) > 0 {
-		installs, err := db.installationsByTopic(ctx, topics)
+		installs, err := l.installationsByTopic(ctx, topics)
 		if err != nil {
 			return err
 		}
@@ -103,9 +111,9 @@ func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) er
 		}
 		rs = kept
 	}
-	now := db.now()
-	size, paced := db.ledgerPacing(ctx, len(rs))
-	ledger := db.ledger()
+	now := l.db.now()
+	size, paced := l.ledgerPacing(ctx, len(rs))
+	ledger := l.ledger()
 	err := ledger.writeTx(ctx, func(tx *Tx) error {
 		for start := 0; start < len(rs); start += size {
 			if paced && start > 0 && !tx.shared && !ledger.writesWaiting() {
@@ -136,14 +144,14 @@ func (db *DB) RecordDeliveries(ctx context.Context, rs []kumo.DeliveryRecord) er
 		return nil
 	})
 	if err == nil {
-		db.deliveryCounts.mu.Lock()
-		if db.deliveryCounts.n == nil {
-			db.deliveryCounts.n = map[kumo.DeliveryState]int64{}
+		l.db.deliveryCounts.mu.Lock()
+		if l.db.deliveryCounts.n == nil {
+			l.db.deliveryCounts.n = map[kumo.DeliveryState]int64{}
 		}
 		for _, r := range rs {
-			db.deliveryCounts.n[r.State]++
+			l.db.deliveryCounts.n[r.State]++
 		}
-		db.deliveryCounts.mu.Unlock()
+		l.db.deliveryCounts.mu.Unlock()
 	}
 	return err
 }
@@ -162,11 +170,11 @@ type deliveryCounts struct {
 
 // DeliveryCounts returns how many deliveries this node recorded in the
 // ledger since it started, by state (for metrics).
-func (db *DB) DeliveryCounts() map[kumo.DeliveryState]int64 {
-	db.deliveryCounts.mu.Lock()
-	defer db.deliveryCounts.mu.Unlock()
-	out := make(map[kumo.DeliveryState]int64, len(db.deliveryCounts.n))
-	for k, v := range db.deliveryCounts.n {
+func (l *DeliveryLedger) DeliveryCounts() map[kumo.DeliveryState]int64 {
+	l.db.deliveryCounts.mu.Lock()
+	defer l.db.deliveryCounts.mu.Unlock()
+	out := make(map[kumo.DeliveryState]int64, len(l.db.deliveryCounts.n))
+	for k, v := range l.db.deliveryCounts.n {
 		out[k] = v
 	}
 	return out
@@ -176,31 +184,31 @@ func (db *DB) DeliveryCounts() map[kumo.DeliveryState]int64 {
 // cache of the installations already seen (an installation's topic,
 // owner and app never change; one deleted may still be named by a record
 // written just after).
-func (db *DB) installationsByTopic(ctx context.Context, topics []string) (map[string]kumo.Installation, error) {
+func (l *DeliveryLedger) installationsByTopic(ctx context.Context, topics []string) (map[string]kumo.Installation, error) {
 	out := map[string]kumo.Installation{}
 	var missing []string
-	db.topicInstalls.mu.Lock()
+	l.db.topicInstalls.mu.Lock()
 	for _, t := range topics {
-		if in, ok := db.topicInstalls.m[t]; ok {
+		if in, ok := l.db.topicInstalls.m[t]; ok {
 			out[t] = in
 		} else {
 			missing = append(missing, t)
 		}
 	}
-	db.topicInstalls.mu.Unlock()
+	l.db.topicInstalls.mu.Unlock()
 	if len(missing) == 0 {
 		return out, nil
 	}
 	found := map[string]kumo.Installation{}
 	defer func() {
-		db.topicInstalls.mu.Lock()
-		if db.topicInstalls.m == nil || len(db.topicInstalls.m) > 200_000 {
-			db.topicInstalls.m = map[string]kumo.Installation{}
+		l.db.topicInstalls.mu.Lock()
+		if l.db.topicInstalls.m == nil || len(l.db.topicInstalls.m) > 200_000 {
+			l.db.topicInstalls.m = map[string]kumo.Installation{}
 		}
 		for t, in := range found {
-			db.topicInstalls.m[t] = in
+			l.db.topicInstalls.m[t] = in
 		}
-		db.topicInstalls.mu.Unlock()
+		l.db.topicInstalls.mu.Unlock()
 	}()
 	topics = slices.Compact(slices.Sorted(slices.Values(missing)))
 	for start := 0; start < len(topics); start += 500 {
@@ -209,7 +217,7 @@ func (db *DB) installationsByTopic(ctx context.Context, topics []string) (map[st
 		for i, t := range chunk {
 			args[i] = t
 		}
-		rows, err := db.read.QueryContext(ctx, db.dialect.Rebind(`SELECT mqtt_topic, id, app_id, device_type, owner_kind, owner_id
+		rows, err := l.db.read.QueryContext(ctx, l.db.dialect.Rebind(`SELECT mqtt_topic, id, app_id, device_type, owner_kind, owner_id
 			FROM installations WHERE mqtt_topic IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`), args...)
 		if err != nil {
 			return nil, err
@@ -236,7 +244,7 @@ func (db *DB) installationsByTopic(ctx context.Context, topics []string) (map[st
 }
 
 // Deliveries implements kumo.DeliveryLedger.
-func (db *DB) Deliveries(ctx context.Context, c kumo.Caller, f kumo.DeliveryFilter) ([]kumo.DeliveryRecord, int64, error) {
+func (l *DeliveryLedger) Deliveries(ctx context.Context, c kumo.Caller, f kumo.DeliveryFilter) ([]kumo.DeliveryRecord, int64, error) {
 	if !c.IsAdmin() {
 		return nil, 0, kumo.Unauthorized(c, "Only the app admin may read the delivery ledger")
 	}
@@ -263,7 +271,7 @@ func (db *DB) Deliveries(ctx context.Context, c kumo.Caller, f kumo.DeliveryFilt
 	if limit < 1 || limit > 1000 {
 		limit = 1000
 	}
-	ldb := db.ledger()
+	ldb := l.ledger()
 	rows, err := ldb.read.QueryContext(ctx, ldb.dialect.Rebind(`SELECT id, message_id, event_type, installation_id, device_type, mqtt_topic,
 		owner_kind, owner_id, state, reason, created, updated FROM push_deliveries WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY id LIMIT ?`), append(args, limit+1)...)
@@ -298,11 +306,11 @@ func (db *DB) Deliveries(ctx context.Context, c kumo.Caller, f kumo.DeliveryFilt
 
 // PruneDeliveries deletes ledger records created before the epoch ms
 // before, a bounded number per write, and returns how many.
-func (db *DB) PruneDeliveries(ctx context.Context, before int64) (int64, error) {
+func (l *DeliveryLedger) PruneDeliveries(ctx context.Context, before int64) (int64, error) {
 	var total int64
 	for {
 		var n int64
-		err := db.ledger().writeTx(ctx, func(tx *Tx) error {
+		err := l.ledger().writeTx(ctx, func(tx *Tx) error {
 			// Records are written in time order: the old ones are the
 			// lowest IDs, found by walking the primary key (no index of
 			// created to maintain on every record).

@@ -15,16 +15,16 @@ import (
 
 // newLedgerPair opens a store whose delivery ledger is a store of its
 // own, as kumo serve's embedded mode has it.
-func newLedgerPair(t *testing.T) (db, ledger *sqlstore.DB) {
+func newLedgerPair(t *testing.T) (db, ledger *sqlstore.Store) {
 	t.Helper()
 	dir := t.TempDir()
-	ledger = openOpened(t, func(ctx context.Context) (*sqlstore.DB, error) {
+	ledger = openOpened(t, func(ctx context.Context) (*sqlstore.Store, error) {
 		return sqlite.OpenLedger(ctx, filepath.Join(dir, "ledger.db"))
 	})
-	db = openOpened(t, func(ctx context.Context) (*sqlstore.DB, error) {
+	db = openOpened(t, func(ctx context.Context) (*sqlstore.Store, error) {
 		return sqlite.Open(ctx, filepath.Join(dir, "kumo.db"))
 	})
-	db.LedgerStore, db.LedgerOn = ledger, true
+	db.LedgerStore, db.LedgerOn = ledger.DB, true
 	return db, ledger
 }
 
@@ -37,7 +37,7 @@ func records(n int, tag string) []kumo.DeliveryRecord {
 	return rs
 }
 
-func countRecords(t *testing.T, ledger *sqlstore.DB) int {
+func countRecords(t *testing.T, ledger *sqlstore.Store) int {
 	t.Helper()
 	var n int
 	if err := ledger.ReadDB().QueryRow("SELECT COUNT(*) FROM push_deliveries").Scan(&n); err != nil {
@@ -55,7 +55,7 @@ func TestLedgerPacedWrites(t *testing.T) {
 	ctx := kumo.Unhurried(context.Background())
 
 	before := sqlstore.LedgerPauses()
-	if err := db.RecordDeliveries(ctx, records(100, "calm")); err != nil {
+	if err := db.Ledger.RecordDeliveries(ctx, records(100, "calm")); err != nil {
 		t.Fatal(err)
 	}
 	if n := countRecords(t, ledger); n != 100 {
@@ -70,7 +70,7 @@ func TestLedgerPacedWrites(t *testing.T) {
 	before = sqlstore.LedgerPauses()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := db.RecordDeliveries(ctx, records(sqlstore.LedgerCalm, "long")); err != nil {
+		if err := db.Ledger.RecordDeliveries(ctx, records(sqlstore.LedgerCalm, "long")); err != nil {
 			t.Error(err)
 		}
 	})
@@ -81,7 +81,7 @@ func TestLedgerPacedWrites(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if err := db.RecordDeliveries(context.Background(), records(1, "phone")); err != nil {
+	if err := db.Ledger.RecordDeliveries(context.Background(), records(1, "phone")); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
@@ -94,7 +94,7 @@ func TestLedgerPacedWrites(t *testing.T) {
 
 	// A write somebody waits for (the dispatcher's), no pauses.
 	before = sqlstore.LedgerPauses()
-	if err := db.RecordDeliveries(context.Background(), records(100, "dispatcher")); err != nil {
+	if err := db.Ledger.RecordDeliveries(context.Background(), records(100, "dispatcher")); err != nil {
 		t.Fatal(err)
 	}
 	if p := sqlstore.LedgerPauses() - before; p != 0 {
@@ -103,7 +103,7 @@ func TestLedgerPacedWrites(t *testing.T) {
 
 	// Beyond LedgerCalm records (a saturated server), no pauses.
 	before = sqlstore.LedgerPauses()
-	if err := db.RecordDeliveries(ctx, records(sqlstore.LedgerCalm+1, "busy")); err != nil {
+	if err := db.Ledger.RecordDeliveries(ctx, records(sqlstore.LedgerCalm+1, "busy")); err != nil {
 		t.Fatal(err)
 	}
 	if p := sqlstore.LedgerPauses() - before; p != 0 {
@@ -114,10 +114,10 @@ func TestLedgerPacedWrites(t *testing.T) {
 // TestLedgerInTheStoreIsNotPaced checks that a ledger kept in the store
 // itself (PostgreSQL's way), whose writer is every write's, never pauses.
 func TestLedgerInTheStoreIsNotPaced(t *testing.T) {
-	db := newSQLiteDB(t).DB
+	db := newSQLiteDB(t).Store
 	db.LedgerOn = true
 	before := sqlstore.LedgerPauses()
-	if err := db.RecordDeliveries(kumo.Unhurried(context.Background()), records(100, "own")); err != nil {
+	if err := db.Ledger.RecordDeliveries(kumo.Unhurried(context.Background()), records(100, "own")); err != nil {
 		t.Fatal(err)
 	}
 	if p := sqlstore.LedgerPauses() - before; p != 0 {

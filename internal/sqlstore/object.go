@@ -11,13 +11,23 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// ObjectService implements kumo.ObjectService: objects, and their queries
+// (query.go) over the index rows it keeps, with the buckets it indexes in
+// the background.
+type ObjectService struct {
+	db   *DB
+	acls *ACLService
+}
+
+var _ kumo.ObjectService = (*ObjectService)(nil)
+
 // CreateObject implements kumo.ObjectService.
-func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCreate) (kumo.Object, error) {
-	b, st, err := db.resolveBucket(ctx, c, o.Bucket)
+func (s *ObjectService) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCreate) (kumo.Object, error) {
+	b, st, err := s.acls.resolveBucket(ctx, c, o.Bucket)
 	if err != nil {
 		return kumo.Object{}, err
 	}
-	if err := db.mayCreateObject(ctx, c, st, b); err != nil {
+	if err := s.acls.mayCreateObject(ctx, c, st, b); err != nil {
 		return kumo.Object{}, err
 	}
 	data := o.JSON
@@ -26,12 +36,12 @@ func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCrea
 			return kumo.Object{}, kumo.Errorf(kumo.ErrInvalidJSON, "The object cannot be stored as JSON")
 		}
 	}
-	now := db.now()
+	now := s.db.now()
 	obj := kumo.Object{ID: kumo.NewObjectID(), Bucket: b, Data: o.Data, DataType: o.DataType,
 		Owner: owner(c), Version: 1, Created: now, Modified: now}
 	e := kumo.Event{Type: kumo.DataObjectCreated, Bucket: b, ObjectID: obj.ID, Sender: c.Principal(), When: now, ModifiedAt: now}
-	err = db.writeTx(ctx, func(tx *Tx) error {
-		if db.cteWrites {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
+		if s.db.cteWrites {
 			// One statement, one round trip, for the object, its bucket,
 			// its index rows and its event.
 			f := fieldArrays(objectEntries(o.Data, now, now))
@@ -78,18 +88,18 @@ func (db *DB) CreateObject(ctx context.Context, c kumo.Caller, o kumo.ObjectCrea
 }
 
 // GetObject implements kumo.ObjectService.
-func (db *DB) GetObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef, id string) (kumo.Object, error) {
-	b, st, err := db.resolveBucket(ctx, c, b)
+func (s *ObjectService) GetObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef, id string) (kumo.Object, error) {
+	b, st, err := s.acls.resolveBucket(ctx, c, b)
 	if err != nil {
 		return kumo.Object{}, err
 	}
-	readAll, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
+	readAll, err := s.acls.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
 	if err != nil {
 		return kumo.Object{}, err
 	}
 	o := kumo.Object{ID: id, Bucket: b}
 	var data string
-	err = db.queryRow(ctx, `SELECT data, data_type, owner, version, created, modified FROM objects
+	err = s.db.queryRow(ctx, `SELECT data, data_type, owner, version, created, modified FROM objects
 		WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?`, b.AppID, b.Scope.Key(), b.Name, id).
 		Scan(&data, &o.DataType, &o.Owner, &o.Version, &o.Created, &o.Modified)
 	switch {
@@ -102,7 +112,7 @@ func (db *DB) GetObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef, id
 		return o, err
 	}
 	if !readAll {
-		if err := db.mayObject(ctx, c, st, b, id, o.Owner, kumo.ReadExistingObject); err != nil {
+		if err := s.acls.mayObject(ctx, c, st, b, id, o.Owner, kumo.ReadExistingObject); err != nil {
 			return kumo.Object{}, err
 		}
 	}
@@ -168,11 +178,11 @@ func saveObject(ctx context.Context, tx *Tx, o kumo.Object, c kumo.Caller) error
 }
 
 // ReplaceObject implements kumo.ObjectService.
-func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite) (kumo.Object, bool, error) {
+func (s *ObjectService) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite) (kumo.Object, bool, error) {
 	if !kumo.ValidObjectID(w.ID) {
 		return kumo.Object{}, false, kumo.Errorf(kumo.ErrInvalidObjectID, "Object ID %q is not valid: 2 to 100 characters of [a-zA-Z0-9-_.]", w.ID)
 	}
-	b, st, err := db.resolveBucket(ctx, c, w.Bucket)
+	b, st, err := s.acls.resolveBucket(ctx, c, w.Bucket)
 	if err != nil {
 		return kumo.Object{}, false, err
 	}
@@ -180,11 +190,11 @@ func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWri
 	// or write it (when present).
 	mayReplace := func(exists bool, owner string) error {
 		if !exists {
-			return db.mayCreateObject(ctx, c, st, b)
+			return s.acls.mayCreateObject(ctx, c, st, b)
 		}
-		return db.mayObject(ctx, c, st, b, w.ID, owner, kumo.WriteExistingObject)
+		return s.acls.mayObject(ctx, c, st, b, w.ID, owner, kumo.WriteExistingObject)
 	}
-	checked, err := db.objectStamp(ctx, b, w.ID)
+	checked, err := s.acls.objectStamp(ctx, b, w.ID)
 	checkedExists := err == nil
 	if err != nil && kumo.ErrorCode(err) != kumo.ErrObjectNotFound {
 		return kumo.Object{}, false, err
@@ -192,12 +202,12 @@ func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWri
 	if err := mayReplace(checkedExists, checked.owner); err != nil {
 		return kumo.Object{}, false, err
 	}
-	now := db.now()
+	now := s.db.now()
 	var (
 		out     kumo.Object
 		created bool
 	)
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		o, exists, err := currentObject(ctx, tx, b, w.ID)
 		if err != nil {
 			return err
@@ -249,18 +259,18 @@ func (db *DB) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWri
 }
 
 // PatchObject implements kumo.ObjectService.
-func (db *DB) PatchObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite) (kumo.Object, error) {
-	b, st, err := db.resolveBucket(ctx, c, w.Bucket)
+func (s *ObjectService) PatchObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite) (kumo.Object, error) {
+	b, st, err := s.acls.resolveBucket(ctx, c, w.Bucket)
 	if err != nil {
 		return kumo.Object{}, err
 	}
-	checked, err := db.mayWriteObject(ctx, c, st, b, w.ID)
+	checked, err := s.acls.mayWriteObject(ctx, c, st, b, w.ID)
 	if err != nil {
 		return kumo.Object{}, err
 	}
-	now := db.now()
+	now := s.db.now()
 	var out kumo.Object
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		o, exists, err := currentObject(ctx, tx, b, w.ID)
 		if err != nil {
 			return err
@@ -269,7 +279,7 @@ func (db *DB) PatchObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite
 			return kumo.ObjectNotFound(b, w.ID)
 		}
 		if !checked.same(o) { // deleted and made again since the check
-			if err := db.mayObject(ctx, c, st, b, w.ID, o.Owner, kumo.WriteExistingObject); err != nil {
+			if err := s.acls.mayObject(ctx, c, st, b, w.ID, o.Owner, kumo.WriteExistingObject); err != nil {
 				return err
 			}
 		}
@@ -290,17 +300,17 @@ func (db *DB) PatchObject(ctx context.Context, c kumo.Caller, w kumo.ObjectWrite
 }
 
 // DeleteObject implements kumo.ObjectService.
-func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef, id, ifMatch string) error {
-	b, st, err := db.resolveBucket(ctx, c, b)
+func (s *ObjectService) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef, id, ifMatch string) error {
+	b, st, err := s.acls.resolveBucket(ctx, c, b)
 	if err != nil {
 		return err
 	}
-	checked, err := db.mayWriteObject(ctx, c, st, b, id)
+	checked, err := s.acls.mayWriteObject(ctx, c, st, b, id)
 	if err != nil {
 		return err
 	}
-	now := db.now()
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	now := s.db.now()
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		o, exists, err := currentObject(ctx, tx, b, id)
 		if err != nil {
 			return err
@@ -309,7 +319,7 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 			return kumo.ObjectNotFound(b, id)
 		}
 		if !checked.same(o) { // deleted and made again since the check
-			if err := db.mayObject(ctx, c, st, b, id, o.Owner, kumo.WriteExistingObject); err != nil {
+			if err := s.acls.mayObject(ctx, c, st, b, id, o.Owner, kumo.WriteExistingObject); err != nil {
 				return err
 			}
 		}
@@ -333,7 +343,7 @@ func (db *DB) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 			Sender: c.Principal(), When: now})
 	})
 	if err == nil {
-		db.emptyTrash(ctx, db.Log)
+		s.db.emptyTrash(ctx, s.db.Log)
 	}
 	return err
 }

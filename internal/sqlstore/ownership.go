@@ -11,9 +11,9 @@ import (
 
 // ownsThing reports whether user userID owns thing thingID, himself or
 // as a member of an owner group (a group's owner is one of its members).
-func (db *DB) ownsThing(ctx context.Context, appID, thingID, userID string) (bool, error) {
+func (s *ThingService) ownsThing(ctx context.Context, appID, thingID, userID string) (bool, error) {
 	var n int
-	err := db.queryRow(ctx, `SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ? AND (
+	err := s.db.queryRow(ctx, `SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ? AND (
 			(owner_kind = 'user' AND owner_id = ?) OR
 			(owner_kind = 'group' AND owner_id IN (SELECT group_id FROM group_members WHERE app_id = ? AND user_id = ?)))`,
 		appID, thingID, userID, appID, userID).Scan(&n)
@@ -23,15 +23,15 @@ func (db *DB) ownsThing(ctx context.Context, appID, thingID, userID string) (boo
 // thingFor loads the thing named by selector for a caller who must be the
 // admin, an owner of the thing or (with itself set) the thing itself.
 // Anonymous callers are refused before any lookup.
-func (db *DB) thingFor(ctx context.Context, c kumo.Caller, selector string, itself bool, doing string) (kumo.Thing, error) {
+func (s *ThingService) thingFor(ctx context.Context, c kumo.Caller, selector string, itself bool, doing string) (kumo.Thing, error) {
 	if c.Kind == kumo.Anonymous {
 		return kumo.Thing{}, kumo.Unauthorized(c, "%s a thing needs a token", doing)
 	}
-	t, err := db.thing(ctx, c.AppID, selector)
+	t, err := s.thing(ctx, c.AppID, selector)
 	if err != nil {
 		return t, err
 	}
-	ok, err := db.managesThing(ctx, c, t.ID, itself)
+	ok, err := s.managesThing(ctx, c, t.ID, itself)
 	if err != nil {
 		return kumo.Thing{}, err
 	}
@@ -43,28 +43,28 @@ func (db *DB) thingFor(ctx context.Context, c kumo.Caller, selector string, itse
 
 // managesThing reports whether c is the admin, an owner of thing thingID
 // or (with itself set) the thing itself.
-func (db *DB) managesThing(ctx context.Context, c kumo.Caller, thingID string, itself bool) (bool, error) {
+func (s *ThingService) managesThing(ctx context.Context, c kumo.Caller, thingID string, itself bool) (bool, error) {
 	switch {
 	case c.IsAdmin():
 		return true, nil
 	case c.Kind == kumo.ThingCaller:
 		return itself && c.ID == thingID, nil
 	case c.Kind == kumo.UserCaller:
-		return db.ownsThing(ctx, c.AppID, thingID, c.ID)
+		return s.ownsThing(ctx, c.AppID, thingID, c.ID)
 	}
 	return false, nil
 }
 
 // isOwnerSubject reports whether c is o itself: the user, or a member of
 // the group.
-func (db *DB) isOwnerSubject(ctx context.Context, c kumo.Caller, o kumo.ThingOwner) (bool, error) {
+func (s *ThingService) isOwnerSubject(ctx context.Context, c kumo.Caller, o kumo.ThingOwner) (bool, error) {
 	if c.Kind != kumo.UserCaller {
 		return false, nil
 	}
 	if o.Kind == kumo.OwnerUser {
 		return o.ID == c.ID, nil
 	}
-	return db.isMember(ctx, c.AppID, o.ID, c.ID)
+	return s.groups.isMember(ctx, c.AppID, o.ID, c.ID)
 }
 
 // ownershipError is a THING_OWNERSHIP_* error with Kii's fields.
@@ -73,28 +73,28 @@ func ownershipError(code kumo.Code, msg, appID, thingID string, o kumo.ThingOwne
 }
 
 // AddThingOwner implements kumo.ThingService.
-func (db *DB) AddThingOwner(ctx context.Context, c kumo.Caller, selector string, r kumo.OwnershipRequest) error {
+func (s *ThingService) AddThingOwner(ctx context.Context, c kumo.Caller, selector string, r kumo.OwnershipRequest) error {
 	if c.Kind == kumo.Anonymous {
 		return kumo.Unauthorized(c, "Adding a thing owner needs a token")
 	}
-	t, err := db.thing(ctx, c.AppID, selector)
+	t, err := s.thing(ctx, c.AppID, selector)
 	if err != nil {
 		return err
 	}
 	if r.Owner.Kind == kumo.OwnerGroup {
-		if _, err := db.group(ctx, c.AppID, r.Owner.ID); err != nil {
+		if _, err := s.groups.group(ctx, c.AppID, r.Owner.ID); err != nil {
 			return err
 		}
 	}
 	if c.Kind == kumo.UserCaller {
-		if err := db.checkOwnerCandidate(ctx, c, t.ID, r); err != nil {
+		if err := s.checkOwnerCandidate(ctx, c, t.ID, r); err != nil {
 			return err
 		}
 	} else if !c.IsAdmin() && !(c.Kind == kumo.ThingCaller && c.ID == t.ID) {
 		return kumo.Unauthorized(c, "Only the thing itself, a user or group member for himself, or the app admin may add an owner")
 	}
-	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := s.db.now()
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		return addOwner(ctx, tx, c.AppID, t.ID, r.Owner, now)
 	})
 }
@@ -137,8 +137,8 @@ func addOwner(ctx context.Context, tx *Tx, appID, thingID string, o kumo.ThingOw
 // checkOwnerCandidate checks a user's request to add an owner to thing
 // thingID: he names himself or a group he is a member of, and gives the
 // thing's password.
-func (db *DB) checkOwnerCandidate(ctx context.Context, c kumo.Caller, thingID string, r kumo.OwnershipRequest) error {
-	ok, err := db.isOwnerSubject(ctx, c, r.Owner)
+func (s *ThingService) checkOwnerCandidate(ctx context.Context, c kumo.Caller, thingID string, r kumo.OwnershipRequest) error {
+	ok, err := s.isOwnerSubject(ctx, c, r.Owner)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func (db *DB) checkOwnerCandidate(ctx context.Context, c kumo.Caller, thingID st
 		return kumo.Unauthorized(c, "Adding a thing owner needs the thing's password: use POST …/ownership with thingPassword")
 	}
 	var hash string
-	if err := db.queryRow(ctx, "SELECT password_hash FROM things WHERE app_id = ? AND id = ?", c.AppID, thingID).Scan(&hash); err != nil {
+	if err := s.db.queryRow(ctx, "SELECT password_hash FROM things WHERE app_id = ? AND id = ?", c.AppID, thingID).Scan(&hash); err != nil {
 		return err
 	}
 	// Guesses of the thing's password through this request count in a
@@ -158,21 +158,21 @@ func (db *DB) checkOwnerCandidate(ctx context.Context, c kumo.Caller, thingID st
 	// many addresses stay bounded, and no user can lock a device out of
 	// its own login. The API also counts them as failed logins of the
 	// source address (docs/compat.md).
-	p, err := db.params(ctx, c.AppID)
+	p, err := s.apps.params(ctx, c.AppID)
 	if err != nil {
 		return err
 	}
 	lock := kumo.Caller{AppID: c.AppID, Kind: kumo.ThingCaller, ID: ownershipLockKey(thingID)}
 	if p.MaxLoginAttempts > 0 {
-		if err := db.reserveAttempt(ctx, lock, p); err != nil {
+		if err := s.tokens.reserveAttempt(ctx, lock, p); err != nil {
 			return err
 		}
 	}
-	if r.Password == "" || !db.Hasher.CheckPassword(hash, r.Password) {
+	if r.Password == "" || !s.db.Hasher.CheckPassword(hash, r.Password) {
 		return kumo.Errorf(kumo.ErrWrongPassword, "The thing password is missing or wrong").With("appID", c.AppID).With("thingID", thingID)
 	}
 	if p.MaxLoginAttempts > 0 {
-		return db.writeTx(ctx, func(tx *Tx) error { return loginSucceeded(ctx, tx, lock, p, db.now()) })
+		return s.db.writeTx(ctx, func(tx *Tx) error { return loginSucceeded(ctx, tx, lock, p, s.db.now()) })
 	}
 	return nil
 }
@@ -195,16 +195,16 @@ const (
 const maxPendingCodes = 100
 
 // RequestThingOwnership implements kumo.ThingService.
-func (db *DB) RequestThingOwnership(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner) (string, error) {
+func (s *ThingService) RequestThingOwnership(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner) (string, error) {
 	if c.Kind == kumo.Anonymous {
 		return "", kumo.Unauthorized(c, "Starting an ownership flow needs a token")
 	}
-	t, err := db.thing(ctx, c.AppID, selector)
+	t, err := s.thing(ctx, c.AppID, selector)
 	if err != nil {
 		return "", err
 	}
 	if o.Kind == kumo.OwnerGroup {
-		if _, err := db.group(ctx, c.AppID, o.ID); err != nil {
+		if _, err := s.groups.group(ctx, c.AppID, o.ID); err != nil {
 			return "", err
 		}
 	}
@@ -214,7 +214,7 @@ func (db *DB) RequestThingOwnership(ctx context.Context, c kumo.Caller, selector
 	case c.Kind == kumo.ThingCaller && c.ID == t.ID:
 		by = startedByThing
 	default:
-		ok, err := db.isOwnerSubject(ctx, c, o)
+		ok, err := s.isOwnerSubject(ctx, c, o)
 		if err != nil {
 			return "", err
 		}
@@ -223,8 +223,8 @@ func (db *DB) RequestThingOwnership(ctx context.Context, c kumo.Caller, selector
 		}
 		by = startedByOwner
 	}
-	code, now := kumo.NewOwnershipCode(), db.now()
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	code, now := kumo.NewOwnershipCode(), s.db.now()
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		if err := ownerExists(ctx, tx, c.AppID, o); err != nil {
 			return err
 		}
@@ -285,11 +285,11 @@ func confirmable(c kumo.Caller, thingID string) (cond string, args []any, ok boo
 // flow of the thing to confirm is refused before any code is looked at:
 // he learns nothing of the codes, and his guesses count against nobody's
 // flows. A wrong code counts against the flows the caller may confirm.
-func (db *DB) ConfirmThingOwnership(ctx context.Context, c kumo.Caller, selector, code string) error {
+func (s *ThingService) ConfirmThingOwnership(ctx context.Context, c kumo.Caller, selector, code string) error {
 	if c.Kind == kumo.Anonymous {
 		return kumo.Unauthorized(c, "Confirming an ownership flow needs a token")
 	}
-	t, err := db.thing(ctx, c.AppID, selector)
+	t, err := s.thing(ctx, c.AppID, selector)
 	if err != nil {
 		return err
 	}
@@ -297,13 +297,13 @@ func (db *DB) ConfirmThingOwnership(ctx context.Context, c kumo.Caller, selector
 	if !ok {
 		return kumo.Unauthorized(c, "Only the thing, the user (or a member of the group) it names, or the app admin confirms an ownership flow")
 	}
-	key, now := kumo.TokenKey(code), db.now()
+	key, now := kumo.TokenKey(code), s.db.now()
 	flows := func(extra string, args ...any) (string, []any) {
 		return "FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ? AND " + extra + "(" + cond + ")",
 			append(append([]any{c.AppID, t.ID}, args...), condArgs...)
 	}
 	var outcome error // the answer of a write that commits (a failure counted, an expired flow ended)
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		outcome = nil
 		from, args := flows("")
 		var n int
@@ -350,13 +350,13 @@ func (db *DB) ConfirmThingOwnership(ctx context.Context, c kumo.Caller, selector
 }
 
 // HasThingOwner implements kumo.ThingService.
-func (db *DB) HasThingOwner(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner) error {
-	t, err := db.ownershipFor(ctx, c, selector, o, true)
+func (s *ThingService) HasThingOwner(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner) error {
+	t, err := s.ownershipFor(ctx, c, selector, o, true)
 	if err != nil {
 		return err
 	}
 	var n int
-	if err := db.queryRow(ctx, "SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
+	if err := s.db.queryRow(ctx, "SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
 		c.AppID, t.ID, string(o.Kind), o.ID).Scan(&n); err != nil {
 		return err
 	}
@@ -367,12 +367,12 @@ func (db *DB) HasThingOwner(ctx context.Context, c kumo.Caller, selector string,
 }
 
 // RemoveThingOwner implements kumo.ThingService.
-func (db *DB) RemoveThingOwner(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner) error {
-	t, err := db.ownershipFor(ctx, c, selector, o, false)
+func (s *ThingService) RemoveThingOwner(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner) error {
+	t, err := s.ownershipFor(ctx, c, selector, o, false)
 	if err != nil {
 		return err
 	}
-	return db.writeTx(ctx, func(tx *Tx) error {
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, "DELETE FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
 			c.AppID, t.ID, string(o.Kind), o.ID)
 		if err != nil {
@@ -418,22 +418,22 @@ func dropSubscriptions(ctx context.Context, tx *Tx, appID, scope string, p kumo.
 // ownershipFor loads the thing of an ownership request about owner o for
 // a caller who must be the admin, the thing, o itself (the user or a
 // member of the group) or, with owners set, an owner of the thing.
-func (db *DB) ownershipFor(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner, owners bool) (kumo.Thing, error) {
+func (s *ThingService) ownershipFor(ctx context.Context, c kumo.Caller, selector string, o kumo.ThingOwner, owners bool) (kumo.Thing, error) {
 	if c.Kind == kumo.Anonymous {
 		return kumo.Thing{}, kumo.Unauthorized(c, "Thing ownerships need a token")
 	}
-	t, err := db.thing(ctx, c.AppID, selector)
+	t, err := s.thing(ctx, c.AppID, selector)
 	if err != nil {
 		return t, err
 	}
 	ok := c.IsAdmin() || c.Kind == kumo.ThingCaller && c.ID == t.ID
 	if !ok {
-		if ok, err = db.isOwnerSubject(ctx, c, o); err != nil {
+		if ok, err = s.isOwnerSubject(ctx, c, o); err != nil {
 			return kumo.Thing{}, err
 		}
 	}
 	if !ok && owners && c.Kind == kumo.UserCaller {
-		if ok, err = db.ownsThing(ctx, c.AppID, t.ID, c.ID); err != nil {
+		if ok, err = s.ownsThing(ctx, c.AppID, t.ID, c.ID); err != nil {
 			return kumo.Thing{}, err
 		}
 	}
@@ -444,12 +444,12 @@ func (db *DB) ownershipFor(ctx context.Context, c kumo.Caller, selector string, 
 }
 
 // ThingOwners implements kumo.ThingService.
-func (db *DB) ThingOwners(ctx context.Context, c kumo.Caller, selector string) (kumo.ThingOwners, error) {
-	t, err := db.thingFor(ctx, c, selector, true, "Reading the owners of")
+func (s *ThingService) ThingOwners(ctx context.Context, c kumo.Caller, selector string) (kumo.ThingOwners, error) {
+	t, err := s.thingFor(ctx, c, selector, true, "Reading the owners of")
 	if err != nil {
 		return kumo.ThingOwners{}, err
 	}
-	rows, err := db.query(ctx, "SELECT owner_kind, owner_id FROM thing_owners WHERE app_id = ? AND thing_id = ? ORDER BY created, owner_kind, owner_id",
+	rows, err := s.db.query(ctx, "SELECT owner_kind, owner_id FROM thing_owners WHERE app_id = ? AND thing_id = ? ORDER BY created, owner_kind, owner_id",
 		c.AppID, t.ID)
 	if err != nil {
 		return kumo.ThingOwners{}, err

@@ -8,31 +8,41 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// PhoneQueue implements kumo.PhoneQueue: the pushes waiting for FCM and APNs.
+type PhoneQueue struct {
+	db          *DB
+	topics      *TopicService
+	pushConfigs *PushConfigService
+	ledger      *DeliveryLedger
+}
+
+var _ kumo.PhoneQueue = (*PhoneQueue)(nil)
+
 // PushConfigOf implements kumo.PhoneQueue.
-func (db *DB) PushConfigOf(ctx context.Context, appID string) (kumo.PushConfig, error) {
-	return db.PushConfig(ctx, kumo.Caller{AppID: appID, Kind: kumo.Admin})
+func (q *PhoneQueue) PushConfigOf(ctx context.Context, appID string) (kumo.PushConfig, error) {
+	return q.pushConfigs.PushConfig(ctx, kumo.Caller{AppID: appID, Kind: kumo.Admin})
 }
 
 // pushConfigured reports whether an app has a push configuration, cached
 // for pushConfigTTL: the dispatcher asks for every event.
-func (db *DB) pushConfigured(ctx context.Context, appID string) (bool, error) {
+func (q *PhoneQueue) pushConfigured(ctx context.Context, appID string) (bool, error) {
 	now := time.Now()
-	db.phoneMu.Lock()
-	e, ok := db.phoneConfigured[appID]
-	db.phoneMu.Unlock()
+	q.db.phoneMu.Lock()
+	e, ok := q.db.phoneConfigured[appID]
+	q.db.phoneMu.Unlock()
 	if ok && now.Sub(e.at) < pushConfigTTL {
 		return e.set, nil
 	}
 	var n int
-	if err := db.queryRow(ctx, "SELECT COUNT(*) FROM push_configs WHERE app_id = ?", appID).Scan(&n); err != nil {
+	if err := q.db.queryRow(ctx, "SELECT COUNT(*) FROM push_configs WHERE app_id = ?", appID).Scan(&n); err != nil {
 		return false, err
 	}
-	db.phoneMu.Lock()
-	if db.phoneConfigured == nil || len(db.phoneConfigured) > 10_000 {
-		db.phoneConfigured = map[string]configuredAt{}
+	q.db.phoneMu.Lock()
+	if q.db.phoneConfigured == nil || len(q.db.phoneConfigured) > 10_000 {
+		q.db.phoneConfigured = map[string]configuredAt{}
 	}
-	db.phoneConfigured[appID] = configuredAt{set: n > 0, at: now}
-	db.phoneMu.Unlock()
+	q.db.phoneConfigured[appID] = configuredAt{set: n > 0, at: now}
+	q.db.phoneMu.Unlock()
 	return n > 0, nil
 }
 
@@ -46,8 +56,8 @@ type configuredAt struct {
 }
 
 // PhoneRecipients implements kumo.PhoneQueue.
-func (db *DB) PhoneRecipients(ctx context.Context, e kumo.Event) ([]kumo.PhoneRecipient, error) {
-	ok, err := db.pushConfigured(ctx, e.Bucket.AppID)
+func (q *PhoneQueue) PhoneRecipients(ctx context.Context, e kumo.Event) ([]kumo.PhoneRecipient, error) {
+	ok, err := q.pushConfigured(ctx, e.Bucket.AppID)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -55,7 +65,7 @@ func (db *DB) PhoneRecipients(ctx context.Context, e kumo.Event) ([]kumo.PhoneRe
 	var subs []kumo.Principal
 	switch {
 	case e.Type != kumo.PushMessageSent: // a bucket's subscribers
-		rows, err := db.query(ctx, `SELECT subscriber_kind, subscriber_id FROM bucket_subscriptions
+		rows, err := q.db.query(ctx, `SELECT subscriber_kind, subscriber_id FROM bucket_subscriptions
 			WHERE app_id = ? AND scope = ? AND bucket = ?`, b.AppID, b.Scope.Key(), b.Name)
 		if err != nil {
 			return nil, err
@@ -75,7 +85,7 @@ func (db *DB) PhoneRecipients(ctx context.Context, e kumo.Event) ([]kumo.PhoneRe
 			return nil, err
 		}
 	case b.Name != "": // a topic's subscribers
-		if subs, err = db.TopicSubscribers(ctx, b.AppID, kumo.TopicRef{AppID: b.AppID, Scope: b.Scope, Name: b.Name}); err != nil {
+		if subs, err = q.topics.TopicSubscribers(ctx, b.AppID, kumo.TopicRef{AppID: b.AppID, Scope: b.Scope, Name: b.Name}); err != nil {
 			return nil, err
 		}
 	default: // a direct push's addressee
@@ -87,7 +97,7 @@ func (db *DB) PhoneRecipients(ctx context.Context, e kumo.Event) ([]kumo.PhoneRe
 	}
 	var out []kumo.PhoneRecipient
 	for _, p := range subs {
-		rows, err := db.query(ctx, `SELECT id, device_type, registration_id, development FROM installations
+		rows, err := q.db.query(ctx, `SELECT id, device_type, registration_id, development FROM installations
 			WHERE app_id = ? AND owner_kind = ? AND owner_id = ? AND device_type IN ('ANDROID', 'IOS')`, b.AppID, int(p.Kind), p.ID)
 		if err != nil {
 			return nil, err
@@ -114,13 +124,13 @@ func (db *DB) PhoneRecipients(ctx context.Context, e kumo.Event) ([]kumo.PhoneRe
 // the outbox (completed, hence queued), queues none of its pushes, and
 // writes no ledger record for them. The mark lives as long as the event,
 // which is as long as it can be dispatched again.
-func (db *DB) QueuePhonePushes(ctx context.Context, ps []kumo.PhonePush) error {
+func (q *PhoneQueue) QueuePhonePushes(ctx context.Context, ps []kumo.PhonePush) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	now := db.now()
+	now := q.db.now()
 	var queued []kumo.PhonePush
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	err := q.db.writeTx(ctx, func(tx *Tx) error {
 		queued = queued[:0]
 		first := map[int64]bool{} // event seq -> this write marked it
 		for _, p := range ps {
@@ -173,15 +183,15 @@ func (db *DB) QueuePhonePushes(ctx context.Context, ps []kumo.PhonePush) error {
 		rs[i] = kumo.DeliveryRecord{AppID: p.AppID, MessageID: p.MessageID, EventType: p.EventType, InstallationID: p.InstallationID,
 			DeviceType: p.DeviceType, State: kumo.DeliveryQueued, Reason: "waiting for the phone worker", Created: now}
 	}
-	db.record(ctx, rs)
+	q.ledger.record(ctx, rs)
 	return nil
 }
 
 // ClaimPhonePushes implements kumo.PhoneQueue.
-func (db *DB) ClaimPhonePushes(ctx context.Context, node string, max int, lease time.Duration) ([]kumo.PhonePush, error) {
-	now := db.now()
+func (q *PhoneQueue) ClaimPhonePushes(ctx context.Context, node string, max int, lease time.Duration) ([]kumo.PhonePush, error) {
+	now := q.db.now()
 	var out []kumo.PhonePush
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	err := q.db.writeTx(ctx, func(tx *Tx) error {
 		out = out[:0]
 		rows, err := tx.Query(ctx, `SELECT id, app_id, message_id, event_type, installation_id, device_type, registration_id,
 			development, payload, attempts FROM phone_pushes WHERE due <= ? AND claimed_until < ? ORDER BY id LIMIT ?`+tx.db.skipLocked,
@@ -217,8 +227,8 @@ func (db *DB) ClaimPhonePushes(ctx context.Context, node string, max int, lease 
 }
 
 // FinishPhonePush implements kumo.PhoneQueue.
-func (db *DB) FinishPhonePush(ctx context.Context, id int64, retryAt int64) error {
-	return db.writeTx(ctx, func(tx *Tx) error {
+func (q *PhoneQueue) FinishPhonePush(ctx context.Context, id int64, retryAt int64) error {
+	return q.db.writeTx(ctx, func(tx *Tx) error {
 		if retryAt > 0 {
 			_, err := tx.Exec(ctx, "UPDATE phone_pushes SET due = ?, claimed_by = '', claimed_until = 0 WHERE id = ?", retryAt, id)
 			return err
@@ -232,9 +242,9 @@ func (db *DB) FinishPhonePush(ctx context.Context, id int64, retryAt int64) erro
 // waiting pushes go with it, each recorded dropped in the ledger; those
 // claimed now are left to their workers' records (the caller's own push
 // among them).
-func (db *DB) DropPhoneInstallation(ctx context.Context, appID, installationID string) error {
+func (q *PhoneQueue) DropPhoneInstallation(ctx context.Context, appID, installationID string) error {
 	var rs []kumo.DeliveryRecord
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	err := q.db.writeTx(ctx, func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM installations WHERE app_id = ? AND id = ? AND device_type IN ('ANDROID', 'IOS')", appID, installationID); err != nil {
 			return err
 		}
@@ -244,7 +254,7 @@ func (db *DB) DropPhoneInstallation(ctx context.Context, appID, installationID s
 		return err
 	})
 	if err == nil {
-		db.record(ctx, rs)
+		q.ledger.record(ctx, rs)
 	}
 	return err
 }

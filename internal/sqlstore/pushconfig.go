@@ -8,8 +8,16 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// PushConfigService implements kumo.PushConfigService: an app's FCM and
+// APNs credentials.
+type PushConfigService struct {
+	db *DB
+}
+
+var _ kumo.PushConfigService = (*PushConfigService)(nil)
+
 // PushConfig implements kumo.PushConfigService.
-func (db *DB) PushConfig(ctx context.Context, c kumo.Caller) (kumo.PushConfig, error) {
+func (s *PushConfigService) PushConfig(ctx context.Context, c kumo.Caller) (kumo.PushConfig, error) {
 	if !c.IsAdmin() {
 		return kumo.PushConfig{}, kumo.Unauthorized(c, "Only the app admin may read the app's push configuration")
 	}
@@ -18,7 +26,7 @@ func (db *DB) PushConfig(ctx context.Context, c kumo.Caller) (kumo.PushConfig, e
 		fcmProject, fcmAccount           string
 		keyID, teamID, bundleID, apnsKey string
 	)
-	err := db.queryRow(ctx, `SELECT fcm_project_id, fcm_service_account, apns_key_id, apns_team_id, apns_bundle_id, apns_key
+	err := s.db.queryRow(ctx, `SELECT fcm_project_id, fcm_service_account, apns_key_id, apns_team_id, apns_bundle_id, apns_key
 		FROM push_configs WHERE app_id = ?`, c.AppID).Scan(&fcmProject, &fcmAccount, &keyID, &teamID, &bundleID, &apnsKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, nil
@@ -36,7 +44,7 @@ func (db *DB) PushConfig(ctx context.Context, c kumo.Caller) (kumo.PushConfig, e
 }
 
 // SetPushConfig implements kumo.PushConfigService.
-func (db *DB) SetPushConfig(ctx context.Context, c kumo.Caller, p kumo.PushConfig) (kumo.PushConfig, error) {
+func (s *PushConfigService) SetPushConfig(ctx context.Context, c kumo.Caller, p kumo.PushConfig) (kumo.PushConfig, error) {
 	if !c.IsAdmin() {
 		return kumo.PushConfig{}, kumo.Unauthorized(c, "Only the app admin may change the app's push configuration")
 	}
@@ -51,7 +59,7 @@ func (db *DB) SetPushConfig(ctx context.Context, c kumo.Caller, p kumo.PushConfi
 	if p.APNs != nil {
 		apns = *p.APNs
 	}
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	err := s.db.writeTx(ctx, func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, "DELETE FROM push_configs WHERE app_id = ?", c.AppID); err != nil {
 			return err
 		}
@@ -60,7 +68,7 @@ func (db *DB) SetPushConfig(ctx context.Context, c kumo.Caller, p kumo.PushConfi
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO push_configs (app_id, fcm_project_id, fcm_service_account,
 			apns_key_id, apns_team_id, apns_bundle_id, apns_key, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.AppID, fcm.ProjectID, string(fcm.ServiceAccount), apns.KeyID, apns.TeamID, apns.BundleID, string(apns.Key), db.now())
+			c.AppID, fcm.ProjectID, string(fcm.ServiceAccount), apns.KeyID, apns.TeamID, apns.BundleID, string(apns.Key), s.db.now())
 		return err
 	})
 	if err != nil {
@@ -70,11 +78,11 @@ func (db *DB) SetPushConfig(ctx context.Context, c kumo.Caller, p kumo.PushConfi
 }
 
 // DeletePushConfig implements kumo.PushConfigService.
-func (db *DB) DeletePushConfig(ctx context.Context, c kumo.Caller) error {
+func (s *PushConfigService) DeletePushConfig(ctx context.Context, c kumo.Caller) error {
 	if !c.IsAdmin() {
 		return kumo.Unauthorized(c, "Only the app admin may delete the app's push configuration")
 	}
-	return db.writeTx(ctx, func(tx *Tx) error {
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(ctx, "DELETE FROM push_configs WHERE app_id = ?", c.AppID)
 		return err
 	})

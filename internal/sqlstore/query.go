@@ -164,31 +164,31 @@ var backfillBytes = 1 << 20 // a variable for tests
 // write transaction, then marks it indexed. It is safe to run twice at
 // once (two queries, two nodes) or again after a crash: rows already
 // there are kept. Queries of one node share one run.
-func (db *DB) indexBucket(ctx context.Context, b kumo.BucketRef) error {
+func (s *ObjectService) indexBucket(ctx context.Context, b kumo.BucketRef) error {
 	key := b.AppID + "\x00" + b.Scope.Key() + "\x00" + b.Name
-	db.indexingMu.Lock()
-	run, ok := db.indexingRuns[key]
+	s.db.indexingMu.Lock()
+	run, ok := s.db.indexingRuns[key]
 	if !ok {
 		run = &indexRun{done: make(chan struct{})}
-		if db.indexingRuns == nil {
-			db.indexingRuns = map[string]*indexRun{}
-			db.indexingCtx, db.indexingStop = context.WithCancel(context.Background())
+		if s.db.indexingRuns == nil {
+			s.db.indexingRuns = map[string]*indexRun{}
+			s.db.indexingCtx, s.db.indexingStop = context.WithCancel(context.Background())
 		}
-		db.indexingRuns[key] = run
-		db.indexingWG.Add(1)
-		runCtx := db.indexingCtx
+		s.db.indexingRuns[key] = run
+		s.db.indexingWG.Add(1)
+		runCtx := s.db.indexingCtx
 		go func() {
-			defer db.indexingWG.Done()
+			defer s.db.indexingWG.Done()
 			// Not the query's context: a client giving up does not undo
 			// the work; closing the store stops it (a query finishes it).
-			run.err = db.backfill(runCtx, b)
-			db.indexingMu.Lock()
-			delete(db.indexingRuns, key)
-			db.indexingMu.Unlock()
+			run.err = s.backfill(runCtx, b)
+			s.db.indexingMu.Lock()
+			delete(s.db.indexingRuns, key)
+			s.db.indexingMu.Unlock()
 			close(run.done)
 		}()
 	}
-	db.indexingMu.Unlock()
+	s.db.indexingMu.Unlock()
 	select {
 	case <-run.done:
 		return run.err
@@ -198,13 +198,13 @@ func (db *DB) indexBucket(ctx context.Context, b kumo.BucketRef) error {
 }
 
 // stopIndexing cancels the backfills under way and waits for them.
-func (db *DB) stopIndexing() {
-	db.indexingMu.Lock()
-	if db.indexingStop != nil {
-		db.indexingStop()
+func (s *ObjectService) stopIndexing() {
+	s.db.indexingMu.Lock()
+	if s.db.indexingStop != nil {
+		s.db.indexingStop()
 	}
-	db.indexingMu.Unlock()
-	db.indexingWG.Wait()
+	s.db.indexingMu.Unlock()
+	s.db.indexingWG.Wait()
 }
 
 // indexRun is a backfill under way, waited for by the queries that need it.
@@ -214,9 +214,9 @@ type indexRun struct {
 }
 
 // backfill is the work of indexBucket.
-func (db *DB) backfill(ctx context.Context, b kumo.BucketRef) error {
+func (s *ObjectService) backfill(ctx context.Context, b kumo.BucketRef) error {
 	start := time.Now()
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	err := s.db.writeTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, "UPDATE buckets SET indexed = ? WHERE app_id = ? AND scope = ? AND name = ? AND indexed = ?",
 			indexing, b.AppID, b.Scope.Key(), b.Name, notIndexed)
 		if err != nil {
@@ -238,7 +238,7 @@ func (db *DB) backfill(ctx context.Context, b kumo.BucketRef) error {
 			return err // the store is closing: the next query resumes the work
 		}
 		n, last, more := 0, "", false
-		err := db.writeTx(ctx, func(tx *Tx) error {
+		err := s.db.writeTx(ctx, func(tx *Tx) error {
 			// Still being indexed? A bucket dropped meanwhile stops the run.
 			var state int
 			if err := tx.QueryRow(ctx, "SELECT indexed FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
@@ -264,7 +264,7 @@ func (db *DB) backfill(ctx context.Context, b kumo.BucketRef) error {
 		}
 		after = last
 	}
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(ctx, "UPDATE buckets SET indexed = ? WHERE app_id = ? AND scope = ? AND name = ? AND indexed = ?",
 			indexed, b.AppID, b.Scope.Key(), b.Name, indexing)
 		return err
@@ -272,13 +272,13 @@ func (db *DB) backfill(ctx context.Context, b kumo.BucketRef) error {
 	if err != nil {
 		return err
 	}
-	db.Log.Info("indexed a bucket for queries", "app", b.AppID, "scope", b.Scope.Key(), "bucket", b.Name,
+	s.db.Log.Info("indexed a bucket for queries", "app", b.AppID, "scope", b.Scope.Key(), "bucket", b.Name,
 		"objects", objects, "took", time.Since(start).Round(time.Millisecond))
-	if db.shareLock != "" && objects > 0 {
+	if s.db.shareLock != "" && objects > 0 {
 		// PostgreSQL plans the next queries from fresh statistics rather
 		// than from those of an emptier table (a bad plan can take minutes).
-		if _, err := db.read.ExecContext(ctx, "ANALYZE object_fields"); err != nil {
-			db.Log.Warn("analyze after indexing a bucket failed", "error", err)
+		if _, err := s.db.read.ExecContext(ctx, "ANALYZE object_fields"); err != nil {
+			s.db.Log.Warn("analyze after indexing a bucket failed", "error", err)
 		}
 	}
 	return nil
@@ -385,15 +385,15 @@ func objectSource(b kumo.BucketRef) kql.Source {
 // matches the caller may read: all of them with READ_OBJECTS_IN_BUCKET,
 // else those whose ACL grants it READ_EXISTING_OBJECT (a page may then
 // hold fewer than the limit; its paginationKey still follows the page).
-func (db *DB) QueryObjects(ctx context.Context, c kumo.Caller, b kumo.BucketRef, q kumo.Query) (kumo.QueryResult, error) {
-	b, st, err := db.resolveBucket(ctx, c, b)
+func (s *ObjectService) QueryObjects(ctx context.Context, c kumo.Caller, b kumo.BucketRef, q kumo.Query) (kumo.QueryResult, error) {
+	b, st, err := s.acls.resolveBucket(ctx, c, b)
 	if err != nil {
 		return kumo.QueryResult{}, err
 	}
-	if err := db.mayBucket(ctx, c, st, b, kumo.QueryObjectsInBucket); err != nil {
+	if err := s.acls.mayBucket(ctx, c, st, b, kumo.QueryObjectsInBucket); err != nil {
 		return kumo.QueryResult{}, err
 	}
-	readAll, err := db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
+	readAll, err := s.acls.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b}, kumo.ReadObjectsInBucket, nil)
 	if err != nil {
 		return kumo.QueryResult{}, err
 	}
@@ -406,16 +406,16 @@ func (db *DB) QueryObjects(ctx context.Context, c kumo.Caller, b kumo.BucketRef,
 		}
 		readable = func(o kumo.Object) (bool, error) {
 			owner := principalOf(o.Owner)
-			return db.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b, ObjectID: o.ID}, kumo.ReadExistingObject, &owner)
+			return s.acls.allowed(ctx, c, st, kumo.ACLTarget{Bucket: b, ObjectID: o.ID}, kumo.ReadExistingObject, &owner)
 		}
 	}
-	return db.queryObjects(ctx, b, q, readable)
+	return s.queryObjects(ctx, b, q, readable)
 }
 
 // queryObjects runs q in bucket b (canonical, checked). With readable,
 // only the matches it accepts are results, and pages are cut among them
 // (a page's key is the last returned result's, never a skipped one's).
-func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query, readable func(kumo.Object) (bool, error)) (kumo.QueryResult, error) {
+func (s *ObjectService) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query, readable func(kumo.Object) (bool, error)) (kumo.QueryResult, error) {
 	var after *kql.Cursor
 	if q.PaginationKey != "" {
 		cur, err := kql.DecodeCursor(q.PaginationKey)
@@ -425,7 +425,7 @@ func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query, 
 		after = &cur
 	}
 	var state int
-	err := db.queryRow(ctx, "SELECT indexed FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
+	err := s.db.queryRow(ctx, "SELECT indexed FROM buckets WHERE app_id = ? AND scope = ? AND name = ?",
 		b.AppID, b.Scope.Key(), b.Name).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return kumo.QueryResult{}, kumo.BucketNotFound(b)
@@ -434,17 +434,17 @@ func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query, 
 		return kumo.QueryResult{}, err
 	}
 	if state != indexed { // not indexed, or being indexed (perhaps by a node that died)
-		if err := db.indexBucket(ctx, b); err != nil {
+		if err := s.indexBucket(ctx, b); err != nil {
 			return kumo.QueryResult{}, err
 		}
 	}
 	src := objectSource(b)
 	if name, ok := q.Count(); ok {
-		count, err := db.countObjects(ctx, src, b, q)
+		count, err := s.countObjects(ctx, src, b, q)
 		return kumo.QueryResult{Aggregations: map[string]int64{name: count}}, err
 	}
 	if kql.OrdersByDistance(q) {
-		return db.queryByDistance(ctx, src, b, q, after, readable)
+		return s.queryByDistance(ctx, src, b, q, after, readable)
 	}
 	var (
 		res       kumo.QueryResult
@@ -461,10 +461,10 @@ func (db *DB) queryObjects(ctx context.Context, b kumo.BucketRef, q kumo.Query, 
 			return kumo.QueryResult{}, kumo.Errorf(kumo.ErrQueryNotSupported,
 				"More than %d objects match before one the caller may read: narrow the query", maxSkipped)
 		}
-		st := kql.Compile(src, q, after, q.Limit+1, db.dialect)
+		st := kql.Compile(src, q, after, q.Limit+1, s.db.dialect)
 		// A page nearly full still reads rows by the eighth of its bound,
 		// not one at a time, past those the caller may not read.
-		rows, cut, err := db.readRows(ctx, st, b, max(maxPageBytes-pageBytes, maxPageBytes/8))
+		rows, cut, err := s.readRows(ctx, st, b, max(maxPageBytes-pageBytes, maxPageBytes/8))
 		if err != nil {
 			return res, err
 		}
@@ -523,8 +523,8 @@ type queryRow struct {
 // prepared (queries come in endless shapes). It stops after the row whose
 // stored JSON takes the rows' total beyond budget, if budget is positive,
 // or after the first row otherwise, and reports that it was cut.
-func (db *DB) readRows(ctx context.Context, st kql.Statement, b kumo.BucketRef, budget int) (_ []queryRow, cut bool, _ error) {
-	rows, err := db.read.QueryContext(ctx, st.SQL, st.Args...)
+func (s *ObjectService) readRows(ctx context.Context, st kql.Statement, b kumo.BucketRef, budget int) (_ []queryRow, cut bool, _ error) {
+	rows, err := s.db.read.QueryContext(ctx, st.SQL, st.Args...)
 	if err != nil {
 		return nil, false, err
 	}
@@ -553,15 +553,15 @@ func (db *DB) readRows(ctx context.Context, st kql.Statement, b kumo.BucketRef, 
 }
 
 // countObjects counts the objects q's clause matches.
-func (db *DB) countObjects(ctx context.Context, src kql.Source, b kumo.BucketRef, q kumo.Query) (int64, error) {
+func (s *ObjectService) countObjects(ctx context.Context, src kql.Source, b kumo.BucketRef, q kumo.Query) (int64, error) {
 	q.OrderBy, q.Descending = "", false
-	st := kql.CompileCount(src, q, db.dialect)
+	st := kql.CompileCount(src, q, s.db.dialect)
 	if !st.Superset {
 		var n int64
-		err := db.read.QueryRowContext(ctx, st.SQL, st.Args...).Scan(&n)
+		err := s.db.read.QueryRowContext(ctx, st.SQL, st.Args...).Scan(&n)
 		return n, err
 	}
-	rows, err := db.candidates(ctx, src, b, q)
+	rows, err := s.candidates(ctx, src, b, q)
 	if err != nil {
 		return 0, err
 	}
@@ -577,8 +577,8 @@ func (db *DB) countObjects(ctx context.Context, src kql.Source, b kumo.BucketRef
 // queryByDistance answers a query ordered by a calculated distance: SQL
 // selects the candidates (within the circles' bounding boxes), Go keeps
 // the matches, sorts them by distance and cuts the page.
-func (db *DB) queryByDistance(ctx context.Context, src kql.Source, b kumo.BucketRef, q kumo.Query, after *kql.Cursor, readable func(kumo.Object) (bool, error)) (kumo.QueryResult, error) {
-	rows, err := db.candidates(ctx, src, b, q)
+func (s *ObjectService) queryByDistance(ctx context.Context, src kql.Source, b kumo.BucketRef, q kumo.Query, after *kql.Cursor, readable func(kumo.Object) (bool, error)) (kumo.QueryResult, error) {
+	rows, err := s.candidates(ctx, src, b, q)
 	if err != nil {
 		return kumo.QueryResult{}, err
 	}
@@ -634,8 +634,8 @@ const maxCandidates = 20_000
 // candidates reads every object the index selects for q, at most
 // maxCandidates objects and maxCandidateBytes of their stored JSON (else
 // QUERY_NOT_SUPPORTED).
-func (db *DB) candidates(ctx context.Context, src kql.Source, b kumo.BucketRef, q kumo.Query) ([]queryRow, error) {
-	rows, cut, err := db.readRows(ctx, kql.Compile(src, q, nil, maxCandidates+1, db.dialect), b, maxCandidateBytes)
+func (s *ObjectService) candidates(ctx context.Context, src kql.Source, b kumo.BucketRef, q kumo.Query) ([]queryRow, error) {
+	rows, cut, err := s.readRows(ctx, kql.Compile(src, q, nil, maxCandidates+1, s.db.dialect), b, maxCandidateBytes)
 	if err != nil {
 		return nil, err
 	}

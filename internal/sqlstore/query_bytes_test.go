@@ -22,9 +22,9 @@ func TestQueryPageBytesBounded(t *testing.T) {
 	// The first query indexes the bucket in chunks of a few objects: the
 	// chunks cut by bytes index every object all the same.
 	defer sqlstore.SetBackfillBytes(2500)()
-	db := newSQLiteDB(t).DB
+	db := newSQLiteDB(t).Store
 	ctx := context.Background()
-	app, err := db.CreateApp(ctx, kumo.AppCreate{})
+	app, err := db.Apps.CreateApp(ctx, kumo.AppCreate{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestQueryPageBytesBounded(t *testing.T) {
 		if i == 7 { // one object alone beyond the bound still makes a page
 			pad = strings.Repeat("y", 5000)
 		}
-		o, err := db.CreateObject(ctx, admin, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"n": i, "pad": pad}})
+		o, err := db.Objects.CreateObject(ctx, admin, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"n": i, "pad": pad}})
 		if err != nil {
 			t.Fatal(err)
 		}

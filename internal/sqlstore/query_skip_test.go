@@ -14,9 +14,9 @@ import (
 // bound is QUERY_NOT_SUPPORTED instead of reading the whole bucket.
 func TestQuerySkipsBounded(t *testing.T) {
 	defer sqlstore.SetMaxSkipped(10)()
-	db := newSQLiteDB(t).DB
+	db := newSQLiteDB(t).Store
 	ctx := context.Background()
-	app, err := db.CreateApp(ctx, kumo.AppCreate{})
+	app, err := db.Apps.CreateApp(ctx, kumo.AppCreate{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestQuerySkipsBounded(t *testing.T) {
 	b := kumo.BucketRef{AppID: app.AppID, Scope: kumo.Scope{Kind: kumo.ScopeApp}, Name: "many"}
 	var ids []string
 	for i := range 40 {
-		o, err := db.CreateObject(ctx, admin, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"n": i}})
+		o, err := db.Objects.CreateObject(ctx, admin, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"n": i}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,15 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// PushQueue implements kumo.PushQueue: the offline queue of persistent MQTT
+// installations.
+type PushQueue struct {
+	db     *DB
+	ledger *DeliveryLedger
+}
+
+var _ kumo.PushQueue = (*PushQueue)(nil)
+
 // counterPersistent is bumped when an installation becomes persistent or
 // stops being so.
 const counterPersistent = "persistent"
@@ -24,9 +33,9 @@ type persistentCache struct {
 // SetPersistent implements kumo.PushQueue. It writes only a change; an
 // installation that stops being persistent loses its queue in the same
 // transaction, each push recorded dropped in the ledger.
-func (db *DB) SetPersistent(ctx context.Context, topic string, persistent bool) error {
+func (q *PushQueue) SetPersistent(ctx context.Context, topic string, persistent bool) error {
 	var dropped []kumo.QueuedPush
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	err := q.db.writeTx(ctx, func(tx *Tx) error {
 		dropped = nil
 		res, err := tx.Exec(ctx, "UPDATE installations SET persistent = ? WHERE mqtt_topic = ? AND persistent <> ?",
 			boolInt(persistent), topic, boolInt(persistent))
@@ -44,8 +53,8 @@ func (db *DB) SetPersistent(ctx context.Context, topic string, persistent bool) 
 		return bumpCounter(ctx, tx, counterPersistent)
 	})
 	if err == nil && len(dropped) > 0 {
-		db.Log.Info("offline pushes dropped: the device connected with clean session 1", "topic", topic, "dropped", len(dropped))
-		db.record(ctx, queueRecords(dropped, kumo.DeliveryDropped, "the device connected with clean session 1: its offline queue went", db.now()))
+		q.db.Log.Info("offline pushes dropped: the device connected with clean session 1", "topic", topic, "dropped", len(dropped))
+		q.ledger.record(ctx, queueRecords(dropped, kumo.DeliveryDropped, "the device connected with clean session 1: its offline queue went", q.db.now()))
 	}
 	return err
 }
@@ -96,18 +105,18 @@ func queueRecords(ps []kumo.QueuedPush, state kumo.DeliveryState, reason string,
 
 // PersistentTopics implements kumo.PushQueue. It asks the database for
 // the persistent counter, and for the topics only when it changed.
-func (db *DB) PersistentTopics(ctx context.Context) (map[string]bool, error) {
-	v, err := db.counter(ctx, counterPersistent)
+func (q *PushQueue) PersistentTopics(ctx context.Context) (map[string]bool, error) {
+	v, err := q.db.counter(ctx, counterPersistent)
 	if err != nil {
 		return nil, err
 	}
-	c := &db.persistent
+	c := &q.db.persistent
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.topics != nil && c.version == v {
 		return c.topics, nil
 	}
-	rows, err := db.query(ctx, "SELECT mqtt_topic FROM installations WHERE persistent = 1")
+	rows, err := q.db.query(ctx, "SELECT mqtt_topic FROM installations WHERE persistent = 1")
 	if err != nil {
 		return nil, err
 	}
@@ -133,14 +142,14 @@ func (db *DB) PersistentTopics(ctx context.Context) (map[string]bool, error) {
 // (a repeat of the event adds none), those it trims
 // dropped, and those whose installation is gone (deleted since the
 // dispatcher read the persistent topics) dropped.
-func (db *DB) Enqueue(ctx context.Context, ds []kumo.Delivery) error {
+func (q *PushQueue) Enqueue(ctx context.Context, ds []kumo.Delivery) error {
 	if len(ds) == 0 {
 		return nil
 	}
-	now := db.now()
+	now := q.db.now()
 	var added, gone []kumo.Delivery
 	var dropped []kumo.QueuedPush
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	err := q.db.writeTx(ctx, func(tx *Tx) error {
 		added, gone, dropped = added[:0], gone[:0], nil
 		topics := map[string]bool{}
 		first := map[int64]bool{} // event seq -> this write may queue its pushes
@@ -179,7 +188,7 @@ func (db *DB) Enqueue(ctx context.Context, ds []kumo.Delivery) error {
 			topics[d.Topic] = true
 		}
 		for t := range topics {
-			ps, err := db.trimQueue(ctx, tx, t)
+			ps, err := q.trimQueue(ctx, tx, t)
 			if err != nil {
 				return err
 			}
@@ -204,10 +213,10 @@ func (db *DB) Enqueue(ctx context.Context, ds []kumo.Delivery) error {
 		perTopic[p.Topic]++
 	}
 	for t, n := range perTopic {
-		db.Log.Warn("offline pushes dropped: the installation's queue is full (the oldest go)", "topic", t, "dropped", n, "max", db.queueMax())
+		q.db.Log.Warn("offline pushes dropped: the installation's queue is full (the oldest go)", "topic", t, "dropped", n, "max", q.queueMax())
 	}
 	rs = append(rs, queueRecords(dropped, kumo.DeliveryDropped, "the offline queue is full: the oldest push went", now)...)
-	db.record(ctx, rs)
+	q.ledger.record(ctx, rs)
 	return nil
 }
 
@@ -227,21 +236,21 @@ func markQueued(ctx context.Context, tx *Tx, seq int64) (bool, error) {
 	return n > 0, err
 }
 
-func (db *DB) queueMax() int {
-	if db.QueueMax <= 0 {
+func (q *PushQueue) queueMax() int {
+	if q.db.QueueMax <= 0 {
 		return kumo.DefaultQueueMax
 	}
-	return db.QueueMax
+	return q.db.QueueMax
 }
 
 // trimQueue drops the oldest pushes of a topic's queue beyond QueueMax,
 // and returns them (without their payloads).
-func (db *DB) trimQueue(ctx context.Context, tx *Tx, topic string) ([]kumo.QueuedPush, error) {
+func (q *PushQueue) trimQueue(ctx context.Context, tx *Tx, topic string) ([]kumo.QueuedPush, error) {
 	var n int64
 	if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM mqtt_queue WHERE mqtt_topic = ?", topic).Scan(&n); err != nil {
 		return nil, err
 	}
-	over := n - int64(db.queueMax())
+	over := n - int64(q.queueMax())
 	if over <= 0 {
 		return nil, nil
 	}
@@ -250,8 +259,8 @@ func (db *DB) trimQueue(ctx context.Context, tx *Tx, topic string) ([]kumo.Queue
 }
 
 // Queued implements kumo.PushQueue.
-func (db *DB) Queued(ctx context.Context, topic string, skip map[int64]bool, max int) ([]kumo.QueuedPush, error) {
-	rows, err := db.query(ctx, `SELECT seq, payload, created, app_id, event_type, message_id FROM mqtt_queue
+func (q *PushQueue) Queued(ctx context.Context, topic string, skip map[int64]bool, max int) ([]kumo.QueuedPush, error) {
+	rows, err := q.db.query(ctx, `SELECT seq, payload, created, app_id, event_type, message_id FROM mqtt_queue
 		WHERE mqtt_topic = ? ORDER BY seq LIMIT ?`, topic, max+len(skip))
 	if err != nil {
 		return nil, err
@@ -275,7 +284,7 @@ func (db *DB) Queued(ctx context.Context, topic string, skip map[int64]bool, max
 }
 
 // Dequeue implements kumo.PushQueue.
-func (db *DB) Dequeue(ctx context.Context, topic string, seqs []int64) error {
+func (q *PushQueue) Dequeue(ctx context.Context, topic string, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
@@ -283,16 +292,16 @@ func (db *DB) Dequeue(ctx context.Context, topic string, seqs []int64) error {
 	for _, s := range seqs {
 		args = append(args, s)
 	}
-	return db.writeTx(ctx, func(tx *Tx) error {
+	return q.db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(ctx, "DELETE FROM mqtt_queue WHERE mqtt_topic = ? AND seq IN ("+placeholders(len(seqs))+")", args...)
 		return err
 	})
 }
 
 // ExpireQueued implements kumo.PushQueue.
-func (db *DB) ExpireQueued(ctx context.Context, before int64) ([]kumo.QueuedPush, error) {
+func (q *PushQueue) ExpireQueued(ctx context.Context, before int64) ([]kumo.QueuedPush, error) {
 	var out []kumo.QueuedPush
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	err := q.db.writeTx(ctx, func(tx *Tx) error {
 		var err error
 		out, err = queuedOf(ctx, tx, "DELETE FROM mqtt_queue WHERE created < ? RETURNING "+queuedColumns, before)
 		return err

@@ -6,24 +6,33 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// SubscriptionService implements kumo.SubscriptionService: bucket
+// subscriptions.
+type SubscriptionService struct {
+	db   *DB
+	acls *ACLService
+}
+
+var _ kumo.SubscriptionService = (*SubscriptionService)(nil)
+
 // subscription resolves and checks a bucket subscription request: the
 // caller must be the admin or the subscriber, and able to query the bucket.
-func (db *DB) subscription(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) (kumo.BucketRef, kumo.Principal, error) {
+func (s *SubscriptionService) subscription(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) (kumo.BucketRef, kumo.Principal, error) {
 	if c.Kind == kumo.Anonymous { // before any lookup: an anonymous caller learns nothing
 		return b, sub, kumo.Unauthorized(c, "Push subscriptions need a user or thing token")
 	}
-	b, st, err := db.resolveBucket(ctx, c, b)
+	b, st, err := s.acls.resolveBucket(ctx, c, b)
 	if err != nil {
 		return b, sub, err
 	}
-	sub, err = db.resolvePrincipal(ctx, c, sub)
+	sub, err = s.acls.resolvePrincipal(ctx, c, sub)
 	if err != nil {
 		return b, sub, err
 	}
 	if !c.IsAdmin() && !c.Is(sub) {
 		return b, sub, kumo.Unauthorized(c, "Only the subscriber itself or the app admin may manage this subscription")
 	}
-	if err := db.mayBucket(ctx, c, st, b, kumo.QueryObjectsInBucket); err != nil {
+	if err := s.acls.mayBucket(ctx, c, st, b, kumo.QueryObjectsInBucket); err != nil {
 		return b, sub, err
 	}
 	return b, sub, nil
@@ -41,13 +50,13 @@ func subscriptionError(code kumo.Code, msg string, b kumo.BucketRef, sub kumo.Pr
 }
 
 // SubscribeBucket implements kumo.SubscriptionService.
-func (db *DB) SubscribeBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) error {
-	b, sub, err := db.subscription(ctx, c, b, sub)
+func (s *SubscriptionService) SubscribeBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) error {
+	b, sub, err := s.subscription(ctx, c, b, sub)
 	if err != nil {
 		return err
 	}
-	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := s.db.now()
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		if err := ensureBucket(ctx, tx, b, c, now); err != nil {
 			return err
 		}
@@ -64,13 +73,13 @@ func (db *DB) SubscribeBucket(ctx context.Context, c kumo.Caller, b kumo.BucketR
 }
 
 // BucketSubscribed implements kumo.SubscriptionService.
-func (db *DB) BucketSubscribed(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) error {
-	b, sub, err := db.subscription(ctx, c, b, sub)
+func (s *SubscriptionService) BucketSubscribed(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) error {
+	b, sub, err := s.subscription(ctx, c, b, sub)
 	if err != nil {
 		return err
 	}
 	var n int
-	err = db.queryRow(ctx, `SELECT COUNT(*) FROM bucket_subscriptions
+	err = s.db.queryRow(ctx, `SELECT COUNT(*) FROM bucket_subscriptions
 		WHERE app_id = ? AND scope = ? AND bucket = ? AND subscriber_kind = ? AND subscriber_id = ?`,
 		b.AppID, b.Scope.Key(), b.Name, int(sub.Kind), sub.ID).Scan(&n)
 	if err != nil {
@@ -83,12 +92,12 @@ func (db *DB) BucketSubscribed(ctx context.Context, c kumo.Caller, b kumo.Bucket
 }
 
 // UnsubscribeBucket implements kumo.SubscriptionService.
-func (db *DB) UnsubscribeBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) error {
-	b, sub, err := db.subscription(ctx, c, b, sub)
+func (s *SubscriptionService) UnsubscribeBucket(ctx context.Context, c kumo.Caller, b kumo.BucketRef, sub kumo.Principal) error {
+	b, sub, err := s.subscription(ctx, c, b, sub)
 	if err != nil {
 		return err
 	}
-	return db.writeTx(ctx, func(tx *Tx) error {
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, `DELETE FROM bucket_subscriptions
 			WHERE app_id = ? AND scope = ? AND bucket = ? AND subscriber_kind = ? AND subscriber_id = ?`,
 			b.AppID, b.Scope.Key(), b.Name, int(sub.Kind), sub.ID)

@@ -10,9 +10,24 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// ThingService implements kumo.ThingService, kumo.ThingQueryService and the
+// broker's presence service: things, their owners (ownership.go) and their
+// online status.
+type ThingService struct {
+	db     *DB
+	apps   *AppService
+	tokens *TokenService
+	groups *GroupService
+	acls   *ACLService
+	ledger *DeliveryLedger
+}
+
+var _ kumo.ThingService = (*ThingService)(nil)
+var _ kumo.ThingQueryService = (*ThingService)(nil)
+
 // RegisterThing implements kumo.ThingService.
-func (db *DB) RegisterThing(ctx context.Context, c kumo.Caller, r kumo.ThingRegistration, withToken bool) (kumo.Thing, *kumo.Token, error) {
-	hash, err := db.Hasher.HashPassword(r.Password)
+func (s *ThingService) RegisterThing(ctx context.Context, c kumo.Caller, r kumo.ThingRegistration, withToken bool) (kumo.Thing, *kumo.Token, error) {
+	hash, err := s.db.Hasher.HashPassword(r.Password)
 	if err != nil {
 		return kumo.Thing{}, nil, err
 	}
@@ -20,22 +35,22 @@ func (db *DB) RegisterThing(ctx context.Context, c kumo.Caller, r kumo.ThingRegi
 	if err != nil {
 		return kumo.Thing{}, nil, err
 	}
-	t := kumo.Thing{ID: kumo.NewThingID(), VendorThingID: r.VendorThingID, Fields: r.Fields, Created: db.now()}
+	t := kumo.Thing{ID: kumo.NewThingID(), VendorThingID: r.VendorThingID, Fields: r.Fields, Created: s.db.now()}
 	var tok *kumo.Token
 	if withToken {
 		tok = &kumo.Token{AccessToken: kumo.NewToken(), ExpiresIn: kumo.NeverExpires, PrincipalID: t.ID}
 	}
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO things (app_id, id, vendor_thing_id, password_hash, fields, disabled, online, online_modified, created, modified)
 			VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?)`, c.AppID, t.ID, t.VendorThingID, hash, string(fields), t.Created, t.Created)
-		if db.dialect.IsUniqueViolation(err) {
+		if s.db.dialect.IsUniqueViolation(err) {
 			return kumo.Errorf(kumo.ErrThingAlreadyExists, "Thing with vendor thing ID %s already exists", r.VendorThingID).
 				With("appID", c.AppID).With("field", "vendorThingID").With("value", r.VendorThingID)
 		}
 		if err != nil || tok == nil {
 			return err
 		}
-		return db.insertToken(ctx, tx, tok.AccessToken, kumo.Caller{AppID: c.AppID, Kind: kumo.ThingCaller, ID: t.ID}, 0)
+		return s.tokens.insertToken(ctx, tx, tok.AccessToken, kumo.Caller{AppID: c.AppID, Kind: kumo.ThingCaller, ID: t.ID}, 0)
 	})
 	if err != nil {
 		return kumo.Thing{}, nil, err
@@ -44,12 +59,12 @@ func (db *DB) RegisterThing(ctx context.Context, c kumo.Caller, r kumo.ThingRegi
 }
 
 // FindThing implements kumo.ThingService.
-func (db *DB) FindThing(ctx context.Context, c kumo.Caller, selector string) (kumo.Thing, error) {
-	t, err := db.thing(ctx, c.AppID, selector)
+func (s *ThingService) FindThing(ctx context.Context, c kumo.Caller, selector string) (kumo.Thing, error) {
+	t, err := s.thing(ctx, c.AppID, selector)
 	if err != nil {
 		return t, err
 	}
-	ok, err := db.managesThing(ctx, c, t.ID, true)
+	ok, err := s.managesThing(ctx, c, t.ID, true)
 	if err != nil {
 		return kumo.Thing{}, err
 	}
@@ -60,7 +75,7 @@ func (db *DB) FindThing(ctx context.Context, c kumo.Caller, selector string) (ku
 }
 
 // thing loads the thing named by selector without any permission check.
-func (db *DB) thing(ctx context.Context, appID, selector string) (kumo.Thing, error) {
+func (s *ThingService) thing(ctx context.Context, appID, selector string) (kumo.Thing, error) {
 	col, val, field := "id", selector, "thingID"
 	if v, ok := strings.CutPrefix(selector, "VENDOR_THING_ID:"); ok {
 		col, val, field = "vendor_thing_id", v, "vendorThingID"
@@ -69,7 +84,7 @@ func (db *DB) thing(ctx context.Context, appID, selector string) (kumo.Thing, er
 		t      kumo.Thing
 		fields string
 	)
-	err := db.queryRow(ctx, `SELECT id, vendor_thing_id, fields, disabled, online, online_modified, created
+	err := s.db.queryRow(ctx, `SELECT id, vendor_thing_id, fields, disabled, online, online_modified, created
 		FROM things WHERE app_id = ? AND `+col+` = ?`, appID, val).
 		Scan(&t.ID, &t.VendorThingID, &fields, &t.Disabled, &t.Online, &t.OnlineModified, &t.Created)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -89,22 +104,22 @@ func (db *DB) thing(ctx context.Context, appID, selector string) (kumo.Thing, er
 
 // thingID resolves a thing selector to a thing ID. A plain thing ID is
 // checked to exist only when check is set.
-func (db *DB) thingID(ctx context.Context, appID, selector string, check bool) (string, error) {
+func (s *ThingService) thingID(ctx context.Context, appID, selector string, check bool) (string, error) {
 	if !check && !strings.HasPrefix(selector, "VENDOR_THING_ID:") {
 		return selector, nil
 	}
-	t, err := db.thing(ctx, appID, selector)
+	t, err := s.thing(ctx, appID, selector)
 	return t.ID, err
 }
 
 // UpdateThing implements kumo.ThingService.
-func (db *DB) UpdateThing(ctx context.Context, c kumo.Caller, selector string, fields map[string]any) error {
-	t, err := db.thingFor(ctx, c, selector, true, "Updating")
+func (s *ThingService) UpdateThing(ctx context.Context, c kumo.Caller, selector string, fields map[string]any) error {
+	t, err := s.thingFor(ctx, c, selector, true, "Updating")
 	if err != nil {
 		return err
 	}
-	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := s.db.now()
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		var current string
 		if err := tx.QueryRow(ctx, "SELECT fields FROM things WHERE app_id = ? AND id = ?", c.AppID, t.ID).Scan(&current); err != nil {
 			return err
@@ -266,34 +281,34 @@ func dropOwnerPushes(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 }
 
 // DeleteThing implements kumo.ThingService.
-func (db *DB) DeleteThing(ctx context.Context, c kumo.Caller, selector string) error {
+func (s *ThingService) DeleteThing(ctx context.Context, c kumo.Caller, selector string) error {
 	if !c.IsAdmin() {
 		return kumo.Unauthorized(c, "Only the app admin may delete a thing")
 	}
-	t, err := db.thing(ctx, c.AppID, selector)
+	t, err := s.thing(ctx, c.AppID, selector)
 	if err != nil {
 		return err
 	}
 	var dropped []kumo.DeliveryRecord
-	err = db.writeTx(ctx, func(tx *Tx) (err error) {
+	err = s.db.writeTx(ctx, func(tx *Tx) (err error) {
 		dropped, err = deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.ThingCaller, ID: t.ID}, "things")
 		return err
 	})
 	if err == nil {
-		db.record(ctx, dropped)
-		db.emptyTrash(ctx, db.Log)
+		s.ledger.record(ctx, dropped)
+		s.db.emptyTrash(ctx, s.db.Log)
 	}
 	return err
 }
 
 // SetThingDisabled implements kumo.ThingService.
-func (db *DB) SetThingDisabled(ctx context.Context, c kumo.Caller, selector string, disabled bool) error {
-	t, err := db.thingFor(ctx, c, selector, false, "Enabling or disabling")
+func (s *ThingService) SetThingDisabled(ctx context.Context, c kumo.Caller, selector string, disabled bool) error {
+	t, err := s.thingFor(ctx, c, selector, false, "Enabling or disabling")
 	if err != nil {
 		return err
 	}
-	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := s.db.now()
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, "UPDATE things SET disabled = ?, modified = ? WHERE app_id = ? AND id = ?",
 			boolInt(disabled), now, c.AppID, t.ID); err != nil {
 			return err
@@ -311,9 +326,9 @@ func (db *DB) SetThingDisabled(ctx context.Context, c kumo.Caller, selector stri
 // SetThingOnline implements kumo.PresenceService. A change older than the
 // recorded one (two nodes reporting a reconnection out of order) is
 // ignored.
-func (db *DB) SetThingOnline(ctx context.Context, appID, thingID string, online bool) error {
-	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+func (s *ThingService) SetThingOnline(ctx context.Context, appID, thingID string, online bool) error {
+	now := s.db.now()
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, "UPDATE things SET online = ?, online_modified = ? WHERE app_id = ? AND id = ? AND online_modified <= ?",
 			boolInt(online), now, appID, thingID, now)
 		if err != nil {
@@ -333,20 +348,20 @@ func (db *DB) SetThingOnline(ctx context.Context, appID, thingID string, online 
 }
 
 // ChangeVendorThingID implements kumo.ThingService.
-func (db *DB) ChangeVendorThingID(ctx context.Context, c kumo.Caller, selector, vendorThingID, password string) error {
-	t, err := db.thingFor(ctx, c, selector, true, "Changing the vendor thing ID of")
+func (s *ThingService) ChangeVendorThingID(ctx context.Context, c kumo.Caller, selector, vendorThingID, password string) error {
+	t, err := s.thingFor(ctx, c, selector, true, "Changing the vendor thing ID of")
 	if err != nil {
 		return err
 	}
-	hash, err := db.Hasher.HashPassword(password)
+	hash, err := s.db.Hasher.HashPassword(password)
 	if err != nil {
 		return err
 	}
-	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := s.db.now()
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(ctx, "UPDATE things SET vendor_thing_id = ?, password_hash = ?, modified = ? WHERE app_id = ? AND id = ?",
 			vendorThingID, hash, now, c.AppID, t.ID)
-		if db.dialect.IsUniqueViolation(err) {
+		if s.db.dialect.IsUniqueViolation(err) {
 			return kumo.Errorf(kumo.ErrThingAlreadyExists, "Thing with vendor thing ID %s already exists", vendorThingID).
 				With("appID", c.AppID).With("field", "vendorThingID").With("value", vendorThingID)
 		}
@@ -357,20 +372,20 @@ func (db *DB) ChangeVendorThingID(ctx context.Context, c kumo.Caller, selector, 
 }
 
 // ChangeThingPassword implements kumo.ThingService.
-func (db *DB) ChangeThingPassword(ctx context.Context, c kumo.Caller, selector, password string) error {
-	t, err := db.thingFor(ctx, c, selector, true, "Changing the password of")
+func (s *ThingService) ChangeThingPassword(ctx context.Context, c kumo.Caller, selector, password string) error {
+	t, err := s.thingFor(ctx, c, selector, true, "Changing the password of")
 	if err != nil {
 		return err
 	}
 	if !kumo.ValidThingPassword(password) {
 		return kumo.InvalidInput(map[string]string{"newPassword": "must be 1 to 200 printable ASCII characters"})
 	}
-	hash, err := db.Hasher.HashPassword(password)
+	hash, err := s.db.Hasher.HashPassword(password)
 	if err != nil {
 		return err
 	}
-	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := s.db.now()
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		// As for the vendor thing ID, the thing's tokens stay; its MQTT
 		// credentials are replaced (it reads them again with its token).
 		_, err := tx.Exec(ctx, "UPDATE things SET password_hash = ?, modified = ? WHERE app_id = ? AND id = ?", hash, now, c.AppID, t.ID)

@@ -16,7 +16,7 @@ import (
 // (kumo.Query.Selects and Compare): thing queries are an operator's and
 // an owner's tool over at most an app's things, not a hot path. The
 // paginationKey is an offset in that order.
-func (db *DB) QueryThings(ctx context.Context, c kumo.Caller, q kumo.Query) ([]kumo.Thing, string, error) {
+func (s *ThingService) QueryThings(ctx context.Context, c kumo.Caller, q kumo.Query) ([]kumo.Thing, string, error) {
 	if !c.IsAdmin() && c.Kind != kumo.UserCaller {
 		return nil, "", kumo.Unauthorized(c, "Only the app admin and users may query things")
 	}
@@ -31,13 +31,13 @@ func (db *DB) QueryThings(ctx context.Context, c kumo.Caller, q kumo.Query) ([]k
 		}
 		offset = n
 	}
-	users, groups, err := db.thingOwners(ctx, c.AppID)
+	users, groups, err := s.thingOwners(ctx, c.AppID)
 	if err != nil {
 		return nil, "", err
 	}
 	var mine map[string]bool // the things a user may see
 	if !c.IsAdmin() {
-		myGroups, err := db.callerGroups(ctx, c)
+		myGroups, err := s.acls.callerGroups(ctx, c)
 		if err != nil {
 			return nil, "", err
 		}
@@ -55,7 +55,7 @@ func (db *DB) QueryThings(ctx context.Context, c kumo.Caller, q kumo.Query) ([]k
 			}
 		}
 	}
-	rows, err := db.query(ctx, `SELECT id, vendor_thing_id, fields, disabled, online, online_modified, created
+	rows, err := s.db.query(ctx, `SELECT id, vendor_thing_id, fields, disabled, online, online_modified, created
 		FROM things WHERE app_id = ?`, c.AppID)
 	if err != nil {
 		return nil, "", err
@@ -107,8 +107,8 @@ func (db *DB) QueryThings(ctx context.Context, c kumo.Caller, q kumo.Query) ([]k
 }
 
 // thingOwners returns, per thing, the users and the groups that own it.
-func (db *DB) thingOwners(ctx context.Context, appID string) (users, groups map[string][]string, err error) {
-	rows, err := db.query(ctx, "SELECT thing_id, owner_kind, owner_id FROM thing_owners WHERE app_id = ?", appID)
+func (s *ThingService) thingOwners(ctx context.Context, appID string) (users, groups map[string][]string, err error) {
+	rows, err := s.db.query(ctx, "SELECT thing_id, owner_kind, owner_id FROM thing_owners WHERE app_id = ?", appID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -131,7 +131,7 @@ func (db *DB) thingOwners(ctx context.Context, appID string) (users, groups map[
 // QueryUsers implements kumo.UserQueryService, as QueryThings does: the
 // app's users evaluated by the reference evaluator, an offset as the
 // paginationKey.
-func (db *DB) QueryUsers(ctx context.Context, c kumo.Caller, q kumo.Query) ([]kumo.User, string, error) {
+func (s *UserService) QueryUsers(ctx context.Context, c kumo.Caller, q kumo.Query) ([]kumo.User, string, error) {
 	if !c.IsAdmin() {
 		return nil, "", kumo.Unauthorized(c, "Only the app admin may query users")
 	}
@@ -146,7 +146,7 @@ func (db *DB) QueryUsers(ctx context.Context, c kumo.Caller, q kumo.Query) ([]ku
 		}
 		offset = n
 	}
-	rows, err := db.query(ctx, `SELECT id FROM users WHERE app_id = ?`, c.AppID)
+	rows, err := s.db.query(ctx, `SELECT id FROM users WHERE app_id = ?`, c.AppID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -169,7 +169,7 @@ func (db *DB) QueryUsers(ctx context.Context, c kumo.Caller, q kumo.Query) ([]ku
 	}
 	var hits []hit
 	for _, id := range ids {
-		u, err := db.user(ctx, c.AppID, id)
+		u, err := s.user(ctx, c.AppID, id)
 		if kumo.ErrorCode(err) == kumo.ErrUserNotFound {
 			continue // deleted meanwhile
 		}

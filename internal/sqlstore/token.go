@@ -9,9 +9,18 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// TokenService implements kumo.TokenService: logins, refresh tokens and the
+// resolution of access tokens to callers, through a cache of recent tokens.
+type TokenService struct {
+	db   *DB
+	apps *AppService
+}
+
+var _ kumo.TokenService = (*TokenService)(nil)
+
 // Login implements kumo.TokenService.
-func (db *DB) Login(ctx context.Context, appID string, r kumo.LoginRequest) (kumo.Token, error) {
-	app, err := db.FindApp(ctx, appID)
+func (s *TokenService) Login(ctx context.Context, appID string, r kumo.LoginRequest) (kumo.Token, error) {
+	app, err := s.apps.FindApp(ctx, appID)
 	if err != nil {
 		return kumo.Token{}, err
 	}
@@ -19,32 +28,32 @@ func (db *DB) Login(ctx context.Context, appID string, r kumo.LoginRequest) (kum
 	case kumo.GrantClientCredentials:
 		switch r.ClientID {
 		case app.ClientID:
-			ok, err := db.checkClientSecret(ctx, app.ID, r.ClientSecret)
+			ok, err := s.apps.checkClientSecret(ctx, app.ID, r.ClientSecret)
 			if err != nil {
 				return kumo.Token{}, err
 			}
 			if !ok {
 				return kumo.Token{}, kumo.ErrLoginFailed()
 			}
-			return db.issueToken(ctx, kumo.Caller{AppID: app.ID, Kind: kumo.Admin, ID: app.ClientID}, r.ExpiresAt, kumo.AppParams{}, false)
+			return s.issueToken(ctx, kumo.Caller{AppID: app.ID, Kind: kumo.Admin, ID: app.ClientID}, r.ExpiresAt, kumo.AppParams{}, false)
 		case app.ID, app.Key:
 			// The app-level ("anonymous") token: client_id is the app ID and
 			// the secret is not checked (ebisu sends "dummy"). It grants no
 			// more than an anonymous request already has.
-			return db.issueToken(ctx, kumo.Caller{AppID: app.ID, Kind: kumo.Anonymous}, r.ExpiresAt, kumo.AppParams{}, false)
+			return s.issueToken(ctx, kumo.Caller{AppID: app.ID, Kind: kumo.Anonymous}, r.ExpiresAt, kumo.AppParams{}, false)
 		}
 		return kumo.Token{}, kumo.ErrLoginFailed()
 	case kumo.GrantPassword:
-		p, err := db.params(ctx, app.ID)
+		p, err := s.apps.params(ctx, app.ID)
 		if err != nil {
 			return kumo.Token{}, err
 		}
 		if r.IsThingLogin() {
-			return db.loginThing(ctx, app.ID, p, r)
+			return s.loginThing(ctx, app.ID, p, r)
 		}
-		return db.loginUser(ctx, app.ID, p, r)
+		return s.loginUser(ctx, app.ID, p, r)
 	case kumo.GrantRefreshToken:
-		return db.refresh(ctx, app.ID, r)
+		return s.refresh(ctx, app.ID, r)
 	}
 	return kumo.Token{}, kumo.Errorf(kumo.ErrInvalidGrant, "Unsupported grant_type %q", r.GrantType).
 		With("error", "unsupported_grant_type").With("error_description", "Unsupported grant_type")
@@ -53,10 +62,10 @@ func (db *DB) Login(ctx context.Context, appID string, r kumo.LoginRequest) (kum
 // issueToken issues an access token to c, and a refresh token with it
 // when withRefresh is set and the app has refresh tokens on. A login that
 // asks for no expiry gets the app's default lifetime.
-func (db *DB) issueToken(ctx context.Context, c kumo.Caller, expiresAt int64, p kumo.AppParams, withRefresh bool) (kumo.Token, error) {
-	tok := newToken(db.now(), c, &expiresAt, p, withRefresh)
-	err := db.writeTx(ctx, func(tx *Tx) error {
-		return db.insertTokens(ctx, tx, tok, c, expiresAt)
+func (s *TokenService) issueToken(ctx context.Context, c kumo.Caller, expiresAt int64, p kumo.AppParams, withRefresh bool) (kumo.Token, error) {
+	tok := newToken(s.db.now(), c, &expiresAt, p, withRefresh)
+	err := s.db.writeTx(ctx, func(tx *Tx) error {
+		return s.insertTokens(ctx, tx, tok, c, expiresAt)
 	})
 	return tok, err
 }
@@ -82,19 +91,19 @@ func newToken(now int64, c kumo.Caller, expiresAt *int64, p kumo.AppParams, with
 
 // insertTokens stores tok's access token and, when it has one, its
 // refresh token.
-func (db *DB) insertTokens(ctx context.Context, tx *Tx, tok kumo.Token, c kumo.Caller, expiresAt int64) error {
-	if err := db.insertToken(ctx, tx, tok.AccessToken, c, expiresAt); err != nil || tok.RefreshToken == "" {
+func (s *TokenService) insertTokens(ctx context.Context, tx *Tx, tok kumo.Token, c kumo.Caller, expiresAt int64) error {
+	if err := s.insertToken(ctx, tx, tok.AccessToken, c, expiresAt); err != nil || tok.RefreshToken == "" {
 		return err
 	}
 	_, err := tx.Exec(ctx, "INSERT INTO refresh_tokens (key, app_id, kind, principal_id, access_key, created) VALUES (?, ?, ?, ?, ?, ?)",
-		kumo.TokenKey(tok.RefreshToken), c.AppID, int(c.Kind), c.ID, kumo.TokenKey(tok.AccessToken), db.now())
+		kumo.TokenKey(tok.RefreshToken), c.AppID, int(c.Kind), c.ID, kumo.TokenKey(tok.AccessToken), s.db.now())
 	return err
 }
 
 // refresh trades a refresh token for a new access token and refresh
 // token; both old ones stop working (a refresh token is used once).
-func (db *DB) refresh(ctx context.Context, appID string, r kumo.LoginRequest) (kumo.Token, error) {
-	p, err := db.params(ctx, appID)
+func (s *TokenService) refresh(ctx context.Context, appID string, r kumo.LoginRequest) (kumo.Token, error) {
+	p, err := s.apps.params(ctx, appID)
 	if err != nil {
 		return kumo.Token{}, err
 	}
@@ -103,7 +112,7 @@ func (db *DB) refresh(ctx context.Context, appID string, r kumo.LoginRequest) (k
 	}
 	key := kumo.TokenKey(r.RefreshToken)
 	var tok kumo.Token
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		var (
 			kind      int
 			accessKey string
@@ -132,35 +141,35 @@ func (db *DB) refresh(ctx context.Context, appID string, r kumo.LoginRequest) (k
 			return err
 		}
 		expiresAt := r.ExpiresAt
-		tok = newToken(db.now(), c, &expiresAt, p, true)
-		return db.insertTokens(ctx, tx, tok, c, expiresAt)
+		tok = newToken(s.db.now(), c, &expiresAt, p, true)
+		return s.insertTokens(ctx, tx, tok, c, expiresAt)
 	})
 	return tok, err
 }
 
-func (db *DB) insertToken(ctx context.Context, tx *Tx, token string, c kumo.Caller, expiresAt int64) error {
+func (s *TokenService) insertToken(ctx context.Context, tx *Tx, token string, c kumo.Caller, expiresAt int64) error {
 	_, err := tx.Exec(ctx, "INSERT INTO tokens (key, app_id, kind, principal_id, expires, created) VALUES (?, ?, ?, ?, ?, ?)",
-		kumo.TokenKey(token), c.AppID, int(c.Kind), c.ID, expiresAt, db.now())
+		kumo.TokenKey(token), c.AppID, int(c.Kind), c.ID, expiresAt, s.db.now())
 	return err
 }
 
 // Authenticate implements kumo.TokenService.
-func (db *DB) Authenticate(ctx context.Context, appID, token string) (kumo.Caller, error) {
+func (s *TokenService) Authenticate(ctx context.Context, appID, token string) (kumo.Caller, error) {
 	key := kumo.TokenKey(token)
-	cc, cached, gen := db.cachedToken(ctx, key)
+	cc, cached, gen := s.cachedToken(ctx, key)
 	c, expires := cc.caller, cc.expires
 	var err error
 	if !cached {
 		var kind int
-		err = db.queryRow(ctx, "SELECT app_id, kind, principal_id, expires FROM tokens WHERE key = ?", key).
+		err = s.db.queryRow(ctx, "SELECT app_id, kind, principal_id, expires FROM tokens WHERE key = ?", key).
 			Scan(&c.AppID, &kind, &c.ID, &expires)
 		c.Kind = kumo.CallerKind(kind)
 		if err == nil {
-			db.cacheToken(key, cachedCaller{caller: c, expires: expires}, gen)
+			s.cacheToken(key, cachedCaller{caller: c, expires: expires}, gen)
 		}
 	}
 	switch {
-	case errors.Is(err, sql.ErrNoRows) || err == nil && (c.AppID != appID || expires > 0 && expires < db.now()):
+	case errors.Is(err, sql.ErrNoRows) || err == nil && (c.AppID != appID || expires > 0 && expires < s.db.now()):
 		return kumo.Caller{}, kumo.Errorf(kumo.ErrWrongToken, "The provided token is not valid").
 			With("appID", appID).With("accessToken", token)
 	case err != nil:
@@ -169,39 +178,39 @@ func (db *DB) Authenticate(ctx context.Context, appID, token string) (kumo.Calle
 	return c, nil
 }
 
-func (db *DB) loginThing(ctx context.Context, appID string, p kumo.AppParams, r kumo.LoginRequest) (kumo.Token, error) {
+func (s *TokenService) loginThing(ctx context.Context, appID string, p kumo.AppParams, r kumo.LoginRequest) (kumo.Token, error) {
 	col, val := "id", r.Username
 	if v, ok := strings.CutPrefix(r.Username, "VENDOR_THING_ID:"); ok {
 		col, val = "vendor_thing_id", v
 	}
 	var id, hash string
 	var disabled bool
-	err := db.queryRow(ctx, "SELECT id, password_hash, disabled FROM things WHERE app_id = ? AND "+col+" = ?", appID, val).
+	err := s.db.queryRow(ctx, "SELECT id, password_hash, disabled FROM things WHERE app_id = ? AND "+col+" = ?", appID, val).
 		Scan(&id, &hash, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
-		db.Hasher.CheckPassword(db.dummyHash(), r.Password) // the same work as a wrong password
+		s.db.Hasher.CheckPassword(s.dummyHash(), r.Password) // the same work as a wrong password
 		return kumo.Token{}, kumo.ErrLoginFailed()
 	}
 	if err != nil {
 		return kumo.Token{}, err
 	}
-	return db.passwordLogin(ctx, kumo.Caller{AppID: appID, Kind: kumo.ThingCaller, ID: id}, hash, disabled, p, r)
+	return s.passwordLogin(ctx, kumo.Caller{AppID: appID, Kind: kumo.ThingCaller, ID: id}, hash, disabled, p, r)
 }
 
-func (db *DB) loginUser(ctx context.Context, appID string, p kumo.AppParams, r kumo.LoginRequest) (kumo.Token, error) {
+func (s *TokenService) loginUser(ctx context.Context, appID string, p kumo.AppParams, r kumo.LoginRequest) (kumo.Token, error) {
 	where, args := userWhere(userLoginColumn(r.Username))
 	var id, hash string
 	var disabled bool
-	err := db.queryRow(ctx, "SELECT id, password_hash, disabled FROM users WHERE app_id = ? AND "+where, append([]any{appID}, args...)...).
+	err := s.db.queryRow(ctx, "SELECT id, password_hash, disabled FROM users WHERE app_id = ? AND "+where, append([]any{appID}, args...)...).
 		Scan(&id, &hash, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
-		db.Hasher.CheckPassword(db.dummyHash(), r.Password) // the same work as a wrong password
+		s.db.Hasher.CheckPassword(s.dummyHash(), r.Password) // the same work as a wrong password
 		return kumo.Token{}, kumo.ErrLoginFailed()
 	}
 	if err != nil {
 		return kumo.Token{}, err
 	}
-	return db.passwordLogin(ctx, kumo.Caller{AppID: appID, Kind: kumo.UserCaller, ID: id}, hash, disabled, p, r)
+	return s.passwordLogin(ctx, kumo.Caller{AppID: appID, Kind: kumo.UserCaller, ID: id}, hash, disabled, p, r)
 }
 
 // passwordLogin checks the password of a user or thing c, with the app's
@@ -211,21 +220,21 @@ func (db *DB) loginUser(ctx context.Context, appID string, p kumo.AppParams, r k
 // password is checked (reserveAttempt), in a write, so that concurrent
 // attempts cannot check more passwords than the limit; a success then
 // takes its count back and clears the count (loginSucceeded).
-func (db *DB) passwordLogin(ctx context.Context, c kumo.Caller, hash string, disabled bool, p kumo.AppParams, r kumo.LoginRequest) (kumo.Token, error) {
+func (s *TokenService) passwordLogin(ctx context.Context, c kumo.Caller, hash string, disabled bool, p kumo.AppParams, r kumo.LoginRequest) (kumo.Token, error) {
 	lockout := p.MaxLoginAttempts > 0
 	if lockout {
-		if err := db.reserveAttempt(ctx, c, p); err != nil {
+		if err := s.reserveAttempt(ctx, c, p); err != nil {
 			if kumo.ErrorCode(err) == kumo.ErrInvalidGrant {
-				db.Hasher.CheckPassword(hash, r.Password) // the same work as an unlocked login
+				s.db.Hasher.CheckPassword(hash, r.Password) // the same work as an unlocked login
 			}
 			return kumo.Token{}, err
 		}
 	}
 	if hash == "" { // a pseudo user: no password matches, after the same work
-		db.Hasher.CheckPassword(db.dummyHash(), r.Password)
+		s.db.Hasher.CheckPassword(s.dummyHash(), r.Password)
 		return kumo.Token{}, kumo.ErrLoginFailed()
 	}
-	if !db.Hasher.CheckPassword(hash, r.Password) {
+	if !s.db.Hasher.CheckPassword(hash, r.Password) {
 		return kumo.Token{}, kumo.ErrLoginFailed() // the reservation stands as the failure
 	}
 	if disabled {
@@ -236,14 +245,14 @@ func (db *DB) passwordLogin(ctx context.Context, c kumo.Caller, hash string, dis
 		return kumo.Token{}, kumo.ErrLoginFailed().With("error_description", "The "+what+" is disabled")
 	}
 	expiresAt := r.ExpiresAt
-	tok := newToken(db.now(), c, &expiresAt, p, true)
-	err := db.writeTx(ctx, func(tx *Tx) error {
+	tok := newToken(s.db.now(), c, &expiresAt, p, true)
+	err := s.db.writeTx(ctx, func(tx *Tx) error {
 		if lockout {
-			if err := loginSucceeded(ctx, tx, c, p, db.now()); err != nil {
+			if err := loginSucceeded(ctx, tx, c, p, s.db.now()); err != nil {
 				return err
 			}
 		}
-		return db.insertTokens(ctx, tx, tok, c, expiresAt)
+		return s.insertTokens(ctx, tx, tok, c, expiresAt)
 	})
 	return tok, err
 }
@@ -251,9 +260,9 @@ func (db *DB) passwordLogin(ctx context.Context, c kumo.Caller, hash string, dis
 // reserveAttempt counts a login attempt of c as a failure, within a write,
 // and locks c when the count reaches the app's maximum. It returns Kii's
 // "The login name is locked" while c is locked.
-func (db *DB) reserveAttempt(ctx context.Context, c kumo.Caller, p kumo.AppParams) error {
-	return db.writeTx(ctx, func(tx *Tx) error {
-		now := db.now()
+func (s *TokenService) reserveAttempt(ctx context.Context, c kumo.Caller, p kumo.AppParams) error {
+	return s.db.writeTx(ctx, func(tx *Tx) error {
+		now := s.db.now()
 		var failures, since, lockedUntil int64
 		err := tx.QueryRow(ctx, "SELECT failures, since, locked_until FROM login_failures WHERE app_id = ? AND principal_id = ?"+tx.db.rowLock,
 			c.AppID, c.ID).Scan(&failures, &since, &lockedUntil)
@@ -341,9 +350,9 @@ func userLoginColumn(u string) (string, string) {
 // dummyHash returns a hash of a random password made with the store's
 // hasher, to check passwords against when there is no principal: a
 // login name that does not exist costs the same time as a wrong password.
-func (db *DB) dummyHash() string {
-	db.dummyOnce.Do(func() {
-		db.dummy, _ = db.Hasher.HashPassword(kumo.NewToken())
+func (s *TokenService) dummyHash() string {
+	s.db.dummyOnce.Do(func() {
+		s.db.dummy, _ = s.db.Hasher.HashPassword(kumo.NewToken())
 	})
-	return db.dummy
+	return s.db.dummy
 }

@@ -8,11 +8,19 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// TopicService implements kumo.TopicService: topics and their subscriptions.
+type TopicService struct {
+	db   *DB
+	acls *ACLService
+}
+
+var _ kumo.TopicService = (*TopicService)(nil)
+
 // topic loads topic t (canonical scope), or TOPIC_NOT_FOUND.
-func (db *DB) topic(ctx context.Context, t kumo.TopicRef) (kumo.Topic, error) {
+func (ts *TopicService) topic(ctx context.Context, t kumo.TopicRef) (kumo.Topic, error) {
 	var creator string
 	tp := kumo.Topic{Ref: t}
-	err := db.queryRow(ctx, "SELECT created, creator FROM topics WHERE app_id = ? AND scope = ? AND name = ?",
+	err := ts.db.queryRow(ctx, "SELECT created, creator FROM topics WHERE app_id = ? AND scope = ? AND name = ?",
 		t.AppID, t.Scope.Key(), t.Name).Scan(&tp.Created, &creator)
 	if errors.Is(err, sql.ErrNoRows) {
 		return tp, kumo.TopicNotFound(t)
@@ -24,31 +32,31 @@ func (db *DB) topic(ctx context.Context, t kumo.TopicRef) (kumo.Topic, error) {
 // resolveTopic refuses anonymous callers (topics need a token: a topic's
 // ACL cannot name ANONYMOUS_USER), resolves t's scope and loads the
 // caller's standing in it.
-func (db *DB) resolveTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef) (kumo.TopicRef, kumo.Standing, error) {
+func (ts *TopicService) resolveTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef) (kumo.TopicRef, kumo.Standing, error) {
 	if c.Kind == kumo.Anonymous {
 		return t, kumo.Standing{}, kumo.Unauthorized(c, "Topics need a user or thing token")
 	}
-	b, st, err := db.resolveBucket(ctx, c, kumo.BucketRef{AppID: t.AppID, Scope: t.Scope})
+	b, st, err := ts.acls.resolveBucket(ctx, c, kumo.BucketRef{AppID: t.AppID, Scope: t.Scope})
 	t.Scope = b.Scope
 	return t, st, err
 }
 
 // CreateTopic implements kumo.TopicService.
-func (db *DB) CreateTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef) error {
-	t, st, err := db.resolveTopic(ctx, c, t)
+func (ts *TopicService) CreateTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef) error {
+	t, st, err := ts.resolveTopic(ctx, c, t)
 	if err != nil {
 		return err
 	}
 	scope := kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: t.AppID, Scope: t.Scope}}
-	ok, err := db.allowed(ctx, c, st, scope, kumo.CreateNewTopic, nil)
+	ok, err := ts.acls.allowed(ctx, c, st, scope, kumo.CreateNewTopic, nil)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return kumo.Unauthorized(c, "The caller may not create topic %s", t.Name)
 	}
-	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := ts.db.now()
+	return ts.db.writeTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, "INSERT INTO topics (app_id, scope, name, created, creator) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
 			t.AppID, t.Scope.Key(), t.Name, now, owner(c))
 		if err != nil {
@@ -62,22 +70,22 @@ func (db *DB) CreateTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef) e
 }
 
 // TopicExists implements kumo.TopicService.
-func (db *DB) TopicExists(ctx context.Context, c kumo.Caller, t kumo.TopicRef) error {
-	t, _, err := db.resolveTopic(ctx, c, t)
+func (ts *TopicService) TopicExists(ctx context.Context, c kumo.Caller, t kumo.TopicRef) error {
+	t, _, err := ts.resolveTopic(ctx, c, t)
 	if err != nil {
 		return err
 	}
-	_, err = db.topic(ctx, t)
+	_, err = ts.topic(ctx, t)
 	return err
 }
 
 // DeleteTopic implements kumo.TopicService.
-func (db *DB) DeleteTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef) error {
-	t, st, err := db.resolveTopic(ctx, c, t)
+func (ts *TopicService) DeleteTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef) error {
+	t, st, err := ts.resolveTopic(ctx, c, t)
 	if err != nil {
 		return err
 	}
-	tp, err := db.topic(ctx, t)
+	tp, err := ts.topic(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -86,7 +94,7 @@ func (db *DB) DeleteTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef) e
 	if !kumo.MayEditACL(c, kumo.TopicACL(t), st, kumo.ACLOwners{Creator: tp.Creator}) {
 		return kumo.Unauthorized(c, "The caller may not delete topic %s", t.Name)
 	}
-	return db.writeTx(ctx, func(tx *Tx) error {
+	return ts.db.writeTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, "DELETE FROM topics WHERE app_id = ? AND scope = ? AND name = ?", t.AppID, t.Scope.Key(), t.Name)
 		if err != nil {
 			return err
@@ -103,8 +111,8 @@ func (db *DB) DeleteTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef) e
 }
 
 // ListTopics implements kumo.TopicService.
-func (db *DB) ListTopics(ctx context.Context, c kumo.Caller, s kumo.Scope, after string, limit int) ([]kumo.TopicRef, error) {
-	t, st, err := db.resolveTopic(ctx, c, kumo.TopicRef{AppID: c.AppID, Scope: s})
+func (ts *TopicService) ListTopics(ctx context.Context, c kumo.Caller, s kumo.Scope, after string, limit int) ([]kumo.TopicRef, error) {
+	t, st, err := ts.resolveTopic(ctx, c, kumo.TopicRef{AppID: c.AppID, Scope: s})
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +122,7 @@ func (db *DB) ListTopics(ctx context.Context, c kumo.Caller, s kumo.Scope, after
 	if s.Kind != kumo.ScopeApp && !kumo.ImplicitlyAllowed(c, s, st, kumo.SubscribeToTopic) {
 		return nil, kumo.Unauthorized(c, "The caller may not list the topics of this scope")
 	}
-	rows, err := db.query(ctx, "SELECT name FROM topics WHERE app_id = ? AND scope = ? AND name > ? ORDER BY name LIMIT ?",
+	rows, err := ts.db.query(ctx, "SELECT name FROM topics WHERE app_id = ? AND scope = ? AND name > ? ORDER BY name LIMIT ?",
 		c.AppID, s.Key(), after, limit)
 	if err != nil {
 		return nil, err
@@ -134,19 +142,19 @@ func (db *DB) ListTopics(ctx context.Context, c kumo.Caller, s kumo.Scope, after
 // topicSubscription resolves and checks a topic subscription request:
 // the caller must be the admin or the subscriber, and the topic must
 // exist. It returns the topic as stored.
-func (db *DB) topicSubscription(ctx context.Context, c kumo.Caller, t kumo.TopicRef, sub kumo.Principal) (kumo.Topic, kumo.Standing, kumo.Principal, error) {
-	t, st, err := db.resolveTopic(ctx, c, t)
+func (ts *TopicService) topicSubscription(ctx context.Context, c kumo.Caller, t kumo.TopicRef, sub kumo.Principal) (kumo.Topic, kumo.Standing, kumo.Principal, error) {
+	t, st, err := ts.resolveTopic(ctx, c, t)
 	if err != nil {
 		return kumo.Topic{Ref: t}, st, sub, err
 	}
-	sub, err = db.resolvePrincipal(ctx, c, sub)
+	sub, err = ts.acls.resolvePrincipal(ctx, c, sub)
 	if err != nil {
 		return kumo.Topic{Ref: t}, st, sub, err
 	}
 	if !c.IsAdmin() && !c.Is(sub) {
 		return kumo.Topic{Ref: t}, st, sub, kumo.Unauthorized(c, "Only the subscriber itself or the app admin may manage this subscription")
 	}
-	tp, err := db.topic(ctx, t)
+	tp, err := ts.topic(ctx, t)
 	return tp, st, sub, err
 }
 
@@ -162,21 +170,21 @@ func topicSubscriptionError(code kumo.Code, msg string, t kumo.TopicRef, sub kum
 }
 
 // SubscribeTopic implements kumo.TopicService.
-func (db *DB) SubscribeTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef, sub kumo.Principal) error {
-	tp, st, sub, err := db.topicSubscription(ctx, c, t, sub)
+func (ts *TopicService) SubscribeTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef, sub kumo.Principal) error {
+	tp, st, sub, err := ts.topicSubscription(ctx, c, t, sub)
 	if err != nil {
 		return err
 	}
 	t = tp.Ref
-	ok, err := db.allowed(ctx, c, st, kumo.TopicACL(t), kumo.SubscribeToTopic, &tp.Creator)
+	ok, err := ts.acls.allowed(ctx, c, st, kumo.TopicACL(t), kumo.SubscribeToTopic, &tp.Creator)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return kumo.Unauthorized(c, "The caller may not subscribe to topic %s", t.Name)
 	}
-	now := db.now()
-	return db.writeTx(ctx, func(tx *Tx) error {
+	now := ts.db.now()
+	return ts.db.writeTx(ctx, func(tx *Tx) error {
 		var n int
 		if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM topics WHERE app_id = ? AND scope = ? AND name = ?",
 			t.AppID, t.Scope.Key(), t.Name).Scan(&n); err != nil {
@@ -198,14 +206,14 @@ func (db *DB) SubscribeTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef
 }
 
 // TopicSubscribed implements kumo.TopicService.
-func (db *DB) TopicSubscribed(ctx context.Context, c kumo.Caller, t kumo.TopicRef, sub kumo.Principal) error {
-	tp, _, sub, err := db.topicSubscription(ctx, c, t, sub)
+func (ts *TopicService) TopicSubscribed(ctx context.Context, c kumo.Caller, t kumo.TopicRef, sub kumo.Principal) error {
+	tp, _, sub, err := ts.topicSubscription(ctx, c, t, sub)
 	if err != nil {
 		return err
 	}
 	t = tp.Ref
 	var n int
-	err = db.queryRow(ctx, `SELECT COUNT(*) FROM topic_subscriptions
+	err = ts.db.queryRow(ctx, `SELECT COUNT(*) FROM topic_subscriptions
 		WHERE app_id = ? AND scope = ? AND topic = ? AND subscriber_kind = ? AND subscriber_id = ?`,
 		t.AppID, t.Scope.Key(), t.Name, int(sub.Kind), sub.ID).Scan(&n)
 	if err != nil {
@@ -218,13 +226,13 @@ func (db *DB) TopicSubscribed(ctx context.Context, c kumo.Caller, t kumo.TopicRe
 }
 
 // UnsubscribeTopic implements kumo.TopicService.
-func (db *DB) UnsubscribeTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef, sub kumo.Principal) error {
-	tp, _, sub, err := db.topicSubscription(ctx, c, t, sub)
+func (ts *TopicService) UnsubscribeTopic(ctx context.Context, c kumo.Caller, t kumo.TopicRef, sub kumo.Principal) error {
+	tp, _, sub, err := ts.topicSubscription(ctx, c, t, sub)
 	if err != nil {
 		return err
 	}
 	t = tp.Ref
-	return db.writeTx(ctx, func(tx *Tx) error {
+	return ts.db.writeTx(ctx, func(tx *Tx) error {
 		res, err := tx.Exec(ctx, `DELETE FROM topic_subscriptions
 			WHERE app_id = ? AND scope = ? AND topic = ? AND subscriber_kind = ? AND subscriber_id = ?`,
 			t.AppID, t.Scope.Key(), t.Name, int(sub.Kind), sub.ID)
@@ -242,12 +250,12 @@ func (db *DB) UnsubscribeTopic(ctx context.Context, c kumo.Caller, t kumo.TopicR
 // appID; t's scope ID must be canonical. It checks no permission: it is
 // for the push path (a message already authorized), never for a client,
 // which is why it is not part of kumo.TopicService.
-func (db *DB) TopicSubscribers(ctx context.Context, appID string, t kumo.TopicRef) ([]kumo.Principal, error) {
-	rows, err := db.query(ctx, `SELECT subscriber_kind, subscriber_id FROM topic_subscriptions
+func (ts *TopicService) TopicSubscribers(ctx context.Context, appID string, t kumo.TopicRef) ([]kumo.Principal, error) {
+	rows, err := ts.db.query(ctx, `SELECT subscriber_kind, subscriber_id FROM topic_subscriptions
 		WHERE app_id = ? AND scope = ? AND topic = ? ORDER BY subscriber_kind, subscriber_id`,
 		appID, t.Scope.Key(), t.Name)
 	if err != nil {
-		return nil, db.readErr(err)
+		return nil, ts.db.readErr(err)
 	}
 	defer rows.Close()
 	var out []kumo.Principal

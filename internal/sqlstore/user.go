@@ -10,16 +10,27 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
+// UserService implements kumo.UserService and kumo.UserQueryService.
+type UserService struct {
+	db     *DB
+	apps   *AppService
+	tokens *TokenService
+	ledger *DeliveryLedger
+}
+
+var _ kumo.UserService = (*UserService)(nil)
+var _ kumo.UserQueryService = (*UserService)(nil)
+
 // RegisterUser implements kumo.UserService.
-func (db *DB) RegisterUser(ctx context.Context, c kumo.Caller, r kumo.UserRegistration, withToken bool) (kumo.User, *kumo.Token, error) {
+func (s *UserService) RegisterUser(ctx context.Context, c kumo.Caller, r kumo.UserRegistration, withToken bool) (kumo.User, *kumo.Token, error) {
 	hash := "" // a pseudo user has no password: no login matches it
 	if !r.Pseudo {
 		var err error
-		if hash, err = db.Hasher.HashPassword(r.Password); err != nil {
+		if hash, err = s.db.Hasher.HashPassword(r.Password); err != nil {
 			return kumo.User{}, nil, err
 		}
 	}
-	p, err := db.params(ctx, c.AppID)
+	p, err := s.apps.params(ctx, c.AppID)
 	if err != nil {
 		return kumo.User{}, nil, err
 	}
@@ -27,7 +38,7 @@ func (db *DB) RegisterUser(ctx context.Context, c kumo.Caller, r kumo.UserRegist
 	if err != nil {
 		return kumo.User{}, nil, err
 	}
-	now := db.now()
+	now := s.db.now()
 	u := kumo.User{ID: kumo.NewUserID(), LoginName: r.LoginName, Email: r.Email, Phone: r.Phone,
 		DisplayName: r.DisplayName, Country: r.Country, Locale: r.Locale, Custom: r.Custom, Created: now, Modified: now,
 		HasPassword: !r.Pseudo}
@@ -40,19 +51,19 @@ func (db *DB) RegisterUser(ctx context.Context, c kumo.Caller, r kumo.UserRegist
 		t := newToken(now, uc, &expiresAt, p, !r.Pseudo) // a pseudo user never gets a refresh token
 		tok = &t
 	}
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO users (app_id, id, login_name, email, phone, password_hash, display_name, country, locale, custom, disabled, created, modified)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
 			c.AppID, u.ID, nullString(u.LoginName), nullString(u.Email), nullString(u.Phone), hash,
 			u.DisplayName, u.Country, u.Locale, string(custom), now, now)
-		if db.dialect.IsUniqueViolation(err) {
+		if s.db.dialect.IsUniqueViolation(err) {
 			return kumo.Errorf(kumo.ErrUserAlreadyExists, "A user with the same login name, email address or phone number already exists").
 				With("appID", c.AppID)
 		}
 		if err != nil || tok == nil {
 			return err
 		}
-		return db.insertTokens(ctx, tx, *tok, uc, expiresAt)
+		return s.tokens.insertTokens(ctx, tx, *tok, uc, expiresAt)
 	})
 	if err != nil {
 		return kumo.User{}, nil, err
@@ -61,7 +72,7 @@ func (db *DB) RegisterUser(ctx context.Context, c kumo.Caller, r kumo.UserRegist
 }
 
 // FindUser implements kumo.UserService.
-func (db *DB) FindUser(ctx context.Context, c kumo.Caller, selector string) (kumo.User, error) {
+func (s *UserService) FindUser(ctx context.Context, c kumo.Caller, selector string) (kumo.User, error) {
 	if c.Kind == kumo.Anonymous { // before any lookup: an anonymous caller learns nothing
 		return kumo.User{}, kumo.Unauthorized(c, "Anonymous callers may not read users")
 	}
@@ -71,12 +82,12 @@ func (db *DB) FindUser(ctx context.Context, c kumo.Caller, selector string) (kum
 		}
 		selector = c.ID
 	}
-	u, err := db.user(ctx, c.AppID, selector)
+	u, err := s.user(ctx, c.AppID, selector)
 	if err != nil {
 		return u, err
 	}
 	if !c.IsAdmin() && !(c.Kind == kumo.UserCaller && c.ID == u.ID) {
-		p, err := db.params(ctx, c.AppID)
+		p, err := s.apps.params(ctx, c.AppID)
 		if err != nil || p.ExposeFullUserDataToOthers {
 			return u, err
 		}
@@ -87,7 +98,7 @@ func (db *DB) FindUser(ctx context.Context, c kumo.Caller, selector string) (kum
 }
 
 // user loads the user named by selector (ID, LOGIN_NAME:, EMAIL:, PHONE:).
-func (db *DB) user(ctx context.Context, appID, selector string) (kumo.User, error) {
+func (s *UserService) user(ctx context.Context, appID, selector string) (kumo.User, error) {
 	col, val, field := "id", selector, "userID"
 	for _, p := range []struct{ prefix, col, field string }{
 		{"LOGIN_NAME:", "login_name", "loginName"}, {"EMAIL:", "email", "emailAddress"}, {"PHONE:", "phone", "phoneNumber"},
@@ -105,7 +116,7 @@ func (db *DB) user(ctx context.Context, appID, selector string) (kumo.User, erro
 		custom              string
 	)
 	where, args := userWhere(col, val)
-	err := db.queryRow(ctx, `SELECT id, login_name, email, phone, display_name, country, locale, custom, disabled, created, modified, password_hash <> ''
+	err := s.db.queryRow(ctx, `SELECT id, login_name, email, phone, display_name, country, locale, custom, disabled, created, modified, password_hash <> ''
 		FROM users WHERE app_id = ? AND `+where, append([]any{appID}, args...)...).
 		Scan(&u.ID, &login, &email, &phone, &u.DisplayName, &u.Country, &u.Locale, &custom, &u.Disabled, &u.Created, &u.Modified, &u.HasPassword)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -124,7 +135,7 @@ func (db *DB) user(ctx context.Context, appID, selector string) (kumo.User, erro
 
 // userID resolves a user selector to a user ID. A plain ID is checked to
 // exist only when check is set.
-func (db *DB) userID(ctx context.Context, c kumo.Caller, selector string, check bool) (string, error) {
+func (s *UserService) userID(ctx context.Context, c kumo.Caller, selector string, check bool) (string, error) {
 	if selector == "me" {
 		if c.Kind != kumo.UserCaller {
 			return "", kumo.Unauthorized(c, "users/me needs a user token")
@@ -134,7 +145,7 @@ func (db *DB) userID(ctx context.Context, c kumo.Caller, selector string, check 
 	if !check && !strings.Contains(selector, ":") {
 		return selector, nil
 	}
-	u, err := db.user(ctx, c.AppID, selector)
+	u, err := s.user(ctx, c.AppID, selector)
 	return u.ID, err
 }
 
@@ -147,7 +158,7 @@ func nullString(s string) any {
 
 // userForWrite resolves selector to a user the caller may change: the
 // user itself or the admin.
-func (db *DB) userForWrite(ctx context.Context, c kumo.Caller, selector string) (kumo.User, error) {
+func (s *UserService) userForWrite(ctx context.Context, c kumo.Caller, selector string) (kumo.User, error) {
 	if c.Kind != kumo.UserCaller && !c.IsAdmin() {
 		return kumo.User{}, kumo.Unauthorized(c, "Only the user or the app admin may change a user")
 	}
@@ -157,7 +168,7 @@ func (db *DB) userForWrite(ctx context.Context, c kumo.Caller, selector string) 
 		}
 		selector = c.ID
 	}
-	u, err := db.user(ctx, c.AppID, selector)
+	u, err := s.user(ctx, c.AppID, selector)
 	if err != nil {
 		return u, err
 	}
@@ -168,8 +179,8 @@ func (db *DB) userForWrite(ctx context.Context, c kumo.Caller, selector string) 
 }
 
 // UpdateUser implements kumo.UserService.
-func (db *DB) UpdateUser(ctx context.Context, c kumo.Caller, selector string, up kumo.UserUpdate) (kumo.User, error) {
-	u, err := db.userForWrite(ctx, c, selector)
+func (s *UserService) UpdateUser(ctx context.Context, c kumo.Caller, selector string, up kumo.UserUpdate) (kumo.User, error) {
+	u, err := s.userForWrite(ctx, c, selector)
 	if err != nil {
 		return u, err
 	}
@@ -189,13 +200,13 @@ func (db *DB) UpdateUser(ctx context.Context, c kumo.Caller, selector string, up
 	if err != nil {
 		return u, err
 	}
-	u.Modified = max(db.now(), u.Modified)
-	err = db.writeTx(ctx, func(tx *Tx) error {
+	u.Modified = max(s.db.now(), u.Modified)
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE users SET login_name = ?, email = ?, phone = ?, display_name = ?, country = ?, locale = ?,
 			custom = ?, modified = ? WHERE app_id = ? AND id = ?`,
 			nullString(u.LoginName), nullString(u.Email), nullString(u.Phone), u.DisplayName, u.Country, u.Locale,
 			string(custom), u.Modified, c.AppID, u.ID)
-		if db.dialect.IsUniqueViolation(err) {
+		if s.db.dialect.IsUniqueViolation(err) {
 			return kumo.Errorf(kumo.ErrUserAlreadyExists, "Another user has that login name, email address or phone number").
 				With("appID", c.AppID)
 		}
@@ -205,26 +216,26 @@ func (db *DB) UpdateUser(ctx context.Context, c kumo.Caller, selector string, up
 }
 
 // DeleteUser implements kumo.UserService.
-func (db *DB) DeleteUser(ctx context.Context, c kumo.Caller, selector string) error {
-	u, err := db.userForWrite(ctx, c, selector)
+func (s *UserService) DeleteUser(ctx context.Context, c kumo.Caller, selector string) error {
+	u, err := s.userForWrite(ctx, c, selector)
 	if err != nil {
 		return err
 	}
 	var dropped []kumo.DeliveryRecord
-	err = db.writeTx(ctx, func(tx *Tx) (err error) {
+	err = s.db.writeTx(ctx, func(tx *Tx) (err error) {
 		dropped, err = deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID}, "users")
 		return err
 	})
 	if err == nil {
-		db.record(ctx, dropped)
-		db.emptyTrash(ctx, db.Log)
+		s.ledger.record(ctx, dropped)
+		s.db.emptyTrash(ctx, s.db.Log)
 	}
 	return err
 }
 
 // ChangePassword implements kumo.UserService.
-func (db *DB) ChangePassword(ctx context.Context, c kumo.Caller, selector, oldPassword, newPassword string) error {
-	u, err := db.userForWrite(ctx, c, selector)
+func (s *UserService) ChangePassword(ctx context.Context, c kumo.Caller, selector, oldPassword, newPassword string) error {
+	u, err := s.userForWrite(ctx, c, selector)
 	if err != nil {
 		return err
 	}
@@ -233,20 +244,20 @@ func (db *DB) ChangePassword(ctx context.Context, c kumo.Caller, selector, oldPa
 	}
 	if !c.IsAdmin() {
 		var hash string
-		if err := db.queryRow(ctx, "SELECT password_hash FROM users WHERE app_id = ? AND id = ?", c.AppID, u.ID).Scan(&hash); err != nil {
+		if err := s.db.queryRow(ctx, "SELECT password_hash FROM users WHERE app_id = ? AND id = ?", c.AppID, u.ID).Scan(&hash); err != nil {
 			return err
 		}
-		if !db.Hasher.CheckPassword(hash, oldPassword) {
+		if !s.db.Hasher.CheckPassword(hash, oldPassword) {
 			return kumo.Errorf(kumo.ErrWrongPassword, "The provided password is wrong").With("appID", c.AppID).With("userID", u.ID)
 		}
 	}
-	hash, err := db.Hasher.HashPassword(newPassword)
+	hash, err := s.db.Hasher.HashPassword(newPassword)
 	if err != nil {
 		return err
 	}
-	return db.writeTx(ctx, func(tx *Tx) error {
+	return s.db.writeTx(ctx, func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = ?, modified = ? WHERE app_id = ? AND id = ?",
-			hash, db.now(), c.AppID, u.ID); err != nil {
+			hash, s.db.now(), c.AppID, u.ID); err != nil {
 			return err
 		}
 		if err := rotateMQTT(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID}); err != nil {

@@ -12,7 +12,7 @@ import (
 // storetest.BenchmarkCreateObject) on a new database of the server of
 // KUMO_TEST_POSTGRES, with the server's own durability settings.
 func BenchmarkCreateObject(b *testing.B) {
-	storetest.BenchmarkCreateObject(b, func(b *testing.B) *sqlstore.DB {
+	storetest.BenchmarkCreateObject(b, func(b *testing.B) *sqlstore.Store {
 		return MustOpen(b, pgtest.NewDatabase(b))
 	})
 }

@@ -21,14 +21,14 @@ func TestBodyWritesAcrossNodes(t *testing.T) {
 	clock := time.UnixMilli(1_800_000_000_000)
 	a, b := openNode(t, url, "node-a", &clock), openNode(t, url, "node-b", &clock)
 	ctx := context.Background()
-	creds, err := a.CreateApp(ctx, kumo.AppCreate{})
+	creds, err := a.Apps.CreateApp(ctx, kumo.AppCreate{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := kumo.Caller{AppID: creds.AppID, Kind: kumo.Admin, ID: creds.ClientID}
 	bucket := kumo.BucketRef{AppID: creds.AppID, Scope: kumo.AppScope, Name: "files"}
 	object := func() kumo.BodyRef {
-		o, err := a.CreateObject(ctx, admin, kumo.ObjectCreate{Bucket: bucket, Data: map[string]any{}})
+		o, err := a.Objects.CreateObject(ctx, admin, kumo.ObjectCreate{Bucket: bucket, Data: map[string]any{}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +37,7 @@ func TestBodyWritesAcrossNodes(t *testing.T) {
 	// body reads ref's body: its bytes, or "" when it has none; a body
 	// whose bytes are gone fails the test.
 	body := func(ref kumo.BodyRef) string {
-		r, err := a.OpenBody(ctx, admin, ref, kumo.BodyGet{})
+		r, err := a.Bodies.OpenBody(ctx, admin, ref, kumo.BodyGet{})
 		if kumo.ErrorCode(err) == kumo.ErrBodyNotFound {
 			return ""
 		}
@@ -61,11 +61,11 @@ func TestBodyWritesAcrossNodes(t *testing.T) {
 	}
 	for i := 0; i < 25; i++ {
 		src, x, y := object(), object(), object()
-		if _, err := a.PutBody(ctx, admin, kumo.BodyPut{Ref: src, Data: strings.NewReader("bytes"), Size: 5}); err != nil {
+		if _, err := a.Bodies.PutBody(ctx, admin, kumo.BodyPut{Ref: src, Data: strings.NewReader("bytes"), Size: 5}); err != nil {
 			t.Fatal(err)
 		}
 		// Two moves of one body.
-		e1, e2 := race(func() error { return a.MoveBody(ctx, admin, src, x) }, func() error { return b.MoveBody(ctx, admin, src, y) })
+		e1, e2 := race(func() error { return a.Bodies.MoveBody(ctx, admin, src, x) }, func() error { return b.Bodies.MoveBody(ctx, admin, src, y) })
 		won := 0
 		for _, e := range []error{e1, e2} {
 			switch kumo.ErrorCode(e) {
@@ -84,7 +84,7 @@ func TestBodyWritesAcrossNodes(t *testing.T) {
 		if body(y) == "bytes" {
 			from = y
 		}
-		e1, e2 = race(func() error { return a.MoveBody(ctx, admin, from, to) }, func() error { return b.DeleteBody(ctx, admin, from) })
+		e1, e2 = race(func() error { return a.Bodies.MoveBody(ctx, admin, from, to) }, func() error { return b.Bodies.DeleteBody(ctx, admin, from) })
 		switch {
 		case e1 == nil && kumo.ErrorCode(e2) == kumo.ErrBodyNotFound:
 			if body(to) != "bytes" {

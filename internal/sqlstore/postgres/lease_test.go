@@ -14,7 +14,7 @@ import (
 
 // openNode opens a store on url as one node of a cluster, with its own
 // clock.
-func openNode(t *testing.T, url, id string, now *time.Time) *sqlstore.DB {
+func openNode(t *testing.T, url, id string, now *time.Time) *sqlstore.Store {
 	t.Helper()
 	db, err := postgres.Open(context.Background(), url)
 	if err != nil {
@@ -38,31 +38,31 @@ func TestLeaseTakeover(t *testing.T) {
 	clock := time.UnixMilli(1_800_000_000_000)
 	a, b := openNode(t, url, "node-a", &clock), openNode(t, url, "node-b", &clock)
 	ctx := context.Background()
-	creds, err := a.CreateApp(ctx, kumo.AppCreate{})
+	creds, err := a.Apps.CreateApp(ctx, kumo.AppCreate{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := kumo.Caller{AppID: creds.AppID, Kind: kumo.Admin, ID: creds.ClientID}
 	bucket := kumo.BucketRef{AppID: creds.AppID, Scope: kumo.AppScope, Name: "shared"}
 	for i := 0; i < 3; i++ {
-		if _, err := a.CreateObject(ctx, c, kumo.ObjectCreate{Bucket: bucket, Data: map[string]any{"i": i}}); err != nil {
+		if _, err := a.Objects.CreateObject(ctx, c, kumo.ObjectCreate{Bucket: bucket, Data: map[string]any{"i": i}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	claimedA, err := a.ClaimEvents(ctx, 2)
+	claimedA, err := a.Outbox.ClaimEvents(ctx, 2)
 	if err != nil || len(claimedA) != 2 {
 		t.Fatalf("node A claimed %d events (%v), want 2", len(claimedA), err)
 	}
-	claimedB, err := b.ClaimEvents(ctx, 10)
+	claimedB, err := b.Outbox.ClaimEvents(ctx, 10)
 	if err != nil || len(claimedB) != 1 || claimedB[0].Seq == claimedA[0].Seq || claimedB[0].Seq == claimedA[1].Seq {
 		t.Fatalf("node B claimed %+v (%v), want only the event A did not claim", claimedB, err)
 	}
-	if again, _ := b.ClaimEvents(ctx, 10); len(again) != 0 {
+	if again, _ := b.Outbox.ClaimEvents(ctx, 10); len(again) != 0 {
 		t.Fatalf("node B claimed %d events while the leases last", len(again))
 	}
 
 	clock = clock.Add(11 * time.Second) // A's lease is over: A died mid-dispatch
-	taken, err := b.ClaimEvents(ctx, 10)
+	taken, err := b.Outbox.ClaimEvents(ctx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestLeaseTakeover(t *testing.T) {
 	if !seqs[claimedA[0].Seq] || !seqs[claimedA[1].Seq] {
 		t.Errorf("node B took over %v, want A's events %d and %d", seqs, claimedA[0].Seq, claimedA[1].Seq)
 	}
-	if err := b.CompleteEvents(ctx, taken); err != nil {
+	if err := b.Outbox.CompleteEvents(ctx, taken); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -82,7 +82,7 @@ func parseConfig(rawURL string) (*pgx.ConnConfig, error) {
 // Open connects to the database at rawURL (a postgres:// URL), applies the
 // migrations and returns the store. The caller sets the store's settings
 // and calls Open on it.
-func Open(ctx context.Context, rawURL string) (*sqlstore.DB, error) {
+func Open(ctx context.Context, rawURL string) (*sqlstore.Store, error) {
 	cfg, err := parseConfig(rawURL)
 	if err != nil {
 		return nil, err

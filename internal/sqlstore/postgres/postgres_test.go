@@ -26,13 +26,13 @@ import (
 )
 
 // urls remembers the database of every store the tests opened, for reopen.
-var urls sync.Map // *sqlstore.DB -> string
+var urls sync.Map // *sqlstore.Store -> string
 
 func TestStore(t *testing.T) {
 	pgtest.ServerURL(t) // skip (or fail) the whole suite at once without a server
-	storetest.Run(t, func(t *testing.T) *sqlstore.DB {
+	storetest.Run(t, func(t *testing.T) *sqlstore.Store {
 		return MustOpen(t, pgtest.NewDatabase(t))
-	}, func(t *testing.T, db *sqlstore.DB) *sqlstore.DB {
+	}, func(t *testing.T, db *sqlstore.Store) *sqlstore.Store {
 		u, ok := urls.Load(db)
 		if !ok {
 			t.Fatal("reopen of a store the test did not open")
@@ -46,7 +46,7 @@ func TestStore(t *testing.T) {
 
 // MustOpen opens the store on the database at url with a fast password
 // hasher, and closes it when the test ends.
-func MustOpen(tb testing.TB, url string) *sqlstore.DB {
+func MustOpen(tb testing.TB, url string) *sqlstore.Store {
 	tb.Helper()
 	db, err := postgres.Open(context.Background(), url)
 	if err != nil {
@@ -69,7 +69,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	ctx := context.Background()
 	db := MustOpen(t, url)
-	creds, err := db.CreateApp(ctx, kumo.AppCreate{ID: "app1"})
+	creds, err := db.Apps.CreateApp(ctx, kumo.AppCreate{ID: "app1"})
 	if err != nil {
 		t.Fatalf("CreateApp: %v", err)
 	}
@@ -89,7 +89,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		if got, want := countMigrations(t, db), countFiles(t); got != want {
 			t.Errorf("open %d: %d migrations recorded, want %d", i+2, got, want)
 		}
-		app, err := db.FindApp(ctx, "app1")
+		app, err := db.Apps.FindApp(ctx, "app1")
 		if err != nil || app.ClientID != creds.ClientID {
 			t.Errorf("open %d: FindApp = %+v, %v; want the app created before", i+2, app, err)
 		}
@@ -106,7 +106,7 @@ func TestConcurrentFirstOpen(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	const n = 8
 	errs := make([]error, n)
-	dbs := make([]*sqlstore.DB, n)
+	dbs := make([]*sqlstore.Store, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() { dbs[i], errs[i] = postgres.Open(context.Background(), url) })
@@ -142,12 +142,12 @@ func TestMigrateEmpty(t *testing.T) {
 		t.Errorf("Migrate = version %d, want %d", v, want)
 	}
 	db := MustOpen(t, url)
-	if _, err := db.CreateApp(context.Background(), kumo.AppCreate{ID: "app1"}); err != nil {
+	if _, err := db.Apps.CreateApp(context.Background(), kumo.AppCreate{ID: "app1"}); err != nil {
 		t.Errorf("CreateApp on a migrated database: %v", err)
 	}
 }
 
-func countMigrations(t *testing.T, db *sqlstore.DB) int {
+func countMigrations(t *testing.T, db *sqlstore.Store) int {
 	t.Helper()
 	var n, distinct int
 	if err := db.ReadDB().QueryRow("SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations").Scan(&n, &distinct); err != nil {
@@ -268,11 +268,11 @@ func TestReadSideIsReadOnly(t *testing.T) {
 func TestTokensStoredHashed(t *testing.T) {
 	db := MustOpen(t, pgtest.NewDatabase(t))
 	ctx := context.Background()
-	creds, err := db.CreateApp(ctx, kumo.AppCreate{ID: "app1"})
+	creds, err := db.Apps.CreateApp(ctx, kumo.AppCreate{ID: "app1"})
 	if err != nil {
 		t.Fatalf("CreateApp: %v", err)
 	}
-	tok, err := db.Login(ctx, "app1", kumo.LoginRequest{ClientID: creds.ClientID, ClientSecret: creds.ClientSecret})
+	tok, err := db.Tokens.Login(ctx, "app1", kumo.LoginRequest{ClientID: creds.ClientID, ClientSecret: creds.ClientSecret})
 	if err != nil {
 		t.Fatalf("Login: %v", err)
 	}

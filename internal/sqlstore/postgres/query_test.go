@@ -12,7 +12,7 @@ import (
 // (see storetest.BenchmarkQuery) on a new database of the server of
 // KUMO_TEST_POSTGRES.
 func BenchmarkQuery(b *testing.B) {
-	storetest.BenchmarkQuery(b, func(b *testing.B) *sqlstore.DB {
+	storetest.BenchmarkQuery(b, func(b *testing.B) *sqlstore.Store {
 		return MustOpen(b, pgtest.NewDatabase(b))
 	})
 }

@@ -11,7 +11,7 @@ import (
 // BenchmarkCreateObject measures the store's write path alone (see
 // storetest.BenchmarkCreateObject), with synchronous=FULL.
 func BenchmarkCreateObject(b *testing.B) {
-	storetest.BenchmarkCreateObject(b, func(b *testing.B) *sqlstore.DB {
+	storetest.BenchmarkCreateObject(b, func(b *testing.B) *sqlstore.Store {
 		return MustOpen(b, filepath.Join(b.TempDir(), "kumo.db"))
 	})
 }

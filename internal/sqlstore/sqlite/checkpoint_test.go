@@ -42,7 +42,7 @@ func TestWriterStartsTheLogOver(t *testing.T) {
 	wal := path + "-wal"
 	db := MustOpen(t, path)
 	ctx := context.Background()
-	app, err := db.CreateApp(ctx, kumo.AppCreate{})
+	app, err := db.Apps.CreateApp(ctx, kumo.AppCreate{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestWriterStartsTheLogOver(t *testing.T) {
 	write := func(n int) {
 		t.Helper()
 		for range n {
-			if _, err := db.CreateObject(ctx, c, kumo.ObjectCreate{Bucket: bucket, Data: map[string]any{"payload": "0123456789abcdef"}}); err != nil {
+			if _, err := db.Objects.CreateObject(ctx, c, kumo.ObjectCreate{Bucket: bucket, Data: map[string]any{"payload": "0123456789abcdef"}}); err != nil {
 				t.Fatal(err)
 			}
 		}

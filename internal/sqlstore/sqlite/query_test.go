@@ -12,7 +12,7 @@ import (
 // FuzzQuery checks random queries on random objects against the reference
 // evaluator (storetest.FuzzQuery).
 func FuzzQuery(f *testing.F) {
-	storetest.FuzzQuery(f, func(t *testing.T) *sqlstore.DB {
+	storetest.FuzzQuery(f, func(t *testing.T) *sqlstore.Store {
 		// Not t.TempDir: a seed's name ("seed#0") puts "#" in the path,
 		// which ends a file: URI.
 		dir, err := os.MkdirTemp("", "kumo-fuzz")
@@ -27,7 +27,7 @@ func FuzzQuery(f *testing.F) {
 // BenchmarkQuery measures queries on 100,000 objects next to a GET by ID
 // (see storetest.BenchmarkQuery).
 func BenchmarkQuery(b *testing.B) {
-	storetest.BenchmarkQuery(b, func(b *testing.B) *sqlstore.DB {
+	storetest.BenchmarkQuery(b, func(b *testing.B) *sqlstore.Store {
 		return MustOpen(b, filepath.Join(b.TempDir(), "kumo.db"))
 	})
 }

@@ -28,7 +28,7 @@ var migrations embed.FS
 // Open opens (creating if needed) the database file at path, applies the
 // migrations and returns the store. The caller sets the store's settings
 // and calls Open on it.
-func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
+func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	return open(ctx, path, "FULL", 64<<10)
 }
 
@@ -36,7 +36,7 @@ func Open(ctx context.Context, path string) (*sqlstore.DB, error) {
 // (sqlstore.DB.LedgerStore): the same schema, committed with
 // synchronous=NORMAL (in WAL mode, a power loss may lose the last records
 // written; they are a record of pushes, not data).
-func OpenLedger(ctx context.Context, path string) (*sqlstore.DB, error) {
+func OpenLedger(ctx context.Context, path string) (*sqlstore.Store, error) {
 	return open(ctx, path, "NORMAL", 16<<10)
 }
 
@@ -47,7 +47,7 @@ var uriPath = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
 
 // open opens the file at path with the writer's page cache of cacheKiB
 // (memory outside Go's heap, held while the store is open).
-func open(ctx context.Context, path, synchronous string, cacheKiB int) (*sqlstore.DB, error) {
+func open(ctx context.Context, path, synchronous string, cacheKiB int) (*sqlstore.Store, error) {
 	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + synchronous + ")", "foreign_keys(ON)"}
 	dsn := func(extra ...string) string {
 		q := url.Values{}
@@ -99,8 +99,8 @@ func open(ctx context.Context, path, synchronous string, cacheKiB int) (*sqlstor
 	db := sqlstore.New(read, write, Dialect{})
 	db.Blobs = blobs
 	timing := checkpointing
-	db.Maintain = func(ctx context.Context) { checkpoint(ctx, ckpt, db, path+"-wal", timing) }
-	db.WriterChore = func(ctx context.Context, write *sql.DB) { restartLog(ctx, db, write) }
+	db.Maintain = func(ctx context.Context) { checkpoint(ctx, ckpt, db.DB, path+"-wal", timing) }
+	db.WriterChore = func(ctx context.Context, write *sql.DB) { restartLog(ctx, db.DB, write) }
 	return db, nil
 }
 

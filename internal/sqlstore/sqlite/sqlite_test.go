@@ -20,12 +20,12 @@ import (
 )
 
 // paths remembers the file of every store the tests opened, for reopen.
-var paths sync.Map // *sqlstore.DB -> string
+var paths sync.Map // *sqlstore.Store -> string
 
 func TestStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) *sqlstore.DB {
+	storetest.Run(t, func(t *testing.T) *sqlstore.Store {
 		return MustOpen(t, filepath.Join(t.TempDir(), "kumo.db"))
-	}, func(t *testing.T, db *sqlstore.DB) *sqlstore.DB {
+	}, func(t *testing.T, db *sqlstore.Store) *sqlstore.Store {
 		path, ok := paths.Load(db)
 		if !ok {
 			t.Fatal("reopen of a store the test did not open")
@@ -39,7 +39,7 @@ func TestStore(t *testing.T) {
 
 // MustOpen opens the store in the SQLite file at path with a fast password
 // hasher, and closes it when the test ends.
-func MustOpen(tb testing.TB, path string) *sqlstore.DB {
+func MustOpen(tb testing.TB, path string) *sqlstore.Store {
 	tb.Helper()
 	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
@@ -62,7 +62,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kumo.db")
 	ctx := context.Background()
 	db := MustOpen(t, path)
-	creds, err := db.CreateApp(ctx, kumo.AppCreate{ID: "app1"})
+	creds, err := db.Apps.CreateApp(ctx, kumo.AppCreate{ID: "app1"})
 	if err != nil {
 		t.Fatalf("CreateApp: %v", err)
 	}
@@ -79,7 +79,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		if got := countMigrations(t, db); got != want {
 			t.Errorf("open %d: %d migrations recorded, want %d", i+2, got, want)
 		}
-		app, err := db.FindApp(ctx, "app1")
+		app, err := db.Apps.FindApp(ctx, "app1")
 		if err != nil || app.ClientID != creds.ClientID {
 			t.Errorf("open %d: FindApp = %+v, %v; want the app created before", i+2, app, err)
 		}
@@ -89,7 +89,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 }
 
-func countMigrations(t *testing.T, db *sqlstore.DB) int {
+func countMigrations(t *testing.T, db *sqlstore.Store) int {
 	t.Helper()
 	var n, distinct int
 	if err := db.ReadDB().QueryRow("SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations").Scan(&n, &distinct); err != nil {
@@ -153,10 +153,10 @@ func TestPragmas(t *testing.T) {
 	db := MustOpen(t, path)
 	ctx := context.Background()
 	// A write and a read make sure both pools hold a connection.
-	if _, err := db.CreateApp(ctx, kumo.AppCreate{ID: "app1"}); err != nil {
+	if _, err := db.Apps.CreateApp(ctx, kumo.AppCreate{ID: "app1"}); err != nil {
 		t.Fatalf("CreateApp: %v", err)
 	}
-	if _, err := db.FindApp(ctx, "app1"); err != nil {
+	if _, err := db.Apps.FindApp(ctx, "app1"); err != nil {
 		t.Fatalf("FindApp: %v", err)
 	}
 
@@ -206,11 +206,11 @@ func TestReadSideIsReadOnly(t *testing.T) {
 func TestTokensStoredHashed(t *testing.T) {
 	db := MustOpen(t, filepath.Join(t.TempDir(), "kumo.db"))
 	ctx := context.Background()
-	creds, err := db.CreateApp(ctx, kumo.AppCreate{ID: "app1"})
+	creds, err := db.Apps.CreateApp(ctx, kumo.AppCreate{ID: "app1"})
 	if err != nil {
 		t.Fatalf("CreateApp: %v", err)
 	}
-	tok, err := db.Login(ctx, "app1", kumo.LoginRequest{ClientID: creds.ClientID, ClientSecret: creds.ClientSecret})
+	tok, err := db.Tokens.Login(ctx, "app1", kumo.LoginRequest{ClientID: creds.ClientID, ClientSecret: creds.ClientSecret})
 	if err != nil {
 		t.Fatalf("Login: %v", err)
 	}

@@ -28,7 +28,7 @@ func testApps(t *testing.T, s suite) {
 		if a.AppID == b.AppID || a.AppKey == b.AppKey || a.ClientID == b.ClientID || a.ClientSecret == b.ClientSecret {
 			t.Errorf("two generated apps share a value:\n%+v\n%+v", a, b)
 		}
-		got, err := f.db.FindApp(f.ctx, a.AppID)
+		got, err := f.db.Apps.FindApp(f.ctx, a.AppID)
 		if err != nil {
 			t.Fatalf("FindApp(%q): %v", a.AppID, err)
 		}
@@ -47,7 +47,7 @@ func testApps(t *testing.T, s suite) {
 		}
 		want := kumo.App{ID: "my-app_2", Key: "myKey", Name: "My App", ClientID: creds.ClientID, Created: epoch + 1000}
 		for _, idOrKey := range []string{"my-app_2", "myKey"} {
-			got, err := f.db.FindApp(f.ctx, idOrKey)
+			got, err := f.db.Apps.FindApp(f.ctx, idOrKey)
 			if err != nil {
 				t.Errorf("FindApp(%q): %v", idOrKey, err)
 				continue
@@ -76,30 +76,30 @@ func testApps(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				_, err := f.db.CreateApp(f.ctx, tt.in)
+				_, err := f.db.Apps.CreateApp(f.ctx, tt.in)
 				wantCode(t, "CreateApp", err, kumo.ErrInvalidInputData)
 			})
 		}
-		apps, err := f.db.ListApps(f.ctx)
+		apps, err := f.db.Apps.ListApps(f.ctx)
 		if err != nil {
 			t.Fatalf("ListApps: %v", err)
 		}
 		if got := appIDs(apps); !slices.Equal(got, []string{"app1", "app2"}) {
 			t.Errorf("after the failed creates, ListApps = %v, want [app1 app2]", got)
 		}
-		if _, err := f.db.FindApp(f.ctx, "other"); !wantCode(t, `FindApp("other")`, err, kumo.ErrAppNotFound) {
+		if _, err := f.db.Apps.FindApp(f.ctx, "other"); !wantCode(t, `FindApp("other")`, err, kumo.ErrAppNotFound) {
 			t.Log("a failed CreateApp left an app behind")
 		}
 	})
 
 	t.Run("NotFound", func(t *testing.T) {
 		f := newFixture(t, s)
-		_, err := f.db.FindApp(f.ctx, "nope")
+		_, err := f.db.Apps.FindApp(f.ctx, "nope")
 		wantCode(t, `FindApp("nope")`, err, kumo.ErrAppNotFound)
 		wantFields(t, `FindApp("nope")`, err, map[string]any{"appID": "nope"})
 		// A miss is not remembered: the app can be created and found.
 		f.mustApp(kumo.AppCreate{ID: "nope"})
-		if _, err := f.db.FindApp(f.ctx, "nope"); err != nil {
+		if _, err := f.db.Apps.FindApp(f.ctx, "nope"); err != nil {
 			t.Errorf("FindApp after CreateApp: %v", err)
 		}
 	})
@@ -110,7 +110,7 @@ func testApps(t *testing.T, s suite) {
 			f.clock.Advance(time.Millisecond)
 			f.mustApp(kumo.AppCreate{ID: id})
 		}
-		apps, err := f.db.ListApps(f.ctx)
+		apps, err := f.db.Apps.ListApps(f.ctx)
 		if err != nil {
 			t.Fatalf("ListApps: %v", err)
 		}
@@ -128,7 +128,7 @@ func testApps(t *testing.T, s suite) {
 		f := newFixture(t, s) // holds app1 with key key1
 		other := f.mustApp(kumo.AppCreate{ID: "app2"})
 		admin := func(appID, clientID, secret string) (kumo.Token, error) {
-			return f.db.Login(f.ctx, appID, kumo.LoginRequest{GrantType: kumo.GrantClientCredentials, ClientID: clientID, ClientSecret: secret})
+			return f.db.Tokens.Login(f.ctx, appID, kumo.LoginRequest{GrantType: kumo.GrantClientCredentials, ClientID: clientID, ClientSecret: secret})
 		}
 		old, err := admin(f.app.AppID, f.app.ClientID, f.app.ClientSecret)
 		if err != nil {
@@ -138,7 +138,7 @@ func testApps(t *testing.T, s suite) {
 		if err != nil {
 			t.Fatalf("other app's admin login: %v", err)
 		}
-		creds, err := f.db.RotateClientSecret(f.ctx, "key1") // by key, as FindApp
+		creds, err := f.db.Apps.RotateClientSecret(f.ctx, "key1") // by key, as FindApp
 		if err != nil {
 			t.Fatalf("RotateClientSecret: %v", err)
 		}
@@ -153,22 +153,22 @@ func testApps(t *testing.T, s suite) {
 		if _, err := admin(f.app.AppID, f.app.ClientID, creds.ClientSecret); err != nil {
 			t.Errorf("admin login with the new secret: %v", err)
 		}
-		_, err = f.db.Authenticate(f.ctx, f.app.AppID, old.AccessToken)
+		_, err = f.db.Tokens.Authenticate(f.ctx, f.app.AppID, old.AccessToken)
 		wantCode(t, "admin token issued before the rotation", err, kumo.ErrWrongToken)
 		// Another app is untouched.
-		if _, err := f.db.Authenticate(f.ctx, other.AppID, otherTok.AccessToken); err != nil {
+		if _, err := f.db.Tokens.Authenticate(f.ctx, other.AppID, otherTok.AccessToken); err != nil {
 			t.Errorf("another app's admin token after the rotation: %v", err)
 		}
 		if _, err := admin(other.AppID, other.ClientID, other.ClientSecret); err != nil {
 			t.Errorf("another app's admin login after the rotation: %v", err)
 		}
-		_, err = f.db.RotateClientSecret(f.ctx, "nope")
+		_, err = f.db.Apps.RotateClientSecret(f.ctx, "nope")
 		wantCode(t, `RotateClientSecret("nope")`, err, kumo.ErrAppNotFound)
 	})
 
 	t.Run("ListEmpty", func(t *testing.T) {
 		db := s.open(t)
-		apps, err := db.ListApps(t.Context())
+		apps, err := db.Apps.ListApps(t.Context())
 		if err != nil || len(apps) != 0 {
 			t.Errorf("ListApps on an empty store = %v, %v; want no apps", apps, err)
 		}

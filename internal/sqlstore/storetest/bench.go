@@ -16,12 +16,12 @@ import (
 // group-commit writer, by 1, 16, 64 and 256 writers. open returns an
 // opened store over a new, empty database (Hasher set, Close registered
 // with b.Cleanup); it is called once per sub-benchmark run.
-func BenchmarkCreateObject(b *testing.B, open func(b *testing.B) *sqlstore.DB) {
+func BenchmarkCreateObject(b *testing.B, open func(b *testing.B) *sqlstore.Store) {
 	for _, workers := range []int{1, 16, 64, 256} {
 		b.Run(strconv.Itoa(workers)+"-writers", func(b *testing.B) {
 			ctx := context.Background()
 			db := open(b)
-			app, err := db.CreateApp(ctx, kumo.AppCreate{})
+			app, err := db.Apps.CreateApp(ctx, kumo.AppCreate{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -36,7 +36,7 @@ func BenchmarkCreateObject(b *testing.B, open func(b *testing.B) *sqlstore.DB) {
 				go func() {
 					defer wg.Done()
 					for n.Add(1) <= int64(b.N) {
-						if _, err := db.CreateObject(ctx, c, kumo.ObjectCreate{Bucket: bucket, Data: data}); err != nil {
+						if _, err := db.Objects.CreateObject(ctx, c, kumo.ObjectCreate{Bucket: bucket, Data: data}); err != nil {
 							b.Error(err)
 							return
 						}

@@ -38,7 +38,7 @@ func testBodies(t *testing.T, s suite) {
 			events[0].ModifiedAt != body.Modified || !aCaller.Is(events[0].Sender) {
 			t.Errorf("events = %+v, want one DATA_OBJECT_BODY_UPDATED of %s at %d", events, obj.ID, body.Modified)
 		}
-		got, err := f.db.GetBody(f.ctx, f.anon, ref) // app scope: anyone reads
+		got, err := f.db.Bodies.GetBody(f.ctx, f.anon, ref) // app scope: anyone reads
 		if err != nil || got != body {
 			t.Errorf("GetBody = %+v, %v; want %+v", got, err, body)
 		}
@@ -46,10 +46,10 @@ func testBodies(t *testing.T, s suite) {
 			t.Errorf("OpenBody read %d bytes, want the %d put", len(b), len(data))
 		}
 		// The object's JSON is another thing: replacing it keeps the body.
-		if _, _, err := f.db.ReplaceObject(f.ctx, aCaller, kumo.ObjectWrite{Bucket: appBucket, ID: obj.ID, Data: map[string]any{"k": 2}}); err != nil {
+		if _, _, err := f.db.Objects.ReplaceObject(f.ctx, aCaller, kumo.ObjectWrite{Bucket: appBucket, ID: obj.ID, Data: map[string]any{"k": 2}}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := f.db.GetBody(f.ctx, aCaller, ref); err != nil || got.ETag != body.ETag {
+		if got, err := f.db.Bodies.GetBody(f.ctx, aCaller, ref); err != nil || got.ETag != body.ETag {
 			t.Errorf("after ReplaceObject: GetBody = %+v, %v; want the body kept", got, err)
 		}
 		f.claimAll()
@@ -76,7 +76,7 @@ func testBodies(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				br, err := f.db.OpenBody(f.ctx, aCaller, ref, kumo.BodyGet{Range: &tt.r})
+				br, err := f.db.Bodies.OpenBody(f.ctx, aCaller, ref, kumo.BodyGet{Range: &tt.r})
 				if tt.notSatisf {
 					wantCode(t, "OpenBody", err, kumo.ErrBodyRangeNotSatisfiable)
 					wantFields(t, "OpenBody", err, map[string]any{"objectBodySize": size})
@@ -96,11 +96,11 @@ func testBodies(t *testing.T, s suite) {
 	})
 
 	t.Run("If-Match", func(t *testing.T) {
-		cur, _ := f.db.GetBody(f.ctx, aCaller, ref)
-		if _, err := f.db.OpenBody(f.ctx, aCaller, ref, kumo.BodyGet{IfMatch: "stale"}); !wantCode(t, "OpenBody stale", err, kumo.ErrBodyIntegrityNotAssured) {
+		cur, _ := f.db.Bodies.GetBody(f.ctx, aCaller, ref)
+		if _, err := f.db.Bodies.OpenBody(f.ctx, aCaller, ref, kumo.BodyGet{IfMatch: "stale"}); !wantCode(t, "OpenBody stale", err, kumo.ErrBodyIntegrityNotAssured) {
 			return
 		}
-		br, err := f.db.OpenBody(f.ctx, aCaller, ref, kumo.BodyGet{IfMatch: cur.ETag})
+		br, err := f.db.Bodies.OpenBody(f.ctx, aCaller, ref, kumo.BodyGet{IfMatch: cur.ETag})
 		if err != nil {
 			t.Fatalf("OpenBody with the current ETag: %v", err)
 		}
@@ -112,10 +112,10 @@ func testBodies(t *testing.T, s suite) {
 		bareRef := kumo.BodyRef{Bucket: thingBucket, ObjectID: bare.ID}
 		missing := kumo.BodyRef{Bucket: appBucket, ObjectID: "no-such-object"}
 		put := func(c kumo.Caller, r kumo.BodyRef) error {
-			_, err := f.db.PutBody(f.ctx, c, kumo.BodyPut{Ref: r, Size: -1, Data: strings.NewReader("x")})
+			_, err := f.db.Bodies.PutBody(f.ctx, c, kumo.BodyPut{Ref: r, Size: -1, Data: strings.NewReader("x")})
 			return err
 		}
-		get := func(c kumo.Caller, r kumo.BodyRef) error { _, err := f.db.GetBody(f.ctx, c, r); return err }
+		get := func(c kumo.Caller, r kumo.BodyRef) error { _, err := f.db.Bodies.GetBody(f.ctx, c, r); return err }
 		tests := []struct {
 			name string
 			err  error
@@ -124,12 +124,12 @@ func testBodies(t *testing.T, s suite) {
 			{"put, no object", put(aCaller, missing), kumo.ErrObjectNotFound},
 			{"get, no object", get(aCaller, missing), kumo.ErrObjectNotFound},
 			{"get, no body", get(aCaller, bareRef), kumo.ErrBodyNotFound},
-			{"delete, no body", f.db.DeleteBody(f.ctx, aCaller, bareRef), kumo.ErrBodyNotFound},
+			{"delete, no body", f.db.Bodies.DeleteBody(f.ctx, aCaller, bareRef), kumo.ErrBodyNotFound},
 			{"put, app scope, anonymous", put(f.anon, ref), kumo.ErrUnauthorized},
 			{"put, thing scope, another thing", put(bCaller, bareRef), kumo.ErrUnauthorized},
 			{"get, thing scope, another thing", get(bCaller, bareRef), kumo.ErrUnauthorized},
 			{"get, thing scope, anonymous", get(f.anon, bareRef), kumo.ErrUnauthorized},
-			{"delete, app scope, anonymous", f.db.DeleteBody(f.ctx, f.anon, ref), kumo.ErrUnauthorized},
+			{"delete, app scope, anonymous", f.db.Bodies.DeleteBody(f.ctx, f.anon, ref), kumo.ErrUnauthorized},
 			{"put, thing scope, admin", put(f.admin, bareRef), ""},
 			{"get, thing scope, the thing", get(aCaller, bareRef), ""},
 		}
@@ -141,20 +141,20 @@ func testBodies(t *testing.T, s suite) {
 
 	t.Run("Size limit", func(t *testing.T) {
 		before := f.blobCount()
-		cur, _ := f.db.GetBody(f.ctx, aCaller, ref)
+		cur, _ := f.db.Bodies.GetBody(f.ctx, aCaller, ref)
 		f.db.MaxBodySize = 1000
 		defer func() { f.db.MaxBodySize = 0 }()
-		_, err := f.db.PutBody(f.ctx, aCaller, kumo.BodyPut{Ref: ref, Size: -1, Data: bytes.NewReader(make([]byte, 1001))})
+		_, err := f.db.Bodies.PutBody(f.ctx, aCaller, kumo.BodyPut{Ref: ref, Size: -1, Data: bytes.NewReader(make([]byte, 1001))})
 		wantCode(t, "PutBody of 1001 bytes, limit 1000", err, kumo.ErrBodyTooLarge)
-		_, err = f.db.PutBody(f.ctx, aCaller, kumo.BodyPut{Ref: ref, Size: 5000, Data: strings.NewReader("")})
+		_, err = f.db.Bodies.PutBody(f.ctx, aCaller, kumo.BodyPut{Ref: ref, Size: 5000, Data: strings.NewReader("")})
 		wantCode(t, "PutBody announcing 5000 bytes", err, kumo.ErrBodyTooLarge)
-		if got, _ := f.db.GetBody(f.ctx, aCaller, ref); got != cur {
+		if got, _ := f.db.Bodies.GetBody(f.ctx, aCaller, ref); got != cur {
 			t.Errorf("after refused puts: body %+v, want %+v kept", got, cur)
 		}
 		if n := f.blobCount(); n != before {
 			t.Errorf("%d blobs after refused puts, want %d: nothing half-written", n, before)
 		}
-		if _, err := f.db.PutBody(f.ctx, aCaller, kumo.BodyPut{Ref: ref, Size: -1, Data: bytes.NewReader(make([]byte, 1000))}); err != nil {
+		if _, err := f.db.Bodies.PutBody(f.ctx, aCaller, kumo.BodyPut{Ref: ref, Size: -1, Data: bytes.NewReader(make([]byte, 1000))}); err != nil {
 			t.Errorf("PutBody of 1000 bytes, limit 1000: %v", err)
 		}
 		f.db.MaxBodySize = 0
@@ -182,14 +182,14 @@ func testBodies(t *testing.T, s suite) {
 			t.Errorf("body = %q, want two", b)
 		}
 		f.claimAll()
-		if err := f.db.DeleteBody(f.ctx, aCaller, r); err != nil {
+		if err := f.db.Bodies.DeleteBody(f.ctx, aCaller, r); err != nil {
 			t.Fatal(err)
 		}
 		events := f.claimAll()
 		if len(events) != 1 || events[0].Type != kumo.DataObjectBodyDeleted || events[0].ObjectID != o.ID {
 			t.Errorf("events = %+v, want DATA_OBJECT_BODY_DELETED", events)
 		}
-		wantCode(t, "GetBody after DeleteBody", errOf(f.db.GetBody(f.ctx, aCaller, r)), kumo.ErrBodyNotFound)
+		wantCode(t, "GetBody after DeleteBody", errOf(f.db.Bodies.GetBody(f.ctx, aCaller, r)), kumo.ErrBodyNotFound)
 		if n := f.blobCount(); n != before {
 			t.Errorf("%d blobs after DeleteBody, want %d", n, before)
 		}
@@ -198,26 +198,26 @@ func testBodies(t *testing.T, s suite) {
 	t.Run("Publish", func(t *testing.T) {
 		o := f.mustObject(aCaller, appBucket, nil)
 		r := kumo.BodyRef{Bucket: appBucket, ObjectID: o.ID}
-		_, err := f.db.PublishBody(f.ctx, aCaller, kumo.BodyPublish{Ref: r})
+		_, err := f.db.Bodies.PublishBody(f.ctx, aCaller, kumo.BodyPublish{Ref: r})
 		wantCode(t, "PublishBody without a body", err, kumo.ErrBodyNotFound)
 		f.mustPutBody(aCaller, r, "text/plain", []byte("hello"))
 		now := f.clock.Millis()
 		for _, p := range []kumo.BodyPublish{{ExpiresAt: now - 1}, {ExpiresAt: now + 1000, ExpiresIn: 5}, {ExpiresIn: -1}} {
 			p.Ref = r
-			_, err := f.db.PublishBody(f.ctx, aCaller, p)
+			_, err := f.db.Bodies.PublishBody(f.ctx, aCaller, p)
 			wantCode(t, fmt.Sprintf("PublishBody expiresAt %d expiresIn %d", p.ExpiresAt, p.ExpiresIn), err, kumo.ErrInvalidInputData)
 		}
-		forever, err := f.db.PublishBody(f.ctx, f.anon, kumo.BodyPublish{Ref: r}) // READ is enough
+		forever, err := f.db.Bodies.PublishBody(f.ctx, f.anon, kumo.BodyPublish{Ref: r}) // READ is enough
 		if err != nil || forever.ExpiresAt != 0 || len(forever.ID) != 25 {
 			t.Fatalf("PublishBody = %+v, %v; want a 25-character ID, no expiry", forever, err)
 		}
-		in := must(f.db.PublishBody(f.ctx, aCaller, kumo.BodyPublish{Ref: r, ExpiresIn: 60}))(t)
-		at := must(f.db.PublishBody(f.ctx, aCaller, kumo.BodyPublish{Ref: r, ExpiresAt: now + 120_000}))(t)
+		in := must(f.db.Bodies.PublishBody(f.ctx, aCaller, kumo.BodyPublish{Ref: r, ExpiresIn: 60}))(t)
+		at := must(f.db.Bodies.PublishBody(f.ctx, aCaller, kumo.BodyPublish{Ref: r, ExpiresAt: now + 120_000}))(t)
 		if in.ExpiresAt != now+60_000 || at.ExpiresAt != now+120_000 {
 			t.Errorf("expiries %d and %d, want %d and %d", in.ExpiresAt, at.ExpiresAt, now+60_000, now+120_000)
 		}
 		open := func(id string) (string, error) {
-			br, err := f.db.OpenPublication(f.ctx, id, kumo.BodyGet{})
+			br, err := f.db.Bodies.OpenPublication(f.ctx, id, kumo.BodyGet{})
 			if err != nil {
 				return "", err
 			}
@@ -242,7 +242,7 @@ func testBodies(t *testing.T, s suite) {
 			t.Errorf("OpenPublication after a new body = %q, %v; want world", got, err)
 		}
 		// A deleted body takes its publications with it.
-		if err := f.db.DeleteBody(f.ctx, aCaller, r); err != nil {
+		if err := f.db.Bodies.DeleteBody(f.ctx, aCaller, r); err != nil {
 			t.Fatal(err)
 		}
 		wantCode(t, "OpenPublication after DeleteBody", errOf(open(forever.ID)), kumo.ErrPublicationNotFound)
@@ -254,29 +254,29 @@ func testBodies(t *testing.T, s suite) {
 		r := kumo.BodyRef{Bucket: appBucket, ObjectID: o.ID}
 		before := f.blobCount()
 		chunk := func(id string, first, last, total int64, b []byte) error {
-			return f.db.PutBodyChunk(f.ctx, aCaller, kumo.BodyChunk{Ref: r, UploadID: id, ContentType: "video/mp4",
+			return f.db.Bodies.PutBodyChunk(f.ctx, aCaller, kumo.BodyChunk{Ref: r, UploadID: id, ContentType: "video/mp4",
 				Range: kumo.ContentRange{First: first, Last: last, Total: total}, Data: bytes.NewReader(b)})
 		}
-		_, err := f.db.StartBodyUpload(f.ctx, f.anon, r)
+		_, err := f.db.Bodies.StartBodyUpload(f.ctx, f.anon, r)
 		wantCode(t, "StartBodyUpload, anonymous", err, kumo.ErrUnauthorized)
-		_, err = f.db.StartBodyUpload(f.ctx, aCaller, kumo.BodyRef{Bucket: appBucket, ObjectID: "nope"})
+		_, err = f.db.Bodies.StartBodyUpload(f.ctx, aCaller, kumo.BodyRef{Bucket: appBucket, ObjectID: "nope"})
 		wantCode(t, "StartBodyUpload, no object", err, kumo.ErrObjectNotFound)
-		id := must(f.db.StartBodyUpload(f.ctx, aCaller, r))(t)
+		id := must(f.db.Bodies.StartBodyUpload(f.ctx, aCaller, r))(t)
 		total := int64(len(data))
 		half := total / 2
-		wantCode(t, "commit before any chunk", errOf(f.db.CommitBodyUpload(f.ctx, aCaller, r, id)), kumo.ErrInvalidInputData)
+		wantCode(t, "commit before any chunk", errOf(f.db.Bodies.CommitBodyUpload(f.ctx, aCaller, r, id)), kumo.ErrInvalidInputData)
 		wantCode(t, "chunk, unknown upload", chunk("nosuchupload", 0, 9, total, data[:10]), kumo.ErrBodyUploadNotFound)
 		wantCode(t, "chunk not at the start", chunk(id, 5, 9, total, data[5:10]), kumo.ErrInvalidInputData)
 		wantCode(t, "chunk shorter than its range", chunk(id, 0, 9, total, data[:5]), kumo.ErrInvalidInputData)
 		wantCode(t, "chunk longer than its range", chunk(id, 0, 9, total, data[:11]), kumo.ErrInvalidInputData)
 		wantCode(t, "first chunk", chunk(id, 0, half-1, total, data[:half]), "")
 		wantCode(t, "chunk of another total", chunk(id, half, total-1, total+1, data[half:]), kumo.ErrInvalidInputData)
-		wantCode(t, "commit with chunks missing", errOf(f.db.CommitBodyUpload(f.ctx, aCaller, r, id)), kumo.ErrInvalidInputData)
+		wantCode(t, "commit with chunks missing", errOf(f.db.Bodies.CommitBodyUpload(f.ctx, aCaller, r, id)), kumo.ErrInvalidInputData)
 		wantCode(t, "first chunk again (a retry)", chunk(id, 0, half-1, total, data[:half]), "")
 		wantCode(t, "second chunk", chunk(id, half, total-1, total, data[half:]), "")
-		wantCode(t, "commit, unknown upload", errOf(f.db.CommitBodyUpload(f.ctx, aCaller, r, "nosuchupload")), kumo.ErrBodyUploadNotFound)
+		wantCode(t, "commit, unknown upload", errOf(f.db.Bodies.CommitBodyUpload(f.ctx, aCaller, r, "nosuchupload")), kumo.ErrBodyUploadNotFound)
 		f.claimAll()
-		body, err := f.db.CommitBodyUpload(f.ctx, aCaller, r, id)
+		body, err := f.db.Bodies.CommitBodyUpload(f.ctx, aCaller, r, id)
 		if err != nil || body.Size != total || body.ContentType != "video/mp4" {
 			t.Fatalf("CommitBodyUpload = %+v, %v; want %d bytes of video/mp4", body, err, total)
 		}
@@ -286,15 +286,15 @@ func testBodies(t *testing.T, s suite) {
 		if b := f.readBody(aCaller, r, kumo.BodyGet{}); !bytes.Equal(b, data) {
 			t.Errorf("committed body: %d bytes, not the %d uploaded", len(b), len(data))
 		}
-		wantCode(t, "commit again", errOf(f.db.CommitBodyUpload(f.ctx, aCaller, r, id)), kumo.ErrBodyUploadNotFound)
+		wantCode(t, "commit again", errOf(f.db.Bodies.CommitBodyUpload(f.ctx, aCaller, r, id)), kumo.ErrBodyUploadNotFound)
 		if n := f.blobCount(); n != before+1 {
 			t.Errorf("%d blobs after the commit, want %d: the chunks' bytes deleted", n, before+1)
 		}
 
 		// One chunk, committed as it is.
-		one := must(f.db.StartBodyUpload(f.ctx, aCaller, r))(t)
+		one := must(f.db.Bodies.StartBodyUpload(f.ctx, aCaller, r))(t)
 		wantCode(t, "single chunk", chunk(one, 0, 2, 3, []byte("abc")), "")
-		if _, err := f.db.CommitBodyUpload(f.ctx, aCaller, r, one); err != nil {
+		if _, err := f.db.Bodies.CommitBodyUpload(f.ctx, aCaller, r, one); err != nil {
 			t.Fatal(err)
 		}
 		if b := f.readBody(aCaller, r, kumo.BodyGet{}); string(b) != "abc" {
@@ -302,13 +302,13 @@ func testBodies(t *testing.T, s suite) {
 		}
 
 		// Cancelled: nothing changes, nothing stays.
-		c := must(f.db.StartBodyUpload(f.ctx, aCaller, r))(t)
+		c := must(f.db.Bodies.StartBodyUpload(f.ctx, aCaller, r))(t)
 		wantCode(t, "chunk to cancel", chunk(c, 0, 2, 6, []byte("xyz")), "")
-		if err := f.db.CancelBodyUpload(f.ctx, aCaller, r, c); err != nil {
+		if err := f.db.Bodies.CancelBodyUpload(f.ctx, aCaller, r, c); err != nil {
 			t.Fatal(err)
 		}
 		wantCode(t, "chunk after cancel", chunk(c, 3, 5, 6, []byte("xyz")), kumo.ErrBodyUploadNotFound)
-		wantCode(t, "cancel again", f.db.CancelBodyUpload(f.ctx, aCaller, r, c), kumo.ErrBodyUploadNotFound)
+		wantCode(t, "cancel again", f.db.Bodies.CancelBodyUpload(f.ctx, aCaller, r, c), kumo.ErrBodyUploadNotFound)
 		if n := f.blobCount(); n != before+1 {
 			t.Errorf("%d blobs after a cancelled upload, want %d", n, before+1)
 		}
@@ -323,12 +323,12 @@ func testBodies(t *testing.T, s suite) {
 			o := f.mustObject(c, b, nil)
 			r := kumo.BodyRef{Bucket: b, ObjectID: o.ID}
 			f.mustPutBody(c, r, "", []byte("bytes of "+o.ID))
-			up := must(f.db.StartBodyUpload(f.ctx, c, r))(t)
-			if err := f.db.PutBodyChunk(f.ctx, c, kumo.BodyChunk{Ref: r, UploadID: up,
+			up := must(f.db.Bodies.StartBodyUpload(f.ctx, c, r))(t)
+			if err := f.db.Bodies.PutBodyChunk(f.ctx, c, kumo.BodyChunk{Ref: r, UploadID: up,
 				Range: kumo.ContentRange{First: 0, Last: 1, Total: 4}, Data: strings.NewReader("ab")}); err != nil {
 				t.Fatal(err)
 			}
-			must(f.db.PublishBody(f.ctx, c, kumo.BodyPublish{Ref: r}))(t)
+			must(f.db.Bodies.PublishBody(f.ctx, c, kumo.BodyPublish{Ref: r}))(t)
 			return r
 		}
 		objRef := withBody(aCaller, appBucket)
@@ -339,26 +339,26 @@ func testBodies(t *testing.T, s suite) {
 		if n := f.blobCount(); n != before+8 {
 			t.Fatalf("%d blobs, want %d", n, before+8)
 		}
-		if err := f.db.DeleteObject(f.ctx, aCaller, appBucket, objRef.ObjectID, ""); err != nil {
+		if err := f.db.Objects.DeleteObject(f.ctx, aCaller, appBucket, objRef.ObjectID, ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.db.DeleteBucket(f.ctx, aCaller, bucket); err != nil {
+		if err := f.db.Buckets.DeleteBucket(f.ctx, aCaller, bucket); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.db.DeleteThing(f.ctx, f.admin, g.ID); err != nil {
+		if err := f.db.Things.DeleteThing(f.ctx, f.admin, g.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.db.DeleteUser(f.ctx, f.admin, u.ID); err != nil {
+		if err := f.db.Users.DeleteUser(f.ctx, f.admin, u.ID); err != nil {
 			t.Fatal(err)
 		}
 		if n := f.blobCount(); n != before {
 			t.Errorf("%d blobs after deleting the object, the bucket, the thing and the user; want %d", n, before)
 		}
 		// An object created again under the ID starts without a body.
-		if _, _, err := f.db.ReplaceObject(f.ctx, aCaller, kumo.ObjectWrite{Bucket: appBucket, ID: objRef.ObjectID}); err != nil {
+		if _, _, err := f.db.Objects.ReplaceObject(f.ctx, aCaller, kumo.ObjectWrite{Bucket: appBucket, ID: objRef.ObjectID}); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, "GetBody of a re-created object", errOf(f.db.GetBody(f.ctx, aCaller, objRef)), kumo.ErrBodyNotFound)
+		wantCode(t, "GetBody of a re-created object", errOf(f.db.Bodies.GetBody(f.ctx, aCaller, objRef)), kumo.ErrBodyNotFound)
 		f.claimAll()
 	})
 
@@ -422,7 +422,7 @@ func must[T any](v T, err error) func(t *testing.T) T {
 
 func (f *fixture) mustPutBody(c kumo.Caller, r kumo.BodyRef, contentType string, b []byte) kumo.Body {
 	f.t.Helper()
-	body, err := f.db.PutBody(f.ctx, c, kumo.BodyPut{Ref: r, ContentType: contentType, Size: int64(len(b)), Data: bytes.NewReader(b)})
+	body, err := f.db.Bodies.PutBody(f.ctx, c, kumo.BodyPut{Ref: r, ContentType: contentType, Size: int64(len(b)), Data: bytes.NewReader(b)})
 	if err != nil {
 		f.t.Fatalf("PutBody(%+v): %v", r, err)
 	}
@@ -432,7 +432,7 @@ func (f *fixture) mustPutBody(c kumo.Caller, r kumo.BodyRef, contentType string,
 // readBody reads a whole body (or range).
 func (f *fixture) readBody(c kumo.Caller, r kumo.BodyRef, g kumo.BodyGet) []byte {
 	f.t.Helper()
-	br, err := f.db.OpenBody(f.ctx, c, r, g)
+	br, err := f.db.Bodies.OpenBody(f.ctx, c, r, g)
 	if err != nil {
 		f.t.Fatalf("OpenBody(%+v): %v", r, err)
 	}

@@ -25,7 +25,7 @@ func testGroupCommit(t *testing.T, s suite) {
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				objs[i], errs[i] = f.db.CreateObject(f.ctx, aCaller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"i": i}})
+				objs[i], errs[i] = f.db.Objects.CreateObject(f.ctx, aCaller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"i": i}})
 			})
 		}
 		close(start)
@@ -41,7 +41,7 @@ func testGroupCommit(t *testing.T, s suite) {
 			t.Fatalf("%d distinct object IDs, want %d", len(ids), n)
 		}
 		for i, o := range objs {
-			got, err := f.db.GetObject(f.ctx, aCaller, b, o.ID)
+			got, err := f.db.Objects.GetObject(f.ctx, aCaller, b, o.ID)
 			if err != nil {
 				t.Errorf("GetObject(%d): %v", i, err)
 				continue
@@ -83,7 +83,7 @@ func testGroupCommit(t *testing.T, s suite) {
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		register := func(vid string) result {
-			th, _, err := f.db.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: vid, Password: "pw", Fields: map[string]any{}}, true)
+			th, _, err := f.db.Things.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: vid, Password: "pw", Fields: map[string]any{}}, true)
 			return result{th, err}
 		}
 		for i := range dups {
@@ -95,7 +95,7 @@ func testGroupCommit(t *testing.T, s suite) {
 		for i := range objects {
 			wg.Go(func() {
 				<-start
-				_, objResults[i] = f.db.CreateObject(f.ctx, aCaller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"i": i}})
+				_, objResults[i] = f.db.Objects.CreateObject(f.ctx, aCaller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"i": i}})
 			})
 		}
 		close(start)
@@ -116,7 +116,7 @@ func testGroupCommit(t *testing.T, s suite) {
 		}
 		if winner == "" {
 			t.Error("no registration of vendor thing ID dup succeeded")
-		} else if got, err := f.db.FindThing(f.ctx, f.admin, "VENDOR_THING_ID:dup"); err != nil || got.ID != winner {
+		} else if got, err := f.db.Things.FindThing(f.ctx, f.admin, "VENDOR_THING_ID:dup"); err != nil || got.ID != winner {
 			t.Errorf("FindThing(VENDOR_THING_ID:dup) = %q, %v; want the winner %q", got.ID, err, winner)
 		}
 		for i, r := range thingResults {
@@ -124,7 +124,7 @@ func testGroupCommit(t *testing.T, s suite) {
 				t.Errorf("unrelated RegisterThing %d failed: %v", i, r.err)
 				continue
 			}
-			if got, err := f.db.FindThing(f.ctx, f.admin, r.thing.ID); err != nil || got.VendorThingID != fmt.Sprintf("vt-%03d", i) {
+			if got, err := f.db.Things.FindThing(f.ctx, f.admin, r.thing.ID); err != nil || got.VendorThingID != fmt.Sprintf("vt-%03d", i) {
 				t.Errorf("FindThing(thing %d) = %+v, %v", i, got, err)
 			}
 		}
@@ -154,7 +154,7 @@ func testClose(t *testing.T, s suite) {
 	for i := range n {
 		wg.Go(func() {
 			started <- struct{}{}
-			objs[i], errs[i] = f.db.CreateObject(f.ctx, aCaller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"i": i}})
+			objs[i], errs[i] = f.db.Objects.CreateObject(f.ctx, aCaller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"i": i}})
 		})
 	}
 	for range n / 2 {
@@ -167,7 +167,7 @@ func testClose(t *testing.T, s suite) {
 	if err := f.db.Close(); err != nil {
 		t.Errorf("a second Close = %v, want nil", err)
 	}
-	_, err := f.db.CreateObject(f.ctx, aCaller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{}})
+	_, err := f.db.Objects.CreateObject(f.ctx, aCaller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{}})
 	wantCode(t, "CreateObject after Close", err, kumo.ErrUnavailable)
 
 	f.reopen()
@@ -176,7 +176,7 @@ func testClose(t *testing.T, s suite) {
 		switch kumo.ErrorCode(err) {
 		case "":
 			committed++
-			if _, err := f.db.GetObject(f.ctx, aCaller, b, objs[i].ID); err != nil {
+			if _, err := f.db.Objects.GetObject(f.ctx, aCaller, b, objs[i].ID); err != nil {
 				t.Errorf("write %d was acknowledged before Close, but after a restart GetObject: %v", i, err)
 			}
 		case kumo.ErrUnavailable:

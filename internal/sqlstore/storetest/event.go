@@ -53,15 +53,15 @@ func testEvents(t *testing.T, s suite) {
 		a, aCaller := f.mustThing("vt-a")
 		_, bCaller := f.mustThing("vt-b")
 		// Writes that fail or that are not object changes commit no event.
-		f.db.CreateObject(f.ctx, f.anon, kumo.ObjectCreate{Bucket: f.bucket(kumo.AppScope, "b"), Data: map[string]any{}})
-		f.db.CreateObject(f.ctx, bCaller, kumo.ObjectCreate{Bucket: f.bucket(thingScope(a.ID), "b"), Data: map[string]any{}})
-		f.db.CreateObject(f.ctx, f.admin, kumo.ObjectCreate{Bucket: f.bucket(thingScope("VENDOR_THING_ID:none"), "b"), Data: map[string]any{}})
+		f.db.Objects.CreateObject(f.ctx, f.anon, kumo.ObjectCreate{Bucket: f.bucket(kumo.AppScope, "b"), Data: map[string]any{}})
+		f.db.Objects.CreateObject(f.ctx, bCaller, kumo.ObjectCreate{Bucket: f.bucket(thingScope(a.ID), "b"), Data: map[string]any{}})
+		f.db.Objects.CreateObject(f.ctx, f.admin, kumo.ObjectCreate{Bucket: f.bucket(thingScope("VENDOR_THING_ID:none"), "b"), Data: map[string]any{}})
 		f.mustUser("alice")
 		f.mustInstall(aCaller, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
-		if err := f.db.SubscribeBucket(f.ctx, aCaller, f.bucket(kumo.AppScope, "b"), aCaller.Principal()); err != nil {
+		if err := f.db.Subscriptions.SubscribeBucket(f.ctx, aCaller, f.bucket(kumo.AppScope, "b"), aCaller.Principal()); err != nil {
 			t.Fatalf("SubscribeBucket: %v", err)
 		}
-		if _, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-a", Password: "pw-vt-a"}); err != nil {
+		if _, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-a", Password: "pw-vt-a"}); err != nil {
 			t.Fatalf("Login: %v", err)
 		}
 		if _, err := f.db.Secret(f.ctx, "s"); err != nil {
@@ -81,7 +81,7 @@ func testEvents(t *testing.T, s suite) {
 		}
 		var got []string
 		for _, want := range []int{2, 2, 1, 0} {
-			es, err := f.db.ClaimEvents(f.ctx, 2)
+			es, err := f.db.Outbox.ClaimEvents(f.ctx, 2)
 			if err != nil {
 				t.Fatalf("ClaimEvents: %v", err)
 			}
@@ -99,7 +99,7 @@ func testEvents(t *testing.T, s suite) {
 
 	t.Run("CompleteEmpty", func(t *testing.T) {
 		f := newFixture(t, s)
-		if err := f.db.CompleteEvents(f.ctx, nil); err != nil {
+		if err := f.db.Outbox.CompleteEvents(f.ctx, nil); err != nil {
 			t.Errorf("CompleteEvents(nil) = %v, want nil", err)
 		}
 	})
@@ -115,7 +115,7 @@ func testEvents(t *testing.T, s suite) {
 		if len(es) != 3 {
 			t.Fatalf("claimed %d events, want 3", len(es))
 		}
-		if err := f.db.CompleteEvents(f.ctx, es); err != nil {
+		if err := f.db.Outbox.CompleteEvents(f.ctx, es); err != nil {
 			t.Fatalf("CompleteEvents: %v", err)
 		}
 		f.reopen()
@@ -123,7 +123,7 @@ func testEvents(t *testing.T, s suite) {
 			t.Errorf("after CompleteEvents and a restart, ClaimEvents = %+v, want no events", got)
 		}
 		for _, o := range objs {
-			if _, err := f.db.GetObject(f.ctx, aCaller, o.Bucket, o.ID); err != nil {
+			if _, err := f.db.Objects.GetObject(f.ctx, aCaller, o.Bucket, o.ID); err != nil {
 				t.Errorf("after the restart, GetObject(%s): %v", o.ID, err)
 			}
 		}
@@ -136,10 +136,10 @@ func testEvents(t *testing.T, s suite) {
 		f := newFixture(t, s)
 		_, aCaller := f.mustThing("vt-a")
 		f.mustObject(aCaller, f.bucket(kumo.AppScope, "b"), map[string]any{})
-		if err := f.db.CompleteEvents(f.ctx, f.claimAll()); err != nil {
+		if err := f.db.Outbox.CompleteEvents(f.ctx, f.claimAll()); err != nil {
 			t.Fatalf("CompleteEvents: %v", err)
 		}
-		_, _, err := f.db.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: "vt-a", Password: "pw", Fields: map[string]any{}}, false)
+		_, _, err := f.db.Things.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: "vt-a", Password: "pw", Fields: map[string]any{}}, false)
 		wantCode(t, "RegisterThing(the same vendor thing ID)", err, kumo.ErrThingAlreadyExists)
 		f.mustThing("vt-b") // the next write succeeds
 		if logged := f.log.Records(); len(logged) > 0 {
@@ -157,11 +157,11 @@ func testEvents(t *testing.T, s suite) {
 		for i := 0; i < 4; i++ {
 			f.mustObject(aCaller, f.bucket(kumo.AppScope, "b"), map[string]any{"i": i})
 		}
-		first, err := f.db.ClaimEvents(f.ctx, 2)
+		first, err := f.db.Outbox.ClaimEvents(f.ctx, 2)
 		if err != nil || len(first) != 2 {
 			t.Fatalf("ClaimEvents(2) = %d events, %v; want 2", len(first), err)
 		}
-		if err := f.db.CompleteEvents(f.ctx, first); err != nil {
+		if err := f.db.Outbox.CompleteEvents(f.ctx, first); err != nil {
 			t.Fatalf("CompleteEvents: %v", err)
 		}
 		second := f.claimAll() // claimed, never completed: the process "crashes"
@@ -191,10 +191,10 @@ func testEvents(t *testing.T, s suite) {
 			t.Errorf("after the restart, a new object's events = %+v, want one event for %s, not Recovered", fresh, o.ID)
 		}
 
-		if err := f.db.CompleteEvents(f.ctx, got); err != nil {
+		if err := f.db.Outbox.CompleteEvents(f.ctx, got); err != nil {
 			t.Fatalf("CompleteEvents(recovered): %v", err)
 		}
-		if err := f.db.CompleteEvents(f.ctx, fresh); err != nil {
+		if err := f.db.Outbox.CompleteEvents(f.ctx, fresh); err != nil {
 			t.Fatalf("CompleteEvents(fresh): %v", err)
 		}
 		f.reopen()
@@ -245,7 +245,7 @@ func testEvents(t *testing.T, s suite) {
 		for i := 0; i < 2; i++ { // a consumed notification does not stop the next one
 			o := f.mustObject(aCaller, f.bucket(kumo.AppScope, "b"), map[string]any{"i": i})
 			select {
-			case <-f.db.Notify():
+			case <-f.db.Outbox.Notify():
 			case <-time.After(10 * time.Second):
 				t.Fatalf("write %d: no notification 10s after a commit with an event", i)
 			}

@@ -15,7 +15,7 @@ func groupScope(id string) kumo.Scope { return kumo.Scope{Kind: kumo.ScopeGroup,
 // mustGroup creates a group as c and returns it.
 func (f *fixture) mustGroup(c kumo.Caller, g kumo.GroupCreation) kumo.Group {
 	f.t.Helper()
-	got, _, err := f.db.CreateGroup(f.ctx, c, g)
+	got, _, err := f.db.Groups.CreateGroup(f.ctx, c, g)
 	if err != nil {
 		f.t.Fatalf("CreateGroup(%+v): %v", g, err)
 	}
@@ -35,7 +35,7 @@ func testGroups(t *testing.T, s suite) {
 		f := newFixture(t, s)
 		alice, aliceC := f.mustUser("alice")
 		bob, _ := f.mustUser("bob")
-		g, notFound, err := f.db.CreateGroup(f.ctx, aliceC, kumo.GroupCreation{Name: "Team ☁", Members: []string{bob.ID, "nobody", alice.ID, bob.ID}})
+		g, notFound, err := f.db.Groups.CreateGroup(f.ctx, aliceC, kumo.GroupCreation{Name: "Team ☁", Members: []string{bob.ID, "nobody", alice.ID, bob.ID}})
 		if err != nil {
 			t.Fatalf("CreateGroup: %v", err)
 		}
@@ -47,15 +47,15 @@ func testGroups(t *testing.T, s suite) {
 		if !reflect.DeepEqual(notFound, []string{"nobody"}) {
 			t.Errorf("notFoundUsers = %q, want [nobody]", notFound)
 		}
-		if got, err := f.db.FindGroup(f.ctx, aliceC, g.ID); err != nil || got != want {
+		if got, err := f.db.Groups.FindGroup(f.ctx, aliceC, g.ID); err != nil || got != want {
 			t.Errorf("FindGroup = %+v, %v; want %+v", got, err, want)
 		}
-		members, err := f.db.GroupMembers(f.ctx, aliceC, g.ID)
+		members, err := f.db.Groups.GroupMembers(f.ctx, aliceC, g.ID)
 		if err != nil || !reflect.DeepEqual(sorted(members), sorted([]string{alice.ID, bob.ID})) {
 			t.Errorf("GroupMembers = %q, %v; want the owner and bob", members, err)
 		}
 		// Without members, notFoundUsers is empty, not nil.
-		_, notFound, err = f.db.CreateGroup(f.ctx, aliceC, kumo.GroupCreation{Name: "solo"})
+		_, notFound, err = f.db.Groups.CreateGroup(f.ctx, aliceC, kumo.GroupCreation{Name: "solo"})
 		if err != nil || notFound == nil || len(notFound) != 0 {
 			t.Errorf("CreateGroup without members: notFound %#v, %v; want an empty list", notFound, err)
 		}
@@ -91,7 +91,7 @@ func testGroups(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				g, _, err := f.db.CreateGroup(f.ctx, tt.caller, tt.g)
+				g, _, err := f.db.Groups.CreateGroup(f.ctx, tt.caller, tt.g)
 				if !wantCode(t, "CreateGroup", err, tt.code) {
 					return
 				}
@@ -108,7 +108,7 @@ func testGroups(t *testing.T, s suite) {
 			})
 		}
 		// The taken group is unchanged.
-		if g, err := f.db.FindGroup(f.ctx, f.admin, "taken"); err != nil || g.Name != "first" {
+		if g, err := f.db.Groups.FindGroup(f.ctx, f.admin, "taken"); err != nil || g.Name != "first" {
 			t.Errorf("FindGroup(taken) = %+v, %v; want the first group", g, err)
 		}
 	})
@@ -138,11 +138,11 @@ func testGroups(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				_, err := f.db.FindGroup(f.ctx, tt.caller, tt.id)
+				_, err := f.db.Groups.FindGroup(f.ctx, tt.caller, tt.id)
 				if wantCode(t, "FindGroup", err, tt.code) && tt.code == kumo.ErrGroupNotFound {
 					wantFields(t, "FindGroup", err, map[string]any{"groupID": tt.id, "appID": "app1"})
 				}
-				_, err = f.db.GroupMembers(f.ctx, tt.caller, tt.id)
+				_, err = f.db.Groups.GroupMembers(f.ctx, tt.caller, tt.id)
 				wantCode(t, "GroupMembers", err, tt.code)
 			})
 		}
@@ -161,39 +161,39 @@ func testGroups(t *testing.T, s suite) {
 			do   func() error
 			code kumo.Code
 		}{
-			{"a member may not rename", func() error { return f.db.RenameGroup(f.ctx, memberC, g.ID, "x") }, kumo.ErrUnauthorized},
-			{"the owner renames", func() error { return f.db.RenameGroup(f.ctx, ownerC, g.ID, "renamed") }, ""},
-			{"a too long name", func() error { return f.db.RenameGroup(f.ctx, ownerC, g.ID, string(make([]byte, 191))) }, kumo.ErrInvalidInputData},
-			{"rename a missing group", func() error { return f.db.RenameGroup(f.ctx, f.admin, "nogroup", "x") }, kumo.ErrGroupNotFound},
-			{"a member may not add", func() error { return f.db.AddGroupMember(f.ctx, memberC, g.ID, carol.ID) }, kumo.ErrUnauthorized},
-			{"the owner adds", func() error { return f.db.AddGroupMember(f.ctx, ownerC, g.ID, carol.ID) }, ""},
-			{"adding again succeeds", func() error { return f.db.AddGroupMember(f.ctx, ownerC, g.ID, carol.ID) }, ""},
-			{"the admin adds", func() error { return f.db.AddGroupMember(f.ctx, f.admin, g.ID, dave.ID) }, ""},
-			{"add an unknown user", func() error { return f.db.AddGroupMember(f.ctx, ownerC, g.ID, "nobody") }, kumo.ErrUserNotFound},
-			{"a member may not remove another", func() error { return f.db.RemoveGroupMember(f.ctx, memberC, g.ID, carol.ID) }, kumo.ErrUnauthorized},
-			{"a member removes himself", func() error { return f.db.RemoveGroupMember(f.ctx, daveC, g.ID, dave.ID) }, ""},
-			{"no longer a member", func() error { return f.db.RemoveGroupMember(f.ctx, ownerC, g.ID, dave.ID) }, kumo.ErrUserNotFound},
-			{"the owner cannot leave", func() error { return f.db.RemoveGroupMember(f.ctx, ownerC, g.ID, owner.ID) }, kumo.ErrUnauthorized},
-			{"a member may not change the owner", func() error { return f.db.ChangeGroupOwner(f.ctx, memberC, g.ID, member.ID) }, kumo.ErrUnauthorized},
-			{"owner to an unknown user", func() error { return f.db.ChangeGroupOwner(f.ctx, ownerC, g.ID, "nobody") }, kumo.ErrUserNotFound},
-			{"the owner hands over to a non-member", func() error { return f.db.ChangeGroupOwner(f.ctx, ownerC, g.ID, dave.ID) }, ""},
-			{"the old owner may no longer rename", func() error { return f.db.RenameGroup(f.ctx, ownerC, g.ID, "x") }, kumo.ErrUnauthorized},
-			{"the new owner removes the old", func() error { return f.db.RemoveGroupMember(f.ctx, daveC, g.ID, owner.ID) }, ""},
-			{"the admin removes", func() error { return f.db.RemoveGroupMember(f.ctx, f.admin, g.ID, carol.ID) }, ""},
+			{"a member may not rename", func() error { return f.db.Groups.RenameGroup(f.ctx, memberC, g.ID, "x") }, kumo.ErrUnauthorized},
+			{"the owner renames", func() error { return f.db.Groups.RenameGroup(f.ctx, ownerC, g.ID, "renamed") }, ""},
+			{"a too long name", func() error { return f.db.Groups.RenameGroup(f.ctx, ownerC, g.ID, string(make([]byte, 191))) }, kumo.ErrInvalidInputData},
+			{"rename a missing group", func() error { return f.db.Groups.RenameGroup(f.ctx, f.admin, "nogroup", "x") }, kumo.ErrGroupNotFound},
+			{"a member may not add", func() error { return f.db.Groups.AddGroupMember(f.ctx, memberC, g.ID, carol.ID) }, kumo.ErrUnauthorized},
+			{"the owner adds", func() error { return f.db.Groups.AddGroupMember(f.ctx, ownerC, g.ID, carol.ID) }, ""},
+			{"adding again succeeds", func() error { return f.db.Groups.AddGroupMember(f.ctx, ownerC, g.ID, carol.ID) }, ""},
+			{"the admin adds", func() error { return f.db.Groups.AddGroupMember(f.ctx, f.admin, g.ID, dave.ID) }, ""},
+			{"add an unknown user", func() error { return f.db.Groups.AddGroupMember(f.ctx, ownerC, g.ID, "nobody") }, kumo.ErrUserNotFound},
+			{"a member may not remove another", func() error { return f.db.Groups.RemoveGroupMember(f.ctx, memberC, g.ID, carol.ID) }, kumo.ErrUnauthorized},
+			{"a member removes himself", func() error { return f.db.Groups.RemoveGroupMember(f.ctx, daveC, g.ID, dave.ID) }, ""},
+			{"no longer a member", func() error { return f.db.Groups.RemoveGroupMember(f.ctx, ownerC, g.ID, dave.ID) }, kumo.ErrUserNotFound},
+			{"the owner cannot leave", func() error { return f.db.Groups.RemoveGroupMember(f.ctx, ownerC, g.ID, owner.ID) }, kumo.ErrUnauthorized},
+			{"a member may not change the owner", func() error { return f.db.Groups.ChangeGroupOwner(f.ctx, memberC, g.ID, member.ID) }, kumo.ErrUnauthorized},
+			{"owner to an unknown user", func() error { return f.db.Groups.ChangeGroupOwner(f.ctx, ownerC, g.ID, "nobody") }, kumo.ErrUserNotFound},
+			{"the owner hands over to a non-member", func() error { return f.db.Groups.ChangeGroupOwner(f.ctx, ownerC, g.ID, dave.ID) }, ""},
+			{"the old owner may no longer rename", func() error { return f.db.Groups.RenameGroup(f.ctx, ownerC, g.ID, "x") }, kumo.ErrUnauthorized},
+			{"the new owner removes the old", func() error { return f.db.Groups.RemoveGroupMember(f.ctx, daveC, g.ID, owner.ID) }, ""},
+			{"the admin removes", func() error { return f.db.Groups.RemoveGroupMember(f.ctx, f.admin, g.ID, carol.ID) }, ""},
 		}
 		for _, st := range steps {
 			wantCode(t, st.name, st.do(), st.code)
 		}
-		got, err := f.db.FindGroup(f.ctx, daveC, g.ID)
+		got, err := f.db.Groups.FindGroup(f.ctx, daveC, g.ID)
 		want := kumo.Group{ID: g.ID, Name: "renamed", Owner: dave.ID, Created: epoch, Modified: epoch + 1000}
 		if err != nil || got != want {
 			t.Errorf("FindGroup = %+v, %v; want %+v", got, err, want)
 		}
-		members, err := f.db.GroupMembers(f.ctx, f.admin, g.ID)
+		members, err := f.db.Groups.GroupMembers(f.ctx, f.admin, g.ID)
 		if err != nil || !reflect.DeepEqual(sorted(members), sorted([]string{member.ID, dave.ID})) {
 			t.Errorf("GroupMembers = %q, %v; want member and dave (the new owner)", members, err)
 		}
-		if _, err := f.db.FindGroup(f.ctx, carolC, g.ID); kumo.ErrorCode(err) != kumo.ErrUnauthorized {
+		if _, err := f.db.Groups.FindGroup(f.ctx, carolC, g.ID); kumo.ErrorCode(err) != kumo.ErrUnauthorized {
 			t.Errorf("a removed member reads the group: %v", err)
 		}
 	})
@@ -238,7 +238,7 @@ func testGroups(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				gs, err := f.db.ListGroups(f.ctx, tt.caller, tt.filter)
+				gs, err := f.db.Groups.ListGroups(f.ctx, tt.caller, tt.filter)
 				if !wantCode(t, "ListGroups", err, tt.code) || tt.code != "" {
 					return
 				}
@@ -257,7 +257,7 @@ func testGroups(t *testing.T, s suite) {
 		_, thingC := f.mustThing("vt-1")
 		g := f.mustGroup(ownerC, kumo.GroupCreation{ID: "g1", Name: "g", Members: []string{member.ID}})
 		b := f.bucket(groupScope(g.ID), "shared")
-		if err := f.db.CreateBucket(f.ctx, ownerC, b); err != nil {
+		if err := f.db.Buckets.CreateBucket(f.ctx, ownerC, b); err != nil {
 			t.Fatalf("CreateBucket: %v", err)
 		}
 		o := f.mustObject(memberC, b, map[string]any{"n": 1})
@@ -275,11 +275,11 @@ func testGroups(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				_, err := f.db.GetObject(f.ctx, tt.caller, b, o.ID)
+				_, err := f.db.Objects.GetObject(f.ctx, tt.caller, b, o.ID)
 				wantCode(t, "GetObject", err, tt.code)
-				_, err = f.db.CreateObject(f.ctx, tt.caller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{}})
+				_, err = f.db.Objects.CreateObject(f.ctx, tt.caller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{}})
 				wantCode(t, "CreateObject", err, tt.code)
-				_, err = f.db.GetBucket(f.ctx, tt.caller, b)
+				_, err = f.db.Buckets.GetBucket(f.ctx, tt.caller, b)
 				wantCode(t, "GetBucket", err, tt.code)
 			})
 		}
@@ -289,13 +289,13 @@ func testGroups(t *testing.T, s suite) {
 				t.Errorf("event bucket scope = %+v, want group %s", e.Bucket.Scope, g.ID)
 			}
 		}
-		wantCode(t, "a member drops a bucket he did not create", f.db.DeleteBucket(f.ctx, memberC, b), kumo.ErrUnauthorized)
-		wantCode(t, "the owner drops", f.db.DeleteBucket(f.ctx, ownerC, b), "")
-		_, err := f.db.CreateObject(f.ctx, f.admin, kumo.ObjectCreate{Bucket: f.bucket(groupScope("nogroup"), "x"), Data: map[string]any{}})
+		wantCode(t, "a member drops a bucket he did not create", f.db.Buckets.DeleteBucket(f.ctx, memberC, b), kumo.ErrUnauthorized)
+		wantCode(t, "the owner drops", f.db.Buckets.DeleteBucket(f.ctx, ownerC, b), "")
+		_, err := f.db.Objects.CreateObject(f.ctx, f.admin, kumo.ObjectCreate{Bucket: f.bucket(groupScope("nogroup"), "x"), Data: map[string]any{}})
 		if wantCode(t, "CreateObject in a missing group", err, kumo.ErrGroupNotFound) {
 			wantFields(t, "CreateObject in a missing group", err, map[string]any{"groupID": "nogroup"})
 		}
-		_, err = f.db.CreateObject(f.ctx, memberC, kumo.ObjectCreate{Bucket: f.bucket(groupScope("nogroup"), "x"), Data: map[string]any{}})
+		_, err = f.db.Objects.CreateObject(f.ctx, memberC, kumo.ObjectCreate{Bucket: f.bucket(groupScope("nogroup"), "x"), Data: map[string]any{}})
 		wantCode(t, "CreateObject in a missing group, a user", err, kumo.ErrGroupNotFound)
 	})
 
@@ -308,37 +308,37 @@ func testGroups(t *testing.T, s suite) {
 		b := f.bucket(groupScope(g.ID), "shared")
 		f.mustObject(memberC, b, map[string]any{"n": 1})
 		f.mustInstall(memberC, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
-		if err := f.db.SubscribeBucket(f.ctx, memberC, b, kumo.Principal{Kind: kumo.UserCaller, ID: member.ID}); err != nil {
+		if err := f.db.Subscriptions.SubscribeBucket(f.ctx, memberC, b, kumo.Principal{Kind: kumo.UserCaller, ID: member.ID}); err != nil {
 			t.Fatal(err)
 		}
-		if topics, err := f.db.SubscriberTopics(f.ctx, []kumo.BucketRef{b}); err != nil || len(topics[b]) != 1 {
+		if topics, err := f.db.Outbox.SubscriberTopics(f.ctx, []kumo.BucketRef{b}); err != nil || len(topics[b]) != 1 {
 			t.Fatalf("subscriber topics of the group's bucket = %v, %v; want the member's", topics, err)
 		}
-		if err := f.db.AddThingOwner(f.ctx, f.admin, th.ID, kumo.OwnershipRequest{Owner: kumo.ThingOwner{Kind: kumo.OwnerGroup, ID: g.ID}}); err != nil {
+		if err := f.db.Things.AddThingOwner(f.ctx, f.admin, th.ID, kumo.OwnershipRequest{Owner: kumo.ThingOwner{Kind: kumo.OwnerGroup, ID: g.ID}}); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, "a member deletes", f.db.DeleteGroup(f.ctx, memberC, g.ID), kumo.ErrUnauthorized)
-		wantCode(t, "the owner deletes", f.db.DeleteGroup(f.ctx, ownerC, g.ID), "")
-		wantCode(t, "delete again", f.db.DeleteGroup(f.ctx, ownerC, g.ID), kumo.ErrGroupNotFound)
-		_, err := f.db.FindGroup(f.ctx, f.admin, g.ID)
+		wantCode(t, "a member deletes", f.db.Groups.DeleteGroup(f.ctx, memberC, g.ID), kumo.ErrUnauthorized)
+		wantCode(t, "the owner deletes", f.db.Groups.DeleteGroup(f.ctx, ownerC, g.ID), "")
+		wantCode(t, "delete again", f.db.Groups.DeleteGroup(f.ctx, ownerC, g.ID), kumo.ErrGroupNotFound)
+		_, err := f.db.Groups.FindGroup(f.ctx, f.admin, g.ID)
 		wantCode(t, "FindGroup after the delete", err, kumo.ErrGroupNotFound)
-		if gs, err := f.db.ListGroups(f.ctx, memberC, kumo.GroupFilter{Member: member.ID}); err != nil || len(gs) != 0 {
+		if gs, err := f.db.Groups.ListGroups(f.ctx, memberC, kumo.GroupFilter{Member: member.ID}); err != nil || len(gs) != 0 {
 			t.Errorf("the member's groups after the delete: %+v, %v; want none", gs, err)
 		}
-		owners, err := f.db.ThingOwners(f.ctx, f.admin, th.ID)
+		owners, err := f.db.Things.ThingOwners(f.ctx, f.admin, th.ID)
 		if err != nil || len(owners.Groups) != 0 {
 			t.Errorf("thing owners after the delete: %+v, %v; want no group", owners, err)
 		}
 		// A group made again under the ID starts empty: no bucket, no
 		// member but its owner, no subscription.
 		f.mustGroup(ownerC, kumo.GroupCreation{ID: "g1", Name: "again"})
-		_, err = f.db.GetBucket(f.ctx, ownerC, b)
+		_, err = f.db.Buckets.GetBucket(f.ctx, ownerC, b)
 		wantCode(t, "the old bucket", err, kumo.ErrBucketNotFound)
-		members, err := f.db.GroupMembers(f.ctx, ownerC, g.ID)
+		members, err := f.db.Groups.GroupMembers(f.ctx, ownerC, g.ID)
 		if err != nil || !reflect.DeepEqual(members, []string{owner.ID}) {
 			t.Errorf("members of the new group = %q, %v; want only its owner", members, err)
 		}
-		topics, err := f.db.SubscriberTopics(f.ctx, []kumo.BucketRef{b})
+		topics, err := f.db.Outbox.SubscriberTopics(f.ctx, []kumo.BucketRef{b})
 		if err != nil || len(topics[b]) != 0 {
 			t.Errorf("subscriber topics of the old bucket = %v, %v; want none", topics, err)
 		}
@@ -349,17 +349,17 @@ func testGroups(t *testing.T, s suite) {
 		owner, ownerC := f.mustUser("owner")
 		member, memberC := f.mustUser("member")
 		g := f.mustGroup(ownerC, kumo.GroupCreation{Name: "g", Members: []string{member.ID}})
-		if err := f.db.DeleteUser(f.ctx, memberC, member.ID); err != nil {
+		if err := f.db.Users.DeleteUser(f.ctx, memberC, member.ID); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.db.DeleteUser(f.ctx, ownerC, owner.ID); err != nil {
+		if err := f.db.Users.DeleteUser(f.ctx, ownerC, owner.ID); err != nil {
 			t.Fatal(err)
 		}
-		got, err := f.db.FindGroup(f.ctx, f.admin, g.ID)
+		got, err := f.db.Groups.FindGroup(f.ctx, f.admin, g.ID)
 		if err != nil || got.Owner != "" {
 			t.Errorf("the group of a deleted owner = %+v, %v; want it kept without an owner", got, err)
 		}
-		members, err := f.db.GroupMembers(f.ctx, f.admin, g.ID)
+		members, err := f.db.Groups.GroupMembers(f.ctx, f.admin, g.ID)
 		if err != nil || len(members) != 0 {
 			t.Errorf("members after both were deleted = %q, %v; want none", members, err)
 		}

@@ -52,11 +52,11 @@ func testInstallations(t *testing.T, s suite) {
 		}
 
 		// The broker finds the installation by its MQTT username.
-		got, err := f.db.MQTTInstallation(f.ctx, in.MQTTUsername)
+		got, err := f.db.Installations.MQTTInstallation(f.ctx, in.MQTTUsername)
 		if err != nil || got != in {
 			t.Errorf("MQTTInstallation(%q) = %+v, %v; want %+v", in.MQTTUsername, got, err, in)
 		}
-		_, err = f.db.MQTTInstallation(f.ctx, f.app.AppID+"-nope")
+		_, err = f.db.Installations.MQTTInstallation(f.ctx, f.app.AppID+"-nope")
 		wantCode(t, "MQTTInstallation(unknown)", err, kumo.ErrInstallationNotFound)
 	})
 
@@ -98,7 +98,7 @@ func testInstallations(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				in, err := f.db.CreateInstallation(f.ctx, tt.caller, tt.r)
+				in, err := f.db.Installations.CreateInstallation(f.ctx, tt.caller, tt.r)
 				if !wantCode(t, "CreateInstallation", err, tt.code) || tt.code != "" {
 					return
 				}
@@ -109,7 +109,7 @@ func testInstallations(t *testing.T, s suite) {
 				if in.MQTTUsername != "" || in.MQTTTopic != "" {
 					t.Errorf("a %s installation has MQTT username %q and topic %q, want none", in.DeviceType, in.MQTTUsername, in.MQTTTopic)
 				}
-				got, err := f.db.GetInstallation(f.ctx, f.admin, in.ID)
+				got, err := f.db.Installations.GetInstallation(f.ctx, f.admin, in.ID)
 				if err != nil || got != in {
 					t.Errorf("GetInstallation = %+v, %v; want %+v", got, err, in)
 				}
@@ -130,13 +130,13 @@ func testInstallations(t *testing.T, s suite) {
 		if moved.ID != first.ID || moved.Owner != u2.Principal() || !moved.Development {
 			t.Errorf("re-install of tok-1 by bob = %+v, want installation %s owned by bob, development", moved, first.ID)
 		}
-		got, err := f.db.GetInstallation(f.ctx, u2, "IOS:tok-1")
+		got, err := f.db.Installations.GetInstallation(f.ctx, u2, "IOS:tok-1")
 		if err != nil || got != moved {
 			t.Errorf("GetInstallation(IOS:tok-1) by bob = %+v, %v; want %+v", got, err, moved)
 		}
-		_, err = f.db.GetInstallation(f.ctx, u1, first.ID)
+		_, err = f.db.Installations.GetInstallation(f.ctx, u1, first.ID)
 		wantCode(t, "GetInstallation of the moved token by alice", err, kumo.ErrUnauthorized)
-		if _, err := f.db.GetInstallation(f.ctx, u1, second.ID); err != nil {
+		if _, err := f.db.Installations.GetInstallation(f.ctx, u1, second.ID); err != nil {
 			t.Errorf("alice's other token: GetInstallation: %v", err)
 		}
 		// The same token under another device type is another installation.
@@ -182,7 +182,7 @@ func testInstallations(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				got, err := f.db.GetInstallation(f.ctx, tt.caller, tt.selector)
+				got, err := f.db.Installations.GetInstallation(f.ctx, tt.caller, tt.selector)
 				if !wantCode(t, "GetInstallation", err, tt.code) {
 					return
 				}
@@ -208,22 +208,22 @@ func testInstallations(t *testing.T, s suite) {
 		mqtt := f.mustInstall(aCaller, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
 		ios := f.mustInstall(uCaller, kumo.InstallationCreate{DeviceType: kumo.DeviceIOS, RegistrationID: "apns-token"})
 
-		err := f.db.DeleteInstallation(f.ctx, bCaller, mqtt.ID)
+		err := f.db.Installations.DeleteInstallation(f.ctx, bCaller, mqtt.ID)
 		wantCode(t, "DeleteInstallation by another thing", err, kumo.ErrUnauthorized)
-		err = f.db.DeleteInstallation(f.ctx, f.anon, mqtt.ID)
+		err = f.db.Installations.DeleteInstallation(f.ctx, f.anon, mqtt.ID)
 		wantCode(t, "DeleteInstallation by anonymous", err, kumo.ErrUnauthorized)
-		if _, err := f.db.GetInstallation(f.ctx, aCaller, mqtt.ID); err != nil {
+		if _, err := f.db.Installations.GetInstallation(f.ctx, aCaller, mqtt.ID); err != nil {
 			t.Fatalf("after refused deletes, GetInstallation: %v", err)
 		}
 
-		if err := f.db.DeleteInstallation(f.ctx, aCaller, mqtt.ID); err != nil {
+		if err := f.db.Installations.DeleteInstallation(f.ctx, aCaller, mqtt.ID); err != nil {
 			t.Fatalf("DeleteInstallation by the owner: %v", err)
 		}
-		_, err = f.db.GetInstallation(f.ctx, aCaller, mqtt.ID)
+		_, err = f.db.Installations.GetInstallation(f.ctx, aCaller, mqtt.ID)
 		wantCode(t, "GetInstallation after delete", err, kumo.ErrInstallationNotFound)
-		err = f.db.DeleteInstallation(f.ctx, aCaller, mqtt.ID)
+		err = f.db.Installations.DeleteInstallation(f.ctx, aCaller, mqtt.ID)
 		wantCode(t, "DeleteInstallation again", err, kumo.ErrInstallationNotFound)
-		_, err = f.db.MQTTInstallation(f.ctx, mqtt.MQTTUsername)
+		_, err = f.db.Installations.MQTTInstallation(f.ctx, mqtt.MQTTUsername)
 		wantCode(t, "MQTTInstallation after delete", err, kumo.ErrInstallationNotFound)
 
 		// A new MQTT install after the delete is a new installation.
@@ -233,10 +233,10 @@ func testInstallations(t *testing.T, s suite) {
 		}
 
 		// The admin deletes by registration ID.
-		if err := f.db.DeleteInstallation(f.ctx, f.admin, "IOS:apns-token"); err != nil {
+		if err := f.db.Installations.DeleteInstallation(f.ctx, f.admin, "IOS:apns-token"); err != nil {
 			t.Fatalf("DeleteInstallation(IOS:apns-token) by the admin: %v", err)
 		}
-		_, err = f.db.GetInstallation(f.ctx, uCaller, ios.ID)
+		_, err = f.db.Installations.GetInstallation(f.ctx, uCaller, ios.ID)
 		wantCode(t, "GetInstallation after delete", err, kumo.ErrInstallationNotFound)
 	})
 }

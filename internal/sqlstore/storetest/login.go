@@ -13,7 +13,7 @@ import (
 // setParams sets app parameters as the admin would.
 func (f *fixture) setParams(patch map[string]any) {
 	f.t.Helper()
-	if _, err := f.db.UpdateAppParams(f.ctx, f.admin, patch); err != nil {
+	if _, err := f.db.Apps.UpdateAppParams(f.ctx, f.admin, patch); err != nil {
 		f.t.Fatalf("UpdateAppParams(%v): %v", patch, err)
 	}
 }
@@ -23,21 +23,21 @@ func testAppParams(t *testing.T, s suite) {
 	f := newFixture(t, s)
 	_, alice := f.mustUser("alice")
 	for _, c := range []kumo.Caller{alice, f.anon} {
-		if _, err := f.db.AppParams(f.ctx, c); !wantCode(t, "AppParams as non-admin", err, kumo.ErrUnauthorized) {
+		if _, err := f.db.Apps.AppParams(f.ctx, c); !wantCode(t, "AppParams as non-admin", err, kumo.ErrUnauthorized) {
 			return
 		}
-		_, err := f.db.UpdateAppParams(f.ctx, c, map[string]any{"maxLoginAttempts": 1})
+		_, err := f.db.Apps.UpdateAppParams(f.ctx, c, map[string]any{"maxLoginAttempts": 1})
 		wantCode(t, "UpdateAppParams as non-admin", err, kumo.ErrUnauthorized)
 	}
-	got, err := f.db.AppParams(f.ctx, f.admin)
+	got, err := f.db.Apps.AppParams(f.ctx, f.admin)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("AppParams of a new app = %v, %v; want {}", got, err)
 	}
-	got, err = f.db.UpdateAppParams(f.ctx, f.admin, map[string]any{"maxLoginAttempts": json.Number("2"), "loginLockPeriodSeconds": 3, "somethingElse": "kept"})
+	got, err = f.db.Apps.UpdateAppParams(f.ctx, f.admin, map[string]any{"maxLoginAttempts": json.Number("2"), "loginLockPeriodSeconds": 3, "somethingElse": "kept"})
 	if err != nil {
 		t.Fatalf("UpdateAppParams: %v", err)
 	}
-	got, err = f.db.UpdateAppParams(f.ctx, f.admin, map[string]any{"loginLockPeriodSeconds": nil, "refreshTokenEnabled": true})
+	got, err = f.db.Apps.UpdateAppParams(f.ctx, f.admin, map[string]any{"loginLockPeriodSeconds": nil, "refreshTokenEnabled": true})
 	if err != nil {
 		t.Fatalf("UpdateAppParams: %v", err)
 	}
@@ -46,10 +46,10 @@ func testAppParams(t *testing.T, s suite) {
 		t.Errorf("parameters = %s, want %s", b, want)
 	}
 	for _, bad := range []map[string]any{{"maxLoginAttempts": "two"}, {"maxLoginAttempts": -1}, {"refreshTokenEnabled": "yes"}} {
-		_, err := f.db.UpdateAppParams(f.ctx, f.admin, bad)
+		_, err := f.db.Apps.UpdateAppParams(f.ctx, f.admin, bad)
 		wantCode(t, "UpdateAppParams with a bad value", err, kumo.ErrInvalidInputData)
 	}
-	if got2, _ := f.db.AppParams(f.ctx, f.admin); len(got2) != 3 {
+	if got2, _ := f.db.Apps.AppParams(f.ctx, f.admin); len(got2) != 3 {
 		t.Errorf("a refused update changed the parameters: %v", got2)
 	}
 }
@@ -62,7 +62,7 @@ func testLockout(t *testing.T, s suite) {
 	f.mustThing("vt-1")
 	f.setParams(map[string]any{"maxLoginAttempts": 2, "loginLockPeriodSeconds": 3, "loginAttemptsTimeoutSeconds": 60})
 	login := func(user, pw string) error {
-		_, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: user, Password: pw})
+		_, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: user, Password: pw})
 		return err
 	}
 	locked := func(err error) bool {
@@ -132,60 +132,60 @@ func testRefreshTokens(t *testing.T, s suite) {
 	f := newFixture(t, s)
 	_, alice := f.mustUser("alice")
 	pw := kumo.LoginRequest{Username: "alice", Password: "pw-alice"}
-	tok, err := f.db.Login(f.ctx, f.app.AppID, pw)
+	tok, err := f.db.Tokens.Login(f.ctx, f.app.AppID, pw)
 	if err != nil || tok.RefreshToken != "" || tok.ExpiresIn != kumo.NeverExpires {
 		t.Fatalf("login with refresh tokens off = %+v, %v; want no refresh token, never expiring", tok, err)
 	}
-	_, err = f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{RefreshToken: "anything"})
+	_, err = f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{RefreshToken: "anything"})
 	wantCode(t, "refresh with refresh tokens off", err, kumo.ErrInvalidGrant)
 
 	f.setParams(map[string]any{"refreshTokenEnabled": true, "accessTokenExpirationSeconds": 600})
-	tok, err = f.db.Login(f.ctx, f.app.AppID, pw)
+	tok, err = f.db.Tokens.Login(f.ctx, f.app.AppID, pw)
 	if err != nil || tok.RefreshToken == "" || tok.ExpiresIn != 600 {
 		t.Fatalf("login = %+v, %v; want a refresh token and expires_in 600", tok, err)
 	}
 	f.clock.Advance(601 * time.Second)
-	if _, err := f.db.Authenticate(f.ctx, f.app.AppID, tok.AccessToken); !wantCode(t, "expired token", err, kumo.ErrWrongToken) {
+	if _, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tok.AccessToken); !wantCode(t, "expired token", err, kumo.ErrWrongToken) {
 		return
 	}
-	next, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{RefreshToken: tok.RefreshToken})
+	next, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{RefreshToken: tok.RefreshToken})
 	if err != nil || next.RefreshToken == "" || next.AccessToken == tok.AccessToken || next.PrincipalID != alice.ID {
 		t.Fatalf("refresh = %+v, %v", next, err)
 	}
-	if c, err := f.db.Authenticate(f.ctx, f.app.AppID, next.AccessToken); err != nil || c != alice {
+	if c, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, next.AccessToken); err != nil || c != alice {
 		t.Fatalf("Authenticate(refreshed token) = %+v, %v; want %+v", c, err, alice)
 	}
-	_, err = f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{GrantType: kumo.GrantRefreshToken, RefreshToken: tok.RefreshToken})
+	_, err = f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{GrantType: kumo.GrantRefreshToken, RefreshToken: tok.RefreshToken})
 	wantCode(t, "second use of a refresh token", err, kumo.ErrInvalidGrant)
 
 	// A refresh revokes the access token issued with the refresh token.
-	third, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{RefreshToken: next.RefreshToken, ExpiresAt: f.clock.Millis() + 60_000})
+	third, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{RefreshToken: next.RefreshToken, ExpiresAt: f.clock.Millis() + 60_000})
 	if err != nil || third.ExpiresIn != 60 {
 		t.Fatalf("refresh with expiresAt = %+v, %v; want expires_in 60", third, err)
 	}
-	_, err = f.db.Authenticate(f.ctx, f.app.AppID, next.AccessToken)
+	_, err = f.db.Tokens.Authenticate(f.ctx, f.app.AppID, next.AccessToken)
 	wantCode(t, "access token of a used refresh token", err, kumo.ErrWrongToken)
 
 	// Changing the password revokes refresh tokens too.
-	if err := f.db.ChangePassword(f.ctx, alice, "me", "pw-alice", "pw-alice-2"); err != nil {
+	if err := f.db.Users.ChangePassword(f.ctx, alice, "me", "pw-alice", "pw-alice-2"); err != nil {
 		t.Fatalf("ChangePassword: %v", err)
 	}
-	_, err = f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{RefreshToken: third.RefreshToken})
+	_, err = f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{RefreshToken: third.RefreshToken})
 	wantCode(t, "refresh after a password change", err, kumo.ErrInvalidGrant)
 
 	// Registration with a token gets one too; a pseudo user does not.
-	_, reg, err := f.db.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{LoginName: "bob", Password: "pw-bob"}, true)
+	_, reg, err := f.db.Users.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{LoginName: "bob", Password: "pw-bob"}, true)
 	if err != nil || reg == nil || reg.RefreshToken == "" || reg.ExpiresIn != 600 {
 		t.Fatalf("RegisterUser with token = %+v, %v; want a refresh token", reg, err)
 	}
-	pseudo, ptok, err := f.db.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{Pseudo: true}, true)
+	pseudo, ptok, err := f.db.Users.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{Pseudo: true}, true)
 	if err != nil || ptok == nil || ptok.RefreshToken != "" || pseudo.HasPassword {
 		t.Fatalf("pseudo user = %+v, %+v, %v; want a token without refresh token and no password", pseudo, ptok, err)
 	}
-	if c, err := f.db.Authenticate(f.ctx, f.app.AppID, ptok.AccessToken); err != nil || c.ID != pseudo.ID {
+	if c, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, ptok.AccessToken); err != nil || c.ID != pseudo.ID {
 		t.Fatalf("Authenticate(pseudo user's token) = %+v, %v", c, err)
 	}
-	got, err := f.db.FindUser(f.ctx, kumo.Caller{AppID: f.app.AppID, Kind: kumo.UserCaller, ID: pseudo.ID}, "me")
+	got, err := f.db.Users.FindUser(f.ctx, kumo.Caller{AppID: f.app.AppID, Kind: kumo.UserCaller, ID: pseudo.ID}, "me")
 	if err != nil || got.HasPassword {
 		t.Fatalf("FindUser(pseudo) = %+v, %v; want HasPassword false", got, err)
 	}
@@ -195,21 +195,21 @@ func testRefreshTokens(t *testing.T, s suite) {
 // user registered with that number and that country.
 func testLocalPhone(t *testing.T, s suite) {
 	f := newFixture(t, s)
-	jp, _, err := f.db.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{Phone: "09011112222", Country: "JP", Password: "pw-jp"}, false)
+	jp, _, err := f.db.Users.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{Phone: "09011112222", Country: "JP", Password: "pw-jp"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.db.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{Phone: "0901111222", Country: "US", Password: "pw-us"}, false); err != nil {
+	if _, _, err := f.db.Users.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{Phone: "0901111222", Country: "US", Password: "pw-us"}, false); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "PHONE:JP-09011112222", Password: "pw-jp"})
+	tok, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "PHONE:JP-09011112222", Password: "pw-jp"})
 	if err != nil || tok.PrincipalID != jp.ID {
 		t.Fatalf("login by PHONE:JP-… = %+v, %v; want %s", tok, err, jp.ID)
 	}
-	if u, err := f.db.FindUser(f.ctx, f.admin, "PHONE:JP-09011112222"); err != nil || u.ID != jp.ID {
+	if u, err := f.db.Users.FindUser(f.ctx, f.admin, "PHONE:JP-09011112222"); err != nil || u.ID != jp.ID {
 		t.Fatalf("FindUser(PHONE:JP-…) = %+v, %v", u, err)
 	}
-	_, err = f.db.FindUser(f.ctx, f.admin, "PHONE:US-09011112222")
+	_, err = f.db.Users.FindUser(f.ctx, f.admin, "PHONE:US-09011112222")
 	wantCode(t, "FindUser with another country", err, kumo.ErrUserNotFound)
 }
 
@@ -225,7 +225,7 @@ func testLockoutConcurrent(t *testing.T, s suite) {
 	var tried atomic.Int32 // refused for the password, not as locked
 	for range 20 {
 		wg.Go(func() {
-			_, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "alice", Password: "wrong"})
+			_, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "alice", Password: "wrong"})
 			if errFields(err)["error_description"] != "The login name is locked" {
 				tried.Add(1)
 			}
@@ -235,7 +235,7 @@ func testLockoutConcurrent(t *testing.T, s suite) {
 	if n := tried.Load(); n > 3 {
 		t.Errorf("%d of 20 concurrent wrong passwords were checked; want at most maxLoginAttempts, 3", n)
 	}
-	_, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "alice", Password: "pw-alice"})
+	_, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "alice", Password: "pw-alice"})
 	if kumo.ErrorCode(err) != kumo.ErrInvalidGrant || errFields(err)["error_description"] != "The login name is locked" {
 		t.Fatalf("right password after 20 concurrent failures: %v; want locked", err)
 	}

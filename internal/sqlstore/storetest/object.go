@@ -48,7 +48,7 @@ func testObjects(t *testing.T, s suite) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				b := f.bucket(tt.scope, "things-data")
-				o, err := f.db.CreateObject(f.ctx, tt.caller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"k": "v"}})
+				o, err := f.db.Objects.CreateObject(f.ctx, tt.caller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"k": "v"}})
 				if !wantCode(t, "CreateObject", err, tt.code) || tt.code != "" {
 					return
 				}
@@ -59,7 +59,7 @@ func testObjects(t *testing.T, s suite) {
 					t.Errorf("Owner = %q, want %q", o.Owner, tt.owner)
 				}
 				// The object is found under its canonical scope.
-				if _, err := f.db.GetObject(f.ctx, f.admin, f.bucket(tt.want, "things-data"), o.ID); err != nil {
+				if _, err := f.db.Objects.GetObject(f.ctx, f.admin, f.bucket(tt.want, "things-data"), o.ID); err != nil {
 					t.Errorf("GetObject under the canonical scope: %v", err)
 				}
 			})
@@ -77,7 +77,7 @@ func testObjects(t *testing.T, s suite) {
 			t.Fatal(err)
 		}
 		b := f.bucket(thingScope("VENDOR_THING_ID:vt-r"), "sensors")
-		o, err := f.db.CreateObject(f.ctx, thCaller, kumo.ObjectCreate{Bucket: b, Data: data, DataType: "mydata"})
+		o, err := f.db.Objects.CreateObject(f.ctx, thCaller, kumo.ObjectCreate{Bucket: b, Data: data, DataType: "mydata"})
 		if err != nil {
 			t.Fatalf("CreateObject: %v", err)
 		}
@@ -90,7 +90,7 @@ func testObjects(t *testing.T, s suite) {
 			t.Errorf("CreateObject = %+v\nwant %+v", o, want)
 		}
 		for _, c := range []kumo.Caller{thCaller, f.admin} {
-			got, err := f.db.GetObject(f.ctx, c, b, o.ID)
+			got, err := f.db.Objects.GetObject(f.ctx, c, b, o.ID)
 			if err != nil {
 				t.Fatalf("GetObject as %s: %v", c.Kind, err)
 			}
@@ -102,7 +102,7 @@ func testObjects(t *testing.T, s suite) {
 
 	t.Run("Untyped", func(t *testing.T) {
 		o := f.mustObject(aCaller, f.bucket(kumo.AppScope, "plain"), map[string]any{})
-		got, err := f.db.GetObject(f.ctx, aCaller, o.Bucket, o.ID)
+		got, err := f.db.Objects.GetObject(f.ctx, aCaller, o.Bucket, o.ID)
 		if err != nil {
 			t.Fatalf("GetObject: %v", err)
 		}
@@ -147,14 +147,14 @@ func testObjects(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				_, err := f.db.GetObject(f.ctx, f.admin, tt.b, tt.id)
+				_, err := f.db.Objects.GetObject(f.ctx, f.admin, tt.b, tt.id)
 				wantCode(t, "GetObject", err, kumo.ErrObjectNotFound)
 				wantFields(t, "GetObject", err, map[string]any{"objectScope": tt.scope, "bucketID": tt.b.Name, "objectID": tt.id})
 			})
 		}
 		// Another app does not see the object either.
 		other := kumo.Caller{AppID: "app2", Kind: kumo.Admin, ID: "x"}
-		_, err := f.db.GetObject(f.ctx, other, kumo.BucketRef{AppID: "app2", Scope: kumo.AppScope, Name: "nf"}, appObj.ID)
+		_, err := f.db.Objects.GetObject(f.ctx, other, kumo.BucketRef{AppID: "app2", Scope: kumo.AppScope, Name: "nf"}, appObj.ID)
 		wantCode(t, "GetObject from another app", err, kumo.ErrObjectNotFound)
 	})
 
@@ -178,7 +178,7 @@ func testObjects(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				got, err := f.db.GetObject(f.ctx, tt.caller, tt.o.Bucket, tt.o.ID)
+				got, err := f.db.Objects.GetObject(f.ctx, tt.caller, tt.o.Bucket, tt.o.ID)
 				if wantCode(t, "GetObject", err, tt.code) && tt.code == "" && got.ID != tt.o.ID {
 					t.Errorf("GetObject returned object %q, want %q", got.ID, tt.o.ID)
 				}

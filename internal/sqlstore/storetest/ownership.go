@@ -52,15 +52,15 @@ func testOwnership(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				err := f.db.AddThingOwner(f.ctx, tt.caller, th.ID, tt.r)
+				err := f.db.Things.AddThingOwner(f.ctx, tt.caller, th.ID, tt.r)
 				if wantCode(t, "AddThingOwner", err, tt.code) && tt.code != "" {
 					wantFields(t, "AddThingOwner", err, tt.fields)
 				}
 			})
 		}
-		err := f.db.AddThingOwner(f.ctx, f.admin, "VENDOR_THING_ID:nope", kumo.OwnershipRequest{Owner: userOwner(alice.ID)})
+		err := f.db.Things.AddThingOwner(f.ctx, f.admin, "VENDOR_THING_ID:nope", kumo.OwnershipRequest{Owner: userOwner(alice.ID)})
 		wantCode(t, "AddThingOwner of an unknown thing", err, kumo.ErrThingNotFound)
-		got, err := f.db.ThingOwners(f.ctx, aliceC, "VENDOR_THING_ID:vt-1")
+		got, err := f.db.Things.ThingOwners(f.ctx, aliceC, "VENDOR_THING_ID:vt-1")
 		want := kumo.ThingOwners{Users: sorted([]string{alice.ID, dave.ID}), Groups: sorted([]string{team.ID, other.ID})}
 		got.Users, got.Groups = sorted(got.Users), sorted(got.Groups) // made within one millisecond
 		if err != nil || !reflect.DeepEqual(got, want) {
@@ -78,25 +78,25 @@ func testOwnership(t *testing.T, s suite) {
 		alice, aliceC := f.mustUser("alice")
 		f.setParams(map[string]any{"maxLoginAttempts": 2, "loginLockPeriodSeconds": 3600, "loginAttemptsTimeoutSeconds": 3600})
 		for i := 0; i < 5; i++ {
-			err := f.db.AddThingOwner(f.ctx, aliceC, th.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: "wrong"})
+			err := f.db.Things.AddThingOwner(f.ctx, aliceC, th.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: "wrong"})
 			if i < 2 {
 				wantCode(t, "AddThingOwner with a wrong password", err, kumo.ErrWrongPassword)
 			} else if err == nil || !strings.Contains(err.Error(), "locked") {
 				t.Errorf("AddThingOwner with a wrong password past the ownership lockout: %v; want it locked", err)
 			}
 		}
-		if _, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-1", Password: "pw-vt-1"}); err != nil {
+		if _, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-1", Password: "pw-vt-1"}); err != nil {
 			t.Errorf("the thing's login after a user's wrong ownership passwords: %v", err)
 		}
 		// They lock the claims by password, for the lock period: the
 		// guesses stay bounded, from however many addresses.
-		err := f.db.AddThingOwner(f.ctx, aliceC, th.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: "pw-vt-1"})
+		err := f.db.Things.AddThingOwner(f.ctx, aliceC, th.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: "pw-vt-1"})
 		if err == nil || !strings.Contains(err.Error(), "locked") {
 			t.Errorf("AddThingOwner with the right password past the ownership lockout: %v; want it locked", err)
 		}
 		// Another thing's claims are not locked.
 		th2, _ := f.mustThing("vt-2")
-		err = f.db.AddThingOwner(f.ctx, aliceC, th2.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: "pw-vt-2"})
+		err = f.db.Things.AddThingOwner(f.ctx, aliceC, th2.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID), Password: "pw-vt-2"})
 		wantCode(t, "AddThingOwner of another thing", err, "")
 	})
 
@@ -108,10 +108,10 @@ func testOwnership(t *testing.T, s suite) {
 		bob, bobC := f.mustUser("bob")
 		carol, carolC := f.mustUser("carol")
 		team := f.mustGroup(bobC, kumo.GroupCreation{ID: "team", Name: "team", Members: []string{carol.ID}})
-		owns := func(o kumo.ThingOwner) bool { return f.db.HasThingOwner(f.ctx, f.admin, th.ID, o) == nil }
+		owns := func(o kumo.ThingOwner) bool { return f.db.Things.HasThingOwner(f.ctx, f.admin, th.ID, o) == nil }
 		request := func(c kumo.Caller, o kumo.ThingOwner) string {
 			t.Helper()
-			code, err := f.db.RequestThingOwnership(f.ctx, c, th.ID, o)
+			code, err := f.db.Things.RequestThingOwnership(f.ctx, c, th.ID, o)
 			if err != nil || len(code) != 8 {
 				t.Fatalf("RequestThingOwnership(%s) = %q, %v; want an 8-digit code", o, code, err)
 			}
@@ -120,22 +120,22 @@ func testOwnership(t *testing.T, s suite) {
 
 		// Started by the thing: the user confirms, not the thing, nor another user.
 		code := request(thC, userOwner(alice.ID))
-		wantCode(t, "the thing confirms its own flow", f.db.ConfirmThingOwnership(f.ctx, thC, th.ID, code), kumo.ErrUnauthorized)
-		wantCode(t, "another user confirms", f.db.ConfirmThingOwnership(f.ctx, bobC, th.ID, code), kumo.ErrUnauthorized)
-		wantCode(t, "another thing confirms", f.db.ConfirmThingOwnership(f.ctx, otherC, th.ID, code), kumo.ErrUnauthorized)
-		wantCode(t, "anonymous confirms", f.db.ConfirmThingOwnership(f.ctx, f.anon, th.ID, code), kumo.ErrUnauthorized)
-		wantCode(t, "a wrong code", f.db.ConfirmThingOwnership(f.ctx, aliceC, th.ID, "00000000x"), kumo.ErrInvalidOwnershipCode)
-		if err := f.db.ConfirmThingOwnership(f.ctx, aliceC, "VENDOR_THING_ID:vt-1", code); err != nil || !owns(userOwner(alice.ID)) {
+		wantCode(t, "the thing confirms its own flow", f.db.Things.ConfirmThingOwnership(f.ctx, thC, th.ID, code), kumo.ErrUnauthorized)
+		wantCode(t, "another user confirms", f.db.Things.ConfirmThingOwnership(f.ctx, bobC, th.ID, code), kumo.ErrUnauthorized)
+		wantCode(t, "another thing confirms", f.db.Things.ConfirmThingOwnership(f.ctx, otherC, th.ID, code), kumo.ErrUnauthorized)
+		wantCode(t, "anonymous confirms", f.db.Things.ConfirmThingOwnership(f.ctx, f.anon, th.ID, code), kumo.ErrUnauthorized)
+		wantCode(t, "a wrong code", f.db.Things.ConfirmThingOwnership(f.ctx, aliceC, th.ID, "00000000x"), kumo.ErrInvalidOwnershipCode)
+		if err := f.db.Things.ConfirmThingOwnership(f.ctx, aliceC, "VENDOR_THING_ID:vt-1", code); err != nil || !owns(userOwner(alice.ID)) {
 			t.Fatalf("the user confirms: %v (owns: %v)", err, owns(userOwner(alice.ID)))
 		}
-		wantCode(t, "a code used already (she has no flow left)", f.db.ConfirmThingOwnership(f.ctx, aliceC, th.ID, code), kumo.ErrUnauthorized)
-		_, err := f.db.RequestThingOwnership(f.ctx, aliceC, th.ID, userOwner(alice.ID))
+		wantCode(t, "a code used already (she has no flow left)", f.db.Things.ConfirmThingOwnership(f.ctx, aliceC, th.ID, code), kumo.ErrUnauthorized)
+		_, err := f.db.Things.RequestThingOwnership(f.ctx, aliceC, th.ID, userOwner(alice.ID))
 		wantCode(t, "a flow for an owner", err, kumo.ErrThingOwnershipExists)
 
 		// Started by a member for his group: the thing confirms, not he.
 		code = request(carolC, groupOwner(team.ID))
-		wantCode(t, "the member confirms his own flow", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrUnauthorized)
-		if err := f.db.ConfirmThingOwnership(f.ctx, thC, th.ID, code); err != nil || !owns(groupOwner(team.ID)) {
+		wantCode(t, "the member confirms his own flow", f.db.Things.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrUnauthorized)
+		if err := f.db.Things.ConfirmThingOwnership(f.ctx, thC, th.ID, code); err != nil || !owns(groupOwner(team.ID)) {
 			t.Fatalf("the thing confirms: %v", err)
 		}
 
@@ -153,29 +153,29 @@ func testOwnership(t *testing.T, s suite) {
 			{"an unknown user", f.admin, userOwner("nobody"), kumo.ErrUserNotFound},
 			{"an unknown group", thC, groupOwner("nogroup"), kumo.ErrGroupNotFound},
 		} {
-			_, err := f.db.RequestThingOwnership(f.ctx, tc.caller, th.ID, tc.owner)
+			_, err := f.db.Things.RequestThingOwnership(f.ctx, tc.caller, th.ID, tc.owner)
 			wantCode(t, "RequestThingOwnership: "+tc.name, err, tc.code)
 		}
-		_, err = f.db.RequestThingOwnership(f.ctx, f.admin, "VENDOR_THING_ID:nope", userOwner(bob.ID))
+		_, err = f.db.Things.RequestThingOwnership(f.ctx, f.admin, "VENDOR_THING_ID:nope", userOwner(bob.ID))
 		wantCode(t, "RequestThingOwnership of an unknown thing", err, kumo.ErrThingNotFound)
 
 		// Started by the admin: either party confirms.
 		code = request(f.admin, userOwner(bob.ID))
-		if err := f.db.ConfirmThingOwnership(f.ctx, bobC, th.ID, code); err != nil || !owns(userOwner(bob.ID)) {
+		if err := f.db.Things.ConfirmThingOwnership(f.ctx, bobC, th.ID, code); err != nil || !owns(userOwner(bob.ID)) {
 			t.Fatalf("the user confirms the admin's flow: %v", err)
 		}
 
 		// Expiry.
 		code = request(thC, userOwner(carol.ID))
 		f.clock.Advance(kumo.OwnershipCodeTTL)
-		wantCode(t, "an expired code", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrPINCodeExpired)
+		wantCode(t, "an expired code", f.db.Things.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrPINCodeExpired)
 
 		// Wrong codes end the thing's pending flows.
 		code = request(thC, userOwner(carol.ID))
 		for i := 0; i < kumo.MaxOwnershipCodeFailures; i++ {
-			wantCode(t, "a wrong code", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, "12345678x"), kumo.ErrInvalidOwnershipCode)
+			wantCode(t, "a wrong code", f.db.Things.ConfirmThingOwnership(f.ctx, carolC, th.ID, "12345678x"), kumo.ErrInvalidOwnershipCode)
 		}
-		wantCode(t, "the right code after too many wrong ones (she has no flow left)", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrUnauthorized)
+		wantCode(t, "the right code after too many wrong ones (she has no flow left)", f.db.Things.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrUnauthorized)
 		if owns(userOwner(carol.ID)) {
 			t.Error("carol owns the thing after her flow ended")
 		}
@@ -185,13 +185,13 @@ func testOwnership(t *testing.T, s suite) {
 		mallory, malloryC := f.mustUser("mallory")
 		code = request(thC, userOwner(carol.ID))
 		for i := 0; i < kumo.MaxOwnershipCodeFailures+1; i++ {
-			wantCode(t, "a stranger's guess", f.db.ConfirmThingOwnership(f.ctx, malloryC, th.ID, "12345678x"), kumo.ErrUnauthorized)
+			wantCode(t, "a stranger's guess", f.db.Things.ConfirmThingOwnership(f.ctx, malloryC, th.ID, "12345678x"), kumo.ErrUnauthorized)
 		}
-		wantCode(t, "a stranger with the right code", f.db.ConfirmThingOwnership(f.ctx, malloryC, th.ID, code), kumo.ErrUnauthorized)
+		wantCode(t, "a stranger with the right code", f.db.Things.ConfirmThingOwnership(f.ctx, malloryC, th.ID, code), kumo.ErrUnauthorized)
 		// A new flow for the same owner replaces the previous one.
 		newer := request(thC, userOwner(carol.ID))
-		wantCode(t, "the replaced code", f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrInvalidOwnershipCode)
-		if err := f.db.ConfirmThingOwnership(f.ctx, carolC, th.ID, newer); err != nil || !owns(userOwner(carol.ID)) {
+		wantCode(t, "the replaced code", f.db.Things.ConfirmThingOwnership(f.ctx, carolC, th.ID, code), kumo.ErrInvalidOwnershipCode)
+		if err := f.db.Things.ConfirmThingOwnership(f.ctx, carolC, th.ID, newer); err != nil || !owns(userOwner(carol.ID)) {
 			t.Fatalf("the newer code: %v", err)
 		}
 
@@ -199,21 +199,21 @@ func testOwnership(t *testing.T, s suite) {
 		// under its ID inherits none.
 		crew := f.mustGroup(malloryC, kumo.GroupCreation{ID: "crew", Name: "crew"})
 		code = request(thC, groupOwner(crew.ID))
-		if err := f.db.DeleteGroup(f.ctx, malloryC, crew.ID); err != nil {
+		if err := f.db.Groups.DeleteGroup(f.ctx, malloryC, crew.ID); err != nil {
 			t.Fatal(err)
 		}
 		f.mustGroup(malloryC, kumo.GroupCreation{ID: "crew", Name: "crew again"})
-		wantCode(t, "the code of a deleted group", f.db.ConfirmThingOwnership(f.ctx, malloryC, th.ID, code), kumo.ErrUnauthorized)
+		wantCode(t, "the code of a deleted group", f.db.Things.ConfirmThingOwnership(f.ctx, malloryC, th.ID, code), kumo.ErrUnauthorized)
 		if owns(groupOwner(crew.ID)) {
 			t.Error("a group made again owns the thing through its predecessor's flow")
 		}
 
 		// Deleting the thing ends its flows.
 		code = request(thC, userOwner(mallory.ID))
-		if err := f.db.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
+		if err := f.db.Things.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, "the code of a deleted thing", f.db.ConfirmThingOwnership(f.ctx, malloryC, th.ID, code), kumo.ErrThingNotFound)
+		wantCode(t, "the code of a deleted thing", f.db.Things.ConfirmThingOwnership(f.ctx, malloryC, th.ID, code), kumo.ErrThingNotFound)
 	})
 
 	t.Run("Grants", func(t *testing.T) {
@@ -225,7 +225,7 @@ func testOwnership(t *testing.T, s suite) {
 		_, strangerC := f.mustUser("stranger")
 		team := f.mustGroup(bobC, kumo.GroupCreation{Name: "team", Members: []string{carol.ID}})
 		for _, o := range []kumo.ThingOwner{userOwner(alice.ID), groupOwner(team.ID)} {
-			if err := f.db.AddThingOwner(f.ctx, f.admin, th.ID, kumo.OwnershipRequest{Owner: o}); err != nil {
+			if err := f.db.Things.AddThingOwner(f.ctx, f.admin, th.ID, kumo.OwnershipRequest{Owner: o}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -242,25 +242,25 @@ func testOwnership(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				_, err := f.db.FindThing(f.ctx, tt.caller, "VENDOR_THING_ID:vt-1")
+				_, err := f.db.Things.FindThing(f.ctx, tt.caller, "VENDOR_THING_ID:vt-1")
 				wantCode(t, "FindThing", err, tt.code)
-				wantCode(t, "UpdateThing", f.db.UpdateThing(f.ctx, tt.caller, th.ID, map[string]any{"by": tt.name}), tt.code)
-				wantCode(t, "SetThingDisabled", f.db.SetThingDisabled(f.ctx, tt.caller, th.ID, false), tt.code)
-				_, err = f.db.ThingOwners(f.ctx, tt.caller, th.ID)
+				wantCode(t, "UpdateThing", f.db.Things.UpdateThing(f.ctx, tt.caller, th.ID, map[string]any{"by": tt.name}), tt.code)
+				wantCode(t, "SetThingDisabled", f.db.Things.SetThingDisabled(f.ctx, tt.caller, th.ID, false), tt.code)
+				_, err = f.db.Things.ThingOwners(f.ctx, tt.caller, th.ID)
 				wantCode(t, "ThingOwners", err, tt.code)
-				_, err = f.db.CreateObject(f.ctx, tt.caller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{}})
+				_, err = f.db.Objects.CreateObject(f.ctx, tt.caller, kumo.ObjectCreate{Bucket: b, Data: map[string]any{}})
 				wantCode(t, "CreateObject in the thing's scope", err, tt.code)
-				_, err = f.db.GetBucket(f.ctx, tt.caller, kumo.BucketRef{AppID: f.app.AppID, Scope: thingScope("VENDOR_THING_ID:vt-1"), Name: "readings"})
+				_, err = f.db.Buckets.GetBucket(f.ctx, tt.caller, kumo.BucketRef{AppID: f.app.AppID, Scope: thingScope("VENDOR_THING_ID:vt-1"), Name: "readings"})
 				wantCode(t, "GetBucket by vendor thing ID", err, tt.code)
 			})
 		}
-		wantCode(t, "an owner may not delete the thing", f.db.DeleteThing(f.ctx, aliceC, th.ID), kumo.ErrUnauthorized)
+		wantCode(t, "an owner may not delete the thing", f.db.Things.DeleteThing(f.ctx, aliceC, th.ID), kumo.ErrUnauthorized)
 
 		// Leaving the group, carol is no owner any more.
-		if err := f.db.RemoveGroupMember(f.ctx, carolC, team.ID, carol.ID); err != nil {
+		if err := f.db.Groups.RemoveGroupMember(f.ctx, carolC, team.ID, carol.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err := f.db.FindThing(f.ctx, carolC, th.ID)
+		_, err := f.db.Things.FindThing(f.ctx, carolC, th.ID)
 		wantCode(t, "FindThing by a former member", err, kumo.ErrUnauthorized)
 	})
 
@@ -274,7 +274,7 @@ func testOwnership(t *testing.T, s suite) {
 		_, strangerC := f.mustUser("stranger")
 		team := f.mustGroup(bobC, kumo.GroupCreation{Name: "team", Members: []string{carol.ID}})
 		for _, o := range []kumo.ThingOwner{userOwner(alice.ID), groupOwner(team.ID)} {
-			if err := f.db.AddThingOwner(f.ctx, f.admin, th.ID, kumo.OwnershipRequest{Owner: o}); err != nil {
+			if err := f.db.Things.AddThingOwner(f.ctx, f.admin, th.ID, kumo.OwnershipRequest{Owner: o}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -297,11 +297,11 @@ func testOwnership(t *testing.T, s suite) {
 		}
 		for _, tt := range has {
 			t.Run("has/"+tt.name, func(t *testing.T) {
-				wantCode(t, "HasThingOwner", f.db.HasThingOwner(f.ctx, tt.caller, th.ID, tt.owner), tt.code)
+				wantCode(t, "HasThingOwner", f.db.Things.HasThingOwner(f.ctx, tt.caller, th.ID, tt.owner), tt.code)
 			})
 		}
 		// bob asks about himself, an owner only through his group.
-		wantCode(t, "HasThingOwner(bob, himself)", f.db.HasThingOwner(f.ctx, bobC, th.ID, userOwner(bob.ID)), kumo.ErrThingOwnershipNotFound)
+		wantCode(t, "HasThingOwner(bob, himself)", f.db.Things.HasThingOwner(f.ctx, bobC, th.ID, userOwner(bob.ID)), kumo.ErrThingOwnershipNotFound)
 
 		steps := []struct {
 			name   string
@@ -316,22 +316,22 @@ func testOwnership(t *testing.T, s suite) {
 			{"the admin, nothing left", f.admin, groupOwner(team.ID), kumo.ErrThingOwnershipNotFound},
 		}
 		for _, st := range steps {
-			err := f.db.RemoveThingOwner(f.ctx, st.caller, th.ID, st.owner)
+			err := f.db.Things.RemoveThingOwner(f.ctx, st.caller, th.ID, st.owner)
 			if wantCode(t, st.name, err, st.code) && st.code == kumo.ErrThingOwnershipNotFound {
 				wantFields(t, st.name, err, map[string]any{"thingID": th.ID, st.owner.IDField(): st.owner.ID})
 			}
 		}
-		_, err := f.db.FindThing(f.ctx, aliceC, th.ID)
+		_, err := f.db.Things.FindThing(f.ctx, aliceC, th.ID)
 		wantCode(t, "FindThing by a former owner", err, kumo.ErrUnauthorized)
-		got, err := f.db.ThingOwners(f.ctx, thC, th.ID)
+		got, err := f.db.Things.ThingOwners(f.ctx, thC, th.ID)
 		if err != nil || len(got.Users)+len(got.Groups) != 0 || got.Users == nil || got.Groups == nil {
 			t.Errorf("ThingOwners = %#v, %v; want two empty lists", got, err)
 		}
 		// The thing removes an owner too.
-		if err := f.db.AddThingOwner(f.ctx, thC, th.ID, kumo.OwnershipRequest{Owner: userOwner(bob.ID), Legacy: true}); err != nil {
+		if err := f.db.Things.AddThingOwner(f.ctx, thC, th.ID, kumo.OwnershipRequest{Owner: userOwner(bob.ID), Legacy: true}); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, "the thing removes", f.db.RemoveThingOwner(f.ctx, thC, th.ID, userOwner(bob.ID)), "")
+		wantCode(t, "the thing removes", f.db.Things.RemoveThingOwner(f.ctx, thC, th.ID, userOwner(bob.ID)), "")
 	})
 
 	t.Run("Deleted", func(t *testing.T) {
@@ -340,21 +340,21 @@ func testOwnership(t *testing.T, s suite) {
 		th2, _ := f.mustThing("vt-2")
 		alice, aliceC := f.mustUser("alice")
 		for _, id := range []string{th.ID, th2.ID} {
-			if err := f.db.AddThingOwner(f.ctx, f.admin, id, kumo.OwnershipRequest{Owner: userOwner(alice.ID)}); err != nil {
+			if err := f.db.Things.AddThingOwner(f.ctx, f.admin, id, kumo.OwnershipRequest{Owner: userOwner(alice.ID)}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := f.db.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
+		if err := f.db.Things.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
 			t.Fatal(err)
 		}
 		// A thing registered again under the vendor thing ID is not alice's.
 		again, _ := f.mustThing("vt-1")
-		_, err := f.db.FindThing(f.ctx, aliceC, again.ID)
+		_, err := f.db.Things.FindThing(f.ctx, aliceC, again.ID)
 		wantCode(t, "FindThing of the new thing", err, kumo.ErrUnauthorized)
-		if err := f.db.DeleteUser(f.ctx, f.admin, alice.ID); err != nil {
+		if err := f.db.Users.DeleteUser(f.ctx, f.admin, alice.ID); err != nil {
 			t.Fatal(err)
 		}
-		got, err := f.db.ThingOwners(f.ctx, f.admin, th2.ID)
+		got, err := f.db.Things.ThingOwners(f.ctx, f.admin, th2.ID)
 		if err != nil || len(got.Users) != 0 {
 			t.Errorf("owners after the user's delete = %+v, %v; want none", got, err)
 		}
@@ -366,26 +366,26 @@ func testOwnership(t *testing.T, s suite) {
 		f.mustThing("vt-2")
 		alice, aliceC := f.mustUser("alice")
 		_, strangerC := f.mustUser("stranger")
-		if err := f.db.AddThingOwner(f.ctx, f.admin, th.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID)}); err != nil {
+		if err := f.db.Things.AddThingOwner(f.ctx, f.admin, th.ID, kumo.OwnershipRequest{Owner: userOwner(alice.ID)}); err != nil {
 			t.Fatal(err)
 		}
 		login := func(vid, pw string) error {
-			_, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:" + vid, Password: pw})
+			_, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:" + vid, Password: pw})
 			return err
 		}
-		wantCode(t, "a stranger changes it", f.db.ChangeVendorThingID(f.ctx, strangerC, th.ID, "vt-9", "new-pw"), kumo.ErrUnauthorized)
-		wantCode(t, "a taken vendor thing ID", f.db.ChangeVendorThingID(f.ctx, aliceC, th.ID, "vt-2", "new-pw"), kumo.ErrThingAlreadyExists)
-		wantCode(t, "the owner changes it", f.db.ChangeVendorThingID(f.ctx, aliceC, "VENDOR_THING_ID:vt-1", "vt-9", "new-pw"), "")
-		if got, err := f.db.FindThing(f.ctx, thC, th.ID); err != nil || got.VendorThingID != "vt-9" {
+		wantCode(t, "a stranger changes it", f.db.Things.ChangeVendorThingID(f.ctx, strangerC, th.ID, "vt-9", "new-pw"), kumo.ErrUnauthorized)
+		wantCode(t, "a taken vendor thing ID", f.db.Things.ChangeVendorThingID(f.ctx, aliceC, th.ID, "vt-2", "new-pw"), kumo.ErrThingAlreadyExists)
+		wantCode(t, "the owner changes it", f.db.Things.ChangeVendorThingID(f.ctx, aliceC, "VENDOR_THING_ID:vt-1", "vt-9", "new-pw"), "")
+		if got, err := f.db.Things.FindThing(f.ctx, thC, th.ID); err != nil || got.VendorThingID != "vt-9" {
 			t.Errorf("FindThing = %+v, %v; want vendor thing ID vt-9", got, err)
 		}
 		wantCode(t, "login with the new ID and password", login("vt-9", "new-pw"), "")
 		if login("vt-1", "pw-vt-1") == nil || login("vt-9", "pw-vt-1") == nil {
 			t.Error("the old vendor thing ID or password still logs in")
 		}
-		wantCode(t, "a stranger sets the password", f.db.ChangeThingPassword(f.ctx, strangerC, th.ID, "x"), kumo.ErrUnauthorized)
-		wantCode(t, "an empty password", f.db.ChangeThingPassword(f.ctx, thC, th.ID, ""), kumo.ErrInvalidInputData)
-		wantCode(t, "the thing sets its password", f.db.ChangeThingPassword(f.ctx, thC, th.ID, "third"), "")
+		wantCode(t, "a stranger sets the password", f.db.Things.ChangeThingPassword(f.ctx, strangerC, th.ID, "x"), kumo.ErrUnauthorized)
+		wantCode(t, "an empty password", f.db.Things.ChangeThingPassword(f.ctx, thC, th.ID, ""), kumo.ErrInvalidInputData)
+		wantCode(t, "the thing sets its password", f.db.Things.ChangeThingPassword(f.ctx, thC, th.ID, "third"), "")
 		wantCode(t, "login with the third password", login("vt-9", "third"), "")
 	})
 }

@@ -19,12 +19,12 @@ func testPhoneQueue(t *testing.T, s suite) {
 	in := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: "tok-1"})
 	push := kumo.PhonePush{AppID: f.app.AppID, EventType: kumo.DataObjectCreated, Payload: []byte(`{"a":1}`),
 		PhoneRecipient: kumo.PhoneRecipient{InstallationID: in.ID, DeviceType: kumo.DeviceAndroid, RegistrationID: "tok-1"}}
-	if err := f.db.QueuePhonePushes(f.ctx, []kumo.PhonePush{push, push}); err != nil {
+	if err := f.db.Phones.QueuePhonePushes(f.ctx, []kumo.PhonePush{push, push}); err != nil {
 		t.Fatalf("QueuePhonePushes: %v", err)
 	}
 	claim := func(node string) []kumo.PhonePush {
 		t.Helper()
-		ps, err := f.db.ClaimPhonePushes(f.ctx, node, 10, time.Minute)
+		ps, err := f.db.Phones.ClaimPhonePushes(f.ctx, node, 10, time.Minute)
 		if err != nil {
 			t.Fatalf("ClaimPhonePushes: %v", err)
 		}
@@ -38,10 +38,10 @@ func testPhoneQueue(t *testing.T, s suite) {
 	if again := claim("n2"); len(again) != 0 {
 		t.Errorf("a claim during the lease = %d pushes; want none", len(again))
 	}
-	if err := f.db.FinishPhonePush(f.ctx, ps[0].ID, f.clock.Millis()+30_000); err != nil { // retry in 30 s
+	if err := f.db.Phones.FinishPhonePush(f.ctx, ps[0].ID, f.clock.Millis()+30_000); err != nil { // retry in 30 s
 		t.Fatal(err)
 	}
-	if err := f.db.FinishPhonePush(f.ctx, ps[1].ID, 0); err != nil { // sent
+	if err := f.db.Phones.FinishPhonePush(f.ctx, ps[1].ID, 0); err != nil { // sent
 		t.Fatal(err)
 	}
 	if early := claim("n2"); len(early) != 0 {
@@ -54,17 +54,17 @@ func testPhoneQueue(t *testing.T, s suite) {
 	}
 
 	f.clock.Advance(2 * time.Minute) // the lease of n2 ends: the push is claimable again
-	if err := f.db.DropPhoneInstallation(f.ctx, f.app.AppID, in.ID); err != nil {
+	if err := f.db.Phones.DropPhoneInstallation(f.ctx, f.app.AppID, in.ID); err != nil {
 		t.Fatalf("DropPhoneInstallation: %v", err)
 	}
 	if left := claim("n3"); len(left) != 0 {
 		t.Errorf("pushes after the installation was dropped = %+v; want none", left)
 	}
-	_, err := f.db.GetInstallation(f.ctx, f.admin, in.ID)
+	_, err := f.db.Installations.GetInstallation(f.ctx, f.admin, in.ID)
 	wantCode(t, "GetInstallation after the drop", err, kumo.ErrInstallationNotFound)
 	// The ledger: both pushes queued, and the one that was waiting
 	// (its claim over) dropped with the installation.
-	rs, _, err := f.db.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 100})
+	rs, _, err := f.db.Ledger.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func testPhoneQueueOnce(t *testing.T, s suite) {
 	b := f.bucket(kumo.AppScope, "once")
 	f.mustObject(f.admin, b, map[string]any{"n": 1})
 	f.mustObject(f.admin, b, map[string]any{"n": 2})
-	events, err := f.db.ClaimEvents(f.ctx, 10)
+	events, err := f.db.Outbox.ClaimEvents(f.ctx, 10)
 	if err != nil || len(events) != 2 {
 		t.Fatalf("ClaimEvents = %+v, %v; want the 2 events", events, err)
 	}
@@ -108,14 +108,14 @@ func testPhoneQueueOnce(t *testing.T, s suite) {
 	}
 	queue := func(what string, e kumo.Event) {
 		t.Helper()
-		if err := f.db.QueuePhonePushes(f.ctx, pushes(e)); err != nil {
+		if err := f.db.Phones.QueuePhonePushes(f.ctx, pushes(e)); err != nil {
 			t.Fatalf("QueuePhonePushes (%s): %v", what, err)
 		}
 	}
 	// claim claims what is waiting, and settles it as sent (removed).
 	claim := func(what string, want int) {
 		t.Helper()
-		ps, err := f.db.ClaimPhonePushes(f.ctx, "n1", 100, time.Minute)
+		ps, err := f.db.Phones.ClaimPhonePushes(f.ctx, "n1", 100, time.Minute)
 		if err != nil {
 			t.Fatalf("ClaimPhonePushes (%s): %v", what, err)
 		}
@@ -123,7 +123,7 @@ func testPhoneQueueOnce(t *testing.T, s suite) {
 			t.Errorf("%s: %d pushes waiting (%+v), want %d", what, len(ps), ps, want)
 		}
 		for _, p := range ps {
-			if err := f.db.FinishPhonePush(f.ctx, p.ID, 0); err != nil {
+			if err := f.db.Phones.FinishPhonePush(f.ctx, p.ID, 0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -138,21 +138,21 @@ func testPhoneQueueOnce(t *testing.T, s suite) {
 	claim("a second event", 2)
 
 	f.reopen() // the events were not completed: a restart hands them out again
-	again, err := f.db.ClaimEvents(f.ctx, 10)
+	again, err := f.db.Outbox.ClaimEvents(f.ctx, 10)
 	if err != nil || len(again) != 2 {
 		t.Fatalf("after a restart, ClaimEvents = %+v, %v; want the 2 events again", again, err)
 	}
 	queue("after a restart", again[0])
 	queue("after a restart", again[1])
 	claim("after a restart", 0)
-	if err := f.db.CompleteEvents(f.ctx, again); err != nil {
+	if err := f.db.Outbox.CompleteEvents(f.ctx, again); err != nil {
 		t.Fatal(err)
 	}
 	f.mustObject(f.admin, f.bucket(kumo.AppScope, "other"), map[string]any{}) // a write: the completed events are deleted
 	queue("after completion", again[0])
 	claim("after completion", 0)
 
-	rs, _, err := f.db.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 1000})
+	rs, _, err := f.db.Ledger.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 1000})
 	if err != nil {
 		t.Fatalf("Deliveries: %v", err)
 	}
@@ -189,33 +189,33 @@ func testPushesOfDeletedOwners(t *testing.T, s suite) {
 		d := &devices[i]
 		if d.deleteTarget == "" {
 			d.mqtt = f.mustInstall(d.owner, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
-			if err := f.db.SetPersistent(f.ctx, d.mqtt.MQTTTopic, true); err != nil {
+			if err := f.db.Queue.SetPersistent(f.ctx, d.mqtt.MQTTTopic, true); err != nil {
 				t.Fatal(err)
 			}
 			msg++
-			if err := f.db.Enqueue(f.ctx, []kumo.Delivery{{Topic: d.mqtt.MQTTTopic, ID: fmt.Sprint(msg), Payload: []byte(`{}`),
+			if err := f.db.Queue.Enqueue(f.ctx, []kumo.Delivery{{Topic: d.mqtt.MQTTTopic, ID: fmt.Sprint(msg), Payload: []byte(`{}`),
 				AppID: f.app.AppID, EventType: kumo.PushMessageSent, MessageID: fmt.Sprintf("m%d", msg)}}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		d.phone = f.mustInstall(d.owner, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: fmt.Sprintf("tok-%d", i)})
 		msg++
-		if err := f.db.QueuePhonePushes(f.ctx, []kumo.PhonePush{{AppID: f.app.AppID, MessageID: fmt.Sprintf("m%d", msg), EventType: kumo.PushMessageSent,
+		if err := f.db.Phones.QueuePhonePushes(f.ctx, []kumo.PhonePush{{AppID: f.app.AppID, MessageID: fmt.Sprintf("m%d", msg), EventType: kumo.PushMessageSent,
 			Payload: []byte(`{}`), PhoneRecipient: kumo.PhoneRecipient{InstallationID: d.phone.ID, DeviceType: kumo.DeviceAndroid, RegistrationID: d.phone.RegistrationID}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := f.db.DeleteThing(f.ctx, f.admin, thing.ID); err != nil {
+	if err := f.db.Things.DeleteThing(f.ctx, f.admin, thing.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.DeleteUser(f.ctx, f.admin, user.ID); err != nil {
+	if err := f.db.Users.DeleteUser(f.ctx, f.admin, user.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.DeleteInstallation(f.ctx, f.admin, devices[3].phone.ID); err != nil {
+	if err := f.db.Installations.DeleteInstallation(f.ctx, f.admin, devices[3].phone.ID); err != nil {
 		t.Fatal(err)
 	}
 
-	rs, _, err := f.db.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 1000})
+	rs, _, err := f.db.Ledger.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,11 +240,11 @@ func testPushesOfDeletedOwners(t *testing.T, s suite) {
 		}
 	}
 	// What stays is the keeper's: one offline push, one phone push.
-	ps, err := f.db.ClaimPhonePushes(f.ctx, "n1", 100, time.Minute)
+	ps, err := f.db.Phones.ClaimPhonePushes(f.ctx, "n1", 100, time.Minute)
 	if err != nil || len(ps) != 1 || ps[0].InstallationID != devices[2].phone.ID {
 		t.Errorf("ClaimPhonePushes = %+v, %v; want the remaining thing's push only", ps, err)
 	}
-	if q, err := f.db.Queued(f.ctx, devices[2].mqtt.MQTTTopic, nil, 10); err != nil || len(q) != 1 {
+	if q, err := f.db.Queue.Queued(f.ctx, devices[2].mqtt.MQTTTopic, nil, 10); err != nil || len(q) != 1 {
 		t.Errorf("the remaining thing's offline queue = %+v, %v; want its push", q, err)
 	}
 }

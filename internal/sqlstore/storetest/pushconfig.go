@@ -54,16 +54,16 @@ func testPushConfig(t *testing.T, s suite) {
 		APNs: &kumo.APNsConfig{KeyID: "KEY1234567", TeamID: "TEAM123456", BundleID: "com.example.app", Key: p8},
 	}
 	for _, c := range []kumo.Caller{alice, f.anon} {
-		_, err := f.db.PushConfig(f.ctx, c)
+		_, err := f.db.PushConfigs.PushConfig(f.ctx, c)
 		wantCode(t, "PushConfig as non-admin", err, kumo.ErrUnauthorized)
-		_, err = f.db.SetPushConfig(f.ctx, c, full)
+		_, err = f.db.PushConfigs.SetPushConfig(f.ctx, c, full)
 		wantCode(t, "SetPushConfig as non-admin", err, kumo.ErrUnauthorized)
-		wantCode(t, "DeletePushConfig as non-admin", f.db.DeletePushConfig(f.ctx, c), kumo.ErrUnauthorized)
+		wantCode(t, "DeletePushConfig as non-admin", f.db.PushConfigs.DeletePushConfig(f.ctx, c), kumo.ErrUnauthorized)
 	}
-	if p, err := f.db.PushConfig(f.ctx, f.admin); err != nil || p.FCM != nil || p.APNs != nil {
+	if p, err := f.db.PushConfigs.PushConfig(f.ctx, f.admin); err != nil || p.FCM != nil || p.APNs != nil {
 		t.Fatalf("PushConfig of a new app = %+v, %v; want empty", p, err)
 	}
-	stored, err := f.db.SetPushConfig(f.ctx, f.admin, full)
+	stored, err := f.db.PushConfigs.SetPushConfig(f.ctx, f.admin, full)
 	if err != nil {
 		t.Fatalf("SetPushConfig: %v", err)
 	}
@@ -71,7 +71,7 @@ func testPushConfig(t *testing.T, s suite) {
 		t.Errorf("FCM project = %q, want the key's project_id", stored.FCM.ProjectID)
 	}
 	f.reopen()
-	got, err := f.db.PushConfig(f.ctx, f.admin)
+	got, err := f.db.PushConfigs.PushConfig(f.ctx, f.admin)
 	if err != nil || got.FCM == nil || got.APNs == nil {
 		t.Fatalf("PushConfig after a restart = %+v, %v", got, err)
 	}
@@ -79,7 +79,7 @@ func testPushConfig(t *testing.T, s suite) {
 		t.Errorf("PushConfig = %+v / %+v, want what was set", got.FCM, got.APNs)
 	}
 	other := f.mustApp(kumo.AppCreate{ID: "app2"})
-	if p, _ := f.db.PushConfig(f.ctx, kumo.Caller{AppID: other.AppID, Kind: kumo.Admin, ID: other.ClientID}); p.FCM != nil || p.APNs != nil {
+	if p, _ := f.db.PushConfigs.PushConfig(f.ctx, kumo.Caller{AppID: other.AppID, Kind: kumo.Admin, ID: other.ClientID}); p.FCM != nil || p.APNs != nil {
 		t.Errorf("another app sees the configuration: %+v", p)
 	}
 
@@ -91,24 +91,24 @@ func testPushConfig(t *testing.T, s suite) {
 		{APNs: &kumo.APNsConfig{KeyID: "K", TeamID: "T", BundleID: "B", Key: rsaPEM(t, sa)}},
 	}
 	for i, p := range bad {
-		_, err := f.db.SetPushConfig(f.ctx, f.admin, p)
+		_, err := f.db.PushConfigs.SetPushConfig(f.ctx, f.admin, p)
 		wantCode(t, fmt.Sprintf("SetPushConfig of bad configuration %d", i), err, kumo.ErrInvalidInputData)
 	}
 
 	// A set replaces the whole configuration.
-	if _, err := f.db.SetPushConfig(f.ctx, f.admin, kumo.PushConfig{APNs: full.APNs}); err != nil {
+	if _, err := f.db.PushConfigs.SetPushConfig(f.ctx, f.admin, kumo.PushConfig{APNs: full.APNs}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := f.db.PushConfig(f.ctx, f.admin); got.FCM != nil || got.APNs == nil {
+	if got, _ := f.db.PushConfigs.PushConfig(f.ctx, f.admin); got.FCM != nil || got.APNs == nil {
 		t.Errorf("after setting APNs only: %+v", got)
 	}
-	if err := f.db.DeletePushConfig(f.ctx, f.admin); err != nil {
+	if err := f.db.PushConfigs.DeletePushConfig(f.ctx, f.admin); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := f.db.PushConfig(f.ctx, f.admin); got.FCM != nil || got.APNs != nil {
+	if got, _ := f.db.PushConfigs.PushConfig(f.ctx, f.admin); got.FCM != nil || got.APNs != nil {
 		t.Errorf("after delete: %+v", got)
 	}
-	if err := f.db.DeletePushConfig(f.ctx, f.admin); err != nil {
+	if err := f.db.PushConfigs.DeletePushConfig(f.ctx, f.admin); err != nil {
 		t.Errorf("deleting no configuration: %v", err)
 	}
 }

@@ -38,11 +38,11 @@ func data(t testing.TB, s string) map[string]any {
 
 // queryAll reads every page of q (with q.Limit per page) and returns the
 // objects' IDs in order, with the number of pages.
-func queryAll(t testing.TB, db *sqlstore.DB, c kumo.Caller, b kumo.BucketRef, q kumo.Query) ([]string, int) {
+func queryAll(t testing.TB, db *sqlstore.Store, c kumo.Caller, b kumo.BucketRef, q kumo.Query) ([]string, int) {
 	t.Helper()
 	var ids []string
 	for pages := 1; ; pages++ {
-		res, err := db.QueryObjects(t.Context(), c, b, q)
+		res, err := db.Objects.QueryObjects(t.Context(), c, b, q)
 		if err != nil {
 			t.Fatalf("QueryObjects(%+v): %v", q, err)
 		}
@@ -164,7 +164,7 @@ func testQuery(t *testing.T, s suite) {
 
 	t.Run("Distance", func(t *testing.T) {
 		q := parseQuery(t, `{"bucketQuery":{"clause":{"type":"geodistance","field":"loc","center":{"_type":"point","lat":35.7101,"lon":139.8107},"radius":20000,"putDistanceInto":"d"},"orderBy":"_calculated.d"},"bestEffortLimit":1}`)
-		res, err := f.db.QueryObjects(f.ctx, f.anon, b, q)
+		res, err := f.db.Objects.QueryObjects(f.ctx, f.anon, b, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,7 +172,7 @@ func testQuery(t *testing.T, s suite) {
 			t.Fatalf("first page = %+v", res)
 		}
 		q.PaginationKey = res.NextPaginationKey
-		res, err = f.db.QueryObjects(f.ctx, f.anon, b, q)
+		res, err = f.db.Objects.QueryObjects(f.ctx, f.anon, b, q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,34 +184,34 @@ func testQuery(t *testing.T, s suite) {
 
 	t.Run("Count", func(t *testing.T) {
 		q := parseQuery(t, `{"bucketQuery":{"clause":{"type":"hasField","field":"name","fieldType":"STRING"},"aggregations":[{"type":"COUNT","putAggregationInto":"n"}]}}`)
-		res, err := f.db.QueryObjects(f.ctx, f.anon, b, q)
+		res, err := f.db.Objects.QueryObjects(f.ctx, f.anon, b, q)
 		if err != nil || res.Aggregations["n"] != 4 || len(res.Results) != 0 {
 			t.Errorf("count = %+v, %v; want 4", res, err)
 		}
 		q = parseQuery(t, `{"bucketQuery":{"clause":{"type":"geodistance","field":"loc","center":{"_type":"point","lat":35.6586,"lon":139.7454},"radius":100},"aggregations":[{"type":"COUNT","putAggregationInto":"n"}]}}`)
-		if res, err := f.db.QueryObjects(f.ctx, f.anon, b, q); err != nil || res.Aggregations["n"] != 1 {
+		if res, err := f.db.Objects.QueryObjects(f.ctx, f.anon, b, q); err != nil || res.Aggregations["n"] != 1 {
 			t.Errorf("geodistance count = %+v, %v; want 1", res, err)
 		}
 	})
 
 	t.Run("Errors", func(t *testing.T) {
 		all := parseQuery(t, `{}`)
-		_, err := f.db.QueryObjects(f.ctx, f.anon, f.bucket(kumo.AppScope, "nobucket"), all)
+		_, err := f.db.Objects.QueryObjects(f.ctx, f.anon, f.bucket(kumo.AppScope, "nobucket"), all)
 		if wantCode(t, "missing bucket", err, kumo.ErrBucketNotFound) {
 			wantFields(t, "missing bucket", err, map[string]any{"bucketID": "nobucket"})
 		}
 		tb := f.bucket(thingScope(th.ID), "mine")
 		f.mustObject(thCaller, tb, map[string]any{"a": 1})
-		_, err = f.db.QueryObjects(f.ctx, otherCaller, tb, all)
+		_, err = f.db.Objects.QueryObjects(f.ctx, otherCaller, tb, all)
 		wantCode(t, "another thing's bucket", err, kumo.ErrUnauthorized)
-		_, err = f.db.QueryObjects(f.ctx, f.anon, tb, all)
+		_, err = f.db.Objects.QueryObjects(f.ctx, f.anon, tb, all)
 		wantCode(t, "anonymous in a thing's bucket", err, kumo.ErrUnauthorized)
 		if got, _ := queryAll(t, f.db, thCaller, tb, all); len(got) != 1 {
 			t.Errorf("the thing's own bucket: %v", got)
 		}
 		bad := all
 		bad.PaginationKey = "not-a-key"
-		_, err = f.db.QueryObjects(f.ctx, f.anon, b, bad)
+		_, err = f.db.Objects.QueryObjects(f.ctx, f.anon, b, bad)
 		wantCode(t, "bad paginationKey", err, kumo.ErrInvalidInputData)
 	})
 
@@ -225,31 +225,31 @@ func testQuery(t *testing.T, s suite) {
 			got, _ := queryAll(t, f.db, f.admin, b, parseQuery(t, string(body)))
 			return got
 		}
-		if _, err := f.db.PatchObject(f.ctx, c, kumo.ObjectWrite{Bucket: b, ID: o.ID, Data: map[string]any{"v": 2}}); err != nil {
+		if _, err := f.db.Objects.PatchObject(f.ctx, c, kumo.ObjectWrite{Bucket: b, ID: o.ID, Data: map[string]any{"v": 2}}); err != nil {
 			t.Fatal(err)
 		}
 		if len(eq("v", 1)) != 0 || len(eq("v", 2)) != 1 || len(eq("keep", "k")) != 1 {
 			t.Errorf("after a patch: v=1 %v, v=2 %v, keep %v", eq("v", 1), eq("v", 2), eq("keep", "k"))
 		}
-		if _, _, err := f.db.ReplaceObject(f.ctx, c, kumo.ObjectWrite{Bucket: b, ID: o.ID, Data: map[string]any{"v": 3}}); err != nil {
+		if _, _, err := f.db.Objects.ReplaceObject(f.ctx, c, kumo.ObjectWrite{Bucket: b, ID: o.ID, Data: map[string]any{"v": 3}}); err != nil {
 			t.Fatal(err)
 		}
 		if len(eq("v", 3)) != 1 || len(eq("keep", "k")) != 0 {
 			t.Errorf("after a replace: v=3 %v, keep %v", eq("v", 3), eq("keep", "k"))
 		}
-		if _, _, err := f.db.ReplaceObject(f.ctx, c, kumo.ObjectWrite{Bucket: b, ID: "put-id", Data: map[string]any{"v": 3}}); err != nil {
+		if _, _, err := f.db.Objects.ReplaceObject(f.ctx, c, kumo.ObjectWrite{Bucket: b, ID: "put-id", Data: map[string]any{"v": 3}}); err != nil {
 			t.Fatal(err)
 		}
 		if len(eq("v", 3)) != 2 {
 			t.Errorf("after a PUT create: %v", eq("v", 3))
 		}
-		if err := f.db.DeleteObject(f.ctx, c, b, o.ID, ""); err != nil {
+		if err := f.db.Objects.DeleteObject(f.ctx, c, b, o.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if got := eq("v", 3); len(got) != 1 || got[0] != "put-id" {
 			t.Errorf("after a delete: %v", got)
 		}
-		if err := f.db.DeleteBucket(f.ctx, c, b); err != nil {
+		if err := f.db.Buckets.DeleteBucket(f.ctx, c, b); err != nil {
 			t.Fatal(err)
 		}
 		f.mustObject(c, b, map[string]any{"other": 1})
@@ -260,7 +260,7 @@ func testQuery(t *testing.T, s suite) {
 		th2, c2 := f.mustThing("vt-gone")
 		tb := f.bucket(thingScope(th2.ID), "tb")
 		f.mustObject(c2, tb, map[string]any{"v": 3})
-		if err := f.db.DeleteThing(f.ctx, f.admin, th2.ID); err != nil {
+		if err := f.db.Things.DeleteThing(f.ctx, f.admin, th2.ID); err != nil {
 			t.Fatal(err)
 		}
 		var n int
@@ -280,7 +280,7 @@ func testQuery(t *testing.T, s suite) {
 		for _, body := range []string{`{"bestEffortLimit":3}`, `{"bucketQuery":{"orderBy":"n"},"bestEffortLimit":3}`,
 			`{"bucketQuery":{"orderBy":"n","descending":true},"bestEffortLimit":3}`} {
 			q := parseQuery(t, body)
-			first, err := f.db.QueryObjects(f.ctx, c, b, q)
+			first, err := f.db.Objects.QueryObjects(f.ctx, c, b, q)
 			if err != nil || len(first.Results) != 3 || first.NextPaginationKey == "" {
 				t.Fatalf("%s: first page %+v, %v", body, first, err)
 			}
@@ -296,7 +296,7 @@ func testQuery(t *testing.T, s suite) {
 					break
 				}
 			}
-			if err := f.db.DeleteObject(f.ctx, c, b, victim.ID, ""); err != nil {
+			if err := f.db.Objects.DeleteObject(f.ctx, c, b, victim.ID, ""); err != nil {
 				t.Fatal(err)
 			}
 			added := f.mustObject(c, b, map[string]any{"n": 100})
@@ -367,7 +367,7 @@ func checkQueryProperty(t *testing.T, s suite, seed uint64, queries int) {
 			}
 			raw, _ := json.Marshal(patch)
 			var err error
-			if o, err = f.db.PatchObject(f.ctx, f.admin, kumo.ObjectWrite{Bucket: b, ID: o.ID, Data: data(t, string(raw))}); err != nil {
+			if o, err = f.db.Objects.PatchObject(f.ctx, f.admin, kumo.ObjectWrite{Bucket: b, ID: o.ID, Data: data(t, string(raw))}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -388,7 +388,7 @@ func checkQueryProperty(t *testing.T, s suite, seed uint64, queries int) {
 			continue
 		}
 		q.Aggregations, q.Limit = []kumo.Aggregation{{Type: "COUNT", Into: "n"}}, kumo.MaxQueryLimit
-		res, err := f.db.QueryObjects(f.ctx, f.admin, b, q)
+		res, err := f.db.Objects.QueryObjects(f.ctx, f.admin, b, q)
 		if err != nil || res.Aggregations["n"] != int64(len(want)) {
 			t.Errorf("query %d %s: count %v, %v; want %d", i, body, res.Aggregations, err, len(want))
 		}
@@ -517,11 +517,11 @@ func FuzzQuery(f *testing.F, open OpenFunc) {
 // matches, the first page of 200), a range on a field ordered by it with
 // bestEffortLimit 50, and five consecutive pages of that query read
 // through paginationKey (the five together).
-func BenchmarkQuery(b *testing.B, open func(b *testing.B) *sqlstore.DB) {
+func BenchmarkQuery(b *testing.B, open func(b *testing.B) *sqlstore.Store) {
 	const objects = 100_000
 	ctx := b.Context()
 	db := open(b)
-	app, err := db.CreateApp(ctx, kumo.AppCreate{})
+	app, err := db.Apps.CreateApp(ctx, kumo.AppCreate{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -534,7 +534,7 @@ func BenchmarkQuery(b *testing.B, open func(b *testing.B) *sqlstore.DB) {
 	for range 64 {
 		go func() {
 			for i := range work {
-				o, err := db.CreateObject(ctx, c, kumo.ObjectCreate{Bucket: bucket, Data: map[string]any{
+				o, err := db.Objects.CreateObject(ctx, c, kumo.ObjectCreate{Bucket: bucket, Data: map[string]any{
 					"seq": i, "group": fmt.Sprintf("g%03d", i%100), "temp": float64(i%10000) / 100,
 					"name": fmt.Sprintf("device-%06d", i), "on": i%2 == 0}})
 				if err != nil {
@@ -562,7 +562,7 @@ func BenchmarkQuery(b *testing.B, open func(b *testing.B) *sqlstore.DB) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := db.QueryObjects(ctx, c, bucket, q)
+		res, err := db.Objects.QueryObjects(ctx, c, bucket, q)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -585,7 +585,7 @@ func BenchmarkQuery(b *testing.B, open func(b *testing.B) *sqlstore.DB) {
 		run  func(b *testing.B)
 	}{
 		{"get-by-id-baseline", func(b *testing.B) {
-			if _, err := db.GetObject(ctx, c, bucket, ids[r.IntN(objects)]); err != nil {
+			if _, err := db.Objects.GetObject(ctx, c, bucket, ids[r.IntN(objects)]); err != nil {
 				b.Fatal(err)
 			}
 		}},
@@ -654,7 +654,7 @@ func testQueryLazyIndex(t *testing.T, s suite) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := f.db.QueryObjects(f.ctx, c, b, q)
+		res, err := f.db.Objects.QueryObjects(f.ctx, c, b, q)
 		if err != nil {
 			t.Fatalf("QueryObjects: %v", err)
 		}
@@ -675,7 +675,7 @@ func testQueryLazyIndex(t *testing.T, s suite) {
 	if got := count(4000); got != 2 {
 		t.Fatalf("after a restart: %d results, want 2", got)
 	}
-	if err := f.db.DeleteBucket(f.ctx, c, b); err != nil {
+	if err := f.db.Buckets.DeleteBucket(f.ctx, c, b); err != nil {
 		t.Fatal(err)
 	}
 	f.mustObject(c, b, map[string]any{"n": 7000})
@@ -706,17 +706,17 @@ func testQueryIndexWhileWriting(t *testing.T, s suite) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i := range during {
-			if _, err := f.db.CreateObject(f.ctx, c, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"n": before + i}}); err != nil {
+			if _, err := f.db.Objects.CreateObject(f.ctx, c, kumo.ObjectCreate{Bucket: b, Data: map[string]any{"n": before + i}}); err != nil {
 				t.Errorf("CreateObject during the indexing: %v", err)
 				return
 			}
 		}
 	})
-	if _, err := f.db.QueryObjects(f.ctx, c, b, q); err != nil { // the first query: indexes the bucket
+	if _, err := f.db.Objects.QueryObjects(f.ctx, c, b, q); err != nil { // the first query: indexes the bucket
 		t.Fatalf("first query: %v", err)
 	}
 	wg.Wait()
-	res, err := f.db.QueryObjects(f.ctx, c, b, q)
+	res, err := f.db.Objects.QueryObjects(f.ctx, c, b, q)
 	if err != nil {
 		t.Fatal(err)
 	}

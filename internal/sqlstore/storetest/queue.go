@@ -29,7 +29,7 @@ func testQueue(t *testing.T, s suite) {
 	}
 	queuedSeqs := func(f *fixture, topic string, skip map[int64]bool) []int64 {
 		f.t.Helper()
-		ps, err := f.db.Queued(f.ctx, topic, skip, 100)
+		ps, err := f.db.Queue.Queued(f.ctx, topic, skip, 100)
 		if err != nil {
 			f.t.Fatalf("Queued: %v", err)
 		}
@@ -44,7 +44,7 @@ func testQueue(t *testing.T, s suite) {
 	}
 	persistent := func(f *fixture) map[string]bool {
 		f.t.Helper()
-		m, err := f.db.PersistentTopics(f.ctx)
+		m, err := f.db.Queue.PersistentTopics(f.ctx)
 		if err != nil {
 			f.t.Fatalf("PersistentTopics: %v", err)
 		}
@@ -59,18 +59,18 @@ func testQueue(t *testing.T, s suite) {
 		if got := persistent(f); len(got) != 0 {
 			t.Fatalf("PersistentTopics of new installations = %v, want none", got)
 		}
-		if err := f.db.SetPersistent(f.ctx, a, true); err != nil {
+		if err := f.db.Queue.SetPersistent(f.ctx, a, true); err != nil {
 			t.Fatalf("SetPersistent: %v", err)
 		}
 		if got := persistent(f); !reflect.DeepEqual(got, map[string]bool{a: true}) {
 			t.Errorf("PersistentTopics = %v, want only %s", got, a)
 		}
-		in, err := f.db.MQTTInstallation(f.ctx, inA.MQTTUsername)
+		in, err := f.db.Installations.MQTTInstallation(f.ctx, inA.MQTTUsername)
 		if err != nil || !in.Persistent {
 			t.Errorf("MQTTInstallation = %+v, %v; want Persistent", in, err)
 		}
-		f.db.SetPersistent(f.ctx, b, true)
-		f.db.SetPersistent(f.ctx, a, false)
+		f.db.Queue.SetPersistent(f.ctx, b, true)
+		f.db.Queue.SetPersistent(f.ctx, a, false)
 		if got := persistent(f); !reflect.DeepEqual(got, map[string]bool{b: true}) {
 			t.Errorf("PersistentTopics = %v, want only %s", got, b)
 		}
@@ -83,14 +83,14 @@ func testQueue(t *testing.T, s suite) {
 	t.Run("Order", func(t *testing.T) {
 		f := withEvents(newFixture(t, s), 10)
 		a, b := newDevice(f, "vt-a"), newDevice(f, "vt-b")
-		f.db.SetPersistent(f.ctx, a, true)
-		f.db.SetPersistent(f.ctx, b, true)
-		if err := f.db.Enqueue(f.ctx, append(deliveries(a, 3, 1, 2), deliveries(b, 2)...)); err != nil {
+		f.db.Queue.SetPersistent(f.ctx, a, true)
+		f.db.Queue.SetPersistent(f.ctx, b, true)
+		if err := f.db.Queue.Enqueue(f.ctx, append(deliveries(a, 3, 1, 2), deliveries(b, 2)...)); err != nil {
 			t.Fatalf("Enqueue: %v", err)
 		}
 		// Queueing an event again (a dispatch repeated after a crash)
 		// queues it once.
-		if err := f.db.Enqueue(f.ctx, deliveries(a, 2, 4)); err != nil {
+		if err := f.db.Queue.Enqueue(f.ctx, deliveries(a, 2, 4)); err != nil {
 			t.Fatalf("Enqueue again: %v", err)
 		}
 		if got, want := queuedSeqs(f, a, nil), []int64{1, 2, 3, 4}; !reflect.DeepEqual(got, want) {
@@ -99,7 +99,7 @@ func testQueue(t *testing.T, s suite) {
 		if got, want := queuedSeqs(f, a, map[int64]bool{1: true, 3: true}), []int64{2, 4}; !reflect.DeepEqual(got, want) {
 			t.Errorf("Queued(a, skipping 1 and 3) = %v, want %v", got, want)
 		}
-		if err := f.db.Dequeue(f.ctx, a, []int64{1, 3}); err != nil {
+		if err := f.db.Queue.Dequeue(f.ctx, a, []int64{1, 3}); err != nil {
 			t.Fatalf("Dequeue: %v", err)
 		}
 		f.reopen()
@@ -110,7 +110,7 @@ func testQueue(t *testing.T, s suite) {
 			t.Errorf("Queued(b) = %v, want %v", got, want)
 		}
 		// No longer persistent: the queue goes.
-		f.db.SetPersistent(f.ctx, a, false)
+		f.db.Queue.SetPersistent(f.ctx, a, false)
 		if got := queuedSeqs(f, a, nil); len(got) != 0 {
 			t.Errorf("Queued(a) after clean session 1 = %v, want none", got)
 		}
@@ -123,9 +123,9 @@ func testQueue(t *testing.T, s suite) {
 		f := withEvents(newFixture(t, s), 10)
 		f.db.QueueMax = 3
 		a := newDevice(f, "vt-a")
-		f.db.SetPersistent(f.ctx, a, true)
-		f.db.Enqueue(f.ctx, deliveries(a, 1, 2))
-		f.db.Enqueue(f.ctx, deliveries(a, 3, 4, 5))
+		f.db.Queue.SetPersistent(f.ctx, a, true)
+		f.db.Queue.Enqueue(f.ctx, deliveries(a, 1, 2))
+		f.db.Queue.Enqueue(f.ctx, deliveries(a, 3, 4, 5))
 		if got, want := queuedSeqs(f, a, nil), []int64{3, 4, 5}; !reflect.DeepEqual(got, want) {
 			t.Errorf("Queued = %v, want the newest 3: %v", got, want)
 		}
@@ -137,12 +137,12 @@ func testQueue(t *testing.T, s suite) {
 	t.Run("MaxAge", func(t *testing.T) {
 		f := withEvents(newFixture(t, s), 10)
 		a, b := newDevice(f, "vt-a"), newDevice(f, "vt-b")
-		f.db.SetPersistent(f.ctx, a, true)
-		f.db.SetPersistent(f.ctx, b, true)
-		f.db.Enqueue(f.ctx, append(deliveries(a, 1, 2), deliveries(b, 3)...))
+		f.db.Queue.SetPersistent(f.ctx, a, true)
+		f.db.Queue.SetPersistent(f.ctx, b, true)
+		f.db.Queue.Enqueue(f.ctx, append(deliveries(a, 1, 2), deliveries(b, 3)...))
 		f.clock.Advance(time.Hour)
-		f.db.Enqueue(f.ctx, deliveries(a, 4))
-		got, err := f.db.ExpireQueued(f.ctx, f.clock.Millis()-time.Minute.Milliseconds())
+		f.db.Queue.Enqueue(f.ctx, deliveries(a, 4))
+		got, err := f.db.Queue.ExpireQueued(f.ctx, f.clock.Millis()-time.Minute.Milliseconds())
 		if err != nil {
 			t.Fatalf("ExpireQueued: %v", err)
 		}
@@ -164,22 +164,22 @@ func testQueue(t *testing.T, s suite) {
 	t.Run("Once", func(t *testing.T) {
 		f := newFixture(t, s)
 		a, b := newDevice(f, "vt-a"), newDevice(f, "vt-b")
-		f.db.SetPersistent(f.ctx, a, true)
-		f.db.SetPersistent(f.ctx, b, true)
+		f.db.Queue.SetPersistent(f.ctx, a, true)
+		f.db.Queue.SetPersistent(f.ctx, b, true)
 		f.mustObject(f.admin, f.bucket(kumo.AppScope, "once"), map[string]any{})
-		events, err := f.db.ClaimEvents(f.ctx, 10)
+		events, err := f.db.Outbox.ClaimEvents(f.ctx, 10)
 		if err != nil || len(events) != 1 {
 			t.Fatalf("ClaimEvents = %+v, %v; want one event", events, err)
 		}
 		seq := events[0].Seq
 		enqueue := func(what string) {
 			t.Helper()
-			if err := f.db.Enqueue(f.ctx, append(deliveries(a, seq), deliveries(b, seq)...)); err != nil {
+			if err := f.db.Queue.Enqueue(f.ctx, append(deliveries(a, seq), deliveries(b, seq)...)); err != nil {
 				t.Fatalf("Enqueue (%s): %v", what, err)
 			}
 		}
 		enqueue("first dispatch")
-		if err := f.db.Dequeue(f.ctx, a, []int64{seq}); err != nil { // replayed to a
+		if err := f.db.Queue.Dequeue(f.ctx, a, []int64{seq}); err != nil { // replayed to a
 			t.Fatal(err)
 		}
 		enqueue("dispatched again after a's push was replayed")
@@ -200,16 +200,16 @@ func testQueue(t *testing.T, s suite) {
 		f := withEvents(newFixture(t, s), 10)
 		_, c := f.mustThing("vt-a")
 		in := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
-		f.db.SetPersistent(f.ctx, in.MQTTTopic, true)
-		f.db.Enqueue(f.ctx, deliveries(in.MQTTTopic, 1))
-		if err := f.db.DeleteInstallation(f.ctx, c, in.ID); err != nil {
+		f.db.Queue.SetPersistent(f.ctx, in.MQTTTopic, true)
+		f.db.Queue.Enqueue(f.ctx, deliveries(in.MQTTTopic, 1))
+		if err := f.db.Installations.DeleteInstallation(f.ctx, c, in.ID); err != nil {
 			t.Fatalf("DeleteInstallation: %v", err)
 		}
 		if got := queuedSeqs(f, in.MQTTTopic, nil); len(got) != 0 {
 			t.Errorf("Queued after the installation's deletion = %v, want none", got)
 		}
 		// A push for a topic no installation has is not queued.
-		f.db.Enqueue(f.ctx, deliveries("no-such-topic", 2))
+		f.db.Queue.Enqueue(f.ctx, deliveries("no-such-topic", 2))
 		if got := queuedSeqs(f, "no-such-topic", nil); len(got) != 0 {
 			t.Errorf("Queued(no-such-topic) = %v, want none", got)
 		}
@@ -233,16 +233,16 @@ func testQueueLedger(t *testing.T, s suite) {
 		return kumo.Delivery{Topic: topic, ID: strconv.FormatInt(seq, 10), Payload: []byte(`{}`), AppID: f.app.AppID,
 			EventType: kumo.PushMessageSent, MessageID: fmt.Sprintf("m%d", seq)}
 	}
-	if err := f.db.SetPersistent(f.ctx, topic, true); err != nil {
+	if err := f.db.Queue.SetPersistent(f.ctx, topic, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(1), push(2)}); err != nil {
+	if err := f.db.Queue.Enqueue(f.ctx, []kumo.Delivery{push(1), push(2)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(1), push(2)}); err != nil { // the batch dispatched again
+	if err := f.db.Queue.Enqueue(f.ctx, []kumo.Delivery{push(1), push(2)}); err != nil { // the batch dispatched again
 		t.Fatal(err)
 	}
-	ps, err := f.db.Queued(f.ctx, topic, nil, 10)
+	ps, err := f.db.Queue.Queued(f.ctx, topic, nil, 10)
 	if err != nil || len(ps) != 2 {
 		t.Fatalf("Queued = %+v, %v; want 2 pushes", ps, err)
 	}
@@ -251,37 +251,37 @@ func testQueueLedger(t *testing.T, s suite) {
 			t.Errorf("queued push %+v: want its app, event type and message ID", p)
 		}
 	}
-	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(3)}); err != nil { // trims push 1
+	if err := f.db.Queue.Enqueue(f.ctx, []kumo.Delivery{push(3)}); err != nil { // trims push 1
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Hour)
-	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(4)}); err != nil { // trims push 2
+	if err := f.db.Queue.Enqueue(f.ctx, []kumo.Delivery{push(4)}); err != nil { // trims push 2
 		t.Fatal(err)
 	}
-	expired, err := f.db.ExpireQueued(f.ctx, f.clock.Millis()-time.Minute.Milliseconds()) // push 3
+	expired, err := f.db.Queue.ExpireQueued(f.ctx, f.clock.Millis()-time.Minute.Milliseconds()) // push 3
 	if err != nil || len(expired) != 1 || expired[0].MessageID != "m3" || expired[0].EventType != kumo.PushMessageSent || expired[0].AppID != f.app.AppID {
 		t.Errorf("ExpireQueued = %+v, %v; want push 3 with its app, event type and message ID", expired, err)
 	}
-	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(5)}); err != nil {
+	if err := f.db.Queue.Enqueue(f.ctx, []kumo.Delivery{push(5)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.SetPersistent(f.ctx, topic, false); err != nil { // drops 4 and 5
+	if err := f.db.Queue.SetPersistent(f.ctx, topic, false); err != nil { // drops 4 and 5
 		t.Fatal(err)
 	}
-	if err := f.db.SetPersistent(f.ctx, topic, true); err != nil {
+	if err := f.db.Queue.SetPersistent(f.ctx, topic, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(6)}); err != nil {
+	if err := f.db.Queue.Enqueue(f.ctx, []kumo.Delivery{push(6)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.DeleteInstallation(f.ctx, c, in.ID); err != nil { // drops 6
+	if err := f.db.Installations.DeleteInstallation(f.ctx, c, in.ID); err != nil { // drops 6
 		t.Fatal(err)
 	}
-	if err := f.db.Enqueue(f.ctx, []kumo.Delivery{push(7)}); err != nil { // for an installation gone: dropped
+	if err := f.db.Queue.Enqueue(f.ctx, []kumo.Delivery{push(7)}); err != nil { // for an installation gone: dropped
 		t.Fatal(err)
 	}
 
-	rs, _, err := f.db.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 1000})
+	rs, _, err := f.db.Ledger.Deliveries(f.ctx, f.admin, kumo.DeliveryFilter{Limit: 1000})
 	if err != nil {
 		t.Fatalf("Deliveries: %v", err)
 	}

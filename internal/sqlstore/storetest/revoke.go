@@ -24,27 +24,27 @@ func testRevokeMQTT(t *testing.T, s suite) {
 	}{
 		{name: "disable thing", wantCode: kumo.ErrThingDisabled, enable: true,
 			revoke: func(f *fixture, o kumo.Caller, _ kumo.Installation) error {
-				return f.db.SetThingDisabled(f.ctx, f.admin, o.ID, true)
+				return f.db.Things.SetThingDisabled(f.ctx, f.admin, o.ID, true)
 			}},
 		{name: "delete thing", wantCode: kumo.ErrInstallationNotFound,
 			revoke: func(f *fixture, o kumo.Caller, _ kumo.Installation) error {
-				return f.db.DeleteThing(f.ctx, f.admin, o.ID)
+				return f.db.Things.DeleteThing(f.ctx, f.admin, o.ID)
 			}},
 		{name: "delete installation", wantCode: kumo.ErrInstallationNotFound,
 			revoke: func(f *fixture, o kumo.Caller, in kumo.Installation) error {
-				return f.db.DeleteInstallation(f.ctx, o, in.ID)
+				return f.db.Installations.DeleteInstallation(f.ctx, o, in.ID)
 			}},
 		{name: "thing password", wantCode: kumo.ErrInstallationNotFound, rotated: true,
 			revoke: func(f *fixture, o kumo.Caller, _ kumo.Installation) error {
-				return f.db.ChangeThingPassword(f.ctx, o, o.ID, "new-pass")
+				return f.db.Things.ChangeThingPassword(f.ctx, o, o.ID, "new-pass")
 			}},
 		{name: "user password", user: true, wantCode: kumo.ErrInstallationNotFound, rotated: true,
 			revoke: func(f *fixture, o kumo.Caller, _ kumo.Installation) error {
-				return f.db.ChangePassword(f.ctx, o, "me", "pw-alice", "new-pass")
+				return f.db.Users.ChangePassword(f.ctx, o, "me", "pw-alice", "new-pass")
 			}},
 		{name: "delete user", user: true, wantCode: kumo.ErrInstallationNotFound,
 			revoke: func(f *fixture, o kumo.Caller, _ kumo.Installation) error {
-				return f.db.DeleteUser(f.ctx, f.admin, o.ID)
+				return f.db.Users.DeleteUser(f.ctx, f.admin, o.ID)
 			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,7 +58,7 @@ func testRevokeMQTT(t *testing.T, s suite) {
 			in := f.mustInstall(owner, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
 			_, bystander := f.mustThing("vt-other") // its installation is not revoked
 			other := f.mustInstall(bystander, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
-			if _, err := f.db.MQTTInstallation(f.ctx, in.MQTTUsername); err != nil {
+			if _, err := f.db.Installations.MQTTInstallation(f.ctx, in.MQTTUsername); err != nil {
 				t.Fatalf("MQTTInstallation before: %v", err)
 			}
 			f.claimAll()
@@ -84,14 +84,14 @@ func testRevokeMQTT(t *testing.T, s suite) {
 			if !reflect.DeepEqual(revs, want) {
 				t.Errorf("revoked %+v, want %+v", revs, want)
 			}
-			_, err := f.db.MQTTInstallation(f.ctx, in.MQTTUsername)
+			_, err := f.db.Installations.MQTTInstallation(f.ctx, in.MQTTUsername)
 			wantCode(t, "MQTTInstallation with the old username", err, tt.wantCode)
-			if _, err := f.db.MQTTInstallation(f.ctx, other.MQTTUsername); err != nil {
+			if _, err := f.db.Installations.MQTTInstallation(f.ctx, other.MQTTUsername); err != nil {
 				t.Errorf("MQTTInstallation of another thing's installation: %v", err)
 			}
 
 			if tt.rotated {
-				now, err := f.db.GetInstallation(f.ctx, f.admin, in.ID)
+				now, err := f.db.Installations.GetInstallation(f.ctx, f.admin, in.ID)
 				if err != nil {
 					t.Fatalf("GetInstallation after the password change: %v", err)
 				}
@@ -100,15 +100,15 @@ func testRevokeMQTT(t *testing.T, s suite) {
 						now.MQTTUsername, now.MQTTTopic, in.MQTTTopic)
 				}
 				checkMQTTInstallation(t, f, now, in.Owner)
-				if got, err := f.db.MQTTInstallation(f.ctx, now.MQTTUsername); err != nil || got.ID != in.ID {
+				if got, err := f.db.Installations.MQTTInstallation(f.ctx, now.MQTTUsername); err != nil || got.ID != in.ID {
 					t.Errorf("MQTTInstallation with the new username = %+v, %v; want installation %s", got, err, in.ID)
 				}
 			}
 			if tt.enable {
-				if err := f.db.SetThingDisabled(f.ctx, f.admin, owner.ID, false); err != nil {
+				if err := f.db.Things.SetThingDisabled(f.ctx, f.admin, owner.ID, false); err != nil {
 					t.Fatal(err)
 				}
-				if got, err := f.db.MQTTInstallation(f.ctx, in.MQTTUsername); err != nil || got.ID != in.ID {
+				if got, err := f.db.Installations.MQTTInstallation(f.ctx, in.MQTTUsername); err != nil || got.ID != in.ID {
 					t.Errorf("MQTTInstallation after the thing is enabled = %+v, %v; want installation %s", got, err, in.ID)
 				}
 				for _, e := range f.claimAll() {

@@ -32,14 +32,14 @@ import (
 // OpenFunc returns an opened store over a new, empty database: Hasher set,
 // Open called and Close registered with t.Cleanup. Every call returns a
 // store over a database of its own.
-type OpenFunc func(t *testing.T) *sqlstore.DB
+type OpenFunc func(t *testing.T) *sqlstore.Store
 
 // ReopenFunc closes db (a store that the OpenFunc or the ReopenFunc
 // returned, possibly closed already) and returns a new opened store over the same database, as a
 // restarted process sees it: Hasher set, Open called and Close registered
 // with t.Cleanup. The suite uses it to check what survives a restart (the
 // outbox, secrets).
-type ReopenFunc func(t *testing.T, db *sqlstore.DB) *sqlstore.DB
+type ReopenFunc func(t *testing.T, db *sqlstore.Store) *sqlstore.Store
 
 // Run runs the contract suite. Its subtests run in parallel, each over a
 // store of its own.
@@ -123,7 +123,7 @@ type fixture struct {
 	t     *testing.T
 	ctx   context.Context
 	s     suite
-	db    *sqlstore.DB
+	db    *sqlstore.Store
 	clock *clock
 	app   kumo.AppCredentials
 	admin kumo.Caller // the app's admin
@@ -184,7 +184,7 @@ func (f *fixture) reopen() {
 
 func (f *fixture) mustApp(a kumo.AppCreate) kumo.AppCredentials {
 	f.t.Helper()
-	creds, err := f.db.CreateApp(f.ctx, a)
+	creds, err := f.db.Apps.CreateApp(f.ctx, a)
 	if err != nil {
 		f.t.Fatalf("CreateApp(%+v): %v", a, err)
 	}
@@ -195,7 +195,7 @@ func (f *fixture) mustApp(a kumo.AppCreate) kumo.AppCredentials {
 // "pw-"+vid, and returns it with a caller that stands for it.
 func (f *fixture) mustThing(vid string) (kumo.Thing, kumo.Caller) {
 	f.t.Helper()
-	th, _, err := f.db.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: vid, Password: "pw-" + vid,
+	th, _, err := f.db.Things.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: vid, Password: "pw-" + vid,
 		Fields: map[string]any{}}, false)
 	if err != nil {
 		f.t.Fatalf("RegisterThing(%q): %v", vid, err)
@@ -207,7 +207,7 @@ func (f *fixture) mustThing(vid string) (kumo.Thing, kumo.Caller) {
 // and password "pw-"+login, and returns it with a caller that stands for it.
 func (f *fixture) mustUser(login string) (kumo.User, kumo.Caller) {
 	f.t.Helper()
-	u, _, err := f.db.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{LoginName: login, Email: login + "@example.com",
+	u, _, err := f.db.Users.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{LoginName: login, Email: login + "@example.com",
 		Password: "pw-" + login, Custom: map[string]any{}}, false)
 	if err != nil {
 		f.t.Fatalf("RegisterUser(%q): %v", login, err)
@@ -222,7 +222,7 @@ func (f *fixture) bucket(s kumo.Scope, name string) kumo.BucketRef {
 
 func (f *fixture) mustObject(c kumo.Caller, b kumo.BucketRef, data map[string]any) kumo.Object {
 	f.t.Helper()
-	o, err := f.db.CreateObject(f.ctx, c, kumo.ObjectCreate{Bucket: b, Data: data})
+	o, err := f.db.Objects.CreateObject(f.ctx, c, kumo.ObjectCreate{Bucket: b, Data: data})
 	if err != nil {
 		f.t.Fatalf("CreateObject(%s, %+v): %v", c.Kind, b, err)
 	}
@@ -231,7 +231,7 @@ func (f *fixture) mustObject(c kumo.Caller, b kumo.BucketRef, data map[string]an
 
 func (f *fixture) mustInstall(c kumo.Caller, r kumo.InstallationCreate) kumo.Installation {
 	f.t.Helper()
-	in, err := f.db.CreateInstallation(f.ctx, c, r)
+	in, err := f.db.Installations.CreateInstallation(f.ctx, c, r)
 	if err != nil {
 		f.t.Fatalf("CreateInstallation(%s %s, %+v): %v", c.Kind, c.ID, r, err)
 	}
@@ -243,7 +243,7 @@ func (f *fixture) claimAll() []kumo.Event {
 	f.t.Helper()
 	var all []kumo.Event
 	for {
-		es, err := f.db.ClaimEvents(f.ctx, 100)
+		es, err := f.db.Outbox.ClaimEvents(f.ctx, 100)
 		if err != nil {
 			f.t.Fatalf("ClaimEvents: %v", err)
 		}

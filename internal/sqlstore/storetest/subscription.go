@@ -17,15 +17,15 @@ func testSubscriptions(t *testing.T, s suite) {
 		b := f.bucket(kumo.AppScope, "status")
 		sub := aCaller.Principal()
 
-		err := f.db.BucketSubscribed(f.ctx, aCaller, b, sub)
+		err := f.db.Subscriptions.BucketSubscribed(f.ctx, aCaller, b, sub)
 		wantCode(t, "BucketSubscribed before subscribing", err, kumo.ErrPushSubscriptionMissing)
-		if err := f.db.SubscribeBucket(f.ctx, aCaller, b, sub); err != nil {
+		if err := f.db.Subscriptions.SubscribeBucket(f.ctx, aCaller, b, sub); err != nil {
 			t.Fatalf("SubscribeBucket: %v", err)
 		}
-		if err := f.db.BucketSubscribed(f.ctx, aCaller, b, sub); err != nil {
+		if err := f.db.Subscriptions.BucketSubscribed(f.ctx, aCaller, b, sub); err != nil {
 			t.Errorf("BucketSubscribed after subscribing = %v, want nil", err)
 		}
-		err = f.db.SubscribeBucket(f.ctx, aCaller, b, sub)
+		err = f.db.Subscriptions.SubscribeBucket(f.ctx, aCaller, b, sub)
 		wantCode(t, "SubscribeBucket again", err, kumo.ErrPushSubscriptionExists)
 		wantFields(t, "SubscribeBucket again", err, map[string]any{
 			"bucketID":    "status",
@@ -34,21 +34,21 @@ func testSubscriptions(t *testing.T, s suite) {
 		})
 		// The same subscriber named by its vendor thing ID is the same
 		// subscription.
-		err = f.db.SubscribeBucket(f.ctx, aCaller, b, kumo.Principal{Kind: kumo.ThingCaller, ID: "VENDOR_THING_ID:vt-a"})
+		err = f.db.Subscriptions.SubscribeBucket(f.ctx, aCaller, b, kumo.Principal{Kind: kumo.ThingCaller, ID: "VENDOR_THING_ID:vt-a"})
 		wantCode(t, "SubscribeBucket by vendor thing ID", err, kumo.ErrPushSubscriptionExists)
-		if err := f.db.BucketSubscribed(f.ctx, f.admin, b, kumo.Principal{Kind: kumo.ThingCaller, ID: "VENDOR_THING_ID:vt-a"}); err != nil {
+		if err := f.db.Subscriptions.BucketSubscribed(f.ctx, f.admin, b, kumo.Principal{Kind: kumo.ThingCaller, ID: "VENDOR_THING_ID:vt-a"}); err != nil {
 			t.Errorf("BucketSubscribed by vendor thing ID, admin = %v, want nil", err)
 		}
 
-		if err := f.db.UnsubscribeBucket(f.ctx, aCaller, b, sub); err != nil {
+		if err := f.db.Subscriptions.UnsubscribeBucket(f.ctx, aCaller, b, sub); err != nil {
 			t.Fatalf("UnsubscribeBucket: %v", err)
 		}
-		err = f.db.BucketSubscribed(f.ctx, aCaller, b, sub)
+		err = f.db.Subscriptions.BucketSubscribed(f.ctx, aCaller, b, sub)
 		wantCode(t, "BucketSubscribed after unsubscribing", err, kumo.ErrPushSubscriptionMissing)
-		err = f.db.UnsubscribeBucket(f.ctx, aCaller, b, sub)
+		err = f.db.Subscriptions.UnsubscribeBucket(f.ctx, aCaller, b, sub)
 		wantCode(t, "UnsubscribeBucket again", err, kumo.ErrPushSubscriptionMissing)
 		wantFields(t, "UnsubscribeBucket again", err, map[string]any{"bucketID": "status"})
-		if err := f.db.SubscribeBucket(f.ctx, aCaller, b, sub); err != nil {
+		if err := f.db.Subscriptions.SubscribeBucket(f.ctx, aCaller, b, sub); err != nil {
 			t.Errorf("SubscribeBucket after unsubscribing: %v", err)
 		}
 	})
@@ -87,13 +87,13 @@ func testSubscriptions(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				err := f.db.SubscribeBucket(f.ctx, tt.caller, tt.b, tt.sub)
+				err := f.db.Subscriptions.SubscribeBucket(f.ctx, tt.caller, tt.b, tt.sub)
 				if !wantCode(t, "SubscribeBucket", err, tt.code) {
 					return
 				}
-				err = f.db.BucketSubscribed(f.ctx, tt.caller, tt.b, tt.sub)
+				err = f.db.Subscriptions.BucketSubscribed(f.ctx, tt.caller, tt.b, tt.sub)
 				wantCode(t, "BucketSubscribed", err, tt.code)
-				err = f.db.UnsubscribeBucket(f.ctx, tt.caller, tt.b, tt.sub)
+				err = f.db.Subscriptions.UnsubscribeBucket(f.ctx, tt.caller, tt.b, tt.sub)
 				wantCode(t, "UnsubscribeBucket", err, tt.code)
 			})
 		}
@@ -104,17 +104,17 @@ func testSubscriptions(t *testing.T, s suite) {
 		_, aCaller := f.mustThing("vt-a")
 		_, bCaller := f.mustThing("vt-b")
 		b := f.bucket(kumo.AppScope, "status")
-		if err := f.db.SubscribeBucket(f.ctx, aCaller, b, aCaller.Principal()); err != nil {
+		if err := f.db.Subscriptions.SubscribeBucket(f.ctx, aCaller, b, aCaller.Principal()); err != nil {
 			t.Fatalf("SubscribeBucket: %v", err)
 		}
-		err := f.db.UnsubscribeBucket(f.ctx, bCaller, b, aCaller.Principal())
+		err := f.db.Subscriptions.UnsubscribeBucket(f.ctx, bCaller, b, aCaller.Principal())
 		wantCode(t, "UnsubscribeBucket by another thing", err, kumo.ErrUnauthorized)
-		err = f.db.BucketSubscribed(f.ctx, bCaller, b, aCaller.Principal())
+		err = f.db.Subscriptions.BucketSubscribed(f.ctx, bCaller, b, aCaller.Principal())
 		wantCode(t, "BucketSubscribed by another thing", err, kumo.ErrUnauthorized)
-		if err := f.db.BucketSubscribed(f.ctx, aCaller, b, aCaller.Principal()); err != nil {
+		if err := f.db.Subscriptions.BucketSubscribed(f.ctx, aCaller, b, aCaller.Principal()); err != nil {
 			t.Errorf("after the refused unsubscribe, BucketSubscribed = %v, want nil", err)
 		}
-		if err := f.db.UnsubscribeBucket(f.ctx, f.admin, b, aCaller.Principal()); err != nil {
+		if err := f.db.Subscriptions.UnsubscribeBucket(f.ctx, f.admin, b, aCaller.Principal()); err != nil {
 			t.Errorf("UnsubscribeBucket by the admin: %v", err)
 		}
 	})
@@ -141,14 +141,14 @@ func testSubscriptions(t *testing.T, s suite) {
 
 		subscribe := func(c kumo.Caller, b kumo.BucketRef) {
 			t.Helper()
-			if err := f.db.SubscribeBucket(f.ctx, c, b, c.Principal()); err != nil {
+			if err := f.db.Subscriptions.SubscribeBucket(f.ctx, c, b, c.Principal()); err != nil {
 				t.Fatalf("SubscribeBucket(%s, %s): %v", c.ID, b.Name, err)
 			}
 		}
 		for _, c := range []kumo.Caller{aCaller, cCaller, dCaller, uCaller, phoneOnly} {
 			subscribe(c, status)
 		}
-		if err := f.db.UnsubscribeBucket(f.ctx, dCaller, status, dCaller.Principal()); err != nil {
+		if err := f.db.Subscriptions.UnsubscribeBucket(f.ctx, dCaller, status, dCaller.Principal()); err != nil {
 			t.Fatalf("UnsubscribeBucket: %v", err)
 		}
 		subscribe(bCaller, f.bucket(kumo.AppScope, "other"))
@@ -173,7 +173,7 @@ func testSubscriptions(t *testing.T, s suite) {
 			})
 		}
 		// All buckets in one call give the same answers.
-		got, err := f.db.SubscriberTopics(f.ctx, all)
+		got, err := f.db.Outbox.SubscriberTopics(f.ctx, all)
 		if err != nil {
 			t.Fatalf("SubscriberTopics(all): %v", err)
 		}
@@ -195,7 +195,7 @@ func testSubscriptions(t *testing.T, s suite) {
 			many = append(many, f.bucket(kumo.AppScope, fmt.Sprintf("cold%02d", i)))
 		}
 		many = append(many, all...)
-		got, err = f.db.SubscriberTopics(f.ctx, many)
+		got, err = f.db.Outbox.SubscriberTopics(f.ctx, many)
 		if err != nil {
 			t.Fatalf("SubscriberTopics(many): %v", err)
 		}
@@ -207,12 +207,12 @@ func testSubscriptions(t *testing.T, s suite) {
 		if len(got) != len(many) {
 			t.Errorf("SubscriberTopics(many) answered %d buckets, want %d", len(got), len(many))
 		}
-		if got, err := f.db.SubscriberTopics(f.ctx, nil); err != nil || len(got) != 0 {
+		if got, err := f.db.Outbox.SubscriberTopics(f.ctx, nil); err != nil || len(got) != 0 {
 			t.Errorf("SubscriberTopics(nil) = %v, %v; want no topics", got, err)
 		}
 
 		// Deleting an installation removes its topic.
-		if err := f.db.DeleteInstallation(f.ctx, uCaller, uInstall.ID); err != nil {
+		if err := f.db.Installations.DeleteInstallation(f.ctx, uCaller, uInstall.ID); err != nil {
 			t.Fatalf("DeleteInstallation: %v", err)
 		}
 		checkTopics(t, f, status, []string{topicA})
@@ -233,7 +233,7 @@ func testSubscriptions(t *testing.T, s suite) {
 		topicA, topicB := mqtt(aCaller).MQTTTopic, mqtt(bCaller).MQTTTopic
 		subscribe := func(c kumo.Caller, b kumo.BucketRef) {
 			t.Helper()
-			if err := f.db.SubscribeBucket(f.ctx, c, b, c.Principal()); err != nil {
+			if err := f.db.Subscriptions.SubscribeBucket(f.ctx, c, b, c.Principal()); err != nil {
 				t.Fatalf("SubscribeBucket: %v", err)
 			}
 		}
@@ -249,11 +249,11 @@ func testSubscriptions(t *testing.T, s suite) {
 		eInstall := mqtt(eCaller)
 		checkTopics(t, f, live, []string{topicA, topicB, eInstall.MQTTTopic})
 		checkTopics(t, f, other, []string{eInstall.MQTTTopic})
-		if err := f.db.UnsubscribeBucket(f.ctx, aCaller, live, aCaller.Principal()); err != nil {
+		if err := f.db.Subscriptions.UnsubscribeBucket(f.ctx, aCaller, live, aCaller.Principal()); err != nil {
 			t.Fatalf("UnsubscribeBucket: %v", err)
 		}
 		checkTopics(t, f, live, []string{topicB, eInstall.MQTTTopic})
-		if err := f.db.DeleteInstallation(f.ctx, eCaller, eInstall.ID); err != nil {
+		if err := f.db.Installations.DeleteInstallation(f.ctx, eCaller, eInstall.ID); err != nil {
 			t.Fatalf("DeleteInstallation: %v", err)
 		}
 		checkTopics(t, f, live, []string{topicB})
@@ -268,7 +268,7 @@ func testSubscriptions(t *testing.T, s suite) {
 // checkTopics checks the subscriber topics of bucket b, in any order.
 func checkTopics(t *testing.T, f *fixture, b kumo.BucketRef, want []string) {
 	t.Helper()
-	got, err := f.db.SubscriberTopics(f.ctx, []kumo.BucketRef{b})
+	got, err := f.db.Outbox.SubscriberTopics(f.ctx, []kumo.BucketRef{b})
 	if err != nil {
 		t.Fatalf("SubscriberTopics(%s): %v", b.Name, err)
 	}
@@ -302,17 +302,17 @@ func testSubscriptionsToDeletedScopes(t *testing.T, s suite) {
 	for i, c := range []kumo.Caller{thC, ownerC} {
 		b := buckets[i]
 		f.mustObject(c, b, map[string]any{"n": i})
-		if err := f.db.GrantACL(f.ctx, c, kumo.ACLTarget{Bucket: b}, kumo.QueryObjectsInBucket, kumo.PrincipalSubject(readerC.Principal())); err != nil {
+		if err := f.db.ACLs.GrantACL(f.ctx, c, kumo.ACLTarget{Bucket: b}, kumo.QueryObjectsInBucket, kumo.PrincipalSubject(readerC.Principal())); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.db.SubscribeBucket(f.ctx, readerC, b, readerC.Principal()); err != nil {
+		if err := f.db.Subscriptions.SubscribeBucket(f.ctx, readerC, b, readerC.Principal()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := f.db.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
+	if err := f.db.Things.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.db.DeleteUser(f.ctx, f.admin, owner.ID); err != nil {
+	if err := f.db.Users.DeleteUser(f.ctx, f.admin, owner.ID); err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range buckets {

@@ -21,7 +21,7 @@ func testThings(t *testing.T, s suite) {
 			"color":           "blue",
 			"nested":          map[string]any{"a": json.Number("1"), "b": []any{"x", true, nil}},
 		}
-		th, tok, err := f.db.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: "vt.A-1_b", Password: "secret", Fields: fields}, false)
+		th, tok, err := f.db.Things.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: "vt.A-1_b", Password: "secret", Fields: fields}, false)
 		if err != nil {
 			t.Fatalf("RegisterThing: %v", err)
 		}
@@ -36,7 +36,7 @@ func testThings(t *testing.T, s suite) {
 		if !reflect.DeepEqual(th, want) {
 			t.Errorf("RegisterThing = %+v, want %+v", th, want)
 		}
-		got, err := f.db.FindThing(f.ctx, f.admin, th.ID)
+		got, err := f.db.Things.FindThing(f.ctx, f.admin, th.ID)
 		if err != nil {
 			t.Fatalf("FindThing: %v", err)
 		}
@@ -44,14 +44,14 @@ func testThings(t *testing.T, s suite) {
 			t.Errorf("FindThing = %+v, want %+v", got, want)
 		}
 		// The password is stored: it logs in.
-		if _, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: th.ID, Password: "secret"}); err != nil {
+		if _, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: th.ID, Password: "secret"}); err != nil {
 			t.Errorf("Login with the registered password: %v", err)
 		}
 	})
 
 	t.Run("RegisterWithToken", func(t *testing.T) {
 		f := newFixture(t, s)
-		th, tok, err := f.db.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: "vt-1", Password: "pw", Fields: map[string]any{}}, true)
+		th, tok, err := f.db.Things.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: "vt-1", Password: "pw", Fields: map[string]any{}}, true)
 		if err != nil {
 			t.Fatalf("RegisterThing: %v", err)
 		}
@@ -61,7 +61,7 @@ func testThings(t *testing.T, s suite) {
 		if tok.PrincipalID != th.ID || tok.ExpiresIn != kumo.NeverExpires || tok.AccessToken == "" {
 			t.Errorf("token = %+v, want PrincipalID %s, ExpiresIn %d and an access token", tok, th.ID, kumo.NeverExpires)
 		}
-		c, err := f.db.Authenticate(f.ctx, f.app.AppID, tok.AccessToken)
+		c, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tok.AccessToken)
 		want := kumo.Caller{AppID: f.app.AppID, Kind: kumo.ThingCaller, ID: th.ID}
 		if err != nil || c != want {
 			t.Errorf("Authenticate(registration token) = %+v, %v; want %+v", c, err, want)
@@ -71,27 +71,27 @@ func testThings(t *testing.T, s suite) {
 	t.Run("Duplicate", func(t *testing.T) {
 		f := newFixture(t, s)
 		first, _ := f.mustThing("vt-1")
-		_, tok, err := f.db.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: "vt-1", Password: "other", Fields: map[string]any{}}, true)
+		_, tok, err := f.db.Things.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: "vt-1", Password: "other", Fields: map[string]any{}}, true)
 		wantCode(t, "RegisterThing(duplicate)", err, kumo.ErrThingAlreadyExists)
 		wantFields(t, "RegisterThing(duplicate)", err, map[string]any{"field": "vendorThingID", "value": "vt-1"})
 		if tok != nil {
 			t.Errorf("a failed RegisterThing returned a token")
 		}
-		got, err := f.db.FindThing(f.ctx, f.admin, "VENDOR_THING_ID:vt-1")
+		got, err := f.db.Things.FindThing(f.ctx, f.admin, "VENDOR_THING_ID:vt-1")
 		if err != nil || got.ID != first.ID {
 			t.Errorf("after the duplicate, FindThing = %q, %v; want the first thing %q", got.ID, err, first.ID)
 		}
 		// The first password still holds; the duplicate's does not.
-		if _, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-1", Password: "other"}); err == nil {
+		if _, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-1", Password: "other"}); err == nil {
 			t.Error("the duplicate registration's password logs in")
 		}
 		// Vendor thing IDs are unique per app only.
 		f.mustApp(kumo.AppCreate{ID: "app2"})
-		if _, _, err := f.db.RegisterThing(f.ctx, kumo.Caller{AppID: "app2"}, kumo.ThingRegistration{VendorThingID: "vt-1", Password: "pw", Fields: map[string]any{}}, false); err != nil {
+		if _, _, err := f.db.Things.RegisterThing(f.ctx, kumo.Caller{AppID: "app2"}, kumo.ThingRegistration{VendorThingID: "vt-1", Password: "pw", Fields: map[string]any{}}, false); err != nil {
 			t.Errorf("RegisterThing of the same vendor thing ID in another app: %v", err)
 		}
 		// Vendor thing IDs are case-sensitive strings.
-		if _, _, err := f.db.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: "VT-1", Password: "pw", Fields: map[string]any{}}, false); err != nil {
+		if _, _, err := f.db.Things.RegisterThing(f.ctx, f.anon, kumo.ThingRegistration{VendorThingID: "VT-1", Password: "pw", Fields: map[string]any{}}, false); err != nil {
 			t.Errorf("RegisterThing(VT-1) next to vt-1: %v", err)
 		}
 	})
@@ -126,7 +126,7 @@ func testThings(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				got, err := f.db.FindThing(f.ctx, tt.caller, tt.selector)
+				got, err := f.db.Things.FindThing(f.ctx, tt.caller, tt.selector)
 				if !wantCode(t, "FindThing", err, tt.code) {
 					return
 				}

@@ -11,7 +11,7 @@ import (
 func testTokens(t *testing.T, s suite) {
 	f := newFixture(t, s)
 	thing, thingCaller := f.mustThing("vt-1")
-	user, _, err := f.db.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{LoginName: "alice", Email: "alice@example.com",
+	user, _, err := f.db.Users.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{LoginName: "alice", Email: "alice@example.com",
 		Phone: "+819012345678", Password: "pw-alice"}, false)
 	if err != nil {
 		t.Fatalf("RegisterUser: %v", err)
@@ -87,7 +87,7 @@ func testTokens(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				tok, err := f.db.Login(f.ctx, f.app.AppID, tt.req)
+				tok, err := f.db.Tokens.Login(f.ctx, f.app.AppID, tt.req)
 				if tt.code != "" {
 					wantCode(t, "Login", err, tt.code)
 					if tok.AccessToken != "" {
@@ -110,7 +110,7 @@ func testTokens(t *testing.T, s suite) {
 				if tok.PrincipalID != tt.principal {
 					t.Errorf("PrincipalID = %q, want %q", tok.PrincipalID, tt.principal)
 				}
-				got, err := f.db.Authenticate(f.ctx, f.app.AppID, tok.AccessToken)
+				got, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tok.AccessToken)
 				if err != nil {
 					t.Fatalf("Authenticate(new token): %v", err)
 				}
@@ -122,25 +122,25 @@ func testTokens(t *testing.T, s suite) {
 	})
 
 	t.Run("LoginByAppKey", func(t *testing.T) {
-		tok, err := f.db.Login(f.ctx, f.app.AppKey, kumo.LoginRequest{Username: "alice", Password: "pw-alice"})
+		tok, err := f.db.Tokens.Login(f.ctx, f.app.AppKey, kumo.LoginRequest{Username: "alice", Password: "pw-alice"})
 		if err != nil {
 			t.Fatalf("Login with the app key as app ID: %v", err)
 		}
-		got, err := f.db.Authenticate(f.ctx, f.app.AppID, tok.AccessToken)
+		got, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tok.AccessToken)
 		if err != nil || got != userCaller {
 			t.Errorf("Authenticate = %+v, %v; want %+v", got, err, userCaller)
 		}
 	})
 
 	t.Run("UnknownApp", func(t *testing.T) {
-		_, err := f.db.Login(f.ctx, "nope", kumo.LoginRequest{Username: "alice", Password: "pw-alice"})
+		_, err := f.db.Tokens.Login(f.ctx, "nope", kumo.LoginRequest{Username: "alice", Password: "pw-alice"})
 		wantCode(t, "Login to an unknown app", err, kumo.ErrAppNotFound)
 	})
 
 	t.Run("TokensDiffer", func(t *testing.T) {
 		req := kumo.LoginRequest{Username: "alice", Password: "pw-alice"}
-		a, err1 := f.db.Login(f.ctx, f.app.AppID, req)
-		b, err2 := f.db.Login(f.ctx, f.app.AppID, req)
+		a, err1 := f.db.Tokens.Login(f.ctx, f.app.AppID, req)
+		b, err2 := f.db.Tokens.Login(f.ctx, f.app.AppID, req)
 		if err1 != nil || err2 != nil {
 			t.Fatalf("Login: %v, %v", err1, err2)
 		}
@@ -148,7 +148,7 @@ func testTokens(t *testing.T, s suite) {
 			t.Error("two logins got the same token")
 		}
 		for _, tok := range []string{a.AccessToken, b.AccessToken} {
-			if _, err := f.db.Authenticate(f.ctx, f.app.AppID, tok); err != nil {
+			if _, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tok); err != nil {
 				t.Errorf("Authenticate: %v", err)
 			}
 		}
@@ -156,13 +156,13 @@ func testTokens(t *testing.T, s suite) {
 
 	t.Run("WrongToken", func(t *testing.T) {
 		other := f.mustApp(kumo.AppCreate{ID: "app2"})
-		tok, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "alice", Password: "pw-alice"})
+		tok, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "alice", Password: "pw-alice"})
 		if err != nil {
 			t.Fatalf("Login: %v", err)
 		}
 		// Used once in its own app first: a store that remembers tokens
 		// must still refuse it elsewhere.
-		if _, err := f.db.Authenticate(f.ctx, f.app.AppID, tok.AccessToken); err != nil {
+		if _, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tok.AccessToken); err != nil {
 			t.Fatalf("Authenticate in its own app: %v", err)
 		}
 		tests := []struct {
@@ -176,7 +176,7 @@ func testTokens(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				c, err := f.db.Authenticate(f.ctx, tt.appID, tt.token)
+				c, err := f.db.Tokens.Authenticate(f.ctx, tt.appID, tt.token)
 				wantCode(t, "Authenticate", err, kumo.ErrWrongToken)
 				if c != (kumo.Caller{}) {
 					t.Errorf("Authenticate failed but returned caller %+v", c)
@@ -189,34 +189,34 @@ func testTokens(t *testing.T, s suite) {
 		f := newFixture(t, s) // a clock of its own
 		f.mustThing("vt-e")
 		expiresAt := f.clock.Millis() + 10_000
-		tok, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-e", Password: "pw-vt-e", ExpiresAt: expiresAt})
+		tok, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-e", Password: "pw-vt-e", ExpiresAt: expiresAt})
 		if err != nil {
 			t.Fatalf("Login: %v", err)
 		}
 		if tok.ExpiresIn != 10 {
 			t.Errorf("ExpiresIn = %d, want 10 (seconds until ExpiresAt)", tok.ExpiresIn)
 		}
-		admin, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{ClientID: f.app.ClientID, ClientSecret: f.app.ClientSecret, ExpiresAt: expiresAt})
+		admin, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{ClientID: f.app.ClientID, ClientSecret: f.app.ClientSecret, ExpiresAt: expiresAt})
 		if err != nil {
 			t.Fatalf("admin Login: %v", err)
 		}
-		forever, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-e", Password: "pw-vt-e"})
+		forever, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-e", Password: "pw-vt-e"})
 		if err != nil {
 			t.Fatalf("Login: %v", err)
 		}
 		f.clock.Advance(10*time.Second - time.Millisecond)
 		for _, tk := range []string{tok.AccessToken, admin.AccessToken, forever.AccessToken} {
-			if _, err := f.db.Authenticate(f.ctx, f.app.AppID, tk); err != nil {
+			if _, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tk); err != nil {
 				t.Errorf("Authenticate before expiry: %v", err)
 			}
 		}
 		f.clock.Advance(2 * time.Millisecond)
 		for _, tk := range []string{tok.AccessToken, admin.AccessToken} {
-			_, err := f.db.Authenticate(f.ctx, f.app.AppID, tk)
+			_, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tk)
 			wantCode(t, "Authenticate after expiry", err, kumo.ErrWrongToken)
 		}
 		f.clock.Advance(1000 * 24 * time.Hour)
-		if _, err := f.db.Authenticate(f.ctx, f.app.AppID, forever.AccessToken); err != nil {
+		if _, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, forever.AccessToken); err != nil {
 			t.Errorf("Authenticate of a token without expiry, 1000 days later: %v", err)
 		}
 	})
@@ -224,7 +224,7 @@ func testTokens(t *testing.T, s suite) {
 	t.Run("ExpiresAtInThePast", func(t *testing.T) {
 		f := newFixture(t, s)
 		f.mustThing("vt-p")
-		tok, err := f.db.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-p", Password: "pw-vt-p",
+		tok, err := f.db.Tokens.Login(f.ctx, f.app.AppID, kumo.LoginRequest{Username: "VENDOR_THING_ID:vt-p", Password: "pw-vt-p",
 			ExpiresAt: f.clock.Millis() - 5000})
 		if err != nil {
 			t.Fatalf("Login: %v", err)
@@ -232,7 +232,7 @@ func testTokens(t *testing.T, s suite) {
 		if tok.ExpiresIn != 0 {
 			t.Errorf("ExpiresIn = %d, want 0 for an ExpiresAt in the past", tok.ExpiresIn)
 		}
-		_, err = f.db.Authenticate(f.ctx, f.app.AppID, tok.AccessToken)
+		_, err = f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tok.AccessToken)
 		wantCode(t, "Authenticate", err, kumo.ErrWrongToken)
 	})
 }

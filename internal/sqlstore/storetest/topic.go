@@ -14,14 +14,14 @@ func (f *fixture) topic(s kumo.Scope, name string) kumo.TopicRef {
 
 func (f *fixture) mustTopic(c kumo.Caller, t kumo.TopicRef) {
 	f.t.Helper()
-	if err := f.db.CreateTopic(f.ctx, c, t); err != nil {
+	if err := f.db.Topics.CreateTopic(f.ctx, c, t); err != nil {
 		f.t.Fatalf("CreateTopic(%s, %+v): %v", c.Kind, t, err)
 	}
 }
 
 func (f *fixture) topicNames(c kumo.Caller, s kumo.Scope) []string {
 	f.t.Helper()
-	ts, err := f.db.ListTopics(f.ctx, c, s, "", 100)
+	ts, err := f.db.Topics.ListTopics(f.ctx, c, s, "", 100)
 	if err != nil {
 		f.t.Fatalf("ListTopics(%+v): %v", s, err)
 	}
@@ -39,26 +39,26 @@ func testTopics(t *testing.T, s suite) {
 		th, thCaller := f.mustThing("vt-a")
 		tp := f.topic(thingScope(th.ID), "alerts")
 
-		wantCode(t, "TopicExists before", f.db.TopicExists(f.ctx, thCaller, tp), kumo.ErrTopicNotFound)
+		wantCode(t, "TopicExists before", f.db.Topics.TopicExists(f.ctx, thCaller, tp), kumo.ErrTopicNotFound)
 		f.mustTopic(thCaller, tp)
-		if err := f.db.TopicExists(f.ctx, thCaller, tp); err != nil {
+		if err := f.db.Topics.TopicExists(f.ctx, thCaller, tp); err != nil {
 			t.Errorf("TopicExists = %v", err)
 		}
-		err := f.db.CreateTopic(f.ctx, thCaller, tp)
+		err := f.db.Topics.CreateTopic(f.ctx, thCaller, tp)
 		wantCode(t, "CreateTopic again", err, kumo.ErrTopicAlreadyExists)
 		wantFields(t, "CreateTopic again", err, map[string]any{
 			"topicID":     "alerts",
 			"objectScope": map[string]any{"appID": f.app.AppID, "type": "APP_AND_THING", "thingID": th.ID},
 		})
 		// The scope named by the vendor thing ID is the same scope.
-		err = f.db.CreateTopic(f.ctx, thCaller, f.topic(thingScope("VENDOR_THING_ID:vt-a"), "alerts"))
+		err = f.db.Topics.CreateTopic(f.ctx, thCaller, f.topic(thingScope("VENDOR_THING_ID:vt-a"), "alerts"))
 		wantCode(t, "CreateTopic by vendor thing ID", err, kumo.ErrTopicAlreadyExists)
 
-		if err := f.db.DeleteTopic(f.ctx, thCaller, tp); err != nil {
+		if err := f.db.Topics.DeleteTopic(f.ctx, thCaller, tp); err != nil {
 			t.Fatalf("DeleteTopic: %v", err)
 		}
-		wantCode(t, "DeleteTopic again", f.db.DeleteTopic(f.ctx, thCaller, tp), kumo.ErrTopicNotFound)
-		wantCode(t, "TopicExists after delete", f.db.TopicExists(f.ctx, thCaller, tp), kumo.ErrTopicNotFound)
+		wantCode(t, "DeleteTopic again", f.db.Topics.DeleteTopic(f.ctx, thCaller, tp), kumo.ErrTopicNotFound)
+		wantCode(t, "TopicExists after delete", f.db.Topics.TopicExists(f.ctx, thCaller, tp), kumo.ErrTopicNotFound)
 		f.mustTopic(thCaller, tp) // again, after the delete
 	})
 
@@ -73,18 +73,18 @@ func testTopics(t *testing.T, s suite) {
 		if got, want := f.topicNames(uCaller, userScope("me")), []string{"a", "b", "c"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("ListTopics = %v, want %v", got, want)
 		}
-		page, err := f.db.ListTopics(f.ctx, f.admin, userScope(u.ID), "a", 1)
+		page, err := f.db.Topics.ListTopics(f.ctx, f.admin, userScope(u.ID), "a", 1)
 		if err != nil || len(page) != 1 || page[0].Name != "b" {
 			t.Errorf("ListTopics after a, limit 1 = %v, %v; want [b]", page, err)
 		}
 		if got := f.topicNames(bobCaller, kumo.AppScope); !reflect.DeepEqual(got, []string{"news"}) {
 			t.Errorf("ListTopics of the app by a user = %v, want [news]", got)
 		}
-		_, err = f.db.ListTopics(f.ctx, bobCaller, userScope(u.ID), "", 10)
+		_, err = f.db.Topics.ListTopics(f.ctx, bobCaller, userScope(u.ID), "", 10)
 		wantCode(t, "ListTopics of another user's scope", err, kumo.ErrUnauthorized)
-		_, err = f.db.ListTopics(f.ctx, f.anon, kumo.AppScope, "", 10)
+		_, err = f.db.Topics.ListTopics(f.ctx, f.anon, kumo.AppScope, "", 10)
 		wantCode(t, "ListTopics anonymous", err, kumo.ErrUnauthorized)
-		_, err = f.db.ListTopics(f.ctx, f.admin, userScope("nobody"), "", 10)
+		_, err = f.db.Topics.ListTopics(f.ctx, f.admin, userScope("nobody"), "", 10)
 		wantCode(t, "ListTopics of an unknown user", err, kumo.ErrUserNotFound)
 	})
 
@@ -118,21 +118,21 @@ func testTopics(t *testing.T, s suite) {
 		}
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				err := f.db.CreateTopic(f.ctx, tt.caller, f.topic(tt.scope, "t"+string(rune('a'+i))))
+				err := f.db.Topics.CreateTopic(f.ctx, tt.caller, f.topic(tt.scope, "t"+string(rune('a'+i))))
 				wantCode(t, "CreateTopic", err, tt.code)
 			})
 		}
 		// A grant of CREATE_NEW_TOPIC on the app scope lets a user create.
-		if err := f.db.GrantACL(f.ctx, f.admin, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: f.app.AppID, Scope: kumo.AppScope}},
+		if err := f.db.ACLs.GrantACL(f.ctx, f.admin, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: f.app.AppID, Scope: kumo.AppScope}},
 			kumo.CreateNewTopic, kumo.Subject{Kind: kumo.SubjectUser, ID: u.ID}); err != nil {
 			t.Fatalf("GrantACL CREATE_NEW_TOPIC: %v", err)
 		}
-		if err := f.db.CreateTopic(f.ctx, uCaller, f.topic(kumo.AppScope, "granted")); err != nil {
+		if err := f.db.Topics.CreateTopic(f.ctx, uCaller, f.topic(kumo.AppScope, "granted")); err != nil {
 			t.Errorf("CreateTopic after the grant: %v", err)
 		}
 		// Its creator may delete it; another user may not.
-		wantCode(t, "DeleteTopic by another user", f.db.DeleteTopic(f.ctx, bobCaller, f.topic(kumo.AppScope, "granted")), kumo.ErrUnauthorized)
-		if err := f.db.DeleteTopic(f.ctx, uCaller, f.topic(kumo.AppScope, "granted")); err != nil {
+		wantCode(t, "DeleteTopic by another user", f.db.Topics.DeleteTopic(f.ctx, bobCaller, f.topic(kumo.AppScope, "granted")), kumo.ErrUnauthorized)
+		if err := f.db.Topics.DeleteTopic(f.ctx, uCaller, f.topic(kumo.AppScope, "granted")); err != nil {
 			t.Errorf("DeleteTopic by its creator: %v", err)
 		}
 	})
@@ -170,7 +170,7 @@ func testTopics(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				err := f.db.SubscribeTopic(f.ctx, tt.caller, tt.t, tt.sub)
+				err := f.db.Topics.SubscribeTopic(f.ctx, tt.caller, tt.t, tt.sub)
 				if !wantCode(t, "SubscribeTopic", err, tt.code) {
 					return
 				}
@@ -178,20 +178,20 @@ func testTopics(t *testing.T, s suite) {
 					if tt.code == kumo.ErrUnauthorized {
 						return // refused for want of SUBSCRIBE_TO_TOPIC; TopicSubscribed may answer
 					}
-					wantCode(t, "TopicSubscribed", f.db.TopicSubscribed(f.ctx, tt.caller, tt.t, tt.sub), tt.code)
-					wantCode(t, "UnsubscribeTopic", f.db.UnsubscribeTopic(f.ctx, tt.caller, tt.t, tt.sub), tt.code)
+					wantCode(t, "TopicSubscribed", f.db.Topics.TopicSubscribed(f.ctx, tt.caller, tt.t, tt.sub), tt.code)
+					wantCode(t, "UnsubscribeTopic", f.db.Topics.UnsubscribeTopic(f.ctx, tt.caller, tt.t, tt.sub), tt.code)
 					return
 				}
-				err = f.db.SubscribeTopic(f.ctx, tt.caller, tt.t, tt.sub)
+				err = f.db.Topics.SubscribeTopic(f.ctx, tt.caller, tt.t, tt.sub)
 				wantCode(t, "SubscribeTopic again", err, kumo.ErrPushSubscriptionExists)
 				wantFields(t, "SubscribeTopic again", err, map[string]any{"topicID": tt.t.Name})
-				if err := f.db.TopicSubscribed(f.ctx, tt.caller, tt.t, tt.sub); err != nil {
+				if err := f.db.Topics.TopicSubscribed(f.ctx, tt.caller, tt.t, tt.sub); err != nil {
 					t.Errorf("TopicSubscribed = %v", err)
 				}
 			})
 		}
 
-		subs, err := f.db.TopicSubscribers(f.ctx, f.app.AppID, app)
+		subs, err := f.db.Topics.TopicSubscribers(f.ctx, f.app.AppID, app)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,20 +204,20 @@ func testTopics(t *testing.T, s suite) {
 		}
 
 		// Others may not look at or end a subscription.
-		wantCode(t, "TopicSubscribed by another thing", f.db.TopicSubscribed(f.ctx, th2Caller, app, thing), kumo.ErrUnauthorized)
-		wantCode(t, "UnsubscribeTopic by another thing", f.db.UnsubscribeTopic(f.ctx, th2Caller, app, thing), kumo.ErrUnauthorized)
-		if err := f.db.UnsubscribeTopic(f.ctx, thCaller, app, thing); err != nil {
+		wantCode(t, "TopicSubscribed by another thing", f.db.Topics.TopicSubscribed(f.ctx, th2Caller, app, thing), kumo.ErrUnauthorized)
+		wantCode(t, "UnsubscribeTopic by another thing", f.db.Topics.UnsubscribeTopic(f.ctx, th2Caller, app, thing), kumo.ErrUnauthorized)
+		if err := f.db.Topics.UnsubscribeTopic(f.ctx, thCaller, app, thing); err != nil {
 			t.Fatalf("UnsubscribeTopic: %v", err)
 		}
-		wantCode(t, "UnsubscribeTopic again", f.db.UnsubscribeTopic(f.ctx, thCaller, app, thing), kumo.ErrPushSubscriptionMissing)
-		wantCode(t, "TopicSubscribed after", f.db.TopicSubscribed(f.ctx, thCaller, app, thing), kumo.ErrPushSubscriptionMissing)
+		wantCode(t, "UnsubscribeTopic again", f.db.Topics.UnsubscribeTopic(f.ctx, thCaller, app, thing), kumo.ErrPushSubscriptionMissing)
+		wantCode(t, "TopicSubscribed after", f.db.Topics.TopicSubscribed(f.ctx, thCaller, app, thing), kumo.ErrPushSubscriptionMissing)
 
 		// Deleting the topic deletes its subscriptions.
-		if err := f.db.DeleteTopic(f.ctx, f.admin, app); err != nil {
+		if err := f.db.Topics.DeleteTopic(f.ctx, f.admin, app); err != nil {
 			t.Fatal(err)
 		}
 		f.mustTopic(f.admin, app)
-		if subs, _ := f.db.TopicSubscribers(f.ctx, f.app.AppID, app); len(subs) != 0 {
+		if subs, _ := f.db.Topics.TopicSubscribers(f.ctx, f.app.AppID, app); len(subs) != 0 {
 			t.Errorf("after the topic was deleted and made again, TopicSubscribers = %v, want none", subs)
 		}
 	})
@@ -248,11 +248,11 @@ func testTopics(t *testing.T, s suite) {
 			{th2Caller, news, kumo.Principal{Kind: kumo.ThingCaller, ID: th2.ID}}, // no installation
 			{th3Caller, other, kumo.Principal{Kind: kumo.ThingCaller, ID: th3.ID}},
 		} {
-			if err := f.db.SubscribeTopic(f.ctx, sub.c, sub.t, sub.p); err != nil {
+			if err := f.db.Topics.SubscribeTopic(f.ctx, sub.c, sub.t, sub.p); err != nil {
 				t.Fatalf("SubscribeTopic(%+v, %s): %v", sub.p, sub.t.Name, err)
 			}
 		}
-		rs, err := f.db.MessageRecipients(f.ctx, kumo.Event{Type: kumo.PushMessageSent,
+		rs, err := f.db.Outbox.MessageRecipients(f.ctx, kumo.Event{Type: kumo.PushMessageSent,
 			Bucket: kumo.BucketRef{AppID: f.app.AppID, Scope: kumo.AppScope, Name: "news"}})
 		if err != nil {
 			t.Fatal(err)
@@ -295,7 +295,7 @@ func testTopics(t *testing.T, s suite) {
 			"thing": {kumo.SubscribeToTopic: {{Kind: kumo.SubjectThing, ID: th.ID}}, kumo.SendMessageToTopic: {{Kind: kumo.SubjectThing, ID: th.ID}}},
 		}
 		for name, tp := range topics {
-			acl, err := f.db.ACL(f.ctx, f.admin, kumo.TopicACL(tp))
+			acl, err := f.db.ACLs.ACL(f.ctx, f.admin, kumo.TopicACL(tp))
 			if err != nil {
 				t.Errorf("%s topic: ACL: %v", name, err)
 				continue
@@ -305,60 +305,60 @@ func testTopics(t *testing.T, s suite) {
 			}
 		}
 		// The scope's ACL: the app's lists no CREATE_NEW_TOPIC.
-		appACL, err := f.db.ACL(f.ctx, f.admin, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: f.app.AppID, Scope: kumo.AppScope}})
+		appACL, err := f.db.ACLs.ACL(f.ctx, f.admin, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: f.app.AppID, Scope: kumo.AppScope}})
 		if err != nil || appACL[kumo.CreateNewTopic] != nil {
 			t.Errorf("app scope ACL = %v, %v; want no CREATE_NEW_TOPIC", appACL, err)
 		}
 
 		// Who may read a topic's ACL: the scope's owners, the creator.
-		_, err = f.db.ACL(f.ctx, bobCaller, kumo.TopicACL(topics["user"]))
+		_, err = f.db.ACLs.ACL(f.ctx, bobCaller, kumo.TopicACL(topics["user"]))
 		wantCode(t, "ACL of another user's topic", err, kumo.ErrUnauthorized)
-		if _, err := f.db.ACL(f.ctx, memberCaller, kumo.TopicACL(topics["group"])); err != nil {
+		if _, err := f.db.ACLs.ACL(f.ctx, memberCaller, kumo.TopicACL(topics["group"])); err != nil {
 			t.Errorf("ACL of a group topic by its creator: %v", err)
 		}
-		_, err = f.db.ACL(f.ctx, f.admin, kumo.TopicACL(f.topic(kumo.AppScope, "nope")))
+		_, err = f.db.ACLs.ACL(f.ctx, f.admin, kumo.TopicACL(f.topic(kumo.AppScope, "nope")))
 		wantCode(t, "ACL of a missing topic", err, kumo.ErrTopicNotFound)
-		_, err = f.db.ACL(f.ctx, bobCaller, kumo.TopicACL(f.topic(userScope(u.ID), "nope")))
+		_, err = f.db.ACLs.ACL(f.ctx, bobCaller, kumo.TopicACL(f.topic(userScope(u.ID), "nope")))
 		wantCode(t, "ACL of a missing topic in another's scope", err, kumo.ErrUnauthorized)
 
 		// ANONYMOUS_USER is not a topic subject; a verb of another ACL is refused.
-		err = f.db.GrantACL(f.ctx, f.admin, kumo.TopicACL(topics["app"]), kumo.SubscribeToTopic, kumo.AnonymousUser)
+		err = f.db.ACLs.GrantACL(f.ctx, f.admin, kumo.TopicACL(topics["app"]), kumo.SubscribeToTopic, kumo.AnonymousUser)
 		wantCode(t, "grant to ANONYMOUS_USER", err, kumo.ErrInvalidInputData)
-		err = f.db.GrantACL(f.ctx, f.admin, kumo.TopicACL(topics["app"]), kumo.ReadExistingObject, userSubject(bob.ID))
+		err = f.db.ACLs.GrantACL(f.ctx, f.admin, kumo.TopicACL(topics["app"]), kumo.ReadExistingObject, userSubject(bob.ID))
 		wantCode(t, "grant of an object verb", err, kumo.ErrInvalidInputData)
 
 		// bob may not subscribe to alice's topic until she grants it.
 		bobP := kumo.Principal{Kind: kumo.UserCaller, ID: bob.ID}
-		wantCode(t, "bob subscribes before the grant", f.db.SubscribeTopic(f.ctx, bobCaller, topics["user"], bobP), kumo.ErrUnauthorized)
-		if err := f.db.GrantACL(f.ctx, uCaller, kumo.TopicACL(topics["user"]), kumo.SubscribeToTopic, userSubject(bob.ID)); err != nil {
+		wantCode(t, "bob subscribes before the grant", f.db.Topics.SubscribeTopic(f.ctx, bobCaller, topics["user"], bobP), kumo.ErrUnauthorized)
+		if err := f.db.ACLs.GrantACL(f.ctx, uCaller, kumo.TopicACL(topics["user"]), kumo.SubscribeToTopic, userSubject(bob.ID)); err != nil {
 			t.Fatalf("GrantACL: %v", err)
 		}
-		wantCode(t, "GrantACL again", f.db.GrantACL(f.ctx, uCaller, kumo.TopicACL(topics["user"]), kumo.SubscribeToTopic, userSubject(bob.ID)), kumo.ErrACLAlreadyExists)
-		if err := f.db.SubscribeTopic(f.ctx, bobCaller, topics["user"], bobP); err != nil {
+		wantCode(t, "GrantACL again", f.db.ACLs.GrantACL(f.ctx, uCaller, kumo.TopicACL(topics["user"]), kumo.SubscribeToTopic, userSubject(bob.ID)), kumo.ErrACLAlreadyExists)
+		if err := f.db.Topics.SubscribeTopic(f.ctx, bobCaller, topics["user"], bobP); err != nil {
 			t.Errorf("bob subscribes after the grant: %v", err)
 		}
 		// The grant is the topic's, not the scope's nor another topic's.
 		other := f.topic(userScope(u.ID), "other")
 		f.mustTopic(uCaller, other)
-		wantCode(t, "bob subscribes to another topic", f.db.SubscribeTopic(f.ctx, bobCaller, other, bobP), kumo.ErrUnauthorized)
-		scopeACL, _ := f.db.ACL(f.ctx, uCaller, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: f.app.AppID, Scope: userScope(u.ID)}})
+		wantCode(t, "bob subscribes to another topic", f.db.Topics.SubscribeTopic(f.ctx, bobCaller, other, bobP), kumo.ErrUnauthorized)
+		scopeACL, _ := f.db.ACLs.ACL(f.ctx, uCaller, kumo.ACLTarget{Bucket: kumo.BucketRef{AppID: f.app.AppID, Scope: userScope(u.ID)}})
 		if want := (kumo.ACL{kumo.CreateNewBucket: {userSubject(u.ID)}, kumo.CreateNewTopic: {userSubject(u.ID)}}); !reflect.DeepEqual(scopeACL, want) {
 			t.Errorf("user scope ACL after a topic grant = %v, want %v", scopeACL, want)
 		}
 
 		// Revoking ANY_AUTHENTICATED_USER on the app topic closes it to things.
-		if err := f.db.RevokeACL(f.ctx, f.admin, kumo.TopicACL(topics["app"]), kumo.SubscribeToTopic, kumo.AnyAuthenticatedUser); err != nil {
+		if err := f.db.ACLs.RevokeACL(f.ctx, f.admin, kumo.TopicACL(topics["app"]), kumo.SubscribeToTopic, kumo.AnyAuthenticatedUser); err != nil {
 			t.Fatalf("RevokeACL: %v", err)
 		}
 		thP := kumo.Principal{Kind: kumo.ThingCaller, ID: th.ID}
-		wantCode(t, "thing subscribes after the revoke", f.db.SubscribeTopic(f.ctx, thCaller, topics["app"], thP), kumo.ErrUnauthorized)
+		wantCode(t, "thing subscribes after the revoke", f.db.Topics.SubscribeTopic(f.ctx, thCaller, topics["app"], thP), kumo.ErrUnauthorized)
 
 		// Deleting the topic drops its ACL changes: made again, it has its defaults.
-		if err := f.db.DeleteTopic(f.ctx, uCaller, topics["user"]); err != nil {
+		if err := f.db.Topics.DeleteTopic(f.ctx, uCaller, topics["user"]); err != nil {
 			t.Fatal(err)
 		}
 		f.mustTopic(uCaller, topics["user"])
-		acl, _ := f.db.ACL(f.ctx, uCaller, kumo.TopicACL(topics["user"]))
+		acl, _ := f.db.ACLs.ACL(f.ctx, uCaller, kumo.TopicACL(topics["user"]))
 		if !reflect.DeepEqual(acl, defaults["user"]) {
 			t.Errorf("ACL of the topic made again = %v, want %v", acl, defaults["user"])
 		}
@@ -384,42 +384,42 @@ func testTopics(t *testing.T, s suite) {
 			t kumo.TopicRef
 			p kumo.Principal
 		}{{thCaller, app, thP}, {uCaller, app, uP}, {thCaller, thingTopic, thP}, {f.admin, groupTopic, uP}, {f.admin, userTopic, uP}} {
-			if err := f.db.SubscribeTopic(f.ctx, sub.c, sub.t, sub.p); err != nil {
+			if err := f.db.Topics.SubscribeTopic(f.ctx, sub.c, sub.t, sub.p); err != nil {
 				t.Fatalf("SubscribeTopic(%+v): %v", sub, err)
 			}
 		}
 
-		if err := f.db.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
+		if err := f.db.Things.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
 			t.Fatal(err)
 		}
-		if subs, _ := f.db.TopicSubscribers(f.ctx, f.app.AppID, app); !samePrincipals(subs, []kumo.Principal{uP}) {
+		if subs, _ := f.db.Topics.TopicSubscribers(f.ctx, f.app.AppID, app); !samePrincipals(subs, []kumo.Principal{uP}) {
 			t.Errorf("after the thing was deleted, app topic subscribers = %v, want [alice]", subs)
 		}
-		if subs, _ := f.db.TopicSubscribers(f.ctx, f.app.AppID, thingTopic); len(subs) != 0 {
+		if subs, _ := f.db.Topics.TopicSubscribers(f.ctx, f.app.AppID, thingTopic); len(subs) != 0 {
 			t.Errorf("after the thing was deleted, its topic's subscribers = %v", subs)
 		}
 
-		if err := f.db.DeleteGroup(f.ctx, f.admin, g.ID); err != nil {
+		if err := f.db.Groups.DeleteGroup(f.ctx, f.admin, g.ID); err != nil {
 			t.Fatal(err)
 		}
-		if subs, _ := f.db.TopicSubscribers(f.ctx, f.app.AppID, groupTopic); len(subs) != 0 {
+		if subs, _ := f.db.Topics.TopicSubscribers(f.ctx, f.app.AppID, groupTopic); len(subs) != 0 {
 			t.Errorf("after the group was deleted, its topic's subscribers = %v", subs)
 		}
 
-		if err := f.db.DeleteUser(f.ctx, f.admin, u.ID); err != nil {
+		if err := f.db.Users.DeleteUser(f.ctx, f.admin, u.ID); err != nil {
 			t.Fatal(err)
 		}
 		for _, tp := range []kumo.TopicRef{app, userTopic} {
-			if subs, _ := f.db.TopicSubscribers(f.ctx, f.app.AppID, tp); len(subs) != 0 {
+			if subs, _ := f.db.Topics.TopicSubscribers(f.ctx, f.app.AppID, tp); len(subs) != 0 {
 				t.Errorf("after the user was deleted, %s subscribers = %v", tp.Name, subs)
 			}
 		}
-		if err := f.db.TopicExists(f.ctx, f.admin, app); err != nil {
+		if err := f.db.Topics.TopicExists(f.ctx, f.admin, app); err != nil {
 			t.Errorf("the app topic is gone: %v", err)
 		}
 		// A group made again under the same ID starts with no topics.
 		f.mustGroup(f.admin, kumo.GroupCreation{ID: "grp1", Name: "g", Owner: bobID(t, f)})
-		wantCode(t, "the deleted group's topic", f.db.TopicExists(f.ctx, f.admin, groupTopic), kumo.ErrTopicNotFound)
+		wantCode(t, "the deleted group's topic", f.db.Topics.TopicExists(f.ctx, f.admin, groupTopic), kumo.ErrTopicNotFound)
 	})
 }
 

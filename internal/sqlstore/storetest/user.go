@@ -16,7 +16,7 @@ func testUsers(t *testing.T, s suite) {
 
 	t.Run("Register", func(t *testing.T) {
 		f := newFixture(t, s)
-		u, tok, err := f.db.RegisterUser(f.ctx, f.anon, reg, false)
+		u, tok, err := f.db.Users.RegisterUser(f.ctx, f.anon, reg, false)
 		if err != nil {
 			t.Fatalf("RegisterUser: %v", err)
 		}
@@ -33,7 +33,7 @@ func testUsers(t *testing.T, s suite) {
 		}
 		self := kumo.Caller{AppID: f.app.AppID, Kind: kumo.UserCaller, ID: u.ID}
 		for _, c := range []kumo.Caller{self, f.admin} {
-			got, err := f.db.FindUser(f.ctx, c, u.ID)
+			got, err := f.db.Users.FindUser(f.ctx, c, u.ID)
 			if err != nil {
 				t.Errorf("FindUser as %s: %v", c.Kind, err)
 				continue
@@ -46,7 +46,7 @@ func testUsers(t *testing.T, s suite) {
 
 	t.Run("RegisterWithToken", func(t *testing.T) {
 		f := newFixture(t, s)
-		u, tok, err := f.db.RegisterUser(f.ctx, f.anon, reg, true)
+		u, tok, err := f.db.Users.RegisterUser(f.ctx, f.anon, reg, true)
 		if err != nil {
 			t.Fatalf("RegisterUser: %v", err)
 		}
@@ -56,7 +56,7 @@ func testUsers(t *testing.T, s suite) {
 		if tok.PrincipalID != u.ID || tok.ExpiresIn != kumo.NeverExpires {
 			t.Errorf("token = %+v, want PrincipalID %s and ExpiresIn %d", tok, u.ID, kumo.NeverExpires)
 		}
-		c, err := f.db.Authenticate(f.ctx, f.app.AppID, tok.AccessToken)
+		c, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tok.AccessToken)
 		want := kumo.Caller{AppID: f.app.AppID, Kind: kumo.UserCaller, ID: u.ID}
 		if err != nil || c != want {
 			t.Errorf("Authenticate(registration token) = %+v, %v; want %+v", c, err, want)
@@ -65,7 +65,7 @@ func testUsers(t *testing.T, s suite) {
 
 	t.Run("Duplicate", func(t *testing.T) {
 		f := newFixture(t, s)
-		if _, _, err := f.db.RegisterUser(f.ctx, f.anon, reg, false); err != nil {
+		if _, _, err := f.db.Users.RegisterUser(f.ctx, f.anon, reg, false); err != nil {
 			t.Fatalf("RegisterUser: %v", err)
 		}
 		tests := []struct {
@@ -82,7 +82,7 @@ func testUsers(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				_, tok, err := f.db.RegisterUser(f.ctx, f.anon, tt.r, true)
+				_, tok, err := f.db.Users.RegisterUser(f.ctx, f.anon, tt.r, true)
 				wantCode(t, "RegisterUser", err, tt.code)
 				if err != nil && tok != nil {
 					t.Error("a failed RegisterUser returned a token")
@@ -93,7 +93,7 @@ func testUsers(t *testing.T, s suite) {
 
 	t.Run("Find", func(t *testing.T) {
 		f := newFixture(t, s)
-		u, _, err := f.db.RegisterUser(f.ctx, f.anon, reg, false)
+		u, _, err := f.db.Users.RegisterUser(f.ctx, f.anon, reg, false)
 		if err != nil {
 			t.Fatalf("RegisterUser: %v", err)
 		}
@@ -135,7 +135,7 @@ func testUsers(t *testing.T, s suite) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				got, err := f.db.FindUser(f.ctx, tt.caller, tt.selector)
+				got, err := f.db.Users.FindUser(f.ctx, tt.caller, tt.selector)
 				if !wantCode(t, "FindUser", err, tt.code) {
 					return
 				}

@@ -1,0 +1,80 @@
+package sqlstore
+
+import "database/sql"
+
+// Store is Kumo's store: the shared DB (connections, the group-commit
+// writer, the dialect, the settings) and one service per entity over it.
+// Each service lives in the file named after its entity (ObjectService in
+// object.go) and holds the caches of what it owns; the services a service
+// calls are its fields, wired here.
+type Store struct {
+	*DB
+
+	Apps          *AppService
+	Tokens        *TokenService
+	Things        *ThingService
+	Users         *UserService
+	Groups        *GroupService
+	Objects       *ObjectService
+	Buckets       *BucketService
+	Bodies        *BodyService
+	ACLs          *ACLService
+	Installations *InstallationService
+	Subscriptions *SubscriptionService
+	Topics        *TopicService
+	Messages      *MessageService
+	PushConfigs   *PushConfigService
+	Outbox        *Outbox
+	Queue         *PushQueue
+	Phones        *PhoneQueue
+	Ledger        *DeliveryLedger
+}
+
+// New returns a store over read and write connection pools (which may be
+// the same pool). Set its settings, call Open before use and Close after.
+func New(read, write *sql.DB, d Dialect) *Store {
+	db := newDB(read, write, d)
+	s := &Store{
+		DB:            db,
+		Apps:          &AppService{db: db},
+		Tokens:        &TokenService{db: db},
+		Things:        &ThingService{db: db},
+		Users:         &UserService{db: db},
+		Groups:        &GroupService{db: db},
+		Objects:       &ObjectService{db: db},
+		Buckets:       &BucketService{db: db},
+		Bodies:        &BodyService{db: db},
+		ACLs:          &ACLService{db: db},
+		Installations: &InstallationService{db: db},
+		Subscriptions: &SubscriptionService{db: db},
+		Topics:        &TopicService{db: db},
+		Messages:      &MessageService{db: db},
+		PushConfigs:   &PushConfigService{db: db},
+		Outbox:        &Outbox{db: db},
+		Queue:         &PushQueue{db: db},
+		Phones:        &PhoneQueue{db: db},
+		Ledger:        &DeliveryLedger{db: db},
+	}
+	s.Tokens.apps = s.Apps
+	s.Things.apps, s.Things.tokens, s.Things.groups, s.Things.acls, s.Things.ledger = s.Apps, s.Tokens, s.Groups, s.ACLs, s.Ledger
+	s.Users.apps, s.Users.tokens, s.Users.ledger = s.Apps, s.Tokens, s.Ledger
+	s.Groups.users = s.Users
+	s.Objects.acls = s.ACLs
+	s.Buckets.acls = s.ACLs
+	s.Bodies.acls = s.ACLs
+	s.ACLs.things, s.ACLs.users, s.ACLs.groups, s.ACLs.topics = s.Things, s.Users, s.Groups, s.Topics
+	s.Installations.things, s.Installations.users, s.Installations.ledger = s.Things, s.Users, s.Ledger
+	s.Subscriptions.acls = s.ACLs
+	s.Topics.acls = s.ACLs
+	s.Messages.acls, s.Messages.topics = s.ACLs, s.Topics
+	s.Queue.ledger = s.Ledger
+	s.Phones.topics, s.Phones.pushConfigs, s.Phones.ledger = s.Topics, s.PushConfigs, s.Ledger
+	return s
+}
+
+// Close stops the services' background work (buckets being indexed), then
+// closes the DB: the writes already queued finish first.
+func (s *Store) Close() error {
+	s.Objects.stopIndexing()
+	return s.DB.Close()
+}
