@@ -18,6 +18,7 @@ var allowedImports = map[string][]string{
 	"internal/sqlstore/sqlite":    {"", "internal/sqlstore"},
 	"internal/sqlstore/postgres":  {"", "internal/sqlstore"},
 	"internal/sqlstore/storetest": {"", "internal/sqlstore", "internal/auth"},
+	"internal/storecopy":          {"", "internal/sqlstore"},
 	"internal/api":                {"", "internal/auth"},
 	"internal/push":               {""},
 	"internal/broker":             {"", "internal/auth"},

@@ -1,7 +1,5 @@
 package kumo
 
-import "context"
-
 // EventType is the kind of change an event reports; the values are the
 // "type" of Kii's push-to-app messages.
 type EventType string
@@ -45,23 +43,4 @@ type Event struct {
 	// their pushes may be late, so the broker holds them for devices that
 	// are still reconnecting.
 	Recovered bool
-}
-
-// Outbox is the durable queue of committed events, read by the push
-// dispatcher.
-type Outbox interface {
-	// ClaimEvents returns up to max committed events not yet claimed, oldest
-	// first. An event claimed but never completed is claimed again after a
-	// restart.
-	ClaimEvents(ctx context.Context, max int) ([]Event, error)
-	// CompleteEvents removes events whose pushes were handed to the bus.
-	CompleteEvents(ctx context.Context, events []Event) error
-	// SubscriberTopics returns, for each bucket, the MQTT topics of every
-	// MQTT installation of every subscriber of that bucket.
-	SubscriberTopics(ctx context.Context, buckets []BucketRef) (map[BucketRef][]string, error)
-	// MessageRecipients returns the MQTT installations a PushMessageSent
-	// event goes to: the subscribers' of its topic, or its target's.
-	MessageRecipients(ctx context.Context, e Event) ([]Recipient, error)
-	// Notify returns a channel that receives a value after events commit.
-	Notify() <-chan struct{}
 }

@@ -20,7 +20,8 @@
 //
 // How the parts fit: a write and the events it causes commit in one
 // transaction (the outbox). The dispatcher (internal/push) claims committed
-// events, renders Kii's push JSON and hands deliveries to a Bus, which
+// events, renders Kii's push JSON and hands deliveries to a bus, which
 // carries each to the node that holds the device's MQTT connection
-// (internal/broker).
+// (internal/broker). An interface that one adapter alone uses is declared
+// in that adapter (push.Outbox, push.Bus, broker.Presence), not here.
 package kumo

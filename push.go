@@ -1,7 +1,5 @@
 package kumo
 
-import "context"
-
 // MaxPushPayload is the largest MQTT push payload Kii delivers, in bytes.
 const MaxPushPayload = 4096
 
@@ -40,12 +38,4 @@ type Delivery struct {
 	// with them. Payload and ID are empty.
 	Revoked  bool
 	Username string
-}
-
-// Bus carries deliveries to the node that holds each device's MQTT
-// connection: in memory on one node, over NATS between nodes.
-type Bus interface {
-	// Publish hands deliveries to the bus. It returns once they are on
-	// their way; delivery to a device stays at most once (QoS 0).
-	Publish(ctx context.Context, ds []Delivery) error
 }

@@ -303,14 +303,6 @@ func printable(s string, min, max int) bool {
 	return true
 }
 
-// PresenceService records whether things are connected to the MQTT
-// broker: Kii's _online and _onlineStatusModifiedAt.
-type PresenceService interface {
-	// SetThingOnline records that a thing's MQTT connection opened
-	// (online) or closed, now. THING_NOT_FOUND when it is gone.
-	SetThingOnline(ctx context.Context, appID, thingID string, online bool) error
-}
-
 // ThingQueryFields are the predefined thing fields a thing query may name
 // (rest-core §4.2); custom fields are not queryable.
 var ThingQueryFields = []string{"_thingID", "_vendorThingID", "_thingType", "_vendor", "_firmwareVersion",

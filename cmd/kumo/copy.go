@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/kumo-iot/kumo/internal/auth"
-	"github.com/kumo-iot/kumo/internal/sqlstore"
 	"github.com/kumo-iot/kumo/internal/sqlstore/postgres"
+	"github.com/kumo-iot/kumo/internal/storecopy"
 )
 
 const copyUsage = `Usage: kumo copy --from sqlite:PATH --to postgres://user:password@host:5432/kumo
@@ -96,8 +96,8 @@ func runCopy(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stderr, "kumo copy: from %s to %s\n", source, dest)
 	p := &copyProgress{w: stderr}
 	start := time.Now()
-	rep, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{ChunkRows: *chunk, Progress: p.copied, Verifying: p.verifying})
-	var mismatch *sqlstore.MismatchError
+	rep, err := storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{ChunkRows: *chunk, Progress: p.copied, Verifying: p.verifying})
+	var mismatch *storecopy.MismatchError
 	if err != nil && !errors.As(err, &mismatch) {
 		return err
 	}
@@ -160,7 +160,7 @@ func (p *copyProgress) verifying(string) {
 }
 
 // printCopyReport prints the table of what was copied and verified.
-func printCopyReport(w io.Writer, rep sqlstore.CopyReport) {
+func printCopyReport(w io.Writer, rep storecopy.Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TABLE\tSOURCE\tCOPIED\tDESTINATION\tSHA-256\tRESULT")
 	for _, t := range rep.Tables {

@@ -269,7 +269,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	}
 	// In a cluster, the bus opens first: the broker tells it of each
 	// device's first subscription from its very first connection.
-	var bus kumo.Bus
+	var bus push.Bus
 	if cfg.NATS != "" {
 		nb := &natsbus.Bus{URL: cfg.NATS, Name: cfg.NodeID, Log: log.With("component", "nats")}
 		if n.broker.Ledger != nil {

@@ -58,7 +58,7 @@ type Broker struct {
 	// Presence, when set, records things going online (their first MQTT
 	// session on this node) and offline (their last one closing): Kii's
 	// _online and _onlineStatusModifiedAt.
-	Presence kumo.PresenceService
+	Presence Presence
 
 	// Ledger, when set, records what became of each delivery.
 	Ledger kumo.DeliveryLedger

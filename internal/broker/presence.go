@@ -8,6 +8,14 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 )
 
+// Presence records whether things are connected to the MQTT
+// broker: Kii's _online and _onlineStatusModifiedAt.
+type Presence interface {
+	// SetThingOnline records that a thing's MQTT connection opened
+	// (online) or closed, now. THING_NOT_FOUND when it is gone.
+	SetThingOnline(ctx context.Context, appID, thingID string, online bool) error
+}
+
 // presenceQueue is how many online/offline changes may wait for the
 // store; beyond it changes are dropped (and logged), never blocking MQTT.
 const presenceQueue = 4096

@@ -9,7 +9,7 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
-// Bus is an in-memory kumo.Bus.
+// Bus is an in-memory push.Bus.
 type Bus struct {
 	mu      sync.RWMutex // guards handler
 	handler func(kumo.Delivery)
@@ -23,7 +23,7 @@ func (b *Bus) Handle(fn func(kumo.Delivery)) {
 	b.mu.Unlock()
 }
 
-// Publish implements kumo.Bus.
+// Publish implements push.Bus.
 func (b *Bus) Publish(_ context.Context, ds []kumo.Delivery) error {
 	b.mu.RLock()
 	fn := b.handler

@@ -37,7 +37,7 @@ const (
 	originHeader     = "Kumo-Origin"    // on recoveredSubject: the publishing bus (see kumo.Delivery.Relayed)
 )
 
-// Bus is a kumo.Bus over NATS.
+// Bus is a push.Bus over NATS.
 type Bus struct {
 	// URL of the NATS server(s), comma separated.
 	URL string
@@ -186,7 +186,7 @@ func (b *Bus) deliver(d kumo.Delivery) {
 // errDown is returned by Publish while NATS is unreachable.
 var errDown = errors.New("nats: not connected")
 
-// Publish implements kumo.Bus. It returns once NATS has the deliveries
+// Publish implements push.Bus. It returns once NATS has the deliveries
 // (a flush round trip), or an error, in which case the dispatcher keeps
 // the events and tries again. A recovered delivery goes to every node,
 // since its device may be reconnecting to any of them.

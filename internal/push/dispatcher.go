@@ -16,8 +16,8 @@ import (
 // only after its deliveries are published, so a crash in between repeats
 // them after the restart rather than losing them.
 type Dispatcher struct {
-	Outbox kumo.Outbox
-	Bus    kumo.Bus
+	Outbox Outbox
+	Bus    Bus
 	// Queue, when set, takes the deliveries to persistent installations
 	// (offline delivery, see queue.go); the others go on the bus.
 	Queue kumo.PushQueue

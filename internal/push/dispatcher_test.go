@@ -16,7 +16,7 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
-// fakeOutbox is an in-memory kumo.Outbox with the store's semantics: each
+// fakeOutbox is an in-memory Outbox with the store's semantics: each
 // committed event is claimed once per "process" and, until completed,
 // again after restart.
 type fakeOutbox struct {
@@ -139,7 +139,7 @@ func (o *fakeOutbox) completedSeqs() []int64 {
 	return slices.Clone(o.completed)
 }
 
-// recordingBus is a kumo.Bus that records what it is handed.
+// recordingBus is a Bus that records what it is handed.
 type recordingBus struct {
 	mu    sync.Mutex // guards the fields below
 	ds    []kumo.Delivery
@@ -174,7 +174,7 @@ func (b *recordingBus) callCount() int {
 // openDispatcher starts a dispatcher that polls only every hour, so that
 // only notifications (and Close) make it look at the outbox after its first
 // pass, and closes it when the test ends.
-func openDispatcher(t *testing.T, o kumo.Outbox, b kumo.Bus, configure ...func(*Dispatcher)) *Dispatcher {
+func openDispatcher(t *testing.T, o Outbox, b Bus, configure ...func(*Dispatcher)) *Dispatcher {
 	t.Helper()
 	d := &Dispatcher{Outbox: o, Bus: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Poll: time.Hour}
 	for _, fn := range configure {

@@ -17,12 +17,12 @@ import (
 	"github.com/kumo-iot/kumo/internal/sqlstore/storetest"
 )
 
-// failingOutbox is a kumo.Outbox whose CompleteEvents fails the first
+// failingOutbox is an Outbox whose CompleteEvents fails the first
 // fails times (the node died, or its database went away, between
 // queueing an event's pushes and completing it), calling onFail(n) at the
 // nth failure.
 type failingOutbox struct {
-	kumo.Outbox
+	Outbox
 	fails  int
 	onFail func(n int)
 

@@ -37,7 +37,7 @@ type topicCache struct {
 
 const maxCachedBuckets = 100_000
 
-// SubscriberTopics implements kumo.Outbox. It asks the database for the
+// SubscriberTopics implements push.Outbox. It asks the database for the
 // subscriptions counter once, and for each bucket not cached.
 func (o *Outbox) SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (map[kumo.BucketRef][]string, error) {
 	v, err := o.db.counter(ctx, counterSubscriptions)

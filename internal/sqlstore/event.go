@@ -26,10 +26,10 @@ func insertEvent(ctx context.Context, tx *Tx, e kumo.Event) error {
 	return err
 }
 
-// Notify implements kumo.Outbox.
+// Notify implements push.Outbox.
 func (o *Outbox) Notify() <-chan struct{} { return o.db.notify }
 
-// ClaimEvents implements kumo.Outbox. On SQLite (one process) events are
+// ClaimEvents implements push.Outbox. On SQLite (one process) events are
 // handed out in order through a cursor, each once per process; events left
 // in the outbox by an earlier process are handed out again, marked
 // Recovered. On a database shared by several nodes (OutboxLeaser) each
@@ -74,7 +74,7 @@ func (o *Outbox) ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error)
 	return events, nil
 }
 
-// CompleteEvents implements kumo.Outbox. The rows are deleted by the
+// CompleteEvents implements push.Outbox. The rows are deleted by the
 // writer's next transaction (see deleteCompleted): completing costs no
 // commit of its own. A crash before that repeats these pushes, which
 // at-least-once into the broker allows (brokers drop the repeats they

@@ -82,7 +82,7 @@ func principalScope(p kumo.Principal) kumo.Scope {
 	return kumo.Scope{Kind: kumo.ScopeUser, ID: p.ID}
 }
 
-// MessageRecipients implements kumo.Outbox.
+// MessageRecipients implements push.Outbox.
 func (o *Outbox) MessageRecipients(ctx context.Context, e kumo.Event) ([]kumo.Recipient, error) {
 	s := e.Bucket.Scope
 	if e.Bucket.Name != "" {

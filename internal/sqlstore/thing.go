@@ -323,7 +323,7 @@ func (s *ThingService) SetThingDisabled(ctx context.Context, c kumo.Caller, sele
 	})
 }
 
-// SetThingOnline implements kumo.PresenceService. A change older than the
+// SetThingOnline implements broker.Presence. A change older than the
 // recorded one (two nodes reporting a reconnection out of order) is
 // ignored.
 func (s *ThingService) SetThingOnline(ctx context.Context, appID, thingID string, online bool) error {

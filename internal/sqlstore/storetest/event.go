@@ -9,7 +9,7 @@ import (
 	"github.com/kumo-iot/kumo"
 )
 
-// testEvents checks kumo.Outbox: every CreateObject commits one event,
+// testEvents checks push.Outbox: every CreateObject commits one event,
 // which is claimed once per process and, until completed, again after a
 // restart.
 func testEvents(t *testing.T, s suite) {

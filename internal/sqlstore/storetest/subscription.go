@@ -9,7 +9,7 @@ import (
 )
 
 // testSubscriptions checks kumo.SubscriptionService and
-// kumo.Outbox.SubscriberTopics.
+// push.Outbox.SubscriberTopics.
 func testSubscriptions(t *testing.T, s suite) {
 	t.Run("Lifecycle", func(t *testing.T) {
 		f := newFixture(t, s)

@@ -1,4 +1,11 @@
-package sqlstore
+// Package storecopy is kumo copy: it copies every table of one Kumo store
+// into another (an SQLite file into a PostgreSQL database, for instance),
+// in chunks, idempotently, and verifies the copy by counts and checksums.
+// It works on the tables, not through the services: it needs of a store
+// only its pools, its dialect and its blobs (sqlstore.DB's ReadDB,
+// WriteDB, Dialect and Blobs). What differs between databases is the
+// dialects' behaviour (SerialAdvancer), never a test of the engine here.
+package storecopy
 
 import (
 	"context"
@@ -14,13 +21,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kumo-iot/kumo/internal/sqlstore"
 )
 
-// CopyTable is a table that Copy copies: its name and primary key. The
+// Table is a table that Copy copies: its name and primary key. The
 // columns are not listed: Copy reads them from the two databases, which
 // must have the same (a column added to one migration only stops the copy
 // with an error; one added to both is copied).
-type CopyTable struct {
+type Table struct {
 	Name string
 	// Key is the primary key, in order: rows are read, written and
 	// checksummed in this order on both sides.
@@ -33,13 +42,19 @@ type CopyTable struct {
 	// and the destination's values (the counters) instead of the
 	// destination's row being kept as it is.
 	Max string
+	// Serial is the column whose values the database generates (an
+	// AUTOINCREMENT or BIGSERIAL key), "" when none: after the table's
+	// copy the destination's generator is moved past the values copied
+	// (see SerialAdvancer).
+	Serial string
 }
 
-// copyTables are the tables of the schema in the order Copy copies them
+// tables are the tables of the schema in the order Copy copies them
 // (dependency order: the apps before their data, the outbox after the
 // data it points at). TestCopyTablesMatchSchema checks that they are
-// every table of both dialects' migrations, with these primary keys.
-var copyTables = []CopyTable{
+// every table of both dialects' migrations, with these primary keys and
+// serial columns.
+var tables = []Table{
 	{Name: "meta", Key: []string{"key"}},
 	{Name: "apps", Key: []string{"id"}, App: "id"},
 	{Name: "tokens", Key: []string{"key"}, App: "app_id"},
@@ -65,25 +80,25 @@ var copyTables = []CopyTable{
 	{Name: "bucket_subscriptions", Key: []string{"app_id", "scope", "bucket", "subscriber_kind", "subscriber_id"}, App: "app_id"},
 	{Name: "topics", Key: []string{"app_id", "scope", "name"}, App: "app_id"},
 	{Name: "topic_subscriptions", Key: []string{"app_id", "scope", "topic", "subscriber_kind", "subscriber_id"}, App: "app_id"},
-	{Name: "outbox", Key: []string{"seq"}, App: "app_id"},
-	{Name: "push_deliveries", Key: []string{"id"}, App: "app_id"},
-	{Name: "phone_pushes", Key: []string{"id"}, App: "app_id"},
+	{Name: "outbox", Key: []string{"seq"}, App: "app_id", Serial: "seq"},
+	{Name: "push_deliveries", Key: []string{"id"}, App: "app_id", Serial: "id"},
+	{Name: "phone_pushes", Key: []string{"id"}, App: "app_id", Serial: "id"},
 	{Name: "mqtt_queue", Key: []string{"mqtt_topic", "seq"}, App: "app_id"},
 	{Name: "counters", Key: []string{"name"}, Max: "value"},
 }
 
-// CopyTables returns the tables Copy copies, in the order it copies them.
-func CopyTables() []CopyTable {
-	out := make([]CopyTable, len(copyTables))
-	for i, t := range copyTables {
+// Tables returns the tables Copy copies, in the order it copies them.
+func Tables() []Table {
+	out := make([]Table, len(tables))
+	for i, t := range tables {
 		t.Key = slices.Clone(t.Key)
 		out[i] = t
 	}
 	return out
 }
 
-// CopyOptions tune Copy.
-type CopyOptions struct {
+// Options tune Copy.
+type Options struct {
 	// ChunkRows is how many rows are read, and written in one transaction,
 	// at a time: 1000 when 0.
 	ChunkRows int
@@ -96,8 +111,8 @@ type CopyOptions struct {
 	Verifying func(table string)
 }
 
-// CopyReport is what Copy did, table by table.
-type CopyReport struct {
+// Report is what Copy did, table by table.
+type Report struct {
 	Tables []TableReport
 	// OutboxSeq is the highest outbox seq in the destination after the
 	// copy: new events get greater ones.
@@ -105,7 +120,7 @@ type CopyReport struct {
 }
 
 // Copied returns the number of rows the copy wrote.
-func (r CopyReport) Copied() int64 {
+func (r Report) Copied() int64 {
 	var n int64
 	for _, t := range r.Tables {
 		n += t.Copied
@@ -114,7 +129,7 @@ func (r CopyReport) Copied() int64 {
 }
 
 // Mismatches returns the tables that did not verify.
-func (r CopyReport) Mismatches() []TableReport {
+func (r Report) Mismatches() []TableReport {
 	var out []TableReport
 	for _, t := range r.Tables {
 		if t.Mismatch != "" {
@@ -179,7 +194,7 @@ func (e *MismatchError) Error() string {
 //
 // The source is read in one read-only transaction: a consistent snapshot
 // of every table, even while a server writes to it (SQLite in WAL mode
-// allows that). The tables are copied in dependency order (CopyTables),
+// allows that). The tables are copied in dependency order (Tables),
 // each in primary-key order, ChunkRows rows at a time, each chunk in a
 // transaction of its own. A row whose key the destination has already is
 // left as it is (INSERT … ON CONFLICT DO NOTHING), except the counters,
@@ -207,44 +222,42 @@ func (e *MismatchError) Error() string {
 //
 // Nothing else may write to the destination during the copy. Both stores
 // are used through their connection pools, not their writers.
-func Copy(ctx context.Context, from, to *DB, opt CopyOptions) (CopyReport, error) {
+func Copy(ctx context.Context, from, to *sqlstore.DB, opt Options) (Report, error) {
 	if from == to {
-		return CopyReport{}, errors.New("copy: the source and the destination are the same store")
+		return Report{}, errors.New("copy: the source and the destination are the same store")
 	}
 	if opt.ChunkRows <= 0 {
 		opt.ChunkRows = 1000
 	}
-	src, err := from.read.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	src, err := from.ReadDB().BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
-		return CopyReport{}, fmt.Errorf("copy: begin the source's read transaction: %w", err)
+		return Report{}, fmt.Errorf("copy: begin the source's read transaction: %w", err)
 	}
 	defer src.Rollback()
 
 	c := &copier{from: from, to: to, src: src, opt: opt}
 	// The first read fixes the source's snapshot.
 	if err := c.readColumns(ctx); err != nil {
-		return CopyReport{}, err
+		return Report{}, err
 	}
 	if err := c.checkConflicts(ctx); err != nil {
-		return CopyReport{}, err
+		return Report{}, err
 	}
-	rep := CopyReport{}
-	for _, t := range copyTables {
+	rep := Report{}
+	for _, t := range tables {
 		tr, err := c.copyTable(ctx, t)
 		if err != nil {
 			return rep, fmt.Errorf("copy table %s: %w", t.Name, err)
 		}
 		rep.Tables = append(rep.Tables, tr)
-		if t.Name == "outbox" {
-			if rep.OutboxSeq, err = c.advanceOutboxSeq(ctx); err != nil {
+		if t.Serial != "" {
+			if err := c.advanceSerial(ctx, t); err != nil {
 				return rep, err
 			}
 		}
-		if t.Name == "push_deliveries" || t.Name == "phone_pushes" {
-			if err := c.advanceSerial(ctx, t.Name, "id"); err != nil {
-				return rep, err
-			}
-		}
+	}
+	if err := to.ReadDB().QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM outbox").Scan(&rep.OutboxSeq); err != nil {
+		return rep, fmt.Errorf("copy: read the destination's outbox: %w", err)
 	}
 	blobs, err := c.copyBlobs(ctx)
 	if err != nil {
@@ -264,9 +277,9 @@ func Copy(ctx context.Context, from, to *DB, opt CopyOptions) (CopyReport, error
 }
 
 type copier struct {
-	from, to *DB
+	from, to *sqlstore.DB
 	src      *sql.Tx
-	opt      CopyOptions
+	opt      Options
 	cols     map[string][]string // table -> columns, in the source's order
 	apps     map[string]bool     // the source's app IDs
 	meta     map[string]bool     // the source's meta keys
@@ -307,12 +320,12 @@ func columnsOf(ctx context.Context, q queryer, table string) ([]string, error) {
 func (c *copier) readColumns(ctx context.Context) error {
 	c.cols = map[string][]string{}
 	var problems []string
-	for _, t := range copyTables {
+	for _, t := range tables {
 		sc, err := columnsOf(ctx, c.src, t.Name)
 		if err != nil {
 			return fmt.Errorf("copy: read the source's table %s: %w", t.Name, err)
 		}
-		dc, err := columnsOf(ctx, c.to.read, t.Name)
+		dc, err := columnsOf(ctx, c.to.ReadDB(), t.Name)
 		if err != nil {
 			return fmt.Errorf("copy: read the destination's table %s: %w", t.Name, err)
 		}
@@ -400,7 +413,7 @@ func (c *copier) checkConflicts(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("copy: read the source's apps: %w", err)
 	}
-	dstApps, err := readAll(ctx, c.to.read, "apps", c.cols["apps"])
+	dstApps, err := readAll(ctx, c.to.ReadDB(), "apps", c.cols["apps"])
 	if err != nil {
 		return fmt.Errorf("copy: read the destination's apps: %w", err)
 	}
@@ -408,7 +421,7 @@ func (c *copier) checkConflicts(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("copy: read the source's meta: %w", err)
 	}
-	dstMeta, err := readAll(ctx, c.to.read, "meta", c.cols["meta"])
+	dstMeta, err := readAll(ctx, c.to.ReadDB(), "meta", c.cols["meta"])
 	if err != nil {
 		return fmt.Errorf("copy: read the destination's meta: %w", err)
 	}
@@ -469,7 +482,7 @@ func (c *copier) checkConflicts(ctx context.Context) error {
 const maxParams = 30000
 
 // copyTable copies one table, chunk by chunk in key order.
-func (c *copier) copyTable(ctx context.Context, t CopyTable) (TableReport, error) {
+func (c *copier) copyTable(ctx context.Context, t Table) (TableReport, error) {
 	tr := TableReport{Table: t.Name}
 	cols := c.cols[t.Name]
 	if err := c.src.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+quote(t.Name)).Scan(&tr.Source); err != nil {
@@ -530,7 +543,7 @@ func placeholders(n int) string {
 }
 
 func (c *copier) readChunk(ctx context.Context, query string, args []any, ncols int) ([][]any, error) {
-	rows, err := c.src.QueryContext(ctx, c.from.dialect.Rebind(query), args...)
+	rows, err := c.src.QueryContext(ctx, c.from.Dialect().Rebind(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -548,8 +561,8 @@ func (c *copier) readChunk(ctx context.Context, query string, args []any, ncols 
 
 // writeChunk inserts the rows of one chunk in one transaction and returns
 // how many it wrote.
-func (c *copier) writeChunk(ctx context.Context, t CopyTable, cols []string, chunk [][]any) (int64, error) {
-	tx, err := c.to.write.BeginTx(ctx, nil)
+func (c *copier) writeChunk(ctx context.Context, t Table, cols []string, chunk [][]any) (int64, error) {
+	tx, err := c.to.WriteDB().BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -562,7 +575,7 @@ func (c *copier) writeChunk(ctx context.Context, t CopyTable, cols []string, chu
 		for _, r := range part {
 			args = append(args, r...)
 		}
-		res, err := tx.ExecContext(ctx, c.to.dialect.Rebind(insertSQL(t, cols, len(part))), args...)
+		res, err := tx.ExecContext(ctx, c.to.Dialect().Rebind(insertSQL(t, cols, len(part))), args...)
 		if err != nil {
 			return 0, err
 		}
@@ -577,7 +590,7 @@ func (c *copier) writeChunk(ctx context.Context, t CopyTable, cols []string, chu
 
 // insertSQL is the statement that inserts n rows into t unless their key
 // is there already (or, for a Max table, raises the Max column).
-func insertSQL(t CopyTable, cols []string, n int) string {
+func insertSQL(t Table, cols []string, n int) string {
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + quote(t.Name) + " (" + quoteAll(cols) + ") VALUES ")
 	one := "(" + placeholders(len(cols)) + ")"
@@ -597,67 +610,34 @@ func insertSQL(t CopyTable, cols []string, n int) string {
 	return b.String()
 }
 
-// advanceOutboxSeq moves the destination's outbox seq generator past the
-// seqs copied, and returns the highest seq in the destination's outbox.
-// SQLite's AUTOINCREMENT follows explicit seqs by itself; PostgreSQL's
-// sequence does not.
-func (c *copier) advanceOutboxSeq(ctx context.Context) (int64, error) {
-	var maxSeq int64
-	if err := c.to.read.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) FROM outbox").Scan(&maxSeq); err != nil {
-		return 0, fmt.Errorf("copy: read the destination's outbox: %w", err)
-	}
-	engine, err := engineOf(ctx, c.to.write)
-	if err != nil || engine != "postgres" {
-		return maxSeq, err
-	}
-	var last sql.NullInt64
-	err = c.to.write.QueryRowContext(ctx,
-		"SELECT pg_sequence_last_value(pg_get_serial_sequence('outbox', 'seq')::regclass)").Scan(&last)
-	if err != nil {
-		return 0, fmt.Errorf("copy: read the destination's outbox sequence: %w", err)
-	}
-	if maxSeq > last.Int64 {
-		_, err = c.to.write.ExecContext(ctx, "SELECT setval(pg_get_serial_sequence('outbox', 'seq'), $1)", maxSeq)
-		if err != nil {
-			return 0, fmt.Errorf("copy: advance the destination's outbox sequence: %w", err)
-		}
-	}
-	return maxSeq, nil
+// SerialAdvancer is implemented by a Dialect whose database does not
+// move the generator of a serial column (PostgreSQL's BIGSERIAL sequence)
+// past the values inserted explicitly, as Copy inserts them. Without it,
+// the database's generator follows those values by itself (SQLite's
+// AUTOINCREMENT does), and nothing is done.
+type SerialAdvancer interface {
+	// AdvanceSerial moves the generator of table's column past the
+	// greatest value in the table, never back.
+	AdvanceSerial(ctx context.Context, db *sql.DB, table, column string) error
 }
 
-// advanceSerial moves a PostgreSQL serial column's sequence past the
-// values copied (SQLite's AUTOINCREMENT follows by itself).
-func (c *copier) advanceSerial(ctx context.Context, table, column string) error {
-	engine, err := engineOf(ctx, c.to.write)
-	if err != nil || engine != "postgres" {
-		return err
+// advanceSerial moves the destination's generator of t's serial column
+// past the values copied.
+func (c *copier) advanceSerial(ctx context.Context, t Table) error {
+	a, ok := c.to.Dialect().(SerialAdvancer)
+	if !ok {
+		return nil
 	}
-	_, err = c.to.write.ExecContext(ctx, fmt.Sprintf(
-		"SELECT setval(pg_get_serial_sequence('%s', '%s'), GREATEST((SELECT COALESCE(MAX(%s), 0) FROM %s), 1))", table, column, column, table))
-	if err != nil {
-		return fmt.Errorf("copy: advance the destination's %s sequence: %w", table, err)
+	if err := a.AdvanceSerial(ctx, c.to.WriteDB(), t.Name, t.Serial); err != nil {
+		return fmt.Errorf("copy: advance the destination's %s.%s generator: %w", t.Name, t.Serial, err)
 	}
 	return nil
 }
 
-// engineOf tells PostgreSQL from SQLite by a query only the one answers.
-func engineOf(ctx context.Context, db *sql.DB) (string, error) {
-	var v string
-	errPG := db.QueryRowContext(ctx, "SELECT current_setting('server_version_num')").Scan(&v)
-	if errPG == nil {
-		return "postgres", nil
-	}
-	errSQLite := db.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&v)
-	if errSQLite == nil {
-		return "sqlite", nil
-	}
-	return "", fmt.Errorf("copy: cannot tell the destination's database engine: %w", errors.Join(errPG, errSQLite))
-}
-
 // verify compares every table of the source's snapshot with the
 // destination, filling in the report.
-func (c *copier) verify(ctx context.Context, rep *CopyReport) error {
-	dst, err := c.to.read.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+func (c *copier) verify(ctx context.Context, rep *Report) error {
+	dst, err := c.to.ReadDB().BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("verify: begin the destination's read transaction: %w", err)
 	}
@@ -673,7 +653,7 @@ func (c *copier) verify(ctx context.Context, rep *CopyReport) error {
 			skipApps[id] = true
 		}
 	}
-	for i, t := range copyTables {
+	for i, t := range tables {
 		if c.opt.Verifying != nil {
 			c.opt.Verifying(t.Name)
 		}
@@ -694,9 +674,9 @@ func (c *copier) verify(ctx context.Context, rep *CopyReport) error {
 		)
 		go func() {
 			defer close(wait)
-			s, sErr = sumTable(ctx, c.src, c.from.dialect, t, c.cols[t.Name], nil)
+			s, sErr = sumTable(ctx, c.src, c.from.Dialect(), t, c.cols[t.Name], nil)
 		}()
-		d, dErr = sumTable(ctx, dst, c.to.dialect, t, c.cols[t.Name], keep)
+		d, dErr = sumTable(ctx, dst, c.to.Dialect(), t, c.cols[t.Name], keep)
 		<-wait
 		if sErr != nil {
 			return fmt.Errorf("verify table %s: read the source: %w", t.Name, sErr)
@@ -736,7 +716,7 @@ type tableSum struct {
 // the SHA-256 of every row (those keep accepts; all when nil) in a
 // canonical text form, column by column in the order cols. A Max table's
 // Max column is left out of the checksum and returned by key instead.
-func sumTable(ctx context.Context, q queryer, d Dialect, t CopyTable, cols []string, keep func([]any) bool) (tableSum, error) {
+func sumTable(ctx context.Context, q queryer, d sqlstore.Dialect, t Table, cols []string, keep func([]any) bool) (tableSum, error) {
 	rows, err := q.QueryContext(ctx, d.Rebind("SELECT "+quoteAll(cols)+" FROM "+quote(t.Name)+" ORDER BY "+quoteAll(t.Key)))
 	if err != nil {
 		return tableSum{}, err
@@ -922,7 +902,7 @@ func (c *copier) verifyBlobs(ctx context.Context, tr *TableReport) error {
 	if err != nil {
 		return err
 	}
-	sum := func(b Blobs, count *int64) (string, error) {
+	sum := func(b sqlstore.Blobs, count *int64) (string, error) {
 		h := sha256.New()
 		for _, id := range ids {
 			size, ok, err := b.Size(ctx, id)

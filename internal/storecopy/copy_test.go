@@ -1,4 +1,4 @@
-package sqlstore_test
+package storecopy_test
 
 import (
 	"bytes"
@@ -22,6 +22,7 @@ import (
 	"github.com/kumo-iot/kumo/internal/sqlstore/postgres/pgtest"
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
 	"github.com/kumo-iot/kumo/internal/sqlstore/storetest"
+	"github.com/kumo-iot/kumo/internal/storecopy"
 )
 
 // copyDB is a store opened for a copy test, with what reopens it and what
@@ -210,7 +211,7 @@ func (p *progressLog) record(table string, done, total int64) {
 	p.last[table] = [2]int64{done, total}
 }
 
-func tableReport(t *testing.T, r sqlstore.CopyReport, table string) sqlstore.TableReport {
+func tableReport(t *testing.T, r storecopy.Report, table string) storecopy.TableReport {
 	t.Helper()
 	for _, tr := range r.Tables {
 		if tr.Table == table {
@@ -218,15 +219,15 @@ func tableReport(t *testing.T, r sqlstore.CopyReport, table string) sqlstore.Tab
 		}
 	}
 	t.Fatalf("report has no table %s: %+v", table, r)
-	return sqlstore.TableReport{}
+	return storecopy.TableReport{}
 }
 
 // wantVerified fails the test unless every table verified, with as many
 // rows in the destination as in the source.
-func wantVerified(t *testing.T, r sqlstore.CopyReport) {
+func wantVerified(t *testing.T, r storecopy.Report) {
 	t.Helper()
-	if len(r.Tables) != len(sqlstore.CopyTables())+1 { // and the bytes of bodies
-		t.Errorf("report of %d tables, want %d", len(r.Tables), len(sqlstore.CopyTables())+1)
+	if len(r.Tables) != len(storecopy.Tables())+1 { // and the bytes of bodies
+		t.Errorf("report of %d tables, want %d", len(r.Tables), len(storecopy.Tables())+1)
 	}
 	for _, tr := range r.Tables {
 		if tr.Mismatch != "" || tr.Source != tr.Destination || tr.SourceSum != tr.DestinationSum || len(tr.SourceSum) != 64 {
@@ -247,7 +248,7 @@ func TestCopy(t *testing.T) {
 		dst := newDest(t)
 
 		var progress progressLog
-		rep, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{ChunkRows: 7, Progress: progress.record})
+		rep, err := storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{ChunkRows: 7, Progress: progress.record})
 		if err != nil {
 			t.Fatalf("Copy: %v", err)
 		}
@@ -266,7 +267,7 @@ func TestCopy(t *testing.T) {
 		}
 		for table, n := range map[string]int64{"meta": 1, "apps": 2, "tokens": 2, "users": 1, "things": 1, "groups": 1, "group_members": 1, "thing_owners": 1, "buckets": 2,
 			"objects": int64(d.objects), "installations": 1, "push_configs": 1, "bucket_subscriptions": 1, "outbox": int64(d.events), "counters": 4,
-			"object_bodies": 1, sqlstore.BlobsReport: 1} {
+			"object_bodies": 1, storecopy.BlobsReport: 1} {
 			if got := tableReport(t, rep, table).Source; got != n {
 				t.Errorf("table %s: %d rows in the source, want %d", table, got, n)
 			}
@@ -284,7 +285,7 @@ func TestCopy(t *testing.T) {
 		}
 
 		// Again: nothing to copy, still verified.
-		again, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{})
+		again, err := storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{})
 		if err != nil {
 			t.Fatalf("Copy again: %v", err)
 		}
@@ -365,7 +366,7 @@ func TestCopyResumes(t *testing.T) {
 		d := fillSource(t, src.Store, 30)
 		dst := newDest(t)
 		ctx, cancel := context.WithCancel(context.Background())
-		_, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{ChunkRows: 10, Progress: func(table string, done, _ int64) {
+		_, err := storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{ChunkRows: 10, Progress: func(table string, done, _ int64) {
 			if table == "objects" && done >= 10 {
 				cancel()
 			}
@@ -373,7 +374,7 @@ func TestCopyResumes(t *testing.T) {
 		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "objects") {
 			t.Fatalf("interrupted Copy: %v, want the context's error on table objects", err)
 		}
-		rep, err := sqlstore.Copy(context.Background(), src.DB, dst.DB, sqlstore.CopyOptions{ChunkRows: 10})
+		rep, err := storecopy.Copy(context.Background(), src.DB, dst.DB, storecopy.Options{ChunkRows: 10})
 		if err != nil {
 			t.Fatalf("Copy after the interruption: %v", err)
 		}
@@ -415,14 +416,14 @@ func TestCopyWhileWriting(t *testing.T) {
 				n++
 			}
 		}()
-		rep, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{ChunkRows: 3})
+		rep, err := storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{ChunkRows: 3})
 		close(stop)
 		n := <-written
 		if err != nil {
 			t.Fatalf("Copy while writing: %v", err)
 		}
 		wantVerified(t, rep)
-		rep, err = sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{ChunkRows: 3})
+		rep, err = storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{ChunkRows: 3})
 		if err != nil {
 			t.Fatalf("Copy after the writes: %v", err)
 		}
@@ -443,7 +444,7 @@ func TestCopyDetectsMismatch(t *testing.T) {
 		src := newSQLiteDB(t)
 		d := fillSource(t, src.Store, 3)
 		dst := newDest(t)
-		if _, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{}); err != nil {
+		if _, err := storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{}); err != nil {
 			t.Fatalf("Copy: %v", err)
 		}
 		raw := dst.raw(t)
@@ -466,8 +467,8 @@ func TestCopyDetectsMismatch(t *testing.T) {
 		exec(`UPDATE objects SET data = '{"mode":"corrupt"}' WHERE id = ?`, d.appObject.ID)
 		exec(`DELETE FROM users WHERE id = ?`, d.user.ID)
 
-		rep, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{})
-		var mm *sqlstore.MismatchError
+		rep, err := storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{})
+		var mm *storecopy.MismatchError
 		if !errors.As(err, &mm) {
 			t.Fatalf("Copy over a changed destination: %v, want a *MismatchError", err)
 		}
@@ -484,7 +485,7 @@ func TestCopyDetectsMismatch(t *testing.T) {
 
 		// A row more in the destination: the counts differ.
 		exec(`INSERT INTO buckets (app_id, scope, name, created) VALUES (?, '', 'extra', 1)`, d.app.AppID)
-		_, err = sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{})
+		_, err = storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{})
 		if !errors.As(err, &mm) || !strings.Contains(err.Error(), "table buckets (2 rows in the source, 3 in the destination)") {
 			t.Errorf("Copy with a bucket more in the destination: %v", err)
 		}
@@ -502,8 +503,8 @@ func TestCopyConflicts(t *testing.T) {
 		// The same app ID with other credentials.
 		dst := newDest(t)
 		must(dst.Apps.CreateApp(ctx, kumo.AppCreate{ID: d.app.AppID, Key: d.app.AppKey}))(t)
-		_, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{})
-		var ce *sqlstore.ConflictError
+		_, err := storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{})
+		var ce *storecopy.ConflictError
 		if !errors.As(err, &ce) || len(ce.Conflicts) != 1 ||
 			!strings.Contains(err.Error(), "app copyapp exists in the destination with another name, client_id, client_secret_hash") {
 			t.Errorf("Copy onto an app with the same ID: %v, want a conflict naming the app", err)
@@ -515,7 +516,7 @@ func TestCopyConflicts(t *testing.T) {
 		// Another app with the same key.
 		dst = newDest(t)
 		must(dst.Apps.CreateApp(ctx, kumo.AppCreate{ID: "otherid", Key: d.other.AppKey}))(t)
-		_, err = sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{})
+		_, err = storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{})
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "the destination's app otherid has the same ID or key") {
 			t.Errorf("Copy onto an app with the same key: %v", err)
 		}
@@ -523,7 +524,7 @@ func TestCopyConflicts(t *testing.T) {
 		// A destination that a server ran on: a secret of its own.
 		dst = newDest(t)
 		must(dst.Secret(ctx, "mqtt-password-secret"))(t)
-		_, err = sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{})
+		_, err = storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{})
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "meta mqtt-password-secret has another value") {
 			t.Errorf("Copy onto another secret: %v", err)
 		}
@@ -540,7 +541,7 @@ func TestCopyConflicts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := sqlstore.Copy(ctx, src.DB, dst.DB, sqlstore.CopyOptions{})
+		rep, err := storecopy.Copy(ctx, src.DB, dst.DB, storecopy.Options{})
 		if err != nil {
 			t.Fatalf("Copy next to an app of the destination's own: %v", err)
 		}
@@ -560,15 +561,18 @@ func count(t *testing.T, db *sqlstore.Store, table string) int {
 	return n
 }
 
-// schema is a database's tables: their columns (sorted) and primary keys.
+// schema is a database's tables: their columns (sorted), primary keys and
+// serial columns (whose values the database generates; "" when none).
 type schema map[string]struct {
 	columns []string
 	key     []string
+	serial  string
 }
 
 func sqliteSchema(t *testing.T, db *sql.DB) schema {
 	t.Helper()
 	s := schema{}
+	autoincrement := queryStrings(t, db, "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'")
 	for _, name := range queryStrings(t, db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'") {
 		rows, err := db.Query("SELECT name, pk FROM pragma_table_info(?) ORDER BY cid", name)
 		if err != nil {
@@ -593,7 +597,12 @@ func sqliteSchema(t *testing.T, db *sql.DB) schema {
 			k = append(k, key[i])
 		}
 		sort.Strings(cols)
-		s[name] = struct{ columns, key []string }{cols, k}
+		tb := s[name]
+		tb.columns, tb.key = cols, k
+		if slices.Contains(autoincrement, name) && len(k) == 1 { // the INTEGER PRIMARY KEY AUTOINCREMENT
+			tb.serial = k[0]
+		}
+		s[name] = tb
 	}
 	return s
 }
@@ -607,8 +616,18 @@ func postgresSchema(t *testing.T, db *sql.DB) schema {
 			JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name AND k.table_schema = c.table_schema
 			WHERE c.table_schema = current_schema() AND c.table_name = $1 AND c.constraint_type = 'PRIMARY KEY'
 			ORDER BY k.ordinal_position`, name)
+		serial := queryStrings(t, db, `SELECT column_name FROM information_schema.columns
+			WHERE table_schema = current_schema() AND table_name = $1 AND column_default LIKE 'nextval(%'`, name)
+		if len(serial) > 1 {
+			t.Fatalf("table %s has %d serial columns %v", name, len(serial), serial)
+		}
 		sort.Strings(cols)
-		s[name] = struct{ columns, key []string }{cols, key}
+		tb := s[name]
+		tb.columns, tb.key = cols, key
+		if len(serial) == 1 {
+			tb.serial = serial[0]
+		}
+		s[name] = tb
 	}
 	return s
 }
@@ -635,14 +654,15 @@ func queryStrings(t *testing.T, db *sql.DB, q string, args ...any) []string {
 }
 
 // TestCopyTablesMatchSchema checks that Copy knows every table of both
-// dialects' migrations, with their primary keys, and that both dialects
-// have the same columns (Copy reads them from the databases and refuses
-// to copy between different ones): a table or column added to a
-// migration cannot be skipped silently.
+// dialects' migrations, with their primary keys and serial columns, and
+// that both dialects have the same columns (Copy reads them from the
+// databases and refuses to copy between different ones): a table or
+// column added to a migration cannot be skipped silently, nor a serial
+// column's generator be left behind the values copied.
 func TestCopyTablesMatchSchema(t *testing.T) {
-	want := map[string][]string{}
-	for _, tb := range sqlstore.CopyTables() {
-		want[tb.Name] = tb.Key
+	want := map[string]storecopy.Table{}
+	for _, tb := range storecopy.Tables() {
+		want[tb.Name] = tb
 	}
 	check := func(t *testing.T, s schema) {
 		t.Helper()
@@ -650,18 +670,21 @@ func TestCopyTablesMatchSchema(t *testing.T) {
 			if name == "schema_migrations" || name == "blobs" || name == "blob_chunks" {
 				continue // blobs, blob_chunks: the bytes of bodies, copied by copyBlobs
 			}
-			key, ok := want[name]
+			w, ok := want[name]
 			if !ok {
-				t.Errorf("table %s is not copied by kumo copy: add it to copyTables (internal/sqlstore/copy.go)", name)
+				t.Errorf("table %s is not copied by kumo copy: add it to tables (internal/storecopy/copy.go)", name)
 				continue
 			}
-			if !slices.Equal(key, tb.key) {
-				t.Errorf("table %s: primary key %v, copyTables says %v", name, tb.key, key)
+			if !slices.Equal(w.Key, tb.key) {
+				t.Errorf("table %s: primary key %v, tables says %v", name, tb.key, w.Key)
+			}
+			if w.Serial != tb.serial {
+				t.Errorf("table %s: serial column %q, tables says %q", name, tb.serial, w.Serial)
 			}
 		}
 		for name := range want {
 			if _, ok := s[name]; !ok {
-				t.Errorf("copyTables names table %s, which the migrations do not create", name)
+				t.Errorf("tables names table %s, which the migrations do not create", name)
 			}
 		}
 	}
