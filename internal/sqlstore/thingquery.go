@@ -23,13 +23,9 @@ func (s *ThingService) QueryThings(ctx context.Context, c kumo.Caller, q kumo.Qu
 	if _, ok := q.Count(); ok {
 		return nil, "", kumo.Errorf(kumo.ErrQueryNotSupported, "Thing queries do not count")
 	}
-	offset := 0
-	if q.PaginationKey != "" {
-		n, err := strconv.Atoi(q.PaginationKey)
-		if err != nil || n < 0 {
-			return nil, "", kumo.Errorf(kumo.ErrInvalidInputData, "paginationKey %q was not issued by this server", q.PaginationKey)
-		}
-		offset = n
+	offset, err := offsetKey(q.PaginationKey)
+	if err != nil {
+		return nil, "", err
 	}
 	users, groups, err := s.thingOwners(ctx, c.AppID)
 	if err != nil {
@@ -128,68 +124,15 @@ func (s *ThingService) thingOwners(ctx context.Context, appID string) (users, gr
 	return users, groups, rows.Err()
 }
 
-// QueryUsers implements kumo.UserQueryService, as QueryThings does: the
-// app's users evaluated by the reference evaluator, an offset as the
-// paginationKey.
-func (s *UserService) QueryUsers(ctx context.Context, c kumo.Caller, q kumo.Query) ([]kumo.User, string, error) {
-	if !c.IsAdmin() {
-		return nil, "", kumo.Unauthorized(c, "Only the app admin may query users")
+// offsetKey reads the paginationKey of a query evaluated in memory: an
+// offset in the sorted results ("" is 0).
+func offsetKey(key string) (int, error) {
+	if key == "" {
+		return 0, nil
 	}
-	if _, ok := q.Count(); ok {
-		return nil, "", kumo.Errorf(kumo.ErrQueryNotSupported, "User queries do not count")
+	n, err := strconv.Atoi(key)
+	if err != nil || n < 0 {
+		return 0, kumo.Errorf(kumo.ErrInvalidInputData, "paginationKey %q was not issued by this server", key)
 	}
-	offset := 0
-	if q.PaginationKey != "" {
-		n, err := strconv.Atoi(q.PaginationKey)
-		if err != nil || n < 0 {
-			return nil, "", kumo.Errorf(kumo.ErrInvalidInputData, "paginationKey %q was not issued by this server", q.PaginationKey)
-		}
-		offset = n
-	}
-	rows, err := s.db.query(ctx, `SELECT id FROM users WHERE app_id = ?`, c.AppID)
-	if err != nil {
-		return nil, "", err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, "", err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, "", err
-	}
-	type hit struct {
-		user kumo.User
-		obj  kumo.Object
-	}
-	var hits []hit
-	for _, id := range ids {
-		u, err := s.user(ctx, c.AppID, id)
-		if kumo.ErrorCode(err) == kumo.ErrUserNotFound {
-			continue // deleted meanwhile
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if o := kumo.UserQueryObject(u); q.Selects(o) {
-			hits = append(hits, hit{u, o})
-		}
-	}
-	sort.SliceStable(hits, func(i, j int) bool { return q.Compare(hits[i].obj, hits[j].obj) < 0 })
-	offset = min(offset, len(hits))
-	end := min(offset+q.Limit, len(hits))
-	out := make([]kumo.User, 0, end-offset)
-	for _, h := range hits[offset:end] {
-		out = append(out, h.user)
-	}
-	next := ""
-	if end < len(hits) {
-		next = strconv.Itoa(end)
-	}
-	return out, next, nil
+	return n, nil
 }
