@@ -5,29 +5,16 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/kumo-iot/kumo/internal/auth"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
+	"github.com/kumo-iot/kumo/internal/sqlstore/storetest"
 )
 
 // openOpened opens a store with open, starts it and closes it when the
 // test ends.
 func openOpened(t *testing.T, open func(context.Context) (*sqlstore.Store, error)) *sqlstore.Store {
 	t.Helper()
-	db, err := open(context.Background())
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	db.Hasher = auth.Hasher{Iterations: 1000}
-	if err := db.Open(); err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return db
+	return storetest.MustOpen(t, open)
 }
 
 // testDB is a store opened for a test.

@@ -16,7 +16,6 @@ import (
 	"testing"
 
 	"github.com/kumo-iot/kumo"
-	"github.com/kumo-iot/kumo/internal/auth"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
 	"github.com/kumo-iot/kumo/internal/sqlstore/postgres"
 	"github.com/kumo-iot/kumo/internal/sqlstore/postgres/pgtest"
@@ -38,20 +37,7 @@ type copyDB struct {
 // test ends.
 func openOpened(t *testing.T, open func(context.Context) (*sqlstore.Store, error)) *sqlstore.Store {
 	t.Helper()
-	db, err := open(context.Background())
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	db.Hasher = auth.Hasher{Iterations: 1000}
-	if err := db.Open(); err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return db
+	return storetest.MustOpen(t, open)
 }
 
 // newSQLiteDB opens a store on a new SQLite file.

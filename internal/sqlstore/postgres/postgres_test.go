@@ -48,19 +48,7 @@ func TestStore(t *testing.T) {
 // hasher, and closes it when the test ends.
 func MustOpen(tb testing.TB, url string) *sqlstore.Store {
 	tb.Helper()
-	db, err := postgres.Open(context.Background(), url)
-	if err != nil {
-		tb.Fatalf("postgres.Open: %v", err)
-	}
-	db.Hasher = auth.Hasher{Iterations: 1000}
-	if err := db.Open(); err != nil {
-		tb.Fatalf("Open: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			tb.Errorf("Close: %v", err)
-		}
-	})
+	db := storetest.MustOpen(tb, func(ctx context.Context) (*sqlstore.Store, error) { return postgres.Open(ctx, url) })
 	urls.Store(db, url)
 	return db
 }

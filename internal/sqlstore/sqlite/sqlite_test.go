@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/kumo-iot/kumo"
-	"github.com/kumo-iot/kumo/internal/auth"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
 	"github.com/kumo-iot/kumo/internal/sqlstore/storetest"
@@ -41,19 +40,7 @@ func TestStore(t *testing.T) {
 // hasher, and closes it when the test ends.
 func MustOpen(tb testing.TB, path string) *sqlstore.Store {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), path)
-	if err != nil {
-		tb.Fatalf("sqlite.Open(%s): %v", path, err)
-	}
-	db.Hasher = auth.Hasher{Iterations: 1000}
-	if err := db.Open(); err != nil {
-		tb.Fatalf("Open: %v", err)
-	}
-	tb.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			tb.Errorf("Close: %v", err)
-		}
-	})
+	db := storetest.MustOpen(tb, func(ctx context.Context) (*sqlstore.Store, error) { return sqlite.Open(ctx, path) })
 	paths.Store(db, path)
 	return db
 }

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/kumo-iot/kumo"
+	"github.com/kumo-iot/kumo/internal/auth"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
 )
 
@@ -342,4 +343,25 @@ func isKiiID(s string) bool {
 		}
 	}
 	return true
+}
+
+// MustOpen opens a store with open, gives it a fast password hasher, calls
+// Open, and closes it when the test ends: what every backend's tests and
+// the store's tools' tests start from.
+func MustOpen(tb testing.TB, open func(context.Context) (*sqlstore.Store, error)) *sqlstore.Store {
+	tb.Helper()
+	db, err := open(context.Background())
+	if err != nil {
+		tb.Fatalf("open the store: %v", err)
+	}
+	db.Hasher = auth.Hasher{Iterations: 1000}
+	if err := db.Open(); err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return db
 }
