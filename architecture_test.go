@@ -19,13 +19,14 @@ var allowedImports = map[string][]string{
 	"internal/sqlstore/postgres":  {"", "internal/sqlstore"},
 	"internal/sqlstore/storetest": {"", "internal/sqlstore", "internal/auth"},
 	"internal/storecopy":          {"", "internal/sqlstore"},
-	"internal/api":                {"", "internal/auth"},
+	"internal/api":                {"", "internal/auth", "internal/throttle"},
 	"internal/push":               {""},
-	"internal/broker":             {"", "internal/auth"},
+	"internal/broker":             {"", "internal/auth", "internal/throttle"},
 	"internal/inmem":              {""},
 	"internal/nats":               {""},
 	"internal/bench":              {""},
 	"internal/phone":              {""},
+	"internal/throttle":           {},
 
 	// Test support: PostgreSQL databases for tests (see pgtest's doc).
 	"internal/sqlstore/postgres/pgtest": {"internal/sqlstore/postgres"},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/auth"
+	"github.com/kumo-iot/kumo/internal/throttle"
 )
 
 // MQTTSettings is what the MQTT endpoint API advertises.
@@ -76,7 +77,7 @@ type Server struct {
 	LoginThrottle       int
 	LoginThrottleWindow time.Duration
 
-	throttle *throttle // nil when off
+	throttle *throttle.Throttle // failed logins by source address; nil when off
 
 	ln    net.Listener
 	http  *http.Server

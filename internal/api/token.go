@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kumo-iot/kumo"
+	"github.com/kumo-iot/kumo/internal/throttle"
 )
 
 // throttled guards a handler that checks a password given in the body
@@ -22,16 +23,16 @@ func (s *Server) throttled(failed kumo.Code, h handler) handler {
 		if s.throttle == nil {
 			return h(w, r, c)
 		}
-		addr, now := sourceAddr(r.RemoteAddr), time.Now()
-		if wait := s.throttle.wait(addr, now); wait > 0 {
+		addr, now := throttle.Source(r.RemoteAddr), time.Now()
+		if wait := s.throttle.Wait(addr, now); wait > 0 {
 			w.Header().Set("Retry-After", retryAfter(wait))
 			return kumo.Errorf(kumo.ErrTooManyRequests, "Too many failed logins from this address: retry in %s seconds", retryAfter(wait))
 		}
 		err := h(w, r, c)
 		if kumo.ErrorCode(err) == failed {
-			if penalty := s.throttle.fail(addr, now); penalty > 0 {
+			if penalty := s.throttle.Fail(addr, now); penalty > 0 {
 				s.Log.Warn("logins throttled: too many failed logins from one address",
-					"addr", addr, "failures", s.throttle.limit, "penalty", penalty)
+					"addr", addr, "failures", s.throttle.Limit, "penalty", penalty)
 			}
 		}
 		return err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/auth"
+	"github.com/kumo-iot/kumo/internal/throttle"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -82,7 +83,7 @@ type Broker struct {
 	server *mqtt.Server
 	addrs  map[string]net.Addr // listener id -> bound address
 
-	throttle *throttle // failed CONNECTs by address; nil when off
+	throttle *throttle.Throttle // failed CONNECTs by address; nil when off
 
 	listenMu sync.Mutex // orders the changes of interest with their Listen and Unlisten calls
 	mu       sync.Mutex // guards held, interest, counted and the seen ring

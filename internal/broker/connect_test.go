@@ -354,54 +354,32 @@ func TestConnectThrottle(t *testing.T) {
 	}
 }
 
-// TestThrottlePenalty checks the throttle's arithmetic: the limit within
-// a minute starts a penalty, failures spread wider do not, a penalty
-// that follows another doubles up to 16 times the first, and a quiet
-// address starts over.
-func TestThrottlePenalty(t *testing.T) {
+// TestThrottleSettings checks the penalties the broker's throttle gives
+// (package throttle tests the arithmetic): the limit within a minute
+// starts the first penalty, each penalty that follows another doubles it,
+// up to 16 times the first.
+func TestThrottleSettings(t *testing.T) {
 	th := newThrottle(3, time.Minute)
 	a := netip.MustParseAddr("192.0.2.1")
 	now := time.Unix(1_000_000, 0)
-	// fail counts n failures of a, a second apart, and returns the
-	// penalty started by the last one.
-	fail := func(n int) time.Duration {
+	var got []time.Duration
+	for range 7 {
 		var p time.Duration
-		for i := 0; i < n; i++ {
+		for range 3 {
 			now = now.Add(time.Second)
-			p = th.failed(a, now)
+			p = th.Fail(a, now)
 		}
-		return p
+		got = append(got, p)
+		now = now.Add(p)
 	}
-	if p := fail(2); p != 0 || th.penalized(a, now) {
-		t.Fatalf("2 failures of 3: penalty %v", p)
-	}
-	now = now.Add(time.Minute) // the window passes
-	if p := fail(2); p != 0 {
-		t.Fatalf("2 + 2 failures a minute apart: penalty %v; want none", p)
-	}
-	if p := fail(1); p != time.Minute || !th.penalized(a, now) {
-		t.Fatalf("3 failures in a minute: penalty %v; want 1m", p)
-	}
-	if th.penalized(netip.MustParseAddr("192.0.2.2"), now) {
-		t.Fatal("another address is in penalty")
-	}
-	for _, want := range []time.Duration{2, 4, 8, 16, 16} {
-		now = now.Add(th.penalty << maxPenaltyDoublings) // the penalty ends, quiet for less than 16m
-		if p := fail(3); p != want*time.Minute {
-			t.Fatalf("penalty %v; want %v", p, want*time.Minute)
+	want := []time.Duration{1, 2, 4, 8, 16, 16, 16}
+	for i := range want {
+		if got[i] != want[i]*time.Minute {
+			t.Fatalf("penalties %v; want %v minutes", got, want)
 		}
 	}
-	now = now.Add(th.penalty<<maxPenaltyDoublings + th.penalty<<maxPenaltyDoublings + time.Second) // quiet long after
-	if p := fail(3); p != time.Minute {
-		t.Fatalf("penalty after a quiet spell %v; want 1m", p)
-	}
-
-	// Memory is bounded: the least recently failed addresses go.
-	for i := 0; i < maxThrottled+10; i++ {
-		th.failed(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), now)
-	}
-	if len(th.addrs) != maxThrottled || th.lru.Len() != maxThrottled {
-		t.Errorf("%d addresses remembered (list %d); want %d", len(th.addrs), th.lru.Len(), maxThrottled)
+	if th.Window != time.Minute {
+		t.Errorf("window %v; want 1m", th.Window)
 	}
 }
 
