@@ -1,7 +1,11 @@
 package kumo_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -92,4 +96,56 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// maxMethods is the most methods a type of the store may have: the store
+// is one small service type per entity over a shared DB, and a type that
+// grows past this is a second god object in the making.
+const maxMethods = 60
+
+// TestStoreTypesStaySmall counts the methods of every type declared in
+// internal/sqlstore and its dialects (tests aside) and fails when one has
+// more than maxMethods.
+func TestStoreTypesStaySmall(t *testing.T) {
+	for _, dir := range []string{"internal/sqlstore", "internal/sqlstore/sqlite", "internal/sqlstore/postgres"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		methods := map[string]int{}
+		fset := token.NewFileSet()
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			file, err := parser.ParseFile(fset, f, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range file.Decls {
+				fd, ok := d.(*ast.FuncDecl)
+				if !ok || fd.Recv == nil {
+					continue
+				}
+				typ := fd.Recv.List[0].Type
+				if star, ok := typ.(*ast.StarExpr); ok {
+					typ = star.X
+				}
+				if idx, ok := typ.(*ast.IndexExpr); ok { // a generic type's methods
+					typ = idx.X
+				}
+				if id, ok := typ.(*ast.Ident); ok {
+					methods[id.Name]++
+				}
+			}
+		}
+		if len(methods) == 0 {
+			t.Fatalf("%s: no methods found: is the path right?", dir)
+		}
+		for typ, n := range methods {
+			if n > maxMethods {
+				t.Errorf("%s.%s has %d methods, more than %d: split it by entity", dir, typ, n, maxMethods)
+			}
+		}
+	}
 }
