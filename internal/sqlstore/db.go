@@ -22,71 +22,7 @@ import (
 	"time"
 
 	"github.com/kumo-iot/kumo"
-	"github.com/kumo-iot/kumo/internal/kql"
 )
-
-// Dialect is what differs between databases.
-type Dialect interface {
-	// Rebind rewrites the "?" placeholders of query for the database.
-	Rebind(query string) string
-	// IsUniqueViolation reports whether err is a unique-constraint failure.
-	IsUniqueViolation(err error) bool
-	// The SQL of queries (kql.Dialect).
-	kql.Dialect
-}
-
-// IgnoreInserter is implemented by a Dialect that has INSERT OR IGNORE
-// (SQLite): a multi-row INSERT that can fail on no row then needs no
-// statement journal (a copy of every page it changes, kept to undo it
-// alone).
-type IgnoreInserter interface {
-	InsertOrIgnore() string
-}
-
-// insertOrIgnore is "INSERT OR IGNORE" where the dialect has it, else
-// "INSERT": for the writes that cannot conflict with anything and whose
-// values are never NULL (ledger records), to spare SQLite a statement
-// journal.
-func (db *DB) insertOrIgnore() string {
-	if d, ok := db.dialect.(IgnoreInserter); ok {
-		return d.InsertOrIgnore()
-	}
-	return "INSERT"
-}
-
-// StatementCacher is implemented by a Dialect whose driver prepares and
-// caches the statements it runs, per connection (pgx does). The writer
-// then runs its statements as they are instead of preparing them once per
-// transaction, which on a network database costs a round trip to prepare
-// and another to deallocate, per statement and transaction.
-type StatementCacher interface {
-	CachesStatements() bool
-}
-
-// CTEWriter is implemented by a Dialect whose database runs INSERTs inside
-// WITH clauses (PostgreSQL): writes of several rows then take one
-// statement, one round trip.
-type CTEWriter interface {
-	WritesInCTEs() bool
-}
-
-// ShareLocker is implemented by a Dialect whose concurrent transactions
-// must lock a row they read to see another's change to it (PostgreSQL,
-// under READ COMMITTED): ShareLock and UpdateLock return the clauses to
-// append to such a SELECT (a row read to be changed takes UpdateLock).
-// SQLite's single writer needs none.
-type ShareLocker interface {
-	ShareLock() string
-	UpdateLock() string
-}
-
-// OutboxLeaser is implemented by a Dialect whose database several nodes
-// share (PostgreSQL): the outbox is then claimed with leases held in the
-// database (claimLeased) instead of a cursor that only one process can
-// keep.
-type OutboxLeaser interface {
-	LeasesOutbox() bool
-}
 
 // DB is Kumo's store. It implements the kumo service interfaces.
 type DB struct {
@@ -125,14 +61,11 @@ type DB struct {
 	// (kumo.DefaultQueueMax when 0): beyond it the oldest pushes go.
 	QueueMax int
 
-	dialect   Dialect
-	cached    bool   // the driver caches prepared statements (StatementCacher)
-	lease     bool   // the outbox is claimed with leases (OutboxLeaser)
-	cteWrites bool   // several rows are written in one statement (CTEWriter)
-	shareLock string // appended to a SELECT that must lock its row (ShareLocker)
-	rowLock   string // appended to a SELECT of a row to change (ShareLocker)
-
-	skipLocked string // appended to a SELECT … LIMIT whose rows other nodes must skip (FOR UPDATE SKIP LOCKED)
+	dialect Dialect
+	cached  bool         // the driver caches prepared statements (StatementCacher)
+	locks   RowLocker    // the dialect's, or noLocks
+	objects ObjectWriter // the dialect's, or rowWriter
+	lease   bool         // the outbox is claimed with leases (OutboxLeaser)
 
 	deliveryCounts deliveryCounts // ledger records written, by state (metrics)
 	topicInstalls  topicInstalls  // MQTT installations by topic, for the ledger
@@ -205,15 +138,15 @@ func newDB(read, write *sql.DB, d Dialect) *DB {
 	if c, ok := d.(StatementCacher); ok {
 		db.cached = c.CachesStatements()
 	}
-	if w, ok := d.(CTEWriter); ok {
-		db.cteWrites = w.WritesInCTEs()
+	db.locks, db.objects = RowLocker(noLocks{}), ObjectWriter(rowWriter{})
+	if l, ok := d.(RowLocker); ok {
+		db.locks = l
+	}
+	if w, ok := d.(ObjectWriter); ok {
+		db.objects = w
 	}
 	if l, ok := d.(OutboxLeaser); ok {
 		db.lease = l.LeasesOutbox()
-	}
-	if l, ok := d.(ShareLocker); ok {
-		db.shareLock, db.rowLock = l.ShareLock(), l.UpdateLock()
-		db.skipLocked = l.UpdateLock() + " SKIP LOCKED"
 	}
 	return db
 }

@@ -17,12 +17,19 @@ type Outbox struct {
 
 // insertEvent adds an event to the outbox inside the write's transaction.
 func insertEvent(ctx context.Context, tx *Tx, e kumo.Event) error {
-	_, err := tx.Exec(ctx, `INSERT INTO outbox (app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at, message)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Bucket.AppID, string(e.Type), e.Bucket.Scope.Key(), e.Bucket.Name,
-		e.ObjectID, int(e.Sender.Kind), e.Sender.ID, e.When, e.ModifiedAt, string(e.Message))
+	err := execInsertEvent(ctx, tx, e)
 	if err == nil {
 		tx.events++
 	}
+	return err
+}
+
+// execInsertEvent is insertEvent without counting the event (the caller
+// counts it: see CreateObject).
+func execInsertEvent(ctx context.Context, tx *Tx, e kumo.Event) error {
+	_, err := tx.Exec(ctx, `INSERT INTO outbox (app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at, message)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Bucket.AppID, string(e.Type), e.Bucket.Scope.Key(), e.Bucket.Name,
+		e.ObjectID, int(e.Sender.Kind), e.Sender.ID, e.When, e.ModifiedAt, string(e.Message))
 	return err
 }
 
