@@ -65,7 +65,6 @@ type DB struct {
 	cached  bool         // the driver caches prepared statements (StatementCacher)
 	locks   RowLocker    // the dialect's, or noLocks
 	objects ObjectWriter // the dialect's, or rowWriter
-	lease   bool         // the outbox is claimed with leases (OutboxLeaser)
 
 	deliveryCounts deliveryCounts // ledger records written, by state (metrics)
 	topicInstalls  topicInstalls  // MQTT installations by topic, for the ledger
@@ -119,16 +118,11 @@ type DB struct {
 	// so an entry stays true; a miss always asks the database.
 	apps sync.Map
 
-	completeMu    sync.Mutex    // guards completed and completedSeqs
-	completed     int64         // cursor mode: highest outbox seq completed by the dispatcher
-	completedSeqs []int64       // lease mode: completed seqs not yet deleted, in completion order
-	deleted       int64         // highest outbox seq deleted; writer goroutine only
-	wake          chan struct{} // wakes an idle writer to delete completed events
-
-	claimMu   sync.Mutex // guards cursor
-	cursor    int64      // highest outbox seq handed to the dispatcher
-	bootSeq   int64      // highest outbox seq when the store was opened
-	lastClaim int64      // the end of this node's last lease; guarded by claimMu
+	// The outbox's hooks (see onOpen and beforeWrites): the DB runs them
+	// without knowing which outbox registered them.
+	opening []func(ctx context.Context) error
+	cleanup func(ctx context.Context, tx *Tx) (committed func(), err error)
+	wake    chan struct{} // wakes an idle writer to run cleanup (wakeWriter)
 }
 
 // newDB returns the shared part of a store over read and write connection
@@ -145,10 +139,30 @@ func newDB(read, write *sql.DB, d Dialect) *DB {
 	if w, ok := d.(ObjectWriter); ok {
 		db.objects = w
 	}
-	if l, ok := d.(OutboxLeaser); ok {
-		db.lease = l.LeasesOutbox()
-	}
 	return db
+}
+
+// onOpen registers fn, which Open runs before it starts the writer (the
+// outbox reads where it stands).
+func (db *DB) onOpen(fn func(ctx context.Context) error) { db.opening = append(db.opening, fn) }
+
+// beforeWrites registers fn, which the writer runs at the start of each of
+// its transactions, within it, and alone after wakeWriter when no write
+// comes along: the outbox deletes there the events the dispatcher has
+// completed. fn returns what to run once the transaction has committed,
+// or nil when it did nothing; when it fails, its work is rolled back and
+// the transaction's writes run without it.
+func (db *DB) beforeWrites(fn func(ctx context.Context, tx *Tx) (committed func(), err error)) {
+	db.cleanup = fn
+}
+
+// wakeWriter has an idle writer run its cleanup (beforeWrites) soon,
+// alone if no write comes along.
+func (db *DB) wakeWriter() {
+	select {
+	case db.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Open starts the writer.
@@ -168,13 +182,9 @@ func (db *DB) Open() error {
 	if db.Lease <= 0 {
 		db.Lease = DefaultLease
 	}
-	// Events already in the outbox were committed by an earlier process.
-	if err := db.read.QueryRow("SELECT COALESCE(MAX(seq), 0) FROM outbox").Scan(&db.bootSeq); err != nil {
-		return fmt.Errorf("sqlstore: read the outbox: %w", err)
-	}
-	if db.lease {
-		if err := db.releaseClaims(context.Background()); err != nil {
-			return fmt.Errorf("sqlstore: release this node's old outbox claims: %w", err)
+	for _, fn := range db.opening {
+		if err := fn(context.Background()); err != nil {
+			return err
 		}
 	}
 	if db.Blobs == nil {
@@ -479,7 +489,10 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 		return finish(fmt.Errorf("begin: %w", err))
 	}
 	tx := &Tx{tx: sqlTx, db: db, shared: len(batch) > 1}
-	deleted, err := db.deleteCompleted(ctx, tx)
+	var deleted func()
+	if db.cleanup != nil {
+		deleted, err = db.cleanup(ctx, tx)
+	}
 	if err != nil {
 		db.Log.Error("outbox cleanup failed", "error", err)
 		sqlTx.Rollback()
@@ -512,10 +525,7 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 	if ok == 0 && deleted == nil || len(batch) == 1 && batch[0].err != nil {
 		sqlTx.Rollback()
 		if deleted != nil {
-			select {
-			case db.wake <- struct{}{}:
-			default:
-			}
+			db.wakeWriter()
 		}
 		return finish(nil)
 	}

@@ -206,10 +206,19 @@ func (rowWriter) BackfillFields(ctx context.Context, tx *Tx, b kumo.BucketRef, o
 	return nil
 }
 
-// OutboxLeaser is implemented by a Dialect whose database several nodes
-// share (PostgreSQL): the outbox is then claimed with leases held in the
-// database (claimLeased) instead of a cursor that only one process can
-// keep.
+// OutboxLeaser is implemented by a Dialect whose database the nodes of a
+// cluster share (PostgreSQL): the store's outbox is then a LeaseOutbox,
+// which claims events with leases held in the database, in the dialect's
+// SQL.
 type OutboxLeaser interface {
-	LeasesOutbox() bool
+	// ClaimEventsSQL returns the UPDATE that claims events for a node: it
+	// sets claimed_by and claimed_until to its first and second parameters
+	// on up to its fourth parameter events whose claimed_until is below its
+	// third, oldest first, skipping the events other nodes are claiming at
+	// the same moment.
+	ClaimEventsSQL() string
+	// DeleteEventsSQL returns the DELETE of the events whose seqs are in
+	// its first parameter (an []int64) and that the node of its second
+	// parameter claims.
+	DeleteEventsSQL() string
 }

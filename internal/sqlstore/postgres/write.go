@@ -9,17 +9,33 @@ import (
 	"github.com/kumo-iot/kumo/internal/sqlstore"
 )
 
-// The behaviour PostgreSQL's dialect supplies to sqlstore's writes: row
-// locks (its concurrent transactions run under READ COMMITTED, and several
-// nodes may share the database), writes of many rows in one statement from
-// arrays (unnest), and fresh planner statistics after a bulk write.
+// The behaviour PostgreSQL's dialect supplies to sqlstore: row locks (its
+// concurrent transactions run under READ COMMITTED, and several nodes may
+// share the database), writes of many rows in one statement from arrays
+// (unnest), fresh planner statistics after a bulk write, and the SQL of
+// the lease outbox.
 
 var (
 	_ sqlstore.RowLocker           = Dialect{}
 	_ sqlstore.ObjectWriter        = Dialect{}
 	_ sqlstore.StatisticsRefresher = Dialect{}
 	_ sqlstore.BlobSweeper         = Dialect{}
+	_ sqlstore.OutboxLeaser        = Dialect{}
 )
+
+// ClaimEventsSQL implements sqlstore.OutboxLeaser (several nodes may share
+// a PostgreSQL database, so the store's outbox is a sqlstore.LeaseOutbox):
+// the rows are locked FOR UPDATE SKIP LOCKED, so that nodes claiming at
+// once get different events.
+func (Dialect) ClaimEventsSQL() string {
+	return `UPDATE outbox SET claimed_by = ?, claimed_until = ?
+		WHERE seq IN (SELECT seq FROM outbox WHERE claimed_until < ? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED)`
+}
+
+// DeleteEventsSQL implements sqlstore.OutboxLeaser: the seqs as an array.
+func (Dialect) DeleteEventsSQL() string {
+	return "DELETE FROM outbox WHERE seq = ANY(?) AND claimed_by = ?"
+}
 
 // LockShared implements sqlstore.RowLocker.
 func (Dialect) LockShared(query string) string { return query + " FOR SHARE" }
