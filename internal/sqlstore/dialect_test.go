@@ -47,7 +47,7 @@ var (
 
 // TestNoDialectSQLInSharedCode: the shared store (this package), kumo
 // copy and the query compiler hold no SQL that only PostgreSQL or only
-// SQLite understands, and the PostgreSQL package none of SQLite's. What
+// SQLite understands, and each dialect's package none of the other's. What
 // differs is the dialects' behaviour (dialect.go). Only the string
 // literals of non-test files are read: comments may name such SQL.
 func TestNoDialectSQLInSharedCode(t *testing.T) {
@@ -60,6 +60,7 @@ func TestNoDialectSQLInSharedCode(t *testing.T) {
 		{"../storecopy", both},
 		{"../kql", both},
 		{"postgres", sqliteOnlySQL},
+		{"sqlite", postgresOnlySQL},
 	} {
 		files, err := filepath.Glob(filepath.Join(c.dir, "*.go"))
 		if err != nil || len(files) == 0 {
