@@ -570,7 +570,7 @@ func subjectExists(ctx context.Context, tx *Tx, appID string, s kumo.Subject) er
 	}
 	// Share-locked, as userExists and groupExists: on PostgreSQL a
 	// concurrent delete waits for the grant, or the grant sees it gone.
-	ok, err := rowExists(ctx, tx, "SELECT 1 FROM "+table+" WHERE app_id = ? AND id = ?"+tx.db.shareLock, appID, s.ID)
+	ok, err := rowExists(ctx, tx, tx.db.locks.LockShared("SELECT 1 FROM "+table+" WHERE app_id = ? AND id = ?"), appID, s.ID)
 	if err != nil {
 		return err
 	}

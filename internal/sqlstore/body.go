@@ -95,7 +95,7 @@ func objectExists(ctx context.Context, q func(context.Context, string, ...any) *
 // lock.
 func lockObject(ctx context.Context, tx *Tx, ref kumo.BodyRef) error {
 	b := ref.Bucket
-	ok, err := rowExists(ctx, tx, "SELECT 1 FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?"+tx.db.rowLock,
+	ok, err := rowExists(ctx, tx, tx.db.locks.LockUpdate("SELECT 1 FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?"),
 		b.AppID, b.Scope.Key(), b.Name, ref.ObjectID)
 	if err == nil && !ok {
 		err = kumo.ObjectNotFound(b, ref.ObjectID)
@@ -269,15 +269,13 @@ func (db *DB) emptyTrash(ctx context.Context, log *slog.Logger) {
 // sweepBlobs deletes, at start, the blobs that no row names: those of a
 // write that crashed between writing its blob and committing its row,
 // and those trashed but not yet deleted. Only blobs older than the start
-// (SQLite: one process) or than an hour before it (a shared database,
-// where other nodes may be between the two steps) are considered.
+// (SQLite: one process) or than the dialect's OrphanAge before it (a
+// shared database, where other nodes may be between the two steps) are
+// considered.
 func (db *DB) sweepBlobs(ctx context.Context, log *slog.Logger, started time.Time) {
 	db.trashPending.Store(true)
 	db.emptyTrash(ctx, log)
-	before := started
-	if db.lease {
-		before = started.Add(-time.Hour)
-	}
+	before := started.Add(-db.orphanAge())
 	if c, ok := db.Blobs.(interface{ CleanTemp(time.Time) error }); ok {
 		if err := c.CleanTemp(before); err != nil {
 			log.Warn("remove the temporary files of unfinished blobs", "error", err)

@@ -39,7 +39,7 @@ const maxCachedBuckets = 100_000
 
 // SubscriberTopics implements push.Outbox. It asks the database for the
 // subscriptions counter once, and for each bucket not cached.
-func (o *Outbox) SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (map[kumo.BucketRef][]string, error) {
+func (o *Recipients) SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (map[kumo.BucketRef][]string, error) {
 	v, err := o.db.counter(ctx, counterSubscriptions)
 	if err != nil {
 		return nil, err
@@ -105,7 +105,7 @@ const manyMisses = 16
 
 // appSubscriberTopics returns the MQTT topics of the subscribers of every
 // bucket of an app.
-func (o *Outbox) appSubscriberTopics(ctx context.Context, appID string) (map[kumo.BucketRef][]string, error) {
+func (o *Recipients) appSubscriberTopics(ctx context.Context, appID string) (map[kumo.BucketRef][]string, error) {
 	rows, err := o.db.query(ctx, `SELECT s.scope, s.bucket, i.mqtt_topic FROM bucket_subscriptions s
 		JOIN installations i ON i.app_id = s.app_id AND i.owner_kind = s.subscriber_kind AND i.owner_id = s.subscriber_id
 		WHERE s.app_id = ? AND i.device_type = 'MQTT'`, appID)
@@ -125,7 +125,7 @@ func (o *Outbox) appSubscriberTopics(ctx context.Context, appID string) (map[kum
 	return out, rows.Err()
 }
 
-func (o *Outbox) subscriberTopics(ctx context.Context, b kumo.BucketRef) ([]string, error) {
+func (o *Recipients) subscriberTopics(ctx context.Context, b kumo.BucketRef) ([]string, error) {
 	rows, err := o.db.query(ctx, `SELECT i.mqtt_topic FROM bucket_subscriptions s
 		JOIN installations i ON i.app_id = s.app_id AND i.owner_kind = s.subscriber_kind AND i.owner_id = s.subscriber_id
 		WHERE s.app_id = ? AND s.scope = ? AND s.bucket = ? AND i.device_type = 'MQTT'`, b.AppID, b.Scope.Key(), b.Name)

@@ -22,71 +22,7 @@ import (
 	"time"
 
 	"github.com/kumo-iot/kumo"
-	"github.com/kumo-iot/kumo/internal/kql"
 )
-
-// Dialect is what differs between databases.
-type Dialect interface {
-	// Rebind rewrites the "?" placeholders of query for the database.
-	Rebind(query string) string
-	// IsUniqueViolation reports whether err is a unique-constraint failure.
-	IsUniqueViolation(err error) bool
-	// The SQL of queries (kql.Dialect).
-	kql.Dialect
-}
-
-// IgnoreInserter is implemented by a Dialect that has INSERT OR IGNORE
-// (SQLite): a multi-row INSERT that can fail on no row then needs no
-// statement journal (a copy of every page it changes, kept to undo it
-// alone).
-type IgnoreInserter interface {
-	InsertOrIgnore() string
-}
-
-// insertOrIgnore is "INSERT OR IGNORE" where the dialect has it, else
-// "INSERT": for the writes that cannot conflict with anything and whose
-// values are never NULL (ledger records), to spare SQLite a statement
-// journal.
-func (db *DB) insertOrIgnore() string {
-	if d, ok := db.dialect.(IgnoreInserter); ok {
-		return d.InsertOrIgnore()
-	}
-	return "INSERT"
-}
-
-// StatementCacher is implemented by a Dialect whose driver prepares and
-// caches the statements it runs, per connection (pgx does). The writer
-// then runs its statements as they are instead of preparing them once per
-// transaction, which on a network database costs a round trip to prepare
-// and another to deallocate, per statement and transaction.
-type StatementCacher interface {
-	CachesStatements() bool
-}
-
-// CTEWriter is implemented by a Dialect whose database runs INSERTs inside
-// WITH clauses (PostgreSQL): writes of several rows then take one
-// statement, one round trip.
-type CTEWriter interface {
-	WritesInCTEs() bool
-}
-
-// ShareLocker is implemented by a Dialect whose concurrent transactions
-// must lock a row they read to see another's change to it (PostgreSQL,
-// under READ COMMITTED): ShareLock and UpdateLock return the clauses to
-// append to such a SELECT (a row read to be changed takes UpdateLock).
-// SQLite's single writer needs none.
-type ShareLocker interface {
-	ShareLock() string
-	UpdateLock() string
-}
-
-// OutboxLeaser is implemented by a Dialect whose database several nodes
-// share (PostgreSQL): the outbox is then claimed with leases held in the
-// database (claimLeased) instead of a cursor that only one process can
-// keep.
-type OutboxLeaser interface {
-	LeasesOutbox() bool
-}
 
 // DB is Kumo's store. It implements the kumo service interfaces.
 type DB struct {
@@ -125,14 +61,10 @@ type DB struct {
 	// (kumo.DefaultQueueMax when 0): beyond it the oldest pushes go.
 	QueueMax int
 
-	dialect   Dialect
-	cached    bool   // the driver caches prepared statements (StatementCacher)
-	lease     bool   // the outbox is claimed with leases (OutboxLeaser)
-	cteWrites bool   // several rows are written in one statement (CTEWriter)
-	shareLock string // appended to a SELECT that must lock its row (ShareLocker)
-	rowLock   string // appended to a SELECT of a row to change (ShareLocker)
-
-	skipLocked string // appended to a SELECT … LIMIT whose rows other nodes must skip (FOR UPDATE SKIP LOCKED)
+	dialect Dialect
+	cached  bool         // the driver caches prepared statements (StatementCacher)
+	locks   RowLocker    // the dialect's, or noLocks
+	objects ObjectWriter // the dialect's, or rowWriter
 
 	deliveryCounts deliveryCounts // ledger records written, by state (metrics)
 	topicInstalls  topicInstalls  // MQTT installations by topic, for the ledger
@@ -186,16 +118,11 @@ type DB struct {
 	// so an entry stays true; a miss always asks the database.
 	apps sync.Map
 
-	completeMu    sync.Mutex    // guards completed and completedSeqs
-	completed     int64         // cursor mode: highest outbox seq completed by the dispatcher
-	completedSeqs []int64       // lease mode: completed seqs not yet deleted, in completion order
-	deleted       int64         // highest outbox seq deleted; writer goroutine only
-	wake          chan struct{} // wakes an idle writer to delete completed events
-
-	claimMu   sync.Mutex // guards cursor
-	cursor    int64      // highest outbox seq handed to the dispatcher
-	bootSeq   int64      // highest outbox seq when the store was opened
-	lastClaim int64      // the end of this node's last lease; guarded by claimMu
+	// The outbox's hooks (see onOpen and beforeWrites): the DB runs them
+	// without knowing which outbox registered them.
+	opening []func(ctx context.Context) error
+	cleanup func(ctx context.Context, tx *Tx) (committed func(), err error)
+	wake    chan struct{} // wakes an idle writer to run cleanup (wakeWriter)
 }
 
 // newDB returns the shared part of a store over read and write connection
@@ -205,17 +132,37 @@ func newDB(read, write *sql.DB, d Dialect) *DB {
 	if c, ok := d.(StatementCacher); ok {
 		db.cached = c.CachesStatements()
 	}
-	if w, ok := d.(CTEWriter); ok {
-		db.cteWrites = w.WritesInCTEs()
+	db.locks, db.objects = RowLocker(noLocks{}), ObjectWriter(rowWriter{})
+	if l, ok := d.(RowLocker); ok {
+		db.locks = l
 	}
-	if l, ok := d.(OutboxLeaser); ok {
-		db.lease = l.LeasesOutbox()
-	}
-	if l, ok := d.(ShareLocker); ok {
-		db.shareLock, db.rowLock = l.ShareLock(), l.UpdateLock()
-		db.skipLocked = l.UpdateLock() + " SKIP LOCKED"
+	if w, ok := d.(ObjectWriter); ok {
+		db.objects = w
 	}
 	return db
+}
+
+// onOpen registers fn, which Open runs before it starts the writer (the
+// outbox reads where it stands).
+func (db *DB) onOpen(fn func(ctx context.Context) error) { db.opening = append(db.opening, fn) }
+
+// beforeWrites registers fn, which the writer runs at the start of each of
+// its transactions, within it, and alone after wakeWriter when no write
+// comes along: the outbox deletes there the events the dispatcher has
+// completed. fn returns what to run once the transaction has committed,
+// or nil when it did nothing; when it fails, its work is rolled back and
+// the transaction's writes run without it.
+func (db *DB) beforeWrites(fn func(ctx context.Context, tx *Tx) (committed func(), err error)) {
+	db.cleanup = fn
+}
+
+// wakeWriter has an idle writer run its cleanup (beforeWrites) soon,
+// alone if no write comes along.
+func (db *DB) wakeWriter() {
+	select {
+	case db.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Open starts the writer.
@@ -235,13 +182,9 @@ func (db *DB) Open() error {
 	if db.Lease <= 0 {
 		db.Lease = DefaultLease
 	}
-	// Events already in the outbox were committed by an earlier process.
-	if err := db.read.QueryRow("SELECT COALESCE(MAX(seq), 0) FROM outbox").Scan(&db.bootSeq); err != nil {
-		return fmt.Errorf("sqlstore: read the outbox: %w", err)
-	}
-	if db.lease {
-		if err := db.releaseClaims(context.Background()); err != nil {
-			return fmt.Errorf("sqlstore: release this node's old outbox claims: %w", err)
+	for _, fn := range db.opening {
+		if err := fn(context.Background()); err != nil {
+			return err
 		}
 	}
 	if db.Blobs == nil {
@@ -546,7 +489,10 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 		return finish(fmt.Errorf("begin: %w", err))
 	}
 	tx := &Tx{tx: sqlTx, db: db, shared: len(batch) > 1}
-	deleted, err := db.deleteCompleted(ctx, tx)
+	var deleted func()
+	if db.cleanup != nil {
+		deleted, err = db.cleanup(ctx, tx)
+	}
 	if err != nil {
 		db.Log.Error("outbox cleanup failed", "error", err)
 		sqlTx.Rollback()
@@ -579,10 +525,7 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 	if ok == 0 && deleted == nil || len(batch) == 1 && batch[0].err != nil {
 		sqlTx.Rollback()
 		if deleted != nil {
-			select {
-			case db.wake <- struct{}{}:
-			default:
-			}
+			db.wakeWriter()
 		}
 		return finish(nil)
 	}

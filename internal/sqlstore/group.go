@@ -94,12 +94,12 @@ func (s *GroupService) CreateGroup(ctx context.Context, c kumo.Caller, r kumo.Gr
 // write; on PostgreSQL the user's row stays locked (shared) until the
 // write ends, so that a deletion by another node cannot slip in between.
 func userExists(ctx context.Context, tx *Tx, appID, id string) (bool, error) {
-	return rowExists(ctx, tx, "SELECT 1 FROM users WHERE app_id = ? AND id = ?"+tx.db.shareLock, appID, id)
+	return rowExists(ctx, tx, tx.db.locks.LockShared("SELECT 1 FROM users WHERE app_id = ? AND id = ?"), appID, id)
 }
 
 // groupExists is userExists for a group.
 func groupExists(ctx context.Context, tx *Tx, appID, id string) (bool, error) {
-	return rowExists(ctx, tx, "SELECT 1 FROM groups WHERE app_id = ? AND id = ?"+tx.db.shareLock, appID, id)
+	return rowExists(ctx, tx, tx.db.locks.LockShared("SELECT 1 FROM groups WHERE app_id = ? AND id = ?"), appID, id)
 }
 
 // rowExists reports whether query (a SELECT 1 … of one row) finds it.

@@ -83,7 +83,7 @@ func principalScope(p kumo.Principal) kumo.Scope {
 }
 
 // MessageRecipients implements push.Outbox.
-func (o *Outbox) MessageRecipients(ctx context.Context, e kumo.Event) ([]kumo.Recipient, error) {
+func (o *Recipients) MessageRecipients(ctx context.Context, e kumo.Event) ([]kumo.Recipient, error) {
 	s := e.Bucket.Scope
 	if e.Bucket.Name != "" {
 		return o.topicRecipients(ctx, kumo.TopicRef{AppID: e.Bucket.AppID, Scope: s, Name: e.Bucket.Name})
@@ -97,7 +97,7 @@ func (o *Outbox) MessageRecipients(ctx context.Context, e kumo.Event) ([]kumo.Re
 
 // topicRecipients returns the MQTT installations of the subscribers of
 // topic t, in one query: a topic may have thousands of subscribers.
-func (o *Outbox) topicRecipients(ctx context.Context, t kumo.TopicRef) ([]kumo.Recipient, error) {
+func (o *Recipients) topicRecipients(ctx context.Context, t kumo.TopicRef) ([]kumo.Recipient, error) {
 	rows, err := o.db.query(ctx, `SELECT i.mqtt_topic, i.development FROM topic_subscriptions s
 		JOIN installations i ON i.app_id = s.app_id AND i.owner_kind = s.subscriber_kind AND i.owner_id = s.subscriber_id
 		WHERE s.app_id = ? AND s.scope = ? AND s.topic = ? AND i.device_type = 'MQTT'
@@ -118,7 +118,7 @@ func (o *Outbox) topicRecipients(ctx context.Context, t kumo.TopicRef) ([]kumo.R
 }
 
 // installationRecipients returns the MQTT installations of principals.
-func (o *Outbox) installationRecipients(ctx context.Context, appID string, ps []kumo.Principal) ([]kumo.Recipient, error) {
+func (o *Recipients) installationRecipients(ctx context.Context, appID string, ps []kumo.Principal) ([]kumo.Recipient, error) {
 	var out []kumo.Recipient
 	for _, p := range ps {
 		rows, err := o.db.query(ctx, `SELECT mqtt_topic, development FROM installations

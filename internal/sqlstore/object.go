@@ -40,46 +40,14 @@ func (s *ObjectService) CreateObject(ctx context.Context, c kumo.Caller, o kumo.
 	obj := kumo.Object{ID: kumo.NewObjectID(), Bucket: b, Data: o.Data, DataType: o.DataType,
 		Owner: owner(c), Version: 1, Created: now, Modified: now}
 	e := kumo.Event{Type: kumo.DataObjectCreated, Bucket: b, ObjectID: obj.ID, Sender: c.Principal(), When: now, ModifiedAt: now}
+	// The dialect's ObjectWriter: on PostgreSQL one statement, one round
+	// trip, for the object, its bucket, its index rows and its event.
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
-		if s.db.cteWrites {
-			// One statement, one round trip, for the object, its bucket,
-			// its index rows and its event.
-			f := fieldArrays(objectEntries(o.Data, now, now))
-			// bk locks the bucket's row (waiting for a bucket that is
-			// being switched to indexing) and reads its latest state.
-			_, err := tx.Exec(ctx, `WITH b AS (INSERT INTO buckets (app_id, scope, name, created, creator) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING),
-				bk AS (SELECT indexed FROM buckets WHERE app_id = ? AND scope = ? AND name = ? FOR SHARE),
-				o AS (INSERT INTO objects (app_id, scope, bucket, id, data, data_type, owner, version, created, modified)
-					VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)),
-				f AS (INSERT INTO object_fields (app_id, scope, bucket, object_id, field, kind, num, str, lon)
-					SELECT ?, ?, ?, ?, u.* FROM unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::float8[]) AS u
-					WHERE (SELECT indexed FROM bk) <> 0
-					ON CONFLICT (app_id, scope, bucket, object_id, field) DO UPDATE
-					SET kind = excluded.kind, num = excluded.num, str = excluded.str, lon = excluded.lon)
-				INSERT INTO outbox (app_id, type, scope, bucket, object_id, sender_kind, sender_id, at, modified_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				b.AppID, b.Scope.Key(), b.Name, now, obj.Owner,
-				b.AppID, b.Scope.Key(), b.Name,
-				b.AppID, b.Scope.Key(), b.Name, obj.ID, string(data), obj.DataType, obj.Owner, now, now,
-				b.AppID, b.Scope.Key(), b.Name, obj.ID, f.fields, f.kinds, f.nums, f.strs, f.lons,
-				b.AppID, string(e.Type), b.Scope.Key(), b.Name, e.ObjectID, int(e.Sender.Kind), e.Sender.ID, e.When, e.ModifiedAt)
-			if err == nil {
-				tx.events++
-			}
+		if err := tx.db.objects.InsertObject(ctx, tx, NewObject{Object: obj, JSON: string(data), Event: e}); err != nil {
 			return err
 		}
-		if err := ensureBucket(ctx, tx, b, c, now); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO objects (app_id, scope, bucket, id, data, data_type, owner, version, created, modified)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`, b.AppID, b.Scope.Key(), b.Name, obj.ID, string(data), obj.DataType, obj.Owner, now, now)
-		if err != nil {
-			return err
-		}
-		if err := writeFields(ctx, tx, obj, false); err != nil {
-			return err
-		}
-		return insertEvent(ctx, tx, e)
+		tx.events++
+		return nil
 	})
 	if err != nil {
 		return kumo.Object{}, err

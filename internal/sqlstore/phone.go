@@ -193,8 +193,8 @@ func (q *PhoneQueue) ClaimPhonePushes(ctx context.Context, node string, max int,
 	var out []kumo.PhonePush
 	err := q.db.writeTx(ctx, func(tx *Tx) error {
 		out = out[:0]
-		rows, err := tx.Query(ctx, `SELECT id, app_id, message_id, event_type, installation_id, device_type, registration_id,
-			development, payload, attempts FROM phone_pushes WHERE due <= ? AND claimed_until < ? ORDER BY id LIMIT ?`+tx.db.skipLocked,
+		rows, err := tx.Query(ctx, tx.db.locks.LockSkipLocked(`SELECT id, app_id, message_id, event_type, installation_id, device_type, registration_id,
+			development, payload, attempts FROM phone_pushes WHERE due <= ? AND claimed_until < ? ORDER BY id LIMIT ?`),
 			now, now, max)
 		if err != nil {
 			return err

@@ -32,33 +32,7 @@ func writeFields(ctx context.Context, tx *Tx, o kumo.Object, replace bool) error
 	if err != nil || !indexed {
 		return err
 	}
-	entries := objectEntries(o.Data, o.Created, o.Modified)
-	if tx.db.cteWrites {
-		// One statement whatever the number of fields: the rows come from
-		// arrays, and a replacement upserts them and deletes the others.
-		f := fieldArrays(entries)
-		if !replace {
-			_, err := tx.Exec(ctx, `INSERT INTO object_fields (app_id, scope, bucket, object_id, field, kind, num, str, lon)
-				SELECT ?, ?, ?, ?, * FROM unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::float8[])`+upsertFields,
-				b.AppID, b.Scope.Key(), b.Name, id, f.fields, f.kinds, f.nums, f.strs, f.lons)
-			return err
-		}
-		_, err := tx.Exec(ctx, `WITH d AS (DELETE FROM object_fields WHERE app_id = ? AND scope = ? AND bucket = ? AND object_id = ?
-				AND NOT (field = ANY (?::text[])))
-			INSERT INTO object_fields (app_id, scope, bucket, object_id, field, kind, num, str, lon)
-			SELECT ?, ?, ?, ?, * FROM unnest(?::text[], ?::text[], ?::float8[], ?::text[], ?::float8[])
-			ON CONFLICT (app_id, scope, bucket, object_id, field) DO UPDATE
-			SET kind = excluded.kind, num = excluded.num, str = excluded.str, lon = excluded.lon`,
-			b.AppID, b.Scope.Key(), b.Name, id, f.fields,
-			b.AppID, b.Scope.Key(), b.Name, id, f.fields, f.kinds, f.nums, f.strs, f.lons)
-		return err
-	}
-	if replace {
-		if err := deleteFields(ctx, tx, b, id); err != nil {
-			return err
-		}
-	}
-	return insertFields(ctx, tx, b, id, entries, upsertFields)
+	return tx.db.objects.WriteFields(ctx, tx, b, id, objectEntries(o.Data, o.Created, o.Modified), replace)
 }
 
 // objectEntries returns the index rows of an object: its fields
@@ -98,7 +72,7 @@ func insertFields(ctx context.Context, tx *Tx, b kumo.BucketRef, id string, entr
 // precedes it (and is indexed by it) or sees the bucket indexed.
 func bucketIndexed(ctx context.Context, tx *Tx, b kumo.BucketRef) (bool, error) {
 	var state int
-	err := tx.QueryRow(ctx, "SELECT indexed FROM buckets WHERE app_id = ? AND scope = ? AND name = ?"+tx.db.shareLock,
+	err := tx.QueryRow(ctx, tx.db.locks.LockShared("SELECT indexed FROM buckets WHERE app_id = ? AND scope = ? AND name = ?"),
 		b.AppID, b.Scope.Key(), b.Name).Scan(&state)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
@@ -127,21 +101,6 @@ func fieldArgs(b kumo.BucketRef, id string, entries []kumo.IndexEntry) []any {
 		args = append(args, b.AppID, scope, b.Name, id, e.Field, string(e.Kind), e.Num, e.Str, e.Lon)
 	}
 	return args
-}
-
-// fieldColumns are index rows as column arrays (PostgreSQL's unnest).
-type fieldColumns struct {
-	fields, kinds, strs []string
-	nums, lons          []float64
-}
-
-func fieldArrays(entries []kumo.IndexEntry) fieldColumns {
-	f := fieldColumns{fields: make([]string, len(entries)), kinds: make([]string, len(entries)),
-		strs: make([]string, len(entries)), nums: make([]float64, len(entries)), lons: make([]float64, len(entries))}
-	for i, e := range entries {
-		f.fields[i], f.kinds[i], f.nums[i], f.strs[i], f.lons[i] = e.Field, string(e.Kind), e.Num, e.Str, e.Lon
-	}
-	return f
 }
 
 // The states of a bucket's query index (buckets.indexed).
@@ -274,10 +233,10 @@ func (s *ObjectService) backfill(ctx context.Context, b kumo.BucketRef) error {
 	}
 	s.db.Log.Info("indexed a bucket for queries", "app", b.AppID, "scope", b.Scope.Key(), "bucket", b.Name,
 		"objects", objects, "took", time.Since(start).Round(time.Millisecond))
-	if s.db.shareLock != "" && objects > 0 {
-		// PostgreSQL plans the next queries from fresh statistics rather
-		// than from those of an emptier table (a bad plan can take minutes).
-		if _, err := s.db.read.ExecContext(ctx, "ANALYZE object_fields"); err != nil {
+	if objects > 0 {
+		// The next queries are planned from fresh statistics rather than
+		// from those of an emptier table.
+		if err := s.db.refreshStatistics(ctx, "object_fields"); err != nil {
 			s.db.Log.Warn("analyze after indexing a bucket failed", "error", err)
 		}
 	}
@@ -301,8 +260,8 @@ func deleteBucketFields(ctx context.Context, tx *Tx, b kumo.BucketRef) error {
 func backfillChunk(ctx context.Context, tx *Tx, b kumo.BucketRef, after string) (_ int, _ string, more bool, _ error) {
 	// Locked (PostgreSQL): a write to one of these objects waits, then
 	// indexes itself over what this chunk wrote.
-	rows, err := tx.Query(ctx, `SELECT id, data, created, modified FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id > ?
-		ORDER BY id LIMIT ?`+tx.db.shareLock, b.AppID, b.Scope.Key(), b.Name, after, backfillObjects)
+	rows, err := tx.Query(ctx, tx.db.locks.LockShared(`SELECT id, data, created, modified FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id > ?
+		ORDER BY id LIMIT ?`), b.AppID, b.Scope.Key(), b.Name, after, backfillObjects)
 	if err != nil {
 		return 0, "", false, err
 	}
@@ -334,28 +293,14 @@ func backfillChunk(ctx context.Context, tx *Tx, b kumo.BucketRef, after string) 
 	}
 	more = more || len(objs) == backfillObjects
 	last := objs[len(objs)-1].id
-	if !tx.db.cteWrites {
-		for _, o := range objs {
-			if err := insertFields(ctx, tx, b, o.id, objectEntries(o.data, o.created, o.modified), " ON CONFLICT DO NOTHING"); err != nil {
-				return 0, "", false, err
-			}
-		}
-		return len(objs), last, more, nil
+	fields := make([]ObjectFields, len(objs))
+	for i, o := range objs {
+		fields[i] = ObjectFields{ID: o.id, Fields: objectEntries(o.data, o.created, o.modified)}
 	}
-	// PostgreSQL: the rows of the whole chunk in one statement, from arrays.
-	var ids []string
-	var f fieldColumns
-	for _, o := range objs {
-		for _, e := range objectEntries(o.data, o.created, o.modified) {
-			ids = append(ids, o.id)
-			f.fields, f.kinds, f.nums = append(f.fields, e.Field), append(f.kinds, string(e.Kind)), append(f.nums, e.Num)
-			f.strs, f.lons = append(f.strs, e.Str), append(f.lons, e.Lon)
-		}
+	if err := tx.db.objects.BackfillFields(ctx, tx, b, fields); err != nil {
+		return 0, "", false, err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO object_fields (app_id, scope, bucket, object_id, field, kind, num, str, lon)
-		SELECT ?, ?, ?, * FROM unnest(?::text[], ?::text[], ?::text[], ?::float8[], ?::text[], ?::float8[])
-		ON CONFLICT DO NOTHING`, b.AppID, b.Scope.Key(), b.Name, ids, f.fields, f.kinds, f.nums, f.strs, f.lons)
-	return len(objs), last, more, err
+	return len(objs), last, more, nil
 }
 
 func decodeData(s string) (map[string]any, error) {

@@ -24,7 +24,7 @@ type Store struct {
 	Topics        *TopicService
 	Messages      *MessageService
 	PushConfigs   *PushConfigService
-	Outbox        *Outbox
+	Outbox        Outbox // a CursorOutbox or a LeaseOutbox (event.go)
 	Queue         *PushQueue
 	Phones        *PhoneQueue
 	Ledger        *DeliveryLedger
@@ -50,7 +50,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		Topics:        &TopicService{db: db},
 		Messages:      &MessageService{db: db},
 		PushConfigs:   &PushConfigService{db: db},
-		Outbox:        &Outbox{db: db},
+		Outbox:        newOutbox(db, d),
 		Queue:         &PushQueue{db: db},
 		Phones:        &PhoneQueue{db: db},
 		Ledger:        &DeliveryLedger{db: db},

@@ -264,7 +264,7 @@ func (s *TokenService) reserveAttempt(ctx context.Context, c kumo.Caller, p kumo
 	return s.db.writeTx(ctx, func(tx *Tx) error {
 		now := s.db.now()
 		var failures, since, lockedUntil int64
-		err := tx.QueryRow(ctx, "SELECT failures, since, locked_until FROM login_failures WHERE app_id = ? AND principal_id = ?"+tx.db.rowLock,
+		err := tx.QueryRow(ctx, tx.db.locks.LockUpdate("SELECT failures, since, locked_until FROM login_failures WHERE app_id = ? AND principal_id = ?"),
 			c.AppID, c.ID).Scan(&failures, &since, &lockedUntil)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -293,7 +293,7 @@ func (s *TokenService) reserveAttempt(ctx context.Context, c kumo.Caller, p kumo
 // maximum, failures that ran concurrently locked c: the login is refused.
 func loginSucceeded(ctx context.Context, tx *Tx, c kumo.Caller, p kumo.AppParams, now int64) error {
 	var failures, lockedUntil int64
-	err := tx.QueryRow(ctx, "SELECT failures, locked_until FROM login_failures WHERE app_id = ? AND principal_id = ?"+tx.db.rowLock,
+	err := tx.QueryRow(ctx, tx.db.locks.LockUpdate("SELECT failures, locked_until FROM login_failures WHERE app_id = ? AND principal_id = ?"),
 		c.AppID, c.ID).Scan(&failures, &lockedUntil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil

@@ -81,3 +81,13 @@ func TestLeaseTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLeaseOutbox: a PostgreSQL store, which the nodes of a cluster may
+// share, has the lease outbox, not the cursor outbox of one node.
+func TestLeaseOutbox(t *testing.T) {
+	clock := time.UnixMilli(1_800_000_000_000)
+	db := openNode(t, pgtest.NewDatabase(t), "node-a", &clock)
+	if _, ok := db.Outbox.(*sqlstore.LeaseOutbox); !ok {
+		t.Fatalf("a PostgreSQL store's outbox is a %T, want a *sqlstore.LeaseOutbox", db.Outbox)
+	}
+}

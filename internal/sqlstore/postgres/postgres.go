@@ -225,19 +225,6 @@ func (Dialect) OrderedJoin() string { return "JOIN" }
 // statement once per connection and keeps it (its statement cache).
 func (Dialect) CachesStatements() bool { return true }
 
-// WritesInCTEs implements sqlstore.CTEWriter.
-func (Dialect) WritesInCTEs() bool { return true }
-
-// LeasesOutbox implements sqlstore.OutboxLeaser: several nodes may share a
-// PostgreSQL database, so outbox events are claimed with leases.
-func (Dialect) LeasesOutbox() bool { return true }
-
-// ShareLock implements sqlstore.ShareLocker.
-func (Dialect) ShareLock() string { return " FOR SHARE" }
-
-// UpdateLock implements sqlstore.ShareLocker.
-func (Dialect) UpdateLock() string { return " FOR UPDATE" }
-
 // IsUniqueViolation implements sqlstore.Dialect: SQLSTATE 23505.
 func (Dialect) IsUniqueViolation(err error) bool {
 	var e *pgconn.PgError

@@ -261,3 +261,12 @@ func TestRebind(t *testing.T) {
 		t.Errorf("Rebind(%q) = %q, want it unchanged", q, got)
 	}
 }
+
+// TestCursorOutbox: a SQLite store, which one process uses, has the
+// cursor outbox (one node), not the lease outbox of a cluster.
+func TestCursorOutbox(t *testing.T) {
+	db := MustOpen(t, filepath.Join(t.TempDir(), "kumo.db"))
+	if _, ok := db.Outbox.(*sqlstore.CursorOutbox); !ok {
+		t.Fatalf("a SQLite store's outbox is a %T, want a *sqlstore.CursorOutbox", db.Outbox)
+	}
+}
