@@ -12,7 +12,8 @@ import (
 // Outbox is what the push dispatcher reads: the events committed with the
 // writes that caused them, and their recipients.
 type Outbox struct {
-	db *DB
+	db     *DB
+	topics *versioned[kumo.BucketRef, []string] // the MQTT topics of each bucket's subscribers
 }
 
 // insertEvent adds an event to the outbox inside the write's transaction.

@@ -15,6 +15,9 @@ import (
 // to an installation.
 type DeliveryLedger struct {
 	db *DB
+
+	counts   deliveryCounts // ledger records written, by state (metrics)
+	installs topicInstalls  // MQTT installations by topic
 }
 
 var _ kumo.DeliveryLedger = (*DeliveryLedger)(nil)
@@ -144,14 +147,14 @@ func (l *DeliveryLedger) RecordDeliveries(ctx context.Context, rs []kumo.Deliver
 		return nil
 	})
 	if err == nil {
-		l.db.deliveryCounts.mu.Lock()
-		if l.db.deliveryCounts.n == nil {
-			l.db.deliveryCounts.n = map[kumo.DeliveryState]int64{}
+		l.counts.mu.Lock()
+		if l.counts.n == nil {
+			l.counts.n = map[kumo.DeliveryState]int64{}
 		}
 		for _, r := range rs {
-			l.db.deliveryCounts.n[r.State]++
+			l.counts.n[r.State]++
 		}
-		l.db.deliveryCounts.mu.Unlock()
+		l.counts.mu.Unlock()
 	}
 	return err
 }
@@ -171,10 +174,10 @@ type deliveryCounts struct {
 // DeliveryCounts returns how many deliveries this node recorded in the
 // ledger since it started, by state (for metrics).
 func (l *DeliveryLedger) DeliveryCounts() map[kumo.DeliveryState]int64 {
-	l.db.deliveryCounts.mu.Lock()
-	defer l.db.deliveryCounts.mu.Unlock()
-	out := make(map[kumo.DeliveryState]int64, len(l.db.deliveryCounts.n))
-	for k, v := range l.db.deliveryCounts.n {
+	l.counts.mu.Lock()
+	defer l.counts.mu.Unlock()
+	out := make(map[kumo.DeliveryState]int64, len(l.counts.n))
+	for k, v := range l.counts.n {
 		out[k] = v
 	}
 	return out
@@ -187,28 +190,28 @@ func (l *DeliveryLedger) DeliveryCounts() map[kumo.DeliveryState]int64 {
 func (l *DeliveryLedger) installationsByTopic(ctx context.Context, topics []string) (map[string]kumo.Installation, error) {
 	out := map[string]kumo.Installation{}
 	var missing []string
-	l.db.topicInstalls.mu.Lock()
+	l.installs.mu.Lock()
 	for _, t := range topics {
-		if in, ok := l.db.topicInstalls.m[t]; ok {
+		if in, ok := l.installs.m[t]; ok {
 			out[t] = in
 		} else {
 			missing = append(missing, t)
 		}
 	}
-	l.db.topicInstalls.mu.Unlock()
+	l.installs.mu.Unlock()
 	if len(missing) == 0 {
 		return out, nil
 	}
 	found := map[string]kumo.Installation{}
 	defer func() {
-		l.db.topicInstalls.mu.Lock()
-		if l.db.topicInstalls.m == nil || len(l.db.topicInstalls.m) > 200_000 {
-			l.db.topicInstalls.m = map[string]kumo.Installation{}
+		l.installs.mu.Lock()
+		if l.installs.m == nil || len(l.installs.m) > 200_000 {
+			l.installs.m = map[string]kumo.Installation{}
 		}
 		for t, in := range found {
-			l.db.topicInstalls.m[t] = in
+			l.installs.m[t] = in
 		}
-		l.db.topicInstalls.mu.Unlock()
+		l.installs.mu.Unlock()
 	}()
 	topics = slices.Compact(slices.Sorted(slices.Values(missing)))
 	for start := 0; start < len(topics); start += 500 {
