@@ -134,13 +134,6 @@ type DB struct {
 
 	skipLocked string // appended to a SELECT … LIMIT whose rows other nodes must skip (FOR UPDATE SKIP LOCKED)
 
-	// LedgerStore, when set, keeps the delivery ledger's rows (see
-	// ledger.go); the caller opens and closes it.
-	LedgerStore *DB
-	// LedgerOn makes the store record the pushes it queues (offline and
-	// phone queues) in the ledger.
-	LedgerOn bool
-
 	rebound sync.Map // query -> the query rebound, when cached
 	read    *sql.DB
 	write   *sql.DB

@@ -90,3 +90,12 @@ func BumpCounter(db *DB, name string) error {
 		return bumpCounter(ctx, tx, name)
 	})
 }
+
+// LedgerExec runs query in a write of the ledger l.
+func LedgerExec(l *LedgerStore, query string, args ...any) error {
+	ctx := context.Background()
+	return l.writeLedger(ctx, func(tx ledgerTx) error {
+		_, err := tx.Exec(ctx, query, args...)
+		return err
+	})
+}

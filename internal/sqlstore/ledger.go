@@ -16,19 +16,26 @@ import (
 type DeliveryLedger struct {
 	db *DB
 
+	// Store, when set, keeps the ledger's rows (the embedded mode keeps
+	// them in a database of their own, so that recording pushes never
+	// slows the writes that cause them); else the store itself does. The
+	// caller opens and closes it.
+	Store *LedgerStore
+	// On makes the store record the pushes it queues (offline and phone
+	// queues) in the ledger.
+	On bool
+
 	counts   deliveryCounts // ledger records written, by state (metrics)
 	installs topicInstalls  // MQTT installations by topic
 }
 
 var _ kumo.DeliveryLedger = (*DeliveryLedger)(nil)
 
-// ledger returns the store that keeps the ledger's rows: LedgerStore
-// when set (the embedded mode keeps them in a database file of their own,
-// so that recording pushes never slows the writes that cause them), else
-// this one.
-func (l *DeliveryLedger) ledger() *DB {
-	if l.db.LedgerStore != nil {
-		return l.db.LedgerStore
+// ledger returns the database that keeps the ledger's rows: Store when
+// set, else the store itself.
+func (l *DeliveryLedger) ledger() ledgerDB {
+	if l.Store != nil {
+		return l.Store
 	}
 	return l.db
 }
@@ -36,7 +43,7 @@ func (l *DeliveryLedger) ledger() *DB {
 // record writes ledger records of the store's own (pushes queued), when
 // the ledger is on; a failure is logged, never the write's.
 func (l *DeliveryLedger) record(ctx context.Context, rs []kumo.DeliveryRecord) {
-	if !l.db.LedgerOn || len(rs) == 0 {
+	if !l.On || len(rs) == 0 {
 		return
 	}
 	if err := l.RecordDeliveries(ctx, rs); err != nil {
@@ -76,7 +83,7 @@ var ledgerPauses atomic.Int64
 // ledgerPacing is how many records each INSERT of a write of n records
 // with ctx takes, and whether the write pauses between them.
 func (l *DeliveryLedger) ledgerPacing(ctx context.Context, n int) (chunk int, paced bool) {
-	if kumo.IsUnhurried(ctx) && l.ledger() != l.db && n <= ledgerCalm {
+	if kumo.IsUnhurried(ctx) && l.Store != nil && n <= ledgerCalm {
 		return ledgerSlice, true
 	}
 	return ledgerChunk, false
@@ -117,9 +124,9 @@ func (l *DeliveryLedger) RecordDeliveries(ctx context.Context, rs []kumo.Deliver
 	now := l.db.now()
 	size, paced := l.ledgerPacing(ctx, len(rs))
 	ledger := l.ledger()
-	err := ledger.writeTx(ctx, func(tx *Tx) error {
+	err := ledger.writeLedger(ctx, func(tx ledgerTx) error {
 		for start := 0; start < len(rs); start += size {
-			if paced && start > 0 && !tx.shared && !ledger.writesWaiting() {
+			if paced && start > 0 && !tx.sharedTx() && !ledger.writesWaiting() {
 				ledgerPauses.Add(1)
 				time.Sleep(ledgerPause)
 			}
@@ -274,8 +281,8 @@ func (l *DeliveryLedger) Deliveries(ctx context.Context, c kumo.Caller, f kumo.D
 	if limit < 1 || limit > 1000 {
 		limit = 1000
 	}
-	ldb := l.ledger()
-	rows, err := ldb.read.QueryContext(ctx, ldb.dialect.Rebind(`SELECT id, message_id, event_type, installation_id, device_type, mqtt_topic,
+	read, dialect := l.ledger().readPool()
+	rows, err := read.QueryContext(ctx, dialect.Rebind(`SELECT id, message_id, event_type, installation_id, device_type, mqtt_topic,
 		owner_kind, owner_id, state, reason, created, updated FROM push_deliveries WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY id LIMIT ?`), append(args, limit+1)...)
 	if err != nil {
@@ -313,7 +320,7 @@ func (l *DeliveryLedger) PruneDeliveries(ctx context.Context, before int64) (int
 	var total int64
 	for {
 		var n int64
-		err := l.ledger().writeTx(ctx, func(tx *Tx) error {
+		err := l.ledger().writeLedger(ctx, func(tx ledgerTx) error {
 			// Records are written in time order: the old ones are the
 			// lowest IDs, found by walking the primary key (no index of
 			// created to maintain on every record).
