@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/auth"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
@@ -157,4 +158,36 @@ func TestVersionedCacheIsBounded(t *testing.T) {
 			t.Fatalf("the entry just put: %q, hit %v; want it cached", v, hit)
 		}
 	}
+}
+
+// BenchmarkAuthenticate measures the token cache's hit path, which every
+// API request takes, from parallel goroutines.
+func BenchmarkAuthenticate(b *testing.B) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "kumo.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.Hasher = auth.Hasher{Iterations: 1000}
+	if err := db.Open(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	app, err := db.Apps.CreateApp(ctx, kumo.AppCreate{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok, err := db.Tokens.Login(ctx, app.AppID, kumo.LoginRequest{GrantType: "client_credentials", ClientID: app.ClientID, ClientSecret: app.ClientSecret})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := db.Tokens.Authenticate(ctx, app.AppID, tok.AccessToken); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
