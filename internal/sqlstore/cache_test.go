@@ -160,6 +160,40 @@ func TestVersionedCacheIsBounded(t *testing.T) {
 	}
 }
 
+// TestTokenCacheRefillsAfterALocalRevocation checks that after this node
+// revokes tokens, the token cache caches again at once, not only after the
+// next check of the counter: a node that revokes a token every second (a
+// refresh, a logout) would otherwise read every request's token from the
+// database. The test deletes a token behind the cache's back (no counter
+// moves) and sees it still accepted: it was cached after the revocation.
+func TestTokenCacheRefillsAfterALocalRevocation(t *testing.T) {
+	node, other, _, _ := cacheNodes(t, 0, 10) // the clock stands still: no check interval passes
+	ctx := context.Background()
+	app, err := node.Apps.CreateApp(ctx, kumo.AppCreate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon, err := node.Tokens.Login(ctx, app.AppID, kumo.LoginRequest{GrantType: "client_credentials", ClientID: app.AppID, ClientSecret: "dummy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Tokens.Authenticate(ctx, app.AppID, anon.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Apps.RotateClientSecret(ctx, app.AppID); err != nil { // revokes the admin's tokens
+		t.Fatal(err)
+	}
+	if _, err := node.Tokens.Authenticate(ctx, app.AppID, anon.AccessToken); err != nil {
+		t.Fatalf("the app-level token after the admin's were revoked: %v", err)
+	}
+	if _, err := other.WriteDB().Exec("DELETE FROM tokens WHERE key = ?", kumo.TokenKey(anon.AccessToken)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Tokens.Authenticate(ctx, app.AppID, anon.AccessToken); err != nil {
+		t.Errorf("the token read after the revocation was not cached (its row, deleted without a counter change, was read again): %v", err)
+	}
+}
+
 // BenchmarkAuthenticate measures the token cache's hit path, which every
 // API request takes, from parallel goroutines.
 func BenchmarkAuthenticate(b *testing.B) {

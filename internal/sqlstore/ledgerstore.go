@@ -138,6 +138,13 @@ type ledgerDB interface {
 	readPool() (*sql.DB, Dialect)
 }
 
+var (
+	_ ledgerDB = (*DB)(nil)
+	_ ledgerDB = (*LedgerStore)(nil)
+	_ ledgerTx = (*Tx)(nil)
+	_ ledgerTx = (*lTx)(nil)
+)
+
 func (t *Tx) sharedTx() bool { return t.shared }
 
 func (db *DB) writeLedger(ctx context.Context, fn func(ledgerTx) error) error {
