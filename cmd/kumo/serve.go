@@ -162,7 +162,7 @@ type node struct {
 	nodeID     string
 	baseURL    string
 	phones     *phone.Worker
-	ledgerDB   *sqlstore.Store // the embedded mode's delivery ledger (nil on PostgreSQL)
+	ledgerDB   *sqlstore.LedgerStore // the embedded mode's delivery ledger (nil on PostgreSQL)
 	metrics    *metricsServer
 	lock       *dataDirLock         // the SQLite data directory's (nil on PostgreSQL)
 	pgLock     *postgres.ServerLock // the PostgreSQL database's (nil on SQLite)
@@ -244,9 +244,9 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 			return nil, fmt.Errorf("open the delivery ledger: %w", err)
 		}
 		n.ledgerDB.Log = log.With("component", "ledger")
-		n.db.LedgerStore = n.ledgerDB.DB
+		n.db.Ledger.Store = n.ledgerDB
 	}
-	n.db.LedgerOn = cfg.LedgerRetention > 0
+	n.db.Ledger.On = cfg.LedgerRetention > 0
 	n.db.MaxBodySize = cfg.MaxBodySize
 	n.db.QueueMax = cfg.OfflineMax
 	secret, err := n.db.Secret(ctx, "mqtt-password-secret")
@@ -484,17 +484,16 @@ func phoneEndpoints(s *phone.Senders) {
 }
 
 // openLedger opens the embedded mode's ledger database at path.
-func openLedger(ctx context.Context, path string) (*sqlstore.Store, error) {
-	db, err := sqlite.OpenLedger(ctx, path)
+func openLedger(ctx context.Context, path string) (*sqlstore.LedgerStore, error) {
+	l, err := sqlite.OpenLedger(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	db.KeepBlobs = true       // its bodies directory is the main store's
-	db.Hasher = auth.Hasher{} // never used: the ledger checks no password
-	if err := db.Open(); err != nil {
+	if err := l.Open(); err != nil {
+		l.Close()
 		return nil, err
 	}
-	return db, nil
+	return l, nil
 }
 
 // ledger returns the delivery ledger, nil when --ledger-retention is 0.

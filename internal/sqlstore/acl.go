@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
-	"sync"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -20,6 +19,12 @@ type ACLService struct {
 	users  *UserService
 	groups *GroupService
 	topics *TopicService
+
+	cache *versioned[string, []kumo.ACLChange] // stored ACL changes of recent targets, by aclKey
+}
+
+func newACLService(db *DB) *ACLService {
+	return &ACLService{db: db, cache: newVersioned[string, []kumo.ACLChange](db, counterACL, aclCheckInterval, maxCachedACLs)}
 }
 
 var _ kumo.ACLService = (*ACLService)(nil)
@@ -33,18 +38,11 @@ var _ kumo.ACLService = (*ACLService)(nil)
 // counterACL counts ACL changes, for the ACL cache of every node.
 const counterACL = "acl"
 
-// aclCache holds the stored changes of recently checked targets (none,
-// mostly), valid while the acl counter keeps its value. The counter is
-// read at most once per aclCheckInterval, so a change made on another node
-// applies here within that interval (at once on the node that made it).
-type aclCache struct {
-	mu      sync.Mutex // guards the fields below
-	version int64
-	gen     int64 // local forgets so far: a read older than one is not cached
-	checked int64 // epoch ms of the last counter read
-	changes map[string][]kumo.ACLChange
-}
-
+// The ACL cache holds the stored changes of recently checked targets
+// (none, mostly), valid while the acl counter keeps its value. The counter
+// is read at most once per aclCheckInterval, so a change made on another
+// node applies here within that interval (at once on the node that made
+// it).
 const (
 	aclCheckInterval = 1000 // ms
 	maxCachedACLs    = 100_000
@@ -57,28 +55,10 @@ func aclKey(t kumo.ACLTarget) string {
 // aclChanges returns the stored changes of t's ACL.
 func (as *ACLService) aclChanges(ctx context.Context, t kumo.ACLTarget) ([]kumo.ACLChange, error) {
 	key := aclKey(t)
-	now := as.db.now()
-	c := &as.db.acls
-	c.mu.Lock()
-	stale := now-c.checked >= aclCheckInterval
-	c.mu.Unlock()
-	if stale {
-		v, err := as.db.counter(ctx, counterACL)
-		if err != nil {
-			return nil, err
-		}
-		c.mu.Lock()
-		if v != c.version || c.changes == nil {
-			c.changes, c.version = map[string][]kumo.ACLChange{}, v
-			c.gen++
-		}
-		c.checked = now
-		c.mu.Unlock()
+	changes, ok, gen, err := as.cache.get(ctx, key)
+	if err != nil {
+		return nil, err
 	}
-	c.mu.Lock()
-	changes, ok := c.changes[key]
-	gen := c.gen
-	c.mu.Unlock()
 	if ok {
 		return changes, nil
 	}
@@ -93,14 +73,7 @@ func (as *ACLService) aclChanges(ctx context.Context, t kumo.ACLTarget) ([]kumo.
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.gen == gen && c.changes != nil {
-		if len(c.changes) >= maxCachedACLs {
-			c.changes = map[string][]kumo.ACLChange{}
-		}
-		c.changes[key] = changes
-	}
-	c.mu.Unlock()
+	as.cache.put(gen, key, changes)
 	return changes, nil
 }
 
@@ -129,13 +102,6 @@ func scanACLChanges(rows *sql.Rows) ([]kumo.ACLChange, error) {
 // forgetACLs makes every node drop its cached ACLs after a write that
 // changed or deleted some.
 func forgetACLs(ctx context.Context, tx *Tx) error {
-	db := tx.db
-	tx.afterCommit = append(tx.afterCommit, func() {
-		db.acls.mu.Lock()
-		db.acls.changes = nil
-		db.acls.gen++
-		db.acls.mu.Unlock()
-	})
 	return bumpCounter(ctx, tx, counterACL)
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -14,6 +15,10 @@ import (
 // credentials and their parameters. Apps are cached by ID and by key.
 type AppService struct {
 	db *DB
+
+	// cache holds apps by ID and by key. Apps are never deleted or
+	// renamed, so an entry stays true; a miss always asks the database.
+	cache sync.Map
 }
 
 var _ kumo.AppService = (*AppService)(nil)
@@ -60,7 +65,7 @@ func (s *AppService) CreateApp(ctx context.Context, a kumo.AppCreate) (kumo.AppC
 
 // FindApp implements kumo.AppService.
 func (s *AppService) FindApp(ctx context.Context, idOrKey string) (kumo.App, error) {
-	if v, ok := s.db.apps.Load(idOrKey); ok {
+	if v, ok := s.cache.Load(idOrKey); ok {
 		return v.(kumo.App), nil
 	}
 	var a kumo.App
@@ -76,7 +81,7 @@ func (s *AppService) FindApp(ctx context.Context, idOrKey string) (kumo.App, err
 	if err != nil {
 		return a, err
 	}
-	s.db.apps.Store(idOrKey, a)
+	s.cache.Store(idOrKey, a)
 	return a, nil
 }
 

@@ -14,10 +14,26 @@ const (
 )
 
 // bumpCounter records, inside a write, that data a cache derives from has
-// changed.
+// changed: every node's caches of the counter see it at their next read of
+// the counter, and this node's forget once the write has committed (so
+// that no read between the change and its commit can put the old back).
 func bumpCounter(ctx context.Context, tx *Tx, name string) error {
-	_, err := tx.Exec(ctx, "UPDATE counters SET value = value + 1 WHERE name = ?", name)
-	return err
+	if _, err := tx.Exec(ctx, "UPDATE counters SET value = value + 1 WHERE name = ?", name); err != nil {
+		return err
+	}
+	if cs := tx.db.caches[name]; len(cs) > 0 {
+		tx.afterCommit = append(tx.afterCommit, func() {
+			for _, c := range cs {
+				c.forget()
+			}
+		})
+	}
+	return nil
+}
+
+// forgetter is a cache that bumpCounter tells of a change committed.
+type forgetter interface {
+	forget()
 }
 
 func (db *DB) counter(ctx context.Context, name string) (int64, error) {
@@ -26,39 +42,148 @@ func (db *DB) counter(ctx context.Context, name string) (int64, error) {
 	return v, db.readErr(err)
 }
 
-// topicCache holds the MQTT topics of each bucket's subscribers, valid
-// while the subscriptions counter keeps the value it had when they were
-// read.
-type topicCache struct {
+// versioned is a cache of what a service reads from the database, valid
+// while a database counter keeps the value it had when it was read: the
+// writes that change what the cache holds bump the counter (bumpCounter),
+// so that every node's cache follows. The counter is read at most once per
+// interval (at every check when 0): a change made on another node applies
+// here within that interval, at once on this node, whose caches bumpCounter
+// tells after the commit.
+//
+// Each time the cache is emptied (the counter moved, or a local change)
+// its generation grows. A value read from the database is put with the
+// generation of the check that preceded the read, and dropped when the
+// cache was emptied since: the read may predate the change.
+type versioned[K comparable, V any] struct {
+	db       *DB
+	counter  string // the counter's name in the counters table
+	interval int64  // ms between two reads of the counter; 0: every check reads it
+	max      int    // the most entries: a cache that is full starts over
+
 	mu      sync.Mutex // guards the fields below
-	version int64
-	topics  map[kumo.BucketRef][]string
+	version int64      // the counter's value when the entries were read
+	gen     int64      // times emptied so far
+	checked int64      // epoch ms of the last read of the counter
+	m       map[K]V    // nil until the counter is read, and after a forget
 }
 
+// newVersioned returns a cache valid while counter keeps its value, and
+// registers it to be told of this node's changes (bumpCounter). Called
+// while the store is built (sqlstore.New), before any write.
+func newVersioned[K comparable, V any](db *DB, counter string, interval int64, max int) *versioned[K, V] {
+	c := &versioned[K, V]{db: db, counter: counter, interval: interval, max: max}
+	db.caches[counter] = append(db.caches[counter], c)
+	return c
+}
+
+// get returns the value of k if the cache holds it, and the generation to
+// hand to put with a value read from the database instead.
+func (c *versioned[K, V]) get(ctx context.Context, k K) (v V, ok bool, gen int64, err error) {
+	if c.interval > 0 {
+		// The common case (a token, an ACL): one lock, no database.
+		now := c.db.now()
+		c.mu.Lock()
+		if c.m != nil && now-c.checked < c.interval {
+			v, ok = c.m[k]
+			gen = c.gen
+			c.mu.Unlock()
+			return v, ok, gen, nil
+		}
+		c.mu.Unlock()
+	}
+	if gen, err = c.check(ctx); err != nil {
+		return v, false, 0, err
+	}
+	v, ok = c.lookup(k)
+	return v, ok, gen, nil
+}
+
+// check reads the counter when it is due, empties the cache when the
+// counter moved, and returns the generation to hand to put.
+func (c *versioned[K, V]) check(ctx context.Context) (int64, error) {
+	var now int64
+	if c.interval > 0 {
+		now = c.db.now()
+		c.mu.Lock()
+		if c.m != nil && now-c.checked < c.interval {
+			gen := c.gen
+			c.mu.Unlock()
+			return gen, nil
+		}
+		c.mu.Unlock()
+	}
+	v, err := c.db.counter(ctx, c.counter)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || v != c.version {
+		c.m, c.version = map[K]V{}, v
+		c.gen++
+	}
+	c.checked = now
+	return c.gen, nil
+}
+
+// lookup returns the value of k if the cache holds it (after a check).
+func (c *versioned[K, V]) lookup(k K) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+// put caches the value of k read from the database after the check that
+// returned gen, unless the cache was emptied since.
+func (c *versioned[K, V]) put(gen int64, k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen || c.m == nil {
+		return
+	}
+	if len(c.m) >= c.max {
+		c.m = map[K]V{}
+	}
+	c.m[k] = v
+}
+
+// forget empties the cache after a change this node committed: a read
+// under way when it happened is not cached.
+func (c *versioned[K, V]) forget() {
+	c.mu.Lock()
+	c.m = nil
+	c.gen++
+	c.mu.Unlock()
+}
+
+// The subscriber topics are valid while the subscriptions counter keeps
+// the value it had when they were read; SubscriberTopics reads it at every
+// call.
 const maxCachedBuckets = 100_000
+
+// newRecipients returns the part both outboxes share, with its cache of
+// subscriber topics.
+func newRecipients(db *DB) Recipients {
+	return Recipients{db: db, topics: newVersioned[kumo.BucketRef, []string](db, counterSubscriptions, 0, maxCachedBuckets)}
+}
 
 // SubscriberTopics implements push.Outbox. It asks the database for the
 // subscriptions counter once, and for each bucket not cached.
 func (o *Recipients) SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (map[kumo.BucketRef][]string, error) {
-	v, err := o.db.counter(ctx, counterSubscriptions)
+	gen, err := o.topics.check(ctx)
 	if err != nil {
 		return nil, err
-	}
-	c := &o.db.topics
-	c.mu.Lock()
-	if c.topics == nil || c.version != v || len(c.topics) > maxCachedBuckets {
-		c.topics, c.version = map[kumo.BucketRef][]string{}, v
 	}
 	out := make(map[kumo.BucketRef][]string, len(buckets))
 	var missing []kumo.BucketRef
 	for _, b := range buckets {
-		if ts, ok := c.topics[b]; ok {
+		if ts, ok := o.topics.lookup(b); ok {
 			out[b] = ts
 		} else {
 			missing = append(missing, b)
 		}
 	}
-	c.mu.Unlock()
 	if len(missing) > manyMisses {
 		// A cold cache (a start, a subscription change) with many buckets:
 		// one query per app instead of one per bucket, which on a network
@@ -87,14 +212,8 @@ func (o *Recipients) SubscriberTopics(ctx context.Context, buckets []kumo.Bucket
 			out[b] = ts
 		}
 	}
-	if len(missing) > 0 {
-		c.mu.Lock()
-		if c.version == v {
-			for _, b := range missing {
-				c.topics[b] = out[b]
-			}
-		}
-		c.mu.Unlock()
+	for _, b := range missing {
+		o.topics.put(gen, b, out[b])
 	}
 	return out, nil
 }
@@ -142,68 +261,4 @@ func (o *Recipients) subscriberTopics(ctx context.Context, b kumo.BucketRef) ([]
 		topics = append(topics, t)
 	}
 	return topics, rows.Err()
-}
-
-// tokenCache holds callers of recently seen tokens, valid while the tokens
-// counter keeps its value. The counter is read at most once per
-// tokenCheckInterval, so a token revoked on another node stops working
-// there within that interval (at once on the node that revoked it).
-type tokenCache struct {
-	mu      sync.Mutex // guards the fields below
-	version int64
-	gen     int64 // local forgets so far: a read older than one is not cached
-	checked int64 // epoch ms of the last counter read
-	callers map[string]cachedCaller
-}
-
-type cachedCaller struct {
-	caller  kumo.Caller
-	expires int64 // epoch ms; 0 never
-}
-
-const (
-	tokenCheckInterval = 1000 // ms
-	maxCachedTokens    = 100_000
-)
-
-// cachedToken returns the caller of a token key if the cache knows it,
-// and the cache's generation, to hand back to cacheToken.
-func (s *TokenService) cachedToken(ctx context.Context, key string) (cachedCaller, bool, int64) {
-	now := s.db.now()
-	c := &s.db.tokens
-	c.mu.Lock()
-	stale := now-c.checked >= tokenCheckInterval
-	c.mu.Unlock()
-	if stale {
-		v, err := s.db.counter(ctx, counterTokens)
-		if err != nil {
-			return cachedCaller{}, false, -1
-		}
-		c.mu.Lock()
-		if v != c.version || c.callers == nil {
-			c.callers, c.version = map[string]cachedCaller{}, v
-			c.gen++
-		}
-		c.checked = now
-		c.mu.Unlock()
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cc, ok := c.callers[key]
-	return cc, ok, c.gen
-}
-
-// cacheToken caches a caller read from the database, unless the cache
-// forgot tokens since gen (the read may predate a revocation).
-func (s *TokenService) cacheToken(key string, cc cachedCaller, gen int64) {
-	c := &s.db.tokens
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen || c.callers == nil {
-		return
-	}
-	if len(c.callers) >= maxCachedTokens {
-		c.callers = map[string]cachedCaller{}
-	}
-	c.callers[key] = cc
 }

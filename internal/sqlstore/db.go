@@ -66,24 +66,9 @@ type DB struct {
 	locks   RowLocker    // the dialect's, or noLocks
 	objects ObjectWriter // the dialect's, or rowWriter
 
-	deliveryCounts deliveryCounts // ledger records written, by state (metrics)
-	topicInstalls  topicInstalls  // MQTT installations by topic, for the ledger
-
-	// LedgerStore, when set, keeps the delivery ledger's rows (see
-	// ledger.go); the caller opens and closes it.
-	LedgerStore *DB
-	// LedgerOn makes the store record the pushes it queues (offline and
-	// phone queues) in the ledger.
-	LedgerOn bool
-
-	phoneMu         sync.Mutex              // guards phoneConfigured
-	phoneConfigured map[string]configuredAt // apps with a push configuration
-
-	dummyOnce sync.Once // makes dummy
-	dummy     string    // a password hash no login matches (dummyHash)
-	rebound   sync.Map  // query -> the query rebound, when cached
-	read      *sql.DB
-	write     *sql.DB
+	rebound sync.Map // query -> the query rebound, when cached
+	read    *sql.DB
+	write   *sql.DB
 
 	reqs chan *writeReq
 	done chan struct{}
@@ -98,25 +83,14 @@ type DB struct {
 	trashMu      sync.Mutex  // one emptyTrash at a time
 	rstmts       sync.Map    // query -> *sql.Stmt prepared on the read pool
 
-	topics topicCache // subscriber topics per bucket
-	tokens tokenCache // callers of recent tokens
-	acls   aclCache   // stored ACL changes of recent targets
+	// caches are the services' caches of each counter, told by
+	// bumpCounter of the changes this node commits (set by New).
+	caches map[string][]forgetter
 
-	persistent persistentCache // topics of persistent MQTT installations
-
-	indexingMu   sync.Mutex           // guards indexingRuns and indexingStop
-	indexingRuns map[string]*indexRun // buckets being indexed by this node
-	indexingStop context.CancelFunc   // cancels the runs (Close)
-	indexingCtx  context.Context      // the runs' context
-	indexingWG   sync.WaitGroup       // the runs
-	mu           sync.RWMutex         // guards closed
-	closed       bool
+	mu     sync.RWMutex // guards closed
+	closed bool
 
 	notify chan struct{} // events committed
-
-	// apps caches apps by ID and by key. Apps are never deleted or renamed,
-	// so an entry stays true; a miss always asks the database.
-	apps sync.Map
 
 	// The outbox's hooks (see onOpen and beforeWrites): the DB runs them
 	// without knowing which outbox registered them.
@@ -128,7 +102,7 @@ type DB struct {
 // newDB returns the shared part of a store over read and write connection
 // pools (which may be the same pool).
 func newDB(read, write *sql.DB, d Dialect) *DB {
-	db := &DB{read: read, write: write, dialect: d, MaxBatch: 256, notify: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
+	db := &DB{read: read, write: write, dialect: d, MaxBatch: 256, caches: map[string][]forgetter{}, notify: make(chan struct{}, 1), wake: make(chan struct{}, 1)}
 	if c, ok := d.(StatementCacher); ok {
 		db.cached = c.CachesStatements()
 	}

@@ -42,7 +42,8 @@ var (
 // (SubscriberTopics in cache.go, MessageRecipients in message.go) and the
 // signal of events committed (Notify).
 type Recipients struct {
-	db *DB
+	db     *DB
+	topics *versioned[kumo.BucketRef, []string] // the MQTT topics of each bucket's subscribers
 }
 
 // Notify implements push.Outbox.
@@ -134,7 +135,7 @@ type CursorOutbox struct {
 // newCursorOutbox returns db's outbox as a CursorOutbox, its hooks
 // registered with db.
 func newCursorOutbox(db *DB) *CursorOutbox {
-	o := &CursorOutbox{Recipients: Recipients{db: db}}
+	o := &CursorOutbox{Recipients: newRecipients(db)}
 	db.onOpen(func(ctx context.Context) (err error) {
 		o.bootSeq, err = lastSeq(ctx, db)
 		return err
@@ -227,7 +228,7 @@ type LeaseOutbox struct {
 // newLeaseOutbox returns db's outbox as a LeaseOutbox claiming with l's
 // SQL, its hooks registered with db.
 func newLeaseOutbox(db *DB, l OutboxLeaser) *LeaseOutbox {
-	o := &LeaseOutbox{Recipients: Recipients{db: db}, sql: l}
+	o := &LeaseOutbox{Recipients: newRecipients(db), sql: l}
 	db.onOpen(func(ctx context.Context) (err error) {
 		if o.bootSeq, err = lastSeq(ctx, db); err != nil {
 			return err

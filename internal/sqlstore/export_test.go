@@ -54,3 +54,48 @@ func SetBackfillBytes(n int) (restore func()) {
 	backfillBytes = n
 	return func() { backfillBytes = old }
 }
+
+// TestCache is the generic versioned cache, with strings for its tests.
+type TestCache = versioned[string, string]
+
+// NewTestCache returns a cache valid while counter keeps its value,
+// registered with db. Call it before the test's first write.
+func NewTestCache(db *DB, counter string, interval int64, max int) *TestCache {
+	return newVersioned[string, string](db, counter, interval, max)
+}
+
+// Get is the cache's get.
+func (c *versioned[K, V]) Get(ctx context.Context, k K) (v V, ok bool, gen int64, err error) {
+	return c.get(ctx, k)
+}
+
+// Put is the cache's put.
+func (c *versioned[K, V]) Put(gen int64, k K, v V) { c.put(gen, k, v) }
+
+// Len is how many entries the cache holds.
+func (c *versioned[K, V]) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+// BumpCounter bumps the counter name (creating it at 0 first) in a write
+// of db, as a write that changes what the counter's caches hold does.
+func BumpCounter(db *DB, name string) error {
+	ctx := context.Background()
+	return db.writeTx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO counters (name, value) VALUES (?, 0) ON CONFLICT (name) DO NOTHING", name); err != nil {
+			return err
+		}
+		return bumpCounter(ctx, tx, name)
+	})
+}
+
+// LedgerExec runs query in a write of the ledger l.
+func LedgerExec(l *LedgerStore, query string, args ...any) error {
+	ctx := context.Background()
+	return l.writeLedger(ctx, func(tx ledgerTx) error {
+		_, err := tx.Exec(ctx, query, args...)
+		return err
+	})
+}

@@ -15,17 +15,27 @@ import (
 // to an installation.
 type DeliveryLedger struct {
 	db *DB
+
+	// Store, when set, keeps the ledger's rows (the embedded mode keeps
+	// them in a database of their own, so that recording pushes never
+	// slows the writes that cause them); else the store itself does. The
+	// caller opens and closes it.
+	Store *LedgerStore
+	// On makes the store record the pushes it queues (offline and phone
+	// queues) in the ledger.
+	On bool
+
+	counts   deliveryCounts // ledger records written, by state (metrics)
+	installs topicInstalls  // MQTT installations by topic
 }
 
 var _ kumo.DeliveryLedger = (*DeliveryLedger)(nil)
 
-// ledger returns the store that keeps the ledger's rows: LedgerStore
-// when set (the embedded mode keeps them in a database file of their own,
-// so that recording pushes never slows the writes that cause them), else
-// this one.
-func (l *DeliveryLedger) ledger() *DB {
-	if l.db.LedgerStore != nil {
-		return l.db.LedgerStore
+// ledger returns the database that keeps the ledger's rows: Store when
+// set, else the store itself.
+func (l *DeliveryLedger) ledger() ledgerDB {
+	if l.Store != nil {
+		return l.Store
 	}
 	return l.db
 }
@@ -33,7 +43,7 @@ func (l *DeliveryLedger) ledger() *DB {
 // record writes ledger records of the store's own (pushes queued), when
 // the ledger is on; a failure is logged, never the write's.
 func (l *DeliveryLedger) record(ctx context.Context, rs []kumo.DeliveryRecord) {
-	if !l.db.LedgerOn || len(rs) == 0 {
+	if !l.On || len(rs) == 0 {
 		return
 	}
 	if err := l.RecordDeliveries(ctx, rs); err != nil {
@@ -73,7 +83,7 @@ var ledgerPauses atomic.Int64
 // ledgerPacing is how many records each INSERT of a write of n records
 // with ctx takes, and whether the write pauses between them.
 func (l *DeliveryLedger) ledgerPacing(ctx context.Context, n int) (chunk int, paced bool) {
-	if kumo.IsUnhurried(ctx) && l.ledger() != l.db && n <= ledgerCalm {
+	if kumo.IsUnhurried(ctx) && l.Store != nil && n <= ledgerCalm {
 		return ledgerSlice, true
 	}
 	return ledgerChunk, false
@@ -114,9 +124,9 @@ func (l *DeliveryLedger) RecordDeliveries(ctx context.Context, rs []kumo.Deliver
 	now := l.db.now()
 	size, paced := l.ledgerPacing(ctx, len(rs))
 	ledger := l.ledger()
-	err := ledger.writeTx(ctx, func(tx *Tx) error {
+	err := ledger.writeLedger(ctx, func(tx ledgerTx) error {
 		for start := 0; start < len(rs); start += size {
-			if paced && start > 0 && !tx.shared && !ledger.writesWaiting() {
+			if paced && start > 0 && !tx.sharedTx() && !ledger.writesWaiting() {
 				ledgerPauses.Add(1)
 				time.Sleep(ledgerPause)
 			}
@@ -144,14 +154,14 @@ func (l *DeliveryLedger) RecordDeliveries(ctx context.Context, rs []kumo.Deliver
 		return nil
 	})
 	if err == nil {
-		l.db.deliveryCounts.mu.Lock()
-		if l.db.deliveryCounts.n == nil {
-			l.db.deliveryCounts.n = map[kumo.DeliveryState]int64{}
+		l.counts.mu.Lock()
+		if l.counts.n == nil {
+			l.counts.n = map[kumo.DeliveryState]int64{}
 		}
 		for _, r := range rs {
-			l.db.deliveryCounts.n[r.State]++
+			l.counts.n[r.State]++
 		}
-		l.db.deliveryCounts.mu.Unlock()
+		l.counts.mu.Unlock()
 	}
 	return err
 }
@@ -171,10 +181,10 @@ type deliveryCounts struct {
 // DeliveryCounts returns how many deliveries this node recorded in the
 // ledger since it started, by state (for metrics).
 func (l *DeliveryLedger) DeliveryCounts() map[kumo.DeliveryState]int64 {
-	l.db.deliveryCounts.mu.Lock()
-	defer l.db.deliveryCounts.mu.Unlock()
-	out := make(map[kumo.DeliveryState]int64, len(l.db.deliveryCounts.n))
-	for k, v := range l.db.deliveryCounts.n {
+	l.counts.mu.Lock()
+	defer l.counts.mu.Unlock()
+	out := make(map[kumo.DeliveryState]int64, len(l.counts.n))
+	for k, v := range l.counts.n {
 		out[k] = v
 	}
 	return out
@@ -187,28 +197,28 @@ func (l *DeliveryLedger) DeliveryCounts() map[kumo.DeliveryState]int64 {
 func (l *DeliveryLedger) installationsByTopic(ctx context.Context, topics []string) (map[string]kumo.Installation, error) {
 	out := map[string]kumo.Installation{}
 	var missing []string
-	l.db.topicInstalls.mu.Lock()
+	l.installs.mu.Lock()
 	for _, t := range topics {
-		if in, ok := l.db.topicInstalls.m[t]; ok {
+		if in, ok := l.installs.m[t]; ok {
 			out[t] = in
 		} else {
 			missing = append(missing, t)
 		}
 	}
-	l.db.topicInstalls.mu.Unlock()
+	l.installs.mu.Unlock()
 	if len(missing) == 0 {
 		return out, nil
 	}
 	found := map[string]kumo.Installation{}
 	defer func() {
-		l.db.topicInstalls.mu.Lock()
-		if l.db.topicInstalls.m == nil || len(l.db.topicInstalls.m) > 200_000 {
-			l.db.topicInstalls.m = map[string]kumo.Installation{}
+		l.installs.mu.Lock()
+		if l.installs.m == nil || len(l.installs.m) > 200_000 {
+			l.installs.m = map[string]kumo.Installation{}
 		}
 		for t, in := range found {
-			l.db.topicInstalls.m[t] = in
+			l.installs.m[t] = in
 		}
-		l.db.topicInstalls.mu.Unlock()
+		l.installs.mu.Unlock()
 	}()
 	topics = slices.Compact(slices.Sorted(slices.Values(missing)))
 	for start := 0; start < len(topics); start += 500 {
@@ -271,8 +281,8 @@ func (l *DeliveryLedger) Deliveries(ctx context.Context, c kumo.Caller, f kumo.D
 	if limit < 1 || limit > 1000 {
 		limit = 1000
 	}
-	ldb := l.ledger()
-	rows, err := ldb.read.QueryContext(ctx, ldb.dialect.Rebind(`SELECT id, message_id, event_type, installation_id, device_type, mqtt_topic,
+	read, dialect := l.ledger().readPool()
+	rows, err := read.QueryContext(ctx, dialect.Rebind(`SELECT id, message_id, event_type, installation_id, device_type, mqtt_topic,
 		owner_kind, owner_id, state, reason, created, updated FROM push_deliveries WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY id LIMIT ?`), append(args, limit+1)...)
 	if err != nil {
@@ -310,7 +320,7 @@ func (l *DeliveryLedger) PruneDeliveries(ctx context.Context, before int64) (int
 	var total int64
 	for {
 		var n int64
-		err := l.ledger().writeTx(ctx, func(tx *Tx) error {
+		err := l.ledger().writeLedger(ctx, func(tx ledgerTx) error {
 			// Records are written in time order: the old ones are the
 			// lowest IDs, found by walking the primary key (no index of
 			// created to maintain on every record).

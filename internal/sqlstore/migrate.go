@@ -24,7 +24,14 @@ type MigrationConn interface {
 // concurrent migrators (PostgreSQL takes an advisory lock; SQLite's
 // writer lock does it).
 func Migrate(ctx context.Context, conn MigrationConn, files fs.FS, d Dialect) error {
-	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)"); err != nil {
+	return MigrateIn(ctx, conn, files, d, "schema_migrations")
+}
+
+// MigrateIn is Migrate with the versions applied listed in table: a
+// database of another kind (the delivery ledger's) numbers its migrations
+// on its own.
+func MigrateIn(ctx context.Context, conn MigrationConn, files fs.FS, d Dialect, table string) error {
+	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+table+" (version INTEGER PRIMARY KEY)"); err != nil {
 		return err
 	}
 	names, err := fs.Glob(files, "migrations/*.sql")
@@ -39,7 +46,7 @@ func Migrate(ctx context.Context, conn MigrationConn, files fs.FS, d Dialect) er
 			return fmt.Errorf("migration %s: bad name", name)
 		}
 		var n int
-		if err := conn.QueryRowContext(ctx, d.Rebind("SELECT COUNT(*) FROM schema_migrations WHERE version = ?"), v).Scan(&n); err != nil {
+		if err := conn.QueryRowContext(ctx, d.Rebind("SELECT COUNT(*) FROM "+table+" WHERE version = ?"), v).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
@@ -58,7 +65,7 @@ func Migrate(ctx context.Context, conn MigrationConn, files fs.FS, d Dialect) er
 			tx.Rollback()
 			return fmt.Errorf("migration %s: %w", name, err)
 		}
-		if _, err := tx.ExecContext(ctx, d.Rebind("INSERT INTO schema_migrations (version) VALUES (?)"), v); err != nil {
+		if _, err := tx.ExecContext(ctx, d.Rebind("INSERT INTO "+table+" (version) VALUES (?)"), v); err != nil {
 			tx.Rollback()
 			return err
 		}

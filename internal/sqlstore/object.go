@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -17,6 +18,12 @@ import (
 type ObjectService struct {
 	db   *DB
 	acls *ACLService
+
+	indexingMu   sync.Mutex           // guards indexingRuns and indexingStop
+	indexingRuns map[string]*indexRun // buckets being indexed by this node
+	indexingStop context.CancelFunc   // cancels the runs (Close)
+	indexingCtx  context.Context      // the runs' context
+	indexingWG   sync.WaitGroup       // the runs
 }
 
 var _ kumo.ObjectService = (*ObjectService)(nil)

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -14,6 +15,9 @@ type PhoneQueue struct {
 	topics      *TopicService
 	pushConfigs *PushConfigService
 	ledger      *DeliveryLedger
+
+	configuredMu sync.Mutex              // guards configured
+	configured   map[string]configuredAt // apps with a push configuration
 }
 
 var _ kumo.PhoneQueue = (*PhoneQueue)(nil)
@@ -27,9 +31,9 @@ func (q *PhoneQueue) PushConfigOf(ctx context.Context, appID string) (kumo.PushC
 // for pushConfigTTL: the dispatcher asks for every event.
 func (q *PhoneQueue) pushConfigured(ctx context.Context, appID string) (bool, error) {
 	now := time.Now()
-	q.db.phoneMu.Lock()
-	e, ok := q.db.phoneConfigured[appID]
-	q.db.phoneMu.Unlock()
+	q.configuredMu.Lock()
+	e, ok := q.configured[appID]
+	q.configuredMu.Unlock()
 	if ok && now.Sub(e.at) < pushConfigTTL {
 		return e.set, nil
 	}
@@ -37,12 +41,12 @@ func (q *PhoneQueue) pushConfigured(ctx context.Context, appID string) (bool, er
 	if err := q.db.queryRow(ctx, "SELECT COUNT(*) FROM push_configs WHERE app_id = ?", appID).Scan(&n); err != nil {
 		return false, err
 	}
-	q.db.phoneMu.Lock()
-	if q.db.phoneConfigured == nil || len(q.db.phoneConfigured) > 10_000 {
-		q.db.phoneConfigured = map[string]configuredAt{}
+	q.configuredMu.Lock()
+	if q.configured == nil || len(q.configured) > 10_000 {
+		q.configured = map[string]configuredAt{}
 	}
-	q.db.phoneConfigured[appID] = configuredAt{set: n > 0, at: now}
-	q.db.phoneMu.Unlock()
+	q.configured[appID] = configuredAt{set: n > 0, at: now}
+	q.configuredMu.Unlock()
 	return n > 0, nil
 }
 

@@ -125,29 +125,29 @@ var backfillBytes = 1 << 20 // a variable for tests
 // there are kept. Queries of one node share one run.
 func (s *ObjectService) indexBucket(ctx context.Context, b kumo.BucketRef) error {
 	key := b.AppID + "\x00" + b.Scope.Key() + "\x00" + b.Name
-	s.db.indexingMu.Lock()
-	run, ok := s.db.indexingRuns[key]
+	s.indexingMu.Lock()
+	run, ok := s.indexingRuns[key]
 	if !ok {
 		run = &indexRun{done: make(chan struct{})}
-		if s.db.indexingRuns == nil {
-			s.db.indexingRuns = map[string]*indexRun{}
-			s.db.indexingCtx, s.db.indexingStop = context.WithCancel(context.Background())
+		if s.indexingRuns == nil {
+			s.indexingRuns = map[string]*indexRun{}
+			s.indexingCtx, s.indexingStop = context.WithCancel(context.Background())
 		}
-		s.db.indexingRuns[key] = run
-		s.db.indexingWG.Add(1)
-		runCtx := s.db.indexingCtx
+		s.indexingRuns[key] = run
+		s.indexingWG.Add(1)
+		runCtx := s.indexingCtx
 		go func() {
-			defer s.db.indexingWG.Done()
+			defer s.indexingWG.Done()
 			// Not the query's context: a client giving up does not undo
 			// the work; closing the store stops it (a query finishes it).
 			run.err = s.backfill(runCtx, b)
-			s.db.indexingMu.Lock()
-			delete(s.db.indexingRuns, key)
-			s.db.indexingMu.Unlock()
+			s.indexingMu.Lock()
+			delete(s.indexingRuns, key)
+			s.indexingMu.Unlock()
 			close(run.done)
 		}()
 	}
-	s.db.indexingMu.Unlock()
+	s.indexingMu.Unlock()
 	select {
 	case <-run.done:
 		return run.err
@@ -158,12 +158,12 @@ func (s *ObjectService) indexBucket(ctx context.Context, b kumo.BucketRef) error
 
 // stopIndexing cancels the backfills under way and waits for them.
 func (s *ObjectService) stopIndexing() {
-	s.db.indexingMu.Lock()
-	if s.db.indexingStop != nil {
-		s.db.indexingStop()
+	s.indexingMu.Lock()
+	if s.indexingStop != nil {
+		s.indexingStop()
 	}
-	s.db.indexingMu.Unlock()
-	s.db.indexingWG.Wait()
+	s.indexingMu.Unlock()
+	s.indexingWG.Wait()
 }
 
 // indexRun is a backfill under way, waited for by the queries that need it.

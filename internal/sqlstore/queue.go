@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -14,6 +13,12 @@ import (
 type PushQueue struct {
 	db     *DB
 	ledger *DeliveryLedger
+
+	persistent *versioned[struct{}, map[string]bool] // the topics of the persistent installations (one entry)
+}
+
+func newPushQueue(db *DB) *PushQueue {
+	return &PushQueue{db: db, persistent: newVersioned[struct{}, map[string]bool](db, counterPersistent, 0, 1)}
 }
 
 var _ kumo.PushQueue = (*PushQueue)(nil)
@@ -21,14 +26,6 @@ var _ kumo.PushQueue = (*PushQueue)(nil)
 // counterPersistent is bumped when an installation becomes persistent or
 // stops being so.
 const counterPersistent = "persistent"
-
-// persistentCache holds the topics of the persistent installations, valid
-// while the persistent counter keeps the value it had when they were read.
-type persistentCache struct {
-	mu      sync.Mutex // guards the fields below
-	version int64
-	topics  map[string]bool // nil until read
-}
 
 // SetPersistent implements kumo.PushQueue. It writes only a change; an
 // installation that stops being persistent loses its queue in the same
@@ -106,15 +103,9 @@ func queueRecords(ps []kumo.QueuedPush, state kumo.DeliveryState, reason string,
 // PersistentTopics implements kumo.PushQueue. It asks the database for
 // the persistent counter, and for the topics only when it changed.
 func (q *PushQueue) PersistentTopics(ctx context.Context) (map[string]bool, error) {
-	v, err := q.db.counter(ctx, counterPersistent)
-	if err != nil {
-		return nil, err
-	}
-	c := &q.db.persistent
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.topics != nil && c.version == v {
-		return c.topics, nil
+	cached, ok, gen, err := q.persistent.get(ctx, struct{}{})
+	if err != nil || ok {
+		return cached, err
 	}
 	rows, err := q.db.query(ctx, "SELECT mqtt_topic FROM installations WHERE persistent = 1")
 	if err != nil {
@@ -132,7 +123,7 @@ func (q *PushQueue) PersistentTopics(ctx context.Context) (map[string]bool, erro
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	c.topics, c.version = topics, v
+	q.persistent.put(gen, struct{}{}, topics)
 	return topics, nil
 }
 

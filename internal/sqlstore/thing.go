@@ -157,15 +157,8 @@ func revokeTokens(ctx context.Context, tx *Tx, appID, principalID string) error 
 // forgetTokens makes every node drop its cached tokens after a write
 // that deleted some.
 func forgetTokens(ctx context.Context, tx *Tx) error {
-	db := tx.db
 	// This node forgets once the deletion has committed, before the write
 	// returns; the others within tokenCheckInterval.
-	tx.afterCommit = append(tx.afterCommit, func() {
-		db.tokens.mu.Lock()
-		db.tokens.callers = nil
-		db.tokens.gen++
-		db.tokens.mu.Unlock()
-	})
 	return bumpCounter(ctx, tx, counterTokens)
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"sync"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -14,6 +15,29 @@ import (
 type TokenService struct {
 	db   *DB
 	apps *AppService
+
+	cache     *versioned[string, cachedCaller] // callers of recent tokens, by token key
+	dummyOnce sync.Once                        // makes dummy
+	dummy     string                           // a password hash no login matches (dummyHash)
+}
+
+// cachedCaller is the caller of a token, and its expiry.
+type cachedCaller struct {
+	caller  kumo.Caller
+	expires int64 // epoch ms; 0 never
+}
+
+// The token cache is valid while the tokens counter keeps its value. The
+// counter is read at most once per tokenCheckInterval, so a token revoked
+// on another node stops working there within that interval (at once on
+// the node that revoked it).
+const (
+	tokenCheckInterval = 1000 // ms
+	maxCachedTokens    = 100_000
+)
+
+func newTokenService(db *DB) *TokenService {
+	return &TokenService{db: db, cache: newVersioned[string, cachedCaller](db, counterTokens, tokenCheckInterval, maxCachedTokens)}
 }
 
 var _ kumo.TokenService = (*TokenService)(nil)
@@ -156,16 +180,18 @@ func (s *TokenService) insertToken(ctx context.Context, tx *Tx, token string, c 
 // Authenticate implements kumo.TokenService.
 func (s *TokenService) Authenticate(ctx context.Context, appID, token string) (kumo.Caller, error) {
 	key := kumo.TokenKey(token)
-	cc, cached, gen := s.cachedToken(ctx, key)
+	cc, cached, gen, err := s.cache.get(ctx, key)
+	if err != nil {
+		gen = -1 // the counter could not be read: ask the database, cache nothing
+	}
 	c, expires := cc.caller, cc.expires
-	var err error
 	if !cached {
 		var kind int
 		err = s.db.queryRow(ctx, "SELECT app_id, kind, principal_id, expires FROM tokens WHERE key = ?", key).
 			Scan(&c.AppID, &kind, &c.ID, &expires)
 		c.Kind = kumo.CallerKind(kind)
 		if err == nil {
-			s.cacheToken(key, cachedCaller{caller: c, expires: expires}, gen)
+			s.cache.put(gen, key, cachedCaller{caller: c, expires: expires})
 		}
 	}
 	switch {
@@ -351,8 +377,8 @@ func userLoginColumn(u string) (string, string) {
 // hasher, to check passwords against when there is no principal: a
 // login name that does not exist costs the same time as a wrong password.
 func (s *TokenService) dummyHash() string {
-	s.db.dummyOnce.Do(func() {
-		s.db.dummy, _ = s.db.Hasher.HashPassword(kumo.NewToken())
+	s.dummyOnce.Do(func() {
+		s.dummy, _ = s.db.Hasher.HashPassword(kumo.NewToken())
 	})
-	return s.db.dummy
+	return s.dummy
 }

@@ -10,6 +10,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,19 +27,52 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// ledgerMigrations are the delivery ledger's (ledger/migrations/*.sql),
+// listed in its table ledger_migrations.
+//
+//go:embed ledger/migrations/*.sql
+var ledgerMigrations embed.FS
+
 // Open opens (creating if needed) the database file at path, applies the
 // migrations and returns the store. The caller sets the store's settings
 // and calls Open on it.
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
-	return open(ctx, path, "FULL", 64<<10)
+	f, err := open(ctx, path, "FULL", 64<<10, migrate)
+	if err != nil {
+		return nil, err
+	}
+	blobs := sqlstore.FileBlobs{Dir: BodiesDir(path)}
+	if err := blobs.Prepare(); err != nil {
+		f.close()
+		return nil, fmt.Errorf("object bodies directory: %w", err)
+	}
+	db := sqlstore.New(f.read, f.write, Dialect{})
+	db.Blobs = blobs
+	timing := checkpointing
+	log := func() *slog.Logger { return db.Log }
+	db.Maintain = func(ctx context.Context) { checkpoint(ctx, f.ckpt, log, db, path+"-wal", timing) }
+	db.WriterChore = func(ctx context.Context, write *sql.DB) { restartLog(ctx, log, db, write) }
+	return db, nil
 }
 
-// OpenLedger opens the database file of the delivery ledger
-// (sqlstore.DB.LedgerStore): the same schema, committed with
-// synchronous=NORMAL (in WAL mode, a power loss may lose the last records
-// written; they are a record of pushes, not data).
-func OpenLedger(ctx context.Context, path string) (*sqlstore.Store, error) {
-	return open(ctx, path, "NORMAL", 16<<10)
+// OpenLedger opens (creating if needed) the database file of the delivery
+// ledger (sqlstore.LedgerStore): the push_deliveries table alone, with
+// migrations of its own, committed with synchronous=NORMAL (in WAL mode, a
+// power loss may lose the last records written; they are a record of
+// pushes, not data). A ledger.db made when the ledger was a second store
+// (every table of the store) opens as it is, its records kept. The caller
+// sets the ledger's settings and calls Open on it.
+func OpenLedger(ctx context.Context, path string) (*sqlstore.LedgerStore, error) {
+	f, err := open(ctx, path, "NORMAL", 16<<10, migrateLedger)
+	if err != nil {
+		return nil, err
+	}
+	l := sqlstore.NewLedgerStore(f.read, f.write, Dialect{})
+	timing := checkpointing
+	log := func() *slog.Logger { return l.Log }
+	l.Maintain = func(ctx context.Context) { checkpoint(ctx, f.ckpt, log, l, path+"-wal", timing) }
+	l.WriterChore = func(ctx context.Context, write *sql.DB) { restartLog(ctx, log, l, write) }
+	return l, nil
 }
 
 // uriPath escapes what a path may hold that a SQLite URI filename reads
@@ -45,9 +80,22 @@ func OpenLedger(ctx context.Context, path string) (*sqlstore.Store, error) {
 // directory named "a#1" opened the file "a") and "%" (an escape).
 var uriPath = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
 
+// files are the connection pools over one database file: the writer's,
+// the readers' and the checkpointer's.
+type files struct {
+	read, write, ckpt *sql.DB
+}
+
+func (f files) close() {
+	f.write.Close()
+	f.read.Close()
+	f.ckpt.Close()
+}
+
 // open opens the file at path with the writer's page cache of cacheKiB
-// (memory outside Go's heap, held while the store is open).
-func open(ctx context.Context, path, synchronous string, cacheKiB int) (*sqlstore.Store, error) {
+// (memory outside Go's heap, held while the store is open), and applies
+// its migrations with migrate.
+func open(ctx context.Context, path, synchronous string, cacheKiB int, migrate func(context.Context, *sql.DB) error) (files, error) {
 	pragmas := []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(" + synchronous + ")", "foreign_keys(ON)"}
 	dsn := func(extra ...string) string {
 		q := url.Values{}
@@ -64,19 +112,19 @@ func open(ctx context.Context, path, synchronous string, cacheKiB int) (*sqlstor
 	// sorts: a migration that indexes a big table sorts in RAM).
 	write, err := sql.Open("sqlite", dsn("wal_autocheckpoint(0)", "journal_size_limit(67108864)", fmt.Sprintf("cache_size(-%d)", cacheKiB), "temp_store(MEMORY)")+"&_txlock=immediate")
 	if err != nil {
-		return nil, err
+		return files{}, err
 	}
 	write.SetMaxOpenConns(1) // one writer; sqlstore batches writes into it
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
 	if err := migrate(ctx, write); err != nil {
 		write.Close()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
+		return files{}, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	read, err := sql.Open("sqlite", dsn("query_only(ON)"))
 	if err != nil {
 		write.Close()
-		return nil, err
+		return files{}, err
 	}
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
@@ -86,22 +134,10 @@ func open(ctx context.Context, path, synchronous string, cacheKiB int) (*sqlstor
 	if err != nil {
 		write.Close()
 		read.Close()
-		return nil, err
+		return files{}, err
 	}
 	ckpt.SetMaxOpenConns(1)
-	blobs := sqlstore.FileBlobs{Dir: BodiesDir(path)}
-	if err := blobs.Prepare(); err != nil {
-		write.Close()
-		read.Close()
-		ckpt.Close()
-		return nil, fmt.Errorf("object bodies directory: %w", err)
-	}
-	db := sqlstore.New(read, write, Dialect{})
-	db.Blobs = blobs
-	timing := checkpointing
-	db.Maintain = func(ctx context.Context) { checkpoint(ctx, ckpt, db.DB, path+"-wal", timing) }
-	db.WriterChore = func(ctx context.Context, write *sql.DB) { restartLog(ctx, db.DB, write) }
-	return db, nil
+	return files{read: read, write: write, ckpt: ckpt}, nil
 }
 
 // BodiesDir returns the directory that holds the object bodies of the
@@ -133,11 +169,11 @@ var checkpointing = checkpointTiming{tick: time.Second, at: 32 << 20, idle: 30 *
 // So once a checkpoint leaves a log that long behind, the writer is asked
 // to checkpoint too, between two of its transactions: it copies only what
 // was committed meanwhile, and its next transaction starts the log over.
-func checkpoint(ctx context.Context, ckpt *sql.DB, db *sqlstore.DB, walPath string, timing checkpointTiming) {
+func checkpoint(ctx context.Context, ckpt *sql.DB, log func() *slog.Logger, db choreRequester, walPath string, timing checkpointTiming) {
 	defer ckpt.Close()
 	pageSize := int64(4096)
 	if err := ckpt.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil && ctx.Err() == nil {
-		db.Log.Warn("reading the page size failed", "error", err)
+		log().Warn("reading the page size failed", "error", err)
 	}
 	t := time.NewTicker(timing.tick)
 	defer t.Stop()
@@ -158,7 +194,7 @@ func checkpoint(ctx context.Context, ckpt *sql.DB, db *sqlstore.DB, walPath stri
 		err = ckpt.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
 		if err != nil {
 			if ctx.Err() == nil {
-				db.Log.Warn("wal checkpoint failed", "error", err)
+				log().Warn("wal checkpoint failed", "error", err)
 			}
 			continue
 		}
@@ -168,19 +204,25 @@ func checkpoint(ctx context.Context, ckpt *sql.DB, db *sqlstore.DB, walPath stri
 	}
 }
 
+// choreRequester is a store (or the ledger) whose writer goroutine runs
+// a chore between two transactions when asked.
+type choreRequester interface {
+	RequestWriterChore()
+}
+
 // restartLog is the writer's part of checkpoint: see there.
-func restartLog(ctx context.Context, db *sqlstore.DB, write *sql.DB) {
+func restartLog(ctx context.Context, log func() *slog.Logger, db choreRequester, write *sql.DB) {
 	start := time.Now()
 	var busy, frames, copied int64
 	if err := write.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
-		db.Log.Warn("wal checkpoint by the writer failed", "error", err)
+		log().Warn("wal checkpoint by the writer failed", "error", err)
 		return
 	}
 	if busy != 0 { // the background checkpoint runs: again after the next transaction
 		db.RequestWriterChore()
 		return
 	}
-	db.Log.Debug("wal checkpoint by the writer, so that the log starts over", "took", time.Since(start), "frames", frames, "copied", copied)
+	log().Debug("wal checkpoint by the writer, so that the log starts over", "took", time.Since(start), "frames", frames, "copied", copied)
 }
 
 // Dialect is SQLite's sqlstore.Dialect.
@@ -212,4 +254,13 @@ func (Dialect) IsUniqueViolation(err error) bool {
 // migrate applies the migrations not yet applied, each in a transaction.
 func migrate(ctx context.Context, db *sql.DB) error {
 	return sqlstore.Migrate(ctx, db, migrations, Dialect{})
+}
+
+// migrateLedger applies the delivery ledger's migrations not yet applied.
+func migrateLedger(ctx context.Context, db *sql.DB) error {
+	files, err := fs.Sub(ledgerMigrations, "ledger")
+	if err != nil {
+		return err
+	}
+	return sqlstore.MigrateIn(ctx, db, files, Dialect{}, "ledger_migrations")
 }

@@ -14,7 +14,7 @@ import (
 // finished push is gone, and a token reported gone takes its pushes along.
 func testPhoneQueue(t *testing.T, s suite) {
 	f := newFixture(t, s)
-	f.db.LedgerOn = true
+	f.db.Ledger.On = true
 	_, c := f.mustThing("vt-phone")
 	in := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: "tok-1"})
 	push := kumo.PhonePush{AppID: f.app.AppID, EventType: kumo.DataObjectCreated, Payload: []byte(`{"a":1}`),
@@ -87,7 +87,7 @@ func testPhoneQueue(t *testing.T, s suite) {
 // has one "queued" record per push.
 func testPhoneQueueOnce(t *testing.T, s suite) {
 	f := newFixture(t, s)
-	f.db.LedgerOn = true
+	f.db.Ledger.On = true
 	_, c := f.mustThing("vt-once")
 	android := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: "tok-a"})
 	ios := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceIOS, RegistrationID: "tok-i"})
@@ -174,7 +174,7 @@ func testPhoneQueueOnce(t *testing.T, s suite) {
 // gone, none ends without a record.
 func testPushesOfDeletedOwners(t *testing.T, s suite) {
 	f := withEvents(newFixture(t, s), 10) // the offline pushes' events (seq 1, 3, 5)
-	f.db.LedgerOn = true
+	f.db.Ledger.On = true
 	_, thing := f.mustThing("vt-gone")
 	user, userC := f.mustUser("gone")
 	_, keeper := f.mustThing("vt-stays") // its pushes stay

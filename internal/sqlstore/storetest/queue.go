@@ -224,7 +224,7 @@ func testQueue(t *testing.T, s suite) {
 // their event types and message IDs, for the broker's records.
 func testQueueLedger(t *testing.T, s suite) {
 	f := withEvents(newFixture(t, s), 10)
-	f.db.LedgerOn = true
+	f.db.Ledger.On = true
 	f.db.QueueMax = 2
 	_, c := f.mustThing("vt-ledger")
 	in := f.mustInstall(c, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
