@@ -80,6 +80,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"PhoneQueue", testPhoneQueue},
 		{"PhoneQueueOnce", testPhoneQueueOnce},
 		{"PushesOfDeletedOwners", testPushesOfDeletedOwners},
+		{"Cascade", testCascade},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
