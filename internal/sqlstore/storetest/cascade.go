@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/kumo-iot/kumo"
+	"github.com/kumo-iot/kumo/internal/sqlstore"
 )
 
 // testCascade checks what each kind of delete removes (docs/compat.md,
@@ -576,4 +578,29 @@ func checkCascade(t *testing.T, before, after map[string][]row, v victim) {
 func onlyCreator(table string, cols []string) bool {
 	creator := map[string]string{"objects": "owner", "buckets": "creator", "topics": "creator"}[table]
 	return creator != "" && len(cols) == 1 && cols[0] == creator
+}
+
+// testCascadeTable checks the cascade table (sqlstore.CascadeTables)
+// against the schema: every table of the database is in it, and the
+// columns it names exist.
+func testCascadeTable(t *testing.T, s suite) {
+	f := newFixture(t, s)
+	db := f.db.ReadDB()
+	tables := sqlstore.CascadeTables()
+	schema := schemaTables(t, db)
+	for _, name := range schema {
+		if _, ok := tables[name]; !ok {
+			t.Errorf("table %s of the schema is not in the cascade table (internal/sqlstore/cascade.go)", name)
+		}
+	}
+	for name, cols := range tables {
+		if !slices.Contains(schema, name) {
+			continue // a table of another store (blobs, blob_chunks: SQLBlobs in PostgreSQL)
+		}
+		for _, c := range cols {
+			if _, err := db.Exec("SELECT " + c + " FROM " + name + " WHERE 1 = 0"); err != nil {
+				t.Errorf("cascade table: column %s.%s: %v", name, c, err)
+			}
+		}
+	}
 }

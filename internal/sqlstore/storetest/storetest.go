@@ -81,6 +81,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"PhoneQueueOnce", testPhoneQueueOnce},
 		{"PushesOfDeletedOwners", testPushesOfDeletedOwners},
 		{"Cascade", testCascade},
+		{"CascadeTable", testCascadeTable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
