@@ -51,11 +51,13 @@ func testCascade(t *testing.T, s suite) {
 		{"Thing", func(f *fixture, w *world) victim {
 			p := w.p["t1"]
 			ok(f, "DeleteThing", f.db.Things.DeleteThing(f.ctx, f.admin, p.c.ID))
+			wantTokenGone(f, p)
 			return principalVictim(p, "things")
 		}},
 		{"User", func(f *fixture, w *world) victim {
 			p := w.p["u1"]
 			ok(f, "DeleteUser", f.db.Users.DeleteUser(f.ctx, f.admin, p.c.ID))
+			wantTokenGone(f, p)
 			return principalVictim(p, "users", "group_members", "groups")
 		}},
 		{"Installation/MQTT", func(f *fixture, w *world) victim {
@@ -103,6 +105,9 @@ func testCascade(t *testing.T, s suite) {
 		ok(f, "GrantACL", f.db.ACLs.GrantACL(f.ctx, thC, kumo.ACLTarget{Bucket: b}, kumo.QueryObjectsInBucket,
 			kumo.Subject{Kind: kumo.SubjectUser, ID: uC.ID}))
 		ok(f, "SubscribeBucket", f.db.Subscriptions.SubscribeBucket(f.ctx, uC, b, uC.Principal()))
+		if len(dumpDB(t, f)["bucket_subscriptions"]) != 1 {
+			t.Fatal("the subscription was not stored")
+		}
 		ok(f, "DeleteThing", f.db.Things.DeleteThing(f.ctx, f.admin, th.ID))
 		for _, r := range dumpDB(t, f)["bucket_subscriptions"] {
 			if r.names(th.ID) != nil {
@@ -113,8 +118,7 @@ func testCascade(t *testing.T, s suite) {
 }
 
 // victim is what a delete removed: the strings that name it (IDs, names,
-// MQTT topics…), the outbox events the delete itself commits, and whether
-// the push subscriptions to a deleted bucket stay (they do: compat.md).
+// MQTT topics…), and what the rules keep or add (docs/compat.md).
 type victim struct {
 	names         []string
 	installations []string         // its installations, whose dropped pushes the ledger records
@@ -156,10 +160,20 @@ func ok(f *fixture, what string, err error) {
 	}
 }
 
+// wantTokenGone reports an error unless the cached token of a deleted
+// user or thing is refused at once (the token cache forgot it).
+func wantTokenGone(f *fixture, p *principal) {
+	f.t.Helper()
+	if c, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, p.token); err == nil {
+		f.t.Errorf("Authenticate with the token of the deleted %s = %+v, want an error", p.c.Kind, c)
+	}
+}
+
 // principal is a user or thing of the world, with what is its.
 type principal struct {
 	c           kumo.Caller
 	login, pw   string
+	token       string         // an access token, cached
 	bucket      kumo.BucketRef // in its scope
 	object      kumo.Object    // in bucket, with a body, a publication and an upload
 	topic       kumo.TopicRef  // in its scope
@@ -214,8 +228,14 @@ func buildWorld(f *fixture) *world {
 	for _, tag := range tags {
 		p := w.p[tag]
 		// Tokens (with a refresh token), then a failed login.
-		if _, err := f.db.Tokens.Login(ctx, f.app.AppID, kumo.LoginRequest{Username: p.login, Password: p.pw}); err != nil {
-			f.t.Fatalf("Login(%s): %v", p.login, err)
+		tok, err := f.db.Tokens.Login(ctx, f.app.AppID, kumo.LoginRequest{Username: p.login, Password: p.pw})
+		if err != nil || tok.RefreshToken == "" {
+			f.t.Fatalf("Login(%s) = %+v, %v; want a token with a refresh token", p.login, tok, err)
+		}
+		p.token = tok.AccessToken
+		// Authenticated once: the token is in this node's cache.
+		if _, err := f.db.Tokens.Authenticate(ctx, f.app.AppID, p.token); err != nil {
+			f.t.Fatalf("Authenticate(%s): %v", p.login, err)
 		}
 		if _, err := f.db.Tokens.Login(ctx, f.app.AppID, kumo.LoginRequest{Username: p.login, Password: "wrong"}); kumo.ErrorCode(err) == "" {
 			f.t.Fatalf("Login(%s) with a wrong password succeeded", p.login)
