@@ -105,20 +105,6 @@ func forgetACLs(ctx context.Context, tx *Tx) error {
 	return bumpCounter(ctx, tx, counterACL)
 }
 
-// deleteACLs deletes the stored ACL changes a query selects (after
-// "DELETE FROM acl_entries WHERE "), within a write, and makes the caches
-// forget them when there were any.
-func deleteACLs(ctx context.Context, tx *Tx, where string, args ...any) error {
-	res, err := tx.Exec(ctx, "DELETE FROM acl_entries WHERE "+where, args...)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		return forgetACLs(ctx, tx)
-	}
-	return nil
-}
-
 // principalOf returns the principal a stored owner or creator ID names:
 // thing IDs start with "th."; "" is the admin (no principal).
 func principalOf(id string) kumo.Principal {

@@ -198,31 +198,6 @@ func trashBlobs(ctx context.Context, tx *Tx, now int64, selectIDs string, args .
 	return nil
 }
 
-// dropBodies deletes, within a write, the bodies, publications and
-// uploads of the objects that where selects (a condition on app_id,
-// scope, bucket and object_id), and puts their blobs in the trash. The
-// deletions of objects, buckets and scopes call it.
-func dropBodies(ctx context.Context, tx *Tx, now int64, where string, args ...any) error {
-	if err := trashBlobs(ctx, tx, now, "SELECT blob_id, CAST(? AS BIGINT) FROM object_bodies WHERE "+where, args...); err != nil {
-		return err
-	}
-	uploads := "SELECT id FROM body_uploads WHERE " + where
-	if err := trashBlobs(ctx, tx, now, "SELECT blob_id, CAST(? AS BIGINT) FROM body_upload_chunks WHERE upload_id IN ("+uploads+")", args...); err != nil {
-		return err
-	}
-	for _, q := range []string{
-		"DELETE FROM body_upload_chunks WHERE upload_id IN (" + uploads + ")",
-		"DELETE FROM body_uploads WHERE " + where,
-		"DELETE FROM body_publications WHERE " + where,
-		"DELETE FROM object_bodies WHERE " + where,
-	} {
-		if _, err := tx.Exec(ctx, q, args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // emptyTrash deletes the blobs in the trash, then their trash rows. It
 // runs after a write that trashed blobs has committed (and at start).
 func (db *DB) emptyTrash(ctx context.Context, log *slog.Logger) {

@@ -91,19 +91,9 @@ func (bs *BucketService) DeleteBucket(ctx context.Context, c kumo.Caller, b kumo
 		if !ok {
 			return kumo.BucketNotFound(b)
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM objects WHERE app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "DELETE FROM object_fields WHERE app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "DELETE FROM buckets WHERE app_id = ? AND scope = ? AND name = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
-			return err
-		}
-		if err := deleteACLs(ctx, tx, "app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
-			return err
-		}
-		if err := dropBodies(ctx, tx, now, "app_id = ? AND scope = ? AND bucket = ?", b.AppID, b.Scope.Key(), b.Name); err != nil {
+		// The bucket, its objects with their bodies and index rows, its
+		// ACL changes; its push subscriptions stay (cascade.go).
+		if _, err := cascade(ctx, tx, doomed{kind: doomBucket, appID: b.AppID, scope: b.Scope.Key(), bucket: b.Name}); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.BucketDeleted, Bucket: b, Sender: c.Principal(), When: now})

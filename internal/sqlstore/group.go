@@ -221,35 +221,10 @@ func (s *GroupService) DeleteGroup(ctx context.Context, c kumo.Caller, id string
 	}
 	scope := kumo.Scope{Kind: kumo.ScopeGroup, ID: g.ID}.Key()
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
-		// The bodies, publications and uploads of its objects, and their
-		// query index rows, before the objects.
-		if err := dropBodies(ctx, tx, tx.db.now(), "app_id = ? AND scope = ?", c.AppID, scope); err != nil {
-			return err
-		}
-		for _, q := range []struct {
-			sql  string
-			args []any
-		}{
-			{"DELETE FROM groups WHERE app_id = ? AND id = ?", []any{c.AppID, g.ID}},
-			{"DELETE FROM group_members WHERE app_id = ? AND group_id = ?", []any{c.AppID, g.ID}},
-			{"DELETE FROM thing_owners WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{c.AppID, string(kumo.OwnerGroup), g.ID}},
-			{"DELETE FROM thing_ownership_codes WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{c.AppID, string(kumo.OwnerGroup), g.ID}},
-			{"DELETE FROM object_fields WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
-			{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
-			{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
-			{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND scope = ?", []any{c.AppID, scope}},
-		} {
-			if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
-				return err
-			}
-		}
-		if err := deleteScopeTopics(ctx, tx, c.AppID, scope); err != nil {
-			return err
-		}
-		// The ACLs of its scope (its topics' too), and the entries naming
-		// it elsewhere.
-		subject := kumo.Subject{Kind: kumo.SubjectGroup, ID: g.ID}.String()
-		if err := deleteACLs(ctx, tx, "app_id = ? AND (scope = ? OR subject = ?)", c.AppID, scope, subject); err != nil {
+		// The group, its memberships and ownerships, its scope's buckets,
+		// objects, bodies and topics with their subscriptions and ACL
+		// changes, and the entries naming it (cascade.go).
+		if _, err := cascade(ctx, tx, doomed{kind: doomGroup, appID: c.AppID, scope: scope, id: g.ID}); err != nil {
 			return err
 		}
 		return bumpCounter(ctx, tx, counterSubscriptions)

@@ -142,39 +142,23 @@ func (s *InstallationService) DeleteInstallation(ctx context.Context, c kumo.Cal
 	if err != nil {
 		return err
 	}
-	var dropped []kumo.QueuedPush    // its offline queue, for the ledger
-	var phones []kumo.DeliveryRecord // its queued phone pushes, dropped
+	var dropped []kumo.DeliveryRecord // its queued pushes, dropped
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
-		dropped, phones = nil, nil
-		if _, err := revokeMQTT(ctx, tx, c.AppID, "id = ?", in.ID); err != nil {
-			return err
-		}
-		res, err := tx.Exec(ctx, "DELETE FROM installations WHERE app_id = ? AND id = ?", c.AppID, in.ID)
+		// The installation, its MQTT credentials revoked, and its queued
+		// pushes (cascade.go).
+		done, err := cascade(ctx, tx, doomed{kind: doomInstallation, appID: c.AppID, id: in.ID,
+			reason: "the installation was deleted", owner: in.Owner})
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if done.deleted["installations"] == 0 {
 			return kumo.InstallationNotFound(c.AppID, selector)
 		}
-		if in.MQTTTopic != "" {
-			if dropped, err = dropQueue(ctx, tx, in.MQTTTopic); err != nil {
-				return err
-			}
-		}
-		if phones, err = dropPhonePushes(ctx, tx, c.AppID, "installation_id = ?", []any{in.ID}, "the installation was deleted"); err != nil {
-			return err
-		}
+		dropped = done.dropped
 		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
-	if err == nil && len(dropped)+len(phones) > 0 {
-		rs := queueRecords(dropped, kumo.DeliveryDropped, "the installation was deleted: its offline queue went", s.db.now())
-		for i := range rs { // the installation is gone: the ledger can no longer find it by its topic
-			rs[i].InstallationID, rs[i].DeviceType, rs[i].Owner = in.ID, in.DeviceType, in.Owner
-		}
-		for i := range phones {
-			phones[i].Owner = in.Owner
-		}
-		s.ledger.record(ctx, append(rs, phones...))
+	if err == nil {
+		s.ledger.record(ctx, dropped)
 	}
 	return err
 }

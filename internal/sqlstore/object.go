@@ -301,17 +301,8 @@ func (s *ObjectService) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.
 		if err := checkVersion(o, ifMatch); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM objects WHERE app_id = ? AND scope = ? AND bucket = ? AND id = ?",
-			b.AppID, b.Scope.Key(), b.Name, id); err != nil {
-			return err
-		}
-		if err := deleteACLs(ctx, tx, "app_id = ? AND scope = ? AND bucket = ? AND object_id = ?", b.AppID, b.Scope.Key(), b.Name, id); err != nil {
-			return err
-		}
-		if err := dropBodies(ctx, tx, now, bodyKey, b.AppID, b.Scope.Key(), b.Name, id); err != nil {
-			return err
-		}
-		if err := deleteFields(ctx, tx, b, id); err != nil {
+		// The object, its ACL changes, body and index rows (cascade.go).
+		if _, err := cascade(ctx, tx, doomed{kind: doomObject, appID: b.AppID, scope: b.Scope.Key(), bucket: b.Name, object: id}); err != nil {
 			return err
 		}
 		return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectDeleted, Bucket: b, ObjectID: id,

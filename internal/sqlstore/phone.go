@@ -249,12 +249,10 @@ func (q *PhoneQueue) FinishPhonePush(ctx context.Context, id int64, retryAt int6
 func (q *PhoneQueue) DropPhoneInstallation(ctx context.Context, appID, installationID string) error {
 	var rs []kumo.DeliveryRecord
 	err := q.db.writeTx(ctx, func(tx *Tx) error {
-		if _, err := tx.Exec(ctx, "DELETE FROM installations WHERE app_id = ? AND id = ? AND device_type IN ('ANDROID', 'IOS')", appID, installationID); err != nil {
-			return err
-		}
-		var err error
-		rs, err = dropPhonePushes(ctx, tx, appID, "installation_id = ?", []any{installationID},
-			"the provider reports the token gone: the installation is deleted")
+		// The phone installation and its waiting pushes (cascade.go).
+		done, err := cascade(ctx, tx, doomed{kind: doomInstallation, appID: appID, id: installationID, phones: true,
+			reason: "the provider reports the token gone: the installation is deleted"})
+		rs = done.dropped
 		return err
 	})
 	if err == nil {

@@ -162,115 +162,20 @@ func forgetTokens(ctx context.Context, tx *Tx) error {
 	return bumpCounter(ctx, tx, counterTokens)
 }
 
-// deletePrincipal deletes a user or thing (its row in table) with
-// everything that is its: installations, push subscriptions (to buckets
-// and topics), the buckets, objects, object bodies and topics of its
-// scope, and its tokens. A thing's
-// ownerships go with it; a user's memberships and ownerships too, and the
-// groups he owned are left without an owner (the admin's to manage). The
-// caller empties the blob trash after the commit.
-func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal, table string) ([]kumo.DeliveryRecord, error) {
-	type statement struct {
-		sql  string
-		args []any
-	}
-	var owned []statement
-	scopeKind := kumo.ScopeUser
-	if p.Kind == kumo.ThingCaller {
-		scopeKind = kumo.ScopeThing
-		owned = []statement{
-			{"DELETE FROM thing_owners WHERE app_id = ? AND thing_id = ?", []any{appID, p.ID}},
-			{"DELETE FROM thing_ownership_codes WHERE app_id = ? AND thing_id = ?", []any{appID, p.ID}},
-		}
-	} else {
-		owned = []statement{
-			{"DELETE FROM thing_owners WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{appID, string(kumo.OwnerUser), p.ID}},
-			{"DELETE FROM thing_ownership_codes WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{appID, string(kumo.OwnerUser), p.ID}},
-			{"DELETE FROM group_members WHERE app_id = ? AND user_id = ?", []any{appID, p.ID}},
-			{"UPDATE groups SET owner = '' WHERE app_id = ? AND owner = ?", []any{appID, p.ID}},
-		}
-	}
-	scope := kumo.Scope{Kind: scopeKind, ID: p.ID}.Key()
-	if _, err := revokeOwnerMQTT(ctx, tx, appID, p); err != nil { // before its installations go
-		return nil, err
-	}
-	dropped, err := dropOwnerPushes(ctx, tx, appID, p) // before its installations go
+// deletePrincipal deletes a user or thing with everything that names
+// it (cascade.go): its installations with their queued pushes, its push
+// subscriptions and others' to its buckets and topics, the buckets,
+// objects, object bodies and topics of its scope, the ACL entries naming
+// it, its tokens, login failures, ownerships and pending ownership codes;
+// a user's memberships too, and the groups he owned are left without an
+// owner (the admin's to manage). It returns the ledger records of the
+// pushes dropped. The caller empties the blob trash after the commit.
+func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal) ([]kumo.DeliveryRecord, error) {
+	done, err := cascade(ctx, tx, doomedPrincipal(appID, p))
 	if err != nil {
 		return nil, err
 	}
-	for _, q := range append([]statement{
-		{"DELETE FROM " + table + " WHERE app_id = ? AND id = ?", []any{appID, p.ID}},
-		{"DELETE FROM installations WHERE app_id = ? AND owner_kind = ? AND owner_id = ?", []any{appID, int(p.Kind), p.ID}},
-		{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{appID, int(p.Kind), p.ID}},
-		{"DELETE FROM bucket_subscriptions WHERE app_id = ? AND scope = ?", []any{appID, scope}}, // others' subscriptions to its buckets
-		{"DELETE FROM topic_subscriptions WHERE app_id = ? AND subscriber_kind = ? AND subscriber_id = ?", []any{appID, int(p.Kind), p.ID}},
-		{"DELETE FROM objects WHERE app_id = ? AND scope = ?", []any{appID, scope}},
-		{"DELETE FROM object_fields WHERE app_id = ? AND scope = ?", []any{appID, scope}},
-		{"DELETE FROM buckets WHERE app_id = ? AND scope = ?", []any{appID, scope}},
-		{"DELETE FROM login_failures WHERE app_id = ? AND principal_id IN (?, ?)", []any{appID, p.ID, ownershipLockKey(p.ID)}},
-	}, owned...) {
-		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
-			return nil, err
-		}
-	}
-	if err := dropBodies(ctx, tx, tx.db.now(), "app_id = ? AND scope = ?", appID, scope); err != nil {
-		return nil, err
-	}
-	if err := deleteScopeTopics(ctx, tx, appID, scope); err != nil {
-		return nil, err
-	}
-	if err := bumpCounter(ctx, tx, counterSubscriptions); err != nil {
-		return nil, err
-	}
-	// The ACLs of its scope, and the entries naming it elsewhere.
-	if err := deleteACLs(ctx, tx, "app_id = ? AND (scope = ? OR subject = ?)", appID, scope, kumo.PrincipalSubject(p).String()); err != nil {
-		return nil, err
-	}
-	return dropped, revokeTokens(ctx, tx, appID, p.ID)
-}
-
-// dropOwnerPushes deletes, within tx, the pushes waiting for the
-// installations of a user or thing about to be deleted (their MQTT
-// offline queues, their queued phone pushes), and returns their ledger
-// records: dropped.
-func dropOwnerPushes(ctx context.Context, tx *Tx, appID string, p kumo.Principal) ([]kumo.DeliveryRecord, error) {
-	reason := "the " + p.Kind.String() + " was deleted"
-	rows, err := tx.Query(ctx, `SELECT id, mqtt_topic FROM installations
-		WHERE app_id = ? AND owner_kind = ? AND owner_id = ? AND device_type = 'MQTT'`, appID, int(p.Kind), p.ID)
-	if err != nil {
-		return nil, err
-	}
-	topics := map[string]string{} // MQTT topic -> installation ID
-	for rows.Next() {
-		var id, topic string
-		if err := rows.Scan(&id, &topic); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		topics[topic] = id
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var rs []kumo.DeliveryRecord
-	for topic, id := range topics {
-		ps, err := dropQueue(ctx, tx, topic)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range queueRecords(ps, kumo.DeliveryDropped, reason+": its offline queue went", tx.db.now()) {
-			r.InstallationID, r.Owner = id, p // the installation is gone: the ledger can no longer find it by its topic
-			rs = append(rs, r)
-		}
-	}
-	phones, err := dropPhonePushes(ctx, tx, appID,
-		"installation_id IN (SELECT id FROM installations WHERE app_id = ? AND owner_kind = ? AND owner_id = ?)",
-		[]any{appID, int(p.Kind), p.ID}, reason)
-	for i := range phones {
-		phones[i].Owner = p
-	}
-	return append(rs, phones...), err
+	return done.dropped, bumpCounter(ctx, tx, counterSubscriptions)
 }
 
 // DeleteThing implements kumo.ThingService.
@@ -284,7 +189,7 @@ func (s *ThingService) DeleteThing(ctx context.Context, c kumo.Caller, selector 
 	}
 	var dropped []kumo.DeliveryRecord
 	err = s.db.writeTx(ctx, func(tx *Tx) (err error) {
-		dropped, err = deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.ThingCaller, ID: t.ID}, "things")
+		dropped, err = deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.ThingCaller, ID: t.ID})
 		return err
 	})
 	if err == nil {

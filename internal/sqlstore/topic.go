@@ -95,18 +95,15 @@ func (ts *TopicService) DeleteTopic(ctx context.Context, c kumo.Caller, t kumo.T
 		return kumo.Unauthorized(c, "The caller may not delete topic %s", t.Name)
 	}
 	return ts.db.writeTx(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(ctx, "DELETE FROM topics WHERE app_id = ? AND scope = ? AND name = ?", t.AppID, t.Scope.Key(), t.Name)
+		// The topic, its subscriptions and ACL changes (cascade.go).
+		done, err := cascade(ctx, tx, doomed{kind: doomTopic, appID: t.AppID, scope: t.Scope.Key(), name: t.Name})
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if done.deleted["topics"] == 0 {
 			return kumo.TopicNotFound(t)
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM topic_subscriptions WHERE app_id = ? AND scope = ? AND topic = ?",
-			t.AppID, t.Scope.Key(), t.Name); err != nil {
-			return err
-		}
-		return deleteACLs(ctx, tx, "app_id = ? AND scope = ? AND topic = ?", t.AppID, t.Scope.Key(), t.Name)
+		return nil
 	})
 }
 
@@ -271,15 +268,4 @@ func (ts *TopicService) TopicSubscribers(ctx context.Context, appID string, t ku
 		out = append(out, p)
 	}
 	return out, rows.Err()
-}
-
-// deleteScopeTopics deletes, within a write, the topics of scope (a
-// kumo.Scope key) with their subscriptions. Their ACL changes go with the
-// scope's (the caller deletes those).
-func deleteScopeTopics(ctx context.Context, tx *Tx, appID, scope string) error {
-	if _, err := tx.Exec(ctx, "DELETE FROM topics WHERE app_id = ? AND scope = ?", appID, scope); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, "DELETE FROM topic_subscriptions WHERE app_id = ? AND scope = ?", appID, scope)
-	return err
 }

@@ -223,7 +223,7 @@ func (s *UserService) DeleteUser(ctx context.Context, c kumo.Caller, selector st
 	}
 	var dropped []kumo.DeliveryRecord
 	err = s.db.writeTx(ctx, func(tx *Tx) (err error) {
-		dropped, err = deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID}, "users")
+		dropped, err = deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID})
 		return err
 	})
 	if err == nil {

@@ -81,6 +81,8 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"PhoneQueue", testPhoneQueue},
 		{"PhoneQueueOnce", testPhoneQueueOnce},
 		{"PushesOfDeletedOwners", testPushesOfDeletedOwners},
+		{"Cascade", testCascade},
+		{"CascadeTable", testCascadeTable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
