@@ -18,18 +18,11 @@ import (
 // one the nodes of a cluster share (a dialect that is an OutboxLeaser:
 // PostgreSQL); New picks the one the dialect calls for.
 type Outbox interface {
-	// ClaimEvents returns up to max committed events not yet claimed,
-	// oldest first.
+	// The methods of push.Outbox, documented there.
 	ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error)
-	// CompleteEvents removes events whose pushes were handed to the bus.
 	CompleteEvents(ctx context.Context, events []kumo.Event) error
-	// SubscriberTopics returns, for each bucket, the MQTT topics of every
-	// MQTT installation of every subscriber of that bucket.
 	SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (map[kumo.BucketRef][]string, error)
-	// MessageRecipients returns the MQTT installations a PushMessageSent
-	// event goes to.
 	MessageRecipients(ctx context.Context, e kumo.Event) ([]kumo.Recipient, error)
-	// Notify returns a channel that receives a value after events commit.
 	Notify() <-chan struct{}
 }
 
