@@ -121,13 +121,20 @@ func BucketNotFound(b BucketRef) *Error {
 }
 
 // ParseBucketName validates a bucket name from a path and returns it in
-// canonical form (a "crypto:" prefix in any case becomes "CRYPTO:").
-// Names are 2 to 64 characters of [a-zA-Z0-9-_], not starting with "_",
-// and not one of Kii's reserved names.
+// canonical form (a "crypto:" prefix in any case becomes "CRYPTO:"; a
+// type prefix "rw:" or "default:" in any case, which some of Kii's SDKs
+// send, names the plain bucket and is dropped). Names are 2 to 64
+// characters of [a-zA-Z0-9-_], not starting with "_", and not one of
+// Kii's reserved names; any other prefix is refused.
 func ParseBucketName(s string) (string, error) {
 	name, prefix := s, ""
-	if len(s) > 7 && strings.EqualFold(s[:7], "CRYPTO:") {
-		name, prefix = s[7:], "CRYPTO:"
+	if p, rest, ok := strings.Cut(s, ":"); ok {
+		switch strings.ToUpper(p) {
+		case "CRYPTO":
+			name, prefix = rest, "CRYPTO:"
+		case "RW", "DEFAULT":
+			name = rest
+		}
 	}
 	if !validChars(name, 2, 64, idChars) || name[0] == '_' {
 		return "", Errorf(ErrInvalidBucket, "Bucket name %q is not valid: 2 to 64 characters of [a-zA-Z0-9-_], not starting with _", s).With("bucketID", s)
