@@ -304,18 +304,27 @@ func printable(s string, min, max int) bool {
 }
 
 // ThingQueryFields are the predefined thing fields a thing query may name
-// (rest-core §4.2); custom fields are not queryable.
+// (rest-core §4.2); custom fields are not queryable. Beside them a query
+// sees the system fields _created, _online and _onlineStatusModifiedAt.
 var ThingQueryFields = []string{"_thingID", "_vendorThingID", "_thingType", "_vendor", "_firmwareVersion",
-	"_productName", "_lot", "_disabled",
+	"_productName", "_lot", "_disabled", "_layoutPosition",
 	"_stringField1", "_stringField2", "_stringField3", "_stringField4", "_stringField5",
 	"_numberField1", "_numberField2", "_numberField3", "_numberField4", "_numberField5"}
 
 // ThingQueryObject is what a thing query's clauses see of thing t: its
-// queryable fields, _created, and the lists userOwners and groupOwners
-// that contains clauses test.
+// queryable fields (_layoutPosition is STANDALONE when it was not given,
+// as GET renders it), _created, _online, _onlineStatusModifiedAt (once
+// the thing connected), and the lists userOwners and groupOwners that
+// contains clauses test.
 func ThingQueryObject(t Thing, userOwners, groupOwners []string) Object {
 	data := map[string]any{"_thingID": t.ID, "_vendorThingID": t.VendorThingID, "_disabled": t.Disabled,
-		"userOwners": userOwners, "groupOwners": groupOwners}
+		"_online": t.Online, "userOwners": userOwners, "groupOwners": groupOwners}
+	if t.OnlineModified > 0 {
+		data["_onlineStatusModifiedAt"] = t.OnlineModified
+	}
+	if _, ok := t.Fields["_layoutPosition"]; !ok {
+		data["_layoutPosition"] = "STANDALONE"
+	}
 	for _, k := range ThingQueryFields {
 		if v, ok := t.Fields[k]; ok {
 			if _, set := data[k]; !set {

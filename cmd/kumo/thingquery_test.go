@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestThingQueryAPI(t *testing.T) { forEachStore(t, testThingQueryAPI) }
@@ -126,5 +127,84 @@ func testUserQueryAPI(t *testing.T, cfg config) {
 	}
 	if r := query(f.userToken, `{}`); r.Status != 401 {
 		t.Errorf("a user querying users: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestThingQuerySystemFields(t *testing.T) { forEachStore(t, testThingQuerySystemFields) }
+
+// testThingQuerySystemFields queries things by every system field the
+// spec lists for them: _layoutPosition (STANDALONE when not given),
+// _thingType, _vendor, _firmwareVersion, _productName, _lot, _created,
+// _disabled, _online and _onlineStatusModifiedAt.
+func testThingQuerySystemFields(t *testing.T, cfg config) {
+	n := mustStartNodeConfig(t, cfg)
+	base := n.base + "/api/apps/" + n.app.AppID
+	r := do(t, "POST", base+"/oauth2/token", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, n.app.ClientID, n.app.ClientSecret))
+	wantStatus(t, r, 200)
+	admin := []string{"Authorization", "Bearer " + r.Str(t, "access_token"), "Content-Type", "application/vnd.kii.ThingQueryRequest+json"}
+	for _, body := range []string{
+		`{"_vendorThingID":"sf-0","_password":"pw","_layoutPosition":"GATEWAY","_thingType":"HUB","_vendor":"acme","_firmwareVersion":"1.0","_productName":"hub-1","_lot":"L7"}`,
+		`{"_vendorThingID":"sf-1","_password":"pw","_layoutPosition":"END_NODE","_thingType":"LAMP","_firmwareVersion":"2.0"}`,
+		`{"_vendorThingID":"sf-2","_password":"pw","_layoutPosition":"STANDALONE"}`,
+	} {
+		wantStatus(t, do(t, "POST", base+"/things", body, "Content-Type", "application/vnd.kii.ThingRegistrationRequest+json"), 201)
+	}
+	wantStatus(t, do(t, "PUT", base+"/things/VENDOR_THING_ID:sf-1/status", `{"disabled":true}`, admin...), 204)
+	d := n.mustDevice("sf-3") // no _layoutPosition given: STANDALONE
+
+	query := func(clause string) (string, string) {
+		body := `{"thingQuery":{"clause":{"type":"and","clauses":[{"type":"prefix","field":"_vendorThingID","prefix":"sf-"},` + clause + `]},"orderBy":"_vendorThingID"}}`
+		r := do(t, "POST", base+"/things/query", body, admin...)
+		if r.Status != 200 {
+			return "", fmt.Sprintf("%d %s", r.Status, r.Body)
+		}
+		var got []string
+		for _, v := range r.JSON(t)["results"].([]any) {
+			got = append(got, v.(map[string]any)["_vendorThingID"].(string))
+		}
+		return strings.Join(got, ","), string(r.Body)
+	}
+	for _, tc := range []struct {
+		name, clause, want string
+	}{
+		{"_layoutPosition GATEWAY", `{"type":"eq","field":"_layoutPosition","value":"GATEWAY"}`, "sf-0"},
+		{"_layoutPosition END_NODE", `{"type":"eq","field":"_layoutPosition","value":"END_NODE"}`, "sf-1"},
+		{"_layoutPosition STANDALONE, given or not", `{"type":"eq","field":"_layoutPosition","value":"STANDALONE"}`, "sf-2,sf-3"},
+		{"_layoutPosition in", `{"type":"in","field":"_layoutPosition","values":["GATEWAY","END_NODE"]}`, "sf-0,sf-1"},
+		{"_thingType", `{"type":"eq","field":"_thingType","value":"LAMP"}`, "sf-1"},
+		{"_vendor", `{"type":"eq","field":"_vendor","value":"acme"}`, "sf-0"},
+		{"_firmwareVersion", `{"type":"eq","field":"_firmwareVersion","value":"2.0"}`, "sf-1"},
+		{"_productName", `{"type":"prefix","field":"_productName","prefix":"hub"}`, "sf-0"},
+		{"_lot", `{"type":"eq","field":"_lot","value":"L7"}`, "sf-0"},
+		{"_created", `{"type":"range","field":"_created","lowerLimit":1}`, "sf-0,sf-1,sf-2,sf-3"},
+		{"_disabled", `{"type":"eq","field":"_disabled","value":true}`, "sf-1"},
+		{"_online false before any connection", `{"type":"eq","field":"_online","value":false}`, "sf-0,sf-1,sf-2,sf-3"},
+		{"no _onlineStatusModifiedAt before any connection", `{"type":"hasField","field":"_onlineStatusModifiedAt","fieldType":"INTEGER"}`, ""},
+	} {
+		if got, body := query(tc.clause); got != tc.want {
+			t.Errorf("%s: %q, want %q (%s)", tc.name, got, tc.want, body)
+		}
+	}
+
+	c, _ := connectDevice(t, n.mqttURL("tcp"), d, 4)
+	defer c.Disconnect(100)
+	// The device's connection is recorded a moment after CONNACK: wait
+	// for it (the only query that depends on time).
+	deadline := time.Now().Add(20 * time.Second)
+	for got, _ := query(`{"type":"eq","field":"_online","value":true}`); got != "sf-3"; got, _ = query(`{"type":"eq","field":"_online","value":true}`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("_online eq true: %q, want sf-3", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, tc := range []struct {
+		name, clause, want string
+	}{
+		{"_online false", `{"type":"eq","field":"_online","value":false}`, "sf-0,sf-1,sf-2"},
+		{"_onlineStatusModifiedAt", `{"type":"hasField","field":"_onlineStatusModifiedAt","fieldType":"INTEGER"}`, "sf-3"},
+	} {
+		if got, body := query(tc.clause); got != tc.want {
+			t.Errorf("%s: %q, want %q (%s)", tc.name, got, tc.want, body)
+		}
 	}
 }
