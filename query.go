@@ -340,8 +340,8 @@ func unsupportedQuery(format string, args ...any) *Error {
 // An absent bucketQuery or clause means "all". bestEffortLimit may be a
 // number or a string holding one ("10"); it defaults to, and is capped at,
 // MaxQueryLimit. Errors are INVALID_JSON, INVALID_INPUT_DATA (a malformed
-// clause) and QUERY_NOT_SUPPORTED (a count with a paginationKey, a query
-// too large, a descending distance order).
+// clause, an empty paginationKey) and QUERY_NOT_SUPPORTED (a count with a
+// paginationKey, a query too large, a descending distance order).
 func ParseQuery(raw []byte) (Query, error) { return parseQuery(raw, "bucketQuery") }
 
 // ParseThingQuery parses a ThingQueryRequest body, which is a QueryRequest
@@ -376,6 +376,13 @@ func parseQuery(raw []byte, key string) (Query, error) {
 		s, ok := v.(string)
 		if !ok {
 			return q, invalidQuery("paginationKey must be a string")
+		}
+		if s == "" {
+			// Kumo never issues "" (the last page has no key). Clients that
+			// read an absent nextPaginationKey as "" and send it back
+			// (org.json's optString) stop only on an error: answering the
+			// first page again made them loop forever.
+			return q, invalidQuery("paginationKey %q was not issued by this server; omit it for the first page", s)
 		}
 		q.PaginationKey = s
 	}

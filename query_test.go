@@ -65,6 +65,12 @@ func TestParseQuery(t *testing.T) {
 				t.Errorf("Count() = %q, %v", n, ok)
 			}
 		}},
+		{name: "empty paginationKey", body: `{"bucketQuery":{"clause":{"type":"all"}},"paginationKey":""}`, code: ErrInvalidInputData},
+		{name: "null paginationKey is none", body: `{"paginationKey":null}`, check: func(t *testing.T, q Query) {
+			if q.PaginationKey != "" {
+				t.Errorf("PaginationKey = %q", q.PaginationKey)
+			}
+		}},
 		{name: "count with paginationKey", body: `{"bucketQuery":{"aggregations":[{"type":"COUNT","putAggregationInto":"n"}]},"paginationKey":"x"}`, code: ErrQueryNotSupported},
 		{name: "unknown aggregation", body: `{"bucketQuery":{"aggregations":[{"type":"SUM","putAggregationInto":"n"}]}}`, code: ErrQueryNotSupported},
 		{name: "not JSON", body: `{`, code: ErrInvalidJSON},
