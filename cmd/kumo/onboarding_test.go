@@ -302,3 +302,27 @@ func testOnboardThenPush(t *testing.T, cfg config) {
 }
 
 func init() { volatile["endNodeThingID"] = true } // for the golden files of TestOnboardShapes
+
+// TestOnboardOwnerDeletes checks that an onboarding owner may delete the
+// thing (and a thing itself), a stranger not.
+func TestOnboardOwnerDeletes(t *testing.T) { forEachStore(t, testOnboardOwnerDeletes) }
+
+func testOnboardOwnerDeletes(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
+	app := f.n.base + "/api/apps/" + f.n.app.AppID
+	r := f.onboard(t, onboardType("OnboardingWithVendorThingIDByOwner"),
+		`{"vendorThingID":"del-1","thingPassword":"pw","owner":"user:{user}"}`, "Authorization", "Bearer "+f.userToken)
+	wantStatus(t, r, 200)
+	owned := r.Str(t, "thingID")
+	r = f.onboard(t, onboardType("OnboardingWithVendorThingIDByThing"), `{"vendorThingID":"del-2","thingPassword":"pw"}`)
+	wantStatus(t, r, 200)
+	self, selfToken := r.Str(t, "thingID"), r.Str(t, "accessToken")
+
+	wantStatus(t, do(t, "DELETE", app+"/things/"+owned, "", "Authorization", "Bearer "+f.thing.Token), 401) // another thing
+	wantStatus(t, do(t, "DELETE", app+"/things/"+self, "", "Authorization", "Bearer "+f.userToken), 401)    // not its owner
+	wantStatus(t, do(t, "DELETE", app+"/things/"+owned, "", "Authorization", "Bearer "+f.userToken), 204)
+	wantStatus(t, do(t, "DELETE", app+"/things/"+self, "", "Authorization", "Bearer "+selfToken), 204)
+	for _, id := range []string{owned, self} {
+		wantStatus(t, do(t, "GET", app+"/things/"+id, "", "Authorization", "Bearer "+f.adminToken), 404)
+	}
+}
