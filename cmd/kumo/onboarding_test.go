@@ -326,3 +326,30 @@ func testOnboardOwnerDeletes(t *testing.T, cfg config) {
 		wantStatus(t, do(t, "GET", app+"/things/"+id, "", "Authorization", "Bearer "+f.adminToken), 404)
 	}
 }
+
+// TestOnboardConcurrently onboards one new thing from many requests at
+// once: every one succeeds, with the same thing and endpoint.
+func TestOnboardConcurrently(t *testing.T) { forEachStore(t, testOnboardConcurrently) }
+
+func testOnboardConcurrently(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
+	const n = 8
+	results := make(chan response, n)
+	for range n {
+		go func() {
+			results <- f.onboard(t, onboardType("OnboardingWithVendorThingIDByThing"), `{"vendorThingID":"same","thingPassword":"pw"}`)
+		}()
+	}
+	var first response
+	for i := range n {
+		r := <-results
+		wantStatus(t, r, 200)
+		if i == 0 {
+			first = r
+			continue
+		}
+		if r.Str(t, "thingID") != first.Str(t, "thingID") || !bytes.Equal(endpointOf(t, r), endpointOf(t, first)) {
+			t.Errorf("two onboardings of one thing differ:\n%s\n%s", first.Body, r.Body)
+		}
+	}
+}

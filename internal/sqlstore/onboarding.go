@@ -23,6 +23,16 @@ var _ kumo.OnboardingService = (*OnboardingService)(nil)
 
 // Onboard implements kumo.OnboardingService.
 func (s *OnboardingService) Onboard(ctx context.Context, c kumo.Caller, o kumo.Onboarding) (kumo.Onboarded, error) {
+	out, err := s.onboard(ctx, c, o)
+	if kumo.ErrorCode(err) == kumo.ErrThingAlreadyExists {
+		// Another onboarding registered the thing meanwhile: this one
+		// logs it in.
+		out, err = s.onboard(ctx, c, o)
+	}
+	return out, err
+}
+
+func (s *OnboardingService) onboard(ctx context.Context, c kumo.Caller, o kumo.Onboarding) (kumo.Onboarded, error) {
 	if err := s.mayOnboard(ctx, c, o); err != nil {
 		return kumo.Onboarded{}, err
 	}
