@@ -57,6 +57,8 @@ func testOnboardForms(t *testing.T, cfg config) {
 			anon, "VENDOR_THING_ID:v-1", false, false, map[string]string{"_thingType": "LAMP", "_firmwareVersion": "1.0", "_vendor": "acme", "color": "red", "_layoutPosition": "STANDALONE"}},
 		{"vendor-by-thing lower case with charset, no token", "application/vnd.kii.onboardingwithvendorthingidbything+json; charset=utf-8",
 			`{"vendorThingID":"v-2","thingPassword":"p-2"}`, "", "VENDOR_THING_ID:v-2", false, false, nil},
+		{"vendor-by-thing with Basic app credentials (node-red)", onboardType("OnboardingWithVendorThingIDByThing"),
+			`{"vendorThingID":"v-5","thingPassword":"p-5"}`, "Basic {basic:{app}:{key}}", "VENDOR_THING_ID:v-5", false, false, nil},
 		{"vendor-by-thing again with its password, the thing's token", onboardType("onboardingWithVendorThingIDByThing"),
 			`{"vendorThingID":"{vendor}","thingPassword":"pass-1234"}`, "Bearer {token}", "{thing}", false, false, nil},
 		{"thing-id-by-thing", onboardType("OnboardingWithThingIDByThing"),
@@ -79,7 +81,7 @@ func testOnboardForms(t *testing.T, cfg config) {
 		t.Run(tc.name, func(t *testing.T) {
 			var h []string
 			if tc.auth != "" {
-				h = []string{"Authorization", f.expandPlain(tc.auth)}
+				h = []string{"Authorization", f.expand(tc.auth)}
 			}
 			r := f.onboard(t, tc.mediaType, tc.body, h...)
 			wantStatus(t, r, 200)
