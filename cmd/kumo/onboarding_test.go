@@ -355,3 +355,23 @@ func testOnboardConcurrently(t *testing.T, cfg config) {
 		}
 	}
 }
+
+// TestOnboardAnswerLines checks the answer's layout that the ebisu owner
+// scripts rely on: "thingID" and "accessToken" each on a line of their
+// own that ends in a comma.
+func TestOnboardAnswerLines(t *testing.T) {
+	f := newFixture(t, testConfig(t.TempDir()))
+	r := f.onboard(t, onboardType("OnboardingWithVendorThingIDByThing"), `{"vendorThingID":"lines","thingPassword":"pw"}`)
+	wantStatus(t, r, 200)
+	for _, key := range []string{"thingID", "accessToken"} {
+		found := false
+		for _, line := range strings.Split(string(r.Body), "\n") {
+			if strings.Contains(line, `"`+key+`" : "`) && strings.HasSuffix(line, `",`) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no line `\"%s\" : \"…\",` in\n%s", key, r.Body)
+		}
+	}
+}

@@ -48,8 +48,17 @@ func (s *Server) handleOnboarding(w http.ResponseWriter, r *http.Request, c kumo
 			"endNodeThingID": res.ThingID, "accessToken": res.AccessToken})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, "application/vnd.kii.OnboardingResponse+json", map[string]any{
-		"thingID": res.ThingID, "accessToken": res.AccessToken,
-		"mqttEndpoint": onboardingEndpoint(s.mqttEndpoint(r, *res.Installation))})
+	writeJSON(w, http.StatusOK, "application/vnd.kii.OnboardingResponse+json", onboardingAnswer{
+		ThingID: res.ThingID, AccessToken: res.AccessToken,
+		MQTTEndpoint: onboardingEndpoint(s.mqttEndpoint(r, *res.Installation))})
 	return nil
+}
+
+// onboardingAnswer is a thing's onboarding answer, in Kii's order: the
+// thing ID and the token first, each on a line that ends in a comma (the
+// ebisu owner scripts read them with sed).
+type onboardingAnswer struct {
+	ThingID      string             `json:"thingID"`
+	AccessToken  string             `json:"accessToken"`
+	MQTTEndpoint onboardingEndpoint `json:"mqttEndpoint"`
 }
