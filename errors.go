@@ -36,6 +36,9 @@ const (
 	ErrRequestTimeout   Code = "REQUEST_TIMEOUT"    // a request body sent too slowly (Kumo's code)
 	ErrTooManyRequests  Code = "TOO_MANY_REQUESTS"  // throttled: too many failed logins from one address
 
+	// A Content-Type that names none of an API's forms (Thing-IF onboarding).
+	ErrUnsupportedMediaType Code = "UNSUPPORTED_MEDIA_TYPE"
+
 	// Entities.
 	ErrUserNotFound            Code = "USER_NOT_FOUND"
 	ErrUserAlreadyExists       Code = "USER_ALREADY_EXISTS"
@@ -97,7 +100,7 @@ var Codes = []Code{
 	ErrInvalidOwnershipCode, ErrPINCodeExpired,
 	ErrBodyNotFound, ErrBodyRangeNotSatisfiable, ErrBodyIntegrityNotAssured, ErrBodyUploadNotFound,
 	ErrPublicationNotFound, ErrPublicationExpired,
-	ErrQueryNotSupported,
+	ErrQueryNotSupported, ErrUnsupportedMediaType,
 	ErrInternal, ErrUnavailable,
 }
 

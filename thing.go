@@ -42,7 +42,8 @@ type ThingService interface {
 	// The admin, the thing itself and its owners may.
 	UpdateThing(ctx context.Context, c Caller, selector string, fields map[string]any) error
 	// DeleteThing deletes a thing with its tokens, installations, push
-	// subscriptions, ownerships and thing-scope buckets. The admin only.
+	// subscriptions, ownerships and thing-scope buckets. The admin, the
+	// thing itself and its owners may (Thing-IF owners delete their things).
 	DeleteThing(ctx context.Context, c Caller, selector string) error
 	// SetThingDisabled disables or enables a thing. Disabling revokes its
 	// tokens and refuses its logins. The admin and the thing's owners may.

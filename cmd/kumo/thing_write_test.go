@@ -35,7 +35,7 @@ func testThingWriteAPI(t *testing.T, cfg config) {
 		{name: "admin enables", method: "PUT", path: th + "/status", body: `{"disabled":false}`, headers: admin, status: 204},
 		{name: "it logs in again", method: "POST", path: "/api/apps/{app}/oauth2/token",
 			body: `{"username":"VENDOR_THING_ID:fx-thing","password":"pass-1234"}`, status: 200},
-		{name: "a thing may not delete", method: "DELETE", path: "/api/apps/{app}/things/{other}", headers: []string{"Authorization", "Bearer {othertoken}"}, status: 401, code: "UNAUTHORIZED"},
+		{name: "a thing may not delete another", method: "DELETE", path: "/api/apps/{app}/things/{thing}", headers: []string{"Authorization", "Bearer {othertoken}"}, status: 401, code: "UNAUTHORIZED"},
 		{name: "admin deletes by vendor thing ID", method: "DELETE", path: "/api/apps/{app}/things/VENDOR_THING_ID:fx-other", headers: admin, status: 204},
 		{name: "deleted", method: "GET", path: "/api/apps/{app}/things/{other}", headers: admin, status: 404, code: "THING_NOT_FOUND"},
 		{name: "its token is gone", method: "GET", path: "/api/apps/{app}/installations/IOS:none", headers: []string{"Authorization", "Bearer {othertoken}"},

@@ -75,6 +75,8 @@ var errorTable = map[kumo.Code]errorType{
 
 	kumo.ErrQueryNotSupported: {http.StatusBadRequest, "QueryNotSupportedException"},
 
+	kumo.ErrUnsupportedMediaType: {http.StatusUnsupportedMediaType, "UnsupportedMediaTypeException"},
+
 	kumo.ErrInternal:    {http.StatusInternalServerError, "UndefinedException"},
 	kumo.ErrUnavailable: {http.StatusServiceUnavailable, "TemporaryUnavailableException"},
 }

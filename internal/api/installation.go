@@ -103,6 +103,15 @@ func (s *Server) handleMQTTEndpoint(w http.ResponseWriter, r *http.Request, c ku
 		return kumo.Errorf(kumo.ErrMQTTEndpointNotFound, "Installation %s is not an MQTT installation", in.ID).
 			With("installationID", in.ID).With("appID", c.AppID)
 	}
+	ep := s.mqttEndpoint(r, in)
+	w.Header()["X-MQTT-TTL"] = []string{strconv.FormatInt(ep.TTL, 10)} // Kii's spelling, not canonicalised
+	writeJSON(w, http.StatusOK, "application/vnd.kii.MQTTEndpointResponse+json", ep)
+	return nil
+}
+
+// mqttEndpoint returns the MQTT endpoint of installation in, its host the
+// one configured or else the one the client reached this API by.
+func (s *Server) mqttEndpoint(r *http.Request, in kumo.Installation) kumo.MQTTEndpoint {
 	host := s.MQTT.PublicHost
 	if host == "" {
 		host = r.Host
@@ -111,13 +120,10 @@ func (s *Server) handleMQTTEndpoint(w http.ResponseWriter, r *http.Request, c ku
 		}
 		host = strings.Trim(host, "[]")
 	}
-	ep := kumo.MQTTEndpoint{
+	return kumo.MQTTEndpoint{
 		InstallationID: in.ID, Username: in.MQTTUsername, Password: s.MQTT.Passwords.Password(in.MQTTUsername),
 		MQTTTopic: in.MQTTTopic, Host: host,
 		PortTCP: s.MQTT.PortTCP, PortSSL: s.MQTT.PortSSL, PortWS: s.MQTT.PortWS, PortWSS: s.MQTT.PortWSS,
 		TTL: kumo.NeverExpires,
 	}
-	w.Header()["X-MQTT-TTL"] = []string{strconv.FormatInt(ep.TTL, 10)} // Kii's spelling, not canonicalised
-	writeJSON(w, http.StatusOK, "application/vnd.kii.MQTTEndpointResponse+json", ep)
-	return nil
 }

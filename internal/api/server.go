@@ -51,6 +51,7 @@ type Server struct {
 	Ledger        kumo.DeliveryLedger
 	Bodies        kumo.BodyService
 	Topics        kumo.TopicService
+	Onboardings   kumo.OnboardingService
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -205,6 +206,8 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}", s.app(s.handleInstallationGet))
 	m.HandleFunc("DELETE /api/apps/{appID}/installations/{installation}", s.app(s.handleInstallationDelete))
 	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}/mqtt-endpoint", s.app(s.handleMQTTEndpoint))
+
+	m.HandleFunc("POST /thing-if/apps/{appID}/onboardings", s.app(s.throttled(kumo.ErrWrongPassword, s.handleOnboarding)))
 
 	for _, sc := range []struct {
 		prefix string

@@ -185,3 +185,24 @@ func (s *InstallationService) MQTTInstallation(ctx context.Context, username str
 type scanFunc func(dest ...any) error
 
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// mqttInstallationTx returns the MQTT installation of owner, within a
+// write, creating it when owner has none (one per owner, as
+// CreateInstallation keeps them).
+func mqttInstallationTx(ctx context.Context, tx *Tx, appID string, owner kumo.Principal, now int64) (kumo.Installation, error) {
+	in, err := scanInstallation(tx.QueryRow(ctx, "SELECT "+installationColumns+` FROM installations
+		WHERE app_id = ? AND owner_kind = ? AND owner_id = ? AND device_type = 'MQTT'`, appID, int(owner.Kind), owner.ID))
+	if !errors.Is(err, sql.ErrNoRows) {
+		return in, err
+	}
+	in = kumo.Installation{ID: kumo.NewInstallationID(), AppID: appID, DeviceType: kumo.DeviceMQTT,
+		RegistrationID: kumo.NewObjectID(), Owner: owner, Created: now,
+		MQTTUsername: kumo.NewMQTTUsername(appID), MQTTTopic: kumo.NewMQTTTopic()}
+	_, err = tx.Exec(ctx, "INSERT INTO installations ("+installationColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		in.ID, in.AppID, in.DeviceType, in.RegistrationID, boolInt(false), int(owner.Kind), owner.ID,
+		nullString(in.MQTTUsername), nullString(in.MQTTTopic), now)
+	if err != nil {
+		return kumo.Installation{}, err
+	}
+	return in, bumpCounter(ctx, tx, counterSubscriptions)
+}

@@ -28,6 +28,7 @@ type Store struct {
 	Queue         *PushQueue
 	Phones        *PhoneQueue
 	Ledger        *DeliveryLedger
+	Onboardings   *OnboardingService
 }
 
 // New returns a store over read and write connection pools (which may be
@@ -54,6 +55,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		Queue:         newPushQueue(db),
 		Phones:        &PhoneQueue{db: db},
 		Ledger:        &DeliveryLedger{db: db},
+		Onboardings:   &OnboardingService{db: db},
 	}
 	s.Tokens.apps = s.Apps
 	s.Things.apps, s.Things.tokens, s.Things.groups, s.Things.acls, s.Things.ledger = s.Apps, s.Tokens, s.Groups, s.ACLs, s.Ledger
@@ -68,6 +70,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 	s.Topics.acls = s.ACLs
 	s.Messages.acls, s.Messages.topics = s.ACLs, s.Topics
 	s.Queue.ledger = s.Ledger
+	s.Onboardings.apps, s.Onboardings.things, s.Onboardings.tokens = s.Apps, s.Things, s.Tokens
 	s.Phones.topics, s.Phones.pushConfigs, s.Phones.ledger = s.Topics, s.PushConfigs, s.Ledger
 	return s
 }

@@ -180,10 +180,7 @@ func deletePrincipal(ctx context.Context, tx *Tx, appID string, p kumo.Principal
 
 // DeleteThing implements kumo.ThingService.
 func (s *ThingService) DeleteThing(ctx context.Context, c kumo.Caller, selector string) error {
-	if !c.IsAdmin() {
-		return kumo.Unauthorized(c, "Only the app admin may delete a thing")
-	}
-	t, err := s.thing(ctx, c.AppID, selector)
+	t, err := s.thingFor(ctx, c, selector, true, "Deleting")
 	if err != nil {
 		return err
 	}

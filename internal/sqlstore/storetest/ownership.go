@@ -254,7 +254,7 @@ func testOwnership(t *testing.T, s suite) {
 				wantCode(t, "GetBucket by vendor thing ID", err, tt.code)
 			})
 		}
-		wantCode(t, "an owner may not delete the thing", f.db.Things.DeleteThing(f.ctx, aliceC, th.ID), kumo.ErrUnauthorized)
+		wantCode(t, "a stranger may not delete the thing", f.db.Things.DeleteThing(f.ctx, strangerC, th.ID), kumo.ErrUnauthorized)
 
 		// Leaving the group, carol is no owner any more.
 		if err := f.db.Groups.RemoveGroupMember(f.ctx, carolC, team.ID, carol.ID); err != nil {

@@ -76,6 +76,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"LockoutConcurrent", testLockoutConcurrent},
 		{"Groups", testGroups},
 		{"Ownership", testOwnership},
+		{"Onboarding", testOnboarding},
 		{"Queue", testQueue},
 		{"QueueLedger", testQueueLedger},
 		{"PhoneQueue", testPhoneQueue},
