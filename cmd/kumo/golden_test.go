@@ -47,25 +47,7 @@ func testResponseShapes(t *testing.T, cfg config) {
 		f.userID: "<user>", f.thing.VendorID: "<vendor>", f.thing.Token: "<token>", f.userToken: "<usertoken>"}
 	check := func(name string, r response) response {
 		t.Helper()
-		got := shape(t, r, seen)
-		path := filepath.Join("testdata", "golden", name+".json")
-		if *updateGolden {
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return r
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%s: %v (run with -update to create it)", name, err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s: the answer's shape changed\n--- got\n%s--- want (%s)\n%s", name, got, path, want)
-		}
-		return r
+		return checkGolden(t, name, r, seen)
 	}
 
 	check("token-admin", do(t, "POST", base+"/oauth2/token",
@@ -218,4 +200,30 @@ func replaceSeen(v any, seen map[string]string) any {
 		return v
 	}
 	return walk(v)
+}
+
+// checkGolden compares the shape of r (volatile values replaced by the
+// placeholders of seen) with testdata/golden/{name}.json, or writes it
+// there with -update, and returns r.
+func checkGolden(t *testing.T, name string, r response, seen map[string]string) response {
+	t.Helper()
+	got := shape(t, r, seen)
+	path := filepath.Join("testdata", "golden", name+".json")
+	if *updateGolden {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%s: %v (run with -update to create it)", name, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s: the answer's shape changed\n--- got\n%s--- want (%s)\n%s", name, got, path, want)
+	}
+	return r
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -237,22 +235,7 @@ func testOnboardShapes(t *testing.T, cfg config) {
 	seen := map[string]string{f.n.app.AppID: "<app>", f.thing.ThingID: "<thing>", f.userID: "<user>", f.thing.VendorID: "<vendor>"}
 	check := func(name string, r response) response {
 		t.Helper()
-		got := shape(t, r, seen)
-		path := filepath.Join("testdata", "golden", name+".json")
-		if *updateGolden {
-			if err := os.WriteFile(path, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return r
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%s: %v (run with -update to create it)", name, err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s: the answer's shape changed\n--- got\n%s--- want (%s)\n%s", name, got, path, want)
-		}
-		return r
+		return checkGolden(t, name, r, seen)
 	}
 	r := check("onboard-thing", f.onboard(t, onboardType("OnboardingWithVendorThingIDByThing"),
 		`{"vendorThingID":"shape-1","thingPassword":"pw"}`, "Authorization", "Bearer "+f.anonToken))
