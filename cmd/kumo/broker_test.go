@@ -48,10 +48,6 @@ func subscribePacket(id uint16, topic string) []byte {
 	return mqttPacket(0x82, append(body, 0))
 }
 
-func publishPacket(topic, payload string) []byte {
-	return mqttPacket(0x30, append(mqttString(topic), payload...))
-}
-
 // rawMQTT dials the node's plain MQTT listener.
 func rawMQTT(t *testing.T, n *testNode) net.Conn {
 	t.Helper()

@@ -92,13 +92,8 @@ func (s *OnboardingService) onboard(ctx context.Context, c kumo.Caller, o kumo.O
 	out := kumo.Onboarded{ThingID: thingID, AccessToken: tok.AccessToken}
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		if !exists {
-			_, err := tx.Exec(ctx, `INSERT INTO things (app_id, id, vendor_thing_id, password_hash, fields, disabled, online, online_modified, created, modified)
-				VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?)`, c.AppID, thingID, o.VendorThingID, hash, string(fields), now, now)
-			if s.db.dialect.IsUniqueViolation(err) { // onboarded at the same moment by another request
-				return kumo.Errorf(kumo.ErrThingAlreadyExists, "Thing with vendor thing ID %s already exists", o.VendorThingID).
-					With("appID", c.AppID).With("field", "vendorThingID").With("value", o.VendorThingID)
-			}
-			if err != nil {
+			// THING_ALREADY_EXISTS when another request onboarded it at the same moment.
+			if err := insertThing(ctx, tx, c.AppID, thingID, o.VendorThingID, hash, fields, now); err != nil {
 				return err
 			}
 		}
