@@ -74,6 +74,12 @@ const (
 	ErrPublicationNotFound     Code = "PUBLICATION_NOT_FOUND"
 	ErrPublicationExpired      Code = "PUBLICATION_EXPIRED"
 
+	// Gateways and thing info (Thing-IF).
+	ErrEndNodeNotOfGateway         Code = "THING_END_NODE_DOES_NOT_BELONG_TO_GATEWAY"
+	ErrEndNodeOfAnotherGateway     Code = "THING_END_NODE_ALREADY_BELONGS_TO_GATEWAY"
+	ErrThingWithoutThingType       Code = "THING_WITHOUT_THING_TYPE"
+	ErrThingWithoutFirmwareVersion Code = "THING_WITHOUT_FIRMWARE_VERSION"
+
 	// Queries.
 	ErrQueryNotSupported Code = "QUERY_NOT_SUPPORTED"
 
@@ -101,6 +107,7 @@ var Codes = []Code{
 	ErrBodyNotFound, ErrBodyRangeNotSatisfiable, ErrBodyIntegrityNotAssured, ErrBodyUploadNotFound,
 	ErrPublicationNotFound, ErrPublicationExpired,
 	ErrQueryNotSupported, ErrUnsupportedMediaType,
+	ErrEndNodeNotOfGateway, ErrEndNodeOfAnotherGateway, ErrThingWithoutThingType, ErrThingWithoutFirmwareVersion,
 	ErrInternal, ErrUnavailable,
 }
 

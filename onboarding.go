@@ -56,8 +56,15 @@ type Onboarding struct {
 	ThingID       string
 	Password      string
 	// Fields are the thing fields a registration stores (_thingType,
-	// _firmwareVersion, _layoutPosition and the thingProperties).
+	// _firmwareVersion, _layoutPosition, _dataGroupingInterval and the
+	// thingProperties).
 	Fields map[string]any
+	// Updates are the fields of Fields that an existing thing takes when
+	// it onboards again: _firmwareVersion, _layoutPosition and
+	// _dataGroupingInterval, when given. Its thing type and properties
+	// stay (Kii's SDKs: "if the thing is already registered, this value
+	// would be ignored").
+	Updates map[string]any
 	// Owner is the new owner (owner and end-node forms).
 	Owner *ThingOwner
 	// Gateway names an end node's gateway: a thing ID or
@@ -154,7 +161,24 @@ func ParseOnboarding(k OnboardingKind, body map[string]any) (Onboarding, error) 
 			}
 		}
 	}
-	o.Fields = fields
+	if v, ok := body["dataGroupingInterval"]; ok && v != nil {
+		if iv, valid := ParseDataGroupingInterval(v); valid {
+			fields[DataGroupingIntervalField] = iv
+		} else {
+			invalid["dataGroupingInterval"] = "must be one of " + strings.Join(DataGroupingIntervals, ", ")
+		}
+	}
+	// What an existing thing takes: the fields given beside (not in) its
+	// thingProperties.
+	o.Fields, o.Updates = fields, map[string]any{}
+	for key, name := range map[string]string{ThingFirmwareVersionField: field("firmwareVersion"),
+		"_layoutPosition": "layoutPosition", DataGroupingIntervalField: "dataGroupingInterval"} {
+		if _, given := body[name]; given || (key == "_layoutPosition" && k.EndNode()) {
+			if v, ok := fields[key]; ok {
+				o.Updates[key] = v
+			}
+		}
+	}
 	if len(invalid) > 0 {
 		return o, InvalidInput(invalid)
 	}

@@ -324,7 +324,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		Subscriptions: n.db.Subscriptions, AppParams: n.db.Apps, PushConfigs: n.db.PushConfigs, ACLs: n.db.ACLs,
 		ThingQueries: n.db.Things, UserQueries: n.db.Users, Messages: n.db.Messages, Bodies: n.db.Bodies,
 		Topics: n.db.Topics, Ledger: n.ledger(cfg),
-		Onboardings: n.db.Onboardings,
+		Onboardings: n.db.Onboardings, Gateways: n.db.Gateways,
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,
 			PortTCP: port(cfg.PublicPort, broker.TCP), PortSSL: port(cfg.PublicTLSPort, broker.TLS),

@@ -73,6 +73,11 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrPublicationNotFound:     {http.StatusNotFound, "PublicationNotFoundException"},
 	kumo.ErrPublicationExpired:      {http.StatusGone, "PublicationExpiredException"},
 
+	kumo.ErrEndNodeNotOfGateway:         {http.StatusNotFound, "ThingEndNodeDoesNotBelongToGatewayException"},
+	kumo.ErrEndNodeOfAnotherGateway:     {http.StatusConflict, "ThingEndNodeAlreadyBelongsToGatewayException"},
+	kumo.ErrThingWithoutThingType:       {http.StatusNotFound, "ThingWithoutThingTypeException"},
+	kumo.ErrThingWithoutFirmwareVersion: {http.StatusNotFound, "ThingWithoutFirmwareVersionException"},
+
 	kumo.ErrQueryNotSupported: {http.StatusBadRequest, "QueryNotSupportedException"},
 
 	kumo.ErrUnsupportedMediaType: {http.StatusUnsupportedMediaType, "UnsupportedMediaTypeException"},

@@ -52,6 +52,7 @@ type Server struct {
 	Bodies        kumo.BodyService
 	Topics        kumo.TopicService
 	Onboardings   kumo.OnboardingService
+	Gateways      kumo.GatewayService
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -208,6 +209,18 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}/mqtt-endpoint", s.app(s.handleMQTTEndpoint))
 
 	m.HandleFunc("POST /thing-if/apps/{appID}/onboardings", s.app(s.throttled(kumo.ErrWrongPassword, s.handleOnboarding)))
+
+	// Gateways and end nodes, thing info (issue 12 item 7 and item 4's
+	// firmware version and thing type).
+	m.HandleFunc("GET /thing-if/apps/{appID}/things/{gw}/end-nodes", s.app(s.handleEndNodes))
+	m.HandleFunc("PUT /thing-if/apps/{appID}/things/{gw}/end-nodes/{en}/connection", s.app(s.handleEndNodeConnection))
+	m.HandleFunc("PUT /api/apps/{appID}/things/{gw}/end-nodes/{en}", s.app(s.handleEndNodeAdd))
+	m.HandleFunc("DELETE /api/apps/{appID}/things/{gw}/end-nodes/{en}", s.app(s.handleEndNodeRemove))
+	m.HandleFunc("POST /api/apps/{appID}/things/{gw}/end-nodes/{en}/token", s.app(s.handleEndNodeToken))
+	m.HandleFunc("GET /thing-if/apps/{appID}/things/{thing}/firmware-version", s.app(s.handleThingInfoGet(firmwareVersionInfo)))
+	m.HandleFunc("PUT /thing-if/apps/{appID}/things/{thing}/firmware-version", s.app(s.handleThingInfoPut(firmwareVersionInfo)))
+	m.HandleFunc("GET /thing-if/apps/{appID}/things/{thing}/thing-type", s.app(s.handleThingInfoGet(thingTypeInfo)))
+	m.HandleFunc("PUT /thing-if/apps/{appID}/things/{thing}/thing-type", s.app(s.handleThingInfoPut(thingTypeInfo)))
 
 	for _, sc := range []struct {
 		prefix string

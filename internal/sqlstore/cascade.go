@@ -113,6 +113,8 @@ var cascadeTables = []cascadeTable{
 		names: []naming{{column: "thing_id", names: namesThing}, {column: "owner_id", names: namesOwner, kind: "owner_kind"}}},
 	{name: "thing_ownership_codes", app: "app_id",
 		names: []naming{{column: "thing_id", names: namesThing}, {column: "owner_id", names: namesOwner, kind: "owner_kind"}}},
+	{name: "end_nodes", app: "app_id",
+		names: []naming{{column: "end_node_id", names: namesThing}, {column: "gateway_id", names: namesThing}}},
 	{name: "group_members", app: "app_id",
 		names: []naming{{column: "group_id", names: namesGroup}, {column: "user_id", names: namesUser}}},
 	{name: "groups", app: "app_id",

@@ -33,7 +33,8 @@ func (s *OnboardingService) Onboard(ctx context.Context, c kumo.Caller, o kumo.O
 }
 
 func (s *OnboardingService) onboard(ctx context.Context, c kumo.Caller, o kumo.Onboarding) (kumo.Onboarded, error) {
-	if err := s.mayOnboard(ctx, c, o); err != nil {
+	gatewayID, err := s.mayOnboard(ctx, c, o)
+	if err != nil {
 		return kumo.Onboarded{}, err
 	}
 	p, err := s.apps.params(ctx, c.AppID)
@@ -96,6 +97,10 @@ func (s *OnboardingService) onboard(ctx context.Context, c kumo.Caller, o kumo.O
 			if err := insertThing(ctx, tx, c.AppID, thingID, o.VendorThingID, hash, fields, now); err != nil {
 				return err
 			}
+		} else if len(o.Updates) > 0 {
+			if err := mergeThingFields(ctx, tx, c.AppID, thingID, o.Updates, now); err != nil {
+				return err
+			}
 		}
 		if lockout {
 			if err := loginSucceeded(ctx, tx, thing, p, now); err != nil {
@@ -112,7 +117,8 @@ func (s *OnboardingService) onboard(ctx context.Context, c kumo.Caller, o kumo.O
 			return err
 		}
 		if o.Kind.EndNode() {
-			return nil // an end node reaches MQTT through its gateway
+			// An end node reaches MQTT through its gateway.
+			return linkEndNode(ctx, tx, c.AppID, gatewayID, thingID, now)
 		}
 		in, err := mqttInstallationTx(ctx, tx, c.AppID, thing.Principal(), now)
 		out.Installation = &in
@@ -127,37 +133,38 @@ func (s *OnboardingService) onboard(ctx context.Context, c kumo.Caller, o kumo.O
 // mayOnboard checks who onboards: anyone with the thing's password for
 // the forms by thing; for the owner forms the admin, or the user who is
 // the owner (or a member of the owner group); for an end node, its
-// gateway must exist and such a user must own it.
-func (s *OnboardingService) mayOnboard(ctx context.Context, c kumo.Caller, o kumo.Onboarding) error {
+// gateway must exist and such a user must own it. It returns the
+// gateway's thing ID (end-node forms).
+func (s *OnboardingService) mayOnboard(ctx context.Context, c kumo.Caller, o kumo.Onboarding) (string, error) {
 	if !o.Kind.ByOwner() {
-		return nil
+		return "", nil
 	}
 	switch c.Kind {
 	case kumo.Admin:
 	case kumo.UserCaller:
 		ok, err := s.things.isOwnerSubject(ctx, c, *o.Owner)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if !ok {
-			return kumo.Unauthorized(c, "A user may onboard a thing for himself, or for a group he is a member of")
+			return "", kumo.Unauthorized(c, "A user may onboard a thing for himself, or for a group he is a member of")
 		}
 	default:
-		return kumo.Unauthorized(c, "Onboarding by owner needs the owner's token")
+		return "", kumo.Unauthorized(c, "Onboarding by owner needs the owner's token")
 	}
 	if !o.Kind.EndNode() {
-		return nil
+		return "", nil
 	}
 	gw, err := s.things.thing(ctx, c.AppID, o.Gateway)
 	if err != nil {
-		return err
+		return "", err
 	}
 	ok, err := s.things.managesThing(ctx, c, gw.ID, false)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !ok {
-		return kumo.Unauthorized(c, "Only an owner of gateway %s may onboard its end nodes", gw.ID)
+		return "", kumo.Unauthorized(c, "Only an owner of gateway %s may onboard its end nodes", gw.ID)
 	}
-	return nil
+	return gw.ID, nil
 }

@@ -126,26 +126,32 @@ func (s *ThingService) UpdateThing(ctx context.Context, c kumo.Caller, selector 
 	}
 	now := s.db.now()
 	return s.db.writeTx(ctx, func(tx *Tx) error {
-		var current string
-		if err := tx.QueryRow(ctx, "SELECT fields FROM things WHERE app_id = ? AND id = ?", c.AppID, t.ID).Scan(&current); err != nil {
-			return err
-		}
-		merged := map[string]any{}
-		d := json.NewDecoder(strings.NewReader(current))
-		d.UseNumber()
-		if err := d.Decode(&merged); err != nil {
-			return err
-		}
-		for k, v := range fields {
-			merged[k] = v
-		}
-		b, err := json.Marshal(merged)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, "UPDATE things SET fields = ?, modified = ? WHERE app_id = ? AND id = ?", string(b), now, c.AppID, t.ID)
-		return err
+		return mergeThingFields(ctx, tx, c.AppID, t.ID, fields, now)
 	})
+}
+
+// mergeThingFields merges fields into a thing's within a write (an
+// update, an onboarding again).
+func mergeThingFields(ctx context.Context, tx *Tx, appID, thingID string, fields map[string]any, now int64) error {
+	var current string
+	if err := tx.QueryRow(ctx, "SELECT fields FROM things WHERE app_id = ? AND id = ?", appID, thingID).Scan(&current); err != nil {
+		return err
+	}
+	merged := map[string]any{}
+	d := json.NewDecoder(strings.NewReader(current))
+	d.UseNumber()
+	if err := d.Decode(&merged); err != nil {
+		return err
+	}
+	for k, v := range fields {
+		merged[k] = v
+	}
+	b, err := json.Marshal(merged)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, "UPDATE things SET fields = ?, modified = ? WHERE app_id = ? AND id = ?", string(b), now, appID, thingID)
+	return err
 }
 
 // revokeTokens deletes a principal's tokens within a write and

@@ -52,7 +52,7 @@ func testCascade(t *testing.T, s suite) {
 			p := w.p["t1"]
 			ok(f, "DeleteThing", f.db.Things.DeleteThing(f.ctx, f.admin, p.c.ID))
 			wantTokenGone(f, p)
-			return principalVictim(p, "things")
+			return principalVictim(p, "things", "end_nodes")
 		}},
 		{"User", func(f *fixture, w *world) victim {
 			p := w.p["u1"]
@@ -353,6 +353,8 @@ func buildWorld(f *fixture) *world {
 		err := f.db.Things.ConfirmThingOwnership(ctx, w.p[tag].c, w.p[tag].c.ID, "not-a-code")
 		wantCode(f.t, "ConfirmThingOwnership with a wrong code", err, kumo.ErrInvalidOwnershipCode)
 	}
+	// t1 is an end node of gateway t2.
+	ok(f, "AddEndNode", f.db.Gateways.AddEndNode(ctx, f.admin, w.p["t2"].c.ID, w.p["t1"].c.ID))
 	return w
 }
 
