@@ -26,8 +26,11 @@ type GatewayService interface {
 	// most limit of them, after the page that paginationKey ends, with
 	// the next page's key ("" on the last page).
 	EndNodes(ctx context.Context, c Caller, gateway string, limit int, paginationKey string) ([]EndNode, string, error)
-	// AddEndNode makes a thing an end node of a gateway. Adding it again
-	// to the same gateway changes nothing;
+	// AddEndNode makes a thing an end node of a gateway. Beside the
+	// admin, a caller may add only a thing that has no owner yet, shares
+	// an owner with the gateway, or is his (UNAUTHORIZED otherwise): the
+	// gateway may then mint its tokens. Adding it again to the same
+	// gateway changes nothing;
 	// THING_END_NODE_ALREADY_BELONGS_TO_GATEWAY when it is another
 	// gateway's, INVALID_INPUT_DATA when it is the gateway itself.
 	AddEndNode(ctx context.Context, c Caller, gateway, endNode string) error

@@ -183,6 +183,15 @@ func testGatewayErrors(t *testing.T, cfg config) {
 	wantStatus(t, r, 200)
 	gw2 := r.Str(t, "thingID")
 	wantStatus(t, do(t, "PUT", w.app+"/things/"+gw2+"/end-nodes/"+f.other.ThingID, "", w.user...), 204)
+	// A thing of another user.
+	r = do(t, "POST", w.app+"/users", `{"loginName":"bob","password":"bob-pass"}`,
+		"Content-Type", "application/vnd.kii.RegistrationAndAuthorizationRequest+json")
+	wantStatus(t, r, 201)
+	bobID, bobToken := r.Str(t, "userID"), r.Str(t, "_accessToken")
+	r = f.onboard(t, onboardType("OnboardingWithVendorThingIDByOwner"),
+		`{"vendorThingID":"bobs","thingPassword":"pw","owner":"user:`+bobID+`"}`, "Authorization", "Bearer "+bobToken)
+	wantStatus(t, r, 200)
+	bobs := r.Str(t, "thingID")
 	enTok := do(t, "POST", w.app+"/things/"+w.gwID+"/end-nodes/"+w.enID+"/token", "", w.gwAu...).Str(t, "access_token")
 
 	gw, en := "/things/"+w.gwID, "/end-nodes/"+w.enID
@@ -200,6 +209,8 @@ func testGatewayErrors(t *testing.T, cfg config) {
 		{name: "add by another thing", method: "PUT", path: api + gw + "/end-nodes/{thing}", headers: thing, status: 401, code: "UNAUTHORIZED"},
 		{name: "add another gateway's end node", method: "PUT", path: api + gw + "/end-nodes/{other}", headers: gwAu, status: 409,
 			code: "THING_END_NODE_ALREADY_BELONGS_TO_GATEWAY", ctype: "application/vnd.kii.ThingEndNodeAlreadyBelongsToGatewayException+json"},
+		{name: "add a thing of another owner", method: "PUT", path: api + gw + "/end-nodes/" + bobs, headers: gwAu, status: 401, code: "UNAUTHORIZED"},
+		{name: "add a thing of another owner, as the gateway's owner", method: "PUT", path: api + gw + "/end-nodes/" + bobs, headers: user, status: 401, code: "UNAUTHORIZED"},
 		{name: "add the gateway to itself", method: "PUT", path: api + gw + "/end-nodes/" + w.gwID, headers: gwAu, status: 400, code: "INVALID_INPUT_DATA"},
 		{name: "remove a thing that is not its end node", method: "DELETE", path: api + gw + "/end-nodes/{other}", headers: gwAu, status: 404,
 			code: "THING_END_NODE_DOES_NOT_BELONG_TO_GATEWAY", ctype: "application/vnd.kii.ThingEndNodeDoesNotBelongToGatewayException+json"},

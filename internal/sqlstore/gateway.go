@@ -93,10 +93,42 @@ func (s *GatewayService) AddEndNode(ctx context.Context, c kumo.Caller, gateway,
 	if err != nil {
 		return err
 	}
+	ok, err := s.mayTake(ctx, c, gw.ID, en.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return kumo.Unauthorized(c, "Thing %s has owners that gateway %s does not share", en.ID, gw.ID)
+	}
 	now := s.db.now()
 	return s.db.writeTx(ctx, func(tx *Tx) error {
 		return linkEndNode(ctx, tx, c.AppID, gw.ID, en.ID, now)
 	})
+}
+
+// mayTake reports whether c, who manages gateway gatewayID, may make thing
+// endNodeID its end node (and so mint its tokens): the admin always;
+// otherwise the thing must have no owner yet (kii_go adds a thing just
+// registered), share an owner with the gateway, or be owned by c.
+func (s *GatewayService) mayTake(ctx context.Context, c kumo.Caller, gatewayID, endNodeID string) (bool, error) {
+	if c.IsAdmin() {
+		return true, nil
+	}
+	var owners, shared int
+	err := s.db.queryRow(ctx, "SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ?", c.AppID, endNodeID).Scan(&owners)
+	if err != nil || owners == 0 {
+		return err == nil, err
+	}
+	err = s.db.queryRow(ctx, `SELECT COUNT(*) FROM thing_owners e JOIN thing_owners g
+		ON g.app_id = e.app_id AND g.owner_kind = e.owner_kind AND g.owner_id = e.owner_id
+		WHERE e.app_id = ? AND e.thing_id = ? AND g.thing_id = ?`, c.AppID, endNodeID, gatewayID).Scan(&shared)
+	if err != nil || shared > 0 {
+		return err == nil, err
+	}
+	if c.Kind == kumo.UserCaller {
+		return s.things.ownsThing(ctx, c.AppID, endNodeID, c.ID)
+	}
+	return false, nil
 }
 
 // linkEndNode makes endNodeID an end node of gatewayID within a write;

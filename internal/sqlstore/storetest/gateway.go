@@ -78,6 +78,22 @@ func testGateways(t *testing.T, s suite) {
 	wantCode(t, "AddEndNode of itself", f.db.Gateways.AddEndNode(f.ctx, gw2C, gw2.ID, gw2.ID), kumo.ErrInvalidInputData)
 	wantCode(t, "AddEndNode of an unknown thing", f.db.Gateways.AddEndNode(f.ctx, gw2C, gw2.ID, "th.nope"), kumo.ErrThingNotFound)
 
+	// Beside the admin, only a thing without owners, sharing one with the
+	// gateway, or the caller's may be added.
+	bobs, err := f.db.Onboardings.Onboard(f.ctx, bobC, kumo.Onboarding{Kind: kumo.OnboardVendorThingIDByOwner, VendorThingID: "bobs",
+		Password: "pw", Owner: &kumo.ThingOwner{Kind: kumo.OwnerUser, ID: bobC.ID}, Fields: map[string]any{}})
+	ok(f, "Onboard bob's thing", err)
+	alices, err := f.db.Onboardings.Onboard(f.ctx, aliceC, kumo.Onboarding{Kind: kumo.OnboardVendorThingIDByOwner, VendorThingID: "alices",
+		Password: "pw", Owner: &owner, Fields: map[string]any{}})
+	ok(f, "Onboard alice's thing", err)
+	for _, c := range []kumo.Caller{gwC, aliceC} {
+		wantCode(t, "AddEndNode of bob's thing by "+c.ID, f.db.Gateways.AddEndNode(f.ctx, c, gw.ThingID, bobs.ThingID), kumo.ErrUnauthorized)
+	}
+	ok(f, "AddEndNode of alice's thing by her gateway", f.db.Gateways.AddEndNode(f.ctx, gwC, gw.ThingID, alices.ThingID))
+	ok(f, "RemoveEndNode of alice's thing", f.db.Gateways.RemoveEndNode(f.ctx, aliceC, gw.ThingID, alices.ThingID))
+	ok(f, "AddEndNode of bob's thing by the admin", f.db.Gateways.AddEndNode(f.ctx, f.admin, gw.ThingID, bobs.ThingID))
+	ok(f, "RemoveEndNode of bob's thing", f.db.Gateways.RemoveEndNode(f.ctx, f.admin, gw.ThingID, bobs.ThingID))
+
 	// The connection status is the end node's online status.
 	for _, online := range []bool{true, false} {
 		f.clock.Advance(time.Second)
