@@ -423,6 +423,15 @@ func testRESTOverMQTT(t *testing.T, cfg config) {
 		}
 		c.Disconnect(100)
 	}
+	// Every listener serves it.
+	for _, kind := range []string{broker.TLS, broker.WS, broker.WSS} {
+		c, in := deviceMQTT(t, n.mqttURL(kind), dev.Endpoint, 4)
+		a := call(t, c, in, "p/"+dev.Endpoint.MQTTTopic+"/api/apps/"+app+"/things/"+dev.ThingID, "GET\nAuthorization: Bearer "+dev.Token+"\n\n", 0)
+		if a.Status != 200 {
+			t.Errorf("over %s: %q", kind, a.Raw)
+		}
+		c.Disconnect(100)
+	}
 }
 
 // TestRESTOverMQTTIsolation: a device may call the API only on its own
@@ -458,4 +467,61 @@ func TestRESTOverMQTTIsolation(t *testing.T) {
 	if r.Status != 404 {
 		t.Errorf("bob's bucket: %d %s, want 404", r.Status, r.Body)
 	}
+}
+
+// TestClusterRESTOverMQTT: each node serves its own connections over the
+// shared database. A device onboards through node B's anonymous broker
+// (the answer names node B's broker), reconnects there with its
+// endpoint, subscribes its bucket and writes an object over MQTT; node A
+// reads the object, and an object written through node A is pushed to the
+// device on node B.
+func TestClusterRESTOverMQTT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	nodes, a, _ := startCluster(t, 2)
+	nodeB := nodes[1]
+	c, in := anonymousMQTT(t, mqttURLOf(nodeB), a.app, 3)
+	ans := call(t, c, in, "p/anonymous/thing-if/apps/"+a.app.AppID+"/onboardings", onboardFrame("\n", "cl-1 onboardings", "cluster-dev", "pass-1234"), 0)
+	if ans.Status != 200 || ans.Header["X-Kii-RequestID"] != "cl-1 onboardings" {
+		t.Fatalf("onboarding on node B: %q", ans.Raw)
+	}
+	var onb struct {
+		ThingID, AccessToken string
+		MQTTEndpoint         kumo.MQTTEndpoint `json:"mqttEndpoint"`
+	}
+	if err := json.Unmarshal(ans.Body, &onb); err != nil {
+		t.Fatal(err)
+	}
+	ep := onb.MQTTEndpoint
+	if ep.PortTCP != nodeB.mqttPort {
+		t.Fatalf("the onboarding answer names port %d, want node B's %d", ep.PortTCP, nodeB.mqttPort)
+	}
+	c.Disconnect(100)
+
+	dev, devIn := deviceMQTT(t, fmt.Sprintf("tcp://%s:%d", ep.Host, ep.PortTCP), ep, 4)
+	if tok := dev.Subscribe(ep.MQTTTopic, 0, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	p := "p/" + ep.MQTTTopic + "/api/apps/" + a.app.AppID + "/things/" + onb.ThingID + "/buckets/inbox"
+	auth := "Authorization: Bearer " + onb.AccessToken + "\n"
+	if r := call(t, dev, devIn, p+"/filters/all/push/subscriptions/things/"+onb.ThingID, "PUT\n"+auth+"\n", 1); r.Status != 204 {
+		t.Fatalf("subscribe over MQTT: %q", r.Raw)
+	}
+	r := call(t, dev, devIn, p+"/objects", "POST\n"+auth+"Content-Type: application/json\n\n{\"from\":\"mqtt\"}", 1)
+	if r.Status != 201 {
+		t.Fatalf("object over MQTT: %q", r.Raw)
+	}
+	id := r.JSON(t)["objectID"].(string)
+	got := do(t, "GET", a.base+"/api/apps/"+a.app.AppID+"/things/"+onb.ThingID+"/buckets/inbox/objects/"+id, "", "Authorization", "Bearer "+onb.AccessToken)
+	wantStatus(t, got, 200)
+	if got.JSON(t)["from"] != "mqtt" {
+		t.Fatalf("node A reads %s", got.Body)
+	}
+	// A push of an object written through node A reaches the device on node B.
+	w := do(t, "POST", a.base+"/api/apps/"+a.app.AppID+"/things/"+onb.ThingID+"/buckets/inbox/objects", `{"from":"http"}`,
+		"Authorization", "Bearer "+onb.AccessToken, "Content-Type", "application/json")
+	wantStatus(t, w, 201)
+	pushed := w.Str(t, "objectID")
+	devIn.waitFor(t, "the push on node B", func(m []paho.Message) bool { return pushesByObject(t, onTopic(m, ep.MQTTTopic))[pushed] != nil })
 }
