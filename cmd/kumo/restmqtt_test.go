@@ -281,7 +281,12 @@ func testAnonymousOnboarding(t *testing.T, cfg config) {
 // key, refuses every subscription, and serves onboarding only, to the
 // app of the connection's username.
 func TestAnonymousBrokerRules(t *testing.T) {
-	n := mustStartNode(t)
+	cfg := testConfig(t.TempDir())
+	cfg.MQTTRESTInFlight, cfg.MQTTRESTPerConnection = 9, 3
+	n := mustStartNodeConfig(t, cfg)
+	if n.broker.RESTInFlight != 9 || n.broker.RESTPerConnection != 3 {
+		t.Fatalf("--mqtt-rest-inflight and --mqtt-rest-per-connection do not reach the broker: %d, %d", n.broker.RESTInFlight, n.broker.RESTPerConnection)
+	}
 	url := n.mqttURL(broker.TCP)
 	for _, tc := range []struct{ name, user, pass string }{
 		{"wrong key", "type=oauth2&client_id=" + n.app.AppID, "client_secret=wrong-key-0000"},
@@ -302,8 +307,7 @@ func TestAnonymousBrokerRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	dev := n.mustDevice("rules-bystander")
-	devClient, devIn := connectDevice(t, url, dev, 4)
-	_ = devClient
+	_, devIn := connectDevice(t, url, dev, 4)
 	for _, proto := range []uint{3, 4} {
 		c, in := anonymousMQTT(t, url, n.app, proto)
 		tok := c.Subscribe("anonymous", 0, nil)
