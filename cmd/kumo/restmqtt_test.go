@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,7 +25,7 @@ import (
 
 // mqttDial connects an MQTT client that collects every PUBLISH it gets,
 // subscribed or not (REST-over-MQTT answers come without a subscription).
-func mqttDial(t testing.TB, url, clientID, user, pass string, protocol uint) (paho.Client, *inbox, error) {
+func mqttDial(t testing.TB, url, clientID, user, pass string, protocol uint, options ...func(*paho.ClientOptions)) (paho.Client, *inbox, error) {
 	t.Helper()
 	in := newInbox()
 	opts := paho.NewClientOptions().AddBroker(url).SetClientID(clientID).
@@ -32,6 +33,9 @@ func mqttDial(t testing.TB, url, clientID, user, pass string, protocol uint) (pa
 		SetCleanSession(true).SetAutoReconnect(false).SetConnectRetry(false).
 		SetTLSConfig(&tls.Config{InsecureSkipVerify: true}).SetConnectTimeout(5 * time.Second).
 		SetDefaultPublishHandler(in.handle)
+	for _, o := range options {
+		o(opts)
+	}
 	c := paho.NewClient(opts)
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		if tok.Error() == nil {
@@ -528,4 +532,48 @@ func TestClusterRESTOverMQTT(t *testing.T) {
 	wantStatus(t, w, 201)
 	pushed := w.Str(t, "objectID")
 	devIn.waitFor(t, "the push on node B", func(m []paho.Message) bool { return pushesByObject(t, onTopic(m, ep.MQTTTopic))[pushed] != nil })
+}
+
+// TestOnboardingHostOverMQTT: the mqttEndpoint of an onboarding over MQTT
+// names the host the device reached the broker by: the server name it
+// asked for over TLS (SNI), the Host of its WebSocket upgrade, else the
+// broker's address; --mqtt-public-host when set.
+func TestOnboardingHostOverMQTT(t *testing.T) {
+	n := mustStartNode(t)
+	cfg := testConfig(t.TempDir())
+	cfg.PublicHost = "mqtt.public.test"
+	public := mustStartNodeConfig(t, cfg)
+	for _, tc := range []struct {
+		name string
+		n    *testNode
+		kind string
+		opt  func(*paho.ClientOptions)
+		want string
+	}{
+		{"tcp", n, broker.TCP, nil, "127.0.0.1"},
+		{"tls with SNI", n, broker.TLS, func(o *paho.ClientOptions) {
+			o.SetTLSConfig(&tls.Config{InsecureSkipVerify: true, ServerName: "mqtt.sni.test"})
+		}, "mqtt.sni.test"},
+		{"tls without SNI", n, broker.TLS, nil, "127.0.0.1"},
+		{"ws with a Host", n, broker.WS, func(o *paho.ClientOptions) { o.SetHTTPHeaders(http.Header{"Host": {"ws.host.test:12470"}}) }, "ws.host.test"},
+		{"wss", n, broker.WSS, nil, "127.0.0.1"},
+		{"public host", public, broker.TCP, nil, "mqtt.public.test"},
+	} {
+		var opts []func(*paho.ClientOptions)
+		if tc.opt != nil {
+			opts = append(opts, tc.opt)
+		}
+		c, in, err := mqttDial(t, tc.n.mqttURL(tc.kind), "anonymous", "type=oauth2&client_id="+tc.n.app.AppID, "client_secret="+tc.n.app.AppKey, 4, opts...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		a := call(t, c, in, "p/anonymous/thing-if/apps/"+tc.n.app.AppID+"/onboardings", onboardFrame("\n", "h", "host-"+strings.ReplaceAll(tc.name, " ", "-"), "pw-1234"), 0)
+		if a.Status != 200 {
+			t.Fatalf("%s: %q", tc.name, a.Raw)
+		}
+		if host := a.JSON(t)["mqttEndpoint"].(map[string]any)["host"]; host != tc.want {
+			t.Errorf("%s: mqttEndpoint host %v, want %s", tc.name, host, tc.want)
+		}
+		c.Disconnect(100)
+	}
 }
