@@ -366,8 +366,17 @@ func testRESTOverMQTT(t *testing.T, cfg config) {
 	other := n.mustDevice("rom-other")
 	app := n.app.AppID
 	seen := map[string]string{app: "<app>", dev.ThingID: "<thing>", dev.Token: "<token>", dev.Endpoint.MQTTTopic: "<topic>"}
+	// online is recorded off the connection's path: wait for it, so that
+	// the golden thing says _online true.
+	online := func(want bool) {
+		waitUntil(t, fmt.Sprintf("the thing's _online %v", want), func() bool {
+			r := do(t, "GET", n.base+"/api/apps/"+app+"/things/"+dev.ThingID, "", "Authorization", "Bearer "+dev.Token)
+			return r.JSON(t)["_online"] == want
+		})
+	}
 	for _, proto := range []uint{3, 4} {
 		c, in := deviceMQTT(t, n.mqttURL(broker.TCP), dev.Endpoint, proto)
+		online(true)
 		p := "p/" + dev.Endpoint.MQTTTopic
 		thing := p + "/api/apps/" + app + "/things/" + dev.ThingID
 		objects := p + "/api/apps/" + app + "/things/" + dev.ThingID + "/buckets/rom/objects"
@@ -430,6 +439,7 @@ func testRESTOverMQTT(t *testing.T, cfg config) {
 			t.Fatalf("level %d: the device was disconnected", proto)
 		}
 		c.Disconnect(100)
+		online(false)
 	}
 	// Every listener serves it.
 	for _, kind := range []string{broker.TLS, broker.WS, broker.WSS} {
