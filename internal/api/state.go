@@ -138,7 +138,8 @@ func (s *Server) handleStateAliasPut(w http.ResponseWriter, r *http.Request, c k
 // handleStatesBulk serves POST …/states-bulk:
 // {"states":[{"generatedAt":ms,"payload":{…}}]}, each state put
 // (StateBulkUploadRequest+json) or patched (StatePatchBulkUploadRequest+json)
-// with its time, in one transaction; 204.
+// with its time, in one transaction; 204. A payload whose values are all
+// objects is a trait state (alias → fields), another a non-trait document.
 func (s *Server) handleStatesBulk(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
 	thingID, err := stateTarget(r)
 	if err != nil {
@@ -173,9 +174,20 @@ func (s *Server) handleStatesBulk(w http.ResponseWriter, r *http.Request, c kumo
 		if !ok || err != nil || n <= 0 {
 			return kumo.Errorf(kumo.ErrInvalidInputData, "Each state needs its generatedAt, in epoch milliseconds")
 		}
-		writes = append(writes, kumo.StateWrite{Kind: kind, Trait: true, State: payload, At: n})
+		writes = append(writes, kumo.StateWrite{Kind: kind, Trait: aliasShaped(payload), State: payload, At: n})
 	}
 	return s.writeStates(w, r, c, thingID, writes, false)
+}
+
+// aliasShaped reports whether a bulk payload is a trait state (alias →
+// fields: every value an object) rather than a non-trait document.
+func aliasShaped(payload map[string]any) bool {
+	for _, v := range payload {
+		if _, ok := v.(map[string]any); !ok {
+			return false
+		}
+	}
+	return len(payload) > 0
 }
 
 // handleStateGet serves GET …/states (the whole document; {} before any
