@@ -97,9 +97,19 @@ func testThingIFStates(t *testing.T, cfg config) {
 	plain := []string{"Content-Type", "application/json", "Authorization", "Bearer " + plainToken}
 	wantStatus(t, do(t, "PUT", stateURL(f, "thing:"+plainID), `{"power":true}`, plain...), 201)
 	wantStatus(t, do(t, "PUT", stateURL(f, "thing:"+plainID), `{"power":false}`, plain...), 204)
+	// A non-trait bulk upload: payloads are documents.
+	wantStatus(t, do(t, "POST", stateURL(f, "thing:"+plainID)+"-bulk", `{"states":[{"generatedAt":1700000000000,"payload":{"power":false,"fan":2}}]}`,
+		"Content-Type", "application/vnd.kii.StatePatchBulkUploadRequest+json", "Authorization", "Bearer "+plainToken), 204)
+	r = do(t, "GET", stateURL(f, "thing:"+plainID), "", plain...)
+	if got := compactJSON(t, r.Body); got != `{"fan":2,"power":false}` {
+		t.Errorf("non-trait state after a bulk patch = %s", got)
+	}
 	r = do(t, "POST", stateURL(f, "thing:"+plainID)+"/query", `{"query":{"clause":{"type":"eq","field":"power","value":false}}}`, plain...)
 	wantStatus(t, r, 200)
-	if results, _ := r.JSON(t)["results"].([]any); len(results) != 1 {
+	// In time order: the bulk state (2023), then the PUT of {"power":false}.
+	results, _ = r.JSON(t)["results"].([]any)
+	if len(results) != 2 || compactJSON(t, mustJSON(t, results[0])) != `{"_created":1700000000000,"fan":2,"power":false}` ||
+		results[1].(map[string]any)["fan"] != nil {
 		t.Errorf("non-trait history = %s", r.Body)
 	}
 
@@ -232,6 +242,15 @@ func testThingIFConfiguration(t *testing.T, cfg config) {
 			headers: []string{"Authorization", "Bearer {admin}", "Content-Type", "application/json"}, status: 400, code: "INVALID_INPUT_DATA"},
 		{name: "an unknown trait", method: "GET", path: "/thing-if/apps/{app}/traits/Nope/versions", headers: []string{"Authorization", "Bearer {admin}"}, status: 404, code: "TRAIT_NOT_FOUND"},
 	})
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func itoa64(n int64) string {
