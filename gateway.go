@@ -125,16 +125,12 @@ func ParseThingInfo(body map[string]any, key string) (string, error) {
 // thing that does not use traits is grouped.
 const DataGroupingIntervalField = "_dataGroupingInterval"
 
-// DataGroupingIntervals are the values of an onboarding's
-// dataGroupingInterval, as Kii's Thing-IF SDKs send them.
-var DataGroupingIntervals = []string{"1_MINUTE", "15_MINUTES", "30_MINUTES", "1_HOUR", "12_HOURS"}
-
 // ParseDataGroupingInterval reads an onboarding's dataGroupingInterval:
-// one of DataGroupingIntervals, in any case; it returns the value as
-// listed there.
+// one of DataGroupingIntervals (statequery.go), in any case; it returns
+// the value as listed there.
 func ParseDataGroupingInterval(v any) (string, bool) {
 	s, _ := v.(string)
-	for _, iv := range DataGroupingIntervals {
+	for iv := range DataGroupingIntervals {
 		if strings.EqualFold(s, iv) {
 			return iv, true
 		}

@@ -165,7 +165,7 @@ func ParseOnboarding(k OnboardingKind, body map[string]any) (Onboarding, error) 
 		if iv, valid := ParseDataGroupingInterval(v); valid {
 			fields[DataGroupingIntervalField] = iv
 		} else {
-			invalid["dataGroupingInterval"] = "must be one of " + strings.Join(DataGroupingIntervals, ", ")
+			invalid["dataGroupingInterval"] = "must be one of 1_MINUTE, 15_MINUTES, 30_MINUTES, 1_HOUR, 12_HOURS"
 		}
 	}
 	// What an existing thing takes: the fields given beside (not in) its

@@ -53,6 +53,9 @@ type Server struct {
 	Topics        kumo.TopicService
 	Onboardings   kumo.OnboardingService
 	Gateways      kumo.GatewayService
+	States        kumo.StateService
+	ThingTypes    kumo.ThingTypeService
+	Traits        kumo.TraitService
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -80,6 +83,7 @@ type Server struct {
 	LoginThrottleWindow time.Duration
 
 	throttle *throttle.Throttle // failed logins by source address; nil when off
+	handler  http.Handler       // built by the first call of Handler
 
 	ln    net.Listener
 	http  *http.Server
@@ -135,8 +139,12 @@ func (s *Server) Close(ctx context.Context) error {
 	return nil
 }
 
-// Handler returns the API's http.Handler.
+// Handler returns the API's http.Handler: the same one on every call
+// (HTTP and REST over MQTT share its login throttle).
 func (s *Server) Handler() http.Handler {
+	if s.handler != nil {
+		return s.handler
+	}
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
@@ -145,7 +153,8 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.mux = http.NewServeMux()
 	s.routes()
-	return http.HandlerFunc(s.serveHTTP)
+	s.handler = http.HandlerFunc(s.serveHTTP)
+	return s.handler
 }
 
 // handler is an API handler: it returns an error instead of writing one.
@@ -221,6 +230,38 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /thing-if/apps/{appID}/things/{thing}/firmware-version", s.app(s.handleThingInfoPut(firmwareVersionInfo)))
 	m.HandleFunc("GET /thing-if/apps/{appID}/things/{thing}/thing-type", s.app(s.handleThingInfoGet(thingTypeInfo)))
 	m.HandleFunc("PUT /thing-if/apps/{appID}/things/{thing}/thing-type", s.app(s.handleThingInfoPut(thingTypeInfo)))
+	// Thing-IF states and their history (issue 12 item 4), and the
+	// Thing-IF configuration: thing types, firmware versions, traits,
+	// aliases (item 5).
+	states := "/thing-if/apps/{appID}/targets/{target}/states"
+	m.HandleFunc("PUT "+states, s.app(s.handleStatePut))
+	m.HandleFunc("PATCH "+states, s.app(s.handleStatePatch))
+	m.HandleFunc("GET "+states, s.app(s.handleStateGet))
+	m.HandleFunc("POST "+states+"/query", s.app(s.handleStateQuery))
+	m.HandleFunc("PUT "+states+"/aliases/{alias}", s.app(s.handleStateAliasPut))
+	m.HandleFunc("GET "+states+"/aliases/{alias}", s.app(s.handleStateGet))
+	m.HandleFunc("POST "+states+"/aliases/{alias}/query", s.app(s.handleStateQuery))
+	m.HandleFunc("POST /thing-if/apps/{appID}/targets/{target}/states-bulk", s.app(s.handleStatesBulk))
+	thingType := "/api/apps/{appID}/configuration/thing-types/{thingType}"
+	m.HandleFunc("GET /api/apps/{appID}/configuration/thing-types", s.app(s.handleThingTypeList))
+	m.HandleFunc("PUT "+thingType, s.app(s.handleThingTypePut))
+	m.HandleFunc("GET "+thingType, s.app(s.handleThingTypeGet))
+	m.HandleFunc("DELETE "+thingType, s.app(s.handleThingTypeDelete))
+	m.HandleFunc("GET "+thingType+"/firmware-versions", s.app(s.handleFirmwareVersionList))
+	m.HandleFunc("PUT "+thingType+"/firmware-versions/{firmwareVersion}", s.app(s.handleFirmwareVersionPut))
+	m.HandleFunc("DELETE "+thingType+"/firmware-versions/{firmwareVersion}", s.app(s.handleFirmwareVersionDelete))
+	aliases := "/thing-if/apps/{appID}/configuration/thing-types/{thingType}/firmware-versions/{firmwareVersion}/aliases"
+	m.HandleFunc("GET "+aliases, s.app(s.handleTraitAliasList))
+	m.HandleFunc("PUT "+aliases+"/{alias}", s.app(s.handleTraitAliasPut))
+	m.HandleFunc("GET "+aliases+"/{alias}", s.app(s.handleTraitAliasGet))
+	m.HandleFunc("DELETE "+aliases+"/{alias}", s.app(s.handleTraitAliasDelete))
+	traits := "/thing-if/apps/{appID}/traits/{trait}/versions"
+	m.HandleFunc("POST "+traits, s.app(s.handleTraitVersionCreate))
+	m.HandleFunc("GET "+traits, s.app(s.handleTraitVersionList))
+	m.HandleFunc("GET "+traits+"/{version}", s.app(s.handleTraitVersionGet))
+	m.HandleFunc("PUT "+traits+"/{version}", s.app(s.handleTraitVersionPut))
+	m.HandleFunc("PUT "+traits+"/{version}/finalize", s.app(s.handleTraitVersionFinalize))
+	m.HandleFunc("POST "+traits+"/{version}/finalize", s.app(s.handleTraitVersionFinalize))
 
 	for _, sc := range []struct {
 		prefix string
