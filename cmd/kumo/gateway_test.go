@@ -151,16 +151,22 @@ func testGatewayEndNodes(t *testing.T, cfg config) {
 		t.Errorf("end-node token of the added end node: %s", r.Body)
 	}
 
-	// Removing the link: the end node is no longer listed, its connection
-	// no longer the gateway's to report; the thing stays.
+	// Removing the link: the end node is no longer listed; the thing
+	// stays. An end node that belongs to no gateway may still be reported
+	// (kii_go's TestReportEndnodeStatusSuccess reports one it never
+	// linked); a thing that is no end node may not.
 	wantStatus(t, do(t, "DELETE", w.app+"/things/"+w.gwID+"/end-nodes/"+w.enID, "", w.gwAu...), 204)
 	if ids, _ := w.endNodes(t, "", w.gwAu...); !slices.Equal(ids, []string{f.other.ThingID}) {
 		t.Errorf("end nodes after the removal = %v, want [%s]", ids, f.other.ThingID)
 	}
-	r = do(t, "PUT", w.thingIF+"/things/"+w.gwID+"/end-nodes/"+w.enID+"/connection", `{"online":false}`, w.gwAu...)
+	wantStatus(t, do(t, "PUT", w.thingIF+"/things/"+w.gwID+"/end-nodes/"+w.enID+"/connection", `{"online":true}`, w.gwAu...), 204)
+	if thing()["_online"] != true {
+		t.Errorf("a free end node reported online: %v", thing())
+	}
+	r = do(t, "PUT", w.thingIF+"/things/"+w.gwID+"/end-nodes/"+f.thing.ThingID+"/connection", `{"online":true}`, w.gwAu...)
 	wantStatus(t, r, 404)
 	if r.JSON(t)["errorCode"] != "THING_END_NODE_DOES_NOT_BELONG_TO_GATEWAY" {
-		t.Errorf("connection of a removed end node: %s", r.Body)
+		t.Errorf("connection of a thing that is no end node: %s", r.Body)
 	}
 	wantStatus(t, do(t, "GET", w.app+"/things/"+w.enID, "", w.admin...), 200)
 

@@ -181,8 +181,20 @@ func (s *GatewayService) RemoveEndNode(ctx context.Context, c kumo.Caller, gatew
 // SetEndNodeOnline implements kumo.GatewayService: the end node's online
 // status is written as the broker's presence writes a thing's
 // (ThingService.SetThingOnline).
+//
+// A gateway may also report an end node (a thing whose _layoutPosition
+// is END_NODE) that belongs to no gateway: kii_go's
+// TestReportEndnodeStatusSuccess reports the connection of an end node
+// it registered and never linked (compat.md, "Gateways and end nodes").
 func (s *GatewayService) SetEndNodeOnline(ctx context.Context, c kumo.Caller, gateway, endNode string, online bool) error {
-	_, en, err := s.endNode(ctx, c, gateway, endNode)
+	gw, en, err := s.endNode(ctx, c, gateway, endNode)
+	if kumo.ErrorCode(err) == kumo.ErrEndNodeNotOfGateway {
+		var links int
+		err = s.db.queryRow(ctx, "SELECT COUNT(*) FROM end_nodes WHERE app_id = ? AND end_node_id = ?", c.AppID, en.ID).Scan(&links)
+		if err == nil && (links > 0 || en.Fields["_layoutPosition"] != "END_NODE") {
+			err = notEndNodeOf(c.AppID, gw.ID, en.ID)
+		}
+	}
 	if err != nil {
 		return err
 	}
