@@ -83,6 +83,11 @@ const (
 	// Queries.
 	ErrQueryNotSupported Code = "QUERY_NOT_SUPPORTED"
 
+	// Thing-IF commands (push-mqtt §0, §7.2).
+	ErrWrongCommand    Code = "WRONG_COMMAND"
+	ErrCommandNotFound Code = "COMMAND_NOT_FOUND"
+	ErrTargetNotFound  Code = "TARGET_NOT_FOUND"
+
 	// Server side.
 	ErrInternal    Code = "UNDEFINED_ERROR"
 	ErrUnavailable Code = "TEMPORARY_UNAVAILABLE_ERROR"
@@ -108,6 +113,11 @@ var Codes = []Code{
 	ErrPublicationNotFound, ErrPublicationExpired,
 	ErrQueryNotSupported, ErrUnsupportedMediaType,
 	ErrEndNodeNotOfGateway, ErrEndNodeOfAnotherGateway, ErrThingWithoutThingType, ErrThingWithoutFirmwareVersion,
+	ErrWrongCommand, ErrCommandNotFound, ErrTargetNotFound,
+	ErrStateNotFound, ErrStateHistoryNotAvailable, ErrEmptyBody,
+	ErrThingTypeNotFound, ErrFirmwareVersionNotFound, ErrTraitNotFound,
+	ErrTraitVersionNotFound, ErrTraitVersionFinalized, ErrTraitVersionOpen,
+	ErrTraitAliasNotFound, ErrTraitAliasExists,
 	ErrInternal, ErrUnavailable,
 }
 

@@ -8,18 +8,6 @@ import (
 	"testing"
 )
 
-// jsonBody decodes a request body as the API does (numbers as json.Number).
-func jsonBody(t *testing.T, s string) map[string]any {
-	t.Helper()
-	d := json.NewDecoder(bytes.NewReader([]byte(s)))
-	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 func TestParseEndNodeConnection(t *testing.T) {
 	tests := []struct {
 		body string

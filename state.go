@@ -10,15 +10,10 @@ import (
 
 // Errors of Thing-IF states (push-mqtt §7.4).
 const (
-	ErrTargetNotFound           Code = "TARGET_NOT_FOUND"            // no such thing behind thing:{id} (404)
 	ErrStateNotFound            Code = "STATE_NOT_FOUND"             // the thing (or the alias) has no state yet (404)
 	ErrStateHistoryNotAvailable Code = "STATE_HISTORY_NOT_AVAILABLE" // no history for the alias (409)
 	ErrEmptyBody                Code = "EMPTY_BODY"                  // a state write without a body (400)
 )
-
-func init() {
-	Codes = append(Codes, ErrTargetNotFound, ErrStateNotFound, ErrStateHistoryNotAvailable, ErrEmptyBody)
-}
 
 // MaxStateBytes is the largest state document, as JSON (push-mqtt §8).
 const MaxStateBytes = 10 * 1024

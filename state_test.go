@@ -33,18 +33,6 @@ func asJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
-func TestParseTarget(t *testing.T) {
-	for _, tt := range []struct{ in, id string }{
-		{"thing:th.1", "th.1"}, {"THING:th.1", "th.1"}, {"Thing:th.1", "th.1"},
-		{"thing:", ""}, {"user:u1", ""}, {"th.1", ""},
-	} {
-		id, err := ParseTarget(tt.in)
-		if id != tt.id || (tt.id == "") != (ErrorCode(err) == ErrNotFound) {
-			t.Errorf("ParseTarget(%q) = %q, %v; want %q", tt.in, id, err, tt.id)
-		}
-	}
-}
-
 func TestApplyStateWrite(t *testing.T) {
 	tests := []struct {
 		name    string

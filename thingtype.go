@@ -18,12 +18,6 @@ const (
 	ErrTraitAliasExists        Code = "TRAIT_ALIAS_ALREADY_EXISTS"
 )
 
-func init() {
-	Codes = append(Codes, ErrThingTypeNotFound, ErrFirmwareVersionNotFound, ErrTraitNotFound,
-		ErrTraitVersionNotFound, ErrTraitVersionFinalized, ErrTraitVersionOpen,
-		ErrTraitAliasNotFound, ErrTraitAliasExists)
-}
-
 // configName is a thing type, firmware version, trait or alias name:
 // letters, digits, "-", "_" and "." (push-mqtt §8: at most 100).
 var configName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)

@@ -370,6 +370,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		Topics: n.db.Topics, Ledger: n.ledger(cfg),
 		Onboardings: n.db.Onboardings, Gateways: n.db.Gateways,
 		States: n.db.States, ThingTypes: n.db.ThingTypes, Traits: n.db.Traits,
+		Commands: n.db.Commands, // Thing-IF commands (issue 12, item 3)
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,
 			PortTCP: port(cfg.PublicPort, broker.TCP), PortSSL: port(cfg.PublicTLSPort, broker.TLS),

@@ -208,6 +208,14 @@ func testThingIFConfiguration(t *testing.T, cfg config) {
 	if r.JSON(t)["errorCode"] != "TRAIT_ALIAS_NOT_FOUND" {
 		t.Errorf("a state of an unknown alias: %s", r.Body)
 	}
+	// Its owner's commands are checked the same way.
+	owner := []string{"Content-Type", "application/vnd.kii.CommandCreationRequest+json", "Authorization", "Bearer " + f.userToken}
+	r = do(t, "POST", f.commandsURL("thing:"+thingID), `{"issuer":"user:`+f.userID+`","actions":[{"heater":[{"turnPower":true}]}]}`, owner...)
+	wantStatus(t, r, 404)
+	if r.JSON(t)["errorCode"] != "TRAIT_ALIAS_NOT_FOUND" {
+		t.Errorf("a command of an unknown alias: %s", r.Body)
+	}
+	wantStatus(t, do(t, "POST", f.commandsURL("thing:"+thingID), `{"issuer":"user:`+f.userID+`","actions":[{"light":[{"turnPower":true}]}]}`, owner...), 201)
 	now := time.Now().UnixMilli()
 	wantStatus(t, do(t, "PUT", stateURL(f, "thing:"+thingID), `{"light":{"power":true}}`, trait...), 201)
 	r = do(t, "POST", stateURL(f, "thing:"+thingID)+"/aliases/light/query",

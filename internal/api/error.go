@@ -82,6 +82,22 @@ var errorTable = map[kumo.Code]errorType{
 
 	kumo.ErrUnsupportedMediaType: {http.StatusUnsupportedMediaType, "UnsupportedMediaTypeException"},
 
+	kumo.ErrWrongCommand:    {http.StatusBadRequest, "WrongCommandException"},
+	kumo.ErrCommandNotFound: {http.StatusNotFound, "CommandNotFoundException"},
+	kumo.ErrTargetNotFound:  {http.StatusNotFound, "TargetNotFoundException"},
+
+	kumo.ErrStateNotFound:            {http.StatusNotFound, "StateNotFoundException"},
+	kumo.ErrStateHistoryNotAvailable: {http.StatusConflict, "StateHistoryNotAvailableException"},
+	kumo.ErrEmptyBody:                {http.StatusBadRequest, "EmptyBodyException"},
+	kumo.ErrThingTypeNotFound:        {http.StatusNotFound, "ThingTypeNotFoundException"},
+	kumo.ErrFirmwareVersionNotFound:  {http.StatusNotFound, "FirmwareVersionNotFoundException"},
+	kumo.ErrTraitNotFound:            {http.StatusNotFound, "TraitNotFoundException"},
+	kumo.ErrTraitVersionNotFound:     {http.StatusNotFound, "TraitVersionNotFoundException"},
+	kumo.ErrTraitVersionFinalized:    {http.StatusConflict, "TraitVersionFinalizedException"},
+	kumo.ErrTraitVersionOpen:         {http.StatusConflict, "TraitVersionNotFinalizedException"},
+	kumo.ErrTraitAliasNotFound:       {http.StatusNotFound, "TraitAliasNotFoundException"},
+	kumo.ErrTraitAliasExists:         {http.StatusConflict, "TraitAliasAlreadyExistsException"},
+
 	kumo.ErrInternal:    {http.StatusInternalServerError, "UndefinedException"},
 	kumo.ErrUnavailable: {http.StatusServiceUnavailable, "TemporaryUnavailableException"},
 }

@@ -56,6 +56,7 @@ type Server struct {
 	States        kumo.StateService
 	ThingTypes    kumo.ThingTypeService
 	Traits        kumo.TraitService
+	Commands      kumo.CommandService
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -262,6 +263,11 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT "+traits+"/{version}", s.app(s.handleTraitVersionPut))
 	m.HandleFunc("PUT "+traits+"/{version}/finalize", s.app(s.handleTraitVersionFinalize))
 	m.HandleFunc("POST "+traits+"/{version}/finalize", s.app(s.handleTraitVersionFinalize))
+	// Thing-IF commands (issue 12, item 3).
+	m.HandleFunc("POST /thing-if/apps/{appID}/targets/{target}/commands", s.app(s.handleCommandCreate))
+	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/commands", s.app(s.handleCommandList))
+	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/commands/{commandID}", s.app(s.handleCommandGet))
+	m.HandleFunc("PUT /thing-if/apps/{appID}/targets/{target}/commands/{commandID}/action-results", s.app(s.handleActionResults))
 
 	for _, sc := range []struct {
 		prefix string

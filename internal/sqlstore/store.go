@@ -33,6 +33,7 @@ type Store struct {
 	States        *StateService
 	ThingTypes    *ThingTypeService
 	Traits        *TraitService
+	Commands      *CommandService
 }
 
 // New returns a store over read and write connection pools (which may be
@@ -64,6 +65,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		States:        &StateService{db: db},
 		ThingTypes:    &ThingTypeService{db: db},
 		Traits:        &TraitService{db: db},
+		Commands:      &CommandService{db: db},
 	}
 	s.Tokens.apps = s.Apps
 	s.Things.apps, s.Things.tokens, s.Things.groups, s.Things.acls, s.Things.ledger = s.Apps, s.Tokens, s.Groups, s.ACLs, s.Ledger
@@ -83,6 +85,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 	s.Phones.topics, s.Phones.pushConfigs, s.Phones.ledger = s.Topics, s.PushConfigs, s.Ledger
 	s.States.things, s.States.thingTypes = s.Things, s.ThingTypes
 	s.ThingTypes.things = s.Things
+	s.Commands.things, s.Commands.thingTypes = s.Things, s.ThingTypes
 	return s
 }
 

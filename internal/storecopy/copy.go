@@ -73,6 +73,7 @@ var tables = []Table{
 	{Name: "firmware_versions", Key: []string{"app_id", "thing_type", "name"}, App: "app_id"},
 	{Name: "trait_versions", Key: []string{"app_id", "trait", "version"}, App: "app_id"},
 	{Name: "trait_aliases", Key: []string{"app_id", "thing_type", "firmware_version", "alias"}, App: "app_id"},
+	{Name: "commands", Key: []string{"seq"}, App: "app_id", Serial: "seq"},
 	{Name: "buckets", Key: []string{"app_id", "scope", "name"}, App: "app_id"},
 	{Name: "objects", Key: []string{"app_id", "scope", "bucket", "id"}, App: "app_id"},
 	{Name: "acl_entries", Key: []string{"app_id", "scope", "bucket", "object_id", "topic", "verb", "subject"}, App: "app_id"},

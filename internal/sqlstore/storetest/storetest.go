@@ -78,6 +78,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Ownership", testOwnership},
 		{"Onboarding", testOnboarding},
 		{"Gateways", testGateways},
+		{"Commands", testCommands},
 		{"Queue", testQueue},
 		{"QueueLedger", testQueueLedger},
 		{"PhoneQueue", testPhoneQueue},
