@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
@@ -373,6 +374,39 @@ func testCommandKiiGo(t *testing.T, cfg config) {
 		}
 		if _, ok := r.JSON(t)["actionResults"]; !ok {
 			t.Errorf("command %s reads no actionResults after the report: %s", id, r.Body)
+		}
+	}
+}
+
+// TestCommandOverMQTT: a device (MQTT 3.1 and 3.1.1) receives a
+// non-trait command, reports its results and reads the command back over
+// REST over MQTT (PUT …/action-results and GET …/commands/{id} published
+// on p/{clientID}/thing-if/…, target written THING: as VirtualDevice
+// does); the command is DONE.
+func TestCommandOverMQTT(t *testing.T) {
+	f := newFixture(t, testConfig(t.TempDir()))
+	owner := []string{"Authorization", "Bearer " + f.userToken}
+	for _, proto := range []uint{3, 4} {
+		d, url := f.onboardOwned(t, fmt.Sprintf("over-mqtt-%d", proto))
+		c, in := deviceMQTT(t, url, d.Endpoint, proto)
+		if tok := c.Subscribe(d.Endpoint.MQTTTopic, 0, nil); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("subscribe: %v", tok.Error())
+		}
+		r := do(t, "POST", f.commandsURL("thing:"+d.ThingID), f.expandPlain(`{"issuer":"user:{user}","schema":"S","schemaVersion":1,"actions":[{"turnPower":{"power":true}}]}`),
+			append([]string{"Content-Type", "application/json"}, owner...)...)
+		wantStatus(t, r, 201)
+		id := r.Str(t, "commandID")
+		waitCommand(t, in, id)
+		base := "p/" + d.Endpoint.MQTTTopic + "/thing-if/apps/" + f.n.app.AppID + "/targets/THING:" + d.ThingID + "/commands/" + id
+		a := call(t, c, in, base+"/action-results", "PUT\nAuthorization: Bearer "+d.Token+
+			"\nContent-Type: application/vnd.kii.CommandResultsUpdateRequest+json\nX-Kii-RequestID: ar 1\n\n"+`{"actionResults":[{"turnPower":{"succeeded":true}}]}`, 0)
+		if a.Status != 204 || !strings.Contains(string(a.Raw), "X-Kii-RequestID:ar 1\r\n") {
+			t.Errorf("MQTT %d: action results answered %q", proto, a.Raw)
+		}
+		a = call(t, c, in, base, "GET\r\nAuthorization: Bearer "+d.Token+"\r\n\r\n", 0)
+		var got map[string]any
+		if a.Status != 200 || json.Unmarshal(a.Body, &got) != nil || got["commandState"] != "DONE" || got["commandID"] != id {
+			t.Errorf("MQTT %d: the command read over MQTT: %q", proto, a.Raw)
 		}
 	}
 }
