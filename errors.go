@@ -101,6 +101,7 @@ var Codes = []Code{
 	ErrBodyNotFound, ErrBodyRangeNotSatisfiable, ErrBodyIntegrityNotAssured, ErrBodyUploadNotFound,
 	ErrPublicationNotFound, ErrPublicationExpired,
 	ErrQueryNotSupported, ErrUnsupportedMediaType,
+	ErrWrongTrigger, ErrTriggerNotFound,
 	ErrInternal, ErrUnavailable,
 }
 

@@ -77,6 +77,9 @@ var errorTable = map[kumo.Code]errorType{
 
 	kumo.ErrUnsupportedMediaType: {http.StatusUnsupportedMediaType, "UnsupportedMediaTypeException"},
 
+	kumo.ErrWrongTrigger:    {http.StatusBadRequest, "WrongTriggerException"},
+	kumo.ErrTriggerNotFound: {http.StatusNotFound, "TriggerNotFoundException"},
+
 	kumo.ErrInternal:    {http.StatusInternalServerError, "UndefinedException"},
 	kumo.ErrUnavailable: {http.StatusServiceUnavailable, "TemporaryUnavailableException"},
 }
