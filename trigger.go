@@ -123,13 +123,16 @@ func (t Trigger) CommandIssuer() string {
 // TriggerServerCodeResult is the outcome of one run of a SERVER_CODE
 // trigger's server code.
 type TriggerServerCodeResult struct {
-	Succeeded     bool   `json:"succeeded"`
-	ReturnedValue any    `json:"returnedValue,omitempty"`
-	ExecutedAt    int64  `json:"executedAt"`
-	Endpoint      string `json:"endpoint"`
-	Error         *struct {
-		ErrorMessage string `json:"errorMessage"`
-	} `json:"error,omitempty"`
+	Succeeded     bool             `json:"succeeded"`
+	ReturnedValue any              `json:"returnedValue,omitempty"`
+	ExecutedAt    int64            `json:"executedAt"`
+	Endpoint      string           `json:"endpoint"`
+	Error         *ServerCodeError `json:"error,omitempty"`
+}
+
+// ServerCodeError is why a trigger's server code failed.
+type ServerCodeError struct {
+	ErrorMessage string `json:"errorMessage"`
 }
 
 // TriggerService manages the Thing-IF triggers of things. Only the admin
@@ -639,4 +642,10 @@ func intValue(v any) (int64, bool) {
 // String describes the trigger for logs.
 func (t Trigger) String() string {
 	return fmt.Sprintf("trigger %s of thing %s (%s, %s)", t.ID, t.ThingID, t.Predicate.EventSource, t.TriggersWhat)
+}
+
+// NewTriggerID returns a new trigger ID, in the UUID form of Kii's.
+func NewTriggerID() string {
+	h := RandomHex(16)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
