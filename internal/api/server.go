@@ -52,6 +52,7 @@ type Server struct {
 	Bodies        kumo.BodyService
 	Topics        kumo.TopicService
 	Onboardings   kumo.OnboardingService
+	Triggers      kumo.TriggerService // Thing-IF triggers
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -208,6 +209,16 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}/mqtt-endpoint", s.app(s.handleMQTTEndpoint))
 
 	m.HandleFunc("POST /thing-if/apps/{appID}/onboardings", s.app(s.throttled(kumo.ErrWrongPassword, s.handleOnboarding)))
+
+	// Thing-IF triggers (trigger.go).
+	m.HandleFunc("POST /thing-if/apps/{appID}/targets/{target}/triggers", s.app(s.handleTriggerCreate))
+	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/triggers", s.app(s.handleTriggerList))
+	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}", s.app(s.handleTriggerGet))
+	m.HandleFunc("PATCH /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}", s.app(s.handleTriggerPatch))
+	m.HandleFunc("DELETE /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}", s.app(s.handleTriggerDelete))
+	m.HandleFunc("PUT /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}/enable", s.app(s.handleTriggerEnable(true)))
+	m.HandleFunc("PUT /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}/disable", s.app(s.handleTriggerEnable(false)))
+	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}/results/server-code", s.app(s.handleTriggerServerCodeResults))
 
 	for _, sc := range []struct {
 		prefix string

@@ -103,12 +103,15 @@ func (s *TriggerService) CreateTrigger(ctx context.Context, c kumo.Caller, t kum
 	if err := s.checkCommand(ctx, c, t); err != nil {
 		return t, err
 	}
+	now := s.db.now()
+	if t.Predicate.EventSource == kumo.EventScheduleOnce && t.Predicate.ScheduleAt < now {
+		return t, kumo.Errorf(kumo.ErrWrongTrigger, "scheduleAt %d is in the past", t.Predicate.ScheduleAt)
+	}
 	t.ID, t.Disabled, t.DisabledReason = kumo.NewTriggerID(), false, ""
 	body, err := json.Marshal(t)
 	if err != nil {
 		return t, err
 	}
-	now := s.db.now()
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO triggers (app_id, id, thing_id, event_source, body, disabled, disabled_reason, next_fire_at, created_at, modified_at)
 			VALUES (?, ?, ?, ?, ?, 0, '', ?, ?, ?)`,
