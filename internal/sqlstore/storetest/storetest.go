@@ -77,6 +77,8 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Groups", testGroups},
 		{"Ownership", testOwnership},
 		{"Onboarding", testOnboarding},
+		{"Triggers", testTriggers},
+		{"TriggerSchedules", testTriggerSchedules},
 		{"Queue", testQueue},
 		{"QueueLedger", testQueueLedger},
 		{"PhoneQueue", testPhoneQueue},
