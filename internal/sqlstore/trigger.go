@@ -186,7 +186,7 @@ func (s *TriggerService) UpdateTrigger(ctx context.Context, c kumo.Caller, thing
 	return s.db.writeTx(ctx, func(tx *Tx) error {
 		q, args := "UPDATE triggers SET body = ?, event_source = ?, modified_at = ?", []any{string(doc), string(t.Predicate.EventSource), now}
 		if newPredicate {
-			q, args = q+", next_fire_at = CASE WHEN disabled = 0 THEN ? ELSE NULL END", append(args, nextFire(t, now))
+			q, args = q+", next_fire_at = CASE WHEN disabled = 0 THEN CAST(? AS BIGINT) ELSE NULL END", append(args, nextFire(t, now))
 		}
 		res, err := tx.Exec(ctx, q+" WHERE app_id = ? AND id = ? AND thing_id = ?", append(args, c.AppID, triggerID, thingID)...)
 		return oneRow(res, err, kumo.TriggerNotFound(thingID, triggerID))

@@ -97,6 +97,17 @@ func testTriggers(t *testing.T, s suite) {
 	if err := f.db.Triggers.UpdateTrigger(f.ctx, aliceC, th.ID, created.ID, map[string]any{"title": "warm"}); err != nil {
 		t.Fatal(err)
 	}
+	// A new predicate (a schedule, then the state condition again).
+	if err := f.db.Triggers.UpdateTrigger(f.ctx, aliceC, th.ID, cross.ID, map[string]any{"predicate": map[string]any{"eventSource": "SCHEDULE", "schedule": "5 * * * *"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.db.Triggers.Trigger(f.ctx, aliceC, th.ID, cross.ID); got.Predicate.Schedule != "5 * * * *" {
+		t.Errorf("patched schedule = %q", got.Predicate.Schedule)
+	}
+	if err := f.db.Triggers.UpdateTrigger(f.ctx, aliceC, th.ID, created.ID, map[string]any{"predicate": map[string]any{"eventSource": "STATES",
+		"triggersWhen": "CONDITION_FALSE_TO_TRUE", "condition": map[string]any{"type": "range", "alias": "AC", "field": "temp", "lowerLimit": json.Number("30")}}}); err != nil {
+		t.Fatal(err)
+	}
 	wantCode(t, "PATCH by a stranger", f.db.Triggers.UpdateTrigger(f.ctx, bobC, th.ID, created.ID, map[string]any{"title": "x"}), kumo.ErrUnauthorized)
 	wantCode(t, "PATCH of a missing trigger", f.db.Triggers.UpdateTrigger(f.ctx, aliceC, th.ID, "nope", map[string]any{"title": "x"}), kumo.ErrTriggerNotFound)
 	if err := f.db.Triggers.SetTriggerEnabled(f.ctx, f.admin, th.ID, created.ID, false); err != nil {
