@@ -122,7 +122,9 @@ func testTriggerAPI(t *testing.T, cfg config) {
 // fires a one-time SERVER_CODE schedule once: its run is recorded, not
 // executed (Kumo has no server code yet), and the trigger disables
 // itself.
-func TestTriggerScheduleOnceServerCode(t *testing.T) { forEachStore(t, testTriggerScheduleOnceServerCode) }
+func TestTriggerScheduleOnceServerCode(t *testing.T) {
+	forEachStore(t, testTriggerScheduleOnceServerCode)
+}
 
 func testTriggerScheduleOnceServerCode(t *testing.T, cfg config) {
 	cfg.TriggerInterval = 20 * time.Millisecond
