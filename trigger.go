@@ -444,7 +444,20 @@ func parseTriggerCommand(thingID string, m map[string]any) (map[string]any, erro
 	if as, ok := m["actions"].([]any); !ok || len(as) == 0 {
 		return nil, wrongTrigger("The command needs actions, a non-empty array")
 	}
+	if _, err := ParseCommand(out); err != nil {
+		return nil, wrongTrigger("The command is not valid: %s", ErrorMessage(err))
+	}
 	return out, nil
+}
+
+// FiredCommand returns the command a COMMAND trigger sends when it fires.
+func (t Trigger) FiredCommand() (Command, error) {
+	cmd, err := ParseCommand(t.Command)
+	if err != nil {
+		return cmd, err
+	}
+	cmd.ThingID, cmd.FiredByTriggerID = t.CommandThingID(), t.ID
+	return cmd, nil
 }
 
 func parseServerCode(m map[string]any) (*ServerCode, error) {

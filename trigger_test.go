@@ -84,7 +84,7 @@ func TestParseTrigger(t *testing.T) {
 					t.Errorf("got %+v", tr)
 				}
 			}},
-		{"command target any case", `{"predicate":{"eventSource":"STATES","triggersWhen":"CONDITION_TRUE","condition":{"type":"all"}},"triggersWhat":"COMMAND","command":{"target":"THING:th.2","issuer":"USER:u1","actions":[{"x":{}}]}}`, false,
+		{"command target any case", `{"predicate":{"eventSource":"STATES","triggersWhen":"CONDITION_TRUE","condition":{"type":"all"}},"triggersWhat":"COMMAND","command":{"target":"THING:th.2","issuer":"USER:u1","actions":[{"x":[{"on":true}]}]}}`, false,
 			func(t *testing.T, tr Trigger) {
 				if tr.CommandThingID() != "th.2" || tr.CommandIssuer() != "user:u1" {
 					t.Errorf("got %v", tr.Command)
@@ -117,9 +117,9 @@ func TestParseTrigger(t *testing.T) {
 		{"past once", `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":1700000000000},` + cmd + `}`, true, nil},
 		{"bad what", `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"triggersWhat":"EMAIL",` + cmd + `}`, true, nil},
 		{"no command", `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"triggersWhat":"COMMAND"}`, true, nil},
-		{"no issuer", `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"command":{"actions":[{"a":{}}]}}`, true, nil},
+		{"no issuer", `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"command":{"actions":[{"a":[{"on":true}]}]}}`, true, nil},
 		{"no actions", `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"command":{"issuer":"user:u","actions":[]}}`, true, nil},
-		{"bad target", `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"command":{"target":"user:u","issuer":"user:u","actions":[{"a":{}}]}}`, true, nil},
+		{"bad target", `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"command":{"target":"user:u","issuer":"user:u","actions":[{"a":[{"on":true}]}]}}`, true, nil},
 		{"no endpoint", `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"triggersWhat":"SERVER_CODE","serverCode":{}}`, true, nil},
 		{"long title", `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},` + cmd + `,"title":"` + strings.Repeat("x", 51) + `"}`, true, nil},
 		{"metadata not object", `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},` + cmd + `,"metadata":[1]}`, true, nil},
@@ -143,7 +143,7 @@ func TestParseTrigger(t *testing.T) {
 }
 
 func TestPatchTrigger(t *testing.T) {
-	tr, err := ParseTrigger("th.1", parseJSON(t, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":1000},"triggersWhat":"COMMAND","command":{"issuer":"user:u1","actions":[{"a":{}}]},"title":"t"}`), 0)
+	tr, err := ParseTrigger("th.1", parseJSON(t, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":1000},"triggersWhat":"COMMAND","command":{"issuer":"user:u1","actions":[{"a":[{"on":true}]}]},"title":"t"}`), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestPatchTrigger(t *testing.T) {
 
 func TestPredicateFires(t *testing.T) {
 	pred := func(when TriggersWhen, cond string) Predicate {
-		tr, err := ParseTrigger("th", parseJSON(t, `{"predicate":{"eventSource":"STATES","triggersWhen":"`+string(when)+`","condition":`+cond+`},"command":{"issuer":"user:u","actions":[{"a":{}}]}}`), 0)
+		tr, err := ParseTrigger("th", parseJSON(t, `{"predicate":{"eventSource":"STATES","triggersWhen":"`+string(when)+`","condition":`+cond+`},"command":{"issuer":"user:u","actions":[{"a":[{"on":true}]}]}}`), 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -77,6 +77,9 @@ var errorTable = map[kumo.Code]errorType{
 
 	kumo.ErrUnsupportedMediaType: {http.StatusUnsupportedMediaType, "UnsupportedMediaTypeException"},
 
+	kumo.ErrWrongCommand:    {http.StatusBadRequest, "WrongCommandException"},
+	kumo.ErrCommandNotFound: {http.StatusNotFound, "CommandNotFoundException"},
+	kumo.ErrTargetNotFound:  {http.StatusNotFound, "TargetNotFoundException"},
 	kumo.ErrWrongTrigger:    {http.StatusBadRequest, "WrongTriggerException"},
 	kumo.ErrTriggerNotFound: {http.StatusNotFound, "TriggerNotFoundException"},
 

@@ -29,6 +29,7 @@ type Store struct {
 	Phones        *PhoneQueue
 	Ledger        *DeliveryLedger
 	Onboardings   *OnboardingService
+	Commands      *CommandService
 	Triggers      *TriggerService // Thing-IF triggers (trigger.go)
 }
 
@@ -57,6 +58,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		Phones:        &PhoneQueue{db: db},
 		Ledger:        &DeliveryLedger{db: db},
 		Onboardings:   &OnboardingService{db: db},
+		Commands:      &CommandService{db: db},
 		Triggers:      &TriggerService{db: db},
 	}
 	s.Tokens.apps = s.Apps
@@ -74,7 +76,8 @@ func New(read, write *sql.DB, d Dialect) *Store {
 	s.Queue.ledger = s.Ledger
 	s.Onboardings.apps, s.Onboardings.things, s.Onboardings.tokens = s.Apps, s.Things, s.Tokens
 	s.Phones.topics, s.Phones.pushConfigs, s.Phones.ledger = s.Topics, s.PushConfigs, s.Ledger
-	s.Triggers.things = s.Things // Thing-IF triggers
+	s.Commands.things = s.Things
+	s.Triggers.things, s.Triggers.commands = s.Things, s.Commands // Thing-IF triggers
 	return s
 }
 

@@ -24,9 +24,7 @@ type TriggerService struct {
 	// Kumo has server code) records each run as not executed.
 	ServerCode ServerCodeRunner
 
-	// sendCommand inserts, within tx, the command a COMMAND trigger
-	// fires (the commands' createInTx); nil: not wired.
-	sendCommand func(ctx context.Context, tx *Tx, appID string, t kumo.Trigger, at int64) error
+	commands *CommandService // sends the commands of COMMAND triggers (createInTx)
 }
 
 var _ kumo.TriggerService = (*TriggerService)(nil)
@@ -324,10 +322,19 @@ func (s *TriggerService) ServerCodeResults(ctx context.Context, c kumo.Caller, t
 func (s *TriggerService) fire(ctx context.Context, tx *Tx, appID string, t kumo.Trigger, at int64) error {
 	switch t.TriggersWhat {
 	case kumo.TriggersCommand:
-		if s.sendCommand == nil {
-			return errors.New("sqlstore: triggers cannot send commands: no command service wired")
+		cmd, err := t.FiredCommand()
+		if err == nil {
+			_, err = s.commands.createInTx(ctx, tx, appID, cmd)
 		}
-		return s.sendCommand(ctx, tx, appID, t, at)
+		var kerr *kumo.Error
+		if errors.As(err, &kerr) && kumo.ErrorCode(err) != kumo.ErrInternal {
+			// A command that cannot be sent (its thing deleted since, a
+			// payload too large) fails neither the state write nor the
+			// schedule: the fire is dropped.
+			s.db.Log.Warn("trigger: its command was not sent", "app", appID, "trigger", t.ID, "thing", cmd.ThingID, "error", err)
+			return nil
+		}
+		return err
 	case kumo.TriggersServerCode:
 		var r kumo.TriggerServerCodeResult
 		if s.ServerCode != nil {

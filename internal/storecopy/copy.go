@@ -66,6 +66,7 @@ var tables = []Table{
 	{Name: "group_members", Key: []string{"app_id", "group_id", "user_id"}, App: "app_id"},
 	{Name: "thing_owners", Key: []string{"app_id", "thing_id", "owner_kind", "owner_id"}, App: "app_id"},
 	{Name: "thing_ownership_codes", Key: []string{"app_id", "thing_id", "code_hash"}, App: "app_id"},
+	{Name: "commands", Key: []string{"seq"}, App: "app_id", Serial: "seq"},
 	{Name: "triggers", Key: []string{"app_id", "id"}, App: "app_id"},
 	{Name: "trigger_server_code_results", Key: []string{"app_id", "trigger_id", "id"}, App: "app_id"},
 	{Name: "buckets", Key: []string{"app_id", "scope", "name"}, App: "app_id"},

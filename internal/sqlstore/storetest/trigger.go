@@ -58,7 +58,7 @@ func testTriggers(t *testing.T, s suite) {
 	}
 	_, err := f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody("th.missing", `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},`+cmd+`}`))
 	wantCode(t, "CreateTrigger of a missing thing", err, kumo.ErrThingNotFound)
-	_, err = f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(th.ID, `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"command":{"issuer":"user:someone","actions":[{"a":{}}]}}`))
+	_, err = f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(th.ID, `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"command":{"issuer":"user:someone","actions":[{"a":[{"on":true}]}]}}`))
 	wantCode(t, "CreateTrigger with an issuer who is no owner", err, kumo.ErrWrongTrigger)
 	_, err = f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(th.ID, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":1000},`+cmd+`}`))
 	wantCode(t, "CreateTrigger of a past SCHEDULE_ONCE", err, kumo.ErrWrongTrigger)
@@ -83,7 +83,7 @@ func testTriggers(t *testing.T, s suite) {
 	wantCode(t, "a missing trigger", err, kumo.ErrTriggerNotFound)
 
 	// A command to another thing the caller owns.
-	cross, err := f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(th.ID, `{"predicate":{"eventSource":"SCHEDULE","schedule":"0 12 1 * *"},"command":{"target":"THING:`+other.ID+`","issuer":"user:`+alice.ID+`","actions":[{"a":{}}]}}`))
+	cross, err := f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(th.ID, `{"predicate":{"eventSource":"SCHEDULE","schedule":"0 12 1 * *"},"command":{"target":"THING:`+other.ID+`","issuer":"user:`+alice.ID+`","actions":[{"a":[{"on":true}]}]}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
