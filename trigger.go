@@ -322,12 +322,12 @@ func parsePredicate(p map[string]any, now int64) (Predicate, error) {
 	return out, nil
 }
 
-// maxClauseDepth bounds the nesting of a condition.
-const maxClauseDepth = 16
+// maxTriggerClauseDepth bounds the nesting of a condition.
+const maxTriggerClauseDepth = 16
 
 func parseTriggerClause(m map[string]any, depth int) (TriggerClause, error) {
-	if depth > maxClauseDepth {
-		return TriggerClause{}, wrongTrigger("The condition is nested more than %d deep", maxClauseDepth)
+	if depth > maxTriggerClauseDepth {
+		return TriggerClause{}, wrongTrigger("The condition is nested more than %d deep", maxTriggerClauseDepth)
 	}
 	typ, _ := m["type"].(string)
 	c := TriggerClause{Type: typ}

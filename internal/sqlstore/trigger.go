@@ -357,6 +357,14 @@ func (s *TriggerService) fire(ctx context.Context, tx *Tx, appID string, t kumo.
 	return fmt.Errorf("sqlstore: %s does nothing", t)
 }
 
+// stateWritten fires, within tx (the state write's: a fire commits with
+// the state that caused it, or neither does), the enabled STATES
+// triggers of the thing whose predicate fires on the state written. It
+// is one of the StateService's stateWritten hooks (sqlstore.New).
+func (s *TriggerService) stateWritten(ctx context.Context, tx *Tx, ch kumo.StateChange) error {
+	return s.stateChanged(ctx, tx, ch.AppID, ch.ThingID, ch.Before, ch.After, ch.At)
+}
+
 // stateChanged fires, within tx (the state write's), the enabled STATES
 // triggers of thing thingID whose predicate fires on the state written
 // (before: the state before, nil for the first).

@@ -80,6 +80,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Commands", testCommands},
 		{"Triggers", testTriggers},
 		{"TriggerSchedules", testTriggerSchedules},
+		{"StateTriggers", testStateTriggers},
 		{"Queue", testQueue},
 		{"QueueLedger", testQueueLedger},
 		{"PhoneQueue", testPhoneQueue},
@@ -87,6 +88,8 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"PushesOfDeletedOwners", testPushesOfDeletedOwners},
 		{"Cascade", testCascade},
 		{"CascadeTable", testCascadeTable},
+		{"States", testStates},
+		{"ThingIFConfig", testThingIFConfig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -306,3 +306,97 @@ func jsonInt(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// testStateTriggers checks that a state write fires the enabled STATES
+// triggers of its thing whose predicate fires, in its own transaction:
+// the command is in the store (firedByTriggerID set, the trigger's
+// issuer and actions, to the command's target) once the write returns,
+// once per firing write; a disabled trigger and one whose condition does
+// not fire send nothing; a SCHEDULE trigger fires its command too.
+func testStateTriggers(t *testing.T, s suite) {
+	f := newFixture(t, s)
+	alice, aliceC := f.mustUser("alice")
+	th := f.ownedThing("ac", alice)
+	other := f.ownedThing("fan", alice)
+	thC := kumo.Caller{AppID: f.app.AppID, Kind: kumo.ThingCaller, ID: th.ID}
+	cmd := func(target string) string {
+		return `"command":{"target":"thing:` + target + `","issuer":"user:` + alice.ID + `","actions":[{"AC":[{"turnPower":false}]}],"title":"t"}`
+	}
+	rise, err := f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(th.ID, `{"predicate":{"eventSource":"STATES","triggersWhen":"CONDITION_FALSE_TO_TRUE",`+
+		`"condition":{"type":"range","alias":"AC","field":"temp","lowerLimit":30,"lowerIncluded":true}},"triggersWhat":"COMMAND",`+cmd(th.ID)+`}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	always, err := f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(th.ID, `{"predicate":{"eventSource":"STATES","triggersWhen":"CONDITION_TRUE",`+
+		`"condition":{"type":"eq","alias":"AC","field":"power","value":true}},"triggersWhat":"COMMAND",`+cmd(other.ID)+`}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(th.ID, `{"predicate":{"eventSource":"STATES","triggersWhen":"CONDITION_TRUE",`+
+		`"condition":{"type":"all"}},"triggersWhat":"COMMAND",`+cmd(th.ID)+`}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.Triggers.SetTriggerEnabled(f.ctx, aliceC, th.ID, off.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	write := func(state string) {
+		t.Helper()
+		var m map[string]any
+		d := json.NewDecoder(strings.NewReader(state))
+		d.UseNumber()
+		if err := d.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.db.States.WriteStates(f.ctx, thC, th.ID, []kumo.StateWrite{{Kind: kumo.StatePut, Trait: true, State: m}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fired := func(thingID string) map[string]int {
+		t.Helper()
+		cs, _, err := f.db.Commands.List(f.ctx, f.admin, thingID, 100, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, c := range cs {
+			out[c.FiredByTriggerID]++
+			if c.Issuer != "user:"+alice.ID || c.ThingID != thingID || !strings.Contains(string(c.Actions), "turnPower") || c.Title != "t" {
+				t.Errorf("fired command %+v", c)
+			}
+		}
+		return out
+	}
+
+	write(`{"AC":{"temp":25,"power":false}}`) // neither
+	write(`{"AC":{"temp":31,"power":true}}`)  // rises; power on
+	write(`{"AC":{"temp":33,"power":true}}`)  // stays hot: only power
+	write(`{"AC":{"temp":20,"power":false}}`) // neither
+	write(`{"AC":{"temp":30,"power":false}}`) // rises again
+	if got := fired(th.ID); got[rise.ID] != 2 || got[off.ID] != 0 || len(got) != 1 {
+		t.Errorf("commands to %s by trigger: %v; want 2 by %s", th.ID, got, rise.ID)
+	}
+	if got := fired(other.ID); got[always.ID] != 2 || len(got) != 1 {
+		t.Errorf("commands to %s by trigger: %v; want 2 by %s", other.ID, got, always.ID)
+	}
+
+	// A schedule sends its command too.
+	every, err := f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(other.ID, `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"triggersWhat":"COMMAND",`+cmd(other.ID)+`}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Minute)
+	if n, err := f.db.Triggers.FireDue(f.ctx, 100); err != nil || n != 1 {
+		t.Fatalf("FireDue = %d, %v", n, err)
+	}
+	if got := fired(other.ID); got[every.ID] != 1 {
+		t.Errorf("commands of the schedule: %v", got)
+	}
+
+	// A trigger whose command's thing is gone: the state write still
+	// succeeds, nothing is sent.
+	if err := f.db.Things.DeleteThing(f.ctx, f.admin, other.ID); err != nil {
+		t.Fatal(err)
+	}
+	write(`{"AC":{"temp":20,"power":true}}`)
+}
