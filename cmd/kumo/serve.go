@@ -372,6 +372,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		Onboardings: n.db.Onboardings,
 		States:      n.db.States, ThingTypes: n.db.ThingTypes, Traits: n.db.Traits,
 		Triggers: n.db.Triggers,
+		Commands: n.db.Commands, // Thing-IF commands (issue 12, item 3)
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,
 			PortTCP: port(cfg.PublicPort, broker.TCP), PortSSL: port(cfg.PublicTLSPort, broker.TLS),
