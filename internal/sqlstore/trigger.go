@@ -324,6 +324,9 @@ func (s *TriggerService) fire(ctx context.Context, tx *Tx, appID string, t kumo.
 	case kumo.TriggersCommand:
 		cmd, err := t.FiredCommand()
 		if err == nil {
+			err = issuerOwns(ctx, tx, appID, cmd)
+		}
+		if err == nil {
 			_, err = s.commands.createInTx(ctx, tx, appID, cmd)
 		}
 		var kerr *kumo.Error
@@ -355,6 +358,21 @@ func (s *TriggerService) fire(ctx context.Context, tx *Tx, appID string, t kumo.
 		return err
 	}
 	return fmt.Errorf("sqlstore: %s does nothing", t)
+}
+
+// issuerOwns checks, within tx, that the issuer of a trigger's command
+// still owns the command's thing (WRONG_COMMAND: the fire is dropped).
+func issuerOwns(ctx context.Context, tx *Tx, appID string, cmd kumo.Command) error {
+	o := cmd.IssuerOwner()
+	var n int
+	if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
+		appID, cmd.ThingID, string(o.Kind), o.ID).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return kumo.Errorf(kumo.ErrWrongCommand, "The issuer %s no longer owns thing %s", cmd.Issuer, cmd.ThingID)
+	}
+	return nil
 }
 
 // stateWritten fires, within tx (the state write's: a fire commits with

@@ -393,6 +393,17 @@ func testStateTriggers(t *testing.T, s suite) {
 		t.Errorf("commands of the schedule: %v", got)
 	}
 
+	// An issuer who no longer owns the thing: the state write succeeds,
+	// no command is sent.
+	if err := f.db.Things.RemoveThingOwner(f.ctx, f.admin, th.ID, kumo.ThingOwner{Kind: kumo.OwnerUser, ID: alice.ID}); err != nil {
+		t.Fatal(err)
+	}
+	write(`{"AC":{"temp":10,"power":false}}`)
+	write(`{"AC":{"temp":40,"power":false}}`) // rises
+	if got := fired(th.ID); got[rise.ID] != 2 {
+		t.Errorf("commands of an issuer who no longer owns the thing: %v", got)
+	}
+
 	// A trigger whose command's thing is gone: the state write still
 	// succeeds, nothing is sent.
 	if err := f.db.Things.DeleteThing(f.ctx, f.admin, other.ID); err != nil {
