@@ -84,6 +84,17 @@ func (s *TriggerService) checkCommand(ctx context.Context, c kumo.Caller, t kumo
 	return nil
 }
 
+// commandNames returns the columns that name what a COMMAND trigger's
+// command needs (the trigger goes when one is deleted): its thing and
+// its issuer's kind and ID; "" for a SERVER_CODE trigger.
+func commandNames(t kumo.Trigger) (thingID, issuerKind, issuerID string) {
+	if t.TriggersWhat != kumo.TriggersCommand {
+		return "", "", ""
+	}
+	kind, id, _ := strings.Cut(t.CommandIssuer(), ":")
+	return t.CommandThingID(), kind, id
+}
+
 // nextFire is the next_fire_at of an enabled trigger: when its schedule
 // fires next after now, NULL for a state trigger.
 func nextFire(t kumo.Trigger, now int64) any {
@@ -111,9 +122,11 @@ func (s *TriggerService) CreateTrigger(ctx context.Context, c kumo.Caller, t kum
 		return t, err
 	}
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO triggers (app_id, id, thing_id, event_source, body, disabled, disabled_reason, next_fire_at, created_at, modified_at)
-			VALUES (?, ?, ?, ?, ?, 0, '', ?, ?, ?)`,
-			c.AppID, t.ID, t.ThingID, string(t.Predicate.EventSource), string(body), nextFire(t, now), now, now)
+		target, kind, issuer := commandNames(t)
+		_, err := tx.Exec(ctx, `INSERT INTO triggers (app_id, id, thing_id, event_source, command_thing_id, issuer_kind, issuer_id,
+			body, disabled, disabled_reason, next_fire_at, created_at, modified_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?)`,
+			c.AppID, t.ID, t.ThingID, string(t.Predicate.EventSource), target, kind, issuer, string(body), nextFire(t, now), now, now)
 		return err
 	})
 	return t, err
@@ -182,7 +195,9 @@ func (s *TriggerService) UpdateTrigger(ctx context.Context, c kumo.Caller, thing
 	}
 	_, newPredicate := body["predicate"]
 	return s.db.writeTx(ctx, func(tx *Tx) error {
-		q, args := "UPDATE triggers SET body = ?, event_source = ?, modified_at = ?", []any{string(doc), string(t.Predicate.EventSource), now}
+		target, kind, issuer := commandNames(t)
+		q, args := "UPDATE triggers SET body = ?, event_source = ?, command_thing_id = ?, issuer_kind = ?, issuer_id = ?, modified_at = ?",
+			[]any{string(doc), string(t.Predicate.EventSource), target, kind, issuer, now}
 		if newPredicate {
 			q, args = q+", next_fire_at = CASE WHEN disabled = 0 THEN CAST(? AS BIGINT) ELSE NULL END", append(args, nextFire(t, now))
 		}

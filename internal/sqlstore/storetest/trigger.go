@@ -404,10 +404,11 @@ func testStateTriggers(t *testing.T, s suite) {
 		t.Errorf("commands of an issuer who no longer owns the thing: %v", got)
 	}
 
-	// A trigger whose command's thing is gone: the state write still
-	// succeeds, nothing is sent.
+	// A trigger whose command goes to a thing deleted goes with it.
 	if err := f.db.Things.DeleteThing(f.ctx, f.admin, other.ID); err != nil {
 		t.Fatal(err)
 	}
+	_, err = f.db.Triggers.Trigger(f.ctx, f.admin, th.ID, always.ID)
+	wantCode(t, "a trigger whose command's thing was deleted", err, kumo.ErrTriggerNotFound)
 	write(`{"AC":{"temp":20,"power":true}}`)
 }
