@@ -509,7 +509,13 @@ func (s *TriggerService) fireScheduled(ctx context.Context, d dueTrigger, now in
 			return err
 		}
 		claimed = true
-		return s.fire(ctx, tx, d.appID, d.t, now)
+		// What fires is the trigger as it is now (a PATCH since it was
+		// read keeps its time but may change its command).
+		t, err := scanTrigger(tx.QueryRow(ctx, "SELECT "+triggerColumns+" FROM triggers WHERE app_id = ? AND id = ?", d.appID, d.t.ID))
+		if err != nil {
+			return err
+		}
+		return s.fire(ctx, tx, d.appID, t, now)
 	})
 	return claimed && err == nil, err
 }
