@@ -118,6 +118,7 @@ var Codes = []Code{
 	ErrThingTypeNotFound, ErrFirmwareVersionNotFound, ErrTraitNotFound,
 	ErrTraitVersionNotFound, ErrTraitVersionFinalized, ErrTraitVersionOpen,
 	ErrTraitAliasNotFound, ErrTraitAliasExists,
+	ErrWrongTrigger, ErrTriggerNotFound,
 	ErrInternal, ErrUnavailable,
 }
 

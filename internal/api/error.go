@@ -85,6 +85,8 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrWrongCommand:    {http.StatusBadRequest, "WrongCommandException"},
 	kumo.ErrCommandNotFound: {http.StatusNotFound, "CommandNotFoundException"},
 	kumo.ErrTargetNotFound:  {http.StatusNotFound, "TargetNotFoundException"},
+	kumo.ErrWrongTrigger:    {http.StatusBadRequest, "WrongTriggerException"},
+	kumo.ErrTriggerNotFound: {http.StatusNotFound, "TriggerNotFoundException"},
 
 	kumo.ErrStateNotFound:            {http.StatusNotFound, "StateNotFoundException"},
 	kumo.ErrStateHistoryNotAvailable: {http.StatusConflict, "StateHistoryNotAvailableException"},

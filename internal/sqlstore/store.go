@@ -34,6 +34,7 @@ type Store struct {
 	ThingTypes    *ThingTypeService
 	Traits        *TraitService
 	Commands      *CommandService
+	Triggers      *TriggerService // Thing-IF triggers (trigger.go)
 }
 
 // New returns a store over read and write connection pools (which may be
@@ -66,6 +67,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		ThingTypes:    &ThingTypeService{db: db},
 		Traits:        &TraitService{db: db},
 		Commands:      &CommandService{db: db},
+		Triggers:      &TriggerService{db: db},
 	}
 	s.Tokens.apps = s.Apps
 	s.Things.apps, s.Things.tokens, s.Things.groups, s.Things.acls, s.Things.ledger = s.Apps, s.Tokens, s.Groups, s.ACLs, s.Ledger
@@ -86,6 +88,8 @@ func New(read, write *sql.DB, d Dialect) *Store {
 	s.States.things, s.States.thingTypes = s.Things, s.ThingTypes
 	s.ThingTypes.things = s.Things
 	s.Commands.things, s.Commands.thingTypes = s.Things, s.ThingTypes
+	s.Triggers.things, s.Triggers.commands = s.Things, s.Commands // Thing-IF triggers
+	s.States.OnStateWritten(s.Triggers.stateWritten)              // state triggers fire in the state write
 	return s
 }
 

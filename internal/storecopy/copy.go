@@ -74,6 +74,8 @@ var tables = []Table{
 	{Name: "trait_versions", Key: []string{"app_id", "trait", "version"}, App: "app_id"},
 	{Name: "trait_aliases", Key: []string{"app_id", "thing_type", "firmware_version", "alias"}, App: "app_id"},
 	{Name: "commands", Key: []string{"seq"}, App: "app_id", Serial: "seq"},
+	{Name: "triggers", Key: []string{"app_id", "id"}, App: "app_id"},
+	{Name: "trigger_server_code_results", Key: []string{"app_id", "trigger_id", "id"}, App: "app_id"},
 	{Name: "buckets", Key: []string{"app_id", "scope", "name"}, App: "app_id"},
 	{Name: "objects", Key: []string{"app_id", "scope", "bucket", "id"}, App: "app_id"},
 	{Name: "acl_entries", Key: []string{"app_id", "scope", "bucket", "object_id", "topic", "verb", "subject"}, App: "app_id"},
