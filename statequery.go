@@ -383,7 +383,8 @@ func (c StateClause) Match(h HistoryState) bool {
 	return false
 }
 
-// toFloat returns a JSON number as a float64.
+// toFloat returns a JSON number's value, whatever Go type holds it
+// (history queries and trigger conditions).
 func toFloat(v any) (float64, bool) {
 	switch n := v.(type) {
 	case json.Number:
@@ -391,7 +392,11 @@ func toFloat(v any) (float64, bool) {
 		return f, err == nil
 	case float64:
 		return n, true
+	case float32:
+		return float64(n), true
 	case int64:
+		return float64(n), true
+	case int32:
 		return float64(n), true
 	case int:
 		return float64(n), true
@@ -399,7 +404,8 @@ func toFloat(v any) (float64, bool) {
 	return 0, false
 }
 
-// jsonEqual compares JSON values, numbers by value.
+// jsonEqual compares JSON values, numbers by value (history queries and
+// trigger conditions).
 func jsonEqual(a, b any) bool {
 	if x, ok := toFloat(a); ok {
 		y, ok := toFloat(b)

@@ -385,7 +385,7 @@ func parseTriggerClause(m map[string]any, depth int) (TriggerClause, error) {
 			if !ok || v == nil {
 				return nil, nil, nil
 			}
-			n, ok := numberOf(v)
+			n, ok := toFloat(v)
 			if !ok {
 				return nil, nil, wrongTrigger("%s must be a number", name)
 			}
@@ -564,13 +564,13 @@ func (c TriggerClause) Eval(state map[string]any) bool {
 		return false
 	case "eq":
 		v, ok := c.lookup(state)
-		return ok && sameValue(v, c.Value)
+		return ok && jsonEqual(v, c.Value)
 	case "range":
 		v, ok := c.lookup(state)
 		if !ok {
 			return false
 		}
-		n, ok := numberOf(v)
+		n, ok := toFloat(v)
 		if !ok {
 			return false
 		}
@@ -608,42 +608,6 @@ func (c TriggerClause) lookup(state map[string]any) (any, bool) {
 	}
 	v, ok := state[c.Field]
 	return v, ok
-}
-
-func sameValue(a, b any) bool {
-	if x, ok := numberOf(a); ok {
-		y, ok := numberOf(b)
-		return ok && x == y
-	}
-	switch x := a.(type) {
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case bool:
-		y, ok := b.(bool)
-		return ok && x == y
-	}
-	return false
-}
-
-// numberOf returns a JSON number's value, whatever Go type holds it.
-func numberOf(v any) (float64, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	}
-	return 0, false
 }
 
 // intValue reads a whole JSON number.
