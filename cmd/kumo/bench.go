@@ -29,6 +29,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "topic" {
 		return runBenchTopic(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "command" {
+		return runBenchCommand(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("kumo bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := bench.Config{Progress: stderr}
