@@ -256,7 +256,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	passwords := auth.MQTTPasswords{Secret: secret}
 
 	n.broker = &broker.Broker{
-		Installations: n.db.Installations, Presence: n.db.Things, Ledger: n.ledger(cfg), Passwords: passwords, Log: log.With("component", "broker"),
+		Installations: n.db.Installations, Apps: n.db.Apps, Presence: n.db.Things, Ledger: n.ledger(cfg), Passwords: passwords, Log: log.With("component", "broker"),
 		Queue: n.db.Queue, ReplayRate: cfg.OfflineReplayRate, QueueMaxAge: cfg.OfflineMaxAge,
 		TCPAddr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, WSAddr: cfg.MQTTWSAddr, WSSAddr: cfg.MQTTWSSAddr,
 		ConnectTimeout: cfg.MQTTConnectTimeout, ConnectThrottle: cfg.MQTTConnectThrottle, ConnectPenalty: cfg.MQTTConnectPenalty,
@@ -337,6 +337,9 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	if err := n.api.Open(); err != nil {
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
+	// REST over MQTT: devices call the same handler (and login throttle)
+	// through the broker, which cannot import the API.
+	n.broker.ServeREST(n.api.Handler(), n.api.WriteError)
 	n.baseURL = "http://" + loopback(n.api.ListenAddr())
 	return n, nil
 }

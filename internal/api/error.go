@@ -81,6 +81,12 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrUnavailable: {http.StatusServiceUnavailable, "TemporaryUnavailableException"},
 }
 
+// WriteError writes err in Kii's format, as every API answer does: REST
+// over MQTT answers its own refusals with it (broker.ServeREST).
+func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	s.writeError(w, r, err)
+}
+
 // writeError writes err in Kii's format: {"errorCode", "message", context
 // fields…} with the status and media type of its code. Errors without a
 // code are logged and answered with a generic message.

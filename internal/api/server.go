@@ -79,6 +79,7 @@ type Server struct {
 	LoginThrottleWindow time.Duration
 
 	throttle *throttle.Throttle // failed logins by source address; nil when off
+	handler  http.Handler       // built by the first call of Handler
 
 	ln    net.Listener
 	http  *http.Server
@@ -134,8 +135,12 @@ func (s *Server) Close(ctx context.Context) error {
 	return nil
 }
 
-// Handler returns the API's http.Handler.
+// Handler returns the API's http.Handler: the same one on every call
+// (HTTP and REST over MQTT share its login throttle).
 func (s *Server) Handler() http.Handler {
+	if s.handler != nil {
+		return s.handler
+	}
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
@@ -144,7 +149,8 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.mux = http.NewServeMux()
 	s.routes()
-	return http.HandlerFunc(s.serveHTTP)
+	s.handler = http.HandlerFunc(s.serveHTTP)
+	return s.handler
 }
 
 // handler is an API handler: it returns an error instead of writing one.

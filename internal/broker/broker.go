@@ -75,6 +75,17 @@ type Broker struct {
 	// (kumo.DefaultQueueMaxAge when 0).
 	QueueMaxAge time.Duration
 
+	// Apps, when set, lets devices that know only their app's ID and key
+	// connect as "anonymous" to onboard (anonymous.go); REST over MQTT
+	// must be on too (ServeREST).
+	Apps AppFinder
+
+	// The limits of REST over MQTT (rest.go; their Default* when 0):
+	// requests handled at a time per connection and on the node, the
+	// largest request frame, and how long one request may take.
+	RESTPerConnection, RESTInFlight, RESTMaxPayload int
+	RESTTimeout                                     time.Duration
+
 	// Listen and Unlisten, when set, are told when a device's topic gains
 	// its first subscriber on this node and loses its last (the cluster
 	// bus routes deliveries by them).
@@ -117,6 +128,10 @@ type Broker struct {
 	closing    bool                // no drain starts after Close began
 
 	revoked revocations // recently revoked usernames (revoke.go)
+
+	rest    atomic.Pointer[restAPI] // the API served over MQTT (ServeREST); nil: off
+	anonSeq atomic.Uint64           // numbers the anonymous connections' internal IDs
+	restState
 }
 
 type heldDelivery struct {
@@ -242,6 +257,7 @@ func (b *Broker) Close() error {
 	b.wg.Wait()
 	b.drains.Wait()
 	err := b.server.Close()
+	b.restWG.Wait() // the connections are closed: their requests end, unanswered
 	b.mu.Lock()
 	if b.presenceCh != nil {
 		close(b.presenceCh)
@@ -464,7 +480,7 @@ func (h *kiiHook) ID() string { return "kii" }
 
 func (h *kiiHook) Provides(x byte) bool {
 	switch x {
-	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketSent, mqtt.OnPacketEncode,
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnPacketSent, mqtt.OnPacketEncode,
 		mqtt.OnSubscribed, mqtt.OnUnsubscribed, mqtt.OnDisconnect, mqtt.OnSessionEstablished,
 		mqtt.OnQosPublish, mqtt.OnQosComplete, mqtt.OnQosDropped, mqtt.OnPublishDropped:
 		return true
@@ -472,10 +488,21 @@ func (h *kiiHook) Provides(x byte) bool {
 	return false
 }
 
+// OnConnect gives each anonymous connection an internal ID of its own,
+// so that none takes another's session over (anonymous.go).
+func (h *kiiHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	h.b.nameAnonymous(cl, pk)
+	return nil
+}
+
 // OnConnectAuthenticate accepts a CONNECT whose username is an MQTT
 // installation's, whose password is that installation's and whose client
-// ID is its mqttTopic. Anything else gets "bad user name or password".
+// ID is its mqttTopic, or an anonymous CONNECT with its app's ID and key
+// (anonymous.go). Anything else gets "bad user name or password".
 func (h *kiiHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if pk.Connect.ClientIdentifier == AnonymousClientID {
+		return h.b.authenticateAnonymous(cl, pk)
+	}
 	user, pass := string(pk.Connect.Username), string(pk.Connect.Password)
 	if user == "" || !h.b.Passwords.Check(user, pass) {
 		h.b.Log.Info("mqtt connect refused: bad username or password", "client", cl.ID, "remote", cl.Net.Remote)
@@ -512,18 +539,26 @@ func (h *kiiHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool
 func (h *kiiHook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) { h.b.thingConnected(cl) }
 
 // OnACLCheck lets a device subscribe to its own topic only (its client ID
-// is its mqttTopic): wildcards and other topics fail in the SUBACK.
-// Publishing is accepted (and acknowledged) but goes nowhere; see OnPublish.
+// is its mqttTopic): wildcards and other topics fail in the SUBACK, as
+// does every subscription of an anonymous connection. Publishing is
+// accepted (and acknowledged) but reaches no subscriber; see OnPublish.
 func (h *kiiHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	return write || cl.Net.Inline || topic == cl.ID
+	if write || cl.Net.Inline {
+		return true
+	}
+	_, anonymous := anonymousApp(cl)
+	return !anonymous && topic == cl.ID
 }
 
-// OnPublish drops every PUBLISH from a device after its acknowledgement:
-// Kii's broker carries pushes only, and a device never reaches another.
+// OnPublish keeps every PUBLISH from a device from its subscribers, after
+// its acknowledgement (a device never reaches another): a request on the
+// device's own p/{clientID}/ prefix is served as REST over MQTT (rest.go),
+// anything else is dropped.
 func (h *kiiHook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if cl.Net.Inline {
 		return pk, nil
 	}
+	h.b.restPublish(cl, pk)
 	return pk, packets.CodeSuccessIgnore
 }
 
@@ -553,6 +588,7 @@ func (h *kiiHook) OnDisconnect(cl *mqtt.Client, _ error, _ bool) {
 	h.b.unsubscribed(cl)
 	h.b.thingDisconnected(cl)
 	h.b.sessionGone(cl)
+	h.b.restGone(cl)
 }
 
 // OnQosPublish maps a QoS 1 push of a persistent session to its queued
