@@ -26,7 +26,7 @@ var thingIFMissing = []string{"commands", "states", "thing-info", "triggers", "s
 
 // thingRESTOverMQTT says whether the simulated thing calls the REST API
 // over MQTT (p/{clientID}/...), as devices do; over HTTP otherwise.
-const thingRESTOverMQTT = false
+const thingRESTOverMQTT = true
 
 // TestThingIFSDK drives the owner's side of Thing-IF with Kii's Thing-IF
 // JavaScript SDK (npm thing-if 1.0.3, testdata/jssdk/thingif_test.js; the
