@@ -77,6 +77,11 @@ const (
 	// Queries.
 	ErrQueryNotSupported Code = "QUERY_NOT_SUPPORTED"
 
+	// Thing-IF commands (push-mqtt §0, §7.2).
+	ErrWrongCommand    Code = "WRONG_COMMAND"
+	ErrCommandNotFound Code = "COMMAND_NOT_FOUND"
+	ErrTargetNotFound  Code = "TARGET_NOT_FOUND"
+
 	// Server side.
 	ErrInternal    Code = "UNDEFINED_ERROR"
 	ErrUnavailable Code = "TEMPORARY_UNAVAILABLE_ERROR"
@@ -101,6 +106,7 @@ var Codes = []Code{
 	ErrBodyNotFound, ErrBodyRangeNotSatisfiable, ErrBodyIntegrityNotAssured, ErrBodyUploadNotFound,
 	ErrPublicationNotFound, ErrPublicationExpired,
 	ErrQueryNotSupported, ErrUnsupportedMediaType,
+	ErrWrongCommand, ErrCommandNotFound, ErrTargetNotFound,
 	ErrInternal, ErrUnavailable,
 }
 

@@ -77,6 +77,10 @@ var errorTable = map[kumo.Code]errorType{
 
 	kumo.ErrUnsupportedMediaType: {http.StatusUnsupportedMediaType, "UnsupportedMediaTypeException"},
 
+	kumo.ErrWrongCommand:    {http.StatusBadRequest, "WrongCommandException"},
+	kumo.ErrCommandNotFound: {http.StatusNotFound, "CommandNotFoundException"},
+	kumo.ErrTargetNotFound:  {http.StatusNotFound, "TargetNotFoundException"},
+
 	kumo.ErrInternal:    {http.StatusInternalServerError, "UndefinedException"},
 	kumo.ErrUnavailable: {http.StatusServiceUnavailable, "TemporaryUnavailableException"},
 }

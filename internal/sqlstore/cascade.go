@@ -109,6 +109,8 @@ var cascadeTables = []cascadeTable{
 	{name: "refresh_tokens", app: "app_id", names: []naming{{column: "principal_id", names: namesPrincipalID}}},
 	{name: "login_failures", app: "app_id",
 		names: []naming{{column: "principal_id", names: namesPrincipalID}, {column: "principal_id", names: namesOwnershipKey}}},
+	{name: "commands", app: "app_id",
+		names: []naming{{column: "thing_id", names: namesThing}, {column: "issuer_id", names: namesOwner, kind: "issuer_kind"}}},
 	{name: "thing_owners", app: "app_id",
 		names: []naming{{column: "thing_id", names: namesThing}, {column: "owner_id", names: namesOwner, kind: "owner_kind"}}},
 	{name: "thing_ownership_codes", app: "app_id",

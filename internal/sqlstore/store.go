@@ -29,6 +29,7 @@ type Store struct {
 	Phones        *PhoneQueue
 	Ledger        *DeliveryLedger
 	Onboardings   *OnboardingService
+	Commands      *CommandService
 }
 
 // New returns a store over read and write connection pools (which may be
@@ -56,6 +57,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		Phones:        &PhoneQueue{db: db},
 		Ledger:        &DeliveryLedger{db: db},
 		Onboardings:   &OnboardingService{db: db},
+		Commands:      &CommandService{db: db},
 	}
 	s.Tokens.apps = s.Apps
 	s.Things.apps, s.Things.tokens, s.Things.groups, s.Things.acls, s.Things.ledger = s.Apps, s.Tokens, s.Groups, s.ACLs, s.Ledger
@@ -72,6 +74,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 	s.Queue.ledger = s.Ledger
 	s.Onboardings.apps, s.Onboardings.things, s.Onboardings.tokens = s.Apps, s.Things, s.Tokens
 	s.Phones.topics, s.Phones.pushConfigs, s.Phones.ledger = s.Topics, s.PushConfigs, s.Ledger
+	s.Commands.things = s.Things
 	return s
 }
 

@@ -66,6 +66,7 @@ var tables = []Table{
 	{Name: "group_members", Key: []string{"app_id", "group_id", "user_id"}, App: "app_id"},
 	{Name: "thing_owners", Key: []string{"app_id", "thing_id", "owner_kind", "owner_id"}, App: "app_id"},
 	{Name: "thing_ownership_codes", Key: []string{"app_id", "thing_id", "code_hash"}, App: "app_id"},
+	{Name: "commands", Key: []string{"seq"}, App: "app_id", Serial: "seq"},
 	{Name: "buckets", Key: []string{"app_id", "scope", "name"}, App: "app_id"},
 	{Name: "objects", Key: []string{"app_id", "scope", "bucket", "id"}, App: "app_id"},
 	{Name: "acl_entries", Key: []string{"app_id", "scope", "bucket", "object_id", "topic", "verb", "subject"}, App: "app_id"},

@@ -44,7 +44,7 @@ func testCascade(t *testing.T, s suite) {
 		{"Group", func(f *fixture, w *world) victim {
 			g := w.g["g1"]
 			ok(f, "DeleteGroup", f.db.Groups.DeleteGroup(f.ctx, f.admin, g.id))
-			return victim{names: []string{g.id}, expect: append([]string{"acl_entries", "bucket_subscriptions", "buckets",
+			return victim{names: []string{g.id}, expect: append([]string{"acl_entries", "bucket_subscriptions", "buckets", "commands",
 				"group_members", "groups", "object_fields", "objects", "thing_owners", "thing_ownership_codes",
 				"topic_subscriptions", "topics"}, bodyTables...)}
 		}},
@@ -52,13 +52,13 @@ func testCascade(t *testing.T, s suite) {
 			p := w.p["t1"]
 			ok(f, "DeleteThing", f.db.Things.DeleteThing(f.ctx, f.admin, p.c.ID))
 			wantTokenGone(f, p)
-			return principalVictim(p, "things")
+			return principalVictim(p, "things", "commands")
 		}},
 		{"User", func(f *fixture, w *world) victim {
 			p := w.p["u1"]
 			ok(f, "DeleteUser", f.db.Users.DeleteUser(f.ctx, f.admin, p.c.ID))
 			wantTokenGone(f, p)
-			return principalVictim(p, "users", "group_members", "groups")
+			return principalVictim(p, "users", "group_members", "groups", "commands")
 		}},
 		{"Installation/MQTT", func(f *fixture, w *world) victim {
 			in := w.p["u1"].mqtt
@@ -352,6 +352,16 @@ func buildWorld(f *fixture) *world {
 	for _, tag := range []string{"t1", "t2"} {
 		err := f.db.Things.ConfirmThingOwnership(ctx, w.p[tag].c, w.p[tag].c.ID, "not-a-code")
 		wantCode(f.t, "ConfirmThingOwnership with a wrong code", err, kumo.ErrInvalidOwnershipCode)
+	}
+	// Commands: each thing's owners command it, as themselves and as
+	// their group (u1 is a member of g2, u2 of g1).
+	for _, c := range []struct{ thing, by, issuer string }{
+		{"t1", "u1", "user:" + w.p["u1"].c.ID}, {"t1", "u1", "group:" + w.g["g2"].id},
+		{"t2", "u2", "user:" + w.p["u2"].c.ID}, {"t2", "u2", "group:" + w.g["g1"].id},
+	} {
+		_, err := f.db.Commands.Create(ctx, w.p[c.by].c, kumo.Command{ThingID: w.p[c.thing].c.ID, Issuer: c.issuer,
+			Actions: []byte(`[{"alias":[{"action":1}]}]`)})
+		ok(f, "Create command", err)
 	}
 	return w
 }

@@ -77,6 +77,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Groups", testGroups},
 		{"Ownership", testOwnership},
 		{"Onboarding", testOnboarding},
+		{"Commands", testCommands},
 		{"Queue", testQueue},
 		{"QueueLedger", testQueueLedger},
 		{"PhoneQueue", testPhoneQueue},

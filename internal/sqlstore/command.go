@@ -1,0 +1,278 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// CommandService implements kumo.CommandService: Thing-IF commands,
+// each committed with its delivery to the thing (an outbox event) in one
+// write.
+type CommandService struct {
+	db     *DB
+	things *ThingService
+}
+
+var _ kumo.CommandService = (*CommandService)(nil)
+
+// commandColumns are the columns scanCommand reads, in its order.
+const commandColumns = `id, thing_id, issuer_kind, issuer_id, actions, action_results, state, fired_by_trigger_id,
+	title, description, metadata, schema_name, schema_version, created, modified`
+
+// targetNotFound is TARGET_NOT_FOUND for a thing ID.
+func targetNotFound(appID, thingID string) *kumo.Error {
+	return kumo.Errorf(kumo.ErrTargetNotFound, "Target thing:%s was not found", thingID).
+		With("appID", appID).With("target", "thing:"+thingID)
+}
+
+// targetExists returns TARGET_NOT_FOUND unless thing thingID exists.
+func (s *CommandService) targetExists(ctx context.Context, appID, thingID string) error {
+	var one int
+	err := s.db.queryRow(ctx, "SELECT 1 FROM things WHERE app_id = ? AND id = ?", appID, thingID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return targetNotFound(appID, thingID)
+	}
+	return err
+}
+
+// Create implements kumo.CommandService.
+func (s *CommandService) Create(ctx context.Context, c kumo.Caller, cmd kumo.Command) (kumo.Command, error) {
+	if c.Kind != kumo.Admin && c.Kind != kumo.UserCaller {
+		return kumo.Command{}, kumo.Unauthorized(c, "Only the thing's owners and the app admin may send it commands")
+	}
+	if err := s.targetExists(ctx, c.AppID, cmd.ThingID); err != nil {
+		return kumo.Command{}, err
+	}
+	issuer := cmd.IssuerOwner()
+	if c.Kind == kumo.UserCaller {
+		owns, err := s.things.ownsThing(ctx, c.AppID, cmd.ThingID, c.ID)
+		if err != nil {
+			return kumo.Command{}, err
+		}
+		if !owns {
+			return kumo.Command{}, kumo.Unauthorized(c, "Only the thing's owners and the app admin may send it commands")
+		}
+		is, err := s.things.isOwnerSubject(ctx, c, issuer)
+		if err != nil {
+			return kumo.Command{}, err
+		}
+		if !is {
+			return kumo.Command{}, kumo.Unauthorized(c, "A user issues commands as himself or as a group he is a member of")
+		}
+	}
+	cmd.ID = kumo.NewCommandID()
+	if _, err := cmd.Delivery(); err != nil { // too large: refused before the write
+		return kumo.Command{}, err
+	}
+	var out kumo.Command
+	err := s.db.writeTx(ctx, func(tx *Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, "SELECT 1 FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
+			c.AppID, cmd.ThingID, string(issuer.Kind), issuer.ID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return kumo.Errorf(kumo.ErrWrongCommand, "The issuer %s does not own thing %s", cmd.Issuer, cmd.ThingID)
+		}
+		if err != nil {
+			return err
+		}
+		out, err = s.createInTx(ctx, tx, c.AppID, cmd)
+		return err
+	})
+	return out, err
+}
+
+// createInTx commits a command within tx: it assigns its ID (unless it
+// has one), state SENDING and times, inserts its row and its delivery to
+// the thing's installations (an outbox event of a direct push to the
+// thing, so that the command reaches the thing's MQTT installations on
+// whichever node holds them, even after a crash). It checks no caller
+// (the caller did), only that the thing exists (TARGET_NOT_FOUND, its row
+// locked against a concurrent delete on PostgreSQL) and that the payload
+// is within MaxPushPayload (WRONG_COMMAND). Triggers fire commands
+// through it.
+func (s *CommandService) createInTx(ctx context.Context, tx *Tx, appID string, cmd kumo.Command) (kumo.Command, error) {
+	ok, err := rowExists(ctx, tx, tx.db.locks.LockShared("SELECT 1 FROM things WHERE app_id = ? AND id = ?"), appID, cmd.ThingID)
+	if err != nil {
+		return kumo.Command{}, err
+	}
+	if !ok {
+		return kumo.Command{}, targetNotFound(appID, cmd.ThingID)
+	}
+	if cmd.ID == "" {
+		cmd.ID = kumo.NewCommandID()
+	}
+	now := tx.db.now()
+	cmd.State, cmd.CreatedAt, cmd.ModifiedAt, cmd.ActionResults = kumo.CommandSending, now, now, nil
+	d, err := cmd.Delivery()
+	if err != nil {
+		return kumo.Command{}, err
+	}
+	issuer := cmd.IssuerOwner()
+	_, err = tx.Exec(ctx, `INSERT INTO commands (app_id, id, thing_id, issuer_kind, issuer_id, actions, action_results, state,
+		fired_by_trigger_id, title, description, metadata, schema_name, schema_version, created, modified)
+		VALUES (?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		appID, cmd.ID, cmd.ThingID, string(issuer.Kind), issuer.ID, string(cmd.Actions), string(cmd.State),
+		cmd.FiredByTriggerID, cmd.Title, cmd.Description, string(cmd.Metadata), cmd.Schema, cmd.SchemaVersion, now, now)
+	if err != nil {
+		return kumo.Command{}, err
+	}
+	msg, err := json.Marshal(d)
+	if err != nil {
+		return kumo.Command{}, err
+	}
+	var sender kumo.Principal
+	if issuer.Kind == kumo.OwnerUser {
+		sender = kumo.Principal{Kind: kumo.UserCaller, ID: issuer.ID}
+	}
+	err = insertEvent(ctx, tx, kumo.Event{Type: kumo.PushMessageSent, ObjectID: cmd.ID, Sender: sender, When: now, Message: msg,
+		Bucket: kumo.BucketRef{AppID: appID, Scope: kumo.Scope{Kind: kumo.ScopeThing, ID: cmd.ThingID}}})
+	return cmd, err
+}
+
+// mayRead checks that c may read the commands of thing thingID: the
+// admin, the thing itself or an owner (UNAUTHORIZED), and that the thing
+// exists (TARGET_NOT_FOUND).
+func (s *CommandService) mayRead(ctx context.Context, c kumo.Caller, thingID string) error {
+	if c.Kind == kumo.Anonymous {
+		return kumo.Unauthorized(c, "Reading commands needs a token")
+	}
+	if err := s.targetExists(ctx, c.AppID, thingID); err != nil {
+		return err
+	}
+	ok, err := s.things.managesThing(ctx, c, thingID, true)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return kumo.Unauthorized(c, "Only the thing, its owners and the app admin may read its commands")
+	}
+	return nil
+}
+
+// Get implements kumo.CommandService.
+func (s *CommandService) Get(ctx context.Context, c kumo.Caller, thingID, commandID string) (kumo.Command, error) {
+	if err := s.mayRead(ctx, c, thingID); err != nil {
+		return kumo.Command{}, err
+	}
+	return scanCommand(s.db.queryRow(ctx, "SELECT "+commandColumns+" FROM commands WHERE app_id = ? AND id = ? AND thing_id = ?",
+		c.AppID, commandID, thingID), c.AppID, commandID)
+}
+
+// commandNotFound is COMMAND_NOT_FOUND.
+func commandNotFound(appID, commandID string) *kumo.Error {
+	return kumo.Errorf(kumo.ErrCommandNotFound, "Command %s was not found", commandID).
+		With("appID", appID).With("commandID", commandID)
+}
+
+// scanCommand reads one row of commandColumns (COMMAND_NOT_FOUND when
+// there is none).
+func scanCommand(row interface{ Scan(...any) error }, appID, commandID string) (kumo.Command, error) {
+	var (
+		c                                kumo.Command
+		kind, id, actions, results, meta string
+		state                            string
+	)
+	err := row.Scan(&c.ID, &c.ThingID, &kind, &id, &actions, &results, &state, &c.FiredByTriggerID,
+		&c.Title, &c.Description, &meta, &c.Schema, &c.SchemaVersion, &c.CreatedAt, &c.ModifiedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, commandNotFound(appID, commandID)
+	}
+	if err != nil {
+		return c, err
+	}
+	c.Issuer = kumo.ThingOwner{Kind: kumo.OwnerKind(kind), ID: id}.String()
+	c.State = kumo.CommandState(state)
+	c.Actions = json.RawMessage(actions)
+	if results != "" {
+		c.ActionResults = json.RawMessage(results)
+	}
+	if meta != "" {
+		c.Metadata = json.RawMessage(meta)
+	}
+	return c, nil
+}
+
+// List implements kumo.CommandService. The pagination key is the seq of
+// the last command listed: the next page starts after it.
+func (s *CommandService) List(ctx context.Context, c kumo.Caller, thingID string, limit int, key string) ([]kumo.Command, string, error) {
+	if err := s.mayRead(ctx, c, thingID); err != nil {
+		return nil, "", err
+	}
+	if limit <= 0 || limit > kumo.CommandListLimit {
+		limit = kumo.CommandListLimit
+	}
+	var after int64
+	if key != "" {
+		n, err := strconv.ParseInt(key, 10, 64)
+		if err != nil || n < 0 {
+			return nil, "", kumo.InvalidInput(map[string]string{"paginationKey": "was not issued by this server"})
+		}
+		after = n
+	}
+	rows, err := s.db.query(ctx, "SELECT seq, "+commandColumns+` FROM commands WHERE app_id = ? AND thing_id = ? AND seq > ?
+		ORDER BY seq LIMIT `+strconv.Itoa(limit+1), c.AppID, thingID, after)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var (
+		out  []kumo.Command
+		seqs []int64
+	)
+	for rows.Next() {
+		var seq int64
+		cmd, err := scanCommand(rowWith{rows, &seq}, c.AppID, "")
+		if err != nil {
+			return nil, "", err
+		}
+		out, seqs = append(out, cmd), append(seqs, seq)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = strconv.FormatInt(seqs[limit-1], 10)
+	}
+	return out, next, nil
+}
+
+// rowWith scans a row whose first column is read into first, the others
+// as the scanner that wraps it asks.
+type rowWith struct {
+	rows  *sql.Rows
+	first any
+}
+
+// Scan implements scanCommand's row.
+func (r rowWith) Scan(dest ...any) error { return r.rows.Scan(append([]any{r.first}, dest...)...) }
+
+// PutActionResults implements kumo.CommandService.
+func (s *CommandService) PutActionResults(ctx context.Context, c kumo.Caller, thingID, commandID string, body map[string]any) error {
+	if !c.IsAdmin() && !(c.Kind == kumo.ThingCaller && c.ID == thingID) {
+		return kumo.Unauthorized(c, "Only the thing itself (and the app admin) may report a command's results")
+	}
+	if err := s.targetExists(ctx, c.AppID, thingID); err != nil {
+		return err
+	}
+	return s.db.writeTx(ctx, func(tx *Tx) error {
+		cmd, err := scanCommand(tx.QueryRow(ctx, tx.db.locks.LockUpdate("SELECT "+commandColumns+
+			" FROM commands WHERE app_id = ? AND id = ? AND thing_id = ?"), c.AppID, commandID, thingID), c.AppID, commandID)
+		if err != nil {
+			return err
+		}
+		cmd, err = cmd.ApplyActionResults(body)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "UPDATE commands SET action_results = ?, state = ?, modified = ? WHERE app_id = ? AND id = ?",
+			string(cmd.ActionResults), string(cmd.State), tx.db.now(), c.AppID, commandID)
+		return err
+	})
+}
