@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
+	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/sqlstore/postgres/pgtest"
 )
 
@@ -227,5 +229,54 @@ func TestClusterTopicMessage(t *testing.T) {
 		if states[id] != w {
 			t.Errorf("installation %s: ledger says %q, want %q (all: %v)", id, states[id], w, states)
 		}
+	}
+}
+
+// TestClusterCommand: an owner commands a thing through node A; the
+// device, connected to node B, gets the push (through the outbox and
+// NATS), reports results through node B, and the owner reads DONE
+// through node A.
+func TestClusterCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	nodes, a, _ := startCluster(t, 2)
+	appA := nodes[0].base + "/api/apps/" + a.app.AppID
+	r := do(t, "POST", appA+"/users", `{"loginName":"owner","password":"owner-pass"}`,
+		"Content-Type", "application/vnd.kii.RegistrationAndAuthorizationRequest+json")
+	wantStatus(t, r, 201)
+	userID, owner := r.Str(t, "userID"), []string{"Authorization", "Bearer " + r.Str(t, "_accessToken")}
+	r = do(t, "POST", nodes[0].base+"/thing-if/apps/"+a.app.AppID+"/onboardings",
+		`{"vendorThingID":"cluster-cmd","thingPassword":"pw","owner":"user:`+userID+`"}`,
+		append([]string{"Content-Type", "application/vnd.kii.OnboardingWithVendorThingIDByOwner+json"}, owner...)...)
+	wantStatus(t, r, 200)
+	var ans struct {
+		ThingID, AccessToken string
+		MQTTEndpoint         struct{ MQTTTopic, Username, Password string }
+	}
+	if err := json.Unmarshal(r.Body, &ans); err != nil {
+		t.Fatal(err)
+	}
+	d := device{ThingID: ans.ThingID, Token: ans.AccessToken, Endpoint: kumo.MQTTEndpoint{MQTTTopic: ans.MQTTEndpoint.MQTTTopic,
+		Username: ans.MQTTEndpoint.Username, Password: ans.MQTTEndpoint.Password}}
+	_, in := connectDevice(t, mqttURLOf(nodes[1]), d, 4)
+
+	commands := func(n *child) string {
+		return n.base + "/thing-if/apps/" + a.app.AppID + "/targets/thing:" + d.ThingID + "/commands"
+	}
+	r = do(t, "POST", commands(nodes[0]), `{"issuer":"user:`+userID+`","actions":[{"Light":[{"turnPower":true}]}]}`,
+		append([]string{"Content-Type", "application/vnd.kii.CommandCreationRequest+json"}, owner...)...)
+	wantStatus(t, r, 201)
+	id := r.Str(t, "commandID")
+	m := waitCommand(t, in, id)
+	if !contains(string(m.Payload()), `"actions":[{"Light":[{"turnPower":true}]}]`) {
+		t.Errorf("the device on node B got %s", m.Payload())
+	}
+	wantStatus(t, do(t, "PUT", commands(nodes[1])+"/"+id+"/action-results", `{"actionResults":[{"Light":[{"turnPower":{"succeeded":true}}]}]}`,
+		"Content-Type", "application/vnd.kii.CommandResultsUpdateRequest+json", "Authorization", "Bearer "+d.Token), 204)
+	r = do(t, "GET", commands(nodes[0])+"/"+id, "", owner...)
+	wantStatus(t, r, 200)
+	if s := r.Str(t, "commandState"); s != "DONE" {
+		t.Errorf("commandState through node A = %s; want DONE", s)
 	}
 }

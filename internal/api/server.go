@@ -52,6 +52,7 @@ type Server struct {
 	Bodies        kumo.BodyService
 	Topics        kumo.TopicService
 	Onboardings   kumo.OnboardingService
+	Commands      kumo.CommandService
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -214,6 +215,12 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}/mqtt-endpoint", s.app(s.handleMQTTEndpoint))
 
 	m.HandleFunc("POST /thing-if/apps/{appID}/onboardings", s.app(s.throttled(kumo.ErrWrongPassword, s.handleOnboarding)))
+
+	// Thing-IF commands (issue 12, item 3).
+	m.HandleFunc("POST /thing-if/apps/{appID}/targets/{target}/commands", s.app(s.handleCommandCreate))
+	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/commands", s.app(s.handleCommandList))
+	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/commands/{commandID}", s.app(s.handleCommandGet))
+	m.HandleFunc("PUT /thing-if/apps/{appID}/targets/{target}/commands/{commandID}/action-results", s.app(s.handleActionResults))
 
 	for _, sc := range []struct {
 		prefix string
