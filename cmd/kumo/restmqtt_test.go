@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,7 +25,7 @@ import (
 
 // mqttDial connects an MQTT client that collects every PUBLISH it gets,
 // subscribed or not (REST-over-MQTT answers come without a subscription).
-func mqttDial(t testing.TB, url, clientID, user, pass string, protocol uint) (paho.Client, *inbox, error) {
+func mqttDial(t testing.TB, url, clientID, user, pass string, protocol uint, options ...func(*paho.ClientOptions)) (paho.Client, *inbox, error) {
 	t.Helper()
 	in := newInbox()
 	opts := paho.NewClientOptions().AddBroker(url).SetClientID(clientID).
@@ -32,6 +33,9 @@ func mqttDial(t testing.TB, url, clientID, user, pass string, protocol uint) (pa
 		SetCleanSession(true).SetAutoReconnect(false).SetConnectRetry(false).
 		SetTLSConfig(&tls.Config{InsecureSkipVerify: true}).SetConnectTimeout(5 * time.Second).
 		SetDefaultPublishHandler(in.handle)
+	for _, o := range options {
+		o(opts)
+	}
 	c := paho.NewClient(opts)
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		if tok.Error() == nil {
@@ -281,7 +285,12 @@ func testAnonymousOnboarding(t *testing.T, cfg config) {
 // key, refuses every subscription, and serves onboarding only, to the
 // app of the connection's username.
 func TestAnonymousBrokerRules(t *testing.T) {
-	n := mustStartNode(t)
+	cfg := testConfig(t.TempDir())
+	cfg.MQTTRESTInFlight, cfg.MQTTRESTPerConnection = 9, 3
+	n := mustStartNodeConfig(t, cfg)
+	if n.broker.RESTInFlight != 9 || n.broker.RESTPerConnection != 3 {
+		t.Fatalf("--mqtt-rest-inflight and --mqtt-rest-per-connection do not reach the broker: %d, %d", n.broker.RESTInFlight, n.broker.RESTPerConnection)
+	}
 	url := n.mqttURL(broker.TCP)
 	for _, tc := range []struct{ name, user, pass string }{
 		{"wrong key", "type=oauth2&client_id=" + n.app.AppID, "client_secret=wrong-key-0000"},
@@ -302,8 +311,7 @@ func TestAnonymousBrokerRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	dev := n.mustDevice("rules-bystander")
-	devClient, devIn := connectDevice(t, url, dev, 4)
-	_ = devClient
+	_, devIn := connectDevice(t, url, dev, 4)
 	for _, proto := range []uint{3, 4} {
 		c, in := anonymousMQTT(t, url, n.app, proto)
 		tok := c.Subscribe("anonymous", 0, nil)
@@ -423,6 +431,15 @@ func testRESTOverMQTT(t *testing.T, cfg config) {
 		}
 		c.Disconnect(100)
 	}
+	// Every listener serves it.
+	for _, kind := range []string{broker.TLS, broker.WS, broker.WSS} {
+		c, in := deviceMQTT(t, n.mqttURL(kind), dev.Endpoint, 4)
+		a := call(t, c, in, "p/"+dev.Endpoint.MQTTTopic+"/api/apps/"+app+"/things/"+dev.ThingID, "GET\nAuthorization: Bearer "+dev.Token+"\n\n", 0)
+		if a.Status != 200 {
+			t.Errorf("over %s: %q", kind, a.Raw)
+		}
+		c.Disconnect(100)
+	}
 }
 
 // TestRESTOverMQTTIsolation: a device may call the API only on its own
@@ -457,5 +474,106 @@ func TestRESTOverMQTTIsolation(t *testing.T) {
 	r := do(t, "GET", n.base+"/api/apps/"+n.app.AppID+"/things/"+bob.ThingID+"/buckets/stolen", "", "Authorization", "Bearer "+bob.Token)
 	if r.Status != 404 {
 		t.Errorf("bob's bucket: %d %s, want 404", r.Status, r.Body)
+	}
+}
+
+// TestClusterRESTOverMQTT: each node serves its own connections over the
+// shared database. A device onboards through node B's anonymous broker
+// (the answer names node B's broker), reconnects there with its
+// endpoint, subscribes its bucket and writes an object over MQTT; node A
+// reads the object, and an object written through node A is pushed to the
+// device on node B.
+func TestClusterRESTOverMQTT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	nodes, a, _ := startCluster(t, 2)
+	nodeB := nodes[1]
+	c, in := anonymousMQTT(t, mqttURLOf(nodeB), a.app, 3)
+	ans := call(t, c, in, "p/anonymous/thing-if/apps/"+a.app.AppID+"/onboardings", onboardFrame("\n", "cl-1 onboardings", "cluster-dev", "pass-1234"), 0)
+	if ans.Status != 200 || ans.Header["X-Kii-RequestID"] != "cl-1 onboardings" {
+		t.Fatalf("onboarding on node B: %q", ans.Raw)
+	}
+	var onb struct {
+		ThingID, AccessToken string
+		MQTTEndpoint         kumo.MQTTEndpoint `json:"mqttEndpoint"`
+	}
+	if err := json.Unmarshal(ans.Body, &onb); err != nil {
+		t.Fatal(err)
+	}
+	ep := onb.MQTTEndpoint
+	if ep.PortTCP != nodeB.mqttPort {
+		t.Fatalf("the onboarding answer names port %d, want node B's %d", ep.PortTCP, nodeB.mqttPort)
+	}
+	c.Disconnect(100)
+
+	dev, devIn := deviceMQTT(t, fmt.Sprintf("tcp://%s:%d", ep.Host, ep.PortTCP), ep, 4)
+	if tok := dev.Subscribe(ep.MQTTTopic, 0, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	p := "p/" + ep.MQTTTopic + "/api/apps/" + a.app.AppID + "/things/" + onb.ThingID + "/buckets/inbox"
+	auth := "Authorization: Bearer " + onb.AccessToken + "\n"
+	if r := call(t, dev, devIn, p+"/filters/all/push/subscriptions/things/"+onb.ThingID, "PUT\n"+auth+"\n", 1); r.Status != 204 {
+		t.Fatalf("subscribe over MQTT: %q", r.Raw)
+	}
+	r := call(t, dev, devIn, p+"/objects", "POST\n"+auth+"Content-Type: application/json\n\n{\"from\":\"mqtt\"}", 1)
+	if r.Status != 201 {
+		t.Fatalf("object over MQTT: %q", r.Raw)
+	}
+	id := r.JSON(t)["objectID"].(string)
+	got := do(t, "GET", a.base+"/api/apps/"+a.app.AppID+"/things/"+onb.ThingID+"/buckets/inbox/objects/"+id, "", "Authorization", "Bearer "+onb.AccessToken)
+	wantStatus(t, got, 200)
+	if got.JSON(t)["from"] != "mqtt" {
+		t.Fatalf("node A reads %s", got.Body)
+	}
+	// A push of an object written through node A reaches the device on node B.
+	w := do(t, "POST", a.base+"/api/apps/"+a.app.AppID+"/things/"+onb.ThingID+"/buckets/inbox/objects", `{"from":"http"}`,
+		"Authorization", "Bearer "+onb.AccessToken, "Content-Type", "application/json")
+	wantStatus(t, w, 201)
+	pushed := w.Str(t, "objectID")
+	devIn.waitFor(t, "the push on node B", func(m []paho.Message) bool { return pushesByObject(t, onTopic(m, ep.MQTTTopic))[pushed] != nil })
+}
+
+// TestOnboardingHostOverMQTT: the mqttEndpoint of an onboarding over MQTT
+// names the host the device reached the broker by: the server name it
+// asked for over TLS (SNI), the Host of its WebSocket upgrade, else the
+// broker's address; --mqtt-public-host when set.
+func TestOnboardingHostOverMQTT(t *testing.T) {
+	n := mustStartNode(t)
+	cfg := testConfig(t.TempDir())
+	cfg.PublicHost = "mqtt.public.test"
+	public := mustStartNodeConfig(t, cfg)
+	for _, tc := range []struct {
+		name string
+		n    *testNode
+		kind string
+		opt  func(*paho.ClientOptions)
+		want string
+	}{
+		{"tcp", n, broker.TCP, nil, "127.0.0.1"},
+		{"tls with SNI", n, broker.TLS, func(o *paho.ClientOptions) {
+			o.SetTLSConfig(&tls.Config{InsecureSkipVerify: true, ServerName: "mqtt.sni.test"})
+		}, "mqtt.sni.test"},
+		{"tls without SNI", n, broker.TLS, nil, "127.0.0.1"},
+		{"ws with a Host", n, broker.WS, func(o *paho.ClientOptions) { o.SetHTTPHeaders(http.Header{"Host": {"ws.host.test:12470"}}) }, "ws.host.test"},
+		{"wss", n, broker.WSS, nil, "127.0.0.1"},
+		{"public host", public, broker.TCP, nil, "mqtt.public.test"},
+	} {
+		var opts []func(*paho.ClientOptions)
+		if tc.opt != nil {
+			opts = append(opts, tc.opt)
+		}
+		c, in, err := mqttDial(t, tc.n.mqttURL(tc.kind), "anonymous", "type=oauth2&client_id="+tc.n.app.AppID, "client_secret="+tc.n.app.AppKey, 4, opts...)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		a := call(t, c, in, "p/anonymous/thing-if/apps/"+tc.n.app.AppID+"/onboardings", onboardFrame("\n", "h", "host-"+strings.ReplaceAll(tc.name, " ", "-"), "pw-1234"), 0)
+		if a.Status != 200 {
+			t.Fatalf("%s: %q", tc.name, a.Raw)
+		}
+		if host := a.JSON(t)["mqttEndpoint"].(map[string]any)["host"]; host != tc.want {
+			t.Errorf("%s: mqttEndpoint host %v, want %s", tc.name, host, tc.want)
+		}
+		c.Disconnect(100)
 	}
 }

@@ -189,7 +189,7 @@ func (l *wsListener) serveWS(w http.ResponseWriter, r *http.Request) {
 			return // closed already
 		}
 	}
-	l.conns.serve(c.UnderlyingConn(), func() { establish(l.id, &wsConn{Conn: c.UnderlyingConn(), c: c}) })
+	l.conns.serve(c.UnderlyingConn(), func() { establish(l.id, &wsConn{Conn: c.UnderlyingConn(), c: c, host: r.Host}) })
 }
 
 func (l *wsListener) Close(close listeners.CloseFn) {
@@ -206,8 +206,9 @@ func (l *wsListener) Close(close listeners.CloseFn) {
 // wsConn is a WebSocket connection as a net.Conn carrying binary messages.
 type wsConn struct {
 	net.Conn
-	c *websocket.Conn
-	r io.Reader // the current message, if any
+	c    *websocket.Conn
+	r    io.Reader // the current message, if any
+	host string    // the upgrade request's Host (see localHost)
 }
 
 var errNotBinary = errors.New("websocket message is not binary")

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -255,12 +256,23 @@ func (b *Broker) restAnswer(cl *mqtt.Client, topic string, payload []byte) {
 	}
 }
 
-// localHost is the address the device reached this broker by, as an
-// HTTP Host (the API's MQTT endpoint answers name the host the request
-// came to when no public host is configured).
+// localHost is the host the device reached this broker by, as an HTTP
+// Host (the API's MQTT endpoint answers name the host the request came
+// to when no public host is configured): the Host of a WebSocket
+// upgrade, the server name a TLS client asked for (SNI: the name its
+// certificate check wants), else the address the connection came to.
 func localHost(cl *mqtt.Client) string {
-	if cl.Net.Conn == nil {
+	switch c := cl.Net.Conn.(type) {
+	case nil:
 		return "localhost"
+	case *wsConn:
+		if c.host != "" {
+			return c.host
+		}
+	case *tls.Conn:
+		if name := c.ConnectionState().ServerName; name != "" {
+			return name
+		}
 	}
 	if a := cl.Net.Conn.LocalAddr(); a != nil {
 		return a.String()
