@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -36,6 +37,11 @@ type config struct {
 	Lease    time.Duration
 	// LedgerRetention is how long delivery ledger records are kept.
 	LedgerRetention time.Duration
+	// StateHistoryDays is how many days the Thing-IF state history is
+	// kept (0: forever); statePruneEvery how often it is pruned (every
+	// minute when 0).
+	StateHistoryDays int
+	statePruneEvery  time.Duration
 	// MetricsAddr is the address of the metrics listener ("": off).
 	MetricsAddr string
 	HTTPAddr    string
@@ -87,6 +93,7 @@ type config struct {
 func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATS, "nats", "", "NATS URL: join a cluster of nodes sharing one PostgreSQL --database (empty: a single node)")
 	fs.DurationVar(&c.LedgerRetention, "ledger-retention", defaultLedgerRetention, "how long the delivery ledger (GET /api/apps/{appID}/push/deliveries) keeps its records (0: no ledger)")
+	fs.IntVar(&c.StateHistoryDays, "state-history-days", defaultStateHistoryDays, "how many days the Thing-IF state history (POST …/states/aliases/{alias}/query) keeps each state (0: forever)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "address of the Prometheus metrics listener, GET /metrics (empty: off)")
 	fs.DurationVar(&c.Lease, "outbox-lease", sqlstore.DefaultLease, "in a cluster: how long a node's claim on an event lasts; a dead node's pushes are taken over after it")
 	fs.StringVar(&c.NodeID, "node-id", "", "this node's name in logs and outbox claims, unique in a cluster (default: host name and HTTP port)")
@@ -172,8 +179,10 @@ type node struct {
 	metrics    *metricsServer
 	lock       *dataDirLock         // the SQLite data directory's (nil on PostgreSQL)
 	pgLock     *postgres.ServerLock // the PostgreSQL database's (nil on SQLite)
-	stopPrune  chan struct{}        // stops pruneLedger
+	stopPrune  chan struct{}        // stops pruneLedger and pruneStates
 	pruned     chan struct{}        // closed when pruneLedger returns
+	// statesPruned is closed when pruneStates returns.
+	statesPruned chan struct{}
 }
 
 // pruneLedger deletes ledger records older than retention, every minute,
@@ -188,6 +197,29 @@ func (n *node) pruneLedger(retention time.Duration) {
 			n.log.Warn("delivery ledger: pruning failed", "error", err)
 		} else if deleted > 0 {
 			n.log.Debug("delivery ledger: pruned", "records", deleted)
+		}
+		cancel()
+		select {
+		case <-t.C:
+		case <-n.stopPrune:
+			return
+		}
+	}
+}
+
+// pruneStates deletes the Thing-IF state history older than days, every
+// interval, until stop closes.
+func (n *node) pruneStates(days int, interval time.Duration) {
+	defer close(n.statesPruned)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		before := time.Now().AddDate(0, 0, -days).UnixMilli()
+		if deleted, err := n.db.States.PruneStateHistory(ctx, before); err != nil {
+			n.log.Warn("state history: pruning failed", "error", err)
+		} else if deleted > 0 {
+			n.log.Debug("state history: pruned", "states", deleted)
 		}
 		cancel()
 		select {
@@ -305,11 +337,16 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	if err := n.dispatcher.Open(); err != nil {
 		return nil, err
 	}
-	n.stopPrune, n.pruned = make(chan struct{}), make(chan struct{})
+	n.stopPrune, n.pruned, n.statesPruned = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	if cfg.LedgerRetention > 0 {
 		go n.pruneLedger(cfg.LedgerRetention)
 	} else {
 		close(n.pruned)
+	}
+	if cfg.StateHistoryDays > 0 {
+		go n.pruneStates(cfg.StateHistoryDays, cmp.Or(cfg.statePruneEvery, time.Minute))
+	} else {
+		close(n.statesPruned)
 	}
 	n.phones = &phone.Worker{Queue: n.db.Phones, Ledger: n.ledger(cfg), Log: log.With("component", "phone"), Node: n.nodeID, Configure: phoneEndpoints}
 	n.phones.Open()
@@ -333,6 +370,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		Topics: n.db.Topics, Ledger: n.ledger(cfg),
 		Onboardings: n.db.Onboardings,
 		Commands:    n.db.Commands, // Thing-IF commands (issue 12, item 3)
+		States:      n.db.States, ThingTypes: n.db.ThingTypes, Traits: n.db.Traits,
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,
 			PortTCP: port(cfg.PublicPort, broker.TCP), PortSSL: port(cfg.PublicTLSPort, broker.TLS),
@@ -384,6 +422,7 @@ func (n *node) Close(ctx context.Context) error {
 	if n.stopPrune != nil {
 		close(n.stopPrune)
 		<-n.pruned
+		<-n.statesPruned
 	}
 	if n.db != nil {
 		errs = append(errs, n.db.Close())
@@ -519,6 +558,9 @@ func (n *node) ledger(cfg config) kumo.DeliveryLedger {
 // stopGrace is how long the rest of a node may take to stop once the
 // shutdown timeout has gone to slow clients (cut off at its end).
 const stopGrace = 10 * time.Second
+
+// defaultStateHistoryDays is --state-history-days' default.
+const defaultStateHistoryDays = 30
 
 // defaultLedgerRetention is --ledger-retention's default.
 const defaultLedgerRetention = 24 * time.Hour

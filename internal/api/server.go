@@ -53,6 +53,9 @@ type Server struct {
 	Topics        kumo.TopicService
 	Onboardings   kumo.OnboardingService
 	Commands      kumo.CommandService
+	States        kumo.StateService
+	ThingTypes    kumo.ThingTypeService
+	Traits        kumo.TraitService
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -221,6 +224,38 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/commands", s.app(s.handleCommandList))
 	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/commands/{commandID}", s.app(s.handleCommandGet))
 	m.HandleFunc("PUT /thing-if/apps/{appID}/targets/{target}/commands/{commandID}/action-results", s.app(s.handleActionResults))
+	// Thing-IF states and their history (issue 12 item 4), and the
+	// Thing-IF configuration: thing types, firmware versions, traits,
+	// aliases (item 5).
+	states := "/thing-if/apps/{appID}/targets/{target}/states"
+	m.HandleFunc("PUT "+states, s.app(s.handleStatePut))
+	m.HandleFunc("PATCH "+states, s.app(s.handleStatePatch))
+	m.HandleFunc("GET "+states, s.app(s.handleStateGet))
+	m.HandleFunc("POST "+states+"/query", s.app(s.handleStateQuery))
+	m.HandleFunc("PUT "+states+"/aliases/{alias}", s.app(s.handleStateAliasPut))
+	m.HandleFunc("GET "+states+"/aliases/{alias}", s.app(s.handleStateGet))
+	m.HandleFunc("POST "+states+"/aliases/{alias}/query", s.app(s.handleStateQuery))
+	m.HandleFunc("POST /thing-if/apps/{appID}/targets/{target}/states-bulk", s.app(s.handleStatesBulk))
+	thingType := "/api/apps/{appID}/configuration/thing-types/{thingType}"
+	m.HandleFunc("GET /api/apps/{appID}/configuration/thing-types", s.app(s.handleThingTypeList))
+	m.HandleFunc("PUT "+thingType, s.app(s.handleThingTypePut))
+	m.HandleFunc("GET "+thingType, s.app(s.handleThingTypeGet))
+	m.HandleFunc("DELETE "+thingType, s.app(s.handleThingTypeDelete))
+	m.HandleFunc("GET "+thingType+"/firmware-versions", s.app(s.handleFirmwareVersionList))
+	m.HandleFunc("PUT "+thingType+"/firmware-versions/{firmwareVersion}", s.app(s.handleFirmwareVersionPut))
+	m.HandleFunc("DELETE "+thingType+"/firmware-versions/{firmwareVersion}", s.app(s.handleFirmwareVersionDelete))
+	aliases := "/thing-if/apps/{appID}/configuration/thing-types/{thingType}/firmware-versions/{firmwareVersion}/aliases"
+	m.HandleFunc("GET "+aliases, s.app(s.handleTraitAliasList))
+	m.HandleFunc("PUT "+aliases+"/{alias}", s.app(s.handleTraitAliasPut))
+	m.HandleFunc("GET "+aliases+"/{alias}", s.app(s.handleTraitAliasGet))
+	m.HandleFunc("DELETE "+aliases+"/{alias}", s.app(s.handleTraitAliasDelete))
+	traits := "/thing-if/apps/{appID}/traits/{trait}/versions"
+	m.HandleFunc("POST "+traits, s.app(s.handleTraitVersionCreate))
+	m.HandleFunc("GET "+traits, s.app(s.handleTraitVersionList))
+	m.HandleFunc("GET "+traits+"/{version}", s.app(s.handleTraitVersionGet))
+	m.HandleFunc("PUT "+traits+"/{version}", s.app(s.handleTraitVersionPut))
+	m.HandleFunc("PUT "+traits+"/{version}/finalize", s.app(s.handleTraitVersionFinalize))
+	m.HandleFunc("POST "+traits+"/{version}/finalize", s.app(s.handleTraitVersionFinalize))
 
 	for _, sc := range []struct {
 		prefix string

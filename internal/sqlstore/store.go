@@ -30,6 +30,9 @@ type Store struct {
 	Ledger        *DeliveryLedger
 	Onboardings   *OnboardingService
 	Commands      *CommandService
+	States        *StateService
+	ThingTypes    *ThingTypeService
+	Traits        *TraitService
 }
 
 // New returns a store over read and write connection pools (which may be
@@ -58,6 +61,9 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		Ledger:        &DeliveryLedger{db: db},
 		Onboardings:   &OnboardingService{db: db},
 		Commands:      &CommandService{db: db},
+		States:        &StateService{db: db},
+		ThingTypes:    &ThingTypeService{db: db},
+		Traits:        &TraitService{db: db},
 	}
 	s.Tokens.apps = s.Apps
 	s.Things.apps, s.Things.tokens, s.Things.groups, s.Things.acls, s.Things.ledger = s.Apps, s.Tokens, s.Groups, s.ACLs, s.Ledger
@@ -75,6 +81,8 @@ func New(read, write *sql.DB, d Dialect) *Store {
 	s.Onboardings.apps, s.Onboardings.things, s.Onboardings.tokens = s.Apps, s.Things, s.Tokens
 	s.Phones.topics, s.Phones.pushConfigs, s.Phones.ledger = s.Topics, s.PushConfigs, s.Ledger
 	s.Commands.things = s.Things
+	s.States.things, s.States.thingTypes = s.Things, s.ThingTypes
+	s.ThingTypes.things = s.Things
 	return s
 }
 

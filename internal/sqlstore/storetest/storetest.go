@@ -85,6 +85,8 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"PushesOfDeletedOwners", testPushesOfDeletedOwners},
 		{"Cascade", testCascade},
 		{"CascadeTable", testCascadeTable},
+		{"States", testStates},
+		{"ThingIFConfig", testThingIFConfig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
