@@ -222,6 +222,12 @@ const vendorThingID = "ac-" + suffix;
     assert.ok(!all.paginationKey, "a pagination key after the last page: " + all.paginationKey);
   });
 
+  await step("a command with an alias the thing type does not have is refused", "command-alias-check", async () => {
+    const e = await errorOf(api.postNewCommand(new ThingIF.PostCommandRequest(
+      [new ThingIF.AliasAction("NoSuchAlias", [new ThingIF.Action("turnPower", true)])], owner)));
+    assert.ok(e.status >= 400 && e.status < 500 && e.body && e.body.errorCode, "status " + e.status);
+  });
+
   await step("a stranger cannot command the thing", "commands", async () => {
     await kii.KiiUser.userWithUsername("stranger-" + suffix, "stranger-pass").register();
     const s = await kii.KiiUser.authenticate("stranger-" + suffix, "stranger-pass");
@@ -314,15 +320,17 @@ const vendorThingID = "ac-" + suffix;
   });
 
   await step("query the state history", "state-history", async () => {
+    await ask("state", {[alias]: {power: true, presetTemperature: 25, currentTemperature: 33}});
     const res = await api.query(new ThingIF.QueryHistoryStatesRequest(alias, new ThingIF.AllClause()));
     const temps = res.results.map((h) => h.state.currentTemperature);
-    assert.ok(temps.includes(28) && temps.includes(35), "history temperatures " + JSON.stringify(temps));
+    assert.ok(temps.includes(28) && temps.includes(33), "history temperatures " + JSON.stringify(temps));
     for (const h of res.results) {
       assert.ok(h.createdAt instanceof Date && h.createdAt.getTime() > 0, "no _created in " + JSON.stringify(h));
     }
     const hot = await api.query(new ThingIF.QueryHistoryStatesRequest(alias,
       new ThingIF.RangeClauseInQuery("currentTemperature", null, null, 30, true)));
-    assert.deepStrictEqual(hot.results.map((h) => h.state.currentTemperature), [35]);
+    const hotTemps = hot.results.map((h) => h.state.currentTemperature);
+    assert.ok(hotTemps.includes(33) && hotTemps.every((t) => t >= 30), "temperatures >= 30: " + JSON.stringify(hotTemps));
     const one = await api.query(new ThingIF.QueryHistoryStatesRequest(alias, new ThingIF.AllClause(), undefined, 1));
     assert.strictEqual(one.results.length, 1);
     assert.ok(one.paginationKey, "no nextPaginationKey with bestEffortLimit 1");
@@ -337,7 +345,8 @@ const vendorThingID = "ac-" + suffix;
       new ThingIF.QueryGroupedHistoryStatesRequest(alias, range),
       new ThingIF.Aggregation(ThingIF.FunctionType.MAX, "currentTemperature", ThingIF.FieldType.INTEGER)));
     const max = Math.max(...agg.filter((a) => a.value !== undefined && a.value !== null).map((a) => a.value));
-    assert.strictEqual(max, 35);
+    // 35 when the trigger step wrote it, else 33.
+    assert.strictEqual(max, missing.includes("triggers") ? 33 : 35);
   });
 
   console.log(failed === 0 ? "all steps passed (" + skipped + " skipped)" : failed + " steps failed");
