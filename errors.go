@@ -107,6 +107,7 @@ var Codes = []Code{
 	ErrPublicationNotFound, ErrPublicationExpired,
 	ErrQueryNotSupported, ErrUnsupportedMediaType,
 	ErrWrongCommand, ErrCommandNotFound, ErrTargetNotFound,
+	ErrWrongTrigger, ErrTriggerNotFound,
 	ErrInternal, ErrUnavailable,
 }
 

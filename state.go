@@ -10,6 +10,7 @@ import (
 
 // Errors of Thing-IF states (push-mqtt §7.4).
 const (
+	// TARGET_NOT_FOUND (ErrTargetNotFound) is in errors.go (merge of cmds and states).
 	ErrStateNotFound            Code = "STATE_NOT_FOUND"             // the thing (or the alias) has no state yet (404)
 	ErrStateHistoryNotAvailable Code = "STATE_HISTORY_NOT_AVAILABLE" // no history for the alias (409)
 	ErrEmptyBody                Code = "EMPTY_BODY"                  // a state write without a body (400)

@@ -33,7 +33,7 @@ func asJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
-func TestParseTargetForStates(t *testing.T) {
+func TestParseTargetOfStates(t *testing.T) {
 	for _, tt := range []struct{ in, id string }{
 		{"thing:th.1", "th.1"}, {"THING:th.1", "th.1"}, {"Thing:th.1", "th.1"},
 		{"thing:", ""}, {"user:u1", ""}, {"th.1", ""},

@@ -88,6 +88,10 @@ type config struct {
 	// LoginThrottle is the failed logins a source address may make per
 	// minute before it is refused with 429 (0: off).
 	LoginThrottle int
+
+	// TriggerInterval is how often the trigger scheduler looks for due
+	// schedule triggers (--trigger-interval).
+	TriggerInterval time.Duration
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -123,6 +127,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.LoginThrottle, "login-throttle", api.DefaultLoginThrottle, "failed logins (POST …/oauth2/token; wrong passwords to …/ownership and …/users/{user}/password) one source address may make per minute; beyond, its logins get 429 with Retry-After for a growing time (0: off)")
 	fs.IntVar(&c.OfflineMax, "offline-max", kumo.DefaultQueueMax, "pushes kept for each device that connects with clean session 0 while it is offline; beyond it the oldest are dropped")
 	fs.DurationVar(&c.OfflineMaxAge, "offline-max-age", kumo.DefaultQueueMaxAge, "age from which a push kept for an offline device is dropped")
+	fs.DurationVar(&c.TriggerInterval, "trigger-interval", sqlstore.DefaultSchedulerInterval, "how often each node looks for Thing-IF schedule triggers that are due (each due time fires once in a cluster)")
 	fs.IntVar(&c.OfflineReplayRate, "offline-replay-rate", broker.DefaultReplayRate, "kept pushes this node publishes per second to the devices that (re)connect with clean session 0")
 }
 
@@ -170,6 +175,7 @@ type node struct {
 	db         *sqlstore.Store
 	broker     *broker.Broker
 	dispatcher *push.Dispatcher
+	scheduler  *sqlstore.TriggerScheduler // fires schedule triggers
 	api        *api.Server
 	nats       *natsbus.Bus // nil on a single node
 	nodeID     string
@@ -337,6 +343,8 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	if err := n.dispatcher.Open(); err != nil {
 		return nil, err
 	}
+	n.scheduler = &sqlstore.TriggerScheduler{Triggers: n.db.Triggers, Interval: cfg.TriggerInterval, Log: log.With("component", "triggers")}
+	n.scheduler.Start()
 	n.stopPrune, n.pruned, n.statesPruned = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	if cfg.LedgerRetention > 0 {
 		go n.pruneLedger(cfg.LedgerRetention)
@@ -371,6 +379,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		Onboardings: n.db.Onboardings,
 		Commands:    n.db.Commands, // Thing-IF commands (issue 12, item 3)
 		States:      n.db.States, ThingTypes: n.db.ThingTypes, Traits: n.db.Traits,
+		Triggers: n.db.Triggers,
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,
 			PortTCP: port(cfg.PublicPort, broker.TCP), PortSSL: port(cfg.PublicTLSPort, broker.TLS),
@@ -403,6 +412,9 @@ func (n *node) Close(ctx context.Context) error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
 		defer cancel()
+	}
+	if n.scheduler != nil {
+		n.scheduler.Stop() // before the dispatcher: the commands it fired are sent
 	}
 	if n.dispatcher != nil {
 		errs = append(errs, n.dispatcher.Close(ctx))

@@ -80,6 +80,8 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrWrongCommand:    {http.StatusBadRequest, "WrongCommandException"},
 	kumo.ErrCommandNotFound: {http.StatusNotFound, "CommandNotFoundException"},
 	kumo.ErrTargetNotFound:  {http.StatusNotFound, "TargetNotFoundException"},
+	kumo.ErrWrongTrigger:    {http.StatusBadRequest, "WrongTriggerException"},
+	kumo.ErrTriggerNotFound: {http.StatusNotFound, "TriggerNotFoundException"},
 
 	kumo.ErrInternal:    {http.StatusInternalServerError, "UndefinedException"},
 	kumo.ErrUnavailable: {http.StatusServiceUnavailable, "TemporaryUnavailableException"},

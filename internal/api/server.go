@@ -56,6 +56,7 @@ type Server struct {
 	States        kumo.StateService
 	ThingTypes    kumo.ThingTypeService
 	Traits        kumo.TraitService
+	Triggers      kumo.TriggerService // Thing-IF triggers
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -256,6 +257,15 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT "+traits+"/{version}", s.app(s.handleTraitVersionPut))
 	m.HandleFunc("PUT "+traits+"/{version}/finalize", s.app(s.handleTraitVersionFinalize))
 	m.HandleFunc("POST "+traits+"/{version}/finalize", s.app(s.handleTraitVersionFinalize))
+	// Thing-IF triggers (trigger.go).
+	m.HandleFunc("POST /thing-if/apps/{appID}/targets/{target}/triggers", s.app(s.handleTriggerCreate))
+	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/triggers", s.app(s.handleTriggerList))
+	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}", s.app(s.handleTriggerGet))
+	m.HandleFunc("PATCH /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}", s.app(s.handleTriggerPatch))
+	m.HandleFunc("DELETE /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}", s.app(s.handleTriggerDelete))
+	m.HandleFunc("PUT /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}/enable", s.app(s.handleTriggerEnable(true)))
+	m.HandleFunc("PUT /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}/disable", s.app(s.handleTriggerEnable(false)))
+	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}/results/server-code", s.app(s.handleTriggerServerCodeResults))
 
 	for _, sc := range []struct {
 		prefix string

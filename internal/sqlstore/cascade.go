@@ -101,6 +101,8 @@ var cascadeTables = []cascadeTable{
 		names: []naming{{column: "creator", names: namesMaker, keep: "a topic of another scope is that scope's; creator records who made it"}}},
 	{name: "acl_entries", app: "app_id", scope: "scope", bucket: "bucket", object: "object_id", topic: "topic",
 		names: []naming{{column: "subject", names: namesSubject}}},
+	{name: "trigger_server_code_results", app: "app_id", names: []naming{{column: "thing_id", names: namesThing}}},
+	{name: "triggers", app: "app_id", names: []naming{{column: "thing_id", names: namesThing}}},
 	{name: "mqtt_queue", app: "app_id", names: []naming{{column: "mqtt_topic", names: namesMQTTTopic}}},
 	{name: "phone_pushes", app: "app_id", names: []naming{{column: "installation_id", names: namesInstallation}}},
 	{name: "installations", app: "app_id",

@@ -29,10 +29,11 @@ type Store struct {
 	Phones        *PhoneQueue
 	Ledger        *DeliveryLedger
 	Onboardings   *OnboardingService
-	Commands      *CommandService
 	States        *StateService
 	ThingTypes    *ThingTypeService
 	Traits        *TraitService
+	Commands      *CommandService
+	Triggers      *TriggerService // Thing-IF triggers (trigger.go)
 }
 
 // New returns a store over read and write connection pools (which may be
@@ -60,10 +61,11 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		Phones:        &PhoneQueue{db: db},
 		Ledger:        &DeliveryLedger{db: db},
 		Onboardings:   &OnboardingService{db: db},
-		Commands:      &CommandService{db: db},
 		States:        &StateService{db: db},
 		ThingTypes:    &ThingTypeService{db: db},
 		Traits:        &TraitService{db: db},
+		Commands:      &CommandService{db: db},
+		Triggers:      &TriggerService{db: db},
 	}
 	s.Tokens.apps = s.Apps
 	s.Things.apps, s.Things.tokens, s.Things.groups, s.Things.acls, s.Things.ledger = s.Apps, s.Tokens, s.Groups, s.ACLs, s.Ledger
@@ -80,9 +82,11 @@ func New(read, write *sql.DB, d Dialect) *Store {
 	s.Queue.ledger = s.Ledger
 	s.Onboardings.apps, s.Onboardings.things, s.Onboardings.tokens = s.Apps, s.Things, s.Tokens
 	s.Phones.topics, s.Phones.pushConfigs, s.Phones.ledger = s.Topics, s.PushConfigs, s.Ledger
-	s.Commands.things = s.Things
 	s.States.things, s.States.thingTypes = s.Things, s.ThingTypes
 	s.ThingTypes.things = s.Things
+	s.Commands.things = s.Things
+	s.Triggers.things, s.Triggers.commands = s.Things, s.Commands // Thing-IF triggers
+	s.States.OnStateWritten(s.Triggers.stateWritten)              // state triggers fire in the state write
 	return s
 }
 
