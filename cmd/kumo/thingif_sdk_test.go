@@ -26,7 +26,7 @@ import (
 // command naming an alias its thing's type and firmware version do not
 // configure is accepted (CommandService does not call
 // ThingTypeService.CheckAliases yet).
-var thingIFMissing = []string{"thing-info", "triggers", "command-alias-check"}
+var thingIFMissing = []string{"thing-info", "command-alias-check"}
 
 // thingRESTOverMQTT says whether the simulated thing calls the REST API
 // over MQTT (p/{clientID}/...), as devices do; over HTTP otherwise.
@@ -148,8 +148,8 @@ func configureAirConditioner(t *testing.T, n *testNode) {
 }
 
 // sdkThing is the thing's side of TestThingIFSDK: an MQTT client with the
-// onboarding's endpoint that answers each command with its action results
-// (every action succeeds) and then uploads its state.
+// onboarding's endpoint that executes each command: it uploads the state
+// the actions lead to, then its action results (every action succeeds).
 type sdkThing struct {
 	t              *testing.T
 	n              *testNode
@@ -228,8 +228,8 @@ func (th *sdkThing) close() {
 	}
 }
 
-// handlePushes answers each command pushed: action results, then the
-// state the actions lead to.
+// handlePushes executes each command pushed: the state the actions lead
+// to, then the action results.
 func (th *sdkThing) handlePushes() {
 	defer th.done.Done()
 	for p := range th.pushes {
@@ -278,6 +278,12 @@ func (th *sdkThing) execute(commandID string, actions []map[string][]map[string]
 			results = append(results, map[string][]map[string]any{alias: rs})
 		}
 	}
+	// The state first: once the command is DONE, its state is there.
+	if !slices.Contains(thingIFMissing, "states") {
+		if err := th.putState(); err != nil {
+			return err
+		}
+	}
 	body, err := json.Marshal(map[string]any{"actionResults": results})
 	if err != nil {
 		return err
@@ -290,10 +296,7 @@ func (th *sdkThing) execute(commandID string, actions []map[string][]map[string]
 	if status != 204 {
 		return fmt.Errorf("action results: status %d, want 204: %s", status, answer)
 	}
-	if slices.Contains(thingIFMissing, "states") {
-		return nil
-	}
-	return th.putState()
+	return nil
 }
 
 // putState uploads the state; th.mu must be held.

@@ -6,9 +6,9 @@
 //
 // The thing's side is the Go test: when a step needs the thing to act,
 // the script prints "ASK <what> <JSON>" and waits for a line on stdin,
-// "OK" (optionally followed by JSON) or "ERR <why>". The thing answers
-// every command it receives over MQTT with its action results and then
-// uploads its state. Each step prints "ok <name>" or "FAIL <name>: <why>";
+// "OK" (optionally followed by JSON) or "ERR <why>". The thing executes
+// every command it receives over MQTT: it uploads the state the actions
+// lead to, then its action results (so a DONE command's state is there). Each step prints "ok <name>" or "FAIL <name>: <why>";
 // "SKIP <name>: <why>" when KUMO_THINGIF_SKIP names the step's feature.
 "use strict";
 const assert = require("assert");
@@ -292,9 +292,16 @@ const vendorThingID = "ac-" + suffix;
     assert.strictEqual(t.disabled, true);
     t = await api.enableTrigger(trigger.triggerID, true);
     assert.strictEqual(t.disabled, false);
-    t = await api.patchCommandTrigger(trigger.triggerID, new ThingIF.PatchCommandTriggerRequest(undefined, undefined, "very hot"));
+    // ThingIFAPI.patchCommandTrigger needs a command (it sets its issuer).
+    const cmd = new ThingIF.TriggerCommandObject(
+      [new ThingIF.AliasAction(alias, [new ThingIF.Action("setPresetTemperature", 22)])], api.target, owner, "fired again");
+    t = await api.patchCommandTrigger(trigger.triggerID, new ThingIF.PatchCommandTriggerRequest(cmd, undefined, "very hot"));
     assert.strictEqual(t.title, "very hot");
-    assert.strictEqual((await api.getTrigger(trigger.triggerID)).title, "very hot");
+    const got = await api.getTrigger(trigger.triggerID);
+    assert.strictEqual(got.title, "very hot");
+    assert.strictEqual(got.command.title, "fired again");
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(got.command.aliasActions)), JSON.parse(JSON.stringify(cmd.aliasActions)));
+    assert.strictEqual(got.predicate.getEventSource(), ThingIF.EventSource.STATES, "the predicate changed");
   });
 
   await step("schedule triggers: create, list, delete", "triggers", async () => {
