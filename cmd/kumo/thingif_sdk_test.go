@@ -22,7 +22,9 @@ import (
 
 // thingIFMissing lists the Thing-IF features this server does not have
 // yet, as the steps of testdata/jssdk/thingif_test.js name them: those
-// steps are skipped, and the test says so. command-alias-check: a
+// steps are skipped, and the test says so. thing-info: the thing's
+// thing-type and firmware-version endpoints come with the gw branch
+// (issue 12 item 7), not merged into this one. command-alias-check: a
 // command naming an alias its thing's type and firmware version do not
 // configure is accepted (CommandService does not call
 // ThingTypeService.CheckAliases yet).
