@@ -228,6 +228,12 @@ const vendorThingID = "ac-" + suffix;
     assert.ok(e.status >= 400 && e.status < 500 && e.body && e.body.errorCode, "status " + e.status);
   });
 
+  await step("the owner's phone installs for FCM push and uninstalls", "installations", async () => {
+    const id = await api.installFCM("fcm-token-" + suffix, true);
+    assert.ok(id, "no installationID");
+    await api.uninstallPush(id);
+  });
+
   await step("a stranger cannot command the thing", "commands", async () => {
     await kii.KiiUser.userWithUsername("stranger-" + suffix, "stranger-pass").register();
     const s = await kii.KiiUser.authenticate("stranger-" + suffix, "stranger-pass");
