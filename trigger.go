@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -252,9 +253,21 @@ func PatchTrigger(t Trigger, body map[string]any, now int64) (Trigger, error) {
 		return t, err
 	}
 	for _, k := range []string{"predicate", "triggersWhat", "command", "serverCode", "title", "description", "metadata"} {
-		if v, ok := body[k]; ok {
+		v, ok := body[k]
+		switch {
+		case !ok:
+		case v == nil && (k == "predicate" || k == "triggersWhat" || k == "command" || k == "serverCode"):
+			// null: no change (the JS SDK sends "command": null for a
+			// command without a target).
+		default:
 			whole[k] = v
 		}
+	}
+	if cmd, ok := body["command"].(map[string]any); ok && cmd["target"] == nil && t.Command != nil {
+		// A new command without a target goes where the old one went.
+		cmd = maps.Clone(cmd)
+		cmd["target"] = t.Command["target"]
+		whole["command"] = cmd
 	}
 	if v, ok := body["triggersWhat"].(string); ok {
 		// The other kind's target goes: a trigger does one thing.

@@ -171,6 +171,19 @@ func TestPatchTrigger(t *testing.T) {
 	if _, err := PatchTrigger(tr, parseJSON(t, `{"command":{"issuer":"nobody"}}`), 5000); ErrorCode(err) != ErrWrongTrigger {
 		t.Errorf("bad command: got %v", err)
 	}
+	// null is no change; a command without a target keeps the old target.
+	cross, err := ParseTrigger("th.1", parseJSON(t, `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"command":{"target":"thing:th.2","issuer":"user:u1","actions":[{"a":[{"on":true}]}]}}`), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = PatchTrigger(cross, parseJSON(t, `{"command":null,"predicate":null,"title":"x"}`), 5000)
+	if err != nil || out.CommandThingID() != "th.2" || out.Predicate.Schedule != "* * * * *" || out.Title != "x" {
+		t.Errorf("PATCH with nulls = %+v, %v", out, err)
+	}
+	out, err = PatchTrigger(cross, parseJSON(t, `{"command":{"issuer":"user:u1","actions":[{"b":[{"off":true}]}]}}`), 5000)
+	if err != nil || out.CommandThingID() != "th.2" {
+		t.Errorf("PATCH of a command without target = %+v, %v", out, err)
+	}
 }
 
 func TestPredicateFires(t *testing.T) {

@@ -35,16 +35,16 @@ func startNATS(t *testing.T) *natsserver.Server {
 
 // startCluster starts n nodes (node-a, node-b, …) on a new database and
 // NATS server, with short outbox leases, and returns them with a REST
-// helper on the first.
-func startCluster(t *testing.T, n int) ([]*child, *testNode, *natsserver.Server) {
+// helper on the first; env is more environment of every node.
+func startCluster(t *testing.T, n int, env ...string) ([]*child, *testNode, *natsserver.Server) {
 	t.Helper()
 	db := withPassword(t, pgtest.NewDatabase(t))
 	ns := startNATS(t)
 	app := createAppCLI(t, t.TempDir(), storeEnv(config{Database: db}))
 	var nodes []*child
 	for i := 0; i < n; i++ {
-		nodes = append(nodes, startChild(t, t.TempDir(), storeEnv(config{Database: db}),
-			"KUMO_NATS="+ns.ClientURL(), fmt.Sprintf("KUMO_NODE_ID=node-%c", 'a'+i), "KUMO_OUTBOX_LEASE=2s"))
+		nodes = append(nodes, startChild(t, t.TempDir(), append([]string{storeEnv(config{Database: db}),
+			"KUMO_NATS=" + ns.ClientURL(), fmt.Sprintf("KUMO_NODE_ID=node-%c", 'a'+i), "KUMO_OUTBOX_LEASE=2s"}, env...)...))
 	}
 	return nodes, childNode(t, nodes[0], app), ns
 }
@@ -278,5 +278,107 @@ func TestClusterCommand(t *testing.T) {
 	wantStatus(t, r, 200)
 	if s := r.Str(t, "commandState"); s != "DONE" {
 		t.Errorf("commandState through node A = %s; want DONE", s)
+	}
+}
+
+// TestClusterTriggers: on three nodes over one database, state writes
+// through each node fire a state trigger exactly once; a one-time
+// schedule, raced for by the three schedulers, fires once; an
+// every-minute schedule fires once per minute (counted by the commands
+// with its firedByTriggerID, and by what the device, on a third node,
+// receives).
+func TestClusterTriggers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	nodes, a, _ := startCluster(t, 3, "KUMO_TRIGGER_INTERVAL=20ms")
+	tif := func(n *child) string { return n.base + "/thing-if/apps/" + a.app.AppID }
+	r := do(t, "POST", nodes[0].base+"/api/apps/"+a.app.AppID+"/users", `{"loginName":"owner","password":"owner-pass"}`,
+		"Content-Type", "application/vnd.kii.RegistrationAndAuthorizationRequest+json")
+	wantStatus(t, r, 201)
+	userID, owner := r.Str(t, "userID"), []string{"Authorization", "Bearer " + r.Str(t, "_accessToken")}
+	r = do(t, "POST", tif(nodes[0])+"/onboardings", `{"vendorThingID":"cluster-trig","thingPassword":"pw","owner":"user:`+userID+`"}`,
+		append([]string{"Content-Type", "application/vnd.kii.OnboardingWithVendorThingIDByOwner+json"}, owner...)...)
+	wantStatus(t, r, 200)
+	var ans struct {
+		ThingID, AccessToken string
+		MQTTEndpoint         struct{ MQTTTopic, Username, Password string }
+	}
+	if err := json.Unmarshal(r.Body, &ans); err != nil {
+		t.Fatal(err)
+	}
+	d := device{ThingID: ans.ThingID, Token: ans.AccessToken, Endpoint: kumo.MQTTEndpoint{MQTTTopic: ans.MQTTEndpoint.MQTTTopic,
+		Username: ans.MQTTEndpoint.Username, Password: ans.MQTTEndpoint.Password}}
+	_, in := connectDevice(t, mqttURLOf(nodes[2]), d, 4)
+	triggers := "/targets/thing:" + d.ThingID + "/triggers"
+	post := func(n *child, body string) string {
+		t.Helper()
+		r := do(t, "POST", tif(n)+triggers, body, append([]string{"Content-Type", "application/json"}, owner...)...)
+		wantStatus(t, r, 201)
+		return r.Str(t, "triggerID")
+	}
+	command := `"triggersWhat":"COMMAND","command":{"issuer":"user:` + userID + `","actions":[{"AC":[{"turnPower":false}]}]}`
+	every := post(nodes[0], `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},`+command+`}`)
+	hot := post(nodes[1], `{"predicate":{"eventSource":"STATES","triggersWhen":"CONDITION_FALSE_TO_TRUE","condition":{"type":"range","alias":"AC","field":"temp","lowerLimit":30}},`+command+`}`)
+	for i, state := range []string{`{"AC":{"temp":25}}`, `{"AC":{"temp":31}}`, `{"AC":{"temp":35}}`} {
+		putState(t, nodes[i].base, a.app.AppID, d.ThingID, d.Token, state)
+	}
+	once := post(nodes[2], `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":`+fmt.Sprint(time.Now().Add(time.Second).UnixMilli())+`},`+command+`}`)
+
+	// fired counts the commands of the thing by trigger, and for the
+	// every-minute schedule by the minute it fired in.
+	fired := func() (map[string]int, map[int64]int) {
+		t.Helper()
+		r := do(t, "GET", tif(nodes[1])+"/targets/thing:"+d.ThingID+"/commands?bestEffortLimit=1000", "", owner...)
+		wantStatus(t, r, 200)
+		var page struct {
+			Commands []struct {
+				FiredByTriggerID string
+				CreatedAt        int64
+			}
+		}
+		if err := json.Unmarshal(r.Body, &page); err != nil {
+			t.Fatal(err)
+		}
+		by, minutes := map[string]int{}, map[int64]int{}
+		for _, c := range page.Commands {
+			by[c.FiredByTriggerID]++
+			if c.FiredByTriggerID == every {
+				minutes[c.CreatedAt/60000]++
+			}
+		}
+		return by, minutes
+	}
+	in.waitFor(t, "the commands of the state trigger and the one-time schedule", func(ms []paho.Message) bool {
+		return len(firedBy(t, ms, hot)) > 0 && len(firedBy(t, ms, once)) > 0
+	})
+	if by, _ := fired(); by[hot] != 1 || by[once] != 1 {
+		t.Errorf("commands by trigger: %v; want one by %s (state) and one by %s (once)", by, hot, once)
+	}
+
+	// The every-minute schedule: wait for its first fire (within a
+	// minute), then each minute it fired in has one command.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		by, minutes := fired()
+		if by[every] > 0 {
+			for m, n := range minutes {
+				if n != 1 {
+					t.Errorf("minute %d: the schedule fired %d commands, want 1", m, n)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the every-minute schedule did not fire")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	msgs := in.waitFor(t, "the scheduled command", func(ms []paho.Message) bool { return len(firedBy(t, ms, every)) > 0 })
+	if n := len(firedBy(t, msgs, hot)); n != 1 {
+		t.Errorf("the device got %d commands of the state trigger, want 1", n)
+	}
+	if n := len(firedBy(t, msgs, once)); n != 1 {
+		t.Errorf("the device got %d commands of the one-time schedule, want 1", n)
 	}
 }

@@ -377,9 +377,9 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		ThingQueries: n.db.Things, UserQueries: n.db.Users, Messages: n.db.Messages, Bodies: n.db.Bodies,
 		Topics: n.db.Topics, Ledger: n.ledger(cfg),
 		Onboardings: n.db.Onboardings,
-		Commands:    n.db.Commands, // Thing-IF commands (issue 12, item 3)
 		States:      n.db.States, ThingTypes: n.db.ThingTypes, Traits: n.db.Traits,
 		Triggers: n.db.Triggers,
+		Commands: n.db.Commands, // Thing-IF commands (issue 12, item 3)
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,
 			PortTCP: port(cfg.PublicPort, broker.TCP), PortSSL: port(cfg.PublicTLSPort, broker.TLS),

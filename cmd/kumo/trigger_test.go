@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
 )
 
 // triggerFixture is a fixture whose user owns {thing}.
@@ -159,5 +161,75 @@ func testTriggerScheduleOnceServerCode(t *testing.T, cfg config) {
 	wantStatus(t, r, 200)
 	if !strings.Contains(string(r.Body), `"disabled" : true`) || !strings.Contains(string(r.Body), `"disabledReason" : "SCHEDULE_ONCE_FIRED"`) {
 		t.Errorf("a fired SCHEDULE_ONCE: %s", r.Body)
+	}
+}
+
+// firedBy returns, of the messages a device got, the commands fired by
+// trigger triggerID (their MQTT payloads).
+func firedBy(t testing.TB, msgs []paho.Message, triggerID string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, m := range msgs {
+		var p map[string]any
+		if err := json.Unmarshal(m.Payload(), &p); err != nil {
+			continue
+		}
+		if p["firedByTriggerID"] == triggerID {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// putState writes a trait state of the thing with its token.
+func putState(t testing.TB, base, appID, thingID, token, state string) {
+	t.Helper()
+	wantStatus2xx(t, do(t, "PUT", base+"/thing-if/apps/"+appID+"/targets/thing:"+thingID+"/states", state,
+		"Authorization", "Bearer "+token, "Content-Type", "application/vnd.kii.MultipleTraitState+json"))
+}
+
+func wantStatus2xx(t testing.TB, r response) {
+	t.Helper()
+	if r.Status < 200 || r.Status > 299 {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+}
+
+// TestTriggerFiresCommandOverMQTT: a state write over HTTP fires the
+// thing's CONDITION_FALSE_TO_TRUE trigger once, and the command reaches
+// the thing's MQTT client (firedByTriggerID, the trigger's issuer and
+// actions); a write where the condition stays true fires nothing; a
+// one-time schedule fires its command too, through the node's scheduler.
+func TestTriggerFiresCommandOverMQTT(t *testing.T) { forEachStore(t, testTriggerFiresCommandOverMQTT) }
+
+func testTriggerFiresCommandOverMQTT(t *testing.T, cfg config) {
+	cfg.TriggerInterval = 20 * time.Millisecond
+	f := triggerFixture(t, cfg)
+	_, in := connectDevice(t, f.n.mqttURL("tcp"), f.thing, 3)
+	hot := f.postTrigger(t, `{"predicate":{"eventSource":"STATES","triggersWhen":"CONDITION_FALSE_TO_TRUE","condition":{"type":"range","alias":"AC","field":"temp","lowerLimit":30,"lowerIncluded":true}},`+
+		`"triggersWhat":"COMMAND","command":{"issuer":"user:{user}","actions":[{"AC":[{"turnPower":false}]}],"title":"cool down"}}`)
+	put := func(state string) { putState(t, f.n.base, f.n.app.AppID, f.thing.ThingID, f.thing.Token, state) }
+	put(`{"AC":{"temp":25}}`)
+	put(`{"AC":{"temp":31}}`)
+	msgs := in.waitFor(t, "the fired command", func(ms []paho.Message) bool { return len(firedBy(t, ms, hot)) > 0 })
+	c := firedBy(t, msgs, hot)[0]
+	if c["issuer"] != "user:"+f.userID || c["target"] != "thing:"+f.thing.ThingID || c["title"] != "cool down" || c["commandID"] == nil {
+		t.Errorf("fired command = %v", c)
+	}
+	if b, _ := json.Marshal(c["actions"]); string(b) != `[{"AC":[{"turnPower":false}]}]` {
+		t.Errorf("actions = %s", b)
+	}
+	put(`{"AC":{"temp":35}}`) // still hot: no fire
+
+	// A one-time schedule, after those writes: once its command is here,
+	// the state trigger's are all here too (one outbox, in commit order).
+	once := f.postTrigger(t, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":`+strconv.FormatInt(time.Now().Add(200*time.Millisecond).UnixMilli(), 10)+`},`+
+		`"triggersWhat":"COMMAND","command":{"issuer":"user:{user}","actions":[{"AC":[{"turnPower":true}]}]}}`)
+	msgs = in.waitFor(t, "the scheduled command", func(ms []paho.Message) bool { return len(firedBy(t, ms, once)) > 0 })
+	if n := len(firedBy(t, msgs, hot)); n != 1 {
+		t.Errorf("the state trigger fired %d commands, want 1", n)
+	}
+	if n := len(firedBy(t, msgs, once)); n != 1 {
+		t.Errorf("the one-time schedule fired %d commands, want 1", n)
 	}
 }

@@ -52,11 +52,11 @@ type Server struct {
 	Bodies        kumo.BodyService
 	Topics        kumo.TopicService
 	Onboardings   kumo.OnboardingService
-	Commands      kumo.CommandService
 	States        kumo.StateService
 	ThingTypes    kumo.ThingTypeService
 	Traits        kumo.TraitService
 	Triggers      kumo.TriggerService // Thing-IF triggers
+	Commands      kumo.CommandService
 
 	MQTT MQTTSettings
 	Log  *slog.Logger
@@ -220,11 +220,6 @@ func (s *Server) routes() {
 
 	m.HandleFunc("POST /thing-if/apps/{appID}/onboardings", s.app(s.throttled(kumo.ErrWrongPassword, s.handleOnboarding)))
 
-	// Thing-IF commands (issue 12, item 3).
-	m.HandleFunc("POST /thing-if/apps/{appID}/targets/{target}/commands", s.app(s.handleCommandCreate))
-	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/commands", s.app(s.handleCommandList))
-	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/commands/{commandID}", s.app(s.handleCommandGet))
-	m.HandleFunc("PUT /thing-if/apps/{appID}/targets/{target}/commands/{commandID}/action-results", s.app(s.handleActionResults))
 	// Thing-IF states and their history (issue 12 item 4), and the
 	// Thing-IF configuration: thing types, firmware versions, traits,
 	// aliases (item 5).
@@ -266,6 +261,11 @@ func (s *Server) routes() {
 	m.HandleFunc("PUT /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}/enable", s.app(s.handleTriggerEnable(true)))
 	m.HandleFunc("PUT /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}/disable", s.app(s.handleTriggerEnable(false)))
 	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/triggers/{triggerID}/results/server-code", s.app(s.handleTriggerServerCodeResults))
+	// Thing-IF commands (issue 12, item 3).
+	m.HandleFunc("POST /thing-if/apps/{appID}/targets/{target}/commands", s.app(s.handleCommandCreate))
+	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/commands", s.app(s.handleCommandList))
+	m.HandleFunc("GET /thing-if/apps/{appID}/targets/{target}/commands/{commandID}", s.app(s.handleCommandGet))
+	m.HandleFunc("PUT /thing-if/apps/{appID}/targets/{target}/commands/{commandID}/action-results", s.app(s.handleActionResults))
 
 	for _, sc := range []struct {
 		prefix string

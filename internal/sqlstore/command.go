@@ -92,9 +92,10 @@ func (s *CommandService) Create(ctx context.Context, c kumo.Caller, cmd kumo.Com
 // thing, so that the command reaches the thing's MQTT installations on
 // whichever node holds them, even after a crash). It checks no caller
 // (the caller did), only that the thing exists (TARGET_NOT_FOUND, its row
-// locked against a concurrent delete on PostgreSQL) and that the payload
-// is within MaxPushPayload (WRONG_COMMAND). Triggers fire commands
-// through it.
+// locked against a concurrent delete on PostgreSQL), that the command has
+// an issuer and actions (kumo.ParseCommand checks the rest) and that the
+// payload is within MaxPushPayload (WRONG_COMMAND). Triggers fire
+// commands through it.
 func (s *CommandService) createInTx(ctx context.Context, tx *Tx, appID string, cmd kumo.Command) (kumo.Command, error) {
 	ok, err := rowExists(ctx, tx, tx.db.locks.LockShared("SELECT 1 FROM things WHERE app_id = ? AND id = ?"), appID, cmd.ThingID)
 	if err != nil {
@@ -102,6 +103,9 @@ func (s *CommandService) createInTx(ctx context.Context, tx *Tx, appID string, c
 	}
 	if !ok {
 		return kumo.Command{}, targetNotFound(appID, cmd.ThingID)
+	}
+	if _, err := kumo.ParseThingOwner(cmd.Issuer); err != nil || len(cmd.Actions) == 0 {
+		return kumo.Command{}, kumo.Errorf(kumo.ErrWrongCommand, "A command needs an issuer (user:{id} or group:{id}) and actions")
 	}
 	if cmd.ID == "" {
 		cmd.ID = kumo.NewCommandID()

@@ -84,6 +84,17 @@ func (s *TriggerService) checkCommand(ctx context.Context, c kumo.Caller, t kumo
 	return nil
 }
 
+// commandNames returns the columns that name what a COMMAND trigger's
+// command needs (the trigger goes when one is deleted): its thing and
+// its issuer's kind and ID; "" for a SERVER_CODE trigger.
+func commandNames(t kumo.Trigger) (thingID, issuerKind, issuerID string) {
+	if t.TriggersWhat != kumo.TriggersCommand {
+		return "", "", ""
+	}
+	kind, id, _ := strings.Cut(t.CommandIssuer(), ":")
+	return t.CommandThingID(), kind, id
+}
+
 // nextFire is the next_fire_at of an enabled trigger: when its schedule
 // fires next after now, NULL for a state trigger.
 func nextFire(t kumo.Trigger, now int64) any {
@@ -111,9 +122,11 @@ func (s *TriggerService) CreateTrigger(ctx context.Context, c kumo.Caller, t kum
 		return t, err
 	}
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO triggers (app_id, id, thing_id, event_source, body, disabled, disabled_reason, next_fire_at, created_at, modified_at)
-			VALUES (?, ?, ?, ?, ?, 0, '', ?, ?, ?)`,
-			c.AppID, t.ID, t.ThingID, string(t.Predicate.EventSource), string(body), nextFire(t, now), now, now)
+		target, kind, issuer := commandNames(t)
+		_, err := tx.Exec(ctx, `INSERT INTO triggers (app_id, id, thing_id, event_source, command_thing_id, issuer_kind, issuer_id,
+			body, disabled, disabled_reason, next_fire_at, created_at, modified_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, ?)`,
+			c.AppID, t.ID, t.ThingID, string(t.Predicate.EventSource), target, kind, issuer, string(body), nextFire(t, now), now, now)
 		return err
 	})
 	return t, err
@@ -182,7 +195,9 @@ func (s *TriggerService) UpdateTrigger(ctx context.Context, c kumo.Caller, thing
 	}
 	_, newPredicate := body["predicate"]
 	return s.db.writeTx(ctx, func(tx *Tx) error {
-		q, args := "UPDATE triggers SET body = ?, event_source = ?, modified_at = ?", []any{string(doc), string(t.Predicate.EventSource), now}
+		target, kind, issuer := commandNames(t)
+		q, args := "UPDATE triggers SET body = ?, event_source = ?, command_thing_id = ?, issuer_kind = ?, issuer_id = ?, modified_at = ?",
+			[]any{string(doc), string(t.Predicate.EventSource), target, kind, issuer, now}
 		if newPredicate {
 			q, args = q+", next_fire_at = CASE WHEN disabled = 0 THEN CAST(? AS BIGINT) ELSE NULL END", append(args, nextFire(t, now))
 		}
@@ -324,6 +339,9 @@ func (s *TriggerService) fire(ctx context.Context, tx *Tx, appID string, t kumo.
 	case kumo.TriggersCommand:
 		cmd, err := t.FiredCommand()
 		if err == nil {
+			err = issuerOwns(ctx, tx, appID, cmd)
+		}
+		if err == nil {
 			_, err = s.commands.createInTx(ctx, tx, appID, cmd)
 		}
 		var kerr *kumo.Error
@@ -355,6 +373,21 @@ func (s *TriggerService) fire(ctx context.Context, tx *Tx, appID string, t kumo.
 		return err
 	}
 	return fmt.Errorf("sqlstore: %s does nothing", t)
+}
+
+// issuerOwns checks, within tx, that the issuer of a trigger's command
+// still owns the command's thing (WRONG_COMMAND: the fire is dropped).
+func issuerOwns(ctx context.Context, tx *Tx, appID string, cmd kumo.Command) error {
+	o := cmd.IssuerOwner()
+	var n int
+	if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
+		appID, cmd.ThingID, string(o.Kind), o.ID).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return kumo.Errorf(kumo.ErrWrongCommand, "The issuer %s no longer owns thing %s", cmd.Issuer, cmd.ThingID)
+	}
+	return nil
 }
 
 // stateWritten fires, within tx (the state write's: a fire commits with
@@ -476,7 +509,13 @@ func (s *TriggerService) fireScheduled(ctx context.Context, d dueTrigger, now in
 			return err
 		}
 		claimed = true
-		return s.fire(ctx, tx, d.appID, d.t, now)
+		// What fires is the trigger as it is now (a PATCH since it was
+		// read keeps its time but may change its command).
+		t, err := scanTrigger(tx.QueryRow(ctx, "SELECT "+triggerColumns+" FROM triggers WHERE app_id = ? AND id = ?", d.appID, d.t.ID))
+		if err != nil {
+			return err
+		}
+		return s.fire(ctx, tx, d.appID, t, now)
 	})
 	return claimed && err == nil, err
 }

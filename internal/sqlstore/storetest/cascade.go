@@ -45,20 +45,20 @@ func testCascade(t *testing.T, s suite) {
 			g := w.g["g1"]
 			ok(f, "DeleteGroup", f.db.Groups.DeleteGroup(f.ctx, f.admin, g.id))
 			return victim{names: []string{g.id}, expect: append([]string{"acl_entries", "bucket_subscriptions", "buckets", "commands",
-				"group_members", "groups", "object_fields", "objects", "thing_owners", "thing_ownership_codes",
+				"triggers", "group_members", "groups", "object_fields", "objects", "thing_owners", "thing_ownership_codes",
 				"topic_subscriptions", "topics"}, bodyTables...)}
 		}},
 		{"Thing", func(f *fixture, w *world) victim {
 			p := w.p["t1"]
 			ok(f, "DeleteThing", f.db.Things.DeleteThing(f.ctx, f.admin, p.c.ID))
 			wantTokenGone(f, p)
-			return principalVictim(p, "things", "commands")
+			return principalVictim(p, "things", "commands", "triggers", "trigger_server_code_results")
 		}},
 		{"User", func(f *fixture, w *world) victim {
 			p := w.p["u1"]
 			ok(f, "DeleteUser", f.db.Users.DeleteUser(f.ctx, f.admin, p.c.ID))
 			wantTokenGone(f, p)
-			return principalVictim(p, "users", "group_members", "groups", "commands")
+			return principalVictim(p, "users", "group_members", "groups", "commands", "triggers")
 		}},
 		{"Installation/MQTT", func(f *fixture, w *world) victim {
 			in := w.p["u1"].mqtt
@@ -362,6 +362,22 @@ func buildWorld(f *fixture) *world {
 		_, err := f.db.Commands.Create(ctx, w.p[c.by].c, kumo.Command{ThingID: w.p[c.thing].c.ID, Issuer: c.issuer,
 			Actions: []byte(`[{"alias":[{"action":1}]}]`)})
 		ok(f, "Create command", err)
+	}
+	// Triggers: t1's state trigger issued by u1, t2's by g1 (each goes
+	// with its thing and its issuer), and a one-time SERVER_CODE schedule
+	// of t1, fired: a server-code result.
+	for _, tr := range []struct{ thing, issuer string }{
+		{"t1", "user:" + w.p["u1"].c.ID}, {"t2", "group:" + w.g["g1"].id},
+	} {
+		_, err := f.db.Triggers.CreateTrigger(ctx, f.admin, f.triggerBody(w.p[tr.thing].c.ID, `{"predicate":{"eventSource":"STATES",`+
+			`"triggersWhen":"CONDITION_TRUE","condition":{"type":"all"}},"command":{"issuer":"`+tr.issuer+`","actions":[{"a":[{"on":true}]}]}}`))
+		ok(f, "CreateTrigger", err)
+	}
+	_, err := f.db.Triggers.CreateTrigger(ctx, f.admin, f.triggerBody(w.p["t1"].c.ID, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":`+
+		jsonInt(f.clock.Millis())+`},"triggersWhat":"SERVER_CODE","serverCode":{"endpoint":"e"}}`))
+	ok(f, "CreateTrigger", err)
+	if n, err := f.db.Triggers.FireDue(ctx, 10); err != nil || n != 1 {
+		f.t.Fatalf("FireDue = %d, %v; want 1", n, err)
 	}
 	return w
 }

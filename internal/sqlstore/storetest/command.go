@@ -127,6 +127,31 @@ func testCommands(t *testing.T, s suite) {
 		}
 	})
 
+	// A thing's phones get the command too, when the app has push
+	// credentials: the event's phone recipients are the thing's.
+	t.Run("Phones", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, s)
+		w := newCommandWorld(f)
+		sa, _ := PushKeys(t)
+		_, err := f.db.PushConfigs.SetPushConfig(f.ctx, f.admin, kumo.PushConfig{FCM: &kumo.FCMConfig{ServiceAccount: sa}})
+		ok(f, "SetPushConfig", err)
+		phone := f.mustInstall(w.th, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: "reg-cmd"})
+		f.mustInstall(w.th2, kumo.InstallationCreate{DeviceType: kumo.DeviceAndroid, RegistrationID: "reg-cmd-2"})
+		f.drainOutbox()
+		cmd, err := f.db.Commands.Create(f.ctx, w.u1, parseCommand(f, w.th.ID, `{"issuer":"user:`+w.u1.ID+`","actions":[{"a":[{"b":1}]}]}`))
+		ok(f, "Create", err)
+		es := f.claimAll()
+		if len(es) != 1 {
+			t.Fatalf("events: %+v; want the command's", es)
+		}
+		rs, err := f.db.Phones.PhoneRecipients(f.ctx, es[0])
+		ok(f, "PhoneRecipients", err)
+		if len(rs) != 1 || rs[0].InstallationID != phone.ID {
+			t.Errorf("phone recipients of command %s: %+v; want the thing's phone %s", cmd.ID, rs, phone.ID)
+		}
+	})
+
 	t.Run("GetAndResults", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, s)

@@ -393,10 +393,22 @@ func testStateTriggers(t *testing.T, s suite) {
 		t.Errorf("commands of the schedule: %v", got)
 	}
 
-	// A trigger whose command's thing is gone: the state write still
-	// succeeds, nothing is sent.
+	// An issuer who no longer owns the thing: the state write succeeds,
+	// no command is sent.
+	if err := f.db.Things.RemoveThingOwner(f.ctx, f.admin, th.ID, kumo.ThingOwner{Kind: kumo.OwnerUser, ID: alice.ID}); err != nil {
+		t.Fatal(err)
+	}
+	write(`{"AC":{"temp":10,"power":false}}`)
+	write(`{"AC":{"temp":40,"power":false}}`) // rises
+	if got := fired(th.ID); got[rise.ID] != 2 {
+		t.Errorf("commands of an issuer who no longer owns the thing: %v", got)
+	}
+
+	// A trigger whose command goes to a thing deleted goes with it.
 	if err := f.db.Things.DeleteThing(f.ctx, f.admin, other.ID); err != nil {
 		t.Fatal(err)
 	}
+	_, err = f.db.Triggers.Trigger(f.ctx, f.admin, th.ID, always.ID)
+	wantCode(t, "a trigger whose command's thing was deleted", err, kumo.ErrTriggerNotFound)
 	write(`{"AC":{"temp":20,"power":true}}`)
 }

@@ -1,7 +1,9 @@
 -- Thing-IF triggers (push-mqtt §7.5): a trigger of a thing, its document
 -- (predicate, triggersWhat, command or serverCode, title, description,
 -- metadata) as JSON in body. event_source is STATES, SCHEDULE or
--- SCHEDULE_ONCE. next_fire_at (epoch ms) is when an enabled schedule fires
+-- SCHEDULE_ONCE. A COMMAND trigger's command goes to command_thing_id,
+-- issued by issuer_kind ('user', 'group') / issuer_id: the trigger goes
+-- with either ('' for SERVER_CODE triggers). next_fire_at (epoch ms) is when an enabled schedule fires
 -- next, NULL for state triggers and schedules that will not fire again:
 -- the scheduler claims a due trigger by moving it with a conditional
 -- UPDATE, in the transaction that inserts the command it fires.
@@ -10,6 +12,9 @@ CREATE TABLE triggers (
 	id              TEXT NOT NULL,
 	thing_id        TEXT NOT NULL,
 	event_source    TEXT NOT NULL,
+	command_thing_id TEXT NOT NULL DEFAULT '',
+	issuer_kind      TEXT NOT NULL DEFAULT '',
+	issuer_id        TEXT NOT NULL DEFAULT '',
 	body            TEXT NOT NULL,
 	disabled        INTEGER NOT NULL DEFAULT 0,
 	disabled_reason TEXT NOT NULL DEFAULT '',
