@@ -84,7 +84,8 @@ func wrongCommand(format string, args ...any) *Error {
 // command): issuer (user:{id} or group:{id}, the prefix in any case) and
 // actions are required; a body with a schema is a non-trait command
 // (schemaVersion, an integer, required; actions [{action:{params}}…]),
-// one without a trait command (actions [{alias:[{action:value}…]}…]);
+// one without (or with an empty one) a trait command (actions
+// [{alias:[{action:value}…]}…], any schemaVersion ignored);
 // title (at most 50 characters), description (at most 200), metadata (an
 // object) and firedByTriggerID are optional; a target (thing:{id}), when
 // present, sets ThingID. Any fault is 400 WRONG_COMMAND.
@@ -113,17 +114,12 @@ func ParseCommand(body map[string]any) (Command, error) {
 	if c.Schema, err = str("schema"); err != nil {
 		return c, err
 	}
-	if v, ok := body["schemaVersion"]; ok && v != nil {
-		n, ok := integer(v)
+	if c.Schema != "" { // without a schema, a schemaVersion (kii_go sends 0) is ignored
+		n, ok := integer(body["schemaVersion"])
 		if !ok {
-			return c, wrongCommand("schemaVersion must be an integer")
-		}
-		if c.Schema == "" {
-			return c, wrongCommand("schemaVersion needs a schema")
+			return c, wrongCommand("A command with a schema needs its schemaVersion, an integer")
 		}
 		c.SchemaVersion = n
-	} else if c.Schema != "" {
-		return c, wrongCommand("A command with a schema needs its schemaVersion")
 	}
 	if c.Actions, err = parseActions(body["actions"], c.Trait()); err != nil {
 		return c, err
@@ -267,8 +263,9 @@ func (c Command) actionKeys() map[actionKey]int {
 // {"actionResults":[{alias:[{action:{succeeded, errorMessage?, data?}}…]}…]},
 // non-trait {"actionResults":[{action:{…}}…]}; each names an action of
 // the command (as many times at most as the command has it). The state
-// becomes DONE when every action has a result and all succeeded,
-// INCOMPLETE otherwise. A later PUT replaces the results. Faults are 400
+// becomes DONE when every action has a result and all say succeeded
+// true, INCOMPLETE otherwise (a result without succeeded did not
+// succeed). A later PUT replaces the results. Faults are 400
 // INVALID_INPUT_DATA.
 func (c Command) ApplyActionResults(body map[string]any) (Command, error) {
 	invalid := func(format string, args ...any) error {
@@ -286,9 +283,11 @@ func (c Command) ApplyActionResults(body map[string]any) (Command, error) {
 		if !ok {
 			return invalid("%s must be an object {succeeded, errorMessage, data}", where)
 		}
-		succeeded, ok := r["succeeded"].(bool)
-		if !ok {
-			return invalid("%s.succeeded must be a boolean", where)
+		succeeded := false // absent: not reported as succeeded (kii_go sends {"result": false})
+		if v, ok := r["succeeded"]; ok && v != nil {
+			if succeeded, ok = v.(bool); !ok {
+				return invalid("%s.succeeded must be a boolean", where)
+			}
 		}
 		if m, ok := r["errorMessage"]; ok && m != nil {
 			if _, ok := m.(string); !ok {

@@ -308,7 +308,7 @@ func testCommandErrors(t *testing.T, cfg config) {
 			headers: []string{ct, commandResultsType, "Authorization", self}, status: 400, code: "INVALID_INPUT_DATA"},
 		{name: "results: flat for a trait command", method: "PUT", path: cmd + "/action-results", body: `{"actionResults":[{"b":{"succeeded":true}}]}`,
 			headers: []string{ct, commandResultsType, "Authorization", self}, status: 400, code: "INVALID_INPUT_DATA"},
-		{name: "results: succeeded missing", method: "PUT", path: cmd + "/action-results", body: `{"actionResults":[{"a":[{"b":{}}]}]}`,
+		{name: "results: succeeded not a boolean", method: "PUT", path: cmd + "/action-results", body: `{"actionResults":[{"a":[{"b":{"succeeded":"yes"}}]}]}`,
 			headers: []string{ct, commandResultsType, "Authorization", self}, status: 400, code: "INVALID_INPUT_DATA"},
 		{name: "results: no actionResults", method: "PUT", path: cmd + "/action-results", body: `{}`,
 			headers: []string{ct, commandResultsType, "Authorization", self}, status: 400, code: "INVALID_INPUT_DATA"},
@@ -326,5 +326,53 @@ func testCommandErrors(t *testing.T, cfg config) {
 	wantStatus(t, r, 200)
 	if n := len(r.JSON(t)["commands"].([]any)); n != 2 {
 		t.Errorf("%d commands after the failures; want the 2 that succeeded", n)
+	}
+}
+
+// TestCommandKiiGo replays kii_go's command calls (its integration tests
+// against Kii): a trait command posted as application/json with
+// "schema":"" and "schemaVersion":0, read back without actionResults
+// before the thing reports; a non-trait command whose results carry
+// "result" instead of "succeeded", accepted (INCOMPLETE).
+func TestCommandKiiGo(t *testing.T) { forEachStore(t, testCommandKiiGo) }
+
+func testCommandKiiGo(t *testing.T, cfg config) {
+	f := newFixture(t, cfg)
+	d, _ := f.onboardOwned(t, "cmd-kii-go")
+	owner := []string{"Authorization", "Bearer " + f.userToken, "Content-Type", "application/json"}
+	thing := []string{"Authorization", "Bearer " + d.Token, "Content-Type", "application/json"}
+	r := do(t, "POST", f.commandsURL("THING:"+d.ThingID), f.expandPlain(`{"issuer":"user:{user}","actions":[{"alias1":[{"turnPower":true}]}],"schema":"","schemaVersion":0}`), owner...)
+	wantStatus(t, r, 201)
+	trait := r.Str(t, "commandID")
+	r = do(t, "GET", f.commandsURL("thing:"+d.ThingID)+"/"+trait, "", owner...)
+	wantStatus(t, r, 200)
+	var got struct {
+		Actions       []map[string]any
+		ActionResults []map[string]any
+		Schema        *string
+	}
+	if err := json.Unmarshal(r.Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Actions == nil || got.ActionResults != nil || got.Schema != nil {
+		t.Errorf("a new trait command reads %s; want actions, no actionResults and no schema", r.Body)
+	}
+	wantStatus(t, do(t, "PUT", f.commandsURL("thing:"+d.ThingID)+"/"+trait+"/action-results",
+		`{"actionResults":[{"alias1":[{"turnPower":{"succeeded":false}}]}]}`, thing...), 204)
+
+	r = do(t, "POST", f.commandsURL("THING:"+d.ThingID), f.expandPlain(`{"issuer":"user:{user}","actions":[{"turnPower":{"power":true}}],"schema":"LED-schema","schemaVersion":1}`), owner...)
+	wantStatus(t, r, 201)
+	plain := r.Str(t, "commandID")
+	wantStatus(t, do(t, "PUT", f.commandsURL("thing:"+d.ThingID)+"/"+plain+"/action-results",
+		`{"actionResults":[{"turnPower":{"result":false}}]}`, thing...), 204)
+	for _, id := range []string{trait, plain} {
+		r = do(t, "GET", f.commandsURL("thing:"+d.ThingID)+"/"+id, "", owner...)
+		wantStatus(t, r, 200)
+		if s := r.Str(t, "commandState"); s != "INCOMPLETE" {
+			t.Errorf("command %s: commandState %s; want INCOMPLETE", id, s)
+		}
+		if _, ok := r.JSON(t)["actionResults"]; !ok {
+			t.Errorf("command %s reads no actionResults after the report: %s", id, r.Body)
+		}
 	}
 }

@@ -17,7 +17,7 @@ type commandAnswer struct {
 	Schema           string          `json:"schema,omitempty"`
 	SchemaVersion    *int            `json:"schemaVersion,omitempty"`
 	Actions          json.RawMessage `json:"actions"`
-	ActionResults    json.RawMessage `json:"actionResults"`
+	ActionResults    json.RawMessage `json:"actionResults,omitempty"`
 	CommandState     string          `json:"commandState"`
 	FiredByTriggerID string          `json:"firedByTriggerID,omitempty"`
 	CreatedAt        int64           `json:"createdAt"`
@@ -27,17 +27,15 @@ type commandAnswer struct {
 	Metadata         json.RawMessage `json:"metadata,omitempty"`
 }
 
-// answerOf renders c: actionResults is [] until the thing reports;
-// schema and schemaVersion only for a non-trait command.
+// answerOf renders c: actionResults only once the thing reported
+// (kii_go checks it is absent before); schema and schemaVersion only for
+// a non-trait command.
 func answerOf(c kumo.Command) commandAnswer {
 	a := commandAnswer{CommandID: c.ID, Target: c.Target(), Issuer: c.Issuer, Schema: c.Schema, Actions: c.Actions,
 		ActionResults: c.ActionResults, CommandState: string(c.State), FiredByTriggerID: c.FiredByTriggerID,
 		CreatedAt: c.CreatedAt, ModifiedAt: c.ModifiedAt, Title: c.Title, Description: c.Description, Metadata: c.Metadata}
 	if !c.Trait() {
 		a.SchemaVersion = &c.SchemaVersion
-	}
-	if a.ActionResults == nil {
-		a.ActionResults = json.RawMessage("[]")
 	}
 	return a
 }

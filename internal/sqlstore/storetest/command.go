@@ -127,6 +127,30 @@ func testCommands(t *testing.T, s suite) {
 		}
 	})
 
+	// A command committed and not yet dispatched is delivered after a
+	// restart: its push is an outbox event, written with it.
+	t.Run("SurvivesRestart", func(t *testing.T) {
+		t.Parallel()
+		f := newFixture(t, s)
+		w := newCommandWorld(f)
+		cmd, err := f.db.Commands.Create(f.ctx, w.u1, parseCommand(f, w.th.ID, `{"issuer":"user:`+w.u1.ID+`","actions":[{"a":[{"b":1}]}]}`))
+		ok(f, "Create", err)
+		f.reopen()
+		es := f.claimAll()
+		if len(es) != 1 || es[0].ObjectID != cmd.ID || !es[0].Recovered {
+			t.Fatalf("events after a restart: %+v; want command %s's push, recovered", es, cmd.ID)
+		}
+		var d kumo.MessageDelivery
+		ok(f, "decode the delivery", json.Unmarshal(es[0].Message, &d))
+		if string(d.MQTT) != string(cmd.MQTTPayload()) {
+			t.Errorf("payload after a restart %s; want %s", d.MQTT, cmd.MQTTPayload())
+		}
+		got, err := f.db.Commands.Get(f.ctx, w.th, w.th.ID, cmd.ID)
+		if err != nil || got.State != kumo.CommandSending {
+			t.Errorf("Get after a restart = %+v, %v", got, err)
+		}
+	})
+
 	// A thing's phones get the command too, when the app has push
 	// credentials: the event's phone recipients are the thing's.
 	t.Run("Phones", func(t *testing.T) {
