@@ -72,8 +72,17 @@ func (s *StateService) WriteStates(ctx context.Context, c kumo.Caller, thingID s
 func (s *StateService) write(ctx context.Context, appID, thingID string, writes []kumo.StateWrite) (created bool, err error) {
 	now := s.db.now()
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
+		// The thing may have been deleted since it was read: its state
+		// must not outlive it.
+		exists, err := rowExists(ctx, tx, tx.db.locks.LockShared("SELECT 1 FROM things WHERE app_id = ? AND id = ?"), appID, thingID)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return kumo.Errorf(kumo.ErrTargetNotFound, "Target thing:%s was not found", thingID).With("appID", appID)
+		}
 		var doc string
-		err := tx.QueryRow(ctx, tx.db.locks.LockUpdate("SELECT state FROM states WHERE app_id = ? AND thing_id = ?"), appID, thingID).Scan(&doc)
+		err = tx.QueryRow(ctx, tx.db.locks.LockUpdate("SELECT state FROM states WHERE app_id = ? AND thing_id = ?"), appID, thingID).Scan(&doc)
 		created = errors.Is(err, sql.ErrNoRows)
 		if err != nil && !created {
 			return err

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,9 +188,38 @@ func testStates(t *testing.T, s suite) {
 		t.Fatalf("ac after pruning = %v, %v", temps(r), err)
 	}
 
+	// Concurrent first writes of another thing: all succeed, one creates.
+	th2, th2C := f.mustThing("st-2")
+	var (
+		wg      sync.WaitGroup
+		created atomic.Int32
+		failed  atomic.Int32
+	)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := f.db.States.WriteStates(f.ctx, th2C, th2.ID, []kumo.StateWrite{{Kind: kumo.StatePatch, Trait: true, State: map[string]any{"a": map[string]any{strconv.Itoa(i): i}}}})
+			if err != nil {
+				failed.Add(1)
+			} else if c {
+				created.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if created.Load() != 1 || failed.Load() != 0 {
+		t.Errorf("concurrent first writes: %d created, %d failed; want 1 created, none failed", created.Load(), failed.Load())
+	}
+	if m, err := f.db.States.State(f.ctx, th2C, th2.ID, "a"); err != nil || len(m) != 8 {
+		t.Errorf("after concurrent patches: %v, %v; want the 8 fields", m, err)
+	}
+
 	// Deleting the thing deletes its state and history.
-	if err := f.db.Things.DeleteThing(f.ctx, f.admin, th.ID); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{th.ID, th2.ID} {
+		if err := f.db.Things.DeleteThing(f.ctx, f.admin, id); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, table := range []string{"states", "state_history"} {
 		var count int
