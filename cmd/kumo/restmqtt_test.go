@@ -366,8 +366,17 @@ func testRESTOverMQTT(t *testing.T, cfg config) {
 	other := n.mustDevice("rom-other")
 	app := n.app.AppID
 	seen := map[string]string{app: "<app>", dev.ThingID: "<thing>", dev.Token: "<token>", dev.Endpoint.MQTTTopic: "<topic>"}
+	// online is recorded off the connection's path: wait for it, so that
+	// the golden thing says _online true.
+	online := func(want bool) {
+		waitUntil(t, fmt.Sprintf("the thing's _online %v", want), func() bool {
+			r := do(t, "GET", n.base+"/api/apps/"+app+"/things/"+dev.ThingID, "", "Authorization", "Bearer "+dev.Token)
+			return r.JSON(t)["_online"] == want
+		})
+	}
 	for _, proto := range []uint{3, 4} {
 		c, in := deviceMQTT(t, n.mqttURL(broker.TCP), dev.Endpoint, proto)
+		online(true)
 		p := "p/" + dev.Endpoint.MQTTTopic
 		thing := p + "/api/apps/" + app + "/things/" + dev.ThingID
 		objects := p + "/api/apps/" + app + "/things/" + dev.ThingID + "/buckets/rom/objects"
@@ -430,6 +439,7 @@ func testRESTOverMQTT(t *testing.T, cfg config) {
 			t.Fatalf("level %d: the device was disconnected", proto)
 		}
 		c.Disconnect(100)
+		online(false)
 	}
 	// Every listener serves it.
 	for _, kind := range []string{broker.TLS, broker.WS, broker.WSS} {
@@ -575,5 +585,53 @@ func TestOnboardingHostOverMQTT(t *testing.T) {
 			t.Errorf("%s: mqttEndpoint host %v, want %s", tc.name, host, tc.want)
 		}
 		c.Disconnect(100)
+	}
+}
+
+// TestThingIFStatesOverMQTT: a device that onboarded over MQTT uploads its
+// state over MQTT as push-mqtt §9.7 shows (201 the first time, then 204,
+// to the byte), the target in either case, and the owner side reads it
+// over HTTP.
+func TestThingIFStatesOverMQTT(t *testing.T) { forEachStore(t, testThingIFStatesOverMQTT) }
+
+func testThingIFStatesOverMQTT(t *testing.T, cfg config) {
+	n := mustStartNodeConfig(t, cfg)
+	app := n.app.AppID
+	c, in := anonymousMQTT(t, n.mqttURL(broker.TCP), n.app, 3)
+	a := call(t, c, in, "p/anonymous/thing-if/apps/"+app+"/onboardings", onboardFrame("\r\n", "st onboardings", "state-dev", "pass-1234"), 0)
+	if a.Status != 200 {
+		t.Fatalf("onboarding: %q", a.Raw)
+	}
+	var onb struct {
+		ThingID, AccessToken string
+		MQTTEndpoint         kumo.MQTTEndpoint `json:"mqttEndpoint"`
+	}
+	if err := json.Unmarshal(a.Body, &onb); err != nil {
+		t.Fatal(err)
+	}
+	c.Disconnect(100)
+	for i, proto := range []uint{3, 4} {
+		dev, devIn := deviceMQTT(t, n.mqttURL(broker.TCP), onb.MQTTEndpoint, proto)
+		target := []string{"thing:", "THING:"}[i]
+		topic := "p/" + onb.MQTTEndpoint.MQTTTopic + "/thing-if/apps/" + app + "/targets/" + target + onb.ThingID + "/states"
+		frame := func(power bool) string {
+			return "PUT\r\nAuthorization: Bearer " + onb.AccessToken + "\r\nContent-Type: application/json\r\nX-Kii-RequestID: req-000" + strconv.Itoa(i) + "\r\n\r\n" +
+				fmt.Sprintf(`{"power":%v,"currentTemperature":28}`, power)
+		}
+		a := call(t, dev, devIn, topic, frame(i == 0), 1)
+		want := []int{201, 204}[i]
+		if a.Status != want {
+			t.Fatalf("level %d: state PUT over MQTT: %q, want %d", proto, a.Raw, want)
+		}
+		a = call(t, dev, devIn, topic, frame(true), 0)
+		if want := "204\r\nX-Kii-RequestID:req-000" + strconv.Itoa(i) + "\r\n\r\n"; string(a.Raw) != want {
+			t.Errorf("level %d: answer %q, want %q (push-mqtt §9.7)", proto, a.Raw, want)
+		}
+		dev.Disconnect(100)
+	}
+	r := do(t, "GET", n.base+"/thing-if/apps/"+app+"/targets/thing:"+onb.ThingID+"/states", "", "Authorization", "Bearer "+onb.AccessToken)
+	wantStatus(t, r, 200)
+	if m := r.JSON(t); m["power"] != true || fmt.Sprint(m["currentTemperature"]) != "28" {
+		t.Errorf("state read over HTTP: %s", r.Body)
 	}
 }

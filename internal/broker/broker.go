@@ -257,7 +257,7 @@ func (b *Broker) Close() error {
 	b.wg.Wait()
 	b.drains.Wait()
 	err := b.server.Close()
-	b.restWG.Wait() // the connections are closed: their requests end, unanswered
+	b.restClose() // the connections are closed: their requests end, unanswered
 	b.mu.Lock()
 	if b.presenceCh != nil {
 		close(b.presenceCh)

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -139,21 +140,28 @@ func (b *Broker) restPublish(cl *mqtt.Client, pk packets.Packet) {
 		b.restRefuse(api, cl, topic, f, err)
 		return
 	}
-	b.restWG.Add(1)
 	go func() {
 		defer b.restWG.Done()
-		defer b.restRelease(cl, c)
-		b.restServe(api, cl, c, topic, path, f, timeout)
+		answer := b.restServe(api, cl, c, path, f, timeout)
+		b.restRelease(c, false) // the node's place: the API is done
+		if answer != nil && c.ctx.Err() == nil {
+			b.restAnswer(cl, topic, answer)
+		}
+		b.restRelease(c, true) // the connection's: its answer is written
 	}()
 }
 
 // restAcquire takes a place for a request of cl on its connection and on
 // the node: TOO_MANY_REQUESTS (429) when the connection has as many
-// requests as it may, TEMPORARY_UNAVAILABLE_ERROR (503) when the node does.
+// requests as it may, TEMPORARY_UNAVAILABLE_ERROR (503) when the node
+// does or the broker is closing. The request is counted in restWG.
 func (b *Broker) restAcquire(cl *mqtt.Client) (*restConn, error) {
 	perConn, node, _, _ := b.restLimits()
 	b.restMu.Lock()
 	defer b.restMu.Unlock()
+	if b.restClosing {
+		return nil, kumo.Errorf(kumo.ErrUnavailable, "The server is stopping: try again later")
+	}
 	c := b.restConns[cl]
 	if c == nil {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -171,15 +179,29 @@ func (b *Broker) restAcquire(cl *mqtt.Client) (*restConn, error) {
 	}
 	c.inflight++
 	b.restInFlight++
+	b.restWG.Add(1) // under restMu: never after restClose's Wait began
 	return c, nil
 }
 
-// restRelease gives back a request's places.
-func (b *Broker) restRelease(cl *mqtt.Client, c *restConn) {
+// restRelease gives back a request's place on the node, or on its
+// connection (conn).
+func (b *Broker) restRelease(c *restConn, conn bool) {
 	b.restMu.Lock()
 	defer b.restMu.Unlock()
-	c.inflight--
-	b.restInFlight--
+	if conn {
+		c.inflight--
+	} else {
+		b.restInFlight--
+	}
+}
+
+// restClose refuses new requests and waits for those running (their
+// connections are closed: they end unanswered).
+func (b *Broker) restClose() {
+	b.restMu.Lock()
+	b.restClosing = true
+	b.restMu.Unlock()
+	b.restWG.Wait()
 }
 
 // restGone ends the requests of a connection that went: their answers
@@ -194,15 +216,16 @@ func (b *Broker) restGone(cl *mqtt.Client) {
 	}
 }
 
-// restServe runs one request through the API and publishes its answer.
-func (b *Broker) restServe(api *restAPI, cl *mqtt.Client, c *restConn, topic, path string, f frame, timeout time.Duration) {
+// restServe runs one request through the API and returns its answer
+// frame (nil when the connection went meanwhile).
+func (b *Broker) restServe(api *restAPI, cl *mqtt.Client, c *restConn, path string, f frame, timeout time.Duration) []byte {
 	ctx, cancel := context.WithTimeout(c.ctx, timeout)
 	defer cancel()
 	w := newFrameWriter()
 	r, err := http.NewRequestWithContext(ctx, f.method, path, bytes.NewReader(f.body))
 	if err != nil {
-		b.restRefuse(api, cl, topic, f, kumo.Errorf(kumo.ErrInvalidInputData, "The request topic is not a valid path: %v", err))
-		return
+		api.writeError(w, standIn(path), kumo.Errorf(kumo.ErrInvalidInputData, "The request topic is not a valid path: %v", err))
+		return w.frame(f.requestID)
 	}
 	r.Header = f.header
 	r.ContentLength = int64(len(f.body))
@@ -223,25 +246,31 @@ func (b *Broker) restServe(api *restAPI, cl *mqtt.Client, c *restConn, topic, pa
 		api.h.ServeHTTP(w, r)
 	}()
 	if c.ctx.Err() != nil {
-		return // the connection went: nobody to answer
+		return nil // the connection went: nobody to answer
 	}
 	if w.overflow {
 		w = newFrameWriter()
 		api.writeError(w, r, kumo.Errorf(kumo.ErrBodyTooLarge, "The answer is larger than REST over MQTT carries (%d bytes)", maxAnswer))
 	}
-	b.restAnswer(cl, topic, w.frame(f.requestID))
+	return w.frame(f.requestID)
 }
 
-// restRefuse answers a request the bridge refuses itself, in the API's
-// error format.
+// restRefuse answers at once a request the bridge refuses itself, in the
+// API's error format.
 func (b *Broker) restRefuse(api *restAPI, cl *mqtt.Client, topic string, f frame, err error) {
 	w := newFrameWriter()
-	r, _ := http.NewRequest(http.MethodPost, "/", nil)
+	r := standIn("/")
 	if f.method != "" {
 		r.Method = f.method
 	}
 	api.writeError(w, r, err)
 	b.restAnswer(cl, topic, w.frame(f.requestID))
+}
+
+// standIn is a stand-in request for the error writer (which reads only
+// its method, path and context), for a request that could not be built.
+func standIn(path string) *http.Request {
+	return &http.Request{Method: http.MethodPost, URL: &url.URL{Path: path}, Header: http.Header{}}
 }
 
 // restAnswer publishes an answer frame to cl alone, at QoS 0.
@@ -421,5 +450,6 @@ type restState struct {
 	restMu       sync.Mutex
 	restConns    map[*mqtt.Client]*restConn
 	restInFlight int
+	restClosing  bool
 	restWG       sync.WaitGroup
 }

@@ -1,8 +1,11 @@
 package broker
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -283,5 +286,72 @@ func TestRESTOff(t *testing.T) {
 	raw := dialRaw(t, b, TCP, "")
 	if code := connack(t, raw, connectPacket(4, 30, "anonymous", "type=oauth2&client_id=app1", "client_secret=key")); code != 4 {
 		t.Errorf("anonymous CONNECT with the bridge off: return code %d, want 4", code)
+	}
+}
+
+// apps is an AppFinder of one app.
+type apps struct{ app kumo.App }
+
+func (a apps) FindApp(_ context.Context, idOrKey string) (kumo.App, error) {
+	if idOrKey == a.app.ID || idOrKey == a.app.Key {
+		return a.app, nil
+	}
+	return kumo.App{}, kumo.Errorf(kumo.ErrAppNotFound, "no app %s", idOrKey)
+}
+
+// TestAnonymousConnect: anonymous CONNECTs with the app's ID and key are
+// accepted, many at once without taking each other over (3.1.1 and 3.1,
+// raw packets); a wrong key is refused with return code 4 and counted by
+// the CONNECT throttle.
+func TestAnonymousConnect(t *testing.T) {
+	const limit = 3
+	b, _ := openBroker(t, func(b *Broker) {
+		b.ConnectThrottle = limit
+		b.Apps = apps{kumo.App{ID: "app1", Key: "key-app1-0000"}}
+		b.ServeREST(http.NotFoundHandler(), testWriteError)
+	})
+	good := connectPacket(4, 60, "anonymous", "type=oauth2&client_id=app1", "client_secret=key-app1-0000")
+	var conns []net.Conn
+	for i := 0; i < 4; i++ {
+		c := dial(t, b, TCP, "127.0.0.1")
+		if code := connack(t, c, good); code != 0 {
+			t.Fatalf("anonymous CONNECT %d: CONNACK %d, want 0", i+1, code)
+		}
+		conns = append(conns, c)
+	}
+	c31 := dial(t, b, TCP, "127.0.0.1")
+	body := append(mqttString("MQIsdp"), 3, 0xC2, 0, 60)
+	for _, s := range []string{"anonymous", "type=oauth2&client_id=app1", "client_secret=key-app1-0000"} {
+		body = append(body, mqttString(s)...)
+	}
+	if code := connack(t, c31, mqttPacket(0x10, body)); code != 0 {
+		t.Fatalf("anonymous MQTT 3.1 CONNECT: CONNACK %d, want 0", code)
+	}
+	conns = append(conns, c31)
+	// None was taken over: each still answers a PINGREQ.
+	for i, c := range conns {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte{0xC0, 0}); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		resp := make([]byte, 2)
+		if _, err := io.ReadFull(c, resp); err != nil || resp[0] != 0xD0 {
+			t.Fatalf("connection %d was closed (taken over?): % x %v", i, resp, err)
+		}
+	}
+	for i, pass := range []string{"client_secret=wrong", "client_secret=key-app1-0000"} {
+		user := "type=oauth2&client_id=app1"
+		if i == 1 {
+			user = "type=oauth2&client_id=app2"
+		}
+		if code := connack(t, dial(t, b, TCP, "127.0.0.1"), connectPacket(4, 60, "anonymous", user, pass)); code != 4 {
+			t.Fatalf("bad anonymous CONNECT %d: CONNACK %d, want 4", i+1, code)
+		}
+	}
+	if code := connack(t, dial(t, b, TCP, "127.0.0.1"), connectPacket(4, 60, "anonymous", "type=oauth2&client_id=app1", "nope")); code != 4 {
+		t.Fatalf("third bad anonymous CONNECT: CONNACK %d, want 4", code)
+	}
+	if code := connack(t, dial(t, b, TCP, "127.0.0.1"), good); code != 3 {
+		t.Fatalf("good anonymous CONNECT after %d bad ones: CONNACK %d, want 3 (throttled)", limit, code)
 	}
 }
