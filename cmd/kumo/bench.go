@@ -29,6 +29,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "topic" {
 		return runBenchTopic(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "command" {
+		return runBenchCommand(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("kumo bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := bench.Config{Progress: stderr}
@@ -105,7 +108,7 @@ func startProfiles(cpu, mem string) (stop func(), err error) {
 // startBenchNode starts a node in a temporary data directory, listening on
 // loopback ports (HTTP and MQTT over TCP only). cleanup shuts it down and
 // removes the directory.
-func startBenchNode(ctx context.Context, iterations int, ledgerRetention time.Duration, stderr io.Writer) (_ *node, cleanup func() error, err error) {
+func startBenchNode(ctx context.Context, iterations int, ledgerRetention time.Duration, restInFlight int, stderr io.Writer) (_ *node, cleanup func() error, err error) {
 	dir, err := os.MkdirTemp("", "kumo-bench-*")
 	if err != nil {
 		return nil, nil, fmt.Errorf("bench data dir: %w", err)
@@ -118,6 +121,7 @@ func startBenchNode(ctx context.Context, iterations int, ledgerRetention time.Du
 		ShutdownTimeout:    30 * time.Second,
 		LogLevel:           "warn",
 		LedgerRetention:    ledgerRetention,
+		MQTTRESTInFlight:   restInFlight,
 	}
 	fmt.Fprintf(stderr, "bench: starting an in-process server in %s; password hashes use %d PBKDF2 iterations instead of %d, to register things quickly\n",
 		dir, iterations, auth.DefaultIterations)

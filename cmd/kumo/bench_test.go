@@ -122,3 +122,63 @@ func TestBenchTopic(t *testing.T) {
 		t.Errorf("things %d, rounds %+v; want 50 things, a baseline round then a topic round", res.Things, res.Rounds)
 	}
 }
+
+// TestBenchCommand runs a small command bench against an in-process node:
+// objects, then commands each pushed to its thing and answered with
+// action results over REST over MQTT; every created command completes its
+// round trip once, and both figures are there side by side.
+func TestBenchCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and 10 MQTT clients")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := runBench(ctx, []string{"command", "--things", "10", "--duration", "1s", "--concurrency", "4"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("runBench command: %v\nstderr:\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	last := lines[len(lines)-1]
+	var res struct {
+		CommandsPerS *float64 `json:"commands_per_s"`
+		P50          *float64 `json:"p50_ms"`
+		P99          *float64 `json:"p99_ms"`
+		Lost         *int64   `json:"lost"`
+		PushLost     *int64   `json:"push_lost"`
+		PushP99      float64  `json:"push_p99_ms"`
+		Created      int64    `json:"created"`
+		Errors       int64    `json:"errors"`
+		ResultErrors int64    `json:"result_errors"`
+		Duplicates   int64    `json:"duplicates"`
+		Things       int      `json:"things"`
+		VsObjects    float64  `json:"commands_vs_objects"`
+		Objects      struct {
+			ObjectsPerS float64 `json:"objects_per_s"`
+			Acked       int64   `json:"acked"`
+			Lost        int64   `json:"lost"`
+		} `json:"objects"`
+	}
+	if err := json.Unmarshal([]byte(last), &res); err != nil {
+		t.Fatalf("last stdout line is not JSON: %v\n%s", err, last)
+	}
+	if res.CommandsPerS == nil || res.P50 == nil || res.P99 == nil || res.Lost == nil || res.PushLost == nil {
+		t.Fatalf("a required key is missing: %s", last)
+	}
+	if *res.Lost != 0 || *res.PushLost != 0 || res.Errors != 0 || res.ResultErrors != 0 || res.Duplicates != 0 {
+		t.Errorf("lost %d, push lost %d, errors %d, result errors %d, duplicates %d; want 0: %s",
+			*res.Lost, *res.PushLost, res.Errors, res.ResultErrors, res.Duplicates, last)
+	}
+	if *res.CommandsPerS <= 0 || res.Created <= 0 || *res.P99 <= 0 || res.PushP99 <= 0 {
+		t.Errorf("commands_per_s %v, created %d, p99 %v, push p99 %v; want all > 0: %s", *res.CommandsPerS, res.Created, *res.P99, res.PushP99, last)
+	}
+	if res.Objects.ObjectsPerS <= 0 || res.Objects.Acked <= 0 || res.Objects.Lost != 0 || res.VsObjects <= 0 {
+		t.Errorf("objects %+v, ratio %v; want objects pushed, none lost, and the ratio: %s", res.Objects, res.VsObjects, last)
+	}
+	if res.Things != 10 {
+		t.Errorf("things = %d, want 10", res.Things)
+	}
+	if !strings.Contains(stderr.String(), "object → push") || !strings.Contains(stderr.String(), "command → push → results") {
+		t.Errorf("stderr does not show the two figures side by side:\n%s", stderr.String())
+	}
+}

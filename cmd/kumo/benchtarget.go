@@ -26,6 +26,7 @@ type benchTarget struct {
 	MQTTPort                                         int // in-process only
 	iterations                                       int
 	ledgerRetention                                  time.Duration // in-process only
+	restInFlight                                     int           // in-process only
 	cpuProfile, memProfile                           string
 
 	node *node // the in-process node; nil with --url
@@ -40,6 +41,7 @@ func (t *benchTarget) flags(fs *flag.FlagSet, urlHelp string) {
 	fs.StringVar(&t.MQTTHost, "mqtt-host", "", "with --url: MQTT host to connect to instead of the one of the mqtt-endpoint answers")
 	fs.IntVar(&t.iterations, "password-iterations", benchIterations, "without --url: PBKDF2 iterations of the in-process server")
 	fs.DurationVar(&t.ledgerRetention, "ledger-retention", defaultLedgerRetention, "without --url: the in-process server's --ledger-retention (0: no delivery ledger)")
+	fs.IntVar(&t.restInFlight, "mqtt-rest-inflight", broker.DefaultRESTInFlight, "without --url: the in-process server's --mqtt-rest-inflight (REST-over-MQTT requests handled at a time; beyond, answered 503)")
 	fs.StringVar(&t.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.StringVar(&t.memProfile, "memprofile", "", "write an allocation profile of the run to this file")
 }
@@ -68,7 +70,7 @@ func (t *benchTarget) start(ctx context.Context, stderr io.Writer) (stop func(),
 	}
 	tuneGC() // as kumo serve does
 	shareProcess()
-	n, cleanup, err := startBenchNode(ctx, t.iterations, t.ledgerRetention, stderr)
+	n, cleanup, err := startBenchNode(ctx, t.iterations, t.ledgerRetention, t.restInFlight, stderr)
 	if err != nil {
 		stopProfiles()
 		return nil, err

@@ -41,6 +41,8 @@ func TestHelp(t *testing.T) {
 		{args: []string{"copy", "-h"}, wantErr: flag.ErrHelp, stderr: []string{"Usage: kumo copy", "-from"}},
 		{args: []string{"bench", "-h"}, wantErr: flag.ErrHelp, stderr: []string{"-things"}},
 		{args: []string{"bench", "topic", "-h"}, wantErr: flag.ErrHelp, stderr: []string{"Usage of kumo bench topic"}},
+		{args: []string{"bench", "command", "-h"}, wantErr: flag.ErrHelp, stderr: []string{"Usage of kumo bench command", "-rate", "-mqtt-rest-inflight"}},
+		{args: []string{"help"}, stdout: []string{"kumo bench command [flags]"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(append([]string{"kumo"}, tt.args...), " "), func(t *testing.T) {

@@ -9,6 +9,7 @@
 //	kumo copy         copy a SQLite store into PostgreSQL, and verify the copy
 //	kumo bench        measure objects/s and POST-to-push latency
 //	kumo bench topic  measure a topic's fan-out to N MQTT devices
+//	kumo bench command  measure Thing-IF commands' round trip to N devices
 package main
 
 import (
@@ -37,6 +38,8 @@ Usage:
   kumo copy [flags]           copy everything from SQLite to PostgreSQL and verify it (--from sqlite:PATH --to postgres://...)
   kumo bench [flags]          measure objects/s and POST-to-push latency
   kumo bench topic [flags]    measure a topic's fan-out to N MQTT devices against the raw broker's
+  kumo bench command [flags]  measure commands/s and latency of the command round trip (POST, push, action
+                              results over REST over MQTT) beside object → push in the same run
   kumo help                   show this
 
 Data lives in the SQLite file kumo.db in --data-dir, or in PostgreSQL when

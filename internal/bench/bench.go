@@ -270,13 +270,21 @@ type runner struct {
 	errors      atomic.Int64
 	firstError  atomic.Pointer[string]
 	disconnects atomic.Int64
+
+	// send, when set, is what the load workers send instead of objects:
+	// the i-th request, to device d, sent at t0; it returns the ID of what
+	// it created, which the tracker then awaits.
+	send func(p *objectPoster, d *device, i int64, t0 time.Time) (string, error)
+	// what names what the load sends, in progress lines ("objects" when
+	// empty).
+	what string
 }
 
 // newDeviceSetup is the setup of the devices of an objects run: each
 // subscribed to its own bucket, its pushes going to the tracker.
 func (r *runner) newDeviceSetup(adminToken string) *deviceSetup {
 	return &deviceSetup{
-		api: r.api, apis: r.apis, adminToken: adminToken,
+		api: r.api, apis: r.apis, adminToken: adminToken, appID: r.cfg.AppID,
 		mqttHost: r.cfg.MQTTHost, mqttPort: r.cfg.MQTTPort,
 		onPush: r.tracker.push,
 		onLost: r.lost,
@@ -299,8 +307,12 @@ func (r *runner) setupDevices(ctx context.Context, s *deviceSetup) ([]*device, e
 	if s.topic != "" {
 		what = "subscription to topic " + s.topic
 	}
-	r.progress.printf("setting up %d things (run %s): register, MQTT installation, %s, MQTT connection; %d at a time",
-		n, runID, what, setupWorkers)
+	steps := "register, MQTT installation"
+	if s.owner != nil {
+		steps = "onboard for the owner (MQTT installation)"
+	}
+	r.progress.printf("setting up %d things (run %s): %s, %s, MQTT connection; %d at a time",
+		n, runID, steps, what, setupWorkers)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	devices := make([]*device, n)
@@ -352,7 +364,7 @@ func (r *runner) load(ctx context.Context, devices []*device) time.Duration {
 	if cfg.Rate > 0 {
 		rate = fmt.Sprintf("at %g objects/s", cfg.Rate)
 	}
-	r.progress.printf("creating objects for %v with %d workers, %s", cfg.Duration, cfg.Concurrency, rate)
+	r.progress.printf("creating %s for %v with %d workers, %s", r.sends(), cfg.Duration, cfg.Concurrency, rate)
 	start := time.Now()
 	deadline := start.Add(cfg.Duration)
 	sched := schedule{start: start, rate: cfg.Rate}
@@ -377,7 +389,13 @@ func (r *runner) load(ctx context.Context, devices []*device) time.Duration {
 				}
 				d := devices[i%int64(len(devices))]
 				t0 := time.Now()
-				id, err := poster.post(d.objects, i)
+				var id string
+				var err error
+				if r.send != nil {
+					id, err = r.send(poster, d, i, t0)
+				} else {
+					id, err = poster.post(d.objects, i)
+				}
 				if err != nil {
 					if ctx.Err() != nil {
 						return
@@ -385,7 +403,7 @@ func (r *runner) load(ctx context.Context, devices []*device) time.Duration {
 					if r.errors.Add(1) == 1 {
 						msg := err.Error()
 						r.firstError.Store(&msg)
-						r.progress.printf("an object creation failed: %v", err)
+						r.progress.printf("a creation of %s failed: %v", r.sends(), err)
 					}
 					continue
 				}
@@ -395,6 +413,14 @@ func (r *runner) load(ctx context.Context, devices []*device) time.Duration {
 	}
 	wg.Wait()
 	return time.Since(start)
+}
+
+// sends names what the load sends.
+func (r *runner) sends() string {
+	if r.what == "" {
+		return "objects"
+	}
+	return r.what
 }
 
 // reportLoad prints a progress line every second of the load phase, until
@@ -418,8 +444,8 @@ func (r *runner) reportLoad(start time.Time) (stop func()) {
 				recent := r.tracker.latenciesSince(lastLatencies)
 				lastAcked, last, lastLatencies = c.acked, now, lastLatencies+len(recent)
 				slices.Sort(recent)
-				r.progress.printf("%5.1fs  acked %d  pushes %d  errors %d  %.0f objects/s  p99 this second %.3f ms",
-					now.Sub(start).Seconds(), c.acked, c.pushes, r.errors.Load(), rate, ms(percentile(recent, 99)))
+				r.progress.printf("%5.1fs  acked %d  pushes %d  errors %d  %.0f %s/s  p99 this second %.3f ms",
+					now.Sub(start).Seconds(), c.acked, c.pushes, r.errors.Load(), rate, r.sends(), ms(percentile(recent, 99)))
 			}
 		}
 	})

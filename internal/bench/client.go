@@ -20,9 +20,10 @@ const (
 
 // apiClient is the little of the Kii REST API the driver needs.
 type apiClient struct {
-	app  string // {base}/api/apps/{appID}
-	http *http.Client
-	rt   http.RoundTripper // http's transport, for objectPoster
+	app     string // {base}/api/apps/{appID}
+	thingIF string // {base}/thing-if/apps/{appID}
+	http    *http.Client
+	rt      http.RoundTripper // http's transport, for objectPoster
 }
 
 // newAPIClient returns a client of the app appID at baseURL whose
@@ -39,9 +40,10 @@ func newAPIClient(baseURL, appID string, conns int) *apiClient {
 	// small.
 	t.DisableCompression = true
 	return &apiClient{
-		app:  strings.TrimRight(baseURL, "/") + "/api/apps/" + appID,
-		http: &http.Client{Transport: t, Timeout: 30 * time.Second},
-		rt:   t,
+		app:     strings.TrimRight(baseURL, "/") + "/api/apps/" + appID,
+		thingIF: strings.TrimRight(baseURL, "/") + "/thing-if/apps/" + appID,
+		http:    &http.Client{Transport: t, Timeout: 30 * time.Second},
+		rt:      t,
 	}
 }
 
@@ -62,11 +64,17 @@ func (e *statusError) Error() string {
 // do sends a request to {app}{path} and expects the status want. A JSON
 // answer is decoded into out when out is not nil.
 func (c *apiClient) do(ctx context.Context, method, path, token, contentType string, body []byte, want int, out any) error {
+	return c.doURL(ctx, method, c.app+path, token, contentType, body, want, out)
+}
+
+// doURL is do with the whole URL.
+func (c *apiClient) doURL(ctx context.Context, method, url, token, contentType string, body []byte, want int, out any) error {
+	path := url
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.app+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}

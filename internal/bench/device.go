@@ -27,6 +27,15 @@ type device struct {
 	objects   objectTarget
 	mqtt      *mqttDevice
 	mqttTopic string // the device's MQTT topic: where the broker publishes its pushes
+
+	// For "kumo bench command": where and what the owner POSTs to command
+	// the thing, and the parts of the device's action results (a REST
+	// over MQTT request: the topic up to the command ID, the frame up to
+	// the request ID); replyTopic and reply are the handler's buffers.
+	commands                   objectTarget
+	commandBody                []byte
+	resultsPrefix, resultsHead []byte
+	replyTopic, reply          []byte
 }
 
 // pushHandler receives the objectID of a DATA_OBJECT_CREATED push and the
@@ -49,6 +58,11 @@ type deviceSetup struct {
 	// onPayload, when set, receives every push of device i instead of
 	// onPush; payload is only valid during the call.
 	onPayload func(i int, payload []byte, at time.Time)
+
+	// owner, when set, makes each device an onboarded thing of the owner
+	// that answers commands (see setupCommandDevice); appID is the app's.
+	owner commandOwner
+	appID string
 }
 
 // setup registers the thing vendorThingID, creates its MQTT installation,
@@ -56,6 +70,9 @@ type deviceSetup struct {
 // subscribes to its topic. A device is returned only when it is ready to
 // receive pushes.
 func (s *deviceSetup) setup(ctx context.Context, vendorThingID string, i int) (*device, error) {
+	if s.owner != nil {
+		return s.setupCommandDevice(ctx, vendorThingID, i)
+	}
 	// With several servers (a cluster), device i connects to node i and
 	// its objects are written through the next node, so that every push
 	// crosses the cluster.

@@ -49,7 +49,7 @@ type mqttDevice struct {
 	conn   net.Conn
 	r      *bufio.Reader // reads from the device itself (see Read)
 	buf    []byte        // the body of the packet being handled; reused
-	onPush func(payload []byte)
+	onPush func(topic, payload []byte) (replyTopic, reply []byte)
 	onLost func(error)
 	ping   bool // Read sends PINGREQ at the read deadline; set before the reader starts
 	closed atomic.Bool
@@ -67,6 +67,20 @@ type mqttDevice struct {
 // The connection and handshake together take at most mqttTimeout, and
 // stop when ctx is done; ctx does not matter once dialDevice returns.
 func dialDevice(ctx context.Context, addr, clientID, username, password string, onPush func(payload []byte), onLost func(error)) (*mqttDevice, error) {
+	handle := func(_, payload []byte) (_, _ []byte) {
+		onPush(payload)
+		return nil, nil
+	}
+	return dialDeviceTopics(ctx, addr, clientID, username, password, handle, onLost)
+}
+
+// dialDeviceTopics is dialDevice whose handler also receives the topic of
+// each PUBLISH (the device's own topic, or the topic of a REST-over-MQTT
+// request it published, on which the server answers; topic and payload
+// are only valid during the call) and may answer it: when it returns a
+// replyTopic, the device publishes reply there at QoS 0 before it reads
+// on. The handler may reuse the memory of reply in its next call.
+func dialDeviceTopics(ctx context.Context, addr, clientID, username, password string, onPush func(topic, payload []byte) (replyTopic, reply []byte), onLost func(error)) (*mqttDevice, error) {
 	connect, err := connectPacket(clientID, username, password, mqttKeepAlive)
 	if err != nil {
 		return nil, err
@@ -178,7 +192,7 @@ func (d *mqttDevice) handle(first byte, body []byte) error {
 	if first>>4 != mqttPublish {
 		return nil
 	}
-	_, payload, id, err := parsePublish(first, body)
+	topic, payload, id, err := parsePublish(first, body)
 	if err != nil {
 		return err
 	}
@@ -193,7 +207,27 @@ func (d *mqttDevice) handle(first byte, body []byte) error {
 			return fmt.Errorf("send PUBACK: %w", err)
 		}
 	}
-	d.onPush(payload)
+	if rt, rp := d.onPush(topic, payload); rt != nil {
+		return d.publish(rt, rp)
+	}
+	return nil
+}
+
+// publish sends payload to topic at QoS 0, from the reader goroutine.
+func (d *mqttDevice) publish(topic, payload []byte) error {
+	if len(topic) > 0xffff {
+		return fmt.Errorf("mqtt: topic of %d bytes is longer than 65535", len(topic))
+	}
+	n := 2 + len(topic) + len(payload)
+	b := make([]byte, 0, 5+n)
+	b = append(b, mqttPublish<<4)
+	b = appendRemainingLength(b, n)
+	b = append(b, byte(len(topic)>>8), byte(len(topic)))
+	b = append(b, topic...)
+	b = append(b, payload...)
+	if _, err := d.conn.Write(b); err != nil {
+		return fmt.Errorf("send PUBLISH: %w", err)
+	}
 	return nil
 }
 

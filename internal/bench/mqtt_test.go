@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -563,3 +564,59 @@ func TestKeep(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+func TestParseAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		status int
+		id     string
+	}{
+		{"204\r\nX-Kii-RequestID:abc\r\n\r\n", 204, "abc"},
+		{"204\r\nContent-Type: application/json\r\nx-kii-requestid: abc def\r\n\r\n{}", 204, "abc def"},
+		{"404\nX-Kii-RequestID:c-1\n\n{\"errorCode\":\"NOT_FOUND\"}", 404, "c-1"},
+		{"200\r\n\r\n{\"X-Kii-RequestID:\":\"no\"}", 200, ""},
+		{"HTTP/1.1 200\r\n\r\n", 0, ""},
+		{"", 0, ""},
+	} {
+		status, id := parseAnswer([]byte(tc.in))
+		if status != tc.status || string(id) != tc.id {
+			t.Errorf("parseAnswer(%q) = %d, %q; want %d, %q", tc.in, status, id, tc.status, tc.id)
+		}
+	}
+}
+
+// TestDialDeviceTopicsReply checks that the handler sees each PUBLISH's
+// topic and that the reply it returns is published, as a device answers
+// a command with its action results over REST over MQTT.
+func TestDialDeviceTopicsReply(t *testing.T) {
+	addr := fakeBroker(t, func(c *brokerConn) {
+		if !c.handshake() {
+			return
+		}
+		c.send(publishPacket("dev", []byte(`{"commandID":"c-1"}`))...)
+		if !c.expect("the reply", publishPacket("p/dev/reply/c-1", []byte("PUT\r\n\r\n{}"))) {
+			return
+		}
+		c.send(publishPacket("p/dev/reply/c-1", []byte("204\r\n\r\n"))...)
+		c.skip() // DISCONNECT
+	})
+	in := newInbox()
+	handle := func(topic, payload []byte) ([]byte, []byte) {
+		in.push([]byte(string(topic) + " " + string(payload)))
+		if string(topic) == "dev" {
+			return []byte("p/dev/reply/c-1"), []byte("PUT\r\n\r\n{}")
+		}
+		return nil, nil
+	}
+	d, err := dialDeviceTopics(context.Background(), addr, "dev", "user", "pass", handle, in.onLost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	in.wait(t, "the push and the answer", func(p []string, _ []error) bool { return len(p) == 2 })
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if want := []string{`dev {"commandID":"c-1"}`, "p/dev/reply/c-1 204\r\n\r\n"}; !slices.Equal(in.payloads, want) {
+		t.Errorf("received %q, want %q", in.payloads, want)
+	}
+}

@@ -49,6 +49,12 @@ func (c *apiClient) objectTarget(token, thingID, bucket string) (objectTarget, e
 
 // newObjectTarget prepares POST requests to u with a bearer token.
 func newObjectTarget(u *url.URL, token string) (objectTarget, error) {
+	return newPostTarget(u, token, jsonType)
+}
+
+// newPostTarget prepares POST requests to u with a bearer token and a body
+// of the media type contentType.
+func newPostTarget(u *url.URL, token, contentType string) (objectTarget, error) {
 	t := objectTarget{path: u.EscapedPath()}
 	switch u.Scheme {
 	case "http":
@@ -66,7 +72,7 @@ func newObjectTarget(u *url.URL, token string) (objectTarget, error) {
 		t.addr = net.JoinHostPort(u.Hostname(), port)
 	}
 	t.head = fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nAuthorization: Bearer %s\r\nContent-Length: ",
-		u.RequestURI(), u.Host, jsonType, token)
+		u.RequestURI(), u.Host, contentType, token)
 	return t, nil
 }
 
@@ -99,15 +105,21 @@ func (p *objectPoster) close() {
 
 // post creates object seq (see appendObject) at t and returns its ID.
 func (p *objectPoster) post(t objectTarget, seq int64) (string, error) {
+	p.body = appendObject(p.body[:0], seq)
+	return p.send(t, p.body, objectIDKey)
+}
+
+// send posts body to t and returns the string member key (quoted) of its
+// 201 answer.
+func (p *objectPoster) send(t objectTarget, body, key []byte) (string, error) {
 	c, err := p.conn(t)
 	if err != nil {
 		return "", fmt.Errorf("POST %s: %w", t.path, err)
 	}
-	p.body = appendObject(p.body[:0], seq)
 	req := append(p.req[:0], t.head...)
-	req = strconv.AppendInt(req, int64(len(p.body)), 10)
+	req = strconv.AppendInt(req, int64(len(body)), 10)
 	req = append(req, "\r\n\r\n"...)
-	req = append(req, p.body...)
+	req = append(req, body...)
 	p.req = req[:0]
 
 	status, b, err := c.roundTrip(req, p.buf[:0])
@@ -128,7 +140,7 @@ func (p *objectPoster) post(t objectTarget, seq int64) (string, error) {
 	if status != http.StatusCreated {
 		return "", &statusError{method: http.MethodPost, path: t.path, status: status, body: snippet(b)}
 	}
-	id, err := answerObjectID(b)
+	id, err := answerID(b, key)
 	if err != nil {
 		return "", fmt.Errorf("POST %s: %w", t.path, err)
 	}
@@ -372,20 +384,23 @@ func keep(b []byte, r io.Reader, n int64) ([]byte, error) {
 const maxAnswer = 1 << 20
 
 // answerObjectID returns the objectID of the answer to an object creation.
-func answerObjectID(b []byte) (string, error) {
-	id, ok := stringField(b, objectIDKey)
+func answerObjectID(b []byte) (string, error) { return answerID(b, objectIDKey) }
+
+// answerID returns the string member key (quoted) of an answer: the ID
+// of what a POST created.
+func answerID(b, key []byte) (string, error) {
+	id, ok := stringField(b, key)
 	if !ok {
 		// Escapes, or not JSON: let a decoder say.
-		var out struct {
-			ObjectID string `json:"objectID"`
-		}
+		var out map[string]any
 		if err := json.Unmarshal(b, &out); err != nil {
 			return "", fmt.Errorf("decode answer: %w", err)
 		}
-		id = []byte(out.ObjectID)
+		s, _ := out[string(bytes.Trim(key, `"`))].(string)
+		id = []byte(s)
 	}
 	if len(id) == 0 {
-		return "", errors.New("no objectID in the answer")
+		return "", fmt.Errorf("no %s in the answer", bytes.Trim(key, `"`))
 	}
 	return string(id), nil
 }
