@@ -62,8 +62,8 @@ func parseCronField(s string, f cronField) (uint64, error) {
 		rng, step := part, 1
 		if r, st, ok := strings.Cut(part, "/"); ok {
 			n, err := strconv.Atoi(st)
-			if err != nil || n < 1 {
-				return 0, fmt.Errorf("the step of %q in the %s field is not a positive number", part, f.name)
+			if err != nil || n < 1 || n > f.max {
+				return 0, fmt.Errorf("the step of %q in the %s field is not a number from 1 to %d", part, f.name, f.max)
 			}
 			rng, step = r, n
 		}

@@ -213,6 +213,7 @@ func TestRunStateQuery(t *testing.T) {
 			`{"type":"MAX","field":"hum","fieldType":"INTEGER","putAggregationInto":"max"}]}}`,
 			want: `{"groupedResults":[{"range":{"from":0,"to":59999}}]}`},
 		{name: "too many intervals", body: `{"query":{"grouped":true,"clause":{"type":"withinTimeRange","lowerLimit":0,"upperLimit":3600000}}}`, code: ErrInvalidInputData},
+		{name: "too many intervals, the span beyond int64", body: `{"query":{"grouped":true,"clause":{"type":"withinTimeRange","lowerLimit":-9223372036854775808,"upperLimit":9223372036854775807}}}`, code: ErrInvalidInputData},
 		{name: "grouped over too many states", body: `{"query":{"grouped":true,"clause":{"type":"withinTimeRange","lowerLimit":0,"upperLimit":200000}}}`, more: true, code: ErrInvalidInputData},
 	}
 	for _, tt := range tests {

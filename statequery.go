@@ -494,7 +494,9 @@ func RunStateQuery(rows []HistoryState, more bool, q StateQuery, interval int64)
 		interval = DataGroupingIntervals[DefaultDataGroupingInterval]
 	}
 	first := floorDiv(lo, interval) * interval
-	if (hi-first)/interval+1 > MaxStateGroups {
+	// Compared as spans that cannot overflow: an extreme range (both
+	// limits near the ends of int64) must not wrap below the limit.
+	if hi < first || (uint64(hi)-uint64(first))/uint64(interval)+1 > MaxStateGroups {
 		return StateQueryResult{}, Errorf(ErrInvalidInputData, "A grouped query spans at most %d grouping intervals of %d ms", MaxStateGroups, interval)
 	}
 	r := StateQueryResult{grouped: true, GroupedResults: []StateGroup{}}

@@ -489,9 +489,14 @@ func (h *kiiHook) Provides(x byte) bool {
 }
 
 // OnConnect gives each anonymous connection an internal ID of its own,
-// so that none takes another's session over (anonymous.go).
+// so that none takes another's session over (anonymous.go), and drops
+// the CONNECT's will: mochi publishes a will to its subscribers without
+// the write ACL, so a device (or an anonymous connection) could push
+// anything to another device's topic by leaving (compat.md, "MQTT
+// broker").
 func (h *kiiHook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	h.b.nameAnonymous(cl, pk)
+	atomic.StoreUint32(&cl.Properties.Will.Flag, 0)
 	return nil
 }
 

@@ -93,12 +93,15 @@ func (s *GatewayService) AddEndNode(ctx context.Context, c kumo.Caller, gateway,
 	if err != nil {
 		return err
 	}
+	if gw.ID == en.ID {
+		return kumo.InvalidInput(map[string]string{"endNode": "a gateway cannot be its own end node"})
+	}
 	ok, err := s.mayTake(ctx, c, gw.ID, en.ID)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return kumo.Unauthorized(c, "Thing %s has owners that gateway %s does not share", en.ID, gw.ID)
+		return kumo.Unauthorized(c, "Only the admin, a user who owns thing %s, or the gateway that registered it while it has no owner may make it an end node of gateway %s", en.ID, gw.ID)
 	}
 	now := s.db.now()
 	return s.db.writeTx(ctx, func(tx *Tx) error {
@@ -107,28 +110,30 @@ func (s *GatewayService) AddEndNode(ctx context.Context, c kumo.Caller, gateway,
 }
 
 // mayTake reports whether c, who manages gateway gatewayID, may make thing
-// endNodeID its end node (and so mint its tokens): the admin always;
-// otherwise the thing must have no owner yet (kii_go adds a thing just
-// registered), share an owner with the gateway, or be owned by c.
+// endNodeID its end node (and so mint its tokens): the admin always; a
+// user who owns the thing; otherwise only a thing with no owner that the
+// caller or the gateway registered (things.registrar): kii_go's gateway
+// registers its end node with its own token, then adds it. A thing owned by
+// someone, or registered by another, cannot be taken: adding it would
+// hand its tokens to whoever controls the gateway.
 func (s *GatewayService) mayTake(ctx context.Context, c kumo.Caller, gatewayID, endNodeID string) (bool, error) {
 	if c.IsAdmin() {
 		return true, nil
 	}
-	var owners, shared int
-	err := s.db.queryRow(ctx, "SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ?", c.AppID, endNodeID).Scan(&owners)
-	if err != nil || owners == 0 {
-		return err == nil, err
-	}
-	err = s.db.queryRow(ctx, `SELECT COUNT(*) FROM thing_owners e JOIN thing_owners g
-		ON g.app_id = e.app_id AND g.owner_kind = e.owner_kind AND g.owner_id = e.owner_id
-		WHERE e.app_id = ? AND e.thing_id = ? AND g.thing_id = ?`, c.AppID, endNodeID, gatewayID).Scan(&shared)
-	if err != nil || shared > 0 {
-		return err == nil, err
-	}
 	if c.Kind == kumo.UserCaller {
-		return s.things.ownsThing(ctx, c.AppID, endNodeID, c.ID)
+		owns, err := s.things.ownsThing(ctx, c.AppID, endNodeID, c.ID)
+		if err != nil || owns {
+			return owns, err
+		}
 	}
-	return false, nil
+	var owners int
+	var by string
+	err := s.db.queryRow(ctx, `SELECT (SELECT COUNT(*) FROM thing_owners WHERE app_id = ? AND thing_id = ?), registrar
+		FROM things WHERE app_id = ? AND id = ?`, c.AppID, endNodeID, c.AppID, endNodeID).Scan(&owners, &by)
+	if err != nil {
+		return false, err
+	}
+	return owners == 0 && by != "" && (by == registrar(c) || by == "thing:"+gatewayID), nil
 }
 
 // linkEndNode makes endNodeID an end node of gatewayID within a write;
@@ -181,20 +186,8 @@ func (s *GatewayService) RemoveEndNode(ctx context.Context, c kumo.Caller, gatew
 // SetEndNodeOnline implements kumo.GatewayService: the end node's online
 // status is written as the broker's presence writes a thing's
 // (ThingService.SetThingOnline).
-//
-// A gateway may also report an end node (a thing whose _layoutPosition
-// is END_NODE) that belongs to no gateway: kii_go's
-// TestReportEndnodeStatusSuccess reports the connection of an end node
-// it registered and never linked (compat.md, "Gateways and end nodes").
 func (s *GatewayService) SetEndNodeOnline(ctx context.Context, c kumo.Caller, gateway, endNode string, online bool) error {
-	gw, en, err := s.endNode(ctx, c, gateway, endNode)
-	if kumo.ErrorCode(err) == kumo.ErrEndNodeNotOfGateway {
-		var links int
-		err = s.db.queryRow(ctx, "SELECT COUNT(*) FROM end_nodes WHERE app_id = ? AND end_node_id = ?", c.AppID, en.ID).Scan(&links)
-		if err == nil && (links > 0 || en.Fields["_layoutPosition"] != "END_NODE") {
-			err = notEndNodeOf(c.AppID, gw.ID, en.ID)
-		}
-	}
+	_, en, err := s.endNode(ctx, c, gateway, endNode)
 	if err != nil {
 		return err
 	}

@@ -94,7 +94,7 @@ func (s *OnboardingService) onboard(ctx context.Context, c kumo.Caller, o kumo.O
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		if !exists {
 			// THING_ALREADY_EXISTS when another request onboarded it at the same moment.
-			if err := insertThing(ctx, tx, c.AppID, thingID, o.VendorThingID, hash, fields, now); err != nil {
+			if err := insertThing(ctx, tx, c.AppID, thingID, o.VendorThingID, hash, fields, now, ""); err != nil {
 				return err
 			}
 		} else if len(o.Updates) > 0 {

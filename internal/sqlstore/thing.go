@@ -41,7 +41,7 @@ func (s *ThingService) RegisterThing(ctx context.Context, c kumo.Caller, r kumo.
 		tok = &kumo.Token{AccessToken: kumo.NewToken(), ExpiresIn: kumo.NeverExpires, PrincipalID: t.ID}
 	}
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
-		if err := insertThing(ctx, tx, c.AppID, t.ID, t.VendorThingID, hash, fields, t.Created); err != nil || tok == nil {
+		if err := insertThing(ctx, tx, c.AppID, t.ID, t.VendorThingID, hash, fields, t.Created, registrar(c)); err != nil || tok == nil {
 			return err
 		}
 		return s.tokens.insertToken(ctx, tx, tok.AccessToken, kumo.Caller{AppID: c.AppID, Kind: kumo.ThingCaller, ID: t.ID}, 0)
@@ -52,11 +52,23 @@ func (s *ThingService) RegisterThing(ctx context.Context, c kumo.Caller, r kumo.
 	return t, tok, nil
 }
 
+// registrar is what things.registrar records of the caller registering a
+// thing: "thing:{id}" or "user:{id}", ” for anyone else.
+func registrar(c kumo.Caller) string {
+	switch c.Kind {
+	case kumo.ThingCaller:
+		return "thing:" + c.ID
+	case kumo.UserCaller:
+		return "user:" + c.ID
+	}
+	return ""
+}
+
 // insertThing inserts a new thing's row within a write (registration and
 // onboarding); a vendor thing ID already taken is THING_ALREADY_EXISTS.
-func insertThing(ctx context.Context, tx *Tx, appID, id, vendorThingID, hash string, fields []byte, now int64) error {
-	_, err := tx.Exec(ctx, `INSERT INTO things (app_id, id, vendor_thing_id, password_hash, fields, disabled, online, online_modified, created, modified)
-		VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?)`, appID, id, vendorThingID, hash, string(fields), now, now)
+func insertThing(ctx context.Context, tx *Tx, appID, id, vendorThingID, hash string, fields []byte, now int64, registrar string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO things (app_id, id, vendor_thing_id, password_hash, fields, disabled, online, online_modified, created, modified, registrar)
+		VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?, ?)`, appID, id, vendorThingID, hash, string(fields), now, now, registrar)
 	if tx.db.dialect.IsUniqueViolation(err) {
 		return kumo.Errorf(kumo.ErrThingAlreadyExists, "Thing with vendor thing ID %s already exists", vendorThingID).
 			With("appID", appID).With("field", "vendorThingID").With("value", vendorThingID)

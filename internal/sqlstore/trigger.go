@@ -81,7 +81,30 @@ func (s *TriggerService) checkCommand(ctx context.Context, c kumo.Caller, t kumo
 	if n == 0 {
 		return kumo.Errorf(kumo.ErrWrongTrigger, "The command's issuer %s is not an owner of thing %s", t.CommandIssuer(), target)
 	}
-	return nil
+	// A user issues a trigger's commands as himself or as a group he is
+	// in, as he issues his own (CommandService.Create).
+	if c.Kind == kumo.UserCaller {
+		is, err := s.things.isOwnerSubject(ctx, c, kumo.ThingOwner{Kind: kumo.OwnerKind(kind), ID: id})
+		if err != nil {
+			return err
+		}
+		if !is {
+			return kumo.Unauthorized(c, "A user issues commands as himself or as a group he is a member of")
+		}
+	}
+	// What would make every fire fail is refused now: a command too
+	// large to push, or naming an alias the thing's configuration lacks.
+	cmd, err := t.FiredCommand()
+	if err == nil {
+		_, err = cmd.Delivery()
+	}
+	if err == nil {
+		err = s.commands.thingTypes.CheckAliases(ctx, c.AppID, target, cmd.Aliases())
+	}
+	if kumo.ErrorCode(err) == kumo.ErrWrongCommand {
+		return kumo.Errorf(kumo.ErrWrongTrigger, "The trigger's command: %s", kumo.ErrorMessage(err))
+	}
+	return err
 }
 
 // commandNames returns the columns that name what a COMMAND trigger's

@@ -24,8 +24,14 @@ func testGateways(t *testing.T, s suite) {
 	en, err := f.db.Onboardings.Onboard(f.ctx, aliceC, kumo.Onboarding{Kind: kumo.OnboardEndNodeGatewayVendorThingID,
 		VendorThingID: "en-a", Password: "pw", Owner: &owner, Gateway: "VENDOR_THING_ID:gw", Fields: map[string]any{}})
 	ok(f, "Onboard end node", err)
-	th2, th2C := f.mustThing("en-b")
+	// en-b is registered by the gateway itself (kii_go's gateway
+	// registers its end node with its own token, then adds it); en-c by
+	// nobody in particular, which only the admin may add.
+	th2, _, err := f.db.Things.RegisterThing(f.ctx, gwC, kumo.ThingRegistration{VendorThingID: "en-b", Password: "pw-en-b", Fields: map[string]any{}}, false)
+	ok(f, "RegisterThing by the gateway", err)
+	th2C := kumo.Caller{AppID: f.app.AppID, Kind: kumo.ThingCaller, ID: th2.ID}
 	th3, _ := f.mustThing("en-c")
+	wantCode(t, "AddEndNode of a thing the gateway did not register", f.db.Gateways.AddEndNode(f.ctx, gwC, gw.ThingID, th3.ID), kumo.ErrUnauthorized)
 
 	list := func(c kumo.Caller, limit int) []string {
 		t.Helper()
@@ -73,13 +79,16 @@ func testGateways(t *testing.T, s suite) {
 	}
 	// A second gateway may not take the first one's end nodes.
 	gw2, gw2C := f.mustThing("gw-2")
-	wantCode(t, "AddEndNode of another gateway's end node", f.db.Gateways.AddEndNode(f.ctx, gw2C, gw2.ID, th2.ID), kumo.ErrEndNodeOfAnotherGateway)
+	wantCode(t, "AddEndNode of another gateway's end node", f.db.Gateways.AddEndNode(f.ctx, gw2C, gw2.ID, th2.ID), kumo.ErrUnauthorized)
+	wantCode(t, "AddEndNode of another gateway's end node by the admin", f.db.Gateways.AddEndNode(f.ctx, f.admin, gw2.ID, th2.ID), kumo.ErrEndNodeOfAnotherGateway)
 	wantCode(t, "SetEndNodeOnline of another gateway's end node", f.db.Gateways.SetEndNodeOnline(f.ctx, gw2C, gw2.ID, th2.ID, true), kumo.ErrEndNodeNotOfGateway)
 	wantCode(t, "AddEndNode of itself", f.db.Gateways.AddEndNode(f.ctx, gw2C, gw2.ID, gw2.ID), kumo.ErrInvalidInputData)
 	wantCode(t, "AddEndNode of an unknown thing", f.db.Gateways.AddEndNode(f.ctx, gw2C, gw2.ID, "th.nope"), kumo.ErrThingNotFound)
 
-	// Beside the admin, only a thing without owners, sharing one with the
-	// gateway, or the caller's may be added.
+	// Beside the admin, only a user's own thing, or a thing without owners
+	// that the gateway (or the caller) registered, may be added: the
+	// gateway may not take a thing because it shares an owner with it (a
+	// thing may add any user as its owner).
 	bobs, err := f.db.Onboardings.Onboard(f.ctx, bobC, kumo.Onboarding{Kind: kumo.OnboardVendorThingIDByOwner, VendorThingID: "bobs",
 		Password: "pw", Owner: &kumo.ThingOwner{Kind: kumo.OwnerUser, ID: bobC.ID}, Fields: map[string]any{}})
 	ok(f, "Onboard bob's thing", err)
@@ -89,7 +98,8 @@ func testGateways(t *testing.T, s suite) {
 	for _, c := range []kumo.Caller{gwC, aliceC} {
 		wantCode(t, "AddEndNode of bob's thing by "+c.ID, f.db.Gateways.AddEndNode(f.ctx, c, gw.ThingID, bobs.ThingID), kumo.ErrUnauthorized)
 	}
-	ok(f, "AddEndNode of alice's thing by her gateway", f.db.Gateways.AddEndNode(f.ctx, gwC, gw.ThingID, alices.ThingID))
+	wantCode(t, "AddEndNode of alice's thing by her gateway", f.db.Gateways.AddEndNode(f.ctx, gwC, gw.ThingID, alices.ThingID), kumo.ErrUnauthorized)
+	ok(f, "AddEndNode of alice's thing by alice", f.db.Gateways.AddEndNode(f.ctx, aliceC, gw.ThingID, alices.ThingID))
 	ok(f, "RemoveEndNode of alice's thing", f.db.Gateways.RemoveEndNode(f.ctx, aliceC, gw.ThingID, alices.ThingID))
 	ok(f, "AddEndNode of bob's thing by the admin", f.db.Gateways.AddEndNode(f.ctx, f.admin, gw.ThingID, bobs.ThingID))
 	ok(f, "RemoveEndNode of bob's thing", f.db.Gateways.RemoveEndNode(f.ctx, f.admin, gw.ThingID, bobs.ThingID))
@@ -123,5 +133,5 @@ func testGateways(t *testing.T, s suite) {
 		t.Errorf("end nodes after a removal and a delete = %v, want [%s]", got, th2.ID)
 	}
 	ok(f, "DeleteThing gateway", f.db.Things.DeleteThing(f.ctx, f.admin, gw.ThingID))
-	ok(f, "AddEndNode to another gateway after the delete", f.db.Gateways.AddEndNode(f.ctx, gw2C, gw2.ID, th2.ID))
+	ok(f, "AddEndNode to another gateway after the delete", f.db.Gateways.AddEndNode(f.ctx, f.admin, gw2.ID, th2.ID))
 }

@@ -2,10 +2,10 @@ package kumo
 
 import "testing"
 
-// TestReviewCronStepOverflow: a step near MaxInt64 overflows the loop
+// TestCronStepOverflow: a step near MaxInt64 overflows the loop
 // variable of parseCronField; 1<<negative panics (a 500, or a crashed
 // REST-over-MQTT goroutine) instead of an error.
-func TestReviewCronStepOverflow(t *testing.T) {
+func TestCronStepOverflow(t *testing.T) {
 	for _, s := range []string{"1/9223372036854775807 * * * *", "0 0 1/9223372036854775800 * *"} {
 		func() {
 			defer func() {

@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestReviewTriggerCommandTooLarge: POST commands refuses a command whose
+// TestTriggerCommandTooLarge: POST commands refuses a command whose
 // MQTT push is over 4096 bytes (400 WRONG_COMMAND), but a trigger with
 // that command is created (201) and every fire is silently dropped.
-func TestReviewTriggerCommandTooLarge(t *testing.T) {
+func TestTriggerCommandTooLarge(t *testing.T) {
 	f := newFixture(t, testConfig(t.TempDir()))
 	d, _ := f.onboardOwned(t, "big-1")
 	tg := f.n.base + "/thing-if/apps/" + f.n.app.AppID + "/targets/thing:" + d.ThingID

@@ -30,13 +30,13 @@ func willConnect(clientID, user, pass, willTopic, will string) []byte {
 	return mqttPacket(0x10, body)
 }
 
-// TestReviewWillReachesAnotherDevice: "a device never reaches another"
+// TestWillDropped: "a device never reaches another"
 // (OnPublish drops every PUBLISH), but a CONNECT's will is published by
 // mochi without OnPublish nor a write ACL check: a device, or an
 // anonymous onboarding connection that knows only the app ID and key,
 // names another device's mqttTopic as its will topic, drops its TCP
 // connection, and the victim receives a forged "command" push.
-func TestReviewWillReachesAnotherDevice(t *testing.T) {
+func TestWillDropped(t *testing.T) {
 	b, _ := openBroker(t, func(b *Broker) {
 		b.Apps = reviewApps{}
 		b.ServeREST(http.NotFoundHandler(), testWriteError)

@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestReviewProbe sends malformed Thing-IF requests as the thing's owner
+// TestThingIFProbes sends malformed Thing-IF requests as the thing's owner
 // and reports any 5xx or error without {errorCode, message}.
-func TestReviewProbe(t *testing.T) {
+func TestThingIFProbes(t *testing.T) {
 	f := newFixture(t, testConfig(t.TempDir()))
 	d, _ := f.onboardOwned(t, "probe-1")
 	tif := f.n.base + "/thing-if/apps/" + f.n.app.AppID
@@ -15,7 +15,10 @@ func TestReviewProbe(t *testing.T) {
 	user := []string{"Authorization", "Bearer " + f.userToken}
 	thing := []string{"Authorization", "Bearer " + d.Token}
 	deep := strings.Repeat(`{"and":[`, 1) + strings.Repeat(`[`, 5000) + strings.Repeat(`]`, 5000) + `]}`
-	type pr struct{ m, path, body, ct string; au []string }
+	type pr struct {
+		m, path, body, ct string
+		au                []string
+	}
 	cmd := `{"issuer":"user:` + f.userID + `","actions":[{"a":[{"on":true}]}]}`
 	probes := []pr{
 		{"POST", tg + "/commands", `{"issuer":5,"actions":[]}`, "application/json", user},

@@ -4,13 +4,13 @@ import (
 	"testing"
 )
 
-// TestReviewGatewayTakeover: a thing anyone can register (no user, no
+// TestGatewayTakeover: a thing anyone can register (no user, no
 // admin) makes itself a "gateway" of a thing it has no right to and mints
 // that thing's tokens. Two routes: (a) a thing without owners; (b) a thing
 // owned by a user, after the attacker's thing adds that user as its own
 // owner (a thing may add any owner to itself), so that they "share an
 // owner".
-func TestReviewGatewayTakeover(t *testing.T) {
+func TestGatewayTakeover(t *testing.T) {
 	f := newFixture(t, testConfig(t.TempDir()))
 	app := f.n.base + "/api/apps/" + f.n.app.AppID
 	ct := []string{"Content-Type", "application/json"}

@@ -2,12 +2,12 @@ package main
 
 import "testing"
 
-// TestReviewTriggerIssuer: a user may not send a command as another user
+// TestTriggerIssuerIsTheCaller: a user may not send a command as another user
 // (POST commands with issuer user:{bob} is 401), but he may make a
 // trigger whose command is issued as that user: the trigger's commands go
 // out as bob, every minute, and keep going after alice is no longer an
 // owner.
-func TestReviewTriggerIssuer(t *testing.T) {
+func TestTriggerIssuerIsTheCaller(t *testing.T) {
 	f := newFixture(t, testConfig(t.TempDir()))
 	app, tif := f.n.base+"/api/apps/"+f.n.app.AppID, f.n.base+"/thing-if/apps/"+f.n.app.AppID
 	r := do(t, "POST", app+"/users", `{"loginName":"bob","password":"bob-pass"}`,
