@@ -21,14 +21,10 @@ import (
 )
 
 // thingIFMissing lists the Thing-IF features this server does not have
-// yet, as the steps of testdata/jssdk/thingif_test.js name them: those
-// steps are skipped, and the test says so. thing-info: the thing's
-// thing-type and firmware-version endpoints come with the gw branch
-// (issue 12 item 7), not merged into this one. command-alias-check: a
-// command naming an alias its thing's type and firmware version do not
-// configure is accepted (CommandService does not call
-// ThingTypeService.CheckAliases yet).
-var thingIFMissing = []string{"thing-info", "command-alias-check"}
+// yet, as the steps of testdata/jssdk/thingif_test.js name them
+// ("thing-info", "command-alias-check", …): those steps are skipped, and
+// the test says so. Every feature the script names is built.
+var thingIFMissing = []string{}
 
 // thingRESTOverMQTT says whether the simulated thing calls the REST API
 // over MQTT (p/{clientID}/...), as devices do; over HTTP otherwise.
