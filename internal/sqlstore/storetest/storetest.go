@@ -81,6 +81,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Triggers", testTriggers},
 		{"TriggerSchedules", testTriggerSchedules},
 		{"StateTriggers", testStateTriggers},
+		{"TriggerServerCodeRunner", testTriggerServerCodeRunner},
 		{"Queue", testQueue},
 		{"QueueLedger", testQueueLedger},
 		{"PhoneQueue", testPhoneQueue},

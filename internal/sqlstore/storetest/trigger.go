@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -299,6 +301,35 @@ func testTriggerSchedules(t *testing.T, s suite) {
 	rest, next2, err := f.db.Triggers.ServerCodeResults(f.ctx, aliceC, th.ID, every.ID, next, 10)
 	if err != nil || len(rest) != 3 || next2 != "" {
 		t.Errorf("second page = %d results, %q, %v", len(rest), next2, err)
+	}
+}
+
+// runner is a ServerCodeRunner that answers what the trigger's
+// parameters ask.
+type runner struct{}
+
+func (runner) RunServerCode(_ context.Context, appID string, t kumo.Trigger, at int64) kumo.TriggerServerCodeResult {
+	return kumo.TriggerServerCodeResult{Succeeded: true, ReturnedValue: t.ServerCode.Parameters["answer"], ExecutedAt: at}
+}
+
+// testTriggerServerCodeRunner checks the server-code hook: with a
+// ServerCodeRunner set, a SERVER_CODE trigger's fire records its result.
+func testTriggerServerCodeRunner(t *testing.T, s suite) {
+	f := newFixture(t, s)
+	alice, aliceC := f.mustUser("alice")
+	th := f.ownedThing("lamp", alice)
+	f.db.Triggers.ServerCode = runner{}
+	tr, err := f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(th.ID, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":`+
+		jsonInt(f.clock.Millis())+`},"triggersWhat":"SERVER_CODE","serverCode":{"endpoint":"sum","parameters":{"answer":42}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.db.Triggers.FireDue(f.ctx, 10); err != nil || n != 1 {
+		t.Fatalf("FireDue = %d, %v", n, err)
+	}
+	rs, _, err := f.db.Triggers.ServerCodeResults(f.ctx, aliceC, th.ID, tr.ID, "", 10)
+	if err != nil || len(rs) != 1 || !rs[0].Succeeded || fmt.Sprint(rs[0].ReturnedValue) != "42" || rs[0].Endpoint != "sum" || rs[0].Error != nil {
+		t.Errorf("results = %+v, %v", rs, err)
 	}
 }
 
