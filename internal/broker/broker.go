@@ -82,9 +82,11 @@ type Broker struct {
 
 	// The limits of REST over MQTT (rest.go; their Default* when 0):
 	// requests handled at a time per connection and on the node, the
-	// largest request frame, and how long one request may take.
-	RESTPerConnection, RESTInFlight, RESTMaxPayload int
-	RESTTimeout                                     time.Duration
+	// requests of one connection that may wait for a place beyond those,
+	// the largest request frame, and how long one request may take (its
+	// wait included).
+	RESTPerConnection, RESTInFlight, RESTQueue, RESTMaxPayload int
+	RESTTimeout                                                time.Duration
 
 	// Listen and Unlisten, when set, are told when a device's topic gains
 	// its first subscriber on this node and loses its last (the cluster
