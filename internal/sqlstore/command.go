@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -41,20 +42,49 @@ func (s *CommandService) targetExists(ctx context.Context, appID, thingID string
 	return err
 }
 
+// commandTarget reads, in one query, the thing a command is for (its
+// fields only when withFields: the aliases check needs its thing type)
+// and whether the user c owns it, himself or through a group (false for
+// other callers). TARGET_NOT_FOUND when there is no such thing.
+func (s *CommandService) commandTarget(ctx context.Context, c kumo.Caller, thingID string, withFields bool) (kumo.Thing, bool, error) {
+	user := ""
+	if c.Kind == kumo.UserCaller {
+		user = c.ID
+	}
+	var (
+		t      = kumo.Thing{ID: thingID}
+		fields string
+		owns   bool
+	)
+	err := s.db.queryRow(ctx, `SELECT t.fields, EXISTS (SELECT 1 FROM thing_owners o WHERE o.app_id = t.app_id AND o.thing_id = t.id AND (
+			(o.owner_kind = 'user' AND o.owner_id = ?) OR
+			(o.owner_kind = 'group' AND o.owner_id IN (SELECT group_id FROM group_members WHERE app_id = ? AND user_id = ?))))
+		FROM things t WHERE t.app_id = ? AND t.id = ?`, user, c.AppID, user, c.AppID, thingID).Scan(&fields, &owns)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, false, targetNotFound(c.AppID, thingID)
+	}
+	if err != nil || !withFields {
+		return t, owns && user != "", err
+	}
+	d := json.NewDecoder(strings.NewReader(fields))
+	d.UseNumber()
+	if err := d.Decode(&t.Fields); err != nil {
+		return t, false, err
+	}
+	return t, owns && user != "", nil
+}
+
 // Create implements kumo.CommandService.
 func (s *CommandService) Create(ctx context.Context, c kumo.Caller, cmd kumo.Command) (kumo.Command, error) {
 	if c.Kind != kumo.Admin && c.Kind != kumo.UserCaller {
 		return kumo.Command{}, kumo.Unauthorized(c, "Only the thing's owners and the app admin may send it commands")
 	}
-	if err := s.targetExists(ctx, c.AppID, cmd.ThingID); err != nil {
+	issuer := cmd.IssuerOwner()
+	t, owns, err := s.commandTarget(ctx, c, cmd.ThingID, len(cmd.Aliases()) > 0)
+	if err != nil {
 		return kumo.Command{}, err
 	}
-	issuer := cmd.IssuerOwner()
 	if c.Kind == kumo.UserCaller {
-		owns, err := s.things.ownsThing(ctx, c.AppID, cmd.ThingID, c.ID)
-		if err != nil {
-			return kumo.Command{}, err
-		}
 		if !owns {
 			return kumo.Command{}, kumo.Unauthorized(c, "Only the thing's owners and the app admin may send it commands")
 		}
@@ -68,7 +98,7 @@ func (s *CommandService) Create(ctx context.Context, c kumo.Caller, cmd kumo.Com
 	}
 	// A trait command names only the aliases of the thing's configuration
 	// (any, when it has none).
-	if err := s.thingTypes.CheckAliases(ctx, c.AppID, cmd.ThingID, cmd.Aliases()); err != nil {
+	if err := s.thingTypes.checkAliases(ctx, c.AppID, t, cmd.Aliases()); err != nil {
 		return kumo.Command{}, err
 	}
 	cmd.ID = kumo.NewCommandID()
@@ -76,7 +106,7 @@ func (s *CommandService) Create(ctx context.Context, c kumo.Caller, cmd kumo.Com
 		return kumo.Command{}, err
 	}
 	var out kumo.Command
-	err := s.db.writeTx(ctx, func(tx *Tx) error {
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		var one int
 		err := tx.QueryRow(ctx, "SELECT 1 FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
 			c.AppID, cmd.ThingID, string(issuer.Kind), issuer.ID).Scan(&one)
@@ -268,12 +298,20 @@ func (s *CommandService) PutActionResults(ctx context.Context, c kumo.Caller, th
 	if !c.IsAdmin() && !(c.Kind == kumo.ThingCaller && c.ID == thingID) {
 		return kumo.Unauthorized(c, "Only the thing itself (and the app admin) may report a command's results")
 	}
-	if err := s.targetExists(ctx, c.AppID, thingID); err != nil {
-		return err
-	}
 	return s.db.writeTx(ctx, func(tx *Tx) error {
 		cmd, err := scanCommand(tx.QueryRow(ctx, tx.db.locks.LockUpdate("SELECT "+commandColumns+
 			" FROM commands WHERE app_id = ? AND id = ? AND thing_id = ?"), c.AppID, commandID, thingID), c.AppID, commandID)
+		if kumo.ErrorCode(err) == kumo.ErrCommandNotFound {
+			// No such command of this thing: TARGET_NOT_FOUND when the
+			// thing itself is missing (read only on this path).
+			ok, terr := rowExists(ctx, tx, "SELECT 1 FROM things WHERE app_id = ? AND id = ?", c.AppID, thingID)
+			if terr != nil {
+				return terr
+			}
+			if !ok {
+				return targetNotFound(c.AppID, thingID)
+			}
+		}
 		if err != nil {
 			return err
 		}

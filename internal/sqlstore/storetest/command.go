@@ -231,6 +231,7 @@ func testCommands(t *testing.T, s suite) {
 			{"another thing", w.th2, w.th.ID, cmd.ID, done, kumo.ErrUnauthorized},
 			{"another thing, its own path", w.th2, w.th2.ID, cmd.ID, done, kumo.ErrCommandNotFound},
 			{"unknown command", w.th, w.th.ID, "nope", done, kumo.ErrCommandNotFound},
+			{"admin, unknown thing", f.admin, "th.nope", cmd.ID, done, kumo.ErrTargetNotFound},
 			{"results of another shape", w.th, w.th.ID, cmd.ID, results(`{"actionResults":[{"x":{"succeeded":true}}]}`), kumo.ErrInvalidInputData},
 		} {
 			wantCode(t, "PutActionResults: "+tt.name, f.db.Commands.PutActionResults(f.ctx, tt.c, tt.thing, tt.id, tt.body), tt.want)
