@@ -107,16 +107,23 @@ func (s *CommandService) Create(ctx context.Context, c kumo.Caller, cmd kumo.Com
 	}
 	var out kumo.Command
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
-		var one int
-		err := tx.QueryRow(ctx, "SELECT 1 FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
-			c.AppID, cmd.ThingID, string(issuer.Kind), issuer.ID).Scan(&one)
+		// In the write, in one read: the thing still exists (its row
+		// locked against a concurrent delete on PostgreSQL) and the
+		// issuer owns it.
+		var issuerOwns bool
+		err := tx.QueryRow(ctx, tx.db.locks.LockShared(`SELECT EXISTS (SELECT 1 FROM thing_owners o
+			WHERE o.app_id = t.app_id AND o.thing_id = t.id AND o.owner_kind = ? AND o.owner_id = ?)
+			FROM things t WHERE t.app_id = ? AND t.id = ?`), string(issuer.Kind), issuer.ID, c.AppID, cmd.ThingID).Scan(&issuerOwns)
 		if errors.Is(err, sql.ErrNoRows) {
-			return kumo.Errorf(kumo.ErrWrongCommand, "The issuer %s does not own thing %s", cmd.Issuer, cmd.ThingID)
+			return targetNotFound(c.AppID, cmd.ThingID)
 		}
 		if err != nil {
 			return err
 		}
-		out, err = s.createInTx(ctx, tx, c.AppID, cmd)
+		if !issuerOwns {
+			return kumo.Errorf(kumo.ErrWrongCommand, "The issuer %s does not own thing %s", cmd.Issuer, cmd.ThingID)
+		}
+		out, err = s.insertCommand(ctx, tx, c.AppID, cmd)
 		return err
 	})
 	return out, err
@@ -140,6 +147,11 @@ func (s *CommandService) createInTx(ctx context.Context, tx *Tx, appID string, c
 	if !ok {
 		return kumo.Command{}, targetNotFound(appID, cmd.ThingID)
 	}
+	return s.insertCommand(ctx, tx, appID, cmd)
+}
+
+// insertCommand is createInTx once the thing was found in tx.
+func (s *CommandService) insertCommand(ctx context.Context, tx *Tx, appID string, cmd kumo.Command) (kumo.Command, error) {
 	if _, err := kumo.ParseThingOwner(cmd.Issuer); err != nil || len(cmd.Actions) == 0 {
 		return kumo.Command{}, kumo.Errorf(kumo.ErrWrongCommand, "A command needs an issuer (user:{id} or group:{id}) and actions")
 	}
@@ -298,29 +310,35 @@ func (s *CommandService) PutActionResults(ctx context.Context, c kumo.Caller, th
 	if !c.IsAdmin() && !(c.Kind == kumo.ThingCaller && c.ID == thingID) {
 		return kumo.Unauthorized(c, "Only the thing itself (and the app admin) may report a command's results")
 	}
-	return s.db.writeTx(ctx, func(tx *Tx) error {
-		cmd, err := scanCommand(tx.QueryRow(ctx, tx.db.locks.LockUpdate("SELECT "+commandColumns+
-			" FROM commands WHERE app_id = ? AND id = ? AND thing_id = ?"), c.AppID, commandID, thingID), c.AppID, commandID)
-		if kumo.ErrorCode(err) == kumo.ErrCommandNotFound {
-			// No such command of this thing: TARGET_NOT_FOUND when the
-			// thing itself is missing (read only on this path).
-			ok, terr := rowExists(ctx, tx, "SELECT 1 FROM things WHERE app_id = ? AND id = ?", c.AppID, thingID)
-			if terr != nil {
-				return terr
-			}
-			if !ok {
-				return targetNotFound(c.AppID, thingID)
-			}
+	// The command is read outside the write: the results' state depends
+	// only on its actions and model, which never change.
+	cmd, err := scanCommand(s.db.queryRow(ctx, "SELECT "+commandColumns+" FROM commands WHERE app_id = ? AND id = ? AND thing_id = ?",
+		c.AppID, commandID, thingID), c.AppID, commandID)
+	if kumo.ErrorCode(err) == kumo.ErrCommandNotFound {
+		// No such command of this thing: TARGET_NOT_FOUND when the thing
+		// itself is missing (read only on this path).
+		if terr := s.targetExists(ctx, c.AppID, thingID); terr != nil {
+			return terr
 		}
-		if err != nil {
-			return err
-		}
-		cmd, err = cmd.ApplyActionResults(body)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, "UPDATE commands SET action_results = ?, state = ?, modified = ? WHERE app_id = ? AND id = ?",
-			string(cmd.ActionResults), string(cmd.State), tx.db.now(), c.AppID, commandID)
+	}
+	if err != nil {
 		return err
+	}
+	cmd, err = cmd.ApplyActionResults(body)
+	if err != nil {
+		return err
+	}
+	return s.db.writeTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, "UPDATE commands SET action_results = ?, state = ?, modified = ? WHERE app_id = ? AND id = ? AND thing_id = ?",
+			string(cmd.ActionResults), string(cmd.State), tx.db.now(), c.AppID, commandID, thingID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 { // deleted since it was read (with its thing)
+			return commandNotFound(c.AppID, commandID)
+		}
+		return nil
 	})
 }
