@@ -41,7 +41,8 @@ import (
 // read loop, at most RESTPerConnection at a time per connection and
 // RESTInFlight on the node; the requests beyond wait their turn (up to
 // RESTTimeout, then a 503 frame), RESTQueue of them per connection at
-// most (beyond: a 429 frame at once).
+// most (beyond: a 429 frame at once) and RESTNodeQueue on the node
+// (beyond: a 503 frame at once).
 
 // Defaults of the REST-over-MQTT limits (Broker fields).
 const (
@@ -54,6 +55,10 @@ const (
 	// DefaultRESTQueue is how many requests of one connection may wait
 	// for a place, beyond those running.
 	DefaultRESTQueue = 16
+	// DefaultRESTNodeQueueFactor times RESTInFlight is how many requests
+	// may wait on the node, all connections together, when RESTNodeQueue
+	// is not set.
+	DefaultRESTNodeQueueFactor = 64
 	// DefaultRESTMaxPayload is the largest request frame accepted (the
 	// broker refuses any packet over 256 KiB).
 	DefaultRESTMaxPayload = 128 << 10
@@ -172,14 +177,24 @@ func (b *Broker) restPublish(cl *mqtt.Client, pk packets.Packet) {
 // restAdmit admits a request of cl, on the connection's read loop,
 // without waiting: TOO_MANY_REQUESTS (429) when the connection already
 // has RESTPerConnection requests running and RESTQueue waiting,
-// TEMPORARY_UNAVAILABLE_ERROR (503) when the broker is closing. The
+// TEMPORARY_UNAVAILABLE_ERROR (503) when the broker is closing or the
+// node already has RESTInFlight requests running and RESTNodeQueue
+// waiting (a bound on the memory of waiting requests, which only
+// thousands of connections sending at once reach). The
 // request is counted in restWG and restAdmitted until restDone.
 func (b *Broker) restAdmit(cl *mqtt.Client) (*restConn, error) {
 	perConn, node, queue, _, _ := b.restLimits()
+	nodeQueue := b.RESTNodeQueue
+	if nodeQueue <= 0 {
+		nodeQueue = DefaultRESTNodeQueueFactor * node
+	}
 	b.restMu.Lock()
 	defer b.restMu.Unlock()
 	if b.restClosing {
 		return nil, kumo.Errorf(kumo.ErrUnavailable, "The server is stopping: try again later")
+	}
+	if b.restAdmitted >= node+nodeQueue {
+		return nil, kumo.Errorf(kumo.ErrUnavailable, "The server is busy: try again later")
 	}
 	if b.restSlots == nil {
 		b.restSlots = make(chan struct{}, node)

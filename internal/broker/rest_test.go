@@ -255,6 +255,35 @@ func TestRESTLimits(t *testing.T) {
 	}
 }
 
+// TestRESTNodeQueueFull: beyond RESTInFlight running and RESTNodeQueue
+// waiting on the node, a request is answered 503 at once; those admitted
+// are all answered.
+func TestRESTNodeQueueFull(t *testing.T) {
+	api := &blockingAPI{release: make(chan struct{})}
+	b, _ := openBroker(t, func(b *Broker) {
+		b.RESTPerConnection, b.RESTInFlight, b.RESTNodeQueue = 1, 1, 1
+		b.ServeREST(api, testWriteError)
+	})
+	c1, in1 := pahoConnect(t, b, "1", 4)
+	c2, in2 := pahoConnect(t, b, "2", 4)
+	c1.Publish("p/topic-1/api/x", 0, false, "GET\n\n").WaitTimeout(5 * time.Second)
+	waitFor(t, "one request running", func() bool { s, _ := api.counts(); return s == 1 })
+	c1.Publish("p/topic-1/api/x", 0, false, "GET\n\n").WaitTimeout(5 * time.Second)
+	waitFor(t, "one request waiting", func() bool {
+		b.restMu.Lock()
+		defer b.restMu.Unlock()
+		return b.restAdmitted == 2
+	})
+	c2.Publish("p/topic-2/api/x", 0, false, "GET\nX-Kii-RequestID: over\n\n").WaitTimeout(5 * time.Second)
+	if s := in2.waitStatuses(t, 1); s[0] != "503" {
+		t.Fatalf("a request beyond the node's queue: %v, want 503", s)
+	}
+	close(api.release)
+	if s := in1.waitStatuses(t, 2); strings.Join(s, ",") != "200,200" {
+		t.Fatalf("the admitted requests: %v, want both answered 200", s)
+	}
+}
+
 // TestRESTWaitTimeout: a request that waits for a place longer than
 // RESTTimeout is answered 503, never run, and gives back its place on its
 // connection.
