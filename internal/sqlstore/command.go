@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -18,6 +19,33 @@ type CommandService struct {
 	db         *DB
 	things     *ThingService
 	thingTypes *ThingTypeService
+
+	// recent holds the commands this node created lately, by app and ID:
+	// their actions never change, and their action results, which follow
+	// within moments, need not read them back. Emptied when full.
+	recentMu sync.Mutex
+	recent   map[[2]string]kumo.Command
+}
+
+// maxRecentCommands bounds CommandService.recent.
+const maxRecentCommands = 10_000
+
+// remember records a command just committed in recent.
+func (s *CommandService) remember(appID string, cmd kumo.Command) {
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	if s.recent == nil || len(s.recent) >= maxRecentCommands {
+		s.recent = make(map[[2]string]kumo.Command)
+	}
+	s.recent[[2]string{appID, cmd.ID}] = cmd
+}
+
+// recentCommand returns command id of app appID if recent holds it.
+func (s *CommandService) recentCommand(appID, id string) (kumo.Command, bool) {
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	cmd, ok := s.recent[[2]string{appID, id}]
+	return cmd, ok
 }
 
 var _ kumo.CommandService = (*CommandService)(nil)
@@ -126,6 +154,9 @@ func (s *CommandService) Create(ctx context.Context, c kumo.Caller, cmd kumo.Com
 		out, err = s.insertCommand(ctx, tx, c.AppID, cmd)
 		return err
 	})
+	if err == nil {
+		s.remember(c.AppID, out)
+	}
 	return out, err
 }
 
@@ -310,10 +341,15 @@ func (s *CommandService) PutActionResults(ctx context.Context, c kumo.Caller, th
 	if !c.IsAdmin() && !(c.Kind == kumo.ThingCaller && c.ID == thingID) {
 		return kumo.Unauthorized(c, "Only the thing itself (and the app admin) may report a command's results")
 	}
-	// The command is read outside the write: the results' state depends
-	// only on its actions and model, which never change.
-	cmd, err := scanCommand(s.db.queryRow(ctx, "SELECT "+commandColumns+" FROM commands WHERE app_id = ? AND id = ? AND thing_id = ?",
-		c.AppID, commandID, thingID), c.AppID, commandID)
+	// The command is read outside the write (or not at all, when this
+	// node created it lately): the results' state depends only on its
+	// actions and model, which never change.
+	cmd, ok := s.recentCommand(c.AppID, commandID)
+	var err error
+	if !ok || cmd.ThingID != thingID {
+		cmd, err = scanCommand(s.db.queryRow(ctx, "SELECT "+commandColumns+" FROM commands WHERE app_id = ? AND id = ? AND thing_id = ?",
+			c.AppID, commandID, thingID), c.AppID, commandID)
+	}
 	if kumo.ErrorCode(err) == kumo.ErrCommandNotFound {
 		// No such command of this thing: TARGET_NOT_FOUND when the thing
 		// itself is missing (read only on this path).
@@ -336,7 +372,14 @@ func (s *CommandService) PutActionResults(ctx context.Context, c kumo.Caller, th
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
-		} else if n == 0 { // deleted since it was read (with its thing)
+		} else if n == 0 { // deleted since it was read or created (with its thing)
+			ok, err := rowExists(ctx, tx, "SELECT 1 FROM things WHERE app_id = ? AND id = ?", c.AppID, thingID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return targetNotFound(c.AppID, thingID)
+			}
 			return commandNotFound(c.AppID, commandID)
 		}
 		return nil

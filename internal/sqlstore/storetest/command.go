@@ -131,6 +131,18 @@ func testCommands(t *testing.T, s suite) {
 
 	// A command committed and not yet dispatched is delivered after a
 	// restart: its push is an outbox event, written with it.
+	t.Run("ResultsAfterTheThingWent", func(t *testing.T) {
+		// A command created a moment ago, whose thing is deleted before
+		// its results come: TARGET_NOT_FOUND, nothing written.
+		t.Parallel()
+		f := newFixture(t, s)
+		w := newCommandWorld(f)
+		cmd, err := f.db.Commands.Create(f.ctx, w.u1, parseCommand(f, w.th.ID, `{"issuer":"user:`+w.u1.ID+`","actions":[{"a":[{"b":1}]}]}`))
+		ok(f, "Create", err)
+		ok(f, "DeleteThing", f.db.Things.DeleteThing(f.ctx, f.admin, w.th.ID))
+		body := map[string]any{"actionResults": []any{map[string]any{"a": []any{map[string]any{"b": map[string]any{"succeeded": true}}}}}}
+		wantCode(t, "PutActionResults", f.db.Commands.PutActionResults(f.ctx, f.admin, w.th.ID, cmd.ID, body), kumo.ErrTargetNotFound)
+	})
 	t.Run("RecipientsOfABatch", func(t *testing.T) {
 		// The dispatcher asks for the recipients of a whole batch at once:
 		// each event gets its own addressee's MQTT installation, none for
