@@ -41,7 +41,7 @@ func (t *benchTarget) flags(fs *flag.FlagSet, urlHelp string) {
 	fs.StringVar(&t.MQTTHost, "mqtt-host", "", "with --url: MQTT host to connect to instead of the one of the mqtt-endpoint answers")
 	fs.IntVar(&t.iterations, "password-iterations", benchIterations, "without --url: PBKDF2 iterations of the in-process server")
 	fs.DurationVar(&t.ledgerRetention, "ledger-retention", defaultLedgerRetention, "without --url: the in-process server's --ledger-retention (0: no delivery ledger)")
-	fs.IntVar(&t.restInFlight, "mqtt-rest-inflight", broker.DefaultRESTInFlight, "without --url: the in-process server's --mqtt-rest-inflight (REST-over-MQTT requests handled at a time; beyond, answered 503)")
+	fs.IntVar(&t.restInFlight, "mqtt-rest-inflight", broker.DefaultRESTInFlight, "without --url: the in-process server's --mqtt-rest-inflight (REST-over-MQTT requests handled at a time; beyond, they wait their turn)")
 	fs.StringVar(&t.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.StringVar(&t.memProfile, "memprofile", "", "write an allocation profile of the run to this file")
 }

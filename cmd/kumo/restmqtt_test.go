@@ -286,10 +286,11 @@ func testAnonymousOnboarding(t *testing.T, cfg config) {
 // app of the connection's username.
 func TestAnonymousBrokerRules(t *testing.T) {
 	cfg := testConfig(t.TempDir())
-	cfg.MQTTRESTInFlight, cfg.MQTTRESTPerConnection = 9, 3
+	cfg.MQTTRESTInFlight, cfg.MQTTRESTPerConnection, cfg.MQTTRESTQueue = 9, 3, 5
 	n := mustStartNodeConfig(t, cfg)
-	if n.broker.RESTInFlight != 9 || n.broker.RESTPerConnection != 3 {
-		t.Fatalf("--mqtt-rest-inflight and --mqtt-rest-per-connection do not reach the broker: %d, %d", n.broker.RESTInFlight, n.broker.RESTPerConnection)
+	if n.broker.RESTInFlight != 9 || n.broker.RESTPerConnection != 3 || n.broker.RESTQueue != 5 {
+		t.Fatalf("--mqtt-rest-inflight, --mqtt-rest-per-connection and --mqtt-rest-queue do not reach the broker: %d, %d, %d",
+			n.broker.RESTInFlight, n.broker.RESTPerConnection, n.broker.RESTQueue)
 	}
 	url := n.mqttURL(broker.TCP)
 	for _, tc := range []struct{ name, user, pass string }{

@@ -60,7 +60,7 @@ type config struct {
 
 	// The limits of REST over MQTT (broker.Broker.RESTInFlight,
 	// RESTPerConnection).
-	MQTTRESTInFlight, MQTTRESTPerConnection int
+	MQTTRESTInFlight, MQTTRESTPerConnection, MQTTRESTQueue int
 
 	PublicHost                                             string
 	PublicPort, PublicTLSPort, PublicWSPort, PublicWSSPort int
@@ -111,8 +111,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MQTTConnectTimeout, "mqtt-connect-timeout", broker.DefaultConnectTimeout, "time an MQTT connection has from its TCP accept to deliver its CONNECT, TLS handshake and WebSocket upgrade included")
 	fs.IntVar(&c.MQTTConnectThrottle, "mqtt-connect-throttle", broker.DefaultConnectThrottle, "failed MQTT CONNECTs (refused credentials) one source address may make per minute before its CONNECTs are refused unchecked for --mqtt-connect-penalty (0: no throttle)")
 	fs.DurationVar(&c.MQTTConnectPenalty, "mqtt-connect-penalty", broker.DefaultConnectPenalty, "first penalty of an address throttled by --mqtt-connect-throttle; doubled for each penalty that follows another, up to 16 times")
-	fs.IntVar(&c.MQTTRESTInFlight, "mqtt-rest-inflight", broker.DefaultRESTInFlight, "REST-over-MQTT requests this node handles at a time, all devices together (beyond: answered 503)")
-	fs.IntVar(&c.MQTTRESTPerConnection, "mqtt-rest-per-connection", broker.DefaultRESTPerConnection, "REST-over-MQTT requests one MQTT connection may have handled at a time (beyond: answered 429)")
+	fs.IntVar(&c.MQTTRESTInFlight, "mqtt-rest-inflight", broker.DefaultRESTInFlight, "REST-over-MQTT requests this node handles at a time, all devices together (beyond: they wait their turn, up to the request timeout of 30 s, then are answered 503)")
+	fs.IntVar(&c.MQTTRESTPerConnection, "mqtt-rest-per-connection", broker.DefaultRESTPerConnection, "REST-over-MQTT requests one MQTT connection may have handled at a time (beyond: they wait their turn)")
+	fs.IntVar(&c.MQTTRESTQueue, "mqtt-rest-queue", broker.DefaultRESTQueue, "REST-over-MQTT requests of one MQTT connection that may wait for their turn beyond --mqtt-rest-per-connection (beyond: answered 429 at once)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate of the TLS listeners (default: self-signed, kept in the data dir)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&c.PublicHost, "mqtt-public-host", "", "MQTT host given to devices (default: the host the client used to reach the API)")
@@ -304,7 +305,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		Queue: n.db.Queue, ReplayRate: cfg.OfflineReplayRate, QueueMaxAge: cfg.OfflineMaxAge,
 		TCPAddr: cfg.MQTTAddr, TLSAddr: cfg.MQTTTLSAddr, WSAddr: cfg.MQTTWSAddr, WSSAddr: cfg.MQTTWSSAddr,
 		ConnectTimeout: cfg.MQTTConnectTimeout, ConnectThrottle: cfg.MQTTConnectThrottle, ConnectPenalty: cfg.MQTTConnectPenalty,
-		RESTInFlight: cfg.MQTTRESTInFlight, RESTPerConnection: cfg.MQTTRESTPerConnection,
+		RESTInFlight: cfg.MQTTRESTInFlight, RESTPerConnection: cfg.MQTTRESTPerConnection, RESTQueue: cfg.MQTTRESTQueue,
 	}
 	if cfg.MQTTTLSAddr != "" || cfg.MQTTWSSAddr != "" {
 		n.broker.TLSConfig, err = loadTLS(log, cfg.TLSCert, cfg.TLSKey, cfg.DataDir, []string{cfg.PublicHost})

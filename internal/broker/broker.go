@@ -82,9 +82,13 @@ type Broker struct {
 
 	// The limits of REST over MQTT (rest.go; their Default* when 0):
 	// requests handled at a time per connection and on the node, the
-	// largest request frame, and how long one request may take.
-	RESTPerConnection, RESTInFlight, RESTMaxPayload int
-	RESTTimeout                                     time.Duration
+	// requests of one connection that may wait for a place beyond those,
+	// the largest request frame, and how long one request may take (its
+	// wait included). RESTNodeQueue bounds the requests waiting on the
+	// node, all connections together (DefaultRESTNodeQueueFactor ×
+	// RESTInFlight when 0).
+	RESTPerConnection, RESTInFlight, RESTQueue, RESTNodeQueue, RESTMaxPayload int
+	RESTTimeout                                                               time.Duration
 
 	// Listen and Unlisten, when set, are told when a device's topic gains
 	// its first subscriber on this node and loses its last (the cluster

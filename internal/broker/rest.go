@@ -39,7 +39,10 @@ import (
 // cannot be read is answered 400, never with silence or a disconnect.
 // A request never reaches a subscriber. Handlers run off the connection's
 // read loop, at most RESTPerConnection at a time per connection and
-// RESTInFlight on the node (beyond them: 429 and 503 frames).
+// RESTInFlight on the node; the requests beyond wait their turn (up to
+// RESTTimeout, then a 503 frame), RESTQueue of them per connection at
+// most (beyond: a 429 frame at once) and RESTNodeQueue on the node
+// (beyond: a 503 frame at once).
 
 // Defaults of the REST-over-MQTT limits (Broker fields).
 const (
@@ -49,10 +52,18 @@ const (
 	// DefaultRESTInFlight is how many requests the node handles at a
 	// time, all connections together.
 	DefaultRESTInFlight = 64
+	// DefaultRESTQueue is how many requests of one connection may wait
+	// for a place, beyond those running.
+	DefaultRESTQueue = 16
+	// DefaultRESTNodeQueueFactor times RESTInFlight is how many requests
+	// may wait on the node, all connections together, when RESTNodeQueue
+	// is not set.
+	DefaultRESTNodeQueueFactor = 64
 	// DefaultRESTMaxPayload is the largest request frame accepted (the
 	// broker refuses any packet over 256 KiB).
 	DefaultRESTMaxPayload = 128 << 10
-	// DefaultRESTTimeout bounds the handling of one request.
+	// DefaultRESTTimeout bounds the handling of one request, its wait
+	// for a place included.
 	DefaultRESTTimeout = 30 * time.Second
 	// maxAnswer is the largest answer frame sent (the rest of the 256 KiB
 	// packet limit is left to the topic and headers).
@@ -83,17 +94,21 @@ func (b *Broker) ServeREST(h http.Handler, writeError func(w http.ResponseWriter
 type restConn struct {
 	ctx      context.Context // ends when the connection goes: its answers are dropped
 	cancel   context.CancelFunc
-	inflight int // guarded by Broker.restMu
+	slots    chan struct{} // the connection's places: one per request running
+	admitted int           // requests admitted, waiting or running; guarded by Broker.restMu
 }
 
 // restLimits returns the limits in force (their defaults when unset).
-func (b *Broker) restLimits() (perConn, node, payload int, timeout time.Duration) {
-	perConn, node, payload, timeout = b.RESTPerConnection, b.RESTInFlight, b.RESTMaxPayload, b.RESTTimeout
+func (b *Broker) restLimits() (perConn, node, queue, payload int, timeout time.Duration) {
+	perConn, node, queue, payload, timeout = b.RESTPerConnection, b.RESTInFlight, b.RESTQueue, b.RESTMaxPayload, b.RESTTimeout
 	if perConn <= 0 {
 		perConn = DefaultRESTPerConnection
 	}
 	if node <= 0 {
 		node = DefaultRESTInFlight
+	}
+	if queue <= 0 {
+		queue = DefaultRESTQueue
 	}
 	if payload <= 0 {
 		payload = DefaultRESTMaxPayload
@@ -122,7 +137,7 @@ func (b *Broker) restPublish(cl *mqtt.Client, pk packets.Packet) {
 		return
 	}
 	path := "/" + topic[len(prefix):]
-	_, _, payloadMax, timeout := b.restLimits()
+	_, _, _, payloadMax, timeout := b.restLimits()
 	f, err := parseFrame(pk.Payload)
 	switch {
 	case len(pk.Payload) > payloadMax:
@@ -135,70 +150,115 @@ func (b *Broker) restPublish(cl *mqtt.Client, pk packets.Packet) {
 		b.restRefuse(api, cl, topic, f, err)
 		return
 	}
-	c, err := b.restAcquire(cl)
+	c, err := b.restAdmit(cl)
 	if err != nil {
 		b.restRefuse(api, cl, topic, f, err)
 		return
 	}
 	go func() {
-		defer b.restWG.Done()
-		answer := b.restServe(api, cl, c, path, f, timeout)
-		b.restRelease(c, false) // the node's place: the API is done
+		defer b.restDone(c)
+		ctx, cancel := context.WithTimeout(c.ctx, timeout)
+		defer cancel()
+		if err := b.restWait(ctx, c); err != nil {
+			if c.ctx.Err() == nil {
+				b.restRefuse(api, cl, topic, f, err)
+			}
+			return
+		}
+		answer := b.restServe(ctx, api, cl, c, path, f)
+		<-b.restSlots // the node's place: the API is done
 		if answer != nil && c.ctx.Err() == nil {
 			b.restAnswer(cl, topic, answer)
 		}
-		b.restRelease(c, true) // the connection's: its answer is written
+		<-c.slots // the connection's: its answer is written
 	}()
 }
 
-// restAcquire takes a place for a request of cl on its connection and on
-// the node: TOO_MANY_REQUESTS (429) when the connection has as many
-// requests as it may, TEMPORARY_UNAVAILABLE_ERROR (503) when the node
-// does or the broker is closing. The request is counted in restWG.
-func (b *Broker) restAcquire(cl *mqtt.Client) (*restConn, error) {
-	perConn, node, _, _ := b.restLimits()
+// restAdmit admits a request of cl, on the connection's read loop,
+// without waiting: TOO_MANY_REQUESTS (429) when the connection already
+// has RESTPerConnection requests running and RESTQueue waiting,
+// TEMPORARY_UNAVAILABLE_ERROR (503) when the broker is closing or the
+// node already has RESTInFlight requests running and RESTNodeQueue
+// waiting (a bound on the memory of waiting requests, which only
+// thousands of connections sending at once reach). The
+// request is counted in restWG and restAdmitted until restDone.
+func (b *Broker) restAdmit(cl *mqtt.Client) (*restConn, error) {
+	perConn, node, queue, _, _ := b.restLimits()
+	nodeQueue := b.RESTNodeQueue
+	if nodeQueue <= 0 {
+		nodeQueue = DefaultRESTNodeQueueFactor * node
+	}
 	b.restMu.Lock()
 	defer b.restMu.Unlock()
 	if b.restClosing {
 		return nil, kumo.Errorf(kumo.ErrUnavailable, "The server is stopping: try again later")
 	}
+	if b.restAdmitted >= node+nodeQueue {
+		return nil, kumo.Errorf(kumo.ErrUnavailable, "The server is busy: try again later")
+	}
+	if b.restSlots == nil {
+		b.restSlots = make(chan struct{}, node)
+		b.restStop = make(chan struct{})
+	}
 	c := b.restConns[cl]
 	if c == nil {
 		ctx, cancel := context.WithCancel(context.Background())
-		c = &restConn{ctx: ctx, cancel: cancel}
+		c = &restConn{ctx: ctx, cancel: cancel, slots: make(chan struct{}, perConn)}
 		if b.restConns == nil {
 			b.restConns = map[*mqtt.Client]*restConn{}
 		}
 		b.restConns[cl] = c
 	}
-	if c.inflight >= perConn {
-		return nil, kumo.Errorf(kumo.ErrTooManyRequests, "This connection has %d requests in progress: wait for their answers", c.inflight)
+	if c.admitted >= perConn+queue {
+		return nil, kumo.Errorf(kumo.ErrTooManyRequests, "This connection has %d requests in progress or waiting: wait for their answers", c.admitted)
 	}
-	if b.restInFlight >= node {
-		return nil, kumo.Errorf(kumo.ErrUnavailable, "The server is busy: try again later")
-	}
-	c.inflight++
-	b.restInFlight++
+	c.admitted++
+	b.restAdmitted++
 	b.restWG.Add(1) // under restMu: never after restClose's Wait began
 	return c, nil
 }
 
-// restRelease gives back a request's place on the node, or on its
-// connection (conn).
-func (b *Broker) restRelease(c *restConn, conn bool) {
-	b.restMu.Lock()
-	defer b.restMu.Unlock()
-	if conn {
-		c.inflight--
-	} else {
-		b.restInFlight--
+// restWait waits, off the read loop, for a place on the request's
+// connection, then on the node: the requests beyond the limits wait
+// their turn rather than being refused. It gives up when ctx ends (the
+// request's timeout, or its connection gone) or the broker closes:
+// TEMPORARY_UNAVAILABLE_ERROR (503), after giving back what it took.
+func (b *Broker) restWait(ctx context.Context, c *restConn) error {
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return kumo.Errorf(kumo.ErrUnavailable, "The server is busy: this connection's requests before this one did not finish in time; try again later")
+	case <-b.restStop:
+		return kumo.Errorf(kumo.ErrUnavailable, "The server is stopping: try again later")
 	}
+	select {
+	case b.restSlots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		<-c.slots
+		return kumo.Errorf(kumo.ErrUnavailable, "The server is busy: try again later")
+	case <-b.restStop:
+		<-c.slots
+		return kumo.Errorf(kumo.ErrUnavailable, "The server is stopping: try again later")
+	}
+}
+
+// restDone counts a request of c out, answered or not.
+func (b *Broker) restDone(c *restConn) {
+	b.restMu.Lock()
+	c.admitted--
+	b.restAdmitted--
+	b.restMu.Unlock()
+	b.restWG.Done()
 }
 
 // restClose refuses new requests and waits for those running (their
 // connections are closed: they end unanswered).
 func (b *Broker) restClose() {
 	b.restMu.Lock()
+	if !b.restClosing && b.restStop != nil {
+		close(b.restStop) // the waiting requests give up
+	}
 	b.restClosing = true
 	b.restMu.Unlock()
 	b.restWG.Wait()
@@ -218,9 +278,7 @@ func (b *Broker) restGone(cl *mqtt.Client) {
 
 // restServe runs one request through the API and returns its answer
 // frame (nil when the connection went meanwhile).
-func (b *Broker) restServe(api *restAPI, cl *mqtt.Client, c *restConn, path string, f frame, timeout time.Duration) []byte {
-	ctx, cancel := context.WithTimeout(c.ctx, timeout)
-	defer cancel()
+func (b *Broker) restServe(ctx context.Context, api *restAPI, cl *mqtt.Client, c *restConn, path string, f frame) []byte {
 	w := newFrameWriter()
 	r, err := http.NewRequestWithContext(ctx, f.method, path, bytes.NewReader(f.body))
 	if err != nil {
@@ -449,7 +507,9 @@ func (w *frameWriter) frame(requestID string) []byte {
 type restState struct {
 	restMu       sync.Mutex
 	restConns    map[*mqtt.Client]*restConn
-	restInFlight int
+	restAdmitted int           // requests admitted on the node, waiting or running
+	restSlots    chan struct{} // the node's places: one per request running
+	restStop     chan struct{} // closed when the broker closes
 	restClosing  bool
 	restWG       sync.WaitGroup
 }

@@ -181,13 +181,16 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestRESTLimits: requests run off the read loop, at most
-// RESTPerConnection per connection (beyond: 429) and RESTInFlight on the
-// node (beyond: 503); a frame over RESTMaxPayload gets 413; the request
-// carries the device's address and the broker's.
+// RESTPerConnection per connection and RESTInFlight on the node; the
+// requests beyond wait their turn and are all answered (none refused
+// because the node or the connection is momentarily busy), up to
+// RESTQueue waiting per connection (beyond: 429 at once); a frame over
+// RESTMaxPayload gets 413; the request carries the device's address and
+// the broker's.
 func TestRESTLimits(t *testing.T) {
 	api := &blockingAPI{release: make(chan struct{})}
 	b, _ := openBroker(t, func(b *Broker) {
-		b.RESTPerConnection, b.RESTInFlight, b.RESTMaxPayload = 2, 3, 64
+		b.RESTPerConnection, b.RESTInFlight, b.RESTQueue, b.RESTMaxPayload = 2, 3, 1, 64
 		b.ServeREST(api, testWriteError)
 	})
 	c1, in1 := pahoConnect(t, b, "1", 3)
@@ -199,28 +202,42 @@ func TestRESTLimits(t *testing.T) {
 			t.Fatalf("publish: %v", tok.Error())
 		}
 	}
+	admitted := func(n int) func() bool {
+		return func() bool {
+			b.restMu.Lock()
+			defer b.restMu.Unlock()
+			return b.restAdmitted == n
+		}
+	}
 	pub(c1, p1, "GET\nAuthorization: Bearer a\n\n")
 	pub(c1, p1, "GET\n\n")
 	waitFor(t, "two requests running", func() bool { s, _ := api.counts(); return s == 2 })
+	// The connection's third waits for one of its places, its fourth is
+	// beyond what it may queue.
 	pub(c1, p1, "GET\nX-Kii-RequestID: third\n\n")
+	waitFor(t, "the third request waiting", admitted(3))
+	pub(c1, p1, "GET\nX-Kii-RequestID: fourth\n\n")
 	if s := in1.waitStatuses(t, 1); s[0] != "429" {
-		t.Fatalf("the connection's third request: %v, want 429", s)
+		t.Fatalf("the connection's fourth request: %v, want 429", s)
 	}
+	// The node's fourth request waits for a place on the node.
 	pub(c2, p2, "GET\n\n")
 	waitFor(t, "three requests running", func() bool { s, _ := api.counts(); return s == 3 })
 	pub(c2, p2, "GET\n\n")
-	if s := in2.waitStatuses(t, 1); s[0] != "503" {
-		t.Fatalf("the node's fourth request: %v, want 503", s)
-	}
+	waitFor(t, "the node's fourth request waiting", admitted(5))
 	pub(c2, p2, "GET\n\n"+strings.Repeat("x", 64))
-	if s := in2.waitStatuses(t, 2); s[1] != "413" {
+	if s := in2.waitStatuses(t, 1); s[0] != "413" {
 		t.Fatalf("a frame over the limit: %v, want 413", s)
 	}
-	close(api.release)
-	s1, s2 := in1.waitStatuses(t, 3), in2.waitStatuses(t, 3)
-	if strings.Join(s1[1:], ",") != "200,200" || s2[2] != "200" {
-		t.Fatalf("answers %v and %v, want the requests that ran answered 200", s1, s2)
+	if s, _ := api.counts(); s != 3 {
+		t.Fatalf("%d requests started, want 3 (the others waiting)", s)
 	}
+	close(api.release)
+	s1, s2 := in1.waitStatuses(t, 4), in2.waitStatuses(t, 3)
+	if strings.Join(s1[1:], ",") != "200,200,200" || strings.Join(s2[1:], ",") != "200,200" {
+		t.Fatalf("answers %v and %v, want every request that waited answered 200", s1, s2)
+	}
+	waitFor(t, "the places given back", admitted(0))
 	var got map[string]string
 	in1.mu.Lock()
 	for _, m := range in1.msgs {
@@ -238,8 +255,81 @@ func TestRESTLimits(t *testing.T) {
 	}
 }
 
-// TestRESTConnectionGone: the requests of a connection that goes are
-// cancelled and their answers dropped; its places are given back.
+// TestRESTNodeQueueFull: beyond RESTInFlight running and RESTNodeQueue
+// waiting on the node, a request is answered 503 at once; those admitted
+// are all answered.
+func TestRESTNodeQueueFull(t *testing.T) {
+	api := &blockingAPI{release: make(chan struct{})}
+	b, _ := openBroker(t, func(b *Broker) {
+		b.RESTPerConnection, b.RESTInFlight, b.RESTNodeQueue = 1, 1, 1
+		b.ServeREST(api, testWriteError)
+	})
+	c1, in1 := pahoConnect(t, b, "1", 4)
+	c2, in2 := pahoConnect(t, b, "2", 4)
+	c1.Publish("p/topic-1/api/x", 0, false, "GET\n\n").WaitTimeout(5 * time.Second)
+	waitFor(t, "one request running", func() bool { s, _ := api.counts(); return s == 1 })
+	c1.Publish("p/topic-1/api/x", 0, false, "GET\n\n").WaitTimeout(5 * time.Second)
+	waitFor(t, "one request waiting", func() bool {
+		b.restMu.Lock()
+		defer b.restMu.Unlock()
+		return b.restAdmitted == 2
+	})
+	c2.Publish("p/topic-2/api/x", 0, false, "GET\nX-Kii-RequestID: over\n\n").WaitTimeout(5 * time.Second)
+	if s := in2.waitStatuses(t, 1); s[0] != "503" {
+		t.Fatalf("a request beyond the node's queue: %v, want 503", s)
+	}
+	close(api.release)
+	if s := in1.waitStatuses(t, 2); strings.Join(s, ",") != "200,200" {
+		t.Fatalf("the admitted requests: %v, want both answered 200", s)
+	}
+}
+
+// TestRESTWaitTimeout: a request that waits for a place longer than
+// RESTTimeout is answered 503, never run, and gives back its place on its
+// connection.
+func TestRESTWaitTimeout(t *testing.T) {
+	// The first request holds the node's one place, its own timeout
+	// notwithstanding, until the test ends.
+	hold := make(chan struct{})
+	defer close(hold)
+	var mu sync.Mutex
+	started := 0
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		started++
+		mu.Unlock()
+		<-hold
+	})
+	counts := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return started
+	}
+	b, _ := openBroker(t, func(b *Broker) {
+		b.RESTPerConnection, b.RESTInFlight, b.RESTTimeout = 2, 1, 200*time.Millisecond
+		b.ServeREST(api, testWriteError)
+	})
+	c1, _ := pahoConnect(t, b, "1", 4)
+	c2, in2 := pahoConnect(t, b, "2", 4)
+	c1.Publish("p/topic-1/api/x", 0, false, "GET\n\n").WaitTimeout(5 * time.Second)
+	waitFor(t, "one request running", func() bool { return counts() == 1 })
+	c2.Publish("p/topic-2/api/x", 0, false, "GET\nX-Kii-RequestID: late\n\n").WaitTimeout(5 * time.Second)
+	if s := in2.waitStatuses(t, 1); s[0] != "503" {
+		t.Fatalf("a request that waited past the timeout: %v, want 503", s)
+	}
+	waitFor(t, "the places given back", func() bool {
+		b.restMu.Lock()
+		defer b.restMu.Unlock()
+		return b.restAdmitted == 1 && len(b.restSlots) == 1
+	})
+	if s := counts(); s != 1 {
+		t.Errorf("%d requests reached the API, want 1", s)
+	}
+}
+
+// TestRESTConnectionGone: the requests of a connection that goes, running
+// or waiting for a place, are cancelled and their answers dropped; its
+// places are given back.
 func TestRESTConnectionGone(t *testing.T) {
 	api := &blockingAPI{release: make(chan struct{})}
 	b, _ := openBroker(t, func(b *Broker) {
@@ -247,16 +337,21 @@ func TestRESTConnectionGone(t *testing.T) {
 		b.ServeREST(api, testWriteError)
 	})
 	c1, _ := pahoConnect(t, b, "1", 4)
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 3; i++ {
 		c1.Publish("p/topic-1/api/x", 0, false, "GET\n\n").WaitTimeout(5 * time.Second)
 	}
-	waitFor(t, "two requests running", func() bool { s, _ := api.counts(); return s == 2 })
+	waitFor(t, "two requests running, one waiting", func() bool {
+		s, _ := api.counts()
+		b.restMu.Lock()
+		defer b.restMu.Unlock()
+		return s == 2 && b.restAdmitted == 3
+	})
 	c1.Disconnect(10)
 	waitFor(t, "both requests cancelled", func() bool { _, c := api.counts(); return c == 2 })
 	waitFor(t, "the places given back", func() bool {
 		b.restMu.Lock()
 		defer b.restMu.Unlock()
-		return b.restInFlight == 0 && len(b.restConns) == 0
+		return b.restAdmitted == 0 && len(b.restSlots) == 0 && len(b.restConns) == 0
 	})
 	// The node's places are free again: another device is served.
 	c2, in2 := pahoConnect(t, b, "2", 4)

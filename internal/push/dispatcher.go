@@ -155,14 +155,16 @@ func (d *Dispatcher) dispatch(ctx context.Context, all []kumo.Event) (int, error
 	if err != nil {
 		return 0, err
 	}
+	messages, err := d.messageDeliveries(ctx, events)
+	if err != nil {
+		return 0, err
+	}
 	var ds []kumo.Delivery
-	for _, e := range events {
+	for i, e := range events {
 		if e.Type == kumo.PushMessageSent {
-			mds, err := d.messageDeliveries(ctx, e)
-			if err != nil {
-				return 0, err
+			if messages != nil { // nil when no message has MQTT recipients to ask for
+				ds = append(ds, messages[i]...)
 			}
-			ds = append(ds, mds...)
 			continue
 		}
 		ts := topics[e.Bucket]
@@ -187,31 +189,48 @@ func (d *Dispatcher) dispatch(ctx context.Context, all []kumo.Event) (int, error
 	return len(all), nil
 }
 
-// messageDeliveries returns the deliveries of a push message: its MQTT
-// payload to every MQTT installation of its recipients that its
-// development flags select.
-func (d *Dispatcher) messageDeliveries(ctx context.Context, e kumo.Event) ([]kumo.Delivery, error) {
-	var md kumo.MessageDelivery
-	if err := json.Unmarshal(e.Message, &md); err != nil {
-		d.Log.Error("push message dropped: its stored form does not parse", "message", e.ObjectID, "error", err)
+// messageDeliveries returns the deliveries of the push messages among
+// events (events[i]'s at [i]): each message's MQTT payload to every MQTT
+// installation of its recipients that its development flags select. The
+// recipients of all the messages are read at once.
+func (d *Dispatcher) messageDeliveries(ctx context.Context, events []kumo.Event) ([][]kumo.Delivery, error) {
+	var (
+		msgs []kumo.Event
+		mds  []kumo.MessageDelivery
+		at   []int // msgs[j] is events[at[j]]
+	)
+	for i, e := range events {
+		if e.Type != kumo.PushMessageSent {
+			continue
+		}
+		var md kumo.MessageDelivery
+		if err := json.Unmarshal(e.Message, &md); err != nil {
+			d.Log.Error("push message dropped: its stored form does not parse", "message", e.ObjectID, "error", err)
+			continue
+		}
+		if md.MQTT == nil {
+			continue
+		}
+		msgs, mds, at = append(msgs, e), append(mds, md), append(at, i)
+	}
+	if len(msgs) == 0 {
 		return nil, nil
 	}
-	if md.MQTT == nil {
-		return nil, nil
-	}
-	rs, err := d.Outbox.MessageRecipients(ctx, e)
+	rss, err := d.Outbox.MessageRecipients(ctx, msgs)
 	if err != nil {
 		return nil, err
 	}
-	id := strconv.FormatInt(e.Seq, 10)
-	var ds []kumo.Delivery
-	for _, r := range rs {
-		if md.Wants(r.Development) {
-			ds = append(ds, kumo.Delivery{Topic: r.MQTTTopic, Payload: md.MQTT, Recovered: e.Recovered, ID: id,
-				AppID: e.Bucket.AppID, EventType: e.Type, MessageID: e.ObjectID})
+	out := make([][]kumo.Delivery, len(events))
+	for j, e := range msgs {
+		id := strconv.FormatInt(e.Seq, 10)
+		for _, r := range rss[j] {
+			if mds[j].Wants(r.Development) {
+				out[at[j]] = append(out[at[j]], kumo.Delivery{Topic: r.MQTTTopic, Payload: mds[j].MQTT, Recovered: e.Recovered, ID: id,
+					AppID: e.Bucket.AppID, EventType: e.Type, MessageID: e.ObjectID})
+			}
 		}
 	}
-	return ds, nil
+	return out, nil
 }
 
 // deliver hands deliveries on: those to persistent installations into

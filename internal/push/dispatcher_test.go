@@ -112,10 +112,14 @@ func (o *fakeOutbox) SubscriberTopics(_ context.Context, buckets []kumo.BucketRe
 	return out, nil
 }
 
-func (o *fakeOutbox) MessageRecipients(_ context.Context, e kumo.Event) ([]kumo.Recipient, error) {
+func (o *fakeOutbox) MessageRecipients(_ context.Context, es []kumo.Event) ([][]kumo.Recipient, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return slices.Clone(o.recipients[e.Bucket]), nil
+	out := make([][]kumo.Recipient, len(es))
+	for i, e := range es {
+		out[i] = slices.Clone(o.recipients[e.Bucket])
+	}
+	return out, nil
 }
 
 func (o *fakeOutbox) Notify() <-chan struct{} { return o.notify }

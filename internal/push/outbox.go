@@ -18,9 +18,10 @@ type Outbox interface {
 	// SubscriberTopics returns, for each bucket, the MQTT topics of every
 	// MQTT installation of every subscriber of that bucket.
 	SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (map[kumo.BucketRef][]string, error)
-	// MessageRecipients returns the MQTT installations a PushMessageSent
-	// event goes to: the subscribers' of its topic, or its target's.
-	MessageRecipients(ctx context.Context, e kumo.Event) ([]kumo.Recipient, error)
+	// MessageRecipients returns the MQTT installations each
+	// PushMessageSent event goes to (events[i]'s at [i]): the subscribers'
+	// of its topic, or its target's. The dispatcher asks once per batch.
+	MessageRecipients(ctx context.Context, events []kumo.Event) ([][]kumo.Recipient, error)
 	// Notify returns a channel that receives a value after events commit.
 	Notify() <-chan struct{}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -17,6 +19,33 @@ type CommandService struct {
 	db         *DB
 	things     *ThingService
 	thingTypes *ThingTypeService
+
+	// recent holds the commands this node created lately, by app and ID:
+	// their actions never change, and their action results, which follow
+	// within moments, need not read them back. Emptied when full.
+	recentMu sync.Mutex
+	recent   map[[2]string]kumo.Command
+}
+
+// maxRecentCommands bounds CommandService.recent.
+const maxRecentCommands = 10_000
+
+// remember records a command just committed in recent.
+func (s *CommandService) remember(appID string, cmd kumo.Command) {
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	if s.recent == nil || len(s.recent) >= maxRecentCommands {
+		s.recent = make(map[[2]string]kumo.Command)
+	}
+	s.recent[[2]string{appID, cmd.ID}] = cmd
+}
+
+// recentCommand returns command id of app appID if recent holds it.
+func (s *CommandService) recentCommand(appID, id string) (kumo.Command, bool) {
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	cmd, ok := s.recent[[2]string{appID, id}]
+	return cmd, ok
 }
 
 var _ kumo.CommandService = (*CommandService)(nil)
@@ -41,20 +70,49 @@ func (s *CommandService) targetExists(ctx context.Context, appID, thingID string
 	return err
 }
 
+// commandTarget reads, in one query, the thing a command is for (its
+// fields only when withFields: the aliases check needs its thing type)
+// and whether the user c owns it, himself or through a group (false for
+// other callers). TARGET_NOT_FOUND when there is no such thing.
+func (s *CommandService) commandTarget(ctx context.Context, c kumo.Caller, thingID string, withFields bool) (kumo.Thing, bool, error) {
+	user := ""
+	if c.Kind == kumo.UserCaller {
+		user = c.ID
+	}
+	var (
+		t      = kumo.Thing{ID: thingID}
+		fields string
+		owns   bool
+	)
+	err := s.db.queryRow(ctx, `SELECT t.fields, EXISTS (SELECT 1 FROM thing_owners o WHERE o.app_id = t.app_id AND o.thing_id = t.id AND (
+			(o.owner_kind = 'user' AND o.owner_id = ?) OR
+			(o.owner_kind = 'group' AND o.owner_id IN (SELECT group_id FROM group_members WHERE app_id = ? AND user_id = ?))))
+		FROM things t WHERE t.app_id = ? AND t.id = ?`, user, c.AppID, user, c.AppID, thingID).Scan(&fields, &owns)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, false, targetNotFound(c.AppID, thingID)
+	}
+	if err != nil || !withFields {
+		return t, owns && user != "", err
+	}
+	d := json.NewDecoder(strings.NewReader(fields))
+	d.UseNumber()
+	if err := d.Decode(&t.Fields); err != nil {
+		return t, false, err
+	}
+	return t, owns && user != "", nil
+}
+
 // Create implements kumo.CommandService.
 func (s *CommandService) Create(ctx context.Context, c kumo.Caller, cmd kumo.Command) (kumo.Command, error) {
 	if c.Kind != kumo.Admin && c.Kind != kumo.UserCaller {
 		return kumo.Command{}, kumo.Unauthorized(c, "Only the thing's owners and the app admin may send it commands")
 	}
-	if err := s.targetExists(ctx, c.AppID, cmd.ThingID); err != nil {
+	issuer := cmd.IssuerOwner()
+	t, owns, err := s.commandTarget(ctx, c, cmd.ThingID, len(cmd.Aliases()) > 0)
+	if err != nil {
 		return kumo.Command{}, err
 	}
-	issuer := cmd.IssuerOwner()
 	if c.Kind == kumo.UserCaller {
-		owns, err := s.things.ownsThing(ctx, c.AppID, cmd.ThingID, c.ID)
-		if err != nil {
-			return kumo.Command{}, err
-		}
 		if !owns {
 			return kumo.Command{}, kumo.Unauthorized(c, "Only the thing's owners and the app admin may send it commands")
 		}
@@ -68,7 +126,7 @@ func (s *CommandService) Create(ctx context.Context, c kumo.Caller, cmd kumo.Com
 	}
 	// A trait command names only the aliases of the thing's configuration
 	// (any, when it has none).
-	if err := s.thingTypes.CheckAliases(ctx, c.AppID, cmd.ThingID, cmd.Aliases()); err != nil {
+	if err := s.thingTypes.checkAliases(ctx, c.AppID, t, cmd.Aliases()); err != nil {
 		return kumo.Command{}, err
 	}
 	cmd.ID = kumo.NewCommandID()
@@ -76,19 +134,29 @@ func (s *CommandService) Create(ctx context.Context, c kumo.Caller, cmd kumo.Com
 		return kumo.Command{}, err
 	}
 	var out kumo.Command
-	err := s.db.writeTx(ctx, func(tx *Tx) error {
-		var one int
-		err := tx.QueryRow(ctx, "SELECT 1 FROM thing_owners WHERE app_id = ? AND thing_id = ? AND owner_kind = ? AND owner_id = ?",
-			c.AppID, cmd.ThingID, string(issuer.Kind), issuer.ID).Scan(&one)
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
+		// In the write, in one read: the thing still exists (its row
+		// locked against a concurrent delete on PostgreSQL) and the
+		// issuer owns it.
+		var issuerOwns bool
+		err := tx.QueryRow(ctx, tx.db.locks.LockShared(`SELECT EXISTS (SELECT 1 FROM thing_owners o
+			WHERE o.app_id = t.app_id AND o.thing_id = t.id AND o.owner_kind = ? AND o.owner_id = ?)
+			FROM things t WHERE t.app_id = ? AND t.id = ?`), string(issuer.Kind), issuer.ID, c.AppID, cmd.ThingID).Scan(&issuerOwns)
 		if errors.Is(err, sql.ErrNoRows) {
-			return kumo.Errorf(kumo.ErrWrongCommand, "The issuer %s does not own thing %s", cmd.Issuer, cmd.ThingID)
+			return targetNotFound(c.AppID, cmd.ThingID)
 		}
 		if err != nil {
 			return err
 		}
-		out, err = s.createInTx(ctx, tx, c.AppID, cmd)
+		if !issuerOwns {
+			return kumo.Errorf(kumo.ErrWrongCommand, "The issuer %s does not own thing %s", cmd.Issuer, cmd.ThingID)
+		}
+		out, err = s.insertCommand(ctx, tx, c.AppID, cmd)
 		return err
 	})
+	if err == nil {
+		s.remember(c.AppID, out)
+	}
 	return out, err
 }
 
@@ -110,6 +178,11 @@ func (s *CommandService) createInTx(ctx context.Context, tx *Tx, appID string, c
 	if !ok {
 		return kumo.Command{}, targetNotFound(appID, cmd.ThingID)
 	}
+	return s.insertCommand(ctx, tx, appID, cmd)
+}
+
+// insertCommand is createInTx once the thing was found in tx.
+func (s *CommandService) insertCommand(ctx context.Context, tx *Tx, appID string, cmd kumo.Command) (kumo.Command, error) {
 	if _, err := kumo.ParseThingOwner(cmd.Issuer); err != nil || len(cmd.Actions) == 0 {
 		return kumo.Command{}, kumo.Errorf(kumo.ErrWrongCommand, "A command needs an issuer (user:{id} or group:{id}) and actions")
 	}
@@ -268,21 +341,47 @@ func (s *CommandService) PutActionResults(ctx context.Context, c kumo.Caller, th
 	if !c.IsAdmin() && !(c.Kind == kumo.ThingCaller && c.ID == thingID) {
 		return kumo.Unauthorized(c, "Only the thing itself (and the app admin) may report a command's results")
 	}
-	if err := s.targetExists(ctx, c.AppID, thingID); err != nil {
+	// The command is read outside the write (or not at all, when this
+	// node created it lately): the results' state depends only on its
+	// actions and model, which never change.
+	cmd, ok := s.recentCommand(c.AppID, commandID)
+	var err error
+	if !ok || cmd.ThingID != thingID {
+		cmd, err = scanCommand(s.db.queryRow(ctx, "SELECT "+commandColumns+" FROM commands WHERE app_id = ? AND id = ? AND thing_id = ?",
+			c.AppID, commandID, thingID), c.AppID, commandID)
+	}
+	if kumo.ErrorCode(err) == kumo.ErrCommandNotFound {
+		// No such command of this thing: TARGET_NOT_FOUND when the thing
+		// itself is missing (read only on this path).
+		if terr := s.targetExists(ctx, c.AppID, thingID); terr != nil {
+			return terr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	cmd, err = cmd.ApplyActionResults(body)
+	if err != nil {
 		return err
 	}
 	return s.db.writeTx(ctx, func(tx *Tx) error {
-		cmd, err := scanCommand(tx.QueryRow(ctx, tx.db.locks.LockUpdate("SELECT "+commandColumns+
-			" FROM commands WHERE app_id = ? AND id = ? AND thing_id = ?"), c.AppID, commandID, thingID), c.AppID, commandID)
+		res, err := tx.Exec(ctx, "UPDATE commands SET action_results = ?, state = ?, modified = ? WHERE app_id = ? AND id = ? AND thing_id = ?",
+			string(cmd.ActionResults), string(cmd.State), tx.db.now(), c.AppID, commandID, thingID)
 		if err != nil {
 			return err
 		}
-		cmd, err = cmd.ApplyActionResults(body)
-		if err != nil {
+		if n, err := res.RowsAffected(); err != nil {
 			return err
+		} else if n == 0 { // deleted since it was read or created (with its thing)
+			ok, err := rowExists(ctx, tx, "SELECT 1 FROM things WHERE app_id = ? AND id = ?", c.AppID, thingID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return targetNotFound(c.AppID, thingID)
+			}
+			return commandNotFound(c.AppID, commandID)
 		}
-		_, err = tx.Exec(ctx, "UPDATE commands SET action_results = ?, state = ?, modified = ? WHERE app_id = ? AND id = ?",
-			string(cmd.ActionResults), string(cmd.State), tx.db.now(), c.AppID, commandID)
-		return err
+		return nil
 	})
 }

@@ -22,7 +22,7 @@ type Outbox interface {
 	ClaimEvents(ctx context.Context, max int) ([]kumo.Event, error)
 	CompleteEvents(ctx context.Context, events []kumo.Event) error
 	SubscriberTopics(ctx context.Context, buckets []kumo.BucketRef) (map[kumo.BucketRef][]string, error)
-	MessageRecipients(ctx context.Context, e kumo.Event) ([]kumo.Recipient, error)
+	MessageRecipients(ctx context.Context, events []kumo.Event) ([][]kumo.Recipient, error)
 	Notify() <-chan struct{}
 }
 

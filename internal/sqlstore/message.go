@@ -82,17 +82,44 @@ func principalScope(p kumo.Principal) kumo.Scope {
 	return kumo.Scope{Kind: kumo.ScopeUser, ID: p.ID}
 }
 
-// MessageRecipients implements push.Outbox.
-func (o *Recipients) MessageRecipients(ctx context.Context, e kumo.Event) ([]kumo.Recipient, error) {
-	s := e.Bucket.Scope
-	if e.Bucket.Name != "" {
-		return o.topicRecipients(ctx, kumo.TopicRef{AppID: e.Bucket.AppID, Scope: s, Name: e.Bucket.Name})
+// MessageRecipients implements push.Outbox: the recipients of each
+// event, events[i]'s at [i]. The events addressed to users and things (a
+// direct push, a command) are read together, in one query per app and
+// maxRecipientIDs principals; a topic's in one query each.
+func (o *Recipients) MessageRecipients(ctx context.Context, events []kumo.Event) ([][]kumo.Recipient, error) {
+	out := make([][]kumo.Recipient, len(events))
+	direct := map[string][]kumo.Principal{} // by app: the principals addressed
+	for i, e := range events {
+		if e.Bucket.Name != "" {
+			rs, err := o.topicRecipients(ctx, kumo.TopicRef{AppID: e.Bucket.AppID, Scope: e.Bucket.Scope, Name: e.Bucket.Name})
+			if err != nil {
+				return nil, err
+			}
+			out[i] = rs
+			continue
+		}
+		direct[e.Bucket.AppID] = append(direct[e.Bucket.AppID], eventPrincipal(e))
 	}
-	kind := kumo.UserCaller
-	if s.Kind == kumo.ScopeThing {
-		kind = kumo.ThingCaller
+	for app, ps := range direct {
+		rs, err := o.installationRecipients(ctx, app, ps)
+		if err != nil {
+			return nil, err
+		}
+		for i, e := range events {
+			if e.Bucket.Name == "" && e.Bucket.AppID == app {
+				out[i] = rs[eventPrincipal(e)]
+			}
+		}
 	}
-	return o.installationRecipients(ctx, e.Bucket.AppID, []kumo.Principal{{Kind: kind, ID: s.ID}})
+	return out, nil
+}
+
+// eventPrincipal is the user or thing a message event is addressed to.
+func eventPrincipal(e kumo.Event) kumo.Principal {
+	if e.Bucket.Scope.Kind == kumo.ScopeThing {
+		return kumo.Principal{Kind: kumo.ThingCaller, ID: e.Bucket.Scope.ID}
+	}
+	return kumo.Principal{Kind: kumo.UserCaller, ID: e.Bucket.Scope.ID}
 }
 
 // topicRecipients returns the MQTT installations of the subscribers of
@@ -117,22 +144,62 @@ func (o *Recipients) topicRecipients(ctx context.Context, t kumo.TopicRef) ([]ku
 	return out, rows.Err()
 }
 
-// installationRecipients returns the MQTT installations of principals.
-func (o *Recipients) installationRecipients(ctx context.Context, appID string, ps []kumo.Principal) ([]kumo.Recipient, error) {
-	var out []kumo.Recipient
+// maxRecipientIDs is the most owner IDs one query of
+// installationRecipients names.
+const maxRecipientIDs = 256
+
+// installationRecipients returns the MQTT installations of principals of
+// app appID, by principal: one query per maxRecipientIDs of them. The
+// list of IDs is padded to a power of two (its last ID repeated), so that
+// few distinct statements are prepared.
+func (o *Recipients) installationRecipients(ctx context.Context, appID string, ps []kumo.Principal) (map[kumo.Principal][]kumo.Recipient, error) {
+	out := make(map[kumo.Principal][]kumo.Recipient, len(ps))
+	var ids []string
+	seenID := map[string]bool{}
+	kinds := map[kumo.CallerKind]bool{}
 	for _, p := range ps {
-		rows, err := o.db.query(ctx, `SELECT mqtt_topic, development FROM installations
-			WHERE app_id = ? AND owner_kind = ? AND owner_id = ? AND device_type = 'MQTT'`, appID, int(p.Kind), p.ID)
+		kinds[p.Kind] = true
+		if !seenID[p.ID] {
+			seenID[p.ID] = true
+			ids = append(ids, p.ID)
+		}
+	}
+	kindArgs := make([]any, 0, 2)
+	for _, k := range []kumo.CallerKind{kumo.UserCaller, kumo.ThingCaller} {
+		if kinds[k] {
+			kindArgs = append(kindArgs, int(k))
+		}
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), maxRecipientIDs)]
+		ids = ids[len(chunk):]
+		n := 1
+		for n < len(chunk) {
+			n *= 2
+		}
+		args := make([]any, 0, 1+len(kindArgs)+n)
+		args = append(append(args, appID), kindArgs...)
+		for i := 0; i < n; i++ {
+			args = append(args, chunk[min(i, len(chunk)-1)])
+		}
+		rows, err := o.db.query(ctx, `SELECT owner_kind, owner_id, mqtt_topic, development FROM installations
+			WHERE app_id = ? AND owner_kind IN (`+placeholders(len(kindArgs))+`) AND owner_id IN (`+placeholders(n)+`)
+			AND device_type = 'MQTT'`, args...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			var r kumo.Recipient
-			if err := rows.Scan(&r.MQTTTopic, &r.Development); err != nil {
+			var (
+				kind int
+				p    kumo.Principal
+				r    kumo.Recipient
+			)
+			if err := rows.Scan(&kind, &p.ID, &r.MQTTTopic, &r.Development); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			out = append(out, r)
+			p.Kind = kumo.CallerKind(kind)
+			out[p] = append(out[p], r)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

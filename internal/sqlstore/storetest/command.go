@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -84,8 +85,9 @@ func testCommands(t *testing.T, s suite) {
 		if string(d.MQTT) != want || !d.ToDevelopment || !d.ToProduction || d.Phone == nil || d.Phone.FCMData["commandID"] != got.ID {
 			t.Errorf("delivery %+v (MQTT %s); want MQTT %s to development and production, and phones", d, d.MQTT, want)
 		}
-		rs, err := f.db.Outbox.MessageRecipients(f.ctx, e)
+		rss, err := f.db.Outbox.MessageRecipients(f.ctx, []kumo.Event{e})
 		ok(f, "MessageRecipients", err)
+		rs := rss[0]
 		if len(rs) != 1 || rs[0].MQTTTopic != w.installation.MQTTTopic {
 			t.Errorf("recipients %+v; want the thing's MQTT installation %s", rs, w.installation.MQTTTopic)
 		}
@@ -129,6 +131,47 @@ func testCommands(t *testing.T, s suite) {
 
 	// A command committed and not yet dispatched is delivered after a
 	// restart: its push is an outbox event, written with it.
+	t.Run("ResultsAfterTheThingWent", func(t *testing.T) {
+		// A command created a moment ago, whose thing is deleted before
+		// its results come: TARGET_NOT_FOUND, nothing written.
+		t.Parallel()
+		f := newFixture(t, s)
+		w := newCommandWorld(f)
+		cmd, err := f.db.Commands.Create(f.ctx, w.u1, parseCommand(f, w.th.ID, `{"issuer":"user:`+w.u1.ID+`","actions":[{"a":[{"b":1}]}]}`))
+		ok(f, "Create", err)
+		ok(f, "DeleteThing", f.db.Things.DeleteThing(f.ctx, f.admin, w.th.ID))
+		body := map[string]any{"actionResults": []any{map[string]any{"a": []any{map[string]any{"b": map[string]any{"succeeded": true}}}}}}
+		wantCode(t, "PutActionResults", f.db.Commands.PutActionResults(f.ctx, f.admin, w.th.ID, cmd.ID, body), kumo.ErrTargetNotFound)
+	})
+	t.Run("RecipientsOfABatch", func(t *testing.T) {
+		// The dispatcher asks for the recipients of a whole batch at once:
+		// each event gets its own addressee's MQTT installation, none for
+		// a thing without one, whatever the order and repetitions.
+		t.Parallel()
+		f := newFixture(t, s)
+		w := newCommandWorld(f)
+		_, th3 := f.mustThing("vt-cmd-3")
+		in3 := f.mustInstall(th3, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT})
+		inU := f.mustInstall(w.u1, kumo.InstallationCreate{DeviceType: kumo.DeviceMQTT, Development: true})
+		f.drainOutbox()
+		to := func(kind kumo.ScopeKind, id string) kumo.Event {
+			return kumo.Event{Type: kumo.PushMessageSent, Bucket: kumo.BucketRef{AppID: f.app.AppID, Scope: kumo.Scope{Kind: kind, ID: id}}}
+		}
+		events := []kumo.Event{to(kumo.ScopeThing, w.th.ID), to(kumo.ScopeUser, w.u1.ID), to(kumo.ScopeThing, w.th2.ID),
+			to(kumo.ScopeThing, th3.ID), to(kumo.ScopeThing, w.th.ID), to(kumo.ScopeUser, w.u2.ID)}
+		rss, err := f.db.Outbox.MessageRecipients(f.ctx, events)
+		ok(f, "MessageRecipients", err)
+		want := [][]kumo.Recipient{{{MQTTTopic: w.installation.MQTTTopic}}, {{MQTTTopic: inU.MQTTTopic, Development: true}}, nil,
+			{{MQTTTopic: in3.MQTTTopic}}, {{MQTTTopic: w.installation.MQTTTopic}}, nil}
+		if len(rss) != len(want) {
+			t.Fatalf("MessageRecipients of %d events: %d answers", len(events), len(rss))
+		}
+		for i := range want {
+			if !reflect.DeepEqual(rss[i], want[i]) {
+				t.Errorf("event %d (%+v): recipients %+v, want %+v", i, events[i].Bucket.Scope, rss[i], want[i])
+			}
+		}
+	})
 	t.Run("SurvivesRestart", func(t *testing.T) {
 		t.Parallel()
 		f := newFixture(t, s)
@@ -231,6 +274,7 @@ func testCommands(t *testing.T, s suite) {
 			{"another thing", w.th2, w.th.ID, cmd.ID, done, kumo.ErrUnauthorized},
 			{"another thing, its own path", w.th2, w.th2.ID, cmd.ID, done, kumo.ErrCommandNotFound},
 			{"unknown command", w.th, w.th.ID, "nope", done, kumo.ErrCommandNotFound},
+			{"admin, unknown thing", f.admin, "th.nope", cmd.ID, done, kumo.ErrTargetNotFound},
 			{"results of another shape", w.th, w.th.ID, cmd.ID, results(`{"actionResults":[{"x":{"succeeded":true}}]}`), kumo.ErrInvalidInputData},
 		} {
 			wantCode(t, "PutActionResults: "+tt.name, f.db.Commands.PutActionResults(f.ctx, tt.c, tt.thing, tt.id, tt.body), tt.want)

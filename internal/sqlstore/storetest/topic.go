@@ -252,11 +252,12 @@ func testTopics(t *testing.T, s suite) {
 				t.Fatalf("SubscribeTopic(%+v, %s): %v", sub.p, sub.t.Name, err)
 			}
 		}
-		rs, err := f.db.Outbox.MessageRecipients(f.ctx, kumo.Event{Type: kumo.PushMessageSent,
-			Bucket: kumo.BucketRef{AppID: f.app.AppID, Scope: kumo.AppScope, Name: "news"}})
+		rss, err := f.db.Outbox.MessageRecipients(f.ctx, []kumo.Event{{Type: kumo.PushMessageSent,
+			Bucket: kumo.BucketRef{AppID: f.app.AppID, Scope: kumo.AppScope, Name: "news"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
+		rs := rss[0]
 		got := map[kumo.Recipient]bool{}
 		for _, r := range rs {
 			got[r] = true
