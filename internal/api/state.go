@@ -74,45 +74,34 @@ func (s *Server) writeStates(w http.ResponseWriter, r *http.Request, c kumo.Call
 // document (application/json) or alias → fields
 // (MultipleTraitState+json); 201 the first time, 204 after.
 func (s *Server) handleStatePut(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
-	thingID, err := stateTarget(r)
-	if err != nil {
-		return err
-	}
-	body, err := stateBody(w, r)
-	if err != nil {
-		return err
-	}
-	trait := kumo.IsMediaType(mediaType(r), kumo.MediaMultipleTraitState)
-	return s.writeStates(w, r, c, thingID, []kumo.StateWrite{{Kind: kumo.StatePut, Trait: trait, State: body}}, true)
+	return s.writeState(w, r, c, kumo.StateWrite{Kind: kumo.StatePut,
+		Trait: kumo.IsMediaType(mediaType(r), kumo.MediaMultipleTraitState)}, true)
 }
 
 // handleStatePatch serves PATCH …/states (MultipleTraitStatePatch+json):
 // merges per alias; 204. Another media type merges a non-trait document.
 func (s *Server) handleStatePatch(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
-	thingID, err := stateTarget(r)
-	if err != nil {
-		return err
-	}
-	body, err := stateBody(w, r)
-	if err != nil {
-		return err
-	}
-	trait := kumo.IsMediaType(mediaType(r), kumo.MediaMultipleTraitStatePatch)
-	return s.writeStates(w, r, c, thingID, []kumo.StateWrite{{Kind: kumo.StatePatch, Trait: trait, State: body}}, false)
+	return s.writeState(w, r, c, kumo.StateWrite{Kind: kumo.StatePatch,
+		Trait: kumo.IsMediaType(mediaType(r), kumo.MediaMultipleTraitStatePatch)}, false)
 }
 
 // handleStateAliasPut serves PUT …/states/aliases/{alias}
 // (TraitState+json): the alias's fields; 204.
 func (s *Server) handleStateAliasPut(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	return s.writeState(w, r, c, kumo.StateWrite{Kind: kumo.StateAliasPut, Trait: true, Alias: r.PathValue("alias")}, false)
+}
+
+// writeState reads the target and the body of a single state write and
+// commits sw with that body as its state.
+func (s *Server) writeState(w http.ResponseWriter, r *http.Request, c kumo.Caller, sw kumo.StateWrite, firstIs201 bool) error {
 	thingID, err := stateTarget(r)
 	if err != nil {
 		return err
 	}
-	body, err := stateBody(w, r)
-	if err != nil {
+	if sw.State, err = stateBody(w, r); err != nil {
 		return err
 	}
-	return s.writeStates(w, r, c, thingID, []kumo.StateWrite{{Kind: kumo.StateAliasPut, Trait: true, Alias: r.PathValue("alias"), State: body}}, false)
+	return s.writeStates(w, r, c, thingID, []kumo.StateWrite{sw}, firstIs201)
 }
 
 // handleStatesBulk serves POST …/states-bulk:
