@@ -76,21 +76,31 @@ func TestBenchFlagErrors(t *testing.T) {
 	}
 }
 
+// runBenchJSON runs kumo bench with args (a minute at most), reads its
+// last stdout line (the JSON result) into res and returns that line and
+// stderr.
+func runBenchJSON(t *testing.T, res any, args ...string) (last, stderrText string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	if err := runBench(ctx, args, &stdout, &stderr); err != nil {
+		t.Fatalf("runBench %s: %v\nstderr:\n%s", args[0], err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	last = lines[len(lines)-1]
+	if err := json.Unmarshal([]byte(last), res); err != nil {
+		t.Fatalf("last stdout line is not JSON: %v\n%s", err, last)
+	}
+	return last, stderr.String()
+}
+
 // TestBenchTopic runs a small topic fan-out bench against an in-process
 // node: every send and every baseline fan-out reaches every device once.
 func TestBenchTopic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a node and 50 MQTT clients")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	err := runBench(ctx, []string{"topic", "--things", "50", "--sends", "1", "--deadline", "20s"}, &stdout, &stderr)
-	if err != nil {
-		t.Fatalf("runBench topic: %v\nstderr:\n%s", err, stderr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	last := lines[len(lines)-1]
 	var res struct {
 		DeliveriesPerS *float64 `json:"deliveries_per_s"`
 		FanoutMs       *float64 `json:"fanout_ms"`
@@ -106,9 +116,7 @@ func TestBenchTopic(t *testing.T) {
 			Lost int64  `json:"lost"`
 		} `json:"rounds"`
 	}
-	if err := json.Unmarshal([]byte(last), &res); err != nil {
-		t.Fatalf("last stdout line is not JSON: %v\n%s", err, last)
-	}
+	last, _ := runBenchJSON(t, &res, "topic", "--things", "50", "--sends", "1", "--deadline", "20s")
 	if res.DeliveriesPerS == nil || res.FanoutMs == nil || res.Lost == nil || res.Duplicates == nil {
 		t.Fatalf("a required key is missing: %s", last)
 	}
@@ -131,15 +139,6 @@ func TestBenchCommand(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a node and 10 MQTT clients")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	err := runBench(ctx, []string{"command", "--things", "10", "--duration", "1s", "--concurrency", "4"}, &stdout, &stderr)
-	if err != nil {
-		t.Fatalf("runBench command: %v\nstderr:\n%s", err, stderr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	last := lines[len(lines)-1]
 	var res struct {
 		CommandsPerS *float64 `json:"commands_per_s"`
 		P50          *float64 `json:"p50_ms"`
@@ -159,9 +158,7 @@ func TestBenchCommand(t *testing.T) {
 			Lost        int64   `json:"lost"`
 		} `json:"objects"`
 	}
-	if err := json.Unmarshal([]byte(last), &res); err != nil {
-		t.Fatalf("last stdout line is not JSON: %v\n%s", err, last)
-	}
+	last, stderr := runBenchJSON(t, &res, "command", "--things", "10", "--duration", "1s", "--concurrency", "4")
 	if res.CommandsPerS == nil || res.P50 == nil || res.P99 == nil || res.Lost == nil || res.PushLost == nil {
 		t.Fatalf("a required key is missing: %s", last)
 	}
@@ -178,7 +175,7 @@ func TestBenchCommand(t *testing.T) {
 	if res.Things != 10 {
 		t.Errorf("things = %d, want 10", res.Things)
 	}
-	if !strings.Contains(stderr.String(), "object → push") || !strings.Contains(stderr.String(), "command → push → results") {
-		t.Errorf("stderr does not show the two figures side by side:\n%s", stderr.String())
+	if !strings.Contains(stderr, "object → push") || !strings.Contains(stderr, "command → push → results") {
+		t.Errorf("stderr does not show the two figures side by side:\n%s", stderr)
 	}
 }
