@@ -113,6 +113,28 @@ func testThingIFStates(t *testing.T, cfg config) {
 		t.Errorf("non-trait history = %s", r.Body)
 	}
 
+	// A non-trait thing groups its history by the dataGroupingInterval
+	// given at onboarding (here a minute; 15 minutes otherwise).
+	minuteID, minuteToken := onboardOwned(t, f, "st-3", `,"dataGroupingInterval":"1_MINUTE"`)
+	wantStatus(t, do(t, "POST", stateURL(f, "thing:"+minuteID)+"-bulk", `{"states":[{"generatedAt":1700000000000,"payload":{"power":true}}]}`,
+		"Content-Type", "application/vnd.kii.StateBulkUploadRequest+json", "Authorization", "Bearer "+minuteToken), 204)
+	for id, width := range map[string]int64{minuteID: 60_000, plainID: 15 * 60_000} {
+		tok := map[string]string{minuteID: minuteToken, plainID: plainToken}[id]
+		r = do(t, "POST", stateURL(f, "thing:"+id)+"/query", `{"query":{"grouped":true,"clause":{"type":"withinTimeRange","lowerLimit":1700000000000,"upperLimit":1700000000001}}}`,
+			"Content-Type", "application/json", "Authorization", "Bearer "+tok)
+		wantStatus(t, r, 200)
+		groups, _ := r.JSON(t)["groupedResults"].([]any)
+		if len(groups) != 1 {
+			t.Fatalf("grouped non-trait history = %s", r.Body)
+		}
+		rng := groups[0].(map[string]any)["range"].(map[string]any)
+		from, _ := rng["from"].(json.Number).Int64()
+		to, _ := rng["to"].(json.Number).Int64()
+		if to-from+1 != width {
+			t.Errorf("a non-trait group spans %d ms, want %d: %s", to-from+1, width, r.Body)
+		}
+	}
+
 	big := `{"ac":{"x":"` + strings.Repeat("a", 11*1024) + `"}}`
 	thing := "/thing-if/apps/{app}/targets/thing:" + thingID + "/states"
 	tt := "Bearer " + token

@@ -364,6 +364,11 @@ func (s *ThingTypeService) groupingInterval(ctx context.Context, appID string, t
 	interval := kumo.DefaultDataGroupingInterval
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
+		// No trait version configures the alias (a non-trait thing, or an
+		// unconfigured one): the dataGroupingInterval given at onboarding.
+		if v, ok := t.Fields[kumo.DataGroupingIntervalField].(string); ok && kumo.DataGroupingIntervals[v] > 0 {
+			interval = v
+		}
 	case err != nil:
 		return 0, err
 	default:
