@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -88,14 +87,11 @@ func (s *Server) handleCommandList(w http.ResponseWriter, r *http.Request, c kum
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	limit := 0
-	if v := q.Get("bestEffortLimit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
-			return kumo.InvalidInput(map[string]string{"bestEffortLimit": "must be a positive integer"})
-		}
+	limit, err := bestEffortLimit(r)
+	if err != nil {
+		return err
 	}
-	cmds, next, err := s.Commands.List(r.Context(), c, thingID, limit, q.Get("paginationKey"))
+	cmds, next, err := s.Commands.List(r.Context(), c, thingID, limit, r.URL.Query().Get("paginationKey"))
 	if err != nil {
 		return err
 	}
@@ -103,12 +99,7 @@ func (s *Server) handleCommandList(w http.ResponseWriter, r *http.Request, c kum
 	for i, cmd := range cmds {
 		list[i] = answerOf(cmd)
 	}
-	out := map[string]any{"commands": list}
-	if next != "" {
-		out["nextPaginationKey"] = next
-	}
-	writeJSON(w, http.StatusOK, "application/json", out)
-	return nil
+	return writePage(w, "application/json", "commands", list, next)
 }
 
 // handleActionResults serves PUT …/targets/{target}/commands/{commandID}/action-results:

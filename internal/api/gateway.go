@@ -28,12 +28,7 @@ func (s *Server) handleEndNodes(w http.ResponseWriter, r *http.Request, c kumo.C
 	for i, n := range nodes {
 		results[i] = map[string]string{"thingID": n.ThingID, "vendorThingID": n.VendorThingID}
 	}
-	out := map[string]any{"results": results}
-	if next != "" {
-		out["nextPaginationKey"] = next
-	}
-	writeJSON(w, http.StatusOK, "application/vnd.kii.EndNodesRetrievalResponse+json", out)
-	return nil
+	return writePage(w, "application/vnd.kii.EndNodesRetrievalResponse+json", "results", results, next)
 }
 
 // handleEndNodeAdd serves PUT /api/apps/{appID}/things/{gw}/end-nodes/{en}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -482,6 +483,30 @@ func baseURL(r *http.Request) string {
 		scheme = p
 	}
 	return scheme + "://" + r.Host
+}
+
+// bestEffortLimit reads ?bestEffortLimit= (0 when absent: the default).
+func bestEffortLimit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("bestEffortLimit")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, kumo.InvalidInput(map[string]string{"bestEffortLimit": "must be a positive integer"})
+	}
+	return n, nil
+}
+
+// writePage writes a page of a Thing-IF list: 200 {key: items}, with
+// "nextPaginationKey" only when more follow (push-mqtt §10.19).
+func writePage(w http.ResponseWriter, mediaType, key string, items any, next string) error {
+	out := map[string]any{key: items}
+	if next != "" {
+		out["nextPaginationKey"] = next
+	}
+	writeJSON(w, http.StatusOK, mediaType, out)
+	return nil
 }
 
 // noContent writes 204.

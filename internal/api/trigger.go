@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/kumo-iot/kumo"
@@ -19,19 +18,6 @@ func triggerTarget(r *http.Request) (string, error) {
 // the ID (…/triggers/{id}}/enable); no trigger ID has one.
 func triggerID(r *http.Request) string {
 	return strings.TrimSuffix(r.PathValue("triggerID"), "}")
-}
-
-// bestEffortLimit reads ?bestEffortLimit= (0 when absent: the default).
-func bestEffortLimit(r *http.Request) (int, error) {
-	v := r.URL.Query().Get("bestEffortLimit")
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, kumo.InvalidInput(map[string]string{"bestEffortLimit": "must be a positive integer"})
-	}
-	return n, nil
 }
 
 // handleTriggerCreate serves POST /thing-if/apps/{appID}/targets/{target}/triggers:
@@ -133,12 +119,7 @@ func (s *Server) handleTriggerList(w http.ResponseWriter, r *http.Request, c kum
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"triggers": ts}
-	if next != "" {
-		out["nextPaginationKey"] = next
-	}
-	writeJSON(w, http.StatusOK, "application/json", out)
-	return nil
+	return writePage(w, "application/json", "triggers", ts, next)
 }
 
 // handleTriggerServerCodeResults serves GET
@@ -158,10 +139,5 @@ func (s *Server) handleTriggerServerCodeResults(w http.ResponseWriter, r *http.R
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"triggerServerCodeResults": rs}
-	if next != "" {
-		out["nextPaginationKey"] = next
-	}
-	writeJSON(w, http.StatusOK, "application/json", out)
-	return nil
+	return writePage(w, "application/json", "triggerServerCodeResults", rs, next)
 }
