@@ -14,13 +14,7 @@ func obj(t *testing.T, s string) map[string]any {
 	if s == "" {
 		return nil
 	}
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil {
-		t.Fatalf("bad JSON %s: %v", s, err)
-	}
-	return m
+	return jsonBody(t, s)
 }
 
 // asJSON re-encodes v, for comparisons that ignore number types.

@@ -7,17 +7,6 @@ import (
 	"time"
 )
 
-func parseJSON(t *testing.T, s string) map[string]any {
-	t.Helper()
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	var m map[string]any
-	if err := d.Decode(&m); err != nil {
-		t.Fatalf("%s: %v", s, err)
-	}
-	return m
-}
-
 func TestCronNext(t *testing.T) {
 	at := func(s string) time.Time {
 		v, err := time.Parse("2006-01-02 15:04", s)
@@ -125,7 +114,7 @@ func TestParseTrigger(t *testing.T) {
 		{"metadata not object", `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},` + cmd + `,"metadata":[1]}`, true, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tr, err := ParseTrigger(thing, parseJSON(t, tc.body), now)
+			tr, err := ParseTrigger(thing, jsonBody(t, tc.body), now)
 			if tc.wantErr {
 				if ErrorCode(err) != ErrWrongTrigger {
 					t.Fatalf("got %v, want WRONG_TRIGGER", err)
@@ -143,13 +132,13 @@ func TestParseTrigger(t *testing.T) {
 }
 
 func TestPatchTrigger(t *testing.T) {
-	tr, err := ParseTrigger("th.1", parseJSON(t, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":1000},"triggersWhat":"COMMAND","command":{"issuer":"user:u1","actions":[{"a":[{"on":true}]}]},"title":"t"}`), 0)
+	tr, err := ParseTrigger("th.1", jsonBody(t, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":1000},"triggersWhat":"COMMAND","command":{"issuer":"user:u1","actions":[{"a":[{"on":true}]}]},"title":"t"}`), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr.ID, tr.Disabled, tr.DisabledReason = "tr1", true, DisabledScheduleOnceFired
 	// A past schedule stays when the predicate is not patched.
-	out, err := PatchTrigger(tr, parseJSON(t, `{"title":"new","metadata":{"k":"v"}}`), 5000)
+	out, err := PatchTrigger(tr, jsonBody(t, `{"title":"new","metadata":{"k":"v"}}`), 5000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,30 +146,30 @@ func TestPatchTrigger(t *testing.T) {
 		t.Errorf("got %+v", out)
 	}
 	// A new past schedule is refused.
-	if _, err := PatchTrigger(tr, parseJSON(t, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":1000}}`), 5000); ErrorCode(err) != ErrWrongTrigger {
+	if _, err := PatchTrigger(tr, jsonBody(t, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":1000}}`), 5000); ErrorCode(err) != ErrWrongTrigger {
 		t.Errorf("past schedule: got %v", err)
 	}
 	// Switching to server code drops the command.
-	out, err = PatchTrigger(tr, parseJSON(t, `{"triggersWhat":"SERVER_CODE","serverCode":{"endpoint":"e"}}`), 5000)
+	out, err = PatchTrigger(tr, jsonBody(t, `{"triggersWhat":"SERVER_CODE","serverCode":{"endpoint":"e"}}`), 5000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if out.Command != nil || out.ServerCode == nil || out.TriggersWhat != TriggersServerCode {
 		t.Errorf("got %+v", out)
 	}
-	if _, err := PatchTrigger(tr, parseJSON(t, `{"command":{"issuer":"nobody"}}`), 5000); ErrorCode(err) != ErrWrongTrigger {
+	if _, err := PatchTrigger(tr, jsonBody(t, `{"command":{"issuer":"nobody"}}`), 5000); ErrorCode(err) != ErrWrongTrigger {
 		t.Errorf("bad command: got %v", err)
 	}
 	// null is no change; a command without a target keeps the old target.
-	cross, err := ParseTrigger("th.1", parseJSON(t, `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"command":{"target":"thing:th.2","issuer":"user:u1","actions":[{"a":[{"on":true}]}]}}`), 0)
+	cross, err := ParseTrigger("th.1", jsonBody(t, `{"predicate":{"eventSource":"SCHEDULE","schedule":"* * * * *"},"command":{"target":"thing:th.2","issuer":"user:u1","actions":[{"a":[{"on":true}]}]}}`), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err = PatchTrigger(cross, parseJSON(t, `{"command":null,"predicate":null,"title":"x"}`), 5000)
+	out, err = PatchTrigger(cross, jsonBody(t, `{"command":null,"predicate":null,"title":"x"}`), 5000)
 	if err != nil || out.CommandThingID() != "th.2" || out.Predicate.Schedule != "* * * * *" || out.Title != "x" {
 		t.Errorf("PATCH with nulls = %+v, %v", out, err)
 	}
-	out, err = PatchTrigger(cross, parseJSON(t, `{"command":{"issuer":"user:u1","actions":[{"b":[{"off":true}]}]}}`), 5000)
+	out, err = PatchTrigger(cross, jsonBody(t, `{"command":{"issuer":"user:u1","actions":[{"b":[{"off":true}]}]}}`), 5000)
 	if err != nil || out.CommandThingID() != "th.2" {
 		t.Errorf("PATCH of a command without target = %+v, %v", out, err)
 	}
@@ -188,7 +177,7 @@ func TestPatchTrigger(t *testing.T) {
 
 func TestPredicateFires(t *testing.T) {
 	pred := func(when TriggersWhen, cond string) Predicate {
-		tr, err := ParseTrigger("th", parseJSON(t, `{"predicate":{"eventSource":"STATES","triggersWhen":"`+string(when)+`","condition":`+cond+`},"command":{"issuer":"user:u","actions":[{"a":[{"on":true}]}]}}`), 0)
+		tr, err := ParseTrigger("th", jsonBody(t, `{"predicate":{"eventSource":"STATES","triggersWhen":"`+string(when)+`","condition":`+cond+`},"command":{"issuer":"user:u","actions":[{"a":[{"on":true}]}]}}`), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
