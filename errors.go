@@ -119,6 +119,7 @@ var Codes = []Code{
 	ErrTraitVersionNotFound, ErrTraitVersionFinalized, ErrTraitVersionOpen,
 	ErrTraitAliasNotFound, ErrTraitAliasExists,
 	ErrWrongTrigger, ErrTriggerNotFound,
+	ErrEndpointInvocation, ErrOperationNotAllowed, ErrServerCodeVersionNotFound, ErrHookConfigNotFound, ErrScheduleExecutionNotFound,
 	ErrInternal, ErrUnavailable,
 }
 

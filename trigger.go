@@ -131,10 +131,6 @@ type TriggerServerCodeResult struct {
 	Error         *ServerCodeError `json:"error,omitempty"`
 }
 
-// ServerCodeError is why a trigger's server code failed.
-type ServerCodeError struct {
-	ErrorMessage string `json:"errorMessage"`
-}
 
 // TriggerService manages the Thing-IF triggers of things. Only the admin
 // and the thing's owners may use them; thingID is a thing ID.

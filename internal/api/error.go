@@ -88,6 +88,12 @@ var errorTable = map[kumo.Code]errorType{
 	kumo.ErrWrongTrigger:    {http.StatusBadRequest, "WrongTriggerException"},
 	kumo.ErrTriggerNotFound: {http.StatusNotFound, "TriggerNotFoundException"},
 
+	kumo.ErrEndpointInvocation:        {http.StatusBadRequest, "EndpointInvocationErrorException"},
+	kumo.ErrOperationNotAllowed:       {http.StatusConflict, "OperationNotAllowedException"},
+	kumo.ErrServerCodeVersionNotFound: {http.StatusNotFound, "ServerCodeVersionNotFoundException"},
+	kumo.ErrHookConfigNotFound:        {http.StatusNotFound, "HookConfigurationNotFoundException"},
+	kumo.ErrScheduleExecutionNotFound: {http.StatusNotFound, "ScheduleExecutionNotFoundException"},
+
 	kumo.ErrStateNotFound:            {http.StatusNotFound, "StateNotFoundException"},
 	kumo.ErrStateHistoryNotAvailable: {http.StatusConflict, "StateHistoryNotAvailableException"},
 	kumo.ErrEmptyBody:                {http.StatusBadRequest, "EmptyBodyException"},
