@@ -32,6 +32,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "command" {
 		return runBenchCommand(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "servercode" {
+		return runBenchServerCode(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("kumo bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg := bench.Config{Progress: stderr}

@@ -10,6 +10,7 @@
 //	kumo bench        measure objects/s and POST-to-push latency
 //	kumo bench topic  measure a topic's fan-out to N MQTT devices
 //	kumo bench command  measure Thing-IF commands' round trip to N devices
+//	kumo bench servercode  measure server-code endpoint calls and hook cost
 package main
 
 import (
@@ -40,6 +41,9 @@ Usage:
   kumo bench topic [flags]    measure a topic's fan-out to N MQTT devices against the raw broker's
   kumo bench command [flags]  measure commands/s and latency of the command round trip (POST, push, action
                               results over REST over MQTT) beside object → push in the same run
+  kumo bench servercode [flags]
+                              measure calls/s of a server-code endpoint reading an object beside a REST
+                              GET of it, and object writes/s with and without a no-op server hook
   kumo help                   show this
 
 Data lives in the SQLite file kumo.db in --data-dir, or in PostgreSQL when

@@ -1,0 +1,280 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ServerCodeConfig is what RunServerCode needs.
+type ServerCodeConfig struct {
+	// BaseURL, AppID, ClientID and ClientSecret: the server and its app.
+	BaseURL, AppID, ClientID, ClientSecret string
+	// Concurrency is how many HTTP workers call at once.
+	Concurrency int
+	// Duration is the length of each measured phase.
+	Duration time.Duration
+	// Rounds is how many times each pair of phases runs, alternating;
+	// the figures are medians over rounds (default 3).
+	Rounds int
+	// Progress receives human-readable progress lines; nil discards them.
+	Progress io.Writer
+}
+
+// ServerCodeResult is the outcome of "kumo bench servercode": an endpoint
+// that reads one object through the SDK surface beside a plain REST GET
+// of the same object, and object writes with and without a server hook
+// that does nothing. Rates are medians over rounds.
+type ServerCodeResult struct {
+	EndpointPerS float64 `json:"endpoint_per_s"`
+	EndpointP50  Millis  `json:"endpoint_p50_ms"`
+	EndpointP99  Millis  `json:"endpoint_p99_ms"`
+	GetPerS      float64 `json:"get_per_s"`
+	GetP50       Millis  `json:"get_p50_ms"`
+	GetP99       Millis  `json:"get_p99_ms"`
+	// EndpointVsGet is the median over rounds of each round's ratio.
+	EndpointVsGet float64 `json:"endpoint_vs_get"`
+
+	WritesPerS         float64 `json:"writes_per_s"`
+	WritesWithHookPerS float64 `json:"writes_with_hook_per_s"`
+	// HookVsNone is the median over rounds of each round's ratio.
+	HookVsNone float64 `json:"hook_vs_none"`
+	// HookRuns is the number of hook runs the developer log recorded,
+	// against the objects written while the hook was current.
+	HookRuns    int64 `json:"hook_runs"`
+	HookObjects int64 `json:"hook_objects"`
+
+	Errors      int64   `json:"errors"`
+	FirstError  string  `json:"first_error,omitempty"`
+	Concurrency int     `json:"concurrency"`
+	Rounds      int     `json:"rounds"`
+	DurationS   float64 `json:"duration_s"`
+}
+
+// serverCodeScript is the script the benchmark deploys: an endpoint that
+// reads one object with the admin context, and a hook that does nothing.
+const serverCodeScript = `
+function readObject(params, context, done) {
+  var obj = context.getAppAdminContext().objectWithURI(params.uri);
+  obj.refresh({
+    success: function(o) { done(o.get("n")); },
+    failure: function(o, err) { done("error: " + err); }
+  });
+}
+
+function noop(params, context) {
+}
+`
+
+// phase is one measured phase: calls per second and latencies.
+type phase struct {
+	perS     float64
+	p50, p99 time.Duration
+	n        int64
+}
+
+// RunServerCode runs the server-code benchmark against cfg's server.
+func RunServerCode(ctx context.Context, cfg ServerCodeConfig) (ServerCodeResult, error) {
+	if cfg.Concurrency <= 0 || cfg.Duration <= 0 {
+		return ServerCodeResult{}, fmt.Errorf("bench: concurrency and duration must be positive")
+	}
+	if cfg.Rounds <= 0 {
+		cfg.Rounds = 3
+	}
+	p := &progress{w: cfg.Progress}
+	c := newAPIClient(cfg.BaseURL, cfg.AppID, cfg.Concurrency+4)
+	defer c.close()
+	admin, err := c.adminToken(ctx, cfg.ClientID, cfg.ClientSecret)
+	if err != nil {
+		return ServerCodeResult{}, err
+	}
+	runID := newRunID()
+	bucket := "benchsc" + runID
+	var created struct {
+		ObjectID string `json:"objectID"`
+	}
+	if err := c.do(ctx, "POST", "/buckets/"+bucket+"/objects", admin, jsonType, []byte(`{"n":42}`), 201, &created); err != nil {
+		return ServerCodeResult{}, err
+	}
+	objectPath := "/buckets/" + bucket + "/objects/" + created.ObjectID
+	uri := "kiicloud://buckets/" + bucket + "/objects/" + created.ObjectID
+
+	var deployed struct {
+		VersionID string `json:"versionID"`
+	}
+	if err := c.do(ctx, "POST", "/server-code", admin, "application/javascript", []byte(serverCodeScript), 201, &deployed); err != nil {
+		return ServerCodeResult{}, err
+	}
+	hooks := fmt.Sprintf(`{"kiicloud://buckets/%s": [{"when": "DATA_OBJECT_CREATED", "what": "EXECUTE_SERVER_CODE", "endpoint": "noop"}]}`, bucket+"w")
+	if err := c.do(ctx, "PUT", "/hooks/versions/"+deployed.VersionID, admin, "application/vnd.kii.HooksDeploymentRequest+json", []byte(hooks), 204, nil); err != nil {
+		return ServerCodeResult{}, err
+	}
+	setCurrent := func() error {
+		return c.do(ctx, "PUT", "/server-code/versions/current", admin, "text/plain", []byte(deployed.VersionID), 204, nil)
+	}
+	clearCurrent := func() error {
+		return c.do(ctx, "DELETE", "/server-code/versions/current", admin, "", nil, 204, nil)
+	}
+	if err := setCurrent(); err != nil {
+		return ServerCodeResult{}, err
+	}
+	// The endpoint must answer 42 before anything is measured.
+	var first struct {
+		ReturnedValue any `json:"returnedValue"`
+	}
+	args, _ := json.Marshal(map[string]string{"uri": uri})
+	if err := c.do(ctx, "POST", "/server-code/versions/current/readObject", "", jsonType, args, 200, &first); err != nil {
+		return ServerCodeResult{}, err
+	}
+	if v, _ := first.ReturnedValue.(float64); v != 42 {
+		return ServerCodeResult{}, fmt.Errorf("bench: the endpoint returned %v, not the object's 42", first.ReturnedValue)
+	}
+
+	res := ServerCodeResult{Concurrency: cfg.Concurrency, Rounds: cfg.Rounds, DurationS: cfg.Duration.Seconds()}
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	fail := func(err error) {
+		if errs.Add(1) == 1 {
+			firstErr.Store(err.Error())
+		}
+	}
+	call := func(ctx context.Context) error {
+		return c.do(ctx, "POST", "/server-code/versions/current/readObject", "", jsonType, args, 200, nil)
+	}
+	get := func(ctx context.Context) error {
+		return c.do(ctx, "GET", objectPath, admin, "", nil, 200, nil)
+	}
+	var seq atomic.Int64
+	write := func(ctx context.Context) error {
+		body := fmt.Appendf(nil, `{"n":%d,"payload":%q}`, seq.Add(1), payload)
+		return c.do(ctx, "POST", "/buckets/"+bucket+"w/objects", admin, jsonType, body, 201, nil)
+	}
+
+	var calls, gets, plain, hooked []phase
+	var ratios, hookRatios []float64
+	for round := 1; round <= cfg.Rounds; round++ {
+		g := measure(ctx, cfg, get, fail)
+		e := measure(ctx, cfg, call, fail)
+		gets, calls = append(gets, g), append(calls, e)
+		ratios = append(ratios, ratio(e.perS, g.perS))
+		p.printf("round %d/%d: GET %.1f/s, endpoint %.1f/s (%.3f×)", round, cfg.Rounds, g.perS, e.perS, ratio(e.perS, g.perS))
+
+		if err := clearCurrent(); err != nil {
+			return res, err
+		}
+		w := measure(ctx, cfg, write, fail)
+		if err := setCurrent(); err != nil {
+			return res, err
+		}
+		h := measure(ctx, cfg, write, fail)
+		res.HookObjects += h.n
+		plain, hooked = append(plain, w), append(hooked, h)
+		hookRatios = append(hookRatios, ratio(h.perS, w.perS))
+		p.printf("round %d/%d: writes %.1f/s, with a no-op hook %.1f/s (%.3f×)", round, cfg.Rounds, w.perS, h.perS, ratio(h.perS, w.perS))
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+	}
+	med := func(ps []phase) phase {
+		sort.Slice(ps, func(i, k int) bool { return ps[i].perS < ps[k].perS })
+		return ps[len(ps)/2]
+	}
+	e, g := med(calls), med(gets)
+	res.EndpointPerS, res.EndpointP50, res.EndpointP99 = round(e.perS, 1), ms(e.p50), ms(e.p99)
+	res.GetPerS, res.GetP50, res.GetP99 = round(g.perS, 1), ms(g.p50), ms(g.p99)
+	res.EndpointVsGet = round(median(ratios), 3)
+	res.WritesPerS, res.WritesWithHookPerS = round(med(plain).perS, 1), round(med(hooked).perS, 1)
+	res.HookVsNone = round(median(hookRatios), 3)
+	res.HookRuns, err = hookRuns(ctx, c, admin, res.HookObjects, p)
+	res.Errors = errs.Load()
+	if s, ok := firstErr.Load().(string); ok {
+		res.FirstError = s
+	}
+	return res, err
+}
+
+// hookRuns waits (up to a minute) until the developer log holds a run of
+// the no-op hook for each of want objects, and returns how many it holds.
+func hookRuns(ctx context.Context, c *apiClient, admin string, want int64, p *progress) (int64, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var page struct {
+			Logs []struct {
+				Endpoint string `json:"endpoint"`
+			} `json:"logs"`
+		}
+		n := int64(0)
+		err := c.do(ctx, "GET", "/server-code/logs?key=servercode.invoke&endpoint=noop&count=true", admin, "", nil, 200, &page)
+		if err != nil {
+			return 0, err
+		}
+		n = int64(len(page.Logs))
+		if n >= want || time.Now().After(deadline) {
+			p.printf("%d hook runs logged for %d objects written with the hook", n, want)
+			return n, nil
+		}
+		select {
+		case <-ctx.Done():
+			return n, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// measure runs op from cfg.Concurrency workers for cfg.Duration.
+func measure(ctx context.Context, cfg ServerCodeConfig, op func(context.Context) error, fail func(error)) phase {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for ctx.Err() == nil {
+				t := time.Now()
+				if err := op(context.WithoutCancel(ctx)); err != nil {
+					fail(err)
+					continue
+				}
+				mine = append(mine, time.Since(t))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	sort.Slice(lat, func(i, k int) bool { return lat[i] < lat[k] })
+	return phase{
+		perS: float64(len(lat)) / elapsed.Seconds(),
+		p50:  percentile(lat, 0.50),
+		p99:  percentile(lat, 0.99),
+		n:    int64(len(lat)),
+	}
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
