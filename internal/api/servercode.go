@@ -128,7 +128,9 @@ func readServerCodeParts(w http.ResponseWriter, r *http.Request) (script, env st
 			if err := json.Unmarshal(b, &meta); err != nil {
 				return "", "", kumo.Errorf(kumo.ErrInvalidJSON, "The metadata part must be a JSON object {\"environmentVersion\":\"6\"}")
 			}
-			env = strings.Trim(string(meta.EnvironmentVersion), `"`) // "6" or 6
+			if e := string(meta.EnvironmentVersion); e != "null" {
+				env = strings.Trim(e, `"`) // "6" or 6
+			}
 		case "server-code":
 			b, err := io.ReadAll(io.LimitReader(p, MaxServerCodeScript+1))
 			if err != nil {

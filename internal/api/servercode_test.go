@@ -303,6 +303,8 @@ func TestServerCodeManagementAPI(t *testing.T) {
 			{"too large", "application/javascript", bytes.Repeat([]byte("x"), MaxServerCodeScript+1), 413, "REQUEST_ENTITY_TOO_LARGE"},
 			{"multipart without script", "multipart/form-data; boundary=b", []byte("--b\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n{}\r\n--b--\r\n"), 400, "INVALID_INPUT_DATA"},
 			{"bad environment", ct, bytes.Replace(body, []byte(`"6"`), []byte(`"9"`), 1), 400, "INVALID_INPUT_DATA"},
+			{"not UTF-8", "application/javascript", []byte("function a() { return '\xff\xfe'; }"), 400, "INVALID_INPUT_DATA"},
+			{"with NUL", "application/javascript", []byte("function a() { return '\x00'; }"), 400, "INVALID_INPUT_DATA"},
 		} {
 			want(t, "deploy "+tt.name, f.do("POST", "/server-code", f.admin, tt.ct, tt.body), tt.status, "", tt.code)
 		}
@@ -378,6 +380,21 @@ func TestServerCodeManagementAPI(t *testing.T) {
 		}
 		want(t, "delete config of current", f.do("DELETE", "/hooks/versions/current", f.admin, "", nil), 204, "", "")
 		want(t, "delete config again", f.do("DELETE", "/hooks/versions/"+v1, f.admin, "", nil), 404, "", "HOOK_CONFIGURATION_NOT_FOUND")
+
+		// IDs that cannot be versions (not UTF-8: PostgreSQL would refuse
+		// them) are 404, and a configuration that is not UTF-8 400.
+		for _, q := range []struct{ method, path, body, code string }{
+			{"GET", "/server-code/versions/%FF", "", "SERVER_CODE_VERSION_NOT_FOUND"},
+			{"DELETE", "/server-code/versions/%FF", "", "SERVER_CODE_VERSION_NOT_FOUND"},
+			{"PUT", "/server-code/versions/current", "\xff", "SERVER_CODE_VERSION_NOT_FOUND"},
+			{"PUT", "/hooks/versions/%FF", "{}", "SERVER_CODE_VERSION_NOT_FOUND"},
+			{"GET", "/hooks/versions/%FF", "", "HOOK_CONFIGURATION_NOT_FOUND"},
+			{"DELETE", "/hooks/versions/%FF", "", "HOOK_CONFIGURATION_NOT_FOUND"},
+		} {
+			want(t, q.method+" "+q.path, f.do(q.method, q.path, f.admin, "text/plain", []byte(q.body)), 404, "", q.code)
+		}
+		notUTF8 := `{"kiicloud://users":[{"when":"USER_CREATED","what":"EXECUTE_SERVER_CODE","endpoint":"echo","note":"` + "\xff" + `"}]}`
+		want(t, "put config not UTF-8", f.do("PUT", "/hooks/versions/"+v1, f.admin, hookConfigType, []byte(notUTF8)), 400, "", "INVALID_INPUT_DATA")
 
 		// Delete a version.
 		want(t, "delete version", f.do("DELETE", "/server-code/versions/"+vText, f.admin, "", nil), 204, "", "")
@@ -497,6 +514,7 @@ func TestServerCodeExecuteAPI(t *testing.T) {
 			{"params not JSON", "current", "echo", []byte(`{`), 400, "INVALID_JSON"},
 			{"params too large", "current", "echo", append(append([]byte(`{"a":"`), bytes.Repeat([]byte("x"), MaxServerCodeParams)...), `"}`...), 413, "REQUEST_ENTITY_TOO_LARGE"},
 			{"unknown version", "nosuchversion", "echo", nil, 404, "SERVER_CODE_VERSION_NOT_FOUND"},
+			{"version not UTF-8", "%FF", "echo", nil, 404, "SERVER_CODE_VERSION_NOT_FOUND"},
 		} {
 			want(t, tt.name, exec(tt.version, tt.endpoint, "", "", tt.body), tt.status, "", tt.code)
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -81,6 +83,27 @@ func adminOnly(c kumo.Caller, what string) error {
 	return nil
 }
 
+// validVersionID reports whether id may name a version: Kumo mints 25
+// lower-case alphanumerics; anything else (an ID that is not UTF-8
+// included, which PostgreSQL would refuse) names none.
+func validVersionID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// storableText reports whether s can be stored as text in both
+// dialects: UTF-8 without NUL.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
 func versionNotFound(appID, id string) error {
 	if id == kumo.CurrentVersion {
 		return kumo.Errorf(kumo.ErrServerCodeVersionNotFound, "App %s has no current server code version", appID).With("versionID", id)
@@ -100,6 +123,9 @@ func (s *ServerCodeService) Deploy(ctx context.Context, c kumo.Caller, script, e
 	case kumo.EnvironmentV0, kumo.EnvironmentV6:
 	default:
 		return kumo.ServerCodeVersion{}, kumo.Errorf(kumo.ErrInvalidInputData, "environmentVersion is %q or %q, not %q", kumo.EnvironmentV0, kumo.EnvironmentV6, environmentVersion)
+	}
+	if !storableText(script) {
+		return kumo.ServerCodeVersion{}, kumo.Errorf(kumo.ErrInvalidInputData, "The server code must be UTF-8 text without NUL characters")
 	}
 	v := kumo.ServerCodeVersion{ID: kumo.RandomString(25, serverCodeVersionChars), EnvironmentVersion: environmentVersion}
 	err := s.db.writeTx(ctx, func(tx *Tx) error {
@@ -179,6 +205,9 @@ func (s *ServerCodeService) DeleteVersion(ctx context.Context, c kumo.Caller, ve
 func resolveVersion(ctx context.Context, tx *Tx, appID, version string) (string, error) {
 	var id string
 	var err error
+	if version != kumo.CurrentVersion && !validVersionID(version) {
+		return "", versionNotFound(appID, version)
+	}
 	if version == kumo.CurrentVersion {
 		err = tx.QueryRow(ctx, "SELECT version_id FROM server_code_current WHERE app_id = ?", appID).Scan(&id)
 	} else {
@@ -243,6 +272,9 @@ func (s *ServerCodeService) PutHookConfig(ctx context.Context, c kumo.Caller, ve
 	if err := adminOnly(c, "deploy a hook configuration"); err != nil {
 		return err
 	}
+	if !storableText(string(cfg.Raw)) {
+		return kumo.Errorf(kumo.ErrInvalidInputData, "A hook configuration must be UTF-8 text")
+	}
 	schedules := 0
 	if len(cfg.Schedules) > 0 {
 		schedules = 1
@@ -280,6 +312,9 @@ func (s *ServerCodeService) HookConfig(ctx context.Context, c kumo.Caller, versi
 		id = cur
 	}
 	var raw string
+	if !validVersionID(id) {
+		return kumo.HookConfig{}, kumo.Errorf(kumo.ErrHookConfigNotFound, "Server code version %s has no hook configuration", versionID).With("versionID", versionID)
+	}
 	err := s.db.queryRow(ctx, "SELECT config FROM server_code_hooks WHERE app_id = ? AND version_id = ?", c.AppID, id).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return kumo.HookConfig{}, kumo.Errorf(kumo.ErrHookConfigNotFound, "Server code version %s has no hook configuration", versionID).With("versionID", versionID)
@@ -299,7 +334,8 @@ func (s *ServerCodeService) DeleteHookConfig(ctx context.Context, c kumo.Caller,
 	return s.db.writeTx(ctx, func(tx *Tx) error {
 		id, err := resolveVersion(ctx, tx, c.AppID, versionID)
 		if kumo.ErrorCode(err) == kumo.ErrServerCodeVersionNotFound {
-			id = versionID // a deleted version: its configuration went with it
+			// A deleted version's configuration went with it.
+			return kumo.Errorf(kumo.ErrHookConfigNotFound, "Server code version %s has no hook configuration", versionID).With("versionID", versionID)
 		} else if err != nil {
 			return err
 		}
@@ -389,6 +425,9 @@ func (s *ServerCodeService) LoadVersion(ctx context.Context, appID, version stri
 			return kumo.ServerCodeVersion{}, "", versionNotFound(appID, version)
 		}
 		id = cur.versionID
+	}
+	if !validVersionID(id) {
+		return kumo.ServerCodeVersion{}, "", versionNotFound(appID, version)
 	}
 	k := versionKey{appID, id}
 	lv, ok, gen, err := s.scripts.get(ctx, k)

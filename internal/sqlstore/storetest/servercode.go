@@ -57,6 +57,14 @@ func testServerCode(t *testing.T, s suite) {
 	// Deploy: 25 lower-case alphanumerics, environment "0" by default.
 	_, err := sc.Deploy(ctx, f.admin, "x", "8")
 	wantCode(t, "Deploy with environment 8", err, kumo.ErrInvalidInputData)
+	for _, bad := range []string{"'\xff'", "'\x00'"} {
+		_, err = sc.Deploy(ctx, f.admin, bad, "")
+		wantCode(t, "Deploy of "+bad, err, kumo.ErrInvalidInputData)
+	}
+	_, _, err = sc.LoadVersion(ctx, f.app.AppID, "\xff")
+	wantCode(t, "LoadVersion of an ID not UTF-8", err, kumo.ErrServerCodeVersionNotFound)
+	raw := `{"kiicloud://users":[{"when":"USER_CREATED","what":"EXECUTE_SERVER_CODE","endpoint":"a","note":"` + "\xff" + `"}]}`
+	wantCode(t, "PutHookConfig not UTF-8", sc.PutHookConfig(ctx, f.admin, "nosuchversion", mustHookConfig(t, raw)), kumo.ErrInvalidInputData)
 	v1, err := sc.Deploy(ctx, f.admin, "function a(p){ return 1; }\n", "")
 	if err != nil {
 		t.Fatalf("Deploy: %v", err)
