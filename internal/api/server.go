@@ -65,6 +65,9 @@ type Server struct {
 	// endpoints (nil: deployment and execution answer 503).
 	ServerCodeVersions kumo.ServerCodeService
 	ServerCode         kumo.ServerCodeRunner
+	// DevLogs, when set, gets a record of each deployment
+	// (servercode.file.deploy) for the developer log.
+	DevLogs DevLogAppender
 
 	MQTT MQTTSettings
 	Log  *slog.Logger

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -91,9 +92,28 @@ func (s *Server) handleServerCodeDeploy(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
+	s.logDeploy(r, c, v.ID)
 	w.Header().Set("Location", baseURL(r)+"/api/apps/"+c.AppID+"/server-code/versions/"+v.ID)
 	writeJSON(w, http.StatusCreated, serverCodeDeploymentType, map[string]string{"versionID": v.ID})
 	return nil
+}
+
+// DevLogAppender keeps developer log records (sqlstore.DevLogService).
+type DevLogAppender interface {
+	AppendDevLogs(ctx context.Context, logs []kumo.DevLog) error
+}
+
+// logDeploy records a deployment in the developer log, as Kii does
+// (servercode.file.deploy); a failure to is logged, the deployment stands.
+func (s *Server) logDeploy(r *http.Request, c kumo.Caller, versionID string) {
+	if s.DevLogs == nil {
+		return
+	}
+	rec := kumo.DevLog{Key: "servercode.file.deploy", Level: "INFO", AppID: c.AppID, Description: "Server Code File deployed",
+		Fields: map[string]any{"dataType": "application/javascript", "versionID": versionID}}
+	if err := s.DevLogs.AppendDevLogs(r.Context(), []kumo.DevLog{rec}); err != nil {
+		s.Log.Warn("server code deployment: the developer log record failed", "app", c.AppID, "version", versionID, "error", err)
+	}
 }
 
 var errZipBundle = kumo.Errorf(kumo.ErrInvalidInputData, "Zip bundles of server code are not supported: upload the script (application/javascript)")
