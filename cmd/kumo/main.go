@@ -11,6 +11,7 @@
 //	kumo bench topic  measure a topic's fan-out to N MQTT devices
 //	kumo bench command  measure Thing-IF commands' round trip to N devices
 //	kumo bench servercode  measure server-code endpoint calls and hook cost
+//	kumo servercode   deploy and list an app's server code on a running server
 package main
 
 import (
@@ -44,6 +45,9 @@ Usage:
   kumo bench servercode [flags]
                               measure calls/s of a server-code endpoint reading an object beside a REST
                               GET of it, and object writes/s with and without a no-op server hook
+  kumo servercode deploy FILE [--hook-config FILE] [--set-current] [--environment-version 0|6]
+                              deploy server code to a running server (--url, --app-id, --client-id, --client-secret)
+  kumo servercode list        list the app's server code versions
   kumo help                   show this
 
 Data lives in the SQLite file kumo.db in --data-dir, or in PostgreSQL when
@@ -109,6 +113,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCopy(ctx, args, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, stdout, stderr)
+	case "servercode": // server code: scapi (deploy, list; sched adds logs in runServerCode)
+		return runServerCode(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(args) > 0 && cmd == "help" && !strings.HasPrefix(args[0], "-") {
 			// "kumo help serve" is "kumo serve -h".

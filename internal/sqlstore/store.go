@@ -34,7 +34,8 @@ type Store struct {
 	ThingTypes    *ThingTypeService
 	Traits        *TraitService
 	Commands      *CommandService
-	Triggers      *TriggerService // Thing-IF triggers (trigger.go)
+	Triggers      *TriggerService    // Thing-IF triggers (trigger.go)
+	ServerCode    *ServerCodeService // server code: scapi (servercode.go)
 }
 
 // New returns a store over read and write connection pools (which may be
@@ -68,6 +69,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		Traits:        &TraitService{db: db},
 		Commands:      &CommandService{db: db},
 		Triggers:      &TriggerService{db: db},
+		ServerCode:    newServerCodeService(db), // server code: scapi
 	}
 	s.Tokens.apps = s.Apps
 	s.Things.apps, s.Things.tokens, s.Things.groups, s.Things.acls, s.Things.ledger = s.Apps, s.Tokens, s.Groups, s.ACLs, s.Ledger
