@@ -92,6 +92,9 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"CascadeTable", testCascadeTable},
 		{"States", testStates},
 		{"ThingIFConfig", testThingIFConfig},
+		// server code: sched
+		{"DevLogs", testDevLogs},
+		{"ScheduleExecutions", testScheduleExecutions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
