@@ -34,7 +34,8 @@ type Store struct {
 	ThingTypes    *ThingTypeService
 	Traits        *TraitService
 	Commands      *CommandService
-	Triggers      *TriggerService // Thing-IF triggers (trigger.go)
+	Triggers      *TriggerService    // Thing-IF triggers (trigger.go)
+	ServerCode    *ServerCodeService // server code: scapi (servercode.go)
 
 	// server code: sched
 	DevLogs   *DevLogService   // the developer log (devlog.go)
@@ -72,6 +73,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		Traits:        &TraitService{db: db},
 		Commands:      &CommandService{db: db},
 		Triggers:      &TriggerService{db: db},
+		ServerCode:    newServerCodeService(db), // server code: scapi
 		DevLogs:       &DevLogService{db: db},   // server code: sched
 		Schedules:     &ScheduleService{db: db}, // server code: sched
 	}

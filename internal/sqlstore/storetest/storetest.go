@@ -92,6 +92,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"CascadeTable", testCascadeTable},
 		{"States", testStates},
 		{"ThingIFConfig", testThingIFConfig},
+		{"ServerCode", testServerCode}, // server code: scapi
 		// server code: sched
 		{"DevLogs", testDevLogs},
 		{"ScheduleExecutions", testScheduleExecutions},
