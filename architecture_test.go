@@ -31,6 +31,7 @@ var allowedImports = map[string][]string{
 	"internal/bench":              {""},
 	"internal/phone":              {""},
 	"internal/throttle":           {},
+	"internal/servercode":         {""},
 
 	// Test support: PostgreSQL databases for tests (see pgtest's doc).
 	"internal/sqlstore/postgres/pgtest": {"internal/sqlstore/postgres"},
