@@ -60,6 +60,13 @@ type Server struct {
 	Triggers      kumo.TriggerService // Thing-IF triggers
 	Commands      kumo.CommandService
 
+	// server code: sched
+	ScheduleExecutions kumo.ScheduleExecutionService // GET/POST …/hooks/executions
+	DevLogs            kumo.DevLogReader             // GET …/server-code/logs
+	// LogSocket serves the developer log's WebSocket at GET /logs
+	// (internal/devlog); 404 when nil.
+	LogSocket http.Handler
+
 	MQTT MQTTSettings
 	Log  *slog.Logger
 
@@ -221,6 +228,18 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}/mqtt-endpoint", s.app(s.handleMQTTEndpoint))
 
 	m.HandleFunc("POST /thing-if/apps/{appID}/onboardings", s.app(s.throttled(kumo.ErrWrongPassword, s.handleOnboarding)))
+
+	// server code: sched
+	if s.ScheduleExecutions != nil {
+		m.HandleFunc("POST /api/apps/{appID}/hooks/executions/query", s.app(s.handleScheduleExecutionQuery))
+		m.HandleFunc("GET /api/apps/{appID}/hooks/executions/{id}", s.app(s.handleScheduleExecutionGet))
+	}
+	if s.DevLogs != nil {
+		m.HandleFunc("GET /api/apps/{appID}/server-code/logs", s.app(s.handleDevLogs))
+	}
+	if s.LogSocket != nil {
+		m.Handle("GET /logs", s.LogSocket)
+	}
 
 	// Gateways and end nodes, thing info (issue 12 item 7 and item 4's
 	// firmware version and thing type).
