@@ -1,0 +1,328 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// schedRunner is a kumo.ServerCodeRunner for the scheduler's tests: it
+// records each call (with the node that made it) and returns the params.
+type schedRunner struct {
+	node  string
+	mu    *sync.Mutex
+	calls *[]string // "node job-endpoint"
+}
+
+func newSchedRunners(nodes ...string) []schedRunner {
+	mu, calls := &sync.Mutex{}, &[]string{}
+	var out []schedRunner
+	for _, n := range nodes {
+		out = append(out, schedRunner{node: n, mu: mu, calls: calls})
+	}
+	return out
+}
+
+func (r schedRunner) Check(string) error { return nil }
+
+func (r schedRunner) Run(_ context.Context, call kumo.ServerCodeCall) (kumo.ServerCodeResult, error) {
+	r.mu.Lock()
+	*r.calls = append(*r.calls, r.node+" "+call.Endpoint)
+	r.mu.Unlock()
+	if call.Endpoint == "failing" {
+		return kumo.ServerCodeResult{Err: &kumo.ServerCodeError{ErrorMessage: kumo.ServerCodeErrorMessage,
+			Details: kumo.ServerCodeErrorDetails{ErrorCode: "RUNTIME_ERROR", Message: "boom"}}}, nil
+	}
+	return kumo.ServerCodeResult{ReturnedValue: call.Params}, nil
+}
+
+func (r schedRunner) Calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), *r.calls...)
+}
+
+// adminToken returns an app admin token of n's app.
+func (n *testNode) adminToken() string {
+	n.t.Helper()
+	r := do(n.t, "POST", n.base+"/api/apps/"+n.app.AppID+"/oauth2/token",
+		fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, n.app.ClientID, n.app.ClientSecret))
+	wantStatus(n.t, r, 200)
+	return r.Str(n.t, "access_token")
+}
+
+// deploySchedule makes a version with the hook configuration hooks
+// current (through the store: deployment is another part's).
+func (n *testNode) deploySchedule(hooks string) {
+	n.t.Helper()
+	ctx := context.Background()
+	admin := kumo.Caller{AppID: n.app.AppID, Kind: kumo.Admin, ID: n.app.ClientID}
+	v, err := n.db.ServerCode.Deploy(ctx, admin, "function job(params, context, done) { done(params); }", "")
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	cfg, err := kumo.ParseHookConfig([]byte(hooks))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if err := n.db.ServerCode.PutHookConfig(ctx, admin, v.ID, cfg); err != nil {
+		n.t.Fatal(err)
+	}
+	if err := n.db.ServerCode.SetCurrent(ctx, admin, v.ID); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// queryExecutions sends one schedule execution query.
+func queryExecutions(t *testing.T, base, appID, token, body string) response {
+	t.Helper()
+	return do(t, "POST", base+"/api/apps/"+appID+"/hooks/executions/query", body,
+		"Authorization", "Bearer "+token, "Content-Type", "application/vnd.kii.ScheduleExecutionQueryRequest+json")
+}
+
+// allExecutions reads every page of a query's executions.
+func allExecutions(t *testing.T, base, appID, token, query string, limit int) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	key := ""
+	for pages := 0; ; pages++ {
+		body := fmt.Sprintf(`{"scheduleExecutionQuery":%s,"bestEffortLimit":%d`, query, limit)
+		if key != "" {
+			body += fmt.Sprintf(`,"paginationKey":%q`, key)
+		}
+		r := queryExecutions(t, base, appID, token, body+"}")
+		wantStatus(t, r, 200)
+		var page struct {
+			Results []map[string]any `json:"results"`
+			Next    string           `json:"nextPaginationKey"`
+		}
+		if err := json.Unmarshal(r.Body, &page); err != nil || pages > 100 {
+			t.Fatalf("page %d: %v %s", pages, err, r.Body)
+		}
+		out = append(out, page.Results...)
+		if key = page.Next; key == "" {
+			return out
+		}
+	}
+}
+
+// waitExecutions polls until cond holds for the executions of query.
+func waitExecutions(t *testing.T, base, appID, token, query string, cond func([]map[string]any) bool) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		es := allExecutions(t, base, appID, token, query, 200)
+		if cond(es) {
+			return es
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("executions never as wanted: %v", es)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const everyMinuteJobs = `{"kiicloud://scheduler":{
+	"TestJob-1":{"cron":"* * * * *","endpoint":"job","parameters":{"arg":"x"},"what":"EXECUTE_SERVER_CODE"},
+	"Failing":{"cron":"* * * * *","endpoint":"failing","what":"EXECUTE_SERVER_CODE"}}}`
+
+// TestServerCodeScheduleExecutions: a node runs an app's scheduled jobs
+// and serves their executions: the query grammar, pages, GET by ID, 404,
+// admin only.
+func TestServerCodeScheduleExecutions(t *testing.T) {
+	forEachStore(t, func(t *testing.T, cfg config) {
+		cfg.serverCodeRunner = newSchedRunners("a")[0]
+		cfg.ServerCodeScheduleInterval = 20 * time.Millisecond
+		n := mustStartNodeConfig(t, cfg)
+		token := n.adminToken()
+		app := n.app.AppID
+		n.deploySchedule(everyMinuteJobs)
+		// The current and the previous minute's ticks run at once.
+		done := func(es []map[string]any) bool {
+			finished := 0
+			for _, e := range es {
+				if e["status"] != "RUNNING" {
+					finished++
+				}
+			}
+			return finished >= 4
+		}
+		all := waitExecutions(t, n.base, app, token, `{"clause":{"type":"all"}}`, done)
+		byName := map[string][]map[string]any{}
+		for _, e := range all {
+			byName[e["name"].(string)] = append(byName[e["name"].(string)], e)
+		}
+		for name, want := range map[string]struct{ status, result string }{
+			"TestJob-1": {"SUCCESS", `{"arg":"x"}`},
+			"Failing":   {"FAILED", `{"errorMessage":"Error found while executing the developer-defined code","details":{"errorCode":"RUNTIME_ERROR","message":"boom"}}`},
+		} {
+			es := byName[name]
+			if len(es) < 2 {
+				t.Fatalf("%s: %d executions, want 2 (the previous and the current minute)", name, len(es))
+			}
+			for _, e := range es {
+				id, _ := e["scheduleExecutionID"].(string)
+				if e["status"] != want.status || e["result"] != want.result || len(id) != 25 || e["startedAt"] == nil || e["finishedAt"] == nil {
+					t.Errorf("%s execution = %v", name, e)
+				}
+			}
+		}
+
+		// The query grammar (k4j's prefix query among them).
+		for _, tt := range []struct {
+			name, query string
+			want        func(e map[string]any) bool
+		}{
+			{"prefix", `{"clause":{"type":"prefix","field":"name","prefix":"TestJob-"}}`, func(e map[string]any) bool { return e["name"] == "TestJob-1" }},
+			{"eq", `{"clause":{"type":"eq","field":"status","value":"FAILED"}}`, func(e map[string]any) bool { return e["status"] == "FAILED" }},
+			{"not", `{"clause":{"type":"not","clause":{"type":"eq","field":"name","value":"Failing"}}}`, func(e map[string]any) bool { return e["name"] != "Failing" }},
+			{"in", `{"clause":{"type":"in","field":"name","values":["Failing"]}}`, func(e map[string]any) bool { return e["name"] == "Failing" }},
+			{"range", `{"clause":{"type":"range","field":"startedAt","lowerLimit":0,"lowerIncluded":true,"upperLimit":99999999999999,"upperIncluded":true},"orderBy":"startedAt","descending":true}`, func(map[string]any) bool { return true }},
+			{"and/or", `{"clause":{"type":"and","clauses":[{"type":"or","clauses":[{"type":"eq","field":"name","value":"Failing"},{"type":"eq","field":"name","value":"nope"}]},{"type":"eq","field":"status","value":"FAILED"}]}}`, func(e map[string]any) bool { return e["name"] == "Failing" }},
+		} {
+			es := allExecutions(t, n.base, app, token, tt.query, 1)
+			if len(es) < 2 {
+				t.Errorf("%s: %d executions", tt.name, len(es))
+			}
+			for _, e := range es {
+				if !tt.want(e) {
+					t.Errorf("%s: %v", tt.name, e)
+				}
+			}
+			if tt.name == "range" && es[0]["startedAt"].(float64) < es[len(es)-1]["startedAt"].(float64) {
+				t.Errorf("descending order: %v", es)
+			}
+		}
+		// Pages: bestEffortLimit 1 gives a key while more follow.
+		r := queryExecutions(t, n.base, app, token, `{"bestEffortLimit":1}`)
+		wantStatus(t, r, 200)
+		if _, ok := r.JSON(t)["nextPaginationKey"]; !ok || r.Header.Get("Content-Type") != "application/vnd.kii.ScheduleExecutionQueryResponse+json" {
+			t.Errorf("first page of one: %s %s", r.Header.Get("Content-Type"), r.Body)
+		}
+
+		// GET by ID; 404.
+		id := all[0]["scheduleExecutionID"].(string)
+		r = do(t, "GET", n.base+"/api/apps/"+app+"/hooks/executions/"+id, "", "Authorization", "Bearer "+token)
+		wantStatus(t, r, 200)
+		if got := r.JSON(t); got["scheduleExecutionID"] != id || got["name"] != all[0]["name"] {
+			t.Errorf("GET execution = %v", got)
+		}
+		r = do(t, "GET", n.base+"/api/apps/"+app+"/hooks/executions/nosuchexecution", "", "Authorization", "Bearer "+token)
+		wantStatus(t, r, 404)
+		if r.Str(t, "errorCode") != "SCHEDULE_EXECUTION_NOT_FOUND" {
+			t.Errorf("404 body %s", r.Body)
+		}
+
+		// Errors: a field a query may not name; no admin.
+		r = queryExecutions(t, n.base, app, token, `{"scheduleExecutionQuery":{"clause":{"type":"eq","field":"owner","value":"x"}}}`)
+		wantStatus(t, r, 400)
+		if r.Str(t, "errorCode") != "INVALID_INPUT_DATA" {
+			t.Errorf("bad field: %s", r.Body)
+		}
+		r = queryExecutions(t, n.base, app, token, `{"scheduleExecutionQuery":`)
+		wantStatus(t, r, 400)
+		user := n.mustUserDevice("sched-user")
+		for _, auth := range [][]string{nil, {"Authorization", "Bearer " + user.Token}} {
+			r = do(t, "POST", n.base+"/api/apps/"+app+"/hooks/executions/query", `{}`, auth...)
+			if r.Status != 401 && r.Status != 403 {
+				t.Errorf("query without admin: %d %s", r.Status, r.Body)
+			}
+			r = do(t, "GET", n.base+"/api/apps/"+app+"/hooks/executions/"+id, "", auth...)
+			if r.Status != 401 && r.Status != 403 {
+				t.Errorf("GET without admin: %d %s", r.Status, r.Body)
+			}
+		}
+
+		// The failed runs are in the developer log.
+		r = do(t, "GET", n.base+"/api/apps/"+app+"/server-code/logs?level=ERROR", "", "Authorization", "Bearer "+token)
+		wantStatus(t, r, 200)
+		if !strings.Contains(string(r.Body), "Scheduled job Failing failed") {
+			t.Errorf("developer log: %s", r.Body)
+		}
+	})
+}
+
+// TestServerCodeDevLogREST: GET …/server-code/logs filters, pages with a
+// cursor, and is the admin's only.
+func TestServerCodeDevLogREST(t *testing.T) {
+	forEachStore(t, func(t *testing.T, cfg config) {
+		n := mustStartNodeConfig(t, cfg)
+		token := n.adminToken()
+		app := n.app.AppID
+		var logs []kumo.DevLog
+		for i, level := range []string{"DEBUG", "INFO", "WARN", "ERROR"} {
+			logs = append(logs, kumo.DevLog{AppID: app, Key: "servercode.log", Level: level, Description: fmt.Sprint("line", i),
+				UserID: map[bool]string{true: "u1"}[i%2 == 1], Fields: map[string]any{"entry-name": "main"}})
+		}
+		if err := n.db.DevLogs.AppendDevLogs(context.Background(), logs); err != nil {
+			t.Fatal(err)
+		}
+		get := func(query string) (descs string, cursor string) {
+			t.Helper()
+			r := do(t, "GET", n.base+"/api/apps/"+app+"/server-code/logs"+query, "", "Authorization", "Bearer "+token)
+			wantStatus(t, r, 200)
+			var body struct {
+				Logs   []map[string]any `json:"logs"`
+				Cursor string           `json:"cursor"`
+			}
+			if err := json.Unmarshal(r.Body, &body); err != nil {
+				t.Fatal(err)
+			}
+			var ds []string
+			for _, l := range body.Logs {
+				ds = append(ds, l["description"].(string))
+				if l["entry-name"] != "main" || !strings.HasSuffix(l["time"].(string), "Z") {
+					t.Errorf("record %v", l)
+				}
+			}
+			return strings.Join(ds, ","), body.Cursor
+		}
+		for _, tt := range []struct{ query, want string }{
+			{"", "line0,line1,line2,line3"},
+			{"?level=WARN", "line2,line3"},
+			{"?userID=u1", "line1,line3"},
+			{"?limit=2", "line2,line3"},
+		} {
+			if got, _ := get(tt.query); got != tt.want {
+				t.Errorf("%q: got %q, want %q", tt.query, got, tt.want)
+			}
+		}
+		_, cursor := get("?limit=2")
+		if got, _ := get("?after=" + cursor); got != "" {
+			t.Errorf("after the newest: %q", got)
+		}
+		n.db.DevLogs.AppendDevLogs(context.Background(), []kumo.DevLog{{AppID: app, Key: "servercode.log", Description: "line4", Fields: map[string]any{"entry-name": "main"}}})
+		if got, _ := get("?after=" + cursor); got != "line4" {
+			t.Errorf("after the cursor: %q", got)
+		}
+		for _, q := range []string{"?level=LOUD", "?limit=0", "?limit=1501", "?after=x"} {
+			r := do(t, "GET", n.base+"/api/apps/"+app+"/server-code/logs"+q, "", "Authorization", "Bearer "+token)
+			wantStatus(t, r, 400)
+		}
+		r := do(t, "GET", n.base+"/api/apps/"+app+"/server-code/logs", "")
+		if r.Status != 401 && r.Status != 403 {
+			t.Errorf("without admin: %d %s", r.Status, r.Body)
+		}
+
+		// The WebSocket at /logs on the API's port.
+		conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.base, "http")+"/logs", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.WriteJSON(map[string]any{"appID": app, "appKey": n.app.AppKey, "token": token, "command": "cat", "limit": 2})
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var recs []map[string]any
+		if err := conn.ReadJSON(&recs); err != nil || len(recs) != 2 || recs[1]["description"] != "line4" {
+			t.Errorf("cat over /logs: %v %v", recs, err)
+		}
+	})
+}
