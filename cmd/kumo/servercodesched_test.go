@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/kumo-iot/kumo"
+	"github.com/kumo-iot/kumo/internal/sqlstore/postgres/pgtest"
 )
 
 // schedRunner is a kumo.ServerCodeRunner for the scheduler's tests: it
@@ -325,4 +326,64 @@ func TestServerCodeDevLogREST(t *testing.T) {
 			t.Errorf("cat over /logs: %v %v", recs, err)
 		}
 	})
+}
+
+// TestServerCodeScheduleCluster: three nodes sharing one PostgreSQL
+// database run each tick of a job once in the cluster.
+func TestServerCodeScheduleCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	db := withPassword(t, pgtest.NewDatabase(t)) // skipped without KUMO_TEST_POSTGRES
+	ns := startNATS(t)
+	runners := newSchedRunners("node-a", "node-b", "node-c")
+	var nodes []*testNode
+	for _, r := range runners {
+		cfg := testConfig(t.TempDir())
+		cfg.Database, cfg.NATS, cfg.NodeID = db, ns.ClientURL(), r.node
+		cfg.serverCodeRunner = r
+		cfg.ServerCodeScheduleInterval = 10 * time.Millisecond
+		nodes = append(nodes, mustStartNodeConfig(t, cfg))
+	}
+	a := nodes[0]
+	token := a.adminToken()
+	a.deploySchedule(`{"kiicloud://scheduler":{"Every":{"cron":"* * * * *","endpoint":"job","what":"EXECUTE_SERVER_CODE"},
+		"Also":{"cron":"*/1 * * * *","endpoint":"job","what":"EXECUTE_SERVER_CODE"}}}`)
+	// Both jobs' previous and current minutes: four ticks, run.
+	waitExecutions(t, a.base, a.app.AppID, token, `{"clause":{"type":"eq","field":"status","value":"SUCCESS"}}`,
+		func(es []map[string]any) bool { return len(es) >= 4 })
+	// Every node has looked a few more times since.
+	var since []int64
+	for _, n := range nodes {
+		since = append(since, n.sched.scheduler.Passes())
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for i, n := range nodes {
+		for n.sched.scheduler.Passes() < since[i]+5 {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d stopped looking", i)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	es := allExecutions(t, a.base, a.app.AppID, token, `{"clause":{"type":"all"}}`, 200)
+	calls := runners[0].Calls()
+	ticks := map[string]int{}
+	for _, e := range es {
+		ticks[fmt.Sprint(e["name"], e["startedAt"])]++
+	}
+	if len(calls) != len(es) || len(es) < 4 {
+		t.Errorf("%d runs for %d executions (%v): each claimed tick runs once", len(calls), len(es), calls)
+	}
+	perName := map[string]int{}
+	for _, e := range es {
+		perName[e["name"].(string)]++
+	}
+	// The minute may turn during the test: two or three ticks per job.
+	for name, n := range perName {
+		if n < 2 || n > 3 {
+			t.Errorf("%s ran %d times, want once per tick (2 or 3 ticks)", name, n)
+		}
+	}
+	t.Logf("runs by node: %v", calls)
 }

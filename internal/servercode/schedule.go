@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -76,6 +77,7 @@ type Scheduler struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	lastStale time.Time
+	passes    atomic.Int64 // Tick calls done
 }
 
 // NewScheduler returns a scheduler (not started).
@@ -134,6 +136,7 @@ func (s *Scheduler) Close(ctx context.Context) error {
 // on in the background; Wait waits for them). Start calls it every
 // Interval; tests call it with their own clock.
 func (s *Scheduler) Tick(ctx context.Context) {
+	defer s.passes.Add(1)
 	now := s.cfg.Now().UTC()
 	if now.Sub(s.lastStale) >= time.Minute {
 		s.lastStale = now
@@ -208,12 +211,15 @@ func (s *Scheduler) run(app, version string, job kumo.ScheduleJob, e kumo.Schedu
 	if status == kumo.ScheduleFailed && s.cfg.Logs != nil {
 		rec := kumo.DevLog{AppID: app, Key: "servercode.invoke", Level: kumo.DevLogError,
 			Description: "Scheduled job " + job.Name + " failed: " + result,
-			Fields: map[string]any{"versionID": version, "endpoint": job.Endpoint, "job": job.Name, "scheduleExecutionID": e.ID}}
+			Fields:      map[string]any{"versionID": version, "endpoint": job.Endpoint, "job": job.Name, "scheduleExecutionID": e.ID}}
 		if err := s.cfg.Logs.AppendDevLogs(ctx, []kumo.DevLog{rec}); err != nil {
 			s.cfg.Log.Warn("scheduler: developer log not written", "app", app, "error", err)
 		}
 	}
 }
+
+// Passes returns how many times the scheduler looked for due ticks.
+func (s *Scheduler) Passes() int64 { return s.passes.Load() }
 
 // Wait waits for the executions started so far to end.
 func (s *Scheduler) Wait() { s.runs.Wait() }
