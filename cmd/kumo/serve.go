@@ -93,6 +93,10 @@ type config struct {
 	// schedule triggers (--trigger-interval).
 	TriggerInterval time.Duration
 
+	// serverCode, when set, is the server code runtime given to the API
+	// (tests of the deployment CLI; server code: scapi).
+	serverCode kumo.ServerCodeRunner
+
 	schedConfig // server code: sched (servercodesched.go)
 }
 
@@ -387,6 +391,8 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		States: n.db.States, ThingTypes: n.db.ThingTypes, Traits: n.db.Traits,
 		Triggers: n.db.Triggers,
 		Commands: n.db.Commands, // Thing-IF commands (issue 12, item 3)
+		// server code: scapi (the runtime, ServerCode, is wired by the lead)
+		ServerCodeVersions: n.db.ServerCode, ServerCode: cfg.serverCode,
 		// server code: sched
 		ScheduleExecutions: n.db.Schedules, DevLogs: n.db.DevLogs, LogSocket: n.sched.socket,
 		MQTT: api.MQTTSettings{
@@ -405,7 +411,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	// through the broker, which cannot import the API.
 	n.broker.ServeREST(n.api.Handler(), n.api.WriteError)
 	n.baseURL = "http://" + loopback(n.api.ListenAddr())
-	n.startScheduler(cfg, cfg.serverCodeRunner, log) // server code: sched (the lead: or the engine)
+	n.startScheduler(cfg, cfg.serverCode, log) // server code: sched (the runtime given to the API; none: no scheduler)
 	return n, nil
 }
 

@@ -33,10 +33,6 @@ type schedConfig struct {
 	// ticks of the apps' scheduled jobs.
 	ServerCodeScheduleInterval time.Duration
 
-	// serverCodeRunner runs the scheduled jobs; tests set one. (The
-	// engine when nil, once the lead wires it: the scheduler stays off
-	// without a runner.)
-	serverCodeRunner kumo.ServerCodeRunner
 	// devLogPruneEvery is how often the developer log is pruned (every
 	// minute when 0).
 	devLogPruneEvery time.Duration

@@ -140,7 +140,7 @@ const everyMinuteJobs = `{"kiicloud://scheduler":{
 // admin only.
 func TestServerCodeScheduleExecutions(t *testing.T) {
 	forEachStore(t, func(t *testing.T, cfg config) {
-		cfg.serverCodeRunner = newSchedRunners("a")[0]
+		cfg.serverCode = newSchedRunners("a")[0]
 		cfg.ServerCodeScheduleInterval = 20 * time.Millisecond
 		n := mustStartNodeConfig(t, cfg)
 		token := n.adminToken()
@@ -341,7 +341,7 @@ func TestServerCodeScheduleCluster(t *testing.T) {
 	for _, r := range runners {
 		cfg := testConfig(t.TempDir())
 		cfg.Database, cfg.NATS, cfg.NodeID = db, ns.ClientURL(), r.node
-		cfg.serverCodeRunner = r
+		cfg.serverCode = r
 		cfg.ServerCodeScheduleInterval = 10 * time.Millisecond
 		nodes = append(nodes, mustStartNodeConfig(t, cfg))
 	}

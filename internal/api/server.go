@@ -60,6 +60,12 @@ type Server struct {
 	Triggers      kumo.TriggerService // Thing-IF triggers
 	Commands      kumo.CommandService
 
+	// Server code (servercode.go): ServerCodeVersions manages the
+	// versions; ServerCode checks scripts at deployment and runs
+	// endpoints (nil: deployment and execution answer 503).
+	ServerCodeVersions kumo.ServerCodeService
+	ServerCode         kumo.ServerCodeRunner
+
 	// server code: sched
 	ScheduleExecutions kumo.ScheduleExecutionService // GET/POST …/hooks/executions
 	DevLogs            kumo.DevLogReader             // GET …/server-code/logs
@@ -228,6 +234,22 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}/mqtt-endpoint", s.app(s.handleMQTTEndpoint))
 
 	m.HandleFunc("POST /thing-if/apps/{appID}/onboardings", s.app(s.throttled(kumo.ErrWrongPassword, s.handleOnboarding)))
+
+	// server code: scapi (servercode.go; "current" is a literal segment,
+	// more specific than {version}).
+	serverCode := "/api/apps/{appID}/server-code"
+	m.HandleFunc("POST "+serverCode, s.app(s.handleServerCodeDeploy))
+	m.HandleFunc("GET "+serverCode+"/versions", s.app(s.handleServerCodeVersions))
+	m.HandleFunc("GET "+serverCode+"/versions/{version}", s.app(s.handleServerCodeScript))
+	m.HandleFunc("DELETE "+serverCode+"/versions/{version}", s.app(s.handleServerCodeDelete))
+	m.HandleFunc("PUT "+serverCode+"/versions/current", s.app(s.handleServerCodeCurrentPut))
+	m.HandleFunc("GET "+serverCode+"/versions/current", s.app(s.handleServerCodeCurrentGet))
+	m.HandleFunc("DELETE "+serverCode+"/versions/current", s.app(s.handleServerCodeCurrentDelete))
+	m.HandleFunc("POST "+serverCode+"/versions/{version}/{endpoint}", s.app(s.handleServerCodeExecute))
+	m.HandleFunc("PUT /api/apps/{appID}/hooks/versions/{version}", s.app(s.handleHookConfigPut))
+	m.HandleFunc("GET /api/apps/{appID}/hooks/versions/{version}", s.app(s.handleHookConfigGet))
+	m.HandleFunc("HEAD /api/apps/{appID}/hooks/versions/{version}", s.app(s.handleHookConfigGet))
+	m.HandleFunc("DELETE /api/apps/{appID}/hooks/versions/{version}", s.app(s.handleHookConfigDelete))
 
 	// server code: sched
 	if s.ScheduleExecutions != nil {
