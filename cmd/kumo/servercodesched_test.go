@@ -387,3 +387,86 @@ func TestServerCodeScheduleCluster(t *testing.T) {
 	}
 	t.Logf("runs by node: %v", calls)
 }
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestServerCodeLogsCLI: kumo servercode logs prints the newest records
+// (cat), follows new ones (--tail), and says the server's error.
+func TestServerCodeLogsCLI(t *testing.T) {
+	n := mustStartNode(t)
+	app := n.app.AppID
+	appendLog := func(level, desc string) {
+		t.Helper()
+		err := n.db.DevLogs.AppendDevLogs(context.Background(), []kumo.DevLog{{AppID: app, Key: "servercode.log", Level: level,
+			Description: desc, Fields: map[string]any{"entry-name": "main"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendLog("DEBUG", "first line")
+	appendLog("ERROR", "second line")
+	creds := []string{"--url", n.base, "--app-id", app, "--client-id", n.app.ClientID, "--client-secret", n.app.ClientSecret}
+	var out, errOut lockedBuffer
+	if err := runServerCodeLogs(context.Background(), append(creds, "--limit", "5"), &out, &errOut); err != nil {
+		t.Fatalf("cat: %v %s", err, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "DEBUG servercode.log [main] first line") || !strings.Contains(lines[1], "ERROR") {
+		t.Errorf("cat printed %q", out.String())
+	}
+	out = lockedBuffer{}
+	if err := runServerCodeLogs(context.Background(), append(creds, "--level", "ERROR", "--json"), &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out.String())), &rec); err != nil || rec["description"] != "second line" {
+		t.Errorf("--level ERROR --json printed %q", out.String())
+	}
+	// The server's error: a wrong secret.
+	bad := append(append([]string{}, creds[:6]...), "--client-secret", "nope")
+	if err := runServerCodeLogs(context.Background(), bad, &out, &errOut); err == nil {
+		t.Error("a wrong secret was not an error")
+	}
+	// --tail: the new records, until interrupted.
+	out = lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runServerCodeLogs(ctx, append(creds, "--tail", "--limit", "1"), &out, &errOut) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "second line") {
+		if time.Now().After(deadline) {
+			t.Fatalf("tail printed %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	appendLog("INFO", "third line")
+	for !strings.Contains(out.String(), "third line") {
+		if time.Now().After(deadline) {
+			t.Fatalf("tail printed %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("tail ended with %v", err)
+	}
+	if strings.Contains(out.String(), "first line") {
+		t.Errorf("tail --limit 1 printed older records: %q", out.String())
+	}
+}
