@@ -3,6 +3,7 @@ package kumo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 )
 
 // Schedule executions (spec server-code.md §4.5, §5.1-5.2): one record
@@ -113,7 +114,12 @@ type ScheduleExecutionService interface {
 // of the returned value (null when undefined), or of the error.
 func ScheduleResult(r ServerCodeResult, err error) (ScheduleStatus, string) {
 	if err != nil {
-		b, _ := json.Marshal(map[string]string{"errorCode": string(ErrorCode(err)), "message": err.Error()})
+		msg := err.Error()
+		var e *Error
+		if errors.As(err, &e) {
+			msg = e.Message
+		}
+		b, _ := json.Marshal(map[string]string{"errorCode": string(ErrorCode(err)), "message": msg})
 		return ScheduleFailed, string(b)
 	}
 	if r.Err != nil {

@@ -55,7 +55,8 @@ type SchedulerConfig struct {
 	Configs    ScheduleConfigs
 	Executions ScheduleExecutions
 	Runner     kumo.ServerCodeRunner
-	// Logs, when set, gets an ERROR record of each execution that failed.
+	// Logs, when set, gets an ERROR record of each execution the runner
+	// could not start (the engine logs the runs it makes).
 	Logs DevLogWriter
 	// Interval is how often the scheduler looks for due ticks
 	// (DefaultScheduleInterval when 0). It must be well under a minute
@@ -208,7 +209,9 @@ func (s *Scheduler) run(app, version string, job kumo.ScheduleJob, e kumo.Schedu
 	if err := s.cfg.Executions.FinishScheduleExecution(ctx, app, e.ID, status, result); err != nil {
 		s.cfg.Log.Warn("scheduler: execution not recorded", "app", app, "job", job.Name, "execution", e.ID, "error", err)
 	}
-	if status == kumo.ScheduleFailed && s.cfg.Logs != nil {
+	// The engine logs the runs it makes (their console lines, the error
+	// the code threw); a run it could not start is logged here.
+	if err != nil && s.cfg.Logs != nil {
 		rec := kumo.DevLog{AppID: app, Key: "servercode.invoke", Level: kumo.DevLogError,
 			Description: "Scheduled job " + job.Name + " failed: " + result,
 			Fields:      map[string]any{"versionID": version, "endpoint": job.Endpoint, "job": job.Name, "scheduleExecutionID": e.ID}}

@@ -37,6 +37,9 @@ func (r *scheduleRunner) Run(ctx context.Context, call kumo.ServerCodeCall) (kum
 	if r.block != nil {
 		<-r.block
 	}
+	if call.Endpoint == "missing" {
+		return kumo.ServerCodeResult{}, kumo.Errorf(kumo.ErrInvalidInputData, "no endpoint missing")
+	}
 	if r.fail.Load() {
 		return kumo.ServerCodeResult{Err: &kumo.ServerCodeError{ErrorMessage: kumo.ServerCodeErrorMessage,
 			Details: kumo.ServerCodeErrorDetails{ErrorCode: "RUNTIME_ERROR", Message: "boom"}}}, nil
@@ -215,21 +218,30 @@ func TestSchedulerAfterRestart(t *testing.T) {
 }
 
 // TestSchedulerFailure: a job whose code fails is FAILED with the error's
-// JSON, and the developer log has an ERROR record of it.
+// JSON; one the runner cannot start is FAILED with the cause, and the
+// developer log has an ERROR record of it (the engine logs the others).
 func TestSchedulerFailure(t *testing.T) {
-	f := newScheduleFixture(t, dailyJob)
+	f := newScheduleFixture(t, `{"kiicloud://scheduler":{"Daily":{"cron":"5 10 * * *","endpoint":"job","what":"EXECUTE_SERVER_CODE"},
+		"Broken":{"cron":"5 10 * * *","endpoint":"missing","what":"EXECUTE_SERVER_CODE"}}}`)
 	f.runner.fail.Store(true)
 	f.tick(f.scheduler(), at(10, 5, 2))
 	es := f.executions()
-	if len(es) != 1 || es[0].Status != kumo.ScheduleFailed {
+	if len(es) != 2 || es[0].Status != kumo.ScheduleFailed || es[1].Status != kumo.ScheduleFailed {
 		t.Fatalf("executions = %+v", es)
 	}
+	results := map[string]string{}
+	for _, e := range es {
+		results[e.Name] = e.Result
+	}
 	var e kumo.ServerCodeError
-	if err := json.Unmarshal([]byte(es[0].Result), &e); err != nil || e.Details.Message != "boom" || e.Details.ErrorCode != "RUNTIME_ERROR" {
-		t.Errorf("result %q: %v", es[0].Result, err)
+	if err := json.Unmarshal([]byte(results["Daily"]), &e); err != nil || e.Details.Message != "boom" || e.Details.ErrorCode != "RUNTIME_ERROR" {
+		t.Errorf("result %q: %v", results["Daily"], err)
+	}
+	if results["Broken"] != `{"errorCode":"INVALID_INPUT_DATA","message":"no endpoint missing"}` {
+		t.Errorf("result of a run not started: %q", results["Broken"])
 	}
 	logs, err := f.st.DevLogs.DevLogs(context.Background(), "app1", kumo.DevLogFilter{Level: kumo.DevLogError})
-	if err != nil || len(logs) != 1 || logs[0].Fields["scheduleExecutionID"] != es[0].ID {
+	if err != nil || len(logs) != 1 || logs[0].Fields["job"] != "Broken" {
 		t.Errorf("developer log = %+v, %v", logs, err)
 	}
 }
