@@ -314,7 +314,12 @@ func TestServerCodeDevLogREST(t *testing.T) {
 			t.Errorf("without admin: %d %s", r.Status, r.Body)
 		}
 
-		// The WebSocket at /logs on the API's port.
+		// The WebSocket at /logs on the API's port; a plain GET is refused in Kii's format.
+		r = do(t, "GET", n.base+"/logs", "")
+		wantStatus(t, r, 400)
+		if r.Str(t, "errorCode") != "INVALID_INPUT_DATA" {
+			t.Errorf("GET /logs without an upgrade: %s", r.Body)
+		}
 		conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.base, "http")+"/logs", nil)
 		if err != nil {
 			t.Fatal(err)

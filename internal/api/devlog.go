@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -57,4 +58,28 @@ func (s *Server) handleDevLogs(w http.ResponseWriter, r *http.Request, c kumo.Ca
 	}
 	writeJSON(w, http.StatusOK, "application/json", map[string]any{"logs": out, "cursor": strconv.FormatInt(cursor, 10)})
 	return nil
+}
+
+// handleLogSocket serves GET /logs: the developer log's WebSocket
+// (LogSocket); a request that is no WebSocket upgrade 400
+// INVALID_INPUT_DATA.
+func (s *Server) handleLogSocket(w http.ResponseWriter, r *http.Request) {
+	if !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket") {
+		s.writeError(w, r, kumo.Errorf(kumo.ErrInvalidInputData, "The developer log is a WebSocket: connect with an upgrade to WebSocket, then send the request as a JSON text frame"))
+		return
+	}
+	s.LogSocket.ServeHTTP(w, r)
+}
+
+// headerHasToken reports whether the comma-separated header name lists
+// token (case-insensitive).
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }

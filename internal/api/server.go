@@ -260,7 +260,7 @@ func (s *Server) routes() {
 		m.HandleFunc("GET /api/apps/{appID}/server-code/logs", s.app(s.handleDevLogs))
 	}
 	if s.LogSocket != nil {
-		m.Handle("GET /logs", s.LogSocket)
+		m.HandleFunc("GET /logs", s.handleLogSocket)
 	}
 
 	// Gateways and end nodes, thing info (issue 12 item 7 and item 4's
