@@ -60,7 +60,8 @@ func parseCronField(s string, f cronField) (uint64, error) {
 	var bits uint64
 	for _, part := range strings.Split(s, ",") {
 		rng, step := part, 1
-		if r, st, ok := strings.Cut(part, "/"); ok {
+		r, st, stepped := strings.Cut(part, "/")
+		if stepped {
 			n, err := strconv.Atoi(st)
 			if err != nil || n < 1 || n > f.max {
 				return 0, fmt.Errorf("the step of %q in the %s field is not a number from 1 to %d", part, f.name, f.max)
@@ -87,8 +88,8 @@ func parseCronField(s string, f cronField) (uint64, error) {
 				if hi < lo {
 					return 0, fmt.Errorf("the range %q in the %s field goes backwards", rng, f.name)
 				}
-			} else if step > 1 {
-				hi = f.max // "a/n": from a to the end, every n
+			} else if stepped {
+				hi = f.max // "a/n": from a to the end, every n ("0/1" is every value)
 			}
 		}
 		for v := lo; v <= hi; v += step {

@@ -96,6 +96,8 @@ type config struct {
 	// serverCode, when set, is the server code runtime given to the API
 	// (tests of the deployment CLI; server code: scapi).
 	serverCode kumo.ServerCodeRunner
+
+	schedConfig // server code: sched (servercodesched.go)
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -133,6 +135,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.OfflineMax, "offline-max", kumo.DefaultQueueMax, "pushes kept for each device that connects with clean session 0 while it is offline; beyond it the oldest are dropped")
 	fs.DurationVar(&c.OfflineMaxAge, "offline-max-age", kumo.DefaultQueueMaxAge, "age from which a push kept for an offline device is dropped")
 	fs.DurationVar(&c.TriggerInterval, "trigger-interval", sqlstore.DefaultSchedulerInterval, "how often each node looks for Thing-IF schedule triggers that are due (each due time fires once in a cluster)")
+	c.schedFlags(fs) // server code: sched
 	fs.IntVar(&c.OfflineReplayRate, "offline-replay-rate", broker.DefaultReplayRate, "kept pushes this node publishes per second to the devices that (re)connect with clean session 0")
 }
 
@@ -194,6 +197,7 @@ type node struct {
 	pruned     chan struct{}        // closed when pruneLedger returns
 	// statesPruned is closed when pruneStates returns.
 	statesPruned chan struct{}
+	sched        schedParts // server code: sched (servercodesched.go)
 }
 
 // pruneLedger deletes ledger records older than retention, every minute,
@@ -369,6 +373,8 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		}
 	}
 
+	n.startDevLog(cfg, log) // server code: sched
+
 	port := func(public int, id string) int {
 		if public != 0 {
 			return public
@@ -387,6 +393,8 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		Commands: n.db.Commands, // Thing-IF commands (issue 12, item 3)
 		// server code: scapi (the runtime, ServerCode, is wired by the lead)
 		ServerCodeVersions: n.db.ServerCode, ServerCode: cfg.serverCode,
+		// server code: sched
+		ScheduleExecutions: n.db.Schedules, DevLogs: n.db.DevLogs, LogSocket: n.sched.socket,
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,
 			PortTCP: port(cfg.PublicPort, broker.TCP), PortSSL: port(cfg.PublicTLSPort, broker.TLS),
@@ -403,6 +411,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	// through the broker, which cannot import the API.
 	n.broker.ServeREST(n.api.Handler(), n.api.WriteError)
 	n.baseURL = "http://" + loopback(n.api.ListenAddr())
+	n.startScheduler(cfg, cfg.serverCode, log) // server code: sched (the runtime given to the API; none: no scheduler)
 	return n, nil
 }
 
@@ -423,6 +432,7 @@ func (n *node) Close(ctx context.Context) error {
 	if n.scheduler != nil {
 		n.scheduler.Stop() // before the dispatcher: the commands it fired are sent
 	}
+	n.stopSched(ctx) // server code: sched
 	if n.dispatcher != nil {
 		errs = append(errs, n.dispatcher.Close(ctx))
 	}

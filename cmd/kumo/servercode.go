@@ -56,7 +56,8 @@ func runServerCode(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return usagef("usage: kumo servercode deploy FILE [flags]")
 		}
 		file, args = args[0], args[1:]
-	// server code: sched adds "logs" here.
+	case "logs": // server code: sched (servercodelogs.go)
+		return runServerCodeLogs(ctx, args, stdout, stderr)
 	default:
 		fmt.Fprint(stderr, serverCodeUsage)
 		return usagef("unknown servercode command %q: use deploy or list", sub)

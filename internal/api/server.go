@@ -69,6 +69,13 @@ type Server struct {
 	// (servercode.file.deploy) for the developer log.
 	DevLogs DevLogAppender
 
+	// server code: sched
+	ScheduleExecutions kumo.ScheduleExecutionService // GET/POST …/hooks/executions
+	DevLogs            kumo.DevLogReader             // GET …/server-code/logs
+	// LogSocket serves the developer log's WebSocket at GET /logs
+	// (internal/devlog); 404 when nil.
+	LogSocket http.Handler
+
 	MQTT MQTTSettings
 	Log  *slog.Logger
 
@@ -246,6 +253,18 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/apps/{appID}/hooks/versions/{version}", s.app(s.handleHookConfigGet))
 	m.HandleFunc("HEAD /api/apps/{appID}/hooks/versions/{version}", s.app(s.handleHookConfigGet))
 	m.HandleFunc("DELETE /api/apps/{appID}/hooks/versions/{version}", s.app(s.handleHookConfigDelete))
+
+	// server code: sched
+	if s.ScheduleExecutions != nil {
+		m.HandleFunc("POST /api/apps/{appID}/hooks/executions/query", s.app(s.handleScheduleExecutionQuery))
+		m.HandleFunc("GET /api/apps/{appID}/hooks/executions/{id}", s.app(s.handleScheduleExecutionGet))
+	}
+	if s.DevLogs != nil {
+		m.HandleFunc("GET /api/apps/{appID}/server-code/logs", s.app(s.handleDevLogs))
+	}
+	if s.LogSocket != nil {
+		m.HandleFunc("GET /logs", s.handleLogSocket)
+	}
 
 	// Gateways and end nodes, thing info (issue 12 item 7 and item 4's
 	// firmware version and thing type).

@@ -104,6 +104,9 @@ var cascadeTables = []cascadeTable{
 	{name: "trigger_server_code_results", app: "app_id", names: []naming{{column: "thing_id", names: namesThing}}},
 	{name: "triggers", app: "app_id", names: []naming{{column: "thing_id", names: namesThing},
 		{column: "command_thing_id", names: namesThing}, {column: "issuer_id", names: namesOwner, kind: "issuer_kind"}}},
+	// server code: sched
+	{name: "dev_logs", app: "app_id", names: []naming{{column: "user_id", names: namesUser, keep: "the developer log is a history: pruned by age and size"}}},
+	{name: "schedule_executions", app: "app_id", keep: "the app's job runs: pruned by age (--servercode-log-days)"},
 	{name: "mqtt_queue", app: "app_id", names: []naming{{column: "mqtt_topic", names: namesMQTTTopic}}},
 	{name: "phone_pushes", app: "app_id", names: []naming{{column: "installation_id", names: namesInstallation}}},
 	{name: "installations", app: "app_id",

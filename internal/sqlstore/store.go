@@ -36,6 +36,10 @@ type Store struct {
 	Commands      *CommandService
 	Triggers      *TriggerService    // Thing-IF triggers (trigger.go)
 	ServerCode    *ServerCodeService // server code: scapi (servercode.go)
+
+	// server code: sched
+	DevLogs   *DevLogService   // the developer log (devlog.go)
+	Schedules *ScheduleService // schedule executions (schedule.go)
 }
 
 // New returns a store over read and write connection pools (which may be
@@ -70,6 +74,8 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		Commands:      &CommandService{db: db},
 		Triggers:      &TriggerService{db: db},
 		ServerCode:    newServerCodeService(db), // server code: scapi
+		DevLogs:       &DevLogService{db: db},   // server code: sched
+		Schedules:     &ScheduleService{db: db}, // server code: sched
 	}
 	s.Tokens.apps = s.Apps
 	s.Things.apps, s.Things.tokens, s.Things.groups, s.Things.acls, s.Things.ledger = s.Apps, s.Tokens, s.Groups, s.ACLs, s.Ledger

@@ -98,6 +98,9 @@ var tables = []Table{
 	{Name: "push_deliveries", Key: []string{"id"}, App: "app_id", Serial: "id"},
 	{Name: "phone_pushes", Key: []string{"id"}, App: "app_id", Serial: "id"},
 	{Name: "mqtt_queue", Key: []string{"mqtt_topic", "seq"}, App: "app_id"},
+	// server code: sched
+	{Name: "dev_logs", Key: []string{"seq"}, App: "app_id", Serial: "seq"},
+	{Name: "schedule_executions", Key: []string{"app_id", "id"}, App: "app_id"},
 	{Name: "counters", Key: []string{"name"}, Max: "value"},
 }
 

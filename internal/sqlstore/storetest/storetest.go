@@ -93,6 +93,9 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"States", testStates},
 		{"ThingIFConfig", testThingIFConfig},
 		{"ServerCode", testServerCode}, // server code: scapi
+		// server code: sched
+		{"DevLogs", testDevLogs},
+		{"ScheduleExecutions", testScheduleExecutions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
