@@ -65,13 +65,12 @@ type Server struct {
 	// endpoints (nil: deployment and execution answer 503).
 	ServerCodeVersions kumo.ServerCodeService
 	ServerCode         kumo.ServerCodeRunner
-	// DevLogs, when set, gets a record of each deployment
-	// (servercode.file.deploy) for the developer log.
-	DevLogs DevLogAppender
+	// DevLogs is the developer log: GET …/server-code/logs reads it,
+	// and each deployment appends a record (servercode.file.deploy).
+	DevLogs DevLogStore
 
 	// server code: sched
 	ScheduleExecutions kumo.ScheduleExecutionService // GET/POST …/hooks/executions
-	DevLogs            kumo.DevLogReader             // GET …/server-code/logs
 	// LogSocket serves the developer log's WebSocket at GET /logs
 	// (internal/devlog); 404 when nil.
 	LogSocket http.Handler

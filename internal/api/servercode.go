@@ -98,8 +98,10 @@ func (s *Server) handleServerCodeDeploy(w http.ResponseWriter, r *http.Request, 
 	return nil
 }
 
-// DevLogAppender keeps developer log records (sqlstore.DevLogService).
-type DevLogAppender interface {
+// DevLogStore keeps and reads developer log records
+// (sqlstore.DevLogService).
+type DevLogStore interface {
+	kumo.DevLogReader
 	AppendDevLogs(ctx context.Context, logs []kumo.DevLog) error
 }
 

@@ -66,25 +66,6 @@ func (r *testRunner) Run(ctx context.Context, call kumo.ServerCodeCall) (kumo.Se
 	return res, nil
 }
 
-// testDevLogs records the developer log records it gets.
-type testDevLogs struct {
-	mu   sync.Mutex
-	logs []kumo.DevLog
-}
-
-func (d *testDevLogs) AppendDevLogs(_ context.Context, logs []kumo.DevLog) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.logs = append(d.logs, logs...)
-	return nil
-}
-
-func (d *testDevLogs) all() []kumo.DevLog {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]kumo.DevLog(nil), d.logs...)
-}
-
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a
@@ -105,7 +86,6 @@ type scFixture struct {
 	st      *sqlstore.Store
 	srv     *Server
 	runner  *testRunner
-	devLogs *testDevLogs
 	base    string // http://host:port/api/apps/{appID}
 	app     kumo.AppCredentials
 	admin   string // token
@@ -131,8 +111,8 @@ func forEachTestStore(t *testing.T, fn func(t *testing.T, st *sqlstore.Store)) {
 func newSCFixture(t *testing.T, st *sqlstore.Store) *scFixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &scFixture{t: t, st: st, runner: &testRunner{versions: st.ServerCode}, devLogs: &testDevLogs{}}
-	f.srv = &Server{Apps: st.Apps, Tokens: st.Tokens, ServerCodeVersions: st.ServerCode, ServerCode: f.runner, DevLogs: f.devLogs,
+	f := &scFixture{t: t, st: st, runner: &testRunner{versions: st.ServerCode}}
+	f.srv = &Server{Apps: st.Apps, Tokens: st.Tokens, ServerCodeVersions: st.ServerCode, ServerCode: f.runner, DevLogs: st.DevLogs,
 		Addr: "127.0.0.1:0", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := f.srv.Open(); err != nil {
 		t.Fatal(err)
@@ -303,7 +283,15 @@ func TestServerCodeManagementAPI(t *testing.T) {
 			t.Errorf("Location = %q", loc)
 		}
 		// The deployment is in the developer log.
-		if logs := f.devLogs.all(); len(logs) != 1 || logs[0].Key != "servercode.file.deploy" || logs[0].AppID != f.app.AppID ||
+		entries, err := f.st.DevLogs.DevLogs(context.Background(), f.app.AppID, kumo.DevLogFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs []kumo.DevLog
+		for _, e := range entries {
+			logs = append(logs, e.DevLog)
+		}
+		if len(logs) != 1 || logs[0].Key != "servercode.file.deploy" || logs[0].AppID != f.app.AppID ||
 			logs[0].Description != "Server Code File deployed" || logs[0].Fields["versionID"] != v1 || logs[0].Fields["dataType"] != "application/javascript" {
 			t.Errorf("developer log after a deployment: %+v", logs)
 		}
