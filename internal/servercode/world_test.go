@@ -60,6 +60,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) *sqlstore.Store {
 func newWorld(t *testing.T, open func(*testing.T) *sqlstore.Store, cfg servercode.Config) *world {
 	t.Helper()
 	st := open(t)
+	st.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	w := &world{t: t, ctx: context.Background(), st: st, versions: &memVersions{scripts: map[string]string{}}, logs: &memLogs{}}
 	var err error
 	w.app, err = st.Apps.CreateApp(w.ctx, kumo.AppCreate{ID: "scapp", Key: "sckey"})
