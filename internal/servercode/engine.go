@@ -133,6 +133,7 @@ type adminToken struct {
 type program struct {
 	key     string
 	prog    *goja.Program
+	names   map[string]bool // declared at the script's top level: the endpoints
 	idle    []*vm
 	lastUse int64
 }
@@ -260,7 +261,7 @@ func (e *Engine) program(appID, versionID, script string) (*program, error) {
 	if p != nil {
 		return p, nil
 	}
-	src, err := instrument(script)
+	src, names, err := instrumentNames(script)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +276,7 @@ func (e *Engine) program(appID, versionID, script string) (*program, error) {
 		return q, nil
 	}
 	e.tick++
-	p = &program{key: key, prog: prog, lastUse: e.tick}
+	p = &program{key: key, prog: prog, names: names, lastUse: e.tick}
 	e.programs[key] = p
 	for len(e.programs) > e.cfg.PoolSize { // drop the least recently used version
 		var old *program
@@ -448,7 +449,7 @@ func (r *run) exec(v *vm, params string) (json.RawMessage, *kumo.ServerCodeError
 	}
 	rt := v.rt
 	fn, ok := goja.AssertFunction(rt.Get(r.call.Endpoint))
-	if !ok {
+	if !ok || !v.names[r.call.Endpoint] { // the SDK's globals are no endpoints
 		return nil, scError(CodeRuntimeError, r.call.Endpoint+" is not a function")
 	}
 	var out goja.Value

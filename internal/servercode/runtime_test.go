@@ -125,6 +125,8 @@ var notFunction = 1;
 	wantErr(t, w.run(v, "req", `{}`), servercode.CodeRuntimeError, "require('underscore') is not available")
 	wantErr(t, w.run(v, "missing", `{}`), servercode.CodeRuntimeError, "missing is not a function")
 	wantErr(t, w.run(v, "notFunction", `{}`), servercode.CodeRuntimeError, "notFunction is not a function")
+	wantErr(t, w.run(v, "KiiObject", `{}`), servercode.CodeRuntimeError, "KiiObject is not a function") // the SDK's
+	wantErr(t, w.run(v, "require", `{}`), servercode.CodeRuntimeError, "require is not a function")
 
 	// Failures to start the run are errors of Run.
 	for _, tt := range []struct {
