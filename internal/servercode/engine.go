@@ -122,6 +122,7 @@ type Engine struct {
 	admins   map[string]adminToken // by app
 
 	compiles atomic.Int64 // scripts compiled, for tests
+	logs     *logWriter
 }
 
 type adminToken struct {
@@ -161,11 +162,16 @@ func New(cfg Config) *Engine {
 		programs: map[string]*program{}, active: map[*run]bool{}, admins: map[string]adminToken{},
 	}
 	e.ajax = newAjaxClient(cfg.AllowHosts)
+	e.logs = newLogWriter(cfg.Logs, cfg.Log)
 	if cfg.Handler != nil {
 		e.SetHandler(cfg.Handler)
 	}
 	return e
 }
+
+// Close writes the developer log records still queued, until ctx ends.
+// Runs after Close are not logged.
+func (e *Engine) Close(ctx context.Context) error { return e.logs.close(ctx) }
 
 // SetHandler sets the API handler the SDK calls in process.
 func (e *Engine) SetHandler(h http.Handler) { e.handler.Store(&h) }
@@ -233,7 +239,7 @@ func (e *Engine) Run(ctx context.Context, call kumo.ServerCodeCall) (kumo.Server
 		v.rt.ClearInterrupt()
 		e.put(p, v)
 	}
-	e.logRun(ctx, r, res)
+	e.logRun(r, res)
 	return res, nil
 }
 

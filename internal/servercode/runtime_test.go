@@ -335,9 +335,10 @@ func TestLogs(t *testing.T) {
   console.info("i"); console.warn("w"); console.log("x");
   return 1;
 }
-function boom() { console.log("before"); throw new Error("kaput"); }`)
+function boom() { console.log("before"); throw new Error("kaput"); }
+function boom2() { return 2; }`)
 	w.ok(v, "main", `{"p":1}`)
-	logs := w.logs.all()
+	logs := w.logs.wait(t, 5)
 	want := []string{"servercode.log DEBUG hello {\"a\":1} 2", "servercode.log ERROR bad", "servercode.log INFO i",
 		"servercode.log WARN 2 more console lines of this run were dropped (at most 3 are kept)", "servercode.invoke INFO Executed endpoint main"}
 	if len(logs) != len(want) {
@@ -356,7 +357,7 @@ function boom() { console.log("before"); throw new Error("kaput"); }`)
 		t.Errorf("invoke fields = %+v", inv)
 	}
 	w.run(v, "boom", `{}`)
-	logs = w.logs.all()
+	logs = w.logs.wait(t, 7)
 	last := logs[len(logs)-1]
 	if last.Level != "ERROR" || last.Fields["status"] != "error" || !strings.Contains(last.Description, "kaput") {
 		t.Errorf("failed run's record = %+v", last)
@@ -366,6 +367,17 @@ function boom() { console.log("before"); throw new Error("kaput"); }`)
 	w.logs.fail = true
 	w.logs.mu.Unlock()
 	wantValue(t, w.ok(v, "main", `{}`), "1")
+	// Close writes what is queued.
+	w.logs.mu.Lock()
+	w.logs.fail = false
+	w.logs.mu.Unlock()
+	w.ok(v, "boom2", `{}`)
+	if err := w.eng.Close(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if logs := w.logs.all(); logs[len(logs)-1].Fields["endpoint"] != "boom2" {
+		t.Fatalf("last record after Close: %+v", logs[len(logs)-1])
+	}
 }
 
 // TestPool checks that runs reuse prepared runtimes (one compilation per

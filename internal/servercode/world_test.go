@@ -211,6 +211,23 @@ func (m *memLogs) all() []kumo.DevLog {
 	return append([]kumo.DevLog(nil), m.logs...)
 }
 
+// wait polls until n records are in the log (they are written in the
+// background), and returns them.
+func (m *memLogs) wait(t *testing.T, n int) []kumo.DevLog {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		logs := m.all()
+		if len(logs) >= n {
+			return logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d log records after 10s, want %d: %+v", len(logs), n, logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // get calls Kumo's REST API over the network, for checks.
 func (w *world) get(path, token string) (int, map[string]any) {
 	w.t.Helper()
@@ -228,4 +245,3 @@ func (w *world) get(path, token string) (int, map[string]any) {
 	return resp.StatusCode, m
 }
 
-var _ = time.Second
