@@ -244,4 +244,3 @@ func (w *world) get(path, token string) (int, map[string]any) {
 	json.NewDecoder(resp.Body).Decode(&m)
 	return resp.StatusCode, m
 }
-
