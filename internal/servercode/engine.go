@@ -101,7 +101,9 @@ type Config struct {
 	MaxRuns int
 	// MaxLogLines caps the console lines kept per run.
 	MaxLogLines int
-	// TokenTTL is the lifetime of the admin token the admin context holds.
+	// TokenTTL is the lifetime of the tokens issued to server code (the
+	// admin context's, a hook actor's); each is reused by later runs until
+	// a quarter of it is left.
 	TokenTTL time.Duration
 	Log      *slog.Logger
 }
@@ -119,13 +121,13 @@ type Engine struct {
 	tick     int64               // use counter, for LRU
 	active   map[*run]bool
 	watching bool
-	admins   map[string]adminToken // by app
+	tokens   map[string]issuedToken // tokens issued to server code, by app and principal
 
 	compiles atomic.Int64 // scripts compiled, for tests
 	logs     *logWriter
 }
 
-type adminToken struct {
+type issuedToken struct {
 	token   string
 	expires time.Time
 }
@@ -161,7 +163,7 @@ func New(cfg Config) *Engine {
 	}
 	e := &Engine{
 		cfg: cfg, runs: make(chan struct{}, cfg.MaxRuns),
-		programs: map[string]*program{}, active: map[*run]bool{}, admins: map[string]adminToken{},
+		programs: map[string]*program{}, active: map[*run]bool{}, tokens: map[string]issuedToken{},
 	}
 	e.ajax = newAjaxClient(cfg.AllowHosts)
 	e.logs = newLogWriter(cfg.Logs, cfg.Log)

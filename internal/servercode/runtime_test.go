@@ -327,6 +327,13 @@ function nested(params, context, done) {
 	if c, err := w.st.Tokens.Authenticate(w.ctx, w.app.AppID, *k.Token); err != nil || c.Kind != kumo.UserCaller || c.ID != uid {
 		t.Fatalf("actor token: %+v, %v", c, err)
 	}
+	// and reused by the next run for that user (not one stored per run).
+	k2 := get(func(c *kumo.ServerCodeCall) {
+		c.Trigger, c.Actor = kumo.RunHook, kumo.Principal{Kind: kumo.UserCaller, ID: uid}
+	})
+	if k2.Token == nil || *k2.Token != *k.Token {
+		t.Fatalf("second hook run: token %v, want the first run's", k2.Token)
+	}
 	// Nested execution goes to the API, which decides (409 once the
 	// execute endpoint exists; 404 before).
 	res := w.ok(v, "nested", `{}`)
