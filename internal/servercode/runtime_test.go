@@ -128,6 +128,14 @@ var notFunction = 1;
 	wantErr(t, w.run(v, "KiiObject", `{}`), servercode.CodeRuntimeError, "KiiObject is not a function") // the SDK's
 	wantErr(t, w.run(v, "require", `{}`), servercode.CodeRuntimeError, "require is not a function")
 
+	// The script's top level runs when a runtime is prepared, under the
+	// same limits; its failure is each call's.
+	top := w.deploy(`var x = undefinedThing.y; function main() { return 1; }`)
+	wantErr(t, w.run(top, "main", `{}`), servercode.CodeRuntimeError, "undefinedThing is not defined")
+	wantErr(t, w.run(top, "main", `{}`), servercode.CodeRuntimeError, "undefinedThing is not defined")
+	spin := w.deploy(`while (true) { 1; } function main() { return 1; }`)
+	wantErr(t, w.run(spin, "main", `{}`), servercode.CodeStepLimit, "steps")
+
 	// Failures to start the run are errors of Run.
 	for _, tt := range []struct {
 		call kumo.ServerCodeCall
