@@ -1,6 +1,7 @@
 package servercode_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -183,6 +184,33 @@ function quick(params) { return params.n * 2; }`)
 		wg.Wait()
 		wantErr(t, spun, servercode.CodeTimeout, "longer than 300ms")
 		wantValue(t, w.ok(v, "quick", `{"n":21}`), "42") // a stopped runtime is not reused
+	})
+	t.Run("canceled", func(t *testing.T) {
+		w := sqliteWorld(t, servercode.Config{StepLimit: 1 << 40})
+		started := make(chan struct{})
+		var once sync.Once
+		h := w.api.Handler()
+		w.eng.SetHandler(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			once.Do(func() { close(started) })
+			h.ServeHTTP(rw, r)
+		}))
+		v := w.deploy(`function main(params, context, done) {
+  function again() { Kii.bucketWithName("nothing").count().then(again, again); }
+  again();
+}`)
+		ctx, cancel := context.WithCancel(w.ctx)
+		defer cancel()
+		out := make(chan kumo.ServerCodeResult, 1)
+		go func() {
+			res, err := w.eng.Run(ctx, kumo.ServerCodeCall{AppID: w.app.AppID, Version: v, Endpoint: "main"})
+			if err != nil {
+				t.Error(err)
+			}
+			out <- res
+		}()
+		<-started
+		cancel() // the caller went away
+		wantErr(t, <-out, servercode.CodeCanceled, "canceled")
 	})
 	t.Run("memory", func(t *testing.T) {
 		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
