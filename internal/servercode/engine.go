@@ -60,12 +60,11 @@ const (
 // Codes of details.errorCode when a limit stops a run (Kumo's: Kii's are
 // not documented, docs/compat.md), and of an exception.
 const (
-	CodeRuntimeError  = "RUNTIME_ERROR"
-	CodeStepLimit     = "STEP_LIMIT_EXCEEDED"
-	CodeTimeout       = "TIMEOUT"
-	CodeMemoryLimit   = "MEMORY_LIMIT_EXCEEDED"
-	CodeCanceled      = "CANCELED"
-	CodeAjaxForbidden = "AJAX_NOT_ALLOWED" // the message of an $.ajax error, not a details code
+	CodeRuntimeError = "RUNTIME_ERROR"
+	CodeStepLimit    = "STEP_LIMIT_EXCEEDED"
+	CodeTimeout      = "TIMEOUT"
+	CodeMemoryLimit  = "MEMORY_LIMIT_EXCEEDED"
+	CodeCanceled     = "CANCELED"
 )
 
 // Config configures an Engine. Zero values take the defaults.
