@@ -458,7 +458,7 @@ func (e *Engine) watchMemory() {
 	}
 }
 
-// call runs the endpoint and its callbacks until it ends (spec §3.1).
+// exec runs the endpoint and its callbacks until it ends (spec §3.1).
 func (r *run) exec(v *vm, params string) (json.RawMessage, *kumo.ServerCodeError) {
 	if err := r.attach(v); err != nil {
 		return nil, r.failure(err)
@@ -480,14 +480,17 @@ func (r *run) exec(v *vm, params string) (json.RawMessage, *kumo.ServerCodeError
 		async := rt.Get(r.call.Endpoint).ToObject(rt).Get("length").ToInteger() >= 3
 		if async {
 			_, err = fn(goja.Undefined(), p, v.context, v.done)
-			if err == nil {
+			if err == nil && !r.done {
 				err = r.loop(func() bool { return r.done })
 			}
-			if err == nil && !r.done {
-				return &limitError{CodeTimeout, "The endpoint ended without calling done"}
+			if r.done { // done's value is the answer, whatever came after
+				out = r.result
+				return nil
 			}
-			out = r.result
-			return err
+			if err != nil {
+				return err
+			}
+			return &limitError{CodeTimeout, "The endpoint ended without calling done"}
 		}
 		out, err = fn(goja.Undefined(), p, v.context)
 		if err != nil {

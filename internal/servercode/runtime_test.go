@@ -107,6 +107,7 @@ function fail() { return x.y; }
 function throwString() { throw "plain"; }
 function rejected() { return Promise.reject(new Error("nope")); }
 function async(params, context, done) { done("first"); done("second"); }
+function throwAfterDone(params, context, done) { done("answered"); null.x; }
 function asyncLater(params, context, done) { Promise.resolve(7).then(function (v) { done(v * 6); }); }
 function forgot(params, context, done) { }
 var deep = () => deep(); // no statement: no steps
@@ -117,6 +118,7 @@ var notFunction = 1;
 	wantValue(t, w.ok(v, "date", `{}`), `"2020-01-02T03:04:05.006Z"`)
 	wantValue(t, w.ok(v, "obj", `{"a":[1,{"b":2}]}`), `{"echo":{"a":[1,{"b":2}]},"list":[1,"a",null]}`)
 	wantValue(t, w.ok(v, "async", `{}`), `"first"`)
+	wantValue(t, w.ok(v, "throwAfterDone", `{}`), `"answered"`)
 	wantValue(t, w.ok(v, "asyncLater", `{}`), `42`)
 	wantErr(t, w.run(v, "fail", `{}`), servercode.CodeRuntimeError, "x is not defined")
 	wantErr(t, w.run(v, "throwString", `{}`), servercode.CodeRuntimeError, "plain")
