@@ -2,7 +2,6 @@ package servercode
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
-	"github.com/kumo-iot/kumo"
 )
 
 const maxAjaxBody = 10 << 20
@@ -143,51 +141,4 @@ func (e *Engine) ajaxDo(ctx context.Context, method, raw string, headers map[str
 		return 0, nil, nil, fmt.Errorf("$.ajax to %s failed: %v", u.Host, err)
 	}
 	return resp.StatusCode, resp.Header, out, nil
-}
-
-// logRun appends the run's console lines and one servercode.invoke
-// record to the developer log. A failure to log is logged, never the
-// run's failure.
-func (e *Engine) logRun(ctx context.Context, r *run, res kumo.ServerCodeResult) {
-	if e.cfg.Logs == nil {
-		return
-	}
-	logs := r.lines
-	if r.dropped > 0 {
-		logs = append(logs, kumo.DevLog{Key: "servercode.log", Time: time.Now().UnixMilli(), Level: "WARN", AppID: r.call.AppID,
-			Description: fmt.Sprintf("%d more console lines of this run were dropped (at most %d are kept)", r.dropped, e.cfg.MaxLogLines),
-			UserID:      userID(r.call), Fields: map[string]any{"entry-name": r.call.Endpoint}})
-	}
-	fields := map[string]any{
-		"versionID": res.VersionID, "endpoint": r.call.Endpoint, "responseStep": res.Steps,
-		"durationMs": res.DurationMs, "status": "success", "trigger": string(kumoTrigger(r.call)),
-	}
-	if len(r.call.Params) > 0 && len(r.call.Params) <= 1024 {
-		fields["args"] = json.RawMessage(r.call.Params)
-	}
-	level, desc := "INFO", "Executed endpoint "+r.call.Endpoint
-	if res.Err != nil {
-		level, desc = "ERROR", fmt.Sprintf("Endpoint %s failed: %s: %s", r.call.Endpoint, res.Err.Details.ErrorCode, res.Err.Details.Message)
-		fields["status"] = "error"
-		fields["error"] = res.Err.Details
-	}
-	logs = append(logs, kumo.DevLog{Key: "servercode.invoke", Time: time.Now().UnixMilli(), Level: level, AppID: r.call.AppID,
-		Description: desc, UserID: userID(r.call), Fields: fields})
-	for i := range logs {
-		if logs[i].ID == "" {
-			logs[i].ID = kumo.RandomHex(12)
-		}
-	}
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := e.cfg.Logs.AppendDevLogs(lctx, logs); err != nil {
-		e.cfg.Log.Warn("server code: the developer log could not be written", "app", r.call.AppID, "error", err)
-	}
-}
-
-func kumoTrigger(c kumo.ServerCodeCall) kumo.ServerCodeTrigger {
-	if c.Trigger == "" {
-		return kumo.RunManual
-	}
-	return c.Trigger
 }

@@ -60,12 +60,11 @@ const (
 // Codes of details.errorCode when a limit stops a run (Kumo's: Kii's are
 // not documented, docs/compat.md), and of an exception.
 const (
-	CodeRuntimeError  = "RUNTIME_ERROR"
-	CodeStepLimit     = "STEP_LIMIT_EXCEEDED"
-	CodeTimeout       = "TIMEOUT"
-	CodeMemoryLimit   = "MEMORY_LIMIT_EXCEEDED"
-	CodeCanceled      = "CANCELED"
-	CodeAjaxForbidden = "AJAX_NOT_ALLOWED" // the message of an $.ajax error, not a details code
+	CodeRuntimeError = "RUNTIME_ERROR"
+	CodeStepLimit    = "STEP_LIMIT_EXCEEDED"
+	CodeTimeout      = "TIMEOUT"
+	CodeMemoryLimit  = "MEMORY_LIMIT_EXCEEDED"
+	CodeCanceled     = "CANCELED"
 )
 
 // Config configures an Engine. Zero values take the defaults.
@@ -101,7 +100,9 @@ type Config struct {
 	MaxRuns int
 	// MaxLogLines caps the console lines kept per run.
 	MaxLogLines int
-	// TokenTTL is the lifetime of the admin token the admin context holds.
+	// TokenTTL is the lifetime of the tokens issued to server code (the
+	// admin context's, a hook actor's); each is reused by later runs until
+	// a quarter of it is left.
 	TokenTTL time.Duration
 	Log      *slog.Logger
 }
@@ -119,12 +120,13 @@ type Engine struct {
 	tick     int64               // use counter, for LRU
 	active   map[*run]bool
 	watching bool
-	admins   map[string]adminToken // by app
+	tokens   map[string]issuedToken // tokens issued to server code, by app and principal
 
 	compiles atomic.Int64 // scripts compiled, for tests
+	logs     *logWriter
 }
 
-type adminToken struct {
+type issuedToken struct {
 	token   string
 	expires time.Time
 }
@@ -133,6 +135,9 @@ type adminToken struct {
 type program struct {
 	key     string
 	prog    *goja.Program
+	names   map[string]bool // declared at the script's top level: the endpoints
+	err     error           // why it does not compile
+	ready   chan struct{}   // closed once compiled (prog, names, err set)
 	idle    []*vm
 	lastUse int64
 }
@@ -157,14 +162,19 @@ func New(cfg Config) *Engine {
 	}
 	e := &Engine{
 		cfg: cfg, runs: make(chan struct{}, cfg.MaxRuns),
-		programs: map[string]*program{}, active: map[*run]bool{}, admins: map[string]adminToken{},
+		programs: map[string]*program{}, active: map[*run]bool{}, tokens: map[string]issuedToken{},
 	}
 	e.ajax = newAjaxClient(cfg.AllowHosts)
+	e.logs = newLogWriter(cfg.Logs, cfg.Log)
 	if cfg.Handler != nil {
 		e.SetHandler(cfg.Handler)
 	}
 	return e
 }
+
+// Close writes the developer log records still queued, until ctx ends.
+// Runs after Close are not logged.
+func (e *Engine) Close(ctx context.Context) error { return e.logs.close(ctx) }
 
 // SetHandler sets the API handler the SDK calls in process.
 func (e *Engine) SetHandler(h http.Handler) { e.handler.Store(&h) }
@@ -232,7 +242,7 @@ func (e *Engine) Run(ctx context.Context, call kumo.ServerCodeCall) (kumo.Server
 		v.rt.ClearInterrupt()
 		e.put(p, v)
 	}
-	e.logRun(ctx, r, res)
+	e.logRun(r, res)
 	return res, nil
 }
 
@@ -252,30 +262,17 @@ func (e *Engine) program(appID, versionID, script string) (*program, error) {
 	key := appID + "\x00" + versionID
 	e.mu.Lock()
 	p := e.programs[key]
+	e.tick++
 	if p != nil {
-		e.tick++
 		p.lastUse = e.tick
-	}
-	e.mu.Unlock()
-	if p != nil {
+		e.mu.Unlock()
+		<-p.ready // compiled by the call that made the entry
+		if p.err != nil {
+			return nil, p.err
+		}
 		return p, nil
 	}
-	src, err := instrument(script)
-	if err != nil {
-		return nil, err
-	}
-	prog, err := goja.Compile("server-code.js", src, false)
-	if err != nil {
-		return nil, kumo.Errorf(kumo.ErrInvalidInputData, "The server code does not compile: %v", err)
-	}
-	e.compiles.Add(1)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if q := e.programs[key]; q != nil { // compiled meanwhile by another call
-		return q, nil
-	}
-	e.tick++
-	p = &program{key: key, prog: prog, lastUse: e.tick}
+	p = &program{key: key, lastUse: e.tick, ready: make(chan struct{})}
 	e.programs[key] = p
 	for len(e.programs) > e.cfg.PoolSize { // drop the least recently used version
 		var old *program
@@ -286,6 +283,26 @@ func (e *Engine) program(appID, versionID, script string) (*program, error) {
 		}
 		e.idle -= len(old.idle)
 		delete(e.programs, old.key)
+	}
+	e.mu.Unlock()
+
+	src, names, err := instrumentNames(script)
+	if err == nil {
+		p.prog, err = goja.Compile("server-code.js", src, false)
+		if err != nil {
+			err = kumo.Errorf(kumo.ErrInvalidInputData, "The server code does not compile: %v", err)
+		}
+	}
+	p.names, p.err = names, err
+	e.compiles.Add(1)
+	close(p.ready)
+	if err != nil {
+		e.mu.Lock()
+		if e.programs[key] == p {
+			delete(e.programs, key)
+		}
+		e.mu.Unlock()
+		return nil, err
 	}
 	return p, nil
 }
@@ -441,14 +458,14 @@ func (e *Engine) watchMemory() {
 	}
 }
 
-// call runs the endpoint and its callbacks until it ends (spec §3.1).
+// exec runs the endpoint and its callbacks until it ends (spec §3.1).
 func (r *run) exec(v *vm, params string) (json.RawMessage, *kumo.ServerCodeError) {
 	if err := r.attach(v); err != nil {
 		return nil, r.failure(err)
 	}
 	rt := v.rt
 	fn, ok := goja.AssertFunction(rt.Get(r.call.Endpoint))
-	if !ok {
+	if !ok || !v.names[r.call.Endpoint] { // the SDK's globals are no endpoints
 		return nil, scError(CodeRuntimeError, r.call.Endpoint+" is not a function")
 	}
 	var out goja.Value
@@ -463,14 +480,17 @@ func (r *run) exec(v *vm, params string) (json.RawMessage, *kumo.ServerCodeError
 		async := rt.Get(r.call.Endpoint).ToObject(rt).Get("length").ToInteger() >= 3
 		if async {
 			_, err = fn(goja.Undefined(), p, v.context, v.done)
-			if err == nil {
+			if err == nil && !r.done {
 				err = r.loop(func() bool { return r.done })
 			}
-			if err == nil && !r.done {
-				return &limitError{CodeTimeout, "The endpoint ended without calling done"}
+			if r.done { // done's value is the answer, whatever came after
+				out = r.result
+				return nil
 			}
-			out = r.result
-			return err
+			if err != nil {
+				return err
+			}
+			return &limitError{CodeTimeout, "The endpoint ended without calling done"}
 		}
 		out, err = fn(goja.Undefined(), p, v.context)
 		if err != nil {

@@ -1,6 +1,7 @@
 package servercode_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -106,6 +107,7 @@ function fail() { return x.y; }
 function throwString() { throw "plain"; }
 function rejected() { return Promise.reject(new Error("nope")); }
 function async(params, context, done) { done("first"); done("second"); }
+function throwAfterDone(params, context, done) { done("answered"); null.x; }
 function asyncLater(params, context, done) { Promise.resolve(7).then(function (v) { done(v * 6); }); }
 function forgot(params, context, done) { }
 var deep = () => deep(); // no statement: no steps
@@ -116,6 +118,7 @@ var notFunction = 1;
 	wantValue(t, w.ok(v, "date", `{}`), `"2020-01-02T03:04:05.006Z"`)
 	wantValue(t, w.ok(v, "obj", `{"a":[1,{"b":2}]}`), `{"echo":{"a":[1,{"b":2}]},"list":[1,"a",null]}`)
 	wantValue(t, w.ok(v, "async", `{}`), `"first"`)
+	wantValue(t, w.ok(v, "throwAfterDone", `{}`), `"answered"`)
 	wantValue(t, w.ok(v, "asyncLater", `{}`), `42`)
 	wantErr(t, w.run(v, "fail", `{}`), servercode.CodeRuntimeError, "x is not defined")
 	wantErr(t, w.run(v, "throwString", `{}`), servercode.CodeRuntimeError, "plain")
@@ -125,6 +128,16 @@ var notFunction = 1;
 	wantErr(t, w.run(v, "req", `{}`), servercode.CodeRuntimeError, "require('underscore') is not available")
 	wantErr(t, w.run(v, "missing", `{}`), servercode.CodeRuntimeError, "missing is not a function")
 	wantErr(t, w.run(v, "notFunction", `{}`), servercode.CodeRuntimeError, "notFunction is not a function")
+	wantErr(t, w.run(v, "KiiObject", `{}`), servercode.CodeRuntimeError, "KiiObject is not a function") // the SDK's
+	wantErr(t, w.run(v, "require", `{}`), servercode.CodeRuntimeError, "require is not a function")
+
+	// The script's top level runs when a runtime is prepared, under the
+	// same limits; its failure is each call's.
+	top := w.deploy(`var x = undefinedThing.y; function main() { return 1; }`)
+	wantErr(t, w.run(top, "main", `{}`), servercode.CodeRuntimeError, "undefinedThing is not defined")
+	wantErr(t, w.run(top, "main", `{}`), servercode.CodeRuntimeError, "undefinedThing is not defined")
+	spin := w.deploy(`while (true) { 1; } function main() { return 1; }`)
+	wantErr(t, w.run(spin, "main", `{}`), servercode.CodeStepLimit, "steps")
 
 	// Failures to start the run are errors of Run.
 	for _, tt := range []struct {
@@ -174,13 +187,48 @@ function quick(params) { return params.n * 2; }`)
 		wantErr(t, spun, servercode.CodeTimeout, "longer than 300ms")
 		wantValue(t, w.ok(v, "quick", `{"n":21}`), "42") // a stopped runtime is not reused
 	})
+	t.Run("canceled", func(t *testing.T) {
+		w := sqliteWorld(t, servercode.Config{StepLimit: 1 << 40})
+		started := make(chan struct{})
+		var once sync.Once
+		h := w.api.Handler()
+		w.eng.SetHandler(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			once.Do(func() { close(started) })
+			h.ServeHTTP(rw, r)
+		}))
+		v := w.deploy(`function main(params, context, done) {
+  function again() { Kii.bucketWithName("nothing").count().then(again, again); }
+  again();
+}`)
+		ctx, cancel := context.WithCancel(w.ctx)
+		defer cancel()
+		out := make(chan kumo.ServerCodeResult, 1)
+		go func() {
+			res, err := w.eng.Run(ctx, kumo.ServerCodeCall{AppID: w.app.AppID, Version: v, Endpoint: "main"})
+			if err != nil {
+				t.Error(err)
+			}
+			out <- res
+		}()
+		<-started
+		cancel() // the caller went away
+		wantErr(t, <-out, servercode.CodeCanceled, "canceled")
+	})
 	t.Run("memory", func(t *testing.T) {
 		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		metrics.Read(sample)
 		w := sqliteWorld(t, servercode.Config{StepLimit: 1 << 40, MemoryLimit: int64(sample[0].Value.Uint64()) + 64<<20})
 		v := w.deploy(`function hog() { var a = []; var s = "x"; while (true) { a.push(s + a.length + "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"); } }
-function fine() { return "ok"; }`)
+function fine() { return "ok"; }
+function bigString() { return "xx".repeat(1e9).length; }
+function bigArray() { return Array.from({length: 1e9}).length; }
+function pad() { return "x".padStart(1e9).length; }
+function small() { return ["ab".repeat(3), "x".padEnd(3, "-"), Array.from({length: 2}).length]; }`)
 		wantErr(t, w.run(v, "hog", `{}`), servercode.CodeMemoryLimit, "heap")
+		for _, big := range []string{"bigString", "bigArray", "pad"} {
+			wantErr(t, w.run(v, big, `{}`), servercode.CodeRuntimeError, "too large for server code")
+		}
+		wantValue(t, w.ok(v, "small", `{}`), `["ababab","x--",2]`)
 		wantValue(t, w.ok(v, "fine", `{}`), `"ok"`)
 	})
 }
@@ -317,6 +365,13 @@ function nested(params, context, done) {
 	if c, err := w.st.Tokens.Authenticate(w.ctx, w.app.AppID, *k.Token); err != nil || c.Kind != kumo.UserCaller || c.ID != uid {
 		t.Fatalf("actor token: %+v, %v", c, err)
 	}
+	// and reused by the next run for that user (not one stored per run).
+	k2 := get(func(c *kumo.ServerCodeCall) {
+		c.Trigger, c.Actor = kumo.RunHook, kumo.Principal{Kind: kumo.UserCaller, ID: uid}
+	})
+	if k2.Token == nil || *k2.Token != *k.Token {
+		t.Fatalf("second hook run: token %v, want the first run's", k2.Token)
+	}
 	// Nested execution goes to the API, which decides (409 once the
 	// execute endpoint exists; 404 before).
 	res := w.ok(v, "nested", `{}`)
@@ -333,9 +388,10 @@ func TestLogs(t *testing.T) {
   console.info("i"); console.warn("w"); console.log("x");
   return 1;
 }
-function boom() { console.log("before"); throw new Error("kaput"); }`)
+function boom() { console.log("before"); throw new Error("kaput"); }
+function boom2() { return 2; }`)
 	w.ok(v, "main", `{"p":1}`)
-	logs := w.logs.all()
+	logs := w.logs.wait(t, 5)
 	want := []string{"servercode.log DEBUG hello {\"a\":1} 2", "servercode.log ERROR bad", "servercode.log INFO i",
 		"servercode.log WARN 2 more console lines of this run were dropped (at most 3 are kept)", "servercode.invoke INFO Executed endpoint main"}
 	if len(logs) != len(want) {
@@ -354,7 +410,7 @@ function boom() { console.log("before"); throw new Error("kaput"); }`)
 		t.Errorf("invoke fields = %+v", inv)
 	}
 	w.run(v, "boom", `{}`)
-	logs = w.logs.all()
+	logs = w.logs.wait(t, 7)
 	last := logs[len(logs)-1]
 	if last.Level != "ERROR" || last.Fields["status"] != "error" || !strings.Contains(last.Description, "kaput") {
 		t.Errorf("failed run's record = %+v", last)
@@ -364,6 +420,17 @@ function boom() { console.log("before"); throw new Error("kaput"); }`)
 	w.logs.fail = true
 	w.logs.mu.Unlock()
 	wantValue(t, w.ok(v, "main", `{}`), "1")
+	// Close writes what is queued.
+	w.logs.mu.Lock()
+	w.logs.fail = false
+	w.logs.mu.Unlock()
+	w.ok(v, "boom2", `{}`)
+	if err := w.eng.Close(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if logs := w.logs.all(); logs[len(logs)-1].Fields["endpoint"] != "boom2" {
+		t.Fatalf("last record after Close: %+v", logs[len(logs)-1])
+	}
 }
 
 // TestPool checks that runs reuse prepared runtimes (one compilation per

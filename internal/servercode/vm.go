@@ -59,8 +59,9 @@ func sdk() ([]*goja.Program, error) {
 
 // vm is a prepared runtime: the SDK loaded and a version's script run.
 type vm struct {
-	rt  *goja.Runtime
-	run *run // the run using it, nil while idle
+	rt    *goja.Runtime
+	run   *run            // the run using it, nil while idle
+	names map[string]bool // the script's top-level names (program.names)
 
 	begin, parse, stringify goja.Callable
 	context, done           goja.Value
@@ -75,7 +76,7 @@ func (e *Engine) newVM(r *run, p *program) (*vm, error) {
 	}
 	rt := goja.New()
 	rt.SetMaxCallStackSize(maxCallStack)
-	v := &vm{rt: rt, run: r}
+	v := &vm{rt: rt, run: r, names: p.names}
 	if err := r.attach(v); err != nil {
 		return nil, err
 	}
@@ -184,8 +185,8 @@ func (v *vm) accessToken(goja.FunctionCall) goja.Value {
 	r := v.run
 	if r.token == nil {
 		tok := r.call.Token
-		if a := r.call.Actor; tok == "" && (a.Kind == kumo.UserCaller || a.Kind == kumo.ThingCaller) && a.ID != "" && r.e.cfg.Tokens != nil {
-			t, err := r.e.cfg.Tokens.IssueServerCodeToken(r.ctx, kumo.Caller{AppID: r.call.AppID, Kind: a.Kind, ID: a.ID}, 2*r.e.cfg.TimeLimit+time.Minute)
+		if a := r.call.Actor; tok == "" && (a.Kind == kumo.UserCaller || a.Kind == kumo.ThingCaller) && a.ID != "" {
+			t, err := r.e.token(r.ctx, kumo.Caller{AppID: r.call.AppID, Kind: a.Kind, ID: a.ID})
 			if err != nil {
 				panic(v.rt.NewGoError(err))
 			}
@@ -199,28 +200,42 @@ func (v *vm) accessToken(goja.FunctionCall) goja.Value {
 	return v.rt.ToValue(*r.token)
 }
 
-// adminToken is the token of the admin context: a real app-admin token,
-// shared by the app's runs until it nears its expiry.
+// adminToken is the token of the admin context: a real app-admin token.
 func (v *vm) adminToken(goja.FunctionCall) goja.Value {
-	r := v.run
-	e := r.e
+	t, err := v.run.e.token(v.run.ctx, kumo.Caller{AppID: v.run.call.AppID, Kind: kumo.Admin})
+	if err != nil {
+		panic(v.rt.NewGoError(err))
+	}
+	return v.rt.ToValue(t)
+}
+
+// maxTokens bounds the tokens the engine keeps for reuse.
+const maxTokens = 10_000
+
+// token returns a token of c issued for server code, shared by the runs
+// until it nears its expiry (TokenTTL), so that runs do not each store one.
+func (e *Engine) token(ctx context.Context, c kumo.Caller) (string, error) {
 	if e.cfg.Tokens == nil {
-		panic(v.rt.NewGoError(fmt.Errorf("server code has no admin token here")))
+		return "", fmt.Errorf("server code gets no tokens here")
+	}
+	key := c.AppID + "\x00" + c.Kind.String() + "\x00" + c.ID
+	e.mu.Lock()
+	t, ok := e.tokens[key]
+	e.mu.Unlock()
+	if ok && time.Until(t.expires) >= max(2*e.cfg.TimeLimit, e.cfg.TokenTTL/4) {
+		return t.token, nil
+	}
+	tok, err := e.cfg.Tokens.IssueServerCodeToken(ctx, c, e.cfg.TokenTTL)
+	if err != nil {
+		return "", err
 	}
 	e.mu.Lock()
-	t, ok := e.admins[r.call.AppID]
-	e.mu.Unlock()
-	if !ok || time.Until(t.expires) < max(2*e.cfg.TimeLimit, e.cfg.TokenTTL/4) {
-		tok, err := e.cfg.Tokens.IssueServerCodeToken(r.ctx, kumo.Caller{AppID: r.call.AppID, Kind: kumo.Admin}, e.cfg.TokenTTL)
-		if err != nil {
-			panic(v.rt.NewGoError(err))
-		}
-		t = adminToken{token: tok, expires: time.Now().Add(e.cfg.TokenTTL)}
-		e.mu.Lock()
-		e.admins[r.call.AppID] = t
-		e.mu.Unlock()
+	if len(e.tokens) >= maxTokens {
+		clear(e.tokens)
 	}
-	return v.rt.ToValue(t.token)
+	e.tokens[key] = issuedToken{token: tok, expires: time.Now().Add(e.cfg.TokenTTL)}
+	e.mu.Unlock()
+	return tok, nil
 }
 
 // http is the bridge: __kii_http(method, path, headers, body) calls

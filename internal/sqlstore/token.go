@@ -387,8 +387,9 @@ func (s *TokenService) dummyHash() string {
 // IssueServerCodeToken issues a short-lived access token to c for server
 // code (issue 13): the app admin's token that context.getAppAdminContext()
 // holds, or the token of the user a hook runs for. It is stored hashed
-// like every token and expires after ttl (at least one second). An admin
-// caller without an ID gets the app's client ID.
+// like every token and expires after ttl (at least one second); the
+// principal's expired tokens are deleted. An admin caller without an ID
+// gets the app's client ID.
 func (s *TokenService) IssueServerCodeToken(ctx context.Context, c kumo.Caller, ttl time.Duration) (string, error) {
 	switch c.Kind {
 	case kumo.Admin:
@@ -406,7 +407,17 @@ func (s *TokenService) IssueServerCodeToken(ctx context.Context, c kumo.Caller, 
 	default:
 		return "", kumo.Errorf(kumo.ErrInvalidInputData, "Server code gets no token for an anonymous caller")
 	}
-	expiresAt := s.db.now() + max(ttl.Milliseconds(), 1000)
-	tok, err := s.issueToken(ctx, c, expiresAt, kumo.AppParams{}, false)
+	now := s.db.now()
+	expiresAt := now + max(ttl.Milliseconds(), 1000)
+	tok := newToken(now, c, &expiresAt, kumo.AppParams{}, false)
+	err := s.db.writeTx(ctx, func(tx *Tx) error {
+		// The principal's expired tokens go: server code issues tokens
+		// again and again (hooks), and nothing else removes them.
+		if _, err := tx.Exec(ctx, "DELETE FROM tokens WHERE app_id = ? AND kind = ? AND principal_id = ? AND expires > 0 AND expires < ?",
+			c.AppID, int(c.Kind), c.ID, now); err != nil {
+			return err
+		}
+		return s.insertToken(ctx, tx, tok.AccessToken, c, expiresAt)
+	})
 	return tok.AccessToken, err
 }

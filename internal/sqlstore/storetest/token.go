@@ -276,6 +276,21 @@ func testTokens(t *testing.T, s suite) {
 			_, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tok)
 			wantCode(t, "Authenticate after the ttl", err, kumo.ErrWrongToken)
 		}
+		// Issuing again deletes the principal's expired tokens (and no other).
+		count := func() (n int) {
+			t.Helper()
+			if err := f.db.ReadDB().QueryRow("SELECT COUNT(*) FROM tokens WHERE principal_id = '" + user.ID + "'").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		before := count() // the expired server-code token
+		if _, err := f.db.Tokens.IssueServerCodeToken(f.ctx, kumo.Caller{AppID: f.app.AppID, Kind: kumo.UserCaller, ID: user.ID}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if after := count(); after != before {
+			t.Errorf("%d tokens of the user after a new server-code token, want %d (the expired one replaced)", after, before)
+		}
 	})
 }
 
