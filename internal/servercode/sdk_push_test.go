@@ -133,8 +133,8 @@ func TestSDKPush(t *testing.T) {
 
 			var u struct {
 				Subscribed, Sent, News, Error string
-				NewsBefore, NewsAfter   bool
-				Topics                  []string
+				NewsBefore, NewsAfter         bool
+				Topics                        []string
 			}
 			decode(t, w.ok(v, "user", `{}`, withToken(aliceTok)), &u)
 			if u.Error != "" || u.Subscribed != "mine" || u.NewsBefore || !u.NewsAfter || u.Sent == "" || strings.Join(u.Topics, ",") != "mine" {
