@@ -39,6 +39,9 @@ function admin(params, context) {
     return r[0].disable();
   }).then(function (t) {
     out.disabled = t.getDisabled();
+    return t.unregisterOwner(ac.groupWithID(params.group));
+  }).then(function (r) {
+    out.unregistered = r[1].getID();
     return out;
   });
 }
@@ -74,12 +77,33 @@ function owner(params, context, done) {
   });
 }
 
-// thing: the thing itself, by its token.
+// thing: the thing itself, by its token, writes to its bucket, makes a
+// topic and subscribes to it; then by its password.
 function thing(params, context) {
+  var out = {};
+  var me;
   return Kii.authenticateAsThingWithToken(params.id, context.getAccessToken()).then(function (tc) {
-    return tc.getAuthenticatedThing().refresh();
+    out.currentUser = KiiUser.getCurrentUser();
+    me = tc.getAuthenticatedThing();
+    return me.refresh();
   }).then(function (t) {
-    return {id: t.getThingID(), vendor: t.getVendorThingID()};
+    out.id = t.getThingID();
+    out.vendor = t.getVendorThingID();
+    var obj = t.bucketWithName("log").createObject();
+    obj.set("event", "boot");
+    return obj.save();
+  }).then(function (obj) {
+    out.uri = obj.objectURI();
+    return me.topicWithName("alerts").save();
+  }).then(function (topic) {
+    return me.pushSubscription().subscribe(topic);
+  }).then(function (r) {
+    out.topic = r[1].getName();
+    KiiUser.logOut();
+    return Kii.authenticateAsThing("dev-3", "pw-3");
+  }).then(function (tc) {
+    out.byPassword = tc.getAuthenticatedThing().getThingID();
+    return out;
   });
 }
 
@@ -115,11 +139,11 @@ func TestSDKThings(t *testing.T) {
 			}
 
 			var a struct {
-				ID, Color, Registered, Group, Vendor, Type string
+				ID, Color, Registered, Group, Vendor, Type, Unregistered string
 				IsOwner, Disabled                          bool
 			}
 			decode(t, w.ok(v, "admin", `{"owner":"`+alice+`","group":"`+g.ID+`"}`), &a)
-			if a.ID == "" || a.Color != "blue" || a.Registered != alice || a.Group != g.ID || a.Vendor != "dev-1" || a.Type != "lamp" || !a.IsOwner || !a.Disabled {
+			if a.ID == "" || a.Color != "blue" || a.Registered != alice || a.Group != g.ID || a.Vendor != "dev-1" || a.Type != "lamp" || !a.IsOwner || !a.Disabled || a.Unregistered != g.ID {
 				t.Fatalf("admin = %+v", a)
 			}
 			th, err := w.st.Things.FindThing(w.ctx, w.admin, a.ID)
@@ -127,7 +151,7 @@ func TestSDKThings(t *testing.T) {
 				t.Fatalf("stored thing = %+v, %v", th, err)
 			}
 			owners, err := w.st.Things.ThingOwners(w.ctx, w.admin, a.ID)
-			if err != nil || !sameSet(owners.Users, alice) || !sameSet(owners.Groups, g.ID) {
+			if err != nil || !sameSet(owners.Users, alice) || len(owners.Groups) != 0 {
 				t.Fatalf("owners = %+v, %v", owners, err)
 			}
 
@@ -154,10 +178,21 @@ func TestSDKThings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var self struct{ ID, Vendor string }
+			var self struct {
+				ID, Vendor, URI, Topic, ByPassword string
+				CurrentUser                        any
+			}
 			decode(t, w.ok(v, "thing", `{"id":"`+reg.ID+`"}`, withToken(tok.AccessToken)), &self)
-			if self.ID != reg.ID || self.Vendor != "dev-3" {
+			if self.ID != reg.ID || self.Vendor != "dev-3" || self.CurrentUser != nil || self.Topic != "alerts" || self.ByPassword != reg.ID {
 				t.Fatalf("thing = %+v", self)
+			}
+			logs := kumo.BucketRef{AppID: w.app.AppID, Scope: kumo.Scope{Kind: kumo.ScopeThing, ID: reg.ID}, Name: "log"}
+			if obj, err := w.st.Objects.GetObject(w.ctx, w.admin, logs, self.URI[strings.LastIndex(self.URI, "/")+1:]); err != nil || obj.Data["event"] != "boot" || obj.Owner != reg.ID {
+				t.Fatalf("thing's object = %+v, %v", obj, err)
+			}
+			alerts := kumo.TopicRef{AppID: w.app.AppID, Scope: kumo.Scope{Kind: kumo.ScopeThing, ID: reg.ID}, Name: "alerts"}
+			if err := w.st.Topics.TopicSubscribed(w.ctx, w.admin, alerts, kumo.Principal{Kind: kumo.ThingCaller, ID: reg.ID}); err != nil {
+				t.Fatalf("thing on alerts: %v", err)
 			}
 
 			var den map[string]any

@@ -56,10 +56,19 @@ function admin(params, context) {
     return ac.userWithID(params.victim)["delete"]();
   }).then(function (v) {
     out.deleted = v.getID();
-    return KiiUser.userWithUsername("carol", "pw-carol1").register();
+    return KiiUserBuilder.builderWithIdentifier("carol", "pw-carol1").setEmailAddress("carol@example.com").build().register();
   }).then(function (carol) {
     out.carol = carol.getID();
     out.current = KiiUser.getCurrentUser() === carol;
+    return ac.findUserByEmail("carol@example.com");
+  }).then(function (carol) {
+    out.byEmail = carol.getUsername();
+    return carol.updatePassword(null, "pw-carol2");
+  }).then(function () {
+    KiiUser.logOut();
+    return KiiUser.authenticate("carol@example.com", "pw-carol2");
+  }).then(function (carol) {
+    out.loggedIn = KiiUser.getCurrentUser().getEmailAddress();
     return out;
   });
 }
@@ -123,11 +132,11 @@ func TestSDKUsers(t *testing.T) {
 			}
 
 			var adm struct {
-				Found, Level, Country, Deleted, Carol string
+				Found, Level, Country, Deleted, Carol, ByEmail, LoggedIn string
 				Current                               bool
 			}
 			decode(t, w.ok(v, "admin", `{"name":"alice","victim":"`+bob+`"}`), &adm)
-			if adm.Found != alice || adm.Level != "gold" || adm.Country != "JP" || adm.Deleted != bob || adm.Carol == "" || !adm.Current {
+			if adm.Found != alice || adm.Level != "gold" || adm.Country != "JP" || adm.Deleted != bob || adm.Carol == "" || !adm.Current || adm.ByEmail != "carol" || adm.LoggedIn != "carol@example.com" {
 				t.Fatalf("admin = %+v", adm)
 			}
 			u, err = w.st.Users.FindUser(w.ctx, w.admin, alice)
