@@ -140,7 +140,7 @@ func TestSDKThings(t *testing.T) {
 
 			var a struct {
 				ID, Color, Registered, Group, Vendor, Type, Unregistered string
-				IsOwner, Disabled                          bool
+				IsOwner, Disabled                                        bool
 			}
 			decode(t, w.ok(v, "admin", `{"owner":"`+alice+`","group":"`+g.ID+`"}`), &a)
 			if a.ID == "" || a.Color != "blue" || a.Registered != alice || a.Group != g.ID || a.Vendor != "dev-1" || a.Type != "lamp" || !a.IsOwner || !a.Disabled || a.Unregistered != g.ID {

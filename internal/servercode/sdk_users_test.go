@@ -133,7 +133,7 @@ func TestSDKUsers(t *testing.T) {
 
 			var adm struct {
 				Found, Level, Country, Deleted, Carol, ByEmail, LoggedIn string
-				Current                               bool
+				Current                                                  bool
 			}
 			decode(t, w.ok(v, "admin", `{"name":"alice","victim":"`+bob+`"}`), &adm)
 			if adm.Found != alice || adm.Level != "gold" || adm.Country != "JP" || adm.Deleted != bob || adm.Carol == "" || !adm.Current || adm.ByEmail != "carol" || adm.LoggedIn != "carol@example.com" {
