@@ -52,6 +52,9 @@ KiiACLEntry.prototype.setAction = function (action) {
 KiiACLEntry.prototype.getAction = function () { return this._action; };
 KiiACLEntry.prototype.setGrant = function (grant) { this._grant = !!grant; };
 KiiACLEntry.prototype.getGrant = function () { return this._grant; };
+KiiACLEntry.prototype.toJSON = function () {
+  return {action: this._action, subject: this._subject ? this._subject.getACLEntityString() : null, grant: this._grant};
+};
 
 // KiiACL is the ACL of a bucket, an object or a topic (its API path, the
 // token of the object it came from). putACLEntry and removeACLEntry queue
@@ -65,6 +68,8 @@ function KiiACL(path, owner) {
 KiiACL._forBucket = function (bucket) { return new KiiACL(bucket._path(""), bucket); };
 KiiACL._forObject = function (object) { return new KiiACL(object._path(), object); };
 KiiACL._forTopic = function (topic) { return new KiiACL(topic._path(), topic); };
+// toJSON is the ACL as JSON.stringify shows it: its queued entries, never a token.
+KiiACL.prototype.toJSON = function () { return {path: this._aclPath, pending: this._entries}; };
 KiiObject.prototype.objectACL = KiiObject.prototype.acl;
 
 KiiACL.prototype.putACLEntry = function (entry) {

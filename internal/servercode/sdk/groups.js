@@ -104,6 +104,8 @@ KiiGroup.prototype.getName = function () { return this._name; };
 KiiGroup.prototype.objectURI = function () { return this._id ? "kiicloud://groups/" + this._id : null; };
 KiiGroup.prototype.getPath = function () { return "/groups/" + this._id; };
 KiiGroup.prototype.getACLEntityString = function () { return "GroupID:" + this._id; };
+// toJSON is the group as JSON.stringify shows it (never a token).
+KiiGroup.prototype.toJSON = function () { return {groupID: this._id, name: this._name, owner: this._owner || null}; };
 KiiGroup.prototype._user = function (id) {
   var u = KiiUser.userWithID(id);
   u._token = this._token;

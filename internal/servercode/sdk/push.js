@@ -50,6 +50,8 @@ KiiTopic.prototype.getName = function () { return this._name; };
 KiiTopic.prototype.getPath = function () { return this._scopePath + "/topics/" + encodeURIComponent(this._name); };
 KiiTopic.prototype._path = function (rest) { return Kii._appPath(this.getPath() + (rest || "")); };
 KiiTopic.prototype.acl = function () { return KiiACL._forTopic(this); };
+// toJSON is the topic as JSON.stringify shows it (never a token).
+KiiTopic.prototype.toJSON = function () { return {topicID: this._name, path: this.getPath()}; };
 
 // exists: success(existed).
 KiiTopic.prototype.exists = function (callbacks) {
@@ -139,6 +141,7 @@ KiiPushMessageBuilder.prototype.mqttData = kiiBuilderField("mqtt", "data");
 
 // KiiPushSubscription subscribes its user or thing to buckets and topics.
 function KiiPushSubscription(subscriber) { this._subscriber = subscriber; }
+KiiPushSubscription.prototype.toJSON = function () { return {subscriber: this._subscriber}; };
 
 KiiPushSubscription.prototype._path = function (target) {
   var s = this._subscriber;

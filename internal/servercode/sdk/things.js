@@ -116,6 +116,15 @@ KiiThing.prototype.getOnlineStatusModifiedAt = function () { return this._online
 KiiThing.prototype.getPath = function () { return "/things/" + this._thingID; };
 KiiThing.prototype.objectURI = function () { return this._thingID ? "kiicloud://things/" + this._thingID : null; };
 KiiThing.prototype.getACLEntityString = function () { return "ThingID:" + this._thingID; };
+// toJSON is the thing as JSON.stringify shows it: its fields, never a token.
+KiiThing.prototype.toJSON = function () {
+  var d = {};
+  for (var k in this.fields) { if (this.fields.hasOwnProperty(k)) { d[k] = this.fields[k]; } }
+  d._thingID = this._thingID;
+  if (this._vendorThingID !== undefined) { d._vendorThingID = this._vendorThingID; }
+  d._disabled = this._disabled;
+  return d;
+};
 
 KiiThing.prototype._noID = function (callbacks) {
   return Kii._reject(callbacks, "The thing has no ID: register or load it first", this, kiiErrorFailure);
@@ -206,6 +215,7 @@ function KiiThingContext(thingID, token) {
   this._token = token;
 }
 KiiThingContext.prototype.getAccessToken = function () { return this._token; };
+KiiThingContext.prototype.toJSON = function () { return {thingID: this._thingID}; };
 KiiThingContext.prototype._as = function (fn) { return Kii._asToken(this._token, fn); };
 KiiThingContext.prototype.bucketWithName = function (name) { return this._as(function () { return new KiiBucket(name, null); }); };
 KiiThingContext.prototype.encryptedBucketWithName = KiiThingContext.prototype.bucketWithName;

@@ -129,6 +129,21 @@ KiiUser.prototype.set = function (key, value) {
 };
 KiiUser.prototype.get = function (key) { return this._custom[key]; };
 
+// toJSON is the user as JSON.stringify (a returned value, console.log)
+// shows it: its record, never a token.
+KiiUser.prototype.toJSON = function () {
+  var d = {};
+  for (var k in this._custom) { if (this._custom.hasOwnProperty(k)) { d[k] = this._custom[k]; } }
+  d.userID = this._id;
+  if (this._username !== undefined) { d.loginName = this._username; }
+  if (this._email !== undefined) { d.emailAddress = this._email; }
+  if (this._phone !== undefined) { d.phoneNumber = this._phone; }
+  if (this._displayName !== null) { d.displayName = this._displayName; }
+  if (this._country !== undefined) { d.country = this._country; }
+  if (this._locale !== null) { d.locale = this._locale; }
+  return d;
+};
+
 // logOut forgets the current identity: later calls are anonymous.
 KiiUser.logOut = function () { Kii._setCurrent(null, null); };
 
