@@ -60,6 +60,9 @@ function admin(params, context) {
     return ac.registerGroupWithOwnerAndID("adm-g", "Adm", params.member, [KiiUser.userWithID(params.owner)]);
   }).then(function (adm) {
     out.adm = adm.getID();
+    return ac.groupWithName("ownerless").save();
+  }).then(function (g) {
+    out.ownerless = g.getID();
     return ac.groupWithURI("kiicloud://groups/fixed-id")["delete"]();
   }).then(function () {
     return KiiUser.userWithID(params.owner).memberOfGroups();
@@ -135,8 +138,8 @@ func TestSDKGroups(t *testing.T) {
 			wantMembers(t, w, c.ID, alice, bob)
 
 			var a struct {
-				Owner, Name, Adm, Anonymous string
-				OwnerGroups                 []string
+				Owner, Name, Adm, Anonymous, Ownerless string
+				OwnerGroups                            []string
 			}
 			decode(t, w.ok(v, "admin", `{"id":"`+c.ID+`","member":"`+bob+`","owner":"`+alice+`"}`), &a)
 			if a.Owner != alice || a.Name != "team2" || a.Adm != "adm-g" || a.Anonymous != "UNAUTHORIZED" || strings.Join(a.OwnerGroups, ",") != c.ID {
@@ -146,6 +149,9 @@ func TestSDKGroups(t *testing.T) {
 			wantMembers(t, w, "adm-g", alice, bob)
 			if g, err := w.st.Groups.FindGroup(w.ctx, w.admin, "adm-g"); err != nil || g.Owner != bob || g.Name != "Adm" {
 				t.Fatalf("adm-g = %+v, %v", g, err)
+			}
+			if g, err := w.st.Groups.FindGroup(w.ctx, w.admin, a.Ownerless); err != nil || g.Owner != "" || g.Name != "ownerless" {
+				t.Fatalf("ownerless = %+v, %v", g, err)
 			}
 			if _, err := w.st.Groups.FindGroup(w.ctx, w.admin, "fixed-id"); kumo.ErrorCode(err) != kumo.ErrGroupNotFound {
 				t.Fatalf("fixed-id after delete: %v", err)

@@ -29,6 +29,11 @@ function admin(params, context) {
     return ac.registerOwnerWithVendorThingID("dev-1", ac.groupWithID(params.group));
   }).then(function (g) {
     out.group = g.getID();
+    return ac.registerOwnerWithThingID(out.id, ac.userWithID(params.second));
+  }).then(function () {
+    return ac.loadThingWithThingID(out.id);
+  }).then(function (t) {
+    out.byID = t.getVendorThingID();
     return ac.loadThingWithVendorThingID("dev-1");
   }).then(function (t) {
     out.vendor = t.getVendorThingID();
@@ -133,17 +138,18 @@ func TestSDKThings(t *testing.T) {
 			v := w.deploy(thingsScript)
 			alice, aliceTok := w.user("alice")
 			_, bobTok := w.user("bob")
+			dave, _ := w.user("dave")
 			g, _, err := w.st.Groups.CreateGroup(w.ctx, w.admin, kumo.GroupCreation{Name: "home", Owner: alice})
 			if err != nil {
 				t.Fatal(err)
 			}
 
 			var a struct {
-				ID, Color, Registered, Group, Vendor, Type, Unregistered string
-				IsOwner, Disabled                                        bool
+				ID, Color, Registered, Group, Vendor, Type, Unregistered, ByID string
+				IsOwner, Disabled                                              bool
 			}
-			decode(t, w.ok(v, "admin", `{"owner":"`+alice+`","group":"`+g.ID+`"}`), &a)
-			if a.ID == "" || a.Color != "blue" || a.Registered != alice || a.Group != g.ID || a.Vendor != "dev-1" || a.Type != "lamp" || !a.IsOwner || !a.Disabled || a.Unregistered != g.ID {
+			decode(t, w.ok(v, "admin", `{"owner":"`+alice+`","second":"`+dave+`","group":"`+g.ID+`"}`), &a)
+			if a.ID == "" || a.Color != "blue" || a.Registered != alice || a.Group != g.ID || a.Vendor != "dev-1" || a.Type != "lamp" || !a.IsOwner || !a.Disabled || a.Unregistered != g.ID || a.ByID != "dev-1" {
 				t.Fatalf("admin = %+v", a)
 			}
 			th, err := w.st.Things.FindThing(w.ctx, w.admin, a.ID)
@@ -151,7 +157,7 @@ func TestSDKThings(t *testing.T) {
 				t.Fatalf("stored thing = %+v, %v", th, err)
 			}
 			owners, err := w.st.Things.ThingOwners(w.ctx, w.admin, a.ID)
-			if err != nil || !sameSet(owners.Users, alice) || len(owners.Groups) != 0 {
+			if err != nil || !sameSet(owners.Users, alice, dave) || len(owners.Groups) != 0 {
 				t.Fatalf("owners = %+v, %v", owners, err)
 			}
 

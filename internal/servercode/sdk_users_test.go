@@ -56,10 +56,13 @@ function admin(params, context) {
     return ac.userWithID(params.victim)["delete"]();
   }).then(function (v) {
     out.deleted = v.getID();
-    return KiiUserBuilder.builderWithIdentifier("carol", "pw-carol1").setEmailAddress("carol@example.com").build().register();
+    return KiiUserBuilder.builderWithIdentifier("carol", "pw-carol1").setEmailAddress("carol@example.com").setGlobalPhoneNumber("+819012345678").build().register();
   }).then(function (carol) {
     out.carol = carol.getID();
     out.current = KiiUser.getCurrentUser() === carol;
+    return ac.findUserByPhone("+819012345678");
+  }).then(function (carol) {
+    out.byPhone = carol.getID();
     return ac.findUserByEmail("carol@example.com");
   }).then(function (carol) {
     out.byEmail = carol.getUsername();
@@ -132,11 +135,11 @@ func TestSDKUsers(t *testing.T) {
 			}
 
 			var adm struct {
-				Found, Level, Country, Deleted, Carol, ByEmail, LoggedIn string
-				Current                                                  bool
+				Found, Level, Country, Deleted, Carol, ByEmail, ByPhone, LoggedIn string
+				Current                                                           bool
 			}
 			decode(t, w.ok(v, "admin", `{"name":"alice","victim":"`+bob+`"}`), &adm)
-			if adm.Found != alice || adm.Level != "gold" || adm.Country != "JP" || adm.Deleted != bob || adm.Carol == "" || !adm.Current || adm.ByEmail != "carol" || adm.LoggedIn != "carol@example.com" {
+			if adm.Found != alice || adm.Level != "gold" || adm.Country != "JP" || adm.Deleted != bob || adm.Carol == "" || !adm.Current || adm.ByEmail != "carol" || adm.ByPhone != adm.Carol || adm.LoggedIn != "carol@example.com" {
 				t.Fatalf("admin = %+v", adm)
 			}
 			u, err = w.st.Users.FindUser(w.ctx, w.admin, alice)
