@@ -23,6 +23,7 @@ import (
 	natsbus "github.com/kumo-iot/kumo/internal/nats"
 	"github.com/kumo-iot/kumo/internal/phone"
 	"github.com/kumo-iot/kumo/internal/push"
+	"github.com/kumo-iot/kumo/internal/servercode"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
 	"github.com/kumo-iot/kumo/internal/sqlstore/postgres"
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
@@ -92,6 +93,31 @@ type config struct {
 	// TriggerInterval is how often the trigger scheduler looks for due
 	// schedule triggers (--trigger-interval).
 	TriggerInterval time.Duration
+
+	// server code: engine (issue 13) — the runtime's limits (--servercode-*).
+	ServerCodeAllowHosts string // comma-separated hosts $.ajax may call
+	ServerCodeStepLimit  int
+	ServerCodeTimeLimit  time.Duration
+	ServerCodeMemoryMB   int64
+	ServerCodePool       int
+}
+
+// server code: engine (issue 13). serverCodeConfig is the engine's
+// configuration from the flags; the wiring adds Versions, Tokens, Logs,
+// Apps, BaseURL and the API handler.
+func (c *config) serverCodeConfig(log *slog.Logger) servercode.Config {
+	var hosts []string
+	for _, h := range strings.Split(c.ServerCodeAllowHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	mem := c.ServerCodeMemoryMB << 20
+	if c.ServerCodeMemoryMB <= 0 {
+		mem = -1 // no check
+	}
+	return servercode.Config{AllowHosts: hosts, StepLimit: c.ServerCodeStepLimit, TimeLimit: c.ServerCodeTimeLimit,
+		MemoryLimit: mem, PoolSize: c.ServerCodePool, Log: log.With("component", "servercode")}
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -130,6 +156,13 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.OfflineMaxAge, "offline-max-age", kumo.DefaultQueueMaxAge, "age from which a push kept for an offline device is dropped")
 	fs.DurationVar(&c.TriggerInterval, "trigger-interval", sqlstore.DefaultSchedulerInterval, "how often each node looks for Thing-IF schedule triggers that are due (each due time fires once in a cluster)")
 	fs.IntVar(&c.OfflineReplayRate, "offline-replay-rate", broker.DefaultReplayRate, "kept pushes this node publishes per second to the devices that (re)connect with clean session 0")
+
+	// server code: engine (issue 13)
+	fs.StringVar(&c.ServerCodeAllowHosts, "servercode-allow-hosts", "", "comma-separated hosts server code's $.ajax may call (name, *.domain, or * for any); empty: none but Kumo itself. Loopback, private and link-local addresses are refused whatever the name")
+	fs.IntVar(&c.ServerCodeStepLimit, "servercode-step-limit", servercode.DefaultStepLimit, "a server-code run is stopped when it reaches this many steps (statements); Kii's limit is 1000")
+	fs.DurationVar(&c.ServerCodeTimeLimit, "servercode-time-limit", servercode.DefaultTimeLimit, "wall-clock limit of one server-code run")
+	fs.Int64Var(&c.ServerCodeMemoryMB, "servercode-memory", servercode.DefaultMemoryLimit>>20, "Go heap in MB above which the oldest running server-code run is stopped (0: no check)")
+	fs.IntVar(&c.ServerCodePool, "servercode-pool", servercode.DefaultPoolSize, "prepared server-code runtimes kept idle (and versions kept compiled), least recently used dropped first")
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -148,7 +148,7 @@ func (e *Engine) ajaxDo(ctx context.Context, method, raw string, headers map[str
 // logRun appends the run's console lines and one servercode.invoke
 // record to the developer log. A failure to log is logged, never the
 // run's failure.
-func (e *Engine) logRun(ctx context.Context, r *run, res kumo.ServerCodeResult) {
+func (e *Engine) logRun(r *run, res kumo.ServerCodeResult) {
 	if e.cfg.Logs == nil {
 		return
 	}
@@ -178,11 +178,7 @@ func (e *Engine) logRun(ctx context.Context, r *run, res kumo.ServerCodeResult) 
 			logs[i].ID = kumo.RandomHex(12)
 		}
 	}
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := e.cfg.Logs.AppendDevLogs(lctx, logs); err != nil {
-		e.cfg.Log.Warn("server code: the developer log could not be written", "app", r.call.AppID, "error", err)
-	}
+	e.logs.add(logs)
 }
 
 func kumoTrigger(c kumo.ServerCodeCall) kumo.ServerCodeTrigger {

@@ -122,6 +122,7 @@ type Engine struct {
 	admins   map[string]adminToken // by app
 
 	compiles atomic.Int64 // scripts compiled, for tests
+	logs     *logWriter
 }
 
 type adminToken struct {
@@ -133,6 +134,7 @@ type adminToken struct {
 type program struct {
 	key     string
 	prog    *goja.Program
+	names   map[string]bool // declared at the script's top level: the endpoints
 	idle    []*vm
 	lastUse int64
 }
@@ -160,11 +162,16 @@ func New(cfg Config) *Engine {
 		programs: map[string]*program{}, active: map[*run]bool{}, admins: map[string]adminToken{},
 	}
 	e.ajax = newAjaxClient(cfg.AllowHosts)
+	e.logs = newLogWriter(cfg.Logs, cfg.Log)
 	if cfg.Handler != nil {
 		e.SetHandler(cfg.Handler)
 	}
 	return e
 }
+
+// Close writes the developer log records still queued, until ctx ends.
+// Runs after Close are not logged.
+func (e *Engine) Close(ctx context.Context) error { return e.logs.close(ctx) }
 
 // SetHandler sets the API handler the SDK calls in process.
 func (e *Engine) SetHandler(h http.Handler) { e.handler.Store(&h) }
@@ -232,7 +239,7 @@ func (e *Engine) Run(ctx context.Context, call kumo.ServerCodeCall) (kumo.Server
 		v.rt.ClearInterrupt()
 		e.put(p, v)
 	}
-	e.logRun(ctx, r, res)
+	e.logRun(r, res)
 	return res, nil
 }
 
@@ -260,7 +267,7 @@ func (e *Engine) program(appID, versionID, script string) (*program, error) {
 	if p != nil {
 		return p, nil
 	}
-	src, err := instrument(script)
+	src, names, err := instrumentNames(script)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +282,7 @@ func (e *Engine) program(appID, versionID, script string) (*program, error) {
 		return q, nil
 	}
 	e.tick++
-	p = &program{key: key, prog: prog, lastUse: e.tick}
+	p = &program{key: key, prog: prog, names: names, lastUse: e.tick}
 	e.programs[key] = p
 	for len(e.programs) > e.cfg.PoolSize { // drop the least recently used version
 		var old *program
@@ -448,7 +455,7 @@ func (r *run) exec(v *vm, params string) (json.RawMessage, *kumo.ServerCodeError
 	}
 	rt := v.rt
 	fn, ok := goja.AssertFunction(rt.Get(r.call.Endpoint))
-	if !ok {
+	if !ok || !v.names[r.call.Endpoint] { // the SDK's globals are no endpoints
 		return nil, scError(CodeRuntimeError, r.call.Endpoint+" is not a function")
 	}
 	var out goja.Value

@@ -52,10 +52,18 @@ type analysis struct {
 // iteration. The insertions stay on the statement's line, so that line
 // numbers in errors are the script's own.
 func instrument(script string) (string, error) {
+	src, _, err := instrumentNames(script)
+	return src, err
+}
+
+// instrumentNames is instrument, and also returns the names the script
+// declares at its top level (function declarations, var, let and const):
+// the endpoints it may be called by.
+func instrumentNames(script string) (string, map[string]bool, error) {
 	fset := &file.FileSet{}
 	prog, err := parser.ParseFile(fset, "server-code.js", script, 0)
 	if err != nil {
-		return "", kumo.Errorf(kumo.ErrInvalidInputData, "The server code does not parse: %v", err)
+		return "", nil, kumo.Errorf(kumo.ErrInvalidInputData, "The server code does not parse: %v", err)
 	}
 	a := &analysis{src: script, base: 1, fset: fset, visited: map[uintptr]bool{}}
 	if prog.File != nil {
@@ -64,7 +72,20 @@ func instrument(script string) (string, error) {
 	a.list(prog.Body)
 	a.walk(reflect.ValueOf(prog))
 	if a.err != nil {
-		return "", a.err
+		return "", nil, a.err
+	}
+	names := map[string]bool{}
+	for _, st := range prog.Body {
+		switch st := st.(type) {
+		case *ast.FunctionDeclaration:
+			if st.Function.Name != nil {
+				names[string(st.Function.Name.Name)] = true
+			}
+		case *ast.VariableStatement:
+			bindingNames(names, st.List)
+		case *ast.LexicalDeclaration:
+			bindingNames(names, st.List)
+		}
 	}
 	sort.SliceStable(a.ins, func(i, k int) bool { return a.ins[i].at < a.ins[k].at })
 	var b strings.Builder
@@ -76,7 +97,15 @@ func instrument(script string) (string, error) {
 		last = in.at
 	}
 	b.WriteString(script[last:])
-	return b.String(), nil
+	return b.String(), names, nil
+}
+
+func bindingNames(names map[string]bool, list []*ast.Binding) {
+	for _, b := range list {
+		if id, ok := b.Target.(*ast.Identifier); ok {
+			names[string(id.Name)] = true
+		}
+	}
 }
 
 func (a *analysis) offset(idx file.Idx) int {

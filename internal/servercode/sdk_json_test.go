@@ -3,6 +3,7 @@ package servercode_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kumo-iot/kumo/internal/servercode"
 )
@@ -41,16 +42,24 @@ func TestSDKNoTokenInJSON(t *testing.T) {
 	if d.AdminToken == "" || len(d.JSON) != 10 || d.User != alice {
 		t.Fatalf("dump = %+v", d)
 	}
-	lines := 0
-	for _, l := range w.logs.all() {
-		if l.Key == "servercode.log" {
-			lines++
-			d.JSON = append(d.JSON, l.Description)
+	// The console lines reach the log in the background: wait for them.
+	deadline := time.Now().Add(10 * time.Second)
+	var lines []string
+	for len(lines) < 10 && time.Now().Before(deadline) {
+		lines = nil
+		for _, l := range w.logs.wait(t, 1) {
+			if l.Key == "servercode.log" {
+				lines = append(lines, l.Description)
+			}
+		}
+		if len(lines) < 10 {
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	if lines != 10 {
-		t.Fatalf("%d console lines, want 10", lines)
+	if len(lines) != 10 {
+		t.Fatalf("%d console lines, want 10", len(lines))
 	}
+	d.JSON = append(d.JSON, lines...)
 	for _, s := range d.JSON {
 		if strings.Contains(s, d.AdminToken) || strings.Contains(s, aliceTok) {
 			t.Fatalf("a token in %s", s)

@@ -59,8 +59,9 @@ func sdk() ([]*goja.Program, error) {
 
 // vm is a prepared runtime: the SDK loaded and a version's script run.
 type vm struct {
-	rt  *goja.Runtime
-	run *run // the run using it, nil while idle
+	rt    *goja.Runtime
+	run   *run            // the run using it, nil while idle
+	names map[string]bool // the script's top-level names (program.names)
 
 	begin, parse, stringify goja.Callable
 	context, done           goja.Value
@@ -75,7 +76,7 @@ func (e *Engine) newVM(r *run, p *program) (*vm, error) {
 	}
 	rt := goja.New()
 	rt.SetMaxCallStackSize(maxCallStack)
-	v := &vm{rt: rt, run: r}
+	v := &vm{rt: rt, run: r, names: p.names}
 	if err := r.attach(v); err != nil {
 		return nil, err
 	}

@@ -60,6 +60,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) *sqlstore.Store {
 func newWorld(t *testing.T, open func(*testing.T) *sqlstore.Store, cfg servercode.Config) *world {
 	t.Helper()
 	st := open(t)
+	st.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	w := &world{t: t, ctx: context.Background(), st: st, versions: &memVersions{scripts: map[string]string{}}, logs: &memLogs{}}
 	var err error
 	w.app, err = st.Apps.CreateApp(w.ctx, kumo.AppCreate{ID: "scapp", Key: "sckey"})
@@ -210,6 +211,23 @@ func (m *memLogs) all() []kumo.DevLog {
 	return append([]kumo.DevLog(nil), m.logs...)
 }
 
+// wait polls until n records are in the log (they are written in the
+// background), and returns them.
+func (m *memLogs) wait(t *testing.T, n int) []kumo.DevLog {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		logs := m.all()
+		if len(logs) >= n {
+			return logs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d log records after 10s, want %d: %+v", len(logs), n, logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // get calls Kumo's REST API over the network, for checks.
 func (w *world) get(path, token string) (int, map[string]any) {
 	w.t.Helper()
@@ -226,5 +244,3 @@ func (w *world) get(path, token string) (int, map[string]any) {
 	json.NewDecoder(resp.Body).Decode(&m)
 	return resp.StatusCode, m
 }
-
-var _ = time.Second
