@@ -72,6 +72,13 @@ KiiACL._forTopic = function (topic) { return new KiiACL(topic._path(), topic); }
 KiiACL.prototype.toJSON = function () { return {path: this._aclPath, pending: this._entries}; };
 KiiObject.prototype.objectACL = KiiObject.prototype.acl;
 
+// A bucket as JSON.stringify shows it: its name and scope, never the token
+// it carries (the admin's, for the buckets of admin-context objects).
+// core.js's own toJSON, if it has one, wins.
+if (!KiiBucket.prototype.hasOwnProperty("toJSON")) {
+  KiiBucket.prototype.toJSON = function () { return {bucketName: this._name, scope: this._scope}; };
+}
+
 KiiACL.prototype.putACLEntry = function (entry) {
   entry.setGrant(true);
   this._entries.push(entry);
