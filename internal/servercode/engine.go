@@ -135,6 +135,8 @@ type program struct {
 	key     string
 	prog    *goja.Program
 	names   map[string]bool // declared at the script's top level: the endpoints
+	err     error           // why it does not compile
+	ready   chan struct{}   // closed once compiled (prog, names, err set)
 	idle    []*vm
 	lastUse int64
 }
@@ -259,30 +261,17 @@ func (e *Engine) program(appID, versionID, script string) (*program, error) {
 	key := appID + "\x00" + versionID
 	e.mu.Lock()
 	p := e.programs[key]
+	e.tick++
 	if p != nil {
-		e.tick++
 		p.lastUse = e.tick
-	}
-	e.mu.Unlock()
-	if p != nil {
+		e.mu.Unlock()
+		<-p.ready // compiled by the call that made the entry
+		if p.err != nil {
+			return nil, p.err
+		}
 		return p, nil
 	}
-	src, names, err := instrumentNames(script)
-	if err != nil {
-		return nil, err
-	}
-	prog, err := goja.Compile("server-code.js", src, false)
-	if err != nil {
-		return nil, kumo.Errorf(kumo.ErrInvalidInputData, "The server code does not compile: %v", err)
-	}
-	e.compiles.Add(1)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if q := e.programs[key]; q != nil { // compiled meanwhile by another call
-		return q, nil
-	}
-	e.tick++
-	p = &program{key: key, prog: prog, names: names, lastUse: e.tick}
+	p = &program{key: key, lastUse: e.tick, ready: make(chan struct{})}
 	e.programs[key] = p
 	for len(e.programs) > e.cfg.PoolSize { // drop the least recently used version
 		var old *program
@@ -293,6 +282,26 @@ func (e *Engine) program(appID, versionID, script string) (*program, error) {
 		}
 		e.idle -= len(old.idle)
 		delete(e.programs, old.key)
+	}
+	e.mu.Unlock()
+
+	src, names, err := instrumentNames(script)
+	if err == nil {
+		p.prog, err = goja.Compile("server-code.js", src, false)
+		if err != nil {
+			err = kumo.Errorf(kumo.ErrInvalidInputData, "The server code does not compile: %v", err)
+		}
+	}
+	p.names, p.err = names, err
+	e.compiles.Add(1)
+	close(p.ready)
+	if err != nil {
+		e.mu.Lock()
+		if e.programs[key] == p {
+			delete(e.programs, key)
+		}
+		e.mu.Unlock()
+		return nil, err
 	}
 	return p, nil
 }

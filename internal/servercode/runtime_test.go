@@ -181,8 +181,16 @@ function quick(params) { return params.n * 2; }`)
 		metrics.Read(sample)
 		w := sqliteWorld(t, servercode.Config{StepLimit: 1 << 40, MemoryLimit: int64(sample[0].Value.Uint64()) + 64<<20})
 		v := w.deploy(`function hog() { var a = []; var s = "x"; while (true) { a.push(s + a.length + "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"); } }
-function fine() { return "ok"; }`)
+function fine() { return "ok"; }
+function bigString() { return "xx".repeat(1e9).length; }
+function bigArray() { return Array.from({length: 1e9}).length; }
+function pad() { return "x".padStart(1e9).length; }
+function small() { return ["ab".repeat(3), "x".padEnd(3, "-"), Array.from({length: 2}).length]; }`)
 		wantErr(t, w.run(v, "hog", `{}`), servercode.CodeMemoryLimit, "heap")
+		for _, big := range []string{"bigString", "bigArray", "pad"} {
+			wantErr(t, w.run(v, big, `{}`), servercode.CodeRuntimeError, "too large for server code")
+		}
+		wantValue(t, w.ok(v, "small", `{}`), `["ababab","x--",2]`)
 		wantValue(t, w.ok(v, "fine", `{}`), `"ok"`)
 	})
 }

@@ -27,7 +27,7 @@ import (
 // world is a real Kumo API over a real store, with an engine wired to it
 // as cmd/kumo wires them.
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	st       *sqlstore.Store
 	api      *api.Server
@@ -41,15 +41,15 @@ type world struct {
 
 // stores are the stores the tests run on: SQLite, and PostgreSQL when
 // KUMO_TEST_POSTGRES is set.
-func stores(t *testing.T) map[string]func(t *testing.T) *sqlstore.Store {
-	m := map[string]func(t *testing.T) *sqlstore.Store{
-		"sqlite": func(t *testing.T) *sqlstore.Store {
+func stores(t testing.TB) map[string]func(t testing.TB) *sqlstore.Store {
+	m := map[string]func(t testing.TB) *sqlstore.Store{
+		"sqlite": func(t testing.TB) *sqlstore.Store {
 			path := filepath.Join(t.TempDir(), "kumo.db")
 			return storetest.MustOpen(t, func(ctx context.Context) (*sqlstore.Store, error) { return sqlite.Open(ctx, path) })
 		},
 	}
 	if os.Getenv("KUMO_TEST_POSTGRES") != "" {
-		m["postgres"] = func(t *testing.T) *sqlstore.Store {
+		m["postgres"] = func(t testing.TB) *sqlstore.Store {
 			url := pgtest.NewDatabase(t)
 			return storetest.MustOpen(t, func(ctx context.Context) (*sqlstore.Store, error) { return postgres.Open(ctx, url) })
 		}
@@ -57,7 +57,7 @@ func stores(t *testing.T) map[string]func(t *testing.T) *sqlstore.Store {
 	return m
 }
 
-func newWorld(t *testing.T, open func(*testing.T) *sqlstore.Store, cfg servercode.Config) *world {
+func newWorld(t testing.TB, open func(testing.TB) *sqlstore.Store, cfg servercode.Config) *world {
 	t.Helper()
 	st := open(t)
 	st.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -91,7 +91,7 @@ func newWorld(t *testing.T, open func(*testing.T) *sqlstore.Store, cfg servercod
 }
 
 // sqliteWorld is a world on SQLite alone.
-func sqliteWorld(t *testing.T, cfg servercode.Config) *world {
+func sqliteWorld(t testing.TB, cfg servercode.Config) *world {
 	return newWorld(t, stores(t)["sqlite"], cfg)
 }
 
@@ -213,7 +213,7 @@ func (m *memLogs) all() []kumo.DevLog {
 
 // wait polls until n records are in the log (they are written in the
 // background), and returns them.
-func (m *memLogs) wait(t *testing.T, n int) []kumo.DevLog {
+func (m *memLogs) wait(t testing.TB, n int) []kumo.DevLog {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -543,6 +543,27 @@ function require(name) {
   throw new Error("require('" + name + "') is not available in Kumo's server code: put the code you need in the script itself");
 }
 
+// --- single native calls that could allocate without bound --------------
+// The memory watchdog stops a script between two instructions; one native
+// call making a gigantic string or array would not be stopped in time.
+(function () {
+  var maxString = 1 << 26, maxArray = 1 << 24;
+  function guard(proto, name, size) {
+    var orig = proto[name];
+    Object.defineProperty(proto, name, {configurable: true, writable: true, enumerable: false, value: function () {
+      var n = size.apply(this, arguments);
+      if (n > (proto === Array ? maxArray : maxString)) {
+        throw new RangeError(name + ": the result would be too large for server code");
+      }
+      return orig.apply(this, arguments);
+    }});
+  }
+  guard(String.prototype, "repeat", function (count) { return String(this).length * Number(count); });
+  guard(String.prototype, "padStart", function (len) { return Number(len); });
+  guard(String.prototype, "padEnd", function (len) { return Number(len); });
+  guard(Array, "from", function (src) { return src && typeof src.length === "number" ? src.length : 0; });
+})();
+
 // --- the runtime's entry points (called by Go) -----------------------------
 
 // __kii_begin resets the per-run state before each run.
