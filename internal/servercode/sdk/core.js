@@ -105,7 +105,8 @@ var Kii = (function () {
 
   // _settle connects a promise to Kii's callbacks {success, failure}.
   // successArgs(value) and failureArgs(error) give the callbacks'
-  // arguments; the promise resolves with resolveValue(value) (default value).
+  // arguments. As in Kii's SDK, the promise rejects on a failure even
+  // when a failure callback was given (and called first).
   K._settle = function (promise, callbacks, successArgs, failureArgs) {
     return promise.then(function (v) {
       if (callbacks && typeof callbacks.success === "function") {
@@ -115,7 +116,6 @@ var Kii = (function () {
     }, function (err) {
       if (callbacks && typeof callbacks.failure === "function") {
         callbacks.failure.apply(callbacks, failureArgs ? failureArgs(err) : [err.target, err.message]);
-        return undefined;
       }
       throw err;
     });
