@@ -102,6 +102,10 @@ type ServerCodeCall struct {
 	Trigger     ServerCodeTrigger
 	// Caller is who called (a manual run), for the developer log.
 	Caller Caller
+	// RemoteAddr is the network address of the client that called (a
+	// manual run; "" otherwise): the requests the code makes come from
+	// it, so that its logins count against that client's throttle.
+	RemoteAddr string
 }
 
 // ServerCodeResult is what a run gave.

@@ -326,7 +326,7 @@ func (s *Server) handleServerCodeExecute(w http.ResponseWriter, r *http.Request,
 		return err
 	}
 	call := kumo.ServerCodeCall{AppID: c.AppID, Version: r.PathValue("version"), Endpoint: endpoint, Params: params,
-		Environment: env, Trigger: kumo.RunManual, Caller: c}
+		Environment: env, Trigger: kumo.RunManual, Caller: c, RemoteAddr: r.RemoteAddr}
 	if c.Kind != kumo.Anonymous {
 		call.Token = auth.ParseAuthorization(r.Header.Get("Authorization")).Bearer
 	}

@@ -376,7 +376,9 @@ func (l *limitError) Error() string { return l.code + ": " + l.message }
 
 func (e *Engine) newRun(ctx context.Context, call kumo.ServerCodeCall) *run {
 	trigger := cmp.Or(call.Trigger, kumo.RunManual)
-	rctx, cancel := context.WithTimeout(kumo.WithServerCode(context.WithoutCancel(ctx), trigger), e.cfg.TimeLimit)
+	rctx := kumo.WithServerCode(context.WithoutCancel(ctx), trigger)
+	rctx = context.WithValue(rctx, remoteAddrKey{}, call.RemoteAddr)
+	rctx, cancel := context.WithTimeout(rctx, e.cfg.TimeLimit)
 	r := &run{e: e, ctx: rctx, cancel: cancel, call: call, start: time.Now(), limit: e.cfg.StepLimit}
 	stopParent := context.AfterFunc(ctx, func() {
 		r.interrupt(&limitError{CodeCanceled, "The call was canceled"})

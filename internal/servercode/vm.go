@@ -282,6 +282,10 @@ func stringMap(v goja.Value) map[string]string {
 	return out
 }
 
+// remoteAddrKey holds, in a run's context, the address of the client
+// whose call started it (kumo.ServerCodeCall.RemoteAddr).
+type remoteAddrKey struct{}
+
 // inProcess serves a request with Kumo's API handler, without network.
 // Its context marks it as made by server code (kumo.WithServerCode).
 func (e *Engine) inProcess(ctx context.Context, method, path string, headers map[string]string, body *string) (int, http.Header, []byte, error) {
@@ -307,7 +311,13 @@ func (e *Engine) inProcess(ctx context.Context, method, path string, headers map
 	for k, val := range headers {
 		req.Header.Set(k, val)
 	}
+	// Logins the code makes count against the address of the client that
+	// called it (the login throttle), so that server code is no way
+	// around it; runs no client called share "servercode".
 	req.RemoteAddr = "servercode"
+	if a, _ := ctx.Value(remoteAddrKey{}).(string); a != "" {
+		req.RemoteAddr = a
+	}
 	req.RequestURI = path
 	rec := &recorder{header: http.Header{}}
 	(*hp).ServeHTTP(rec, req)
