@@ -35,6 +35,7 @@ type Store struct {
 	Traits        *TraitService
 	Commands      *CommandService
 	Triggers      *TriggerService // Thing-IF triggers (trigger.go)
+	Hooks         *HookService    // server code: hooks (hook.go): queued runs of server code
 }
 
 // New returns a store over read and write connection pools (which may be
@@ -68,6 +69,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		Traits:        &TraitService{db: db},
 		Commands:      &CommandService{db: db},
 		Triggers:      &TriggerService{db: db},
+		Hooks:         newHookService(db), // server code: hooks
 	}
 	s.Tokens.apps = s.Apps
 	s.Things.apps, s.Things.tokens, s.Things.groups, s.Things.acls, s.Things.ledger = s.Apps, s.Tokens, s.Groups, s.ACLs, s.Ledger
@@ -90,6 +92,9 @@ func New(read, write *sql.DB, d Dialect) *Store {
 	s.Commands.things, s.Commands.thingTypes = s.Things, s.ThingTypes
 	s.Triggers.things, s.Triggers.commands = s.Things, s.Commands // Thing-IF triggers
 	s.States.OnStateWritten(s.Triggers.stateWritten)              // state triggers fire in the state write
+	// server code: hooks: the writes that fire hooks queue their runs
+	s.Triggers.hooks, s.Objects.hooks, s.Bodies.hooks, s.Users.hooks, s.Groups.hooks = s.Hooks, s.Hooks, s.Hooks, s.Hooks, s.Hooks
+	s.Things.hooks, s.Installations.hooks, s.Onboardings.hooks = s.Hooks, s.Hooks, s.Hooks
 	return s
 }
 

@@ -82,7 +82,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"Triggers", testTriggers},
 		{"TriggerSchedules", testTriggerSchedules},
 		{"StateTriggers", testStateTriggers},
-		{"TriggerServerCodeRunner", testTriggerServerCodeRunner},
+		{"TriggerServerCodeJobs", testTriggerServerCodeJobs},
 		{"Queue", testQueue},
 		{"QueueLedger", testQueueLedger},
 		{"PhoneQueue", testPhoneQueue},

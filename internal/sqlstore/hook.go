@@ -1,0 +1,276 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/kumo-iot/kumo"
+)
+
+// HookService queues runs of server code (table server_code_jobs): the
+// runs of an app's server hooks on a change, queued by enqueue in the
+// transaction of the change (so that they run at least once after it
+// commits, and never for a change rolled back), and the runs of Thing-IF
+// SERVER_CODE triggers, queued when they fire. A worker
+// (internal/servercode) claims the due jobs (Claim), runs them and
+// completes them (Done, Retry).
+type HookService struct {
+	db *DB
+	// Configs gives each app's current hook configuration; nil means no
+	// app has hooks. It is read on every write that may fire a hook, so
+	// it must be cheap (cached).
+	Configs HookConfigs
+
+	notify chan struct{} // jobs committed (Notify)
+}
+
+// HookConfigs gives an app's current hook configuration: the
+// ServerCodeService's CurrentHookConfig (cached per app).
+type HookConfigs interface {
+	CurrentHookConfig(ctx context.Context, appID string) (cfg kumo.HookConfig, versionID string, ok bool, err error)
+}
+
+func newHookService(db *DB) *HookService {
+	return &HookService{db: db, notify: make(chan struct{}, 1)}
+}
+
+// Notify returns a channel that receives when jobs were committed on this
+// node: the worker claims then rather than at its next poll.
+func (s *HookService) Notify() <-chan struct{} { return s.notify }
+
+func (s *HookService) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue queues, within tx (the change's), one job per hook of the
+// app's current hook configuration that runs on ev. It does nothing when
+// ev is caused by server code run by a hook or a schedule
+// (kumo.HooksSuppressed), or when the app has no hook on it: no query
+// then.
+func (s *HookService) enqueue(ctx context.Context, tx *Tx, ev kumo.HookEvent) error {
+	if s == nil || s.Configs == nil || kumo.HooksSuppressed(ctx) {
+		return nil
+	}
+	cfg, version, ok, err := s.Configs.CurrentHookConfig(ctx, ev.AppID)
+	if err != nil {
+		return fmt.Errorf("hooks of app %s: %w", ev.AppID, err)
+	}
+	if !ok {
+		return nil
+	}
+	hooks := cfg.Hooks(ev)
+	if len(hooks) == 0 {
+		return nil
+	}
+	params, err := json.Marshal(ev.Params)
+	if err != nil {
+		return err
+	}
+	if ev.Params == nil {
+		params = []byte("{}")
+	}
+	for _, h := range hooks {
+		err := s.insert(ctx, tx, kumo.ServerCodeJob{AppID: ev.AppID, Trigger: kumo.RunHook, Version: version, Endpoint: h.Endpoint,
+			Params: params, Path: h.Path, When: h.When, Actor: ev.Actor})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueueThingIF queues, within tx (the fire's), the run of a SERVER_CODE
+// trigger t of app appID that fired at at.
+func (s *HookService) enqueueThingIF(ctx context.Context, tx *Tx, appID string, t kumo.Trigger, at int64) error {
+	sc := t.ServerCode
+	if sc == nil {
+		return fmt.Errorf("sqlstore: %s has no server code", t)
+	}
+	params := []byte("{}")
+	if sc.Parameters != nil {
+		var err error
+		if params, err = json.Marshal(sc.Parameters); err != nil {
+			return err
+		}
+	}
+	target := appID
+	if sc.TargetAppID != "" {
+		target = sc.TargetAppID
+	}
+	return s.insert(ctx, tx, kumo.ServerCodeJob{AppID: target, Trigger: kumo.RunThingIF, Version: kumo.CurrentVersion,
+		Endpoint: sc.Endpoint, Params: params, Token: sc.ExecutorAccessToken, TriggerAppID: appID, ThingID: t.ThingID, TriggerID: t.ID,
+		CreatedAt: at})
+}
+
+func (s *HookService) insert(ctx context.Context, tx *Tx, j kumo.ServerCodeJob) error {
+	now := s.db.now()
+	if j.CreatedAt == 0 {
+		j.CreatedAt = now
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO server_code_jobs (id, app_id, kind, version, endpoint, params, hook_path, hook_when,
+		actor_kind, actor_id, token, trigger_app_id, thing_id, trigger_id, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		kumo.RandomHex(16), j.AppID, string(j.Trigger), j.Version, j.Endpoint, string(j.Params), j.Path, j.When,
+		int(j.Actor.Kind), j.Actor.ID, j.Token, j.TriggerAppID, j.ThingID, j.TriggerID, now, j.CreatedAt)
+	if err != nil {
+		return err
+	}
+	tx.afterCommit = append(tx.afterCommit, s.wake)
+	return nil
+}
+
+const jobColumns = `id, app_id, kind, version, endpoint, params, hook_path, hook_when, actor_kind, actor_id, token, trigger_app_id, thing_id, trigger_id, attempts, created_at`
+
+func scanJob(row interface{ Scan(...any) error }) (kumo.ServerCodeJob, error) {
+	var j kumo.ServerCodeJob
+	var kind, params string
+	var actorKind int
+	err := row.Scan(&j.ID, &j.AppID, &kind, &j.Version, &j.Endpoint, &params, &j.Path, &j.When, &actorKind, &j.Actor.ID,
+		&j.Token, &j.TriggerAppID, &j.ThingID, &j.TriggerID, &j.Attempts, &j.CreatedAt)
+	j.Trigger, j.Params, j.Actor.Kind = kumo.ServerCodeTrigger(kind), json.RawMessage(params), kumo.CallerKind(actorKind)
+	return j, err
+}
+
+// Claim claims up to limit due jobs for this node (DB.NodeID) for lease:
+// no other node claims them until the lease ends (a node that crashed
+// with a job claimed leaves it to be claimed again then). Each claim
+// counts as an attempt.
+func (s *HookService) Claim(ctx context.Context, limit int, lease int64) ([]kumo.ServerCodeJob, error) {
+	now := s.db.now()
+	rows, err := s.db.query(ctx, "SELECT id FROM server_code_jobs WHERE next_at <= ? AND claimed_until <= ? ORDER BY next_at, id LIMIT ?", now, now, limit)
+	if err != nil {
+		return nil, s.db.readErr(err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	var jobs []kumo.ServerCodeJob
+	err = s.db.writeTx(ctx, func(tx *Tx) error {
+		jobs = jobs[:0]
+		for _, id := range ids {
+			res, err := tx.Exec(ctx, "UPDATE server_code_jobs SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1 WHERE id = ? AND next_at <= ? AND claimed_until <= ?",
+				now+lease, s.db.NodeID, id, now, now)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				continue // another node claimed it, or it is done
+			}
+			j, err := scanJob(tx.QueryRow(ctx, "SELECT "+jobColumns+" FROM server_code_jobs WHERE id = ?", id))
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		return nil
+	})
+	return jobs, err
+}
+
+// Done deletes job j, run: for a Thing-IF trigger's run, it records r in
+// the trigger's results in the same write (unless the trigger is gone,
+// or another node completed the job first).
+func (s *HookService) Done(ctx context.Context, j kumo.ServerCodeJob, r *kumo.TriggerServerCodeResult) error {
+	return s.db.writeTx(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(ctx, "DELETE FROM server_code_jobs WHERE id = ?", j.ID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 || j.Trigger != kumo.RunThingIF || r == nil {
+			return err
+		}
+		doc, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO trigger_server_code_results (app_id, trigger_id, id, thing_id, executed_at, result)
+			SELECT app_id, id, ?, thing_id, ?, ? FROM triggers WHERE app_id = ? AND id = ?`,
+			fmt.Sprintf("%013d-%s", r.ExecutedAt, kumo.RandomHex(4)), r.ExecutedAt, string(doc), j.TriggerAppID, j.TriggerID)
+		return err
+	})
+}
+
+// Retry releases job j, to be claimed again at next (epoch ms).
+func (s *HookService) Retry(ctx context.Context, j kumo.ServerCodeJob, next int64) error {
+	return s.db.writeTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE server_code_jobs SET next_at = ?, claimed_until = 0, claimed_by = '' WHERE id = ?", next, j.ID)
+		return err
+	})
+}
+
+// Pending returns the number of jobs queued (for tests and tools).
+func (s *HookService) Pending(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.queryRow(ctx, "SELECT COUNT(*) FROM server_code_jobs").Scan(&n)
+	return n, s.db.readErr(err)
+}
+
+// The events of the hooks (spec §4.2), with their params (§4.3).
+
+// object queues the hooks of event when (DATA_OBJECT_*) on object
+// objectID of bucket b, changed by actor.
+func (s *HookService) object(ctx context.Context, tx *Tx, when string, b kumo.BucketRef, objectID string, actor kumo.Principal) error {
+	scope := map[string]any{"appID": b.AppID}
+	uri := "kiicloud://"
+	switch b.Scope.Kind {
+	case kumo.ScopeUser:
+		scope["userID"], uri = b.Scope.ID, uri+"users/"+b.Scope.ID+"/"
+	case kumo.ScopeGroup:
+		scope["groupID"], uri = b.Scope.ID, uri+"groups/"+b.Scope.ID+"/"
+	case kumo.ScopeThing:
+		scope["thingID"], uri = b.Scope.ID, uri+"things/"+b.Scope.ID+"/"
+	}
+	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: b.AppID, Path: kumo.BucketHookPath(b), When: when, Actor: actor,
+		Params: map[string]any{"objectScope": scope, "bucketID": b.Name, "objectID": objectID,
+			"uri": uri + "buckets/" + b.Name + "/objects/" + objectID}})
+}
+
+// user queues the hooks of event when (USER_*) on user userID.
+func (s *HookService) user(ctx context.Context, tx *Tx, when, appID, userID string, actor kumo.Principal) error {
+	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: appID, Path: "kiicloud://users", When: when, Actor: actor,
+		Params: map[string]any{"userID": userID, "uri": "kiicloud://users/" + userID}})
+}
+
+// group queues the hooks of event when (GROUP_*) on group groupID;
+// members are the users added or removed (GROUP_MEMBERS_*), nil for the
+// others.
+func (s *HookService) group(ctx context.Context, tx *Tx, when, appID, groupID string, members []string, actor kumo.Principal) error {
+	params := map[string]any{"groupID": groupID, "uri": "kiicloud://groups/" + groupID}
+	if members != nil {
+		params["members"] = members
+	}
+	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: appID, Path: "kiicloud://groups", When: when, Actor: actor, Params: params})
+}
+
+// thing queues the hooks of event when (THING_*) on thing thingID.
+func (s *HookService) thing(ctx context.Context, tx *Tx, when, appID, thingID, vendorThingID string, actor kumo.Principal) error {
+	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: appID, Path: "kiicloud://things", When: when, Actor: actor,
+		Params: map[string]any{"thingID": thingID, "vendorThingID": vendorThingID, "uri": "kiicloud://things/" + thingID}})
+}
+
+// installation queues the hooks of event when (INSTALLATION_*) on
+// installation in.
+func (s *HookService) installation(ctx context.Context, tx *Tx, when string, in kumo.Installation, actor kumo.Principal) error {
+	params := map[string]any{"installationID": in.ID, "deviceType": in.DeviceType, "uri": "kiicloud://installations/" + in.ID}
+	switch in.Owner.Kind {
+	case kumo.UserCaller:
+		params["userID"] = in.Owner.ID
+	case kumo.ThingCaller:
+		params["thingID"] = in.Owner.ID
+	}
+	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: in.AppID, Path: "kiicloud://installations", When: when, Actor: actor, Params: params})
+}
