@@ -83,6 +83,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"TriggerSchedules", testTriggerSchedules},
 		{"StateTriggers", testStateTriggers},
 		{"TriggerServerCodeJobs", testTriggerServerCodeJobs},
+		{"Hooks", testHooks},
 		{"Queue", testQueue},
 		{"QueueLedger", testQueueLedger},
 		{"PhoneQueue", testPhoneQueue},
