@@ -31,6 +31,7 @@ var allowedImports = map[string][]string{
 	"internal/bench":              {""},
 	"internal/phone":              {""},
 	"internal/throttle":           {},
+	"internal/servercode":         {""}, // server code: hooks (the engine's too)
 
 	// Test support: PostgreSQL databases for tests (see pgtest's doc).
 	"internal/sqlstore/postgres/pgtest": {"internal/sqlstore/postgres"},
