@@ -43,6 +43,11 @@ func TestHelp(t *testing.T) {
 		{args: []string{"bench", "topic", "-h"}, wantErr: flag.ErrHelp, stderr: []string{"Usage of kumo bench topic"}},
 		{args: []string{"bench", "command", "-h"}, wantErr: flag.ErrHelp, stderr: []string{"Usage of kumo bench command", "-rate", "-mqtt-rest-inflight"}},
 		{args: []string{"help"}, stdout: []string{"kumo bench command [flags]"}},
+		// server code: scapi
+		{args: []string{"help"}, stdout: []string{"kumo servercode deploy FILE", "kumo servercode list"}},
+		{args: []string{"servercode", "-h"}, stdout: []string{"kumo servercode deploy FILE [--hook-config FILE] [--set-current]", "KUMO_CLIENT_SECRET"}},
+		{args: []string{"servercode", "deploy", "-h"}, wantErr: flag.ErrHelp, stderr: []string{"Usage: kumo servercode deploy FILE", "-hook-config", "-set-current", "-environment-version", "-client-secret"}},
+		{args: []string{"servercode", "list", "-h"}, wantErr: flag.ErrHelp, stderr: []string{"Usage: kumo servercode list", "-url", "-app-id"}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(append([]string{"kumo"}, tt.args...), " "), func(t *testing.T) {

@@ -10,6 +10,7 @@
 //	kumo bench        measure objects/s and POST-to-push latency
 //	kumo bench topic  measure a topic's fan-out to N MQTT devices
 //	kumo bench command  measure Thing-IF commands' round trip to N devices
+//	kumo servercode   deploy and list an app's server code on a running server
 package main
 
 import (
@@ -40,6 +41,9 @@ Usage:
   kumo bench topic [flags]    measure a topic's fan-out to N MQTT devices against the raw broker's
   kumo bench command [flags]  measure commands/s and latency of the command round trip (POST, push, action
                               results over REST over MQTT) beside object → push in the same run
+  kumo servercode deploy FILE [--hook-config FILE] [--set-current] [--environment-version 0|6]
+                              deploy server code to a running server (--url, --app-id, --client-id, --client-secret)
+  kumo servercode list        list the app's server code versions
   kumo help                   show this
 
 Data lives in the SQLite file kumo.db in --data-dir, or in PostgreSQL when
@@ -105,6 +109,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCopy(ctx, args, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args, stdout, stderr)
+	case "servercode": // server code: scapi (deploy, list; sched adds logs in runServerCode)
+		return runServerCode(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		if len(args) > 0 && cmd == "help" && !strings.HasPrefix(args[0], "-") {
 			// "kumo help serve" is "kumo serve -h".

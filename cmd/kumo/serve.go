@@ -92,6 +92,10 @@ type config struct {
 	// TriggerInterval is how often the trigger scheduler looks for due
 	// schedule triggers (--trigger-interval).
 	TriggerInterval time.Duration
+
+	// serverCode, when set, is the server code runtime given to the API
+	// (tests of the deployment CLI; server code: scapi).
+	serverCode kumo.ServerCodeRunner
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -381,6 +385,8 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		States: n.db.States, ThingTypes: n.db.ThingTypes, Traits: n.db.Traits,
 		Triggers: n.db.Triggers,
 		Commands: n.db.Commands, // Thing-IF commands (issue 12, item 3)
+		// server code: scapi (the runtime, ServerCode, is wired by the lead)
+		ServerCodeVersions: n.db.ServerCode, ServerCode: cfg.serverCode,
 		MQTT: api.MQTTSettings{
 			PublicHost: cfg.PublicHost, Passwords: passwords,
 			PortTCP: port(cfg.PublicPort, broker.TCP), PortSSL: port(cfg.PublicTLSPort, broker.TLS),

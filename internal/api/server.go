@@ -60,6 +60,12 @@ type Server struct {
 	Triggers      kumo.TriggerService // Thing-IF triggers
 	Commands      kumo.CommandService
 
+	// Server code (servercode.go): ServerCodeVersions manages the
+	// versions; ServerCode checks scripts at deployment and runs
+	// endpoints (nil: deployment and execution answer 503).
+	ServerCodeVersions kumo.ServerCodeService
+	ServerCode         kumo.ServerCodeRunner
+
 	MQTT MQTTSettings
 	Log  *slog.Logger
 
@@ -221,6 +227,22 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/apps/{appID}/installations/{installation}/mqtt-endpoint", s.app(s.handleMQTTEndpoint))
 
 	m.HandleFunc("POST /thing-if/apps/{appID}/onboardings", s.app(s.throttled(kumo.ErrWrongPassword, s.handleOnboarding)))
+
+	// server code: scapi (servercode.go; "current" is a literal segment,
+	// more specific than {version}).
+	serverCode := "/api/apps/{appID}/server-code"
+	m.HandleFunc("POST "+serverCode, s.app(s.handleServerCodeDeploy))
+	m.HandleFunc("GET "+serverCode+"/versions", s.app(s.handleServerCodeVersions))
+	m.HandleFunc("GET "+serverCode+"/versions/{version}", s.app(s.handleServerCodeScript))
+	m.HandleFunc("DELETE "+serverCode+"/versions/{version}", s.app(s.handleServerCodeDelete))
+	m.HandleFunc("PUT "+serverCode+"/versions/current", s.app(s.handleServerCodeCurrentPut))
+	m.HandleFunc("GET "+serverCode+"/versions/current", s.app(s.handleServerCodeCurrentGet))
+	m.HandleFunc("DELETE "+serverCode+"/versions/current", s.app(s.handleServerCodeCurrentDelete))
+	m.HandleFunc("POST "+serverCode+"/versions/{version}/{endpoint}", s.app(s.handleServerCodeExecute))
+	m.HandleFunc("PUT /api/apps/{appID}/hooks/versions/{version}", s.app(s.handleHookConfigPut))
+	m.HandleFunc("GET /api/apps/{appID}/hooks/versions/{version}", s.app(s.handleHookConfigGet))
+	m.HandleFunc("HEAD /api/apps/{appID}/hooks/versions/{version}", s.app(s.handleHookConfigGet))
+	m.HandleFunc("DELETE /api/apps/{appID}/hooks/versions/{version}", s.app(s.handleHookConfigDelete))
 
 	// Gateways and end nodes, thing info (issue 12 item 7 and item 4's
 	// firmware version and thing type).

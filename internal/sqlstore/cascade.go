@@ -130,6 +130,10 @@ var cascadeTables = []cascadeTable{
 	{name: "firmware_versions", app: "app_id", keep: "Thing-IF configuration: the app's, changed by the admin only"},
 	{name: "trait_versions", app: "app_id", keep: "Thing-IF configuration: the app's, changed by the admin only"},
 	{name: "trait_aliases", app: "app_id", keep: "Thing-IF configuration: the app's, changed by the admin only"},
+	// server code: scapi
+	{name: "server_code_versions", app: "app_id", keep: "server code: the app's, changed by the admin only"},
+	{name: "server_code_current", app: "app_id", keep: "server code: the app's, changed by the admin only"},
+	{name: "server_code_hooks", app: "app_id", keep: "server code: the app's, changed by the admin only"},
 	{name: "group_members", app: "app_id",
 		names: []naming{{column: "group_id", names: namesGroup}, {column: "user_id", names: namesUser}}},
 	{name: "groups", app: "app_id",

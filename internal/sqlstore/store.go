@@ -34,8 +34,9 @@ type Store struct {
 	ThingTypes    *ThingTypeService
 	Traits        *TraitService
 	Commands      *CommandService
-	Triggers      *TriggerService // Thing-IF triggers (trigger.go)
-	Hooks         *HookService    // server code: hooks (hook.go): queued runs of server code
+	Triggers      *TriggerService    // Thing-IF triggers (trigger.go)
+	ServerCode    *ServerCodeService // server code: scapi (servercode.go)
+	Hooks         *HookService       // server code: hooks (hook.go): queued runs of server code
 }
 
 // New returns a store over read and write connection pools (which may be
@@ -69,7 +70,8 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		Traits:        &TraitService{db: db},
 		Commands:      &CommandService{db: db},
 		Triggers:      &TriggerService{db: db},
-		Hooks:         newHookService(db), // server code: hooks
+		ServerCode:    newServerCodeService(db), // server code: scapi
+		Hooks:         newHookService(db),       // server code: hooks
 	}
 	s.Tokens.apps = s.Apps
 	s.Things.apps, s.Things.tokens, s.Things.groups, s.Things.acls, s.Things.ledger = s.Apps, s.Tokens, s.Groups, s.ACLs, s.Ledger
@@ -95,6 +97,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 	// server code: hooks: the writes that fire hooks queue their runs
 	s.Triggers.hooks, s.Objects.hooks, s.Bodies.hooks, s.Users.hooks, s.Groups.hooks = s.Hooks, s.Hooks, s.Hooks, s.Hooks, s.Hooks
 	s.Things.hooks, s.Installations.hooks, s.Onboardings.hooks = s.Hooks, s.Hooks, s.Hooks
+	s.Hooks.Configs = s.ServerCode // each app's current hooks (cached)
 	return s
 }
 

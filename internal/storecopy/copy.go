@@ -87,6 +87,10 @@ var tables = []Table{
 	{Name: "object_fields", Key: []string{"app_id", "scope", "bucket", "object_id", "field"}, App: "app_id"},
 	{Name: "installations", Key: []string{"app_id", "id"}, App: "app_id"},
 	{Name: "push_configs", Key: []string{"app_id"}, App: "app_id"},
+	// server code: scapi
+	{Name: "server_code_versions", Key: []string{"app_id", "id"}, App: "app_id"},
+	{Name: "server_code_current", Key: []string{"app_id"}, App: "app_id"},
+	{Name: "server_code_hooks", Key: []string{"app_id", "version_id"}, App: "app_id"},
 	{Name: "bucket_subscriptions", Key: []string{"app_id", "scope", "bucket", "subscriber_kind", "subscriber_id"}, App: "app_id"},
 	{Name: "topics", Key: []string{"app_id", "scope", "name"}, App: "app_id"},
 	{Name: "topic_subscriptions", Key: []string{"app_id", "scope", "topic", "subscriber_kind", "subscriber_id"}, App: "app_id"},

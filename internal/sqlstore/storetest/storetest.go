@@ -93,6 +93,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"CascadeTable", testCascadeTable},
 		{"States", testStates},
 		{"ThingIFConfig", testThingIFConfig},
+		{"ServerCode", testServerCode}, // server code: scapi
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,34 @@
+-- Server code (server-code.md §1): an app's deployed versions, each one
+-- script as uploaded (versions are immutable: only deleted), the
+-- environment version it was deployed for ("0" or "6").
+CREATE TABLE server_code_versions (
+	app_id              TEXT COLLATE "C" NOT NULL,
+	id                  TEXT COLLATE "C" NOT NULL,
+	script              TEXT NOT NULL,
+	environment_version TEXT COLLATE "C" NOT NULL,
+	created_at          BIGINT NOT NULL,
+	modified_at         BIGINT NOT NULL,
+	PRIMARY KEY (app_id, id)
+);
+
+-- The current version of an app (no row: none is current).
+CREATE TABLE server_code_current (
+	app_id     TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+	version_id TEXT COLLATE "C" NOT NULL
+);
+
+-- A version's hook configuration (§4.1), as uploaded; schedules is 1 when
+-- it has scheduled jobs (the scheduler's AppsWithSchedules).
+CREATE TABLE server_code_hooks (
+	app_id      TEXT COLLATE "C" NOT NULL,
+	version_id  TEXT COLLATE "C" NOT NULL,
+	config      TEXT NOT NULL,
+	schedules   INTEGER NOT NULL DEFAULT 0,
+	modified_at BIGINT NOT NULL,
+	PRIMARY KEY (app_id, version_id)
+);
+
+-- Bumped by every change of the current version or of a hook
+-- configuration, and by a version's delete: the caches of current hook
+-- configurations and of scripts are valid while it keeps its value.
+INSERT INTO counters (name, value) VALUES ('servercode', 0);
