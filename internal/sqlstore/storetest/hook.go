@@ -237,3 +237,47 @@ func testHooks(t *testing.T, s suite) {
 		t.Errorf("an app without hooks queued %d runs, %v", n, err)
 	}
 }
+
+// testHooksOfCurrentVersion checks that the hooks run are those of the
+// app's current version (st.ServerCode): none before a version with a
+// hook configuration is current, that version's after (the version
+// recorded in the job), none once the current version is cleared.
+func testHooksOfCurrentVersion(t *testing.T, s suite) {
+	f := newFixture(t, s)
+	b := f.bucket(kumo.AppScope, "b")
+	count := func() int {
+		t.Helper()
+		n := 0
+		for _, j := range f.runJobs(func(kumo.ServerCodeJob) *kumo.TriggerServerCodeResult { return nil }) {
+			if j.Endpoint != "created" {
+				t.Errorf("job %+v", j)
+			}
+			n++
+		}
+		return n
+	}
+	f.mustObject(f.admin, b, nil)
+	if n := count(); n != 0 {
+		t.Errorf("an app without server code queued %d runs", n)
+	}
+	v1, err := f.db.ServerCode.Deploy(f.ctx, f.admin, "function created(params, context) {}", "")
+	ok(f, "Deploy", err)
+	cfg, err := kumo.ParseHookConfig([]byte(`{"kiicloud://buckets/b":[{"when":"DATA_OBJECT_CREATED","what":"EXECUTE_SERVER_CODE","endpoint":"created"}]}`))
+	ok(f, "ParseHookConfig", err)
+	ok(f, "PutHookConfig", f.db.ServerCode.PutHookConfig(f.ctx, f.admin, v1.ID, cfg))
+	f.mustObject(f.admin, b, nil)
+	if n := count(); n != 0 {
+		t.Errorf("hooks of a version not current queued %d runs", n)
+	}
+	ok(f, "SetCurrent", f.db.ServerCode.SetCurrent(f.ctx, f.admin, v1.ID))
+	f.mustObject(f.admin, b, nil)
+	jobs := f.runJobs(func(kumo.ServerCodeJob) *kumo.TriggerServerCodeResult { return nil })
+	if len(jobs) != 1 || jobs[0].Version != v1.ID || jobs[0].Endpoint != "created" {
+		t.Errorf("jobs of the current version's hook = %+v", jobs)
+	}
+	ok(f, "ClearCurrent", f.db.ServerCode.ClearCurrent(f.ctx, f.admin))
+	f.mustObject(f.admin, b, nil)
+	if n := count(); n != 0 {
+		t.Errorf("without a current version, %d runs were queued", n)
+	}
+}

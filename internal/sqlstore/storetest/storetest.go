@@ -84,6 +84,7 @@ func Run(t *testing.T, open OpenFunc, reopen ReopenFunc) {
 		{"StateTriggers", testStateTriggers},
 		{"TriggerServerCodeJobs", testTriggerServerCodeJobs},
 		{"Hooks", testHooks},
+		{"HooksOfCurrentVersion", testHooksOfCurrentVersion},
 		{"Queue", testQueue},
 		{"QueueLedger", testQueueLedger},
 		{"PhoneQueue", testPhoneQueue},
