@@ -23,6 +23,7 @@ import (
 	natsbus "github.com/kumo-iot/kumo/internal/nats"
 	"github.com/kumo-iot/kumo/internal/phone"
 	"github.com/kumo-iot/kumo/internal/push"
+	"github.com/kumo-iot/kumo/internal/servercode"
 	"github.com/kumo-iot/kumo/internal/sqlstore"
 	"github.com/kumo-iot/kumo/internal/sqlstore/postgres"
 	"github.com/kumo-iot/kumo/internal/sqlstore/sqlite"
@@ -96,6 +97,13 @@ type config struct {
 	// serverCode, when set, is the server code runtime given to the API
 	// (tests of the deployment CLI; server code: scapi).
 	serverCode kumo.ServerCodeRunner
+
+	// server code: hooks: the hook worker's runs at a time, attempts and
+	// longest backoff (--servercode-hook-*); hookRetryMin and hookLease
+	// (no flags: tests set small ones) are its first backoff and claims.
+	HookWorkers, HookAttempts int
+	HookRetryMax              time.Duration
+	hookRetryMin, hookLease   time.Duration
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -133,6 +141,10 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.OfflineMax, "offline-max", kumo.DefaultQueueMax, "pushes kept for each device that connects with clean session 0 while it is offline; beyond it the oldest are dropped")
 	fs.DurationVar(&c.OfflineMaxAge, "offline-max-age", kumo.DefaultQueueMaxAge, "age from which a push kept for an offline device is dropped")
 	fs.DurationVar(&c.TriggerInterval, "trigger-interval", sqlstore.DefaultSchedulerInterval, "how often each node looks for Thing-IF schedule triggers that are due (each due time fires once in a cluster)")
+	// server code: hooks
+	fs.IntVar(&c.HookWorkers, "servercode-hook-workers", servercode.DefaultHookWorkers, "server hook and Thing-IF SERVER_CODE runs this node makes at a time")
+	fs.IntVar(&c.HookAttempts, "servercode-hook-attempts", servercode.DefaultHookMaxAttempts, "attempts of a server hook or Thing-IF SERVER_CODE run that cannot complete (the store or the runtime failing, the node dying) before it is given up")
+	fs.DurationVar(&c.HookRetryMax, "servercode-hook-retry-max", servercode.DefaultHookRetryMax, "longest wait between two attempts of such a run (the first waits 1s, each next twice as long)")
 	fs.IntVar(&c.OfflineReplayRate, "offline-replay-rate", broker.DefaultReplayRate, "kept pushes this node publishes per second to the devices that (re)connect with clean session 0")
 }
 
@@ -181,6 +193,7 @@ type node struct {
 	broker     *broker.Broker
 	dispatcher *push.Dispatcher
 	scheduler  *sqlstore.TriggerScheduler // fires schedule triggers
+	stopHooks  func()                     // server code: hooks: stops the hook worker (nil: none)
 	api        *api.Server
 	nats       *natsbus.Bus // nil on a single node
 	nodeID     string
@@ -350,6 +363,21 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	}
 	n.scheduler = &sqlstore.TriggerScheduler{Triggers: n.db.Triggers, Interval: cfg.TriggerInterval, Log: log.With("component", "triggers")}
 	n.scheduler.Start()
+	// server code: hooks: the worker runs the server hooks and Thing-IF
+	// SERVER_CODE triggers queued by the writes (st.Hooks), on the
+	// runtime. (Logs: st.DevLogs once the developer log is wired.)
+	if cfg.serverCode != nil {
+		w := servercode.NewHookWorker(servercode.HookWorkerConfig{Jobs: n.db.Hooks, Runner: cfg.serverCode,
+			Log: log.With("component", "hooks"), Workers: cfg.HookWorkers, MaxAttempts: cfg.HookAttempts,
+			RetryMin: cfg.hookRetryMin, RetryMax: cfg.HookRetryMax, Lease: cfg.hookLease})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			w.Run(ctx)
+		}()
+		n.stopHooks = func() { cancel(); <-done }
+	}
 	n.stopPrune, n.pruned, n.statesPruned = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	if cfg.LedgerRetention > 0 {
 		go n.pruneLedger(cfg.LedgerRetention)
@@ -422,6 +450,9 @@ func (n *node) Close(ctx context.Context) error {
 	}
 	if n.scheduler != nil {
 		n.scheduler.Stop() // before the dispatcher: the commands it fired are sent
+	}
+	if n.stopHooks != nil { // server code: hooks: before the store closes
+		n.stopHooks()
 	}
 	if n.dispatcher != nil {
 		errs = append(errs, n.dispatcher.Close(ctx))
