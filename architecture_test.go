@@ -31,7 +31,7 @@ var allowedImports = map[string][]string{
 	"internal/bench":              {""},
 	"internal/phone":              {""},
 	"internal/throttle":           {},
-	"internal/servercode":         {""}, // server code: hooks (the engine's too)
+	"internal/servercode":         {""}, // server code (issue 13, engine)
 
 	// Test support: PostgreSQL databases for tests (see pgtest's doc).
 	"internal/sqlstore/postgres/pgtest": {"internal/sqlstore/postgres"},
@@ -44,7 +44,8 @@ var thirdParty = map[string]string{
 	"github.com/mochi-mqtt/server":        "internal/broker",
 	"github.com/gorilla/websocket":        "internal/broker",
 	"github.com/nats-io/nats.go":          "internal/nats",
-	"github.com/eclipse/paho.mqtt.golang": "", // tests only (a real MQTT client to test against)
+	"github.com/dop251/goja":              "internal/servercode", // server code (issue 13, engine)
+	"github.com/eclipse/paho.mqtt.golang": "",                    // tests only (a real MQTT client to test against)
 }
 
 // TestImportRules checks the dependency direction of ARCHITECTURE.md: the

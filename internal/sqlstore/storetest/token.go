@@ -235,6 +235,48 @@ func testTokens(t *testing.T, s suite) {
 		_, err = f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tok.AccessToken)
 		wantCode(t, "Authenticate", err, kumo.ErrWrongToken)
 	})
+
+	// server code (issue 13, engine): tokens issued to server code.
+	t.Run("ServerCodeToken", func(t *testing.T) {
+		f := newFixture(t, s)
+		user, _, err := f.db.Users.RegisterUser(f.ctx, f.anon, kumo.UserRegistration{LoginName: "sc-user", Password: "pw-sc-user"}, false)
+		if err != nil {
+			t.Fatalf("RegisterUser: %v", err)
+		}
+		_, thing := f.mustThing("vt-sc")
+		tests := []struct {
+			name string
+			c    kumo.Caller
+			want kumo.Caller
+		}{
+			{"admin without ID", kumo.Caller{AppID: f.app.AppID, Kind: kumo.Admin}, f.admin},
+			{"admin", f.admin, f.admin},
+			{"user", kumo.Caller{AppID: f.app.AppID, Kind: kumo.UserCaller, ID: user.ID}, kumo.Caller{AppID: f.app.AppID, Kind: kumo.UserCaller, ID: user.ID}},
+			{"thing", thing, thing},
+		}
+		var tokens []string
+		for _, tt := range tests {
+			tok, err := f.db.Tokens.IssueServerCodeToken(f.ctx, tt.c, time.Minute)
+			if err != nil {
+				t.Fatalf("%s: IssueServerCodeToken: %v", tt.name, err)
+			}
+			got, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tok)
+			if err != nil || got != tt.want {
+				t.Errorf("%s: Authenticate = %+v, %v; want %+v", tt.name, got, err, tt.want)
+			}
+			tokens = append(tokens, tok)
+		}
+		for _, c := range []kumo.Caller{f.anon, {AppID: f.app.AppID, Kind: kumo.UserCaller}} {
+			if _, err := f.db.Tokens.IssueServerCodeToken(f.ctx, c, time.Minute); kumo.ErrorCode(err) != kumo.ErrInvalidInputData {
+				t.Errorf("IssueServerCodeToken(%+v) = %v, want INVALID_INPUT_DATA", c, err)
+			}
+		}
+		f.clock.Advance(time.Minute + time.Millisecond)
+		for _, tok := range tokens {
+			_, err := f.db.Tokens.Authenticate(f.ctx, f.app.AppID, tok)
+			wantCode(t, "Authenticate after the ttl", err, kumo.ErrWrongToken)
+		}
+	})
 }
 
 // flipLast returns s with its last character changed.

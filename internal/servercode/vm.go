@@ -1,0 +1,330 @@
+package servercode
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dop251/goja"
+	"github.com/kumo-iot/kumo"
+)
+
+// The SDK: Kumo's own JavaScript, run in every runtime before the script
+// (sdk/README.md is the bridge contract its files are written against).
+//
+//go:embed sdk/*.js
+var sdkFiles embed.FS
+
+var (
+	sdkOnce     sync.Once
+	sdkPrograms []*goja.Program
+	sdkErr      error
+)
+
+// sdk returns the SDK's files compiled, in name order (core.js first).
+func sdk() ([]*goja.Program, error) {
+	sdkOnce.Do(func() {
+		names, err := fs.Glob(sdkFiles, "sdk/*.js")
+		if err != nil {
+			sdkErr = err
+			return
+		}
+		sort.Slice(names, func(i, k int) bool {
+			if (names[i] == "sdk/core.js") != (names[k] == "sdk/core.js") {
+				return names[i] == "sdk/core.js"
+			}
+			return names[i] < names[k]
+		})
+		for _, n := range names {
+			src, _ := sdkFiles.ReadFile(n)
+			p, err := goja.Compile(n, string(src), false)
+			if err != nil {
+				sdkErr = fmt.Errorf("servercode: %s: %w", n, err)
+				return
+			}
+			sdkPrograms = append(sdkPrograms, p)
+		}
+	})
+	return sdkPrograms, sdkErr
+}
+
+// vm is a prepared runtime: the SDK loaded and a version's script run.
+type vm struct {
+	rt  *goja.Runtime
+	run *run // the run using it, nil while idle
+
+	begin, parse, stringify goja.Callable
+	context, done           goja.Value
+}
+
+// newVM prepares a runtime for p within run r (its limits apply to the
+// script's top level).
+func (e *Engine) newVM(r *run, p *program) (*vm, error) {
+	progs, err := sdk()
+	if err != nil {
+		return nil, err
+	}
+	rt := goja.New()
+	rt.SetMaxCallStackSize(maxCallStack)
+	v := &vm{rt: rt, run: r}
+	if err := r.attach(v); err != nil {
+		return nil, err
+	}
+	g := rt.GlobalObject()
+	g.Delete("eval")
+	natives := map[string]func(goja.FunctionCall) goja.Value{
+		stepFunc:             v.step,
+		"__kii_http":         v.http,
+		"__kii_ajax":         v.ajaxCall,
+		"__kii_defer":        v.deferTask,
+		"__kii_log":          v.log,
+		"__kii_appID":        func(goja.FunctionCall) goja.Value { return rt.ToValue(v.run.call.AppID) },
+		"__kii_appKey":       v.appKey,
+		"__kii_baseURL":      func(goja.FunctionCall) goja.Value { return rt.ToValue(e.cfg.BaseURL()) },
+		"__kii_accessToken":  v.accessToken,
+		"__kii_adminToken":   v.adminToken,
+		"__kii_endpointName": func(goja.FunctionCall) goja.Value { return rt.ToValue(v.run.call.Endpoint) },
+	}
+	for name, f := range natives {
+		if err := rt.Set(name, f); err != nil {
+			return nil, err
+		}
+	}
+	v.done = rt.ToValue(func(c goja.FunctionCall) goja.Value {
+		if r := v.run; r != nil && !r.done {
+			r.done, r.result = true, c.Argument(0)
+		}
+		return goja.Undefined()
+	})
+	err = r.guard(func() error {
+		for _, sp := range progs {
+			if _, err := rt.RunProgram(sp); err != nil {
+				return err
+			}
+		}
+		var ok bool
+		if v.begin, ok = goja.AssertFunction(rt.Get("__kii_begin")); !ok {
+			return fmt.Errorf("servercode: the SDK defines no __kii_begin")
+		}
+		json := rt.Get("JSON").ToObject(rt)
+		v.parse, _ = goja.AssertFunction(json.Get("parse"))
+		v.stringify, _ = goja.AssertFunction(json.Get("stringify"))
+		makeContext, ok := goja.AssertFunction(rt.Get("__kii_makeContext"))
+		if !ok {
+			return fmt.Errorf("servercode: the SDK defines no __kii_makeContext")
+		}
+		if v.context, err = makeContext(goja.Undefined()); err != nil {
+			return err
+		}
+		_, err := rt.RunProgram(p.prog)
+		return err
+	})
+	r.steps = 0 // the top level is not the endpoint's
+	return v, err
+}
+
+func (v *vm) step(goja.FunctionCall) goja.Value {
+	r := v.run
+	r.steps++
+	if r.steps >= r.limit {
+		r.interrupt(&limitError{CodeStepLimit, fmt.Sprintf("The code executed %d steps; fewer than %d are allowed", r.steps, r.limit)})
+	}
+	return goja.Undefined()
+}
+
+func (v *vm) deferTask(c goja.FunctionCall) goja.Value {
+	if f, ok := goja.AssertFunction(c.Argument(0)); ok {
+		v.run.tasks = append(v.run.tasks, f)
+	}
+	return goja.Undefined()
+}
+
+// log keeps a console line: __kii_log(level, text).
+func (v *vm) log(c goja.FunctionCall) goja.Value {
+	r := v.run
+	if len(r.lines) >= r.e.cfg.MaxLogLines {
+		r.dropped++
+		return goja.Undefined()
+	}
+	text := c.Argument(1).String()
+	if len(text) > maxLogLine {
+		text = text[:maxLogLine] + "…"
+	}
+	r.lines = append(r.lines, kumo.DevLog{
+		Key: "servercode.log", Time: time.Now().UnixMilli(), Level: c.Argument(0).String(), AppID: r.call.AppID,
+		Description: text, UserID: userID(r.call), Fields: map[string]any{"entry-name": r.call.Endpoint},
+	})
+	return goja.Undefined()
+}
+
+func (v *vm) appKey(goja.FunctionCall) goja.Value {
+	r := v.run
+	if r.e.cfg.Apps == nil {
+		return goja.Null()
+	}
+	app, err := r.e.cfg.Apps.FindApp(r.ctx, r.call.AppID)
+	if err != nil {
+		panic(v.rt.NewGoError(err))
+	}
+	return v.rt.ToValue(app.Key)
+}
+
+// accessToken is context.getAccessToken(): the caller's token, or a
+// token of the user or thing a hook runs for, issued when first asked.
+func (v *vm) accessToken(goja.FunctionCall) goja.Value {
+	r := v.run
+	if r.token == nil {
+		tok := r.call.Token
+		if a := r.call.Actor; tok == "" && (a.Kind == kumo.UserCaller || a.Kind == kumo.ThingCaller) && a.ID != "" && r.e.cfg.Tokens != nil {
+			t, err := r.e.cfg.Tokens.IssueServerCodeToken(r.ctx, kumo.Caller{AppID: r.call.AppID, Kind: a.Kind, ID: a.ID}, 2*r.e.cfg.TimeLimit+time.Minute)
+			if err != nil {
+				panic(v.rt.NewGoError(err))
+			}
+			tok = t
+		}
+		r.token = &tok
+	}
+	if *r.token == "" {
+		return goja.Null()
+	}
+	return v.rt.ToValue(*r.token)
+}
+
+// adminToken is the token of the admin context: a real app-admin token,
+// shared by the app's runs until it nears its expiry.
+func (v *vm) adminToken(goja.FunctionCall) goja.Value {
+	r := v.run
+	e := r.e
+	if e.cfg.Tokens == nil {
+		panic(v.rt.NewGoError(fmt.Errorf("server code has no admin token here")))
+	}
+	e.mu.Lock()
+	t, ok := e.admins[r.call.AppID]
+	e.mu.Unlock()
+	if !ok || time.Until(t.expires) < max(2*e.cfg.TimeLimit, e.cfg.TokenTTL/4) {
+		tok, err := e.cfg.Tokens.IssueServerCodeToken(r.ctx, kumo.Caller{AppID: r.call.AppID, Kind: kumo.Admin}, e.cfg.TokenTTL)
+		if err != nil {
+			panic(v.rt.NewGoError(err))
+		}
+		t = adminToken{token: tok, expires: time.Now().Add(e.cfg.TokenTTL)}
+		e.mu.Lock()
+		e.admins[r.call.AppID] = t
+		e.mu.Unlock()
+	}
+	return v.rt.ToValue(t.token)
+}
+
+// http is the bridge: __kii_http(method, path, headers, body) calls
+// Kumo's API in process and returns {status, headers, body}.
+func (v *vm) http(c goja.FunctionCall) goja.Value {
+	method, path := c.Argument(0).String(), c.Argument(1).String()
+	headers := stringMap(c.Argument(2))
+	var body *string
+	if b := c.Argument(3); !goja.IsUndefined(b) && !goja.IsNull(b) {
+		s := b.String()
+		body = &s
+	}
+	status, h, out, err := v.run.e.inProcess(v.run.ctx, method, path, headers, body)
+	if err != nil {
+		panic(v.rt.NewGoError(err))
+	}
+	return v.response(status, h, out)
+}
+
+func (v *vm) response(status int, h http.Header, body []byte) goja.Value {
+	o := v.rt.NewObject()
+	hdr := v.rt.NewObject()
+	for k, vals := range h {
+		hdr.Set(strings.ToLower(k), strings.Join(vals, ", "))
+	}
+	o.Set("status", status)
+	o.Set("headers", hdr)
+	o.Set("body", string(body))
+	return o
+}
+
+func stringMap(v goja.Value) map[string]string {
+	out := map[string]string{}
+	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
+		return out
+	}
+	if o, ok := v.(*goja.Object); ok {
+		for _, k := range o.Keys() {
+			if x := o.Get(k); x != nil && !goja.IsUndefined(x) && !goja.IsNull(x) {
+				out[k] = x.String()
+			}
+		}
+	}
+	return out
+}
+
+// inProcess serves a request with Kumo's API handler, without network.
+// Its context marks it as made by server code (kumo.WithServerCode).
+func (e *Engine) inProcess(ctx context.Context, method, path string, headers map[string]string, body *string) (int, http.Header, []byte, error) {
+	hp := e.handler.Load()
+	if hp == nil || *hp == nil {
+		return 0, nil, nil, fmt.Errorf("Kumo's API is not available to server code")
+	}
+	base, err := url.Parse(e.cfg.BaseURL())
+	if err != nil || base.Host == "" {
+		base = &url.URL{Scheme: "http", Host: "localhost"}
+	}
+	if !strings.HasPrefix(path, "/") {
+		return 0, nil, nil, fmt.Errorf("%q is not a path of Kumo's API", path)
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = strings.NewReader(*body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base.Scheme+"://"+base.Host+path, rd)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	for k, val := range headers {
+		req.Header.Set(k, val)
+	}
+	req.RemoteAddr = "servercode"
+	req.RequestURI = path
+	rec := &recorder{header: http.Header{}}
+	(*hp).ServeHTTP(rec, req)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return rec.status, rec.header, rec.body.Bytes(), nil
+}
+
+// recorder is the response writer of an in-process request.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *recorder) Header() http.Header { return w.header }
+
+func (w *recorder) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
+}
+
+func userID(c kumo.ServerCodeCall) string {
+	if c.Caller.Kind == kumo.UserCaller {
+		return c.Caller.ID
+	}
+	return ""
+}
