@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -146,4 +147,129 @@ func TestThingIFServerCodeTrigger(t *testing.T) {
 			t.Errorf("runs = %+v (results %s)", calls, body)
 		}
 	})
+}
+
+// hookScript's hook copies each object created in a thing's bucket "log"
+// into the app bucket "hooked" (as the admin), naming it by objectID. The
+// same hook is on "hooked": were the copies to fire hooks, copies of
+// copies (objectID undefined) would pile up.
+const hookScript = `
+function logged(params, context) {
+  var o = context.getAppAdminContext().bucketWithName("hooked").createObject();
+  o.set("objectID", params.objectID);
+  o.set("thingID", params.objectScope.thingID);
+  return o.save().then(function () { return "copied"; });
+}
+`
+
+// deployHooks deploys hookScript with its hook configuration over REST,
+// as the admin, and makes it current.
+func deployHooks(t *testing.T, n *testNode) {
+	t.Helper()
+	admin := adminToken(t, n)
+	api := n.base + "/api/apps/" + n.app.AppID
+	r := do(t, "POST", api+"/server-code", hookScript, "Authorization", "Bearer "+admin, "Content-Type", "application/javascript")
+	wantStatus(t, r, 201)
+	v := r.Str(t, "versionID")
+	wantStatus2xx(t, do(t, "PUT", api+"/hooks/versions/"+v,
+		`{"kiicloud://things/*/buckets/log":[{"when":"DATA_OBJECT_CREATED","what":"EXECUTE_SERVER_CODE","endpoint":"logged"}],`+
+			`"kiicloud://buckets/hooked":[{"when":"DATA_OBJECT_CREATED","what":"EXECUTE_SERVER_CODE","endpoint":"logged"}]}`,
+		"Authorization", "Bearer "+admin, "Content-Type", "application/vnd.kii.HooksDeploymentRequest+json"))
+	wantStatus2xx(t, do(t, "PUT", api+"/server-code/versions/current", v, "Authorization", "Bearer "+admin, "Content-Type", "text/plain"))
+}
+
+// hookedCopies returns, by objectID, how many copies the hook made.
+func hookedCopies(t *testing.T, n *testNode) map[string]int {
+	t.Helper()
+	admin := adminToken(t, n)
+	out := map[string]int{}
+	key := ""
+	for {
+		q := `{"bucketQuery":{"clause":{"type":"all"}},"bestEffortLimit":200` + key + `}`
+		r := do(t, "POST", n.base+"/api/apps/"+n.app.AppID+"/buckets/hooked/query", q,
+			"Authorization", "Bearer "+admin, "Content-Type", "application/vnd.kii.QueryRequest+json")
+		if r.Status == 404 {
+			return out // no copy yet: no bucket
+		}
+		wantStatus(t, r, 200)
+		var page struct {
+			Results []struct {
+				ObjectID string `json:"objectID"`
+			} `json:"results"`
+			NextPaginationKey string `json:"nextPaginationKey"`
+		}
+		if err := json.Unmarshal(r.Body, &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Results {
+			out[o.ObjectID]++
+		}
+		if page.NextPaginationKey == "" {
+			return out
+		}
+		key = `,"paginationKey":"` + page.NextPaginationKey + `"`
+	}
+}
+
+// TestHooksAcrossCrash: with the engine of a real kumo process, object
+// writes run their hook (JavaScript writing a copy through the admin
+// context) exactly once; hooks committed but not run when the process is
+// SIGKILLed run after the restart (at least once); the copies the hooks
+// write fire no hooks.
+func TestHooksAcrossCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	forEachStore(t, testHooksAcrossCrash)
+}
+
+func testHooksAcrossCrash(t *testing.T, cfg config) {
+	dir, db := cfg.DataDir, storeEnv(cfg)
+	app := createAppCLI(t, dir, db)
+
+	// First life: hooks run; then paused, committed, killed.
+	c1 := startChild(t, dir, db)
+	n1 := childNode(t, c1, app)
+	deployHooks(t, n1)
+	d := n1.mustDevice("hooked-thing")
+	var before []string
+	for i := range 10 {
+		before = append(before, n1.createObject(d, "log", fmt.Sprintf(`{"i":%d}`, i)))
+	}
+	waitUntil(t, "the hooks of the first writes", func() bool { return len(hookedCopies(t, n1)) == len(before) })
+	c1.kill9(t)
+
+	c2 := startChild(t, dir, db, "KUMO_FAULT_PAUSE_HOOKS=1")
+	n2 := childNode(t, c2, app)
+	var crashed []string
+	for i := range 10 {
+		crashed = append(crashed, n2.createObject(d, "log", fmt.Sprintf(`{"j":%d}`, i)))
+	}
+	if n := len(hookedCopies(t, n2)); n != len(before) {
+		t.Fatalf("%d copies with the hooks paused, want %d", n, len(before))
+	}
+	c2.kill9(t)
+
+	// Third life: the hooks committed before the kill run.
+	c3 := startChild(t, dir, db)
+	n3 := childNode(t, c3, app)
+	all := append(append([]string{}, before...), crashed...)
+	var copies map[string]int
+	waitUntil(t, "the hooks committed before the kill", func() bool {
+		copies = hookedCopies(t, n3)
+		return len(copies) == len(all)
+	})
+	if copies[""] != 0 {
+		t.Errorf("%d copies of copies: the hook's writes fired hooks", copies[""])
+	}
+	for _, id := range before {
+		if copies[id] != 1 {
+			t.Errorf("object %s (normal run): %d copies, want 1", id, copies[id])
+		}
+	}
+	for _, id := range crashed {
+		if copies[id] < 1 {
+			t.Errorf("object %s (committed before the kill): no copy", id)
+		}
+	}
 }

@@ -104,6 +104,9 @@ type config struct {
 	HookWorkers, HookAttempts int
 	HookRetryMax              time.Duration
 	hookRetryMin, hookLease   time.Duration
+	// PauseHooks is a failpoint for crash tests: queued server code runs
+	// stay queued (KUMO_FAULT_PAUSE_HOOKS=1).
+	PauseHooks bool
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -157,6 +160,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg.PauseDispatch = os.Getenv("KUMO_FAULT_PAUSE_DISPATCH") == "1"
+	cfg.PauseHooks = os.Getenv("KUMO_FAULT_PAUSE_HOOKS") == "1" // server code: hooks
 	tuneGC()
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -363,20 +367,14 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	}
 	n.scheduler = &sqlstore.TriggerScheduler{Triggers: n.db.Triggers, Interval: cfg.TriggerInterval, Log: log.With("component", "triggers")}
 	n.scheduler.Start()
-	// server code: hooks: the worker runs the server hooks and Thing-IF
-	// SERVER_CODE triggers queued by the writes (st.Hooks), on the
-	// runtime. (Logs: st.DevLogs once the developer log is wired.)
-	if cfg.serverCode != nil {
-		w := servercode.NewHookWorker(servercode.HookWorkerConfig{Jobs: n.db.Hooks, Runner: cfg.serverCode,
-			Log: log.With("component", "hooks"), Workers: cfg.HookWorkers, MaxAttempts: cfg.HookAttempts,
-			RetryMin: cfg.hookRetryMin, RetryMax: cfg.HookRetryMax, Lease: cfg.hookLease})
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			w.Run(ctx)
-		}()
-		n.stopHooks = func() { cancel(); <-done }
+	// server code: hooks: the runtime, unless a test gave its own (the
+	// lead's wiring of the engine may replace this: $.ajax hosts, limits,
+	// the developer log).
+	var engine *servercode.Engine
+	if cfg.serverCode == nil {
+		engine = servercode.New(servercode.Config{Versions: n.db.ServerCode, Tokens: n.db.Tokens, Apps: n.db.Apps,
+			BaseURL: func() string { return n.baseURL + "/api" }, Log: log.With("component", "servercode")})
+		cfg.serverCode = engine
 	}
 	n.stopPrune, n.pruned, n.statesPruned = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	if cfg.LedgerRetention > 0 {
@@ -431,6 +429,27 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	// through the broker, which cannot import the API.
 	n.broker.ServeREST(n.api.Handler(), n.api.WriteError)
 	n.baseURL = "http://" + loopback(n.api.ListenAddr())
+	// server code: hooks: the engine calls the API in process; the worker
+	// runs the server hooks and Thing-IF SERVER_CODE triggers the writes
+	// queued (st.Hooks). (Logs: st.DevLogs once the developer log is wired.)
+	if engine != nil {
+		engine.SetHandler(n.api.Handler())
+	}
+	hooks := servercode.NewHookWorker(servercode.HookWorkerConfig{Jobs: n.db.Hooks, Runner: cfg.serverCode,
+		Log: log.With("component", "hooks"), Workers: cfg.HookWorkers, MaxAttempts: cfg.HookAttempts,
+		RetryMin: cfg.hookRetryMin, RetryMax: cfg.HookRetryMax, Lease: cfg.hookLease})
+	hooksCtx, stopHooks := context.WithCancel(context.Background())
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		if cfg.PauseHooks {
+			log.Warn("KUMO_FAULT_PAUSE_HOOKS is set: server hooks and Thing-IF SERVER_CODE triggers are not run")
+			<-hooksCtx.Done()
+			return
+		}
+		hooks.Run(hooksCtx)
+	}()
+	n.stopHooks = func() { stopHooks(); <-hooksDone }
 	return n, nil
 }
 
