@@ -419,4 +419,7 @@ type ServerCodeJob struct {
 	// Attempts counts the claims of the job, this one included.
 	Attempts  int
 	CreatedAt int64 // epoch ms
+	// Result is what a Thing-IF trigger's run gave, set by the worker
+	// for the store to record when the job is done.
+	Result *TriggerServerCodeResult
 }

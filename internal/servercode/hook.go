@@ -19,9 +19,9 @@ import (
 type HookJobs interface {
 	// Claim claims up to limit due jobs for lease milliseconds.
 	Claim(ctx context.Context, limit int, lease int64) ([]kumo.ServerCodeJob, error)
-	// Done deletes a job that ran, recording r (a Thing-IF trigger's
-	// result; nil for a hook).
-	Done(ctx context.Context, j kumo.ServerCodeJob, r *kumo.TriggerServerCodeResult) error
+	// Done deletes jobs that ran, in one write, recording the Result of
+	// each Thing-IF trigger's run.
+	Done(ctx context.Context, jobs ...kumo.ServerCodeJob) error
 	// Retry releases a job, due again at next (epoch ms).
 	Retry(ctx context.Context, j kumo.ServerCodeJob, next int64) error
 	// Notify receives when jobs were committed on this node.
@@ -35,13 +35,13 @@ type HookLogs interface {
 
 // Defaults of HookWorkerConfig.
 const (
-	DefaultHookWorkers     = 4
-	DefaultHookLease       = time.Minute
+	DefaultHookWorkers     = 16
+	DefaultHookLease       = 2 * time.Minute
 	DefaultHookPoll        = time.Second
 	DefaultHookRetryMin    = time.Second
 	DefaultHookRetryMax    = 5 * time.Minute
 	DefaultHookMaxAttempts = 10
-	DefaultHookRunTimeout  = 45 * time.Second
+	DefaultHookRunTimeout  = 30 * time.Second
 )
 
 // HookDevLogKey is the developer log key of what the worker records
@@ -119,94 +119,157 @@ func NewHookWorker(cfg HookWorkerConfig) *HookWorker {
 	return &HookWorker{cfg: cfg}
 }
 
+// claimed is a job claimed, and when its claim ends.
+type claimed struct {
+	job   kumo.ServerCodeJob
+	until time.Time
+}
+
 // Run claims and runs jobs until ctx ends; it returns once the runs in
 // progress have stopped. Cancel it before the store closes. A run cut
 // short by the end of ctx is left claimed: it runs again when its lease
 // ends (here after a restart, or on another node).
+//
+// Jobs are claimed ahead, up to four per worker, so that a claim (a
+// write) serves many runs; a job whose claim would end before its run
+// could (RunTimeout) is released instead of run.
 func (w *HookWorker) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	slots := make(chan struct{}, w.cfg.Workers)
-	freed := make(chan struct{}, 1)
+	queue := make(chan claimed, 4*w.cfg.Workers)
+	taken := make(chan struct{}, 1)
+	done := make(chan kumo.ServerCodeJob, w.cfg.Workers)
+	var workers sync.WaitGroup
+	for range w.cfg.Workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			w.work(ctx, queue, taken, done)
+		}()
+	}
+	completed := make(chan struct{})
+	go func() { // completes the jobs run, many in one write
+		defer close(completed)
+		w.complete(ctx, done)
+	}()
 	poll := time.NewTicker(w.cfg.Poll)
 	defer poll.Stop()
+	more := false // the last claim took all it asked for: more may be due
 	for {
-		var more <-chan struct{} // set when due jobs may be left for a free slot
-		if free := cap(slots) - len(slots); free > 0 {
-			jobs, err := w.cfg.Jobs.Claim(ctx, free, w.cfg.Lease.Milliseconds())
+		// Claim when the queue has room: when more are likely, only once
+		// it is half empty (not for each job taken).
+		if room := cap(queue) - len(queue); room > 0 && (!more || room >= cap(queue)/2) {
+			until := w.cfg.Now().Add(w.cfg.Lease)
+			jobs, err := w.cfg.Jobs.Claim(ctx, room, w.cfg.Lease.Milliseconds())
 			if err != nil && ctx.Err() == nil {
 				w.cfg.Log.Error("server code: claiming jobs failed", "error", err)
 			}
 			for _, j := range jobs {
-				slots <- struct{}{}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					w.run(ctx, j)
-					<-slots
-					select {
-					case freed <- struct{}{}:
-					default:
-					}
-				}()
+				queue <- claimed{j, until} // room was made for them: only this loop adds
 			}
-			if err == nil && len(jobs) == free {
-				more = freed
-				if len(slots) < cap(slots) {
-					continue
-				}
-			}
-		} else {
-			more = freed
+			more = err == nil && len(jobs) == room
+		}
+		var whenTaken <-chan struct{}
+		if more {
+			whenTaken = taken
 		}
 		select {
 		case <-ctx.Done():
+			close(queue)
+			workers.Wait()
+			close(done)
+			<-completed
 			return
 		case <-w.cfg.Jobs.Notify():
-		case <-more:
+			more = false
+		case <-whenTaken:
 		case <-poll.C:
+			more = false
 		}
 	}
 }
 
-// run runs job j once and completes it, retries it or gives it up.
-func (w *HookWorker) run(ctx context.Context, j kumo.ServerCodeJob) {
+// work runs the jobs of queue until it closes, passing those done to
+// done. Once ctx has ended it runs no more: it releases them.
+func (w *HookWorker) work(ctx context.Context, queue <-chan claimed, taken chan<- struct{}, done chan<- kumo.ServerCodeJob) {
+	store := context.WithoutCancel(ctx)
+	for c := range queue {
+		select {
+		case taken <- struct{}{}:
+		default:
+		}
+		if ctx.Err() != nil || w.cfg.Now().Add(w.cfg.RunTimeout).After(c.until) {
+			// Shutting down, or its claim too short for a run: released
+			// for any node to claim (the claim counted as an attempt).
+			if err := w.cfg.Jobs.Retry(store, c.job, w.cfg.Now().UnixMilli()); err != nil {
+				w.cfg.Log.Warn("server code: a job could not be released (it runs again when its lease ends)", "job", c.job.ID, "error", err)
+			}
+			continue
+		}
+		if w.run(ctx, &c.job) {
+			done <- c.job
+		}
+	}
+}
+
+// complete deletes the jobs that come on done, all those waiting in one
+// write, until done closes.
+func (w *HookWorker) complete(ctx context.Context, done <-chan kumo.ServerCodeJob) {
+	store := context.WithoutCancel(ctx)
+	for j := range done {
+		batch := []kumo.ServerCodeJob{j}
+	fill:
+		for len(batch) < 256 {
+			select {
+			case j, ok := <-done:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		if err := w.cfg.Jobs.Done(store, batch...); err != nil {
+			w.cfg.Log.Error("server code: jobs could not be completed (they run again when their lease ends)", "jobs", len(batch), "error", err)
+		}
+	}
+}
+
+// run runs job j once, and returns whether it is done (completed, or
+// given up: j.Result set for a Thing-IF trigger's run); otherwise it was
+// retried, or left to its lease's end.
+func (w *HookWorker) run(ctx context.Context, j *kumo.ServerCodeJob) bool {
 	runCtx, cancel := context.WithTimeout(kumo.WithServerCode(ctx, j.Trigger), w.cfg.RunTimeout)
 	defer cancel()
 	start := w.cfg.Now()
 	res, err := w.cfg.Runner.Run(runCtx, kumo.ServerCodeCall{AppID: j.AppID, Version: j.Version, Endpoint: j.Endpoint,
 		Params: j.Params, Token: j.Token, Actor: j.Actor, Trigger: j.Trigger})
 	if ctx.Err() != nil {
-		return // shutting down: the job runs again when its lease ends
+		return false // shutting down: the job runs again when its lease ends
 	}
 	store := context.WithoutCancel(ctx)
 	if why := incomplete(res, err); why != "" {
 		if j.Attempts < w.cfg.MaxAttempts {
 			delay := w.backoff(j.Attempts)
-			w.devLog(store, j, "WARN", "retried in "+delay.String()+": "+why)
-			if err := w.cfg.Jobs.Retry(store, j, w.cfg.Now().Add(delay).UnixMilli()); err != nil {
+			w.devLog(store, *j, "WARN", "retried in "+delay.String()+": "+why)
+			if err := w.cfg.Jobs.Retry(store, *j, w.cfg.Now().Add(delay).UnixMilli()); err != nil {
 				w.cfg.Log.Error("server code: a job could not be retried (it runs again when its lease ends)", "job", j.ID, "error", err)
 			}
-			return
+			return false
 		}
-		w.devLog(store, j, "ERROR", "given up: "+why)
+		w.devLog(store, *j, "ERROR", "given up: "+why)
 		res.Err = &kumo.ServerCodeError{ErrorMessage: kumo.ServerCodeErrorMessage,
 			Details: kumo.ServerCodeErrorDetails{ErrorCode: "GIVEN_UP", Message: why}}
-		err = nil
 	} else if err != nil {
 		// It could not start, and never will: no such version or endpoint,
 		// params too large.
-		w.devLog(store, j, "ERROR", "not run: "+kumo.ErrorMessage(err))
+		w.devLog(store, *j, "ERROR", "not run: "+kumo.ErrorMessage(err))
 		res.Err = &kumo.ServerCodeError{ErrorMessage: kumo.ServerCodeErrorMessage,
 			Details: kumo.ServerCodeErrorDetails{ErrorCode: string(kumo.ErrorCode(err)), Message: kumo.ErrorMessage(err)}}
 	}
-	var r *kumo.TriggerServerCodeResult
 	if j.Trigger == kumo.RunThingIF {
-		r = thingIFResult(j, res, start)
+		j.Result = thingIFResult(*j, res, start)
 	}
-	if err := w.cfg.Jobs.Done(store, j, r); err != nil {
-		w.cfg.Log.Error("server code: a job could not be completed (it runs again when its lease ends)", "job", j.ID, "error", err)
-	}
+	return true
 }
 
 // incomplete says why a run could not complete ("" when it did, or when

@@ -97,7 +97,7 @@ func (m *memLogs) levels() []string {
 // hookFixture is a SQLite store with an app, a clock, a runner and the
 // worker running.
 type hookFixture struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	st     *sqlstore.Store
 	clock  *hookClock
@@ -118,7 +118,7 @@ func (c countingJobs) Claim(ctx context.Context, limit int, lease int64) ([]kumo
 	return c.HookService.Claim(ctx, limit, lease)
 }
 
-func newHookFixture(t *testing.T) *hookFixture {
+func newHookFixture(t testing.TB) *hookFixture {
 	f := &hookFixture{t: t, ctx: context.Background(), clock: &hookClock{}, runner: &hookRunner{}, logs: &memLogs{}}
 	f.clock.ms.Store(1_700_000_000_000)
 	st, err := sqlite.Open(f.ctx, filepath.Join(t.TempDir(), "kumo.db"))
@@ -144,7 +144,7 @@ func newHookFixture(t *testing.T) *hookFixture {
 // start runs a worker with cfg (its Jobs, Runner, Logs and Now set
 // here) until the test ends.
 func (f *hookFixture) start(cfg HookWorkerConfig) {
-	cfg.Jobs, cfg.Runner, cfg.Logs, cfg.Now = countingJobs{f.st.Hooks, &f.claims}, f.runner, f.logs, f.clock.Now
+	cfg.Jobs, cfg.Runner, cfg.Logs, cfg.Now = countingJobs{f.st.Hooks, &f.claims}, f.runner, f.logs, f.st.Now
 	if cfg.Poll == 0 {
 		cfg.Poll = 5 * time.Millisecond
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -134,17 +135,17 @@ func scanJob(row interface{ Scan(...any) error }) (kumo.ServerCodeJob, error) {
 	return j, err
 }
 
-// Claim claims up to limit due jobs for this node (DB.NodeID) for lease:
-// no other node claims them until the lease ends (a node that crashed
-// with a job claimed leaves it to be claimed again then). Each claim
-// counts as an attempt.
+// Claim claims up to limit due jobs for this node (DB.NodeID) for lease
+// milliseconds: no other node claims them until the lease ends (a node
+// that crashed with a job claimed leaves it to be claimed again then).
+// Each claim counts as an attempt.
 func (s *HookService) Claim(ctx context.Context, limit int, lease int64) ([]kumo.ServerCodeJob, error) {
 	now := s.db.now()
 	rows, err := s.db.query(ctx, "SELECT id FROM server_code_jobs WHERE next_at <= ? AND claimed_until <= ? ORDER BY next_at, id LIMIT ?", now, now, limit)
 	if err != nil {
 		return nil, s.db.readErr(err)
 	}
-	var ids []string
+	var ids []any
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
@@ -157,50 +158,79 @@ func (s *HookService) Claim(ctx context.Context, limit int, lease int64) ([]kumo
 	if err := rows.Err(); err != nil || len(ids) == 0 {
 		return nil, err
 	}
+	// One UPDATE claims those still unclaimed (another node may have
+	// taken some since), marked with a claim of their own; one SELECT
+	// reads them.
+	claim := s.db.NodeID + "/" + kumo.RandomHex(8)
+	in, ids := inList(ids)
 	var jobs []kumo.ServerCodeJob
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
 		jobs = jobs[:0]
-		for _, id := range ids {
-			res, err := tx.Exec(ctx, "UPDATE server_code_jobs SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1 WHERE id = ? AND next_at <= ? AND claimed_until <= ?",
-				now+lease, s.db.NodeID, id, now, now)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
-				continue // another node claimed it, or it is done
-			}
-			j, err := scanJob(tx.QueryRow(ctx, "SELECT "+jobColumns+" FROM server_code_jobs WHERE id = ?", id))
+		if _, err := tx.Exec(ctx, `UPDATE server_code_jobs SET claimed_until = ?, claimed_by = ?, attempts = attempts + 1
+			WHERE next_at <= ? AND claimed_until <= ? AND id IN `+in, append([]any{now + lease, claim, now, now}, ids...)...); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, "SELECT "+jobColumns+" FROM server_code_jobs WHERE id IN "+in+" AND claimed_by = ? ORDER BY next_at, id",
+			append(ids, claim)...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			j, err := scanJob(rows)
 			if err != nil {
 				return err
 			}
 			jobs = append(jobs, j)
 		}
-		return nil
+		return rows.Err()
 	})
 	return jobs, err
 }
 
-// Done deletes job j, run: for a Thing-IF trigger's run, it records r in
-// the trigger's results in the same write (unless the trigger is gone,
-// or another node completed the job first).
-func (s *HookService) Done(ctx context.Context, j kumo.ServerCodeJob, r *kumo.TriggerServerCodeResult) error {
+// Done deletes jobs that ran, in one write: for a Thing-IF trigger's run,
+// it records its Result in the trigger's results in that write (unless
+// the trigger is gone, or another node completed the job first).
+func (s *HookService) Done(ctx context.Context, jobs ...kumo.ServerCodeJob) error {
+	var hooks []any
+	for _, j := range jobs {
+		if j.Trigger != kumo.RunThingIF || j.Result == nil {
+			hooks = append(hooks, j.ID)
+		}
+	}
 	return s.db.writeTx(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(ctx, "DELETE FROM server_code_jobs WHERE id = ?", j.ID)
-		if err != nil {
-			return err
+		if len(hooks) > 0 {
+			in, ids := inList(hooks)
+			if _, err := tx.Exec(ctx, "DELETE FROM server_code_jobs WHERE id IN "+in, ids...); err != nil {
+				return err
+			}
 		}
-		n, err := res.RowsAffected()
-		if err != nil || n == 0 || j.Trigger != kumo.RunThingIF || r == nil {
-			return err
+		for _, j := range jobs {
+			if j.Trigger != kumo.RunThingIF || j.Result == nil {
+				continue
+			}
+			res, err := tx.Exec(ctx, "DELETE FROM server_code_jobs WHERE id = ?", j.ID)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				if err != nil {
+					return err
+				}
+				continue // completed already
+			}
+			doc, err := json.Marshal(j.Result)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO trigger_server_code_results (app_id, trigger_id, id, thing_id, executed_at, result)
+				SELECT app_id, id, ?, thing_id, ?, ? FROM triggers WHERE app_id = ? AND id = ?`,
+				fmt.Sprintf("%013d-%s", j.Result.ExecutedAt, kumo.RandomHex(4)), j.Result.ExecutedAt, string(doc), j.TriggerAppID, j.TriggerID)
+			if err != nil {
+				return err
+			}
 		}
-		doc, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO trigger_server_code_results (app_id, trigger_id, id, thing_id, executed_at, result)
-			SELECT app_id, id, ?, thing_id, ?, ? FROM triggers WHERE app_id = ? AND id = ?`,
-			fmt.Sprintf("%013d-%s", r.ExecutedAt, kumo.RandomHex(4)), r.ExecutedAt, string(doc), j.TriggerAppID, j.TriggerID)
-		return err
+		return nil
 	})
 }
 
@@ -273,4 +303,17 @@ func (s *HookService) installation(ctx context.Context, tx *Tx, when string, in 
 		params["thingID"] = in.Owner.ID
 	}
 	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: in.AppID, Path: "kiicloud://installations", When: when, Actor: actor, Params: params})
+}
+
+// inList returns "(?, ?, …)" for ids, and ids padded with its last to a
+// power of two (at least 8) of them: few statement texts to prepare.
+func inList(ids []any) (string, []any) {
+	n := 8
+	for n < len(ids) {
+		n *= 2
+	}
+	for len(ids) < n {
+		ids = append(ids, ids[len(ids)-1])
+	}
+	return "(?" + strings.Repeat(", ?", n-1) + ")", ids
 }

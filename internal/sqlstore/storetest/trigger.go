@@ -313,8 +313,11 @@ func (f *fixture) runJobs(run func(j kumo.ServerCodeJob) *kumo.TriggerServerCode
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	for _, j := range jobs {
-		if err := f.db.Hooks.Done(f.ctx, j, run(j)); err != nil {
+	for i := range jobs {
+		jobs[i].Result = run(jobs[i])
+	}
+	if len(jobs) > 0 {
+		if err := f.db.Hooks.Done(f.ctx, jobs...); err != nil {
 			f.t.Fatal(err)
 		}
 	}
@@ -383,7 +386,8 @@ func testTriggerServerCodeJobs(t *testing.T, s suite) {
 	}
 	r := &kumo.TriggerServerCodeResult{Succeeded: true, ReturnedValue: 42.0, ExecutedAt: f.clock.Millis(), Endpoint: "sum"}
 	for range 2 { // the second Done finds the job gone: no second result
-		if err := f.db.Hooks.Done(f.ctx, jobs[0], r); err != nil {
+		jobs[0].Result = r
+		if err := f.db.Hooks.Done(f.ctx, jobs[0]); err != nil {
 			t.Fatal(err)
 		}
 	}
