@@ -63,8 +63,8 @@ type HookWorkerConfig struct {
 	// Workers is how many runs go on at once on this node.
 	Workers int
 	// Lease is how long a claimed job is this node's: a node that dies
-	// leaves its jobs to be claimed again once it ends. It must exceed
-	// RunTimeout.
+	// leaves its jobs to be claimed again once it ends. It exceeds
+	// RunTimeout (which is cut to half of it otherwise).
 	Lease time.Duration
 	// Poll is how often the worker looks for due jobs without being
 	// notified (jobs committed by other nodes, retries, expired leases).
@@ -110,6 +110,9 @@ func NewHookWorker(cfg HookWorkerConfig) *HookWorker {
 	def(&cfg.RetryMin, DefaultHookRetryMin)
 	def(&cfg.RetryMax, DefaultHookRetryMax)
 	def(&cfg.RunTimeout, DefaultHookRunTimeout)
+	if cfg.RunTimeout >= cfg.Lease {
+		cfg.RunTimeout = cfg.Lease / 2 // else no claimed job would ever run
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}

@@ -249,11 +249,34 @@ func (s *HookService) Pending(ctx context.Context) (int, error) {
 	return n, s.db.readErr(err)
 }
 
-// The events of the hooks (spec §4.2), with their params (§4.3).
+// The events of the hooks (spec §4.2), with their params (§4.3). Each
+// first asks hooked, so that a write no hook runs on builds nothing.
+
+// hooked reports whether a hook of the app's current configuration runs
+// on event when on path (false under kumo.HooksSuppressed).
+func (s *HookService) hooked(ctx context.Context, appID, path, when string) (bool, error) {
+	if s == nil || s.Configs == nil || kumo.HooksSuppressed(ctx) {
+		return false, nil
+	}
+	cfg, _, ok, err := s.Configs.CurrentHookConfig(ctx, appID)
+	if err != nil || !ok {
+		return false, err
+	}
+	for _, h := range cfg.Triggers {
+		if h.Path == path && h.When == when {
+			return true, nil
+		}
+	}
+	return false, nil
+}
 
 // object queues the hooks of event when (DATA_OBJECT_*) on object
 // objectID of bucket b, changed by actor.
 func (s *HookService) object(ctx context.Context, tx *Tx, when string, b kumo.BucketRef, objectID string, actor kumo.Principal) error {
+	path := kumo.BucketHookPath(b)
+	if ok, err := s.hooked(ctx, b.AppID, path, when); !ok || err != nil {
+		return err
+	}
 	scope := map[string]any{"appID": b.AppID}
 	uri := "kiicloud://"
 	switch b.Scope.Kind {
@@ -264,13 +287,16 @@ func (s *HookService) object(ctx context.Context, tx *Tx, when string, b kumo.Bu
 	case kumo.ScopeThing:
 		scope["thingID"], uri = b.Scope.ID, uri+"things/"+b.Scope.ID+"/"
 	}
-	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: b.AppID, Path: kumo.BucketHookPath(b), When: when, Actor: actor,
+	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: b.AppID, Path: path, When: when, Actor: actor,
 		Params: map[string]any{"objectScope": scope, "bucketID": b.Name, "objectID": objectID,
 			"uri": uri + "buckets/" + b.Name + "/objects/" + objectID}})
 }
 
 // user queues the hooks of event when (USER_*) on user userID.
 func (s *HookService) user(ctx context.Context, tx *Tx, when, appID, userID string, actor kumo.Principal) error {
+	if ok, err := s.hooked(ctx, appID, "kiicloud://users", when); !ok || err != nil {
+		return err
+	}
 	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: appID, Path: "kiicloud://users", When: when, Actor: actor,
 		Params: map[string]any{"userID": userID, "uri": "kiicloud://users/" + userID}})
 }
@@ -279,6 +305,9 @@ func (s *HookService) user(ctx context.Context, tx *Tx, when, appID, userID stri
 // members are the users added or removed (GROUP_MEMBERS_*), nil for the
 // others.
 func (s *HookService) group(ctx context.Context, tx *Tx, when, appID, groupID string, members []string, actor kumo.Principal) error {
+	if ok, err := s.hooked(ctx, appID, "kiicloud://groups", when); !ok || err != nil {
+		return err
+	}
 	params := map[string]any{"groupID": groupID, "uri": "kiicloud://groups/" + groupID}
 	if members != nil {
 		params["members"] = members
@@ -288,6 +317,9 @@ func (s *HookService) group(ctx context.Context, tx *Tx, when, appID, groupID st
 
 // thing queues the hooks of event when (THING_*) on thing thingID.
 func (s *HookService) thing(ctx context.Context, tx *Tx, when, appID, thingID, vendorThingID string, actor kumo.Principal) error {
+	if ok, err := s.hooked(ctx, appID, "kiicloud://things", when); !ok || err != nil {
+		return err
+	}
 	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: appID, Path: "kiicloud://things", When: when, Actor: actor,
 		Params: map[string]any{"thingID": thingID, "vendorThingID": vendorThingID, "uri": "kiicloud://things/" + thingID}})
 }
@@ -295,6 +327,9 @@ func (s *HookService) thing(ctx context.Context, tx *Tx, when, appID, thingID, v
 // installation queues the hooks of event when (INSTALLATION_*) on
 // installation in.
 func (s *HookService) installation(ctx context.Context, tx *Tx, when string, in kumo.Installation, actor kumo.Principal) error {
+	if ok, err := s.hooked(ctx, in.AppID, "kiicloud://installations", when); !ok || err != nil {
+		return err
+	}
 	params := map[string]any{"installationID": in.ID, "deviceType": in.DeviceType, "uri": "kiicloud://installations/" + in.ID}
 	switch in.Owner.Kind {
 	case kumo.UserCaller:
