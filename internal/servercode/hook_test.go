@@ -144,7 +144,10 @@ func newHookFixture(t testing.TB) *hookFixture {
 // start runs a worker with cfg (its Jobs, Runner, Logs and Now set
 // here) until the test ends.
 func (f *hookFixture) start(cfg HookWorkerConfig) {
-	cfg.Jobs, cfg.Runner, cfg.Logs, cfg.Now = countingJobs{f.st.Hooks, &f.claims}, f.runner, f.logs, f.st.Now
+	cfg.Jobs, cfg.Logs, cfg.Now = countingJobs{f.st.Hooks, &f.claims}, f.logs, f.st.Now
+	if cfg.Runner == nil {
+		cfg.Runner = f.runner
+	}
 	if cfg.Poll == 0 {
 		cfg.Poll = 5 * time.Millisecond
 	}

@@ -107,6 +107,8 @@ func (s *HookService) enqueueThingIF(ctx context.Context, tx *Tx, appID string, 
 		CreatedAt: at})
 }
 
+// insert inserts job j. Its ID starts with the time, so that inserts go
+// to the end of the table's key (a random key costs twice the write).
 func (s *HookService) insert(ctx context.Context, tx *Tx, j kumo.ServerCodeJob) error {
 	now := s.db.now()
 	if j.CreatedAt == 0 {
@@ -114,7 +116,7 @@ func (s *HookService) insert(ctx context.Context, tx *Tx, j kumo.ServerCodeJob) 
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO server_code_jobs (id, app_id, kind, version, endpoint, params, hook_path, hook_when,
 		actor_kind, actor_id, token, trigger_app_id, thing_id, trigger_id, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		kumo.RandomHex(16), j.AppID, string(j.Trigger), j.Version, j.Endpoint, string(j.Params), j.Path, j.When,
+		fmt.Sprintf("%012x", now)+kumo.RandomHex(8), j.AppID, string(j.Trigger), j.Version, j.Endpoint, string(j.Params), j.Path, j.When,
 		int(j.Actor.Kind), j.Actor.ID, j.Token, j.TriggerAppID, j.ThingID, j.TriggerID, now, j.CreatedAt)
 	if err != nil {
 		return err
