@@ -417,7 +417,10 @@ type ServerCodeJob struct {
 	// the code of another app (serverCode.targetAppID).
 	TriggerAppID, ThingID, TriggerID string
 	// Attempts counts the claims of the job, this one included.
-	Attempts  int
+	Attempts int
+	// ClaimedUntil is when the claim of the node running it ends (epoch
+	// ms): another node may claim it then.
+	ClaimedUntil int64
 	CreatedAt int64 // epoch ms
 	// Result is what a Thing-IF trigger's run gave, set by the worker
 	// for the store to record when the job is done.

@@ -250,7 +250,8 @@ func testHooksAcrossCrash(t *testing.T, cfg config) {
 	}
 	c2.kill9(t)
 
-	// Third life: the hooks committed before the kill run.
+	// Third life (the same node ID): the hooks committed, and claimed by
+	// the node, before the kill run at once (not after the lease).
 	c3 := startChild(t, dir, db)
 	n3 := childNode(t, c3, app)
 	all := append(append([]string{}, before...), crashed...)

@@ -443,7 +443,10 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	go func() {
 		defer close(hooksDone)
 		if cfg.PauseHooks {
+			// The jobs committed here are claimed by this node, as with a
+			// worker, and never run: as if it died before running them.
 			log.Warn("KUMO_FAULT_PAUSE_HOOKS is set: server hooks and Thing-IF SERVER_CODE triggers are not run")
+			n.db.Hooks.Subscribe(hooksCtx, cmp.Or(cfg.hookLease, servercode.DefaultHookLease).Milliseconds())
 			<-hooksCtx.Done()
 			return
 		}

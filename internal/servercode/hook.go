@@ -24,8 +24,12 @@ type HookJobs interface {
 	Done(ctx context.Context, jobs ...kumo.ServerCodeJob) error
 	// Retry releases a job, due again at next (epoch ms).
 	Retry(ctx context.Context, j kumo.ServerCodeJob, next int64) error
-	// Notify receives when jobs were committed on this node.
+	// Notify receives when jobs were committed on this node unclaimed.
 	Notify() <-chan struct{}
+	// Subscribe has the jobs this node commits claimed by it at insert
+	// (for lease milliseconds) and handed on the channel returned;
+	// it releases the claims this node held in a previous life.
+	Subscribe(ctx context.Context, lease int64) (<-chan kumo.ServerCodeJob, error)
 }
 
 // HookLogs keeps developer log records (st.DevLogs).
@@ -122,22 +126,22 @@ func NewHookWorker(cfg HookWorkerConfig) *HookWorker {
 	return &HookWorker{cfg: cfg}
 }
 
-// claimed is a job claimed, and when its claim ends.
-type claimed struct {
-	job   kumo.ServerCodeJob
-	until time.Time
-}
-
 // Run claims and runs jobs until ctx ends; it returns once the runs in
 // progress have stopped. Cancel it before the store closes. A run cut
 // short by the end of ctx is left claimed: it runs again when its lease
 // ends (here after a restart, or on another node).
 //
-// Jobs are claimed ahead, up to four per worker, so that a claim (a
-// write) serves many runs; a job whose claim would end before its run
-// could (RunTimeout) is released instead of run.
+// The jobs this node commits come claimed already (Subscribe); others
+// (another node's that died, retries) are claimed ahead, up to four per
+// worker, so that a claim (a write) serves many runs. A job whose claim
+// would end before its run could (RunTimeout) is released instead of
+// run.
 func (w *HookWorker) Run(ctx context.Context) {
-	queue := make(chan claimed, 4*w.cfg.Workers)
+	local, err := w.cfg.Jobs.Subscribe(ctx, w.cfg.Lease.Milliseconds())
+	if err != nil && ctx.Err() == nil {
+		w.cfg.Log.Error("server code: the jobs committed here will be claimed, not handed on", "error", err)
+	}
+	queue := make(chan kumo.ServerCodeJob, 4*w.cfg.Workers)
 	taken := make(chan struct{}, 1)
 	done := make(chan kumo.ServerCodeJob, w.cfg.Workers)
 	var workers sync.WaitGroup
@@ -145,7 +149,7 @@ func (w *HookWorker) Run(ctx context.Context) {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			w.work(ctx, queue, taken, done)
+			w.work(ctx, local, queue, taken, done)
 		}()
 	}
 	completed := make(chan struct{})
@@ -160,13 +164,12 @@ func (w *HookWorker) Run(ctx context.Context) {
 		// Claim when the queue has room: when more are likely, only once
 		// it is half empty (not for each job taken).
 		if room := cap(queue) - len(queue); room > 0 && (!more || room >= cap(queue)/2) {
-			until := w.cfg.Now().Add(w.cfg.Lease)
 			jobs, err := w.cfg.Jobs.Claim(ctx, room, w.cfg.Lease.Milliseconds())
 			if err != nil && ctx.Err() == nil {
 				w.cfg.Log.Error("server code: claiming jobs failed", "error", err)
 			}
 			for _, j := range jobs {
-				queue <- claimed{j, until} // room was made for them: only this loop adds
+				queue <- j // room was made for them: only this loop adds
 			}
 			more = err == nil && len(jobs) == room
 		}
@@ -190,25 +193,35 @@ func (w *HookWorker) Run(ctx context.Context) {
 	}
 }
 
-// work runs the jobs of queue until it closes, passing those done to
-// done. Once ctx has ended it runs no more: it releases them.
-func (w *HookWorker) work(ctx context.Context, queue <-chan claimed, taken chan<- struct{}, done chan<- kumo.ServerCodeJob) {
+// work runs the jobs this node committed (local) and those it claimed
+// (queue) until queue closes, passing those done to done. Once ctx has
+// ended it runs no more: it releases them.
+func (w *HookWorker) work(ctx context.Context, local <-chan kumo.ServerCodeJob, queue <-chan kumo.ServerCodeJob, taken chan<- struct{}, done chan<- kumo.ServerCodeJob) {
 	store := context.WithoutCancel(ctx)
-	for c := range queue {
+	for {
+		var j kumo.ServerCodeJob
 		select {
-		case taken <- struct{}{}:
-		default:
+		case j = <-local:
+		case q, ok := <-queue:
+			if !ok {
+				return
+			}
+			j = q
+			select {
+			case taken <- struct{}{}:
+			default:
+			}
 		}
-		if ctx.Err() != nil || w.cfg.Now().Add(w.cfg.RunTimeout).After(c.until) {
+		if ctx.Err() != nil || w.cfg.Now().Add(w.cfg.RunTimeout).UnixMilli() > j.ClaimedUntil {
 			// Shutting down, or its claim too short for a run: released
 			// for any node to claim (the claim counted as an attempt).
-			if err := w.cfg.Jobs.Retry(store, c.job, w.cfg.Now().UnixMilli()); err != nil {
-				w.cfg.Log.Warn("server code: a job could not be released (it runs again when its lease ends)", "job", c.job.ID, "error", err)
+			if err := w.cfg.Jobs.Retry(store, j, w.cfg.Now().UnixMilli()); err != nil {
+				w.cfg.Log.Warn("server code: a job could not be released (it runs again when its lease ends)", "job", j.ID, "error", err)
 			}
 			continue
 		}
-		if w.run(ctx, &c.job) {
-			done <- c.job
+		if w.run(ctx, &j) {
+			done <- j
 		}
 	}
 }

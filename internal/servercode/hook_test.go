@@ -332,9 +332,11 @@ func TestHookWorkerLeaseExpiry(t *testing.T) {
 	f := newHookFixture(t)
 	f.object()
 	const lease = time.Minute
+	f.st.NodeID = "dead-node" // another node: its claims are not this one's to release
 	if jobs, err := f.st.Hooks.Claim(f.ctx, 10, lease.Milliseconds()); err != nil || len(jobs) != 1 {
 		t.Fatalf("the dead node's claim = %v, %v", jobs, err)
 	}
+	f.st.NodeID = "node"
 	f.start(HookWorkerConfig{Lease: lease})
 	// The worker polls while the lease lasts: the job stays claimed.
 	_, claimed := f.job()
@@ -411,4 +413,20 @@ func TestHookWorkerThingIF(t *testing.T) {
 	if got, want := results(fails), `[{"succeeded":false,"executedAt":`+at+`,"endpoint":"fails","error":{"errorMessage":"Error found while executing the developer-defined code","details":{"errorCode":"RUNTIME_ERROR","message":"adminContext is not defined"}}}]`; got != want {
 		t.Errorf("results of a run that failed:\n%s\nwant\n%s", got, want)
 	}
+}
+
+// TestHookWorkerReleasesOwnClaims checks that a node restarted with the
+// same ID runs at once the jobs it had claimed before it died (and those
+// it committed claimed), not after their lease.
+func TestHookWorkerReleasesOwnClaims(t *testing.T) {
+	f := newHookFixture(t)
+	f.object()
+	if jobs, err := f.st.Hooks.Claim(f.ctx, 10, time.Hour.Milliseconds()); err != nil || len(jobs) != 1 {
+		t.Fatalf("the claim before the crash = %v, %v", jobs, err)
+	}
+	f.start(HookWorkerConfig{})
+	f.eventually("the run of the job claimed before the restart", func() bool { return f.runner.count() == 1 && f.pending() == 0 })
+	// Committed while the worker runs: claimed by this node at insert.
+	f.object()
+	f.eventually("the run of a job committed here", func() bool { return f.runner.count() == 2 && f.pending() == 0 })
 }

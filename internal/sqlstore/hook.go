@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/kumo-iot/kumo"
 )
@@ -24,6 +25,12 @@ type HookService struct {
 	Configs HookConfigs
 
 	notify chan struct{} // jobs committed (Notify)
+
+	// Once a worker subscribed (Subscribe), the jobs this node commits
+	// are claimed by it at insert, for lease ms, and handed on local.
+	subscribed atomic.Bool
+	lease      int64
+	local      chan kumo.ServerCodeJob
 }
 
 // HookConfigs gives an app's current hook configuration: the
@@ -33,7 +40,28 @@ type HookConfigs interface {
 }
 
 func newHookService(db *DB) *HookService {
-	return &HookService{db: db, notify: make(chan struct{}, 1)}
+	return &HookService{db: db, notify: make(chan struct{}, 1), local: make(chan kumo.ServerCodeJob, 4096)}
+}
+
+// Subscribe has this node run the jobs it commits, for the worker (call
+// it once): from now on each is claimed by this node in the write that
+// inserts it (for lease ms) and, once committed, handed on the channel
+// returned (no claim to write, no query). When the channel is more than
+// half full, jobs are inserted unclaimed instead, for any node's Claim.
+// The claims this node (DB.NodeID) held in a previous life are released.
+func (s *HookService) Subscribe(ctx context.Context, lease int64) (<-chan kumo.ServerCodeJob, error) {
+	node := s.db.NodeID
+	err := s.db.writeTx(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE server_code_jobs SET claimed_until = 0, claimed_by = '' WHERE claimed_by = ? OR substr(claimed_by, 1, ?) = ?",
+			node, len(node)+1, node+"/")
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.lease = lease
+	s.subscribed.Store(true)
+	return s.local, nil
 }
 
 // Notify returns a channel that receives when jobs were committed on this
@@ -114,14 +142,29 @@ func (s *HookService) insert(ctx context.Context, tx *Tx, j kumo.ServerCodeJob) 
 	if j.CreatedAt == 0 {
 		j.CreatedAt = now
 	}
+	j.ID = fmt.Sprintf("%012x", now) + kumo.RandomHex(8)
+	claimedBy := ""
+	if s.subscribed.Load() && len(s.local) < cap(s.local)/2 {
+		j.ClaimedUntil, j.Attempts, claimedBy = now+s.lease, 1, s.db.NodeID
+	}
 	_, err := tx.Exec(ctx, `INSERT INTO server_code_jobs (id, app_id, kind, version, endpoint, params, hook_path, hook_when,
-		actor_kind, actor_id, token, trigger_app_id, thing_id, trigger_id, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		fmt.Sprintf("%012x", now)+kumo.RandomHex(8), j.AppID, string(j.Trigger), j.Version, j.Endpoint, string(j.Params), j.Path, j.When,
-		int(j.Actor.Kind), j.Actor.ID, j.Token, j.TriggerAppID, j.ThingID, j.TriggerID, now, j.CreatedAt)
+		actor_kind, actor_id, token, trigger_app_id, thing_id, trigger_id, attempts, next_at, claimed_until, claimed_by, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.ID, j.AppID, string(j.Trigger), j.Version, j.Endpoint, string(j.Params), j.Path, j.When,
+		int(j.Actor.Kind), j.Actor.ID, j.Token, j.TriggerAppID, j.ThingID, j.TriggerID, j.Attempts, now, j.ClaimedUntil, claimedBy, j.CreatedAt)
 	if err != nil {
 		return err
 	}
-	tx.afterCommit = append(tx.afterCommit, s.wake)
+	if claimedBy == "" {
+		tx.afterCommit = append(tx.afterCommit, s.wake)
+		return nil
+	}
+	tx.afterCommit = append(tx.afterCommit, func() {
+		select {
+		case s.local <- j:
+		default: // full: it runs when its claim ends (Claim)
+		}
+	})
 	return nil
 }
 
@@ -183,6 +226,7 @@ func (s *HookService) Claim(ctx context.Context, limit int, lease int64) ([]kumo
 			if err != nil {
 				return err
 			}
+			j.ClaimedUntil = now + lease
 			jobs = append(jobs, j)
 		}
 		return rows.Err()
