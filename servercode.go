@@ -421,7 +421,7 @@ type ServerCodeJob struct {
 	// ClaimedUntil is when the claim of the node running it ends (epoch
 	// ms): another node may claim it then.
 	ClaimedUntil int64
-	CreatedAt int64 // epoch ms
+	CreatedAt    int64 // epoch ms
 	// Result is what a Thing-IF trigger's run gave, set by the worker
 	// for the store to record when the job is done.
 	Result *TriggerServerCodeResult
