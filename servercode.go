@@ -394,3 +394,39 @@ type DevLog struct {
 
 // String names a version for messages.
 func (v ServerCodeVersion) String() string { return fmt.Sprintf("server code version %s", v.ID) }
+
+// Server code: hooks (issue 13, part hooks). A store queues a run of
+// server code in the transaction of the change that causes it (a server
+// hook's event, a Thing-IF SERVER_CODE trigger's fire); a worker claims
+// the runs due, runs them and completes them.
+
+// ServerCodeJob is a queued run of server code.
+type ServerCodeJob struct {
+	ID      string
+	AppID   string
+	Trigger ServerCodeTrigger // RunHook or RunThingIF
+	// Version is the version to run: the one whose hook configuration
+	// named the hook, or CurrentVersion.
+	Version  string
+	Endpoint string
+	Params   json.RawMessage // a JSON object
+	// Path and When are the hook's (RunHook).
+	Path, When string
+	// Actor is who made the change a hook runs on (RunHook).
+	Actor Principal
+	// Token is a Thing-IF trigger's serverCode.executorAccessToken.
+	Token string
+	// TriggerAppID, ThingID and TriggerID name the Thing-IF trigger
+	// (RunThingIF); TriggerAppID differs from AppID when the trigger runs
+	// the code of another app (serverCode.targetAppID).
+	TriggerAppID, ThingID, TriggerID string
+	// Attempts counts the claims of the job, this one included.
+	Attempts int
+	// ClaimedUntil is when the claim of the node running it ends (epoch
+	// ms): another node may claim it then.
+	ClaimedUntil int64
+	CreatedAt    int64 // epoch ms
+	// Result is what a Thing-IF trigger's run gave, set by the worker
+	// for the store to record when the job is done.
+	Result *TriggerServerCodeResult
+}

@@ -131,7 +131,6 @@ type TriggerServerCodeResult struct {
 	Error         *ServerCodeError `json:"error,omitempty"`
 }
 
-
 // TriggerService manages the Thing-IF triggers of things. Only the admin
 // and the thing's owners may use them; thingID is a thing ID.
 type TriggerService interface {

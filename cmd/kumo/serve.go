@@ -105,6 +105,16 @@ type config struct {
 	ServerCodeTimeLimit  time.Duration
 	ServerCodeMemoryMB   int64
 	ServerCodePool       int
+
+	// server code: hooks: the hook worker's runs at a time, attempts and
+	// longest backoff (--servercode-hook-*); hookRetryMin and hookLease
+	// (no flags: tests set small ones) are its first backoff and claims.
+	HookWorkers, HookAttempts int
+	HookRetryMax              time.Duration
+	hookRetryMin, hookLease   time.Duration
+	// PauseHooks is a failpoint for crash tests: queued server code runs
+	// stay queued (KUMO_FAULT_PAUSE_HOOKS=1).
+	PauseHooks bool
 }
 
 // server code: engine (issue 13). serverCodeConfig is the engine's
@@ -161,6 +171,10 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.OfflineMaxAge, "offline-max-age", kumo.DefaultQueueMaxAge, "age from which a push kept for an offline device is dropped")
 	fs.DurationVar(&c.TriggerInterval, "trigger-interval", sqlstore.DefaultSchedulerInterval, "how often each node looks for Thing-IF schedule triggers that are due (each due time fires once in a cluster)")
 	c.schedFlags(fs) // server code: sched
+	// server code: hooks
+	fs.IntVar(&c.HookWorkers, "servercode-hook-workers", servercode.DefaultHookWorkers, "server hook and Thing-IF SERVER_CODE runs this node makes at a time")
+	fs.IntVar(&c.HookAttempts, "servercode-hook-attempts", servercode.DefaultHookMaxAttempts, "attempts of a server hook or Thing-IF SERVER_CODE run that cannot complete (the store or the runtime failing, the node dying) before it is given up")
+	fs.DurationVar(&c.HookRetryMax, "servercode-hook-retry-max", servercode.DefaultHookRetryMax, "longest wait between two attempts of such a run (the first waits 1s, each next twice as long)")
 	fs.IntVar(&c.OfflineReplayRate, "offline-replay-rate", broker.DefaultReplayRate, "kept pushes this node publishes per second to the devices that (re)connect with clean session 0")
 
 	// server code: engine (issue 13)
@@ -180,6 +194,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg.PauseDispatch = os.Getenv("KUMO_FAULT_PAUSE_DISPATCH") == "1"
+	cfg.PauseHooks = os.Getenv("KUMO_FAULT_PAUSE_HOOKS") == "1" // server code: hooks
 	tuneGC()
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -216,6 +231,8 @@ type node struct {
 	broker     *broker.Broker
 	dispatcher *push.Dispatcher
 	scheduler  *sqlstore.TriggerScheduler // fires schedule triggers
+	stopHooks  func()                     // server code: hooks: stops the hook worker (nil: none)
+	engine     *servercode.Engine         // the server code runtime (nil when a test gave its own)
 	api        *api.Server
 	nats       *natsbus.Bus // nil on a single node
 	nodeID     string
@@ -386,6 +403,16 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	}
 	n.scheduler = &sqlstore.TriggerScheduler{Triggers: n.db.Triggers, Interval: cfg.TriggerInterval, Log: log.With("component", "triggers")}
 	n.scheduler.Start()
+	// Server code: the runtime (unless a test gave its own) with the
+	// limits of the flags, over the versions, tokens and developer log of
+	// the store; it calls the API in process once the API is open.
+	if cfg.serverCode == nil {
+		sc := cfg.serverCodeConfig(log)
+		sc.Versions, sc.Tokens, sc.Apps, sc.Logs = n.db.ServerCode, n.db.Tokens, n.db.Apps, n.db.DevLogs
+		sc.BaseURL = func() string { return n.baseURL + "/api" }
+		n.engine = servercode.New(sc)
+		cfg.serverCode = n.engine
+	}
 	n.stopPrune, n.pruned, n.statesPruned = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	if cfg.LedgerRetention > 0 {
 		go n.pruneLedger(cfg.LedgerRetention)
@@ -444,6 +471,30 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 	n.broker.ServeREST(n.api.Handler(), n.api.WriteError)
 	n.baseURL = "http://" + loopback(n.api.ListenAddr())
 	n.startScheduler(cfg, cfg.serverCode, log) // server code: sched (the runtime given to the API; none: no scheduler)
+	// server code: hooks: the engine calls the API in process; the worker
+	// runs the server hooks and Thing-IF SERVER_CODE triggers the writes
+	// queued (st.Hooks).
+	if n.engine != nil {
+		n.engine.SetHandler(n.api.Handler())
+	}
+	hooks := servercode.NewHookWorker(servercode.HookWorkerConfig{Jobs: n.db.Hooks, Runner: cfg.serverCode, Logs: n.db.DevLogs,
+		Log: log.With("component", "hooks"), Workers: cfg.HookWorkers, MaxAttempts: cfg.HookAttempts,
+		RetryMin: cfg.hookRetryMin, RetryMax: cfg.HookRetryMax, Lease: cfg.hookLease})
+	hooksCtx, stopHooks := context.WithCancel(context.Background())
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		if cfg.PauseHooks {
+			// The jobs committed here are claimed by this node, as with a
+			// worker, and never run: as if it died before running them.
+			log.Warn("KUMO_FAULT_PAUSE_HOOKS is set: server hooks and Thing-IF SERVER_CODE triggers are not run")
+			n.db.Hooks.Subscribe(hooksCtx, cmp.Or(cfg.hookLease, servercode.DefaultHookLease).Milliseconds())
+			<-hooksCtx.Done()
+			return
+		}
+		hooks.Run(hooksCtx)
+	}()
+	n.stopHooks = func() { stopHooks(); <-hooksDone }
 	return n, nil
 }
 
@@ -464,7 +515,13 @@ func (n *node) Close(ctx context.Context) error {
 	if n.scheduler != nil {
 		n.scheduler.Stop() // before the dispatcher: the commands it fired are sent
 	}
-	n.stopSched(ctx) // server code: sched
+	n.stopSched(ctx)        // server code: sched
+	if n.stopHooks != nil { // server code: hooks: before the store closes
+		n.stopHooks()
+	}
+	if n.engine != nil { // after every run: writes the developer log records still queued
+		errs = append(errs, n.engine.Close(ctx))
+	}
 	if n.dispatcher != nil {
 		errs = append(errs, n.dispatcher.Close(ctx))
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/kumo-iot/kumo"
 )
 
 // triggerFixture is a fixture whose user owns {thing}.
@@ -121,8 +122,8 @@ func testTriggerAPI(t *testing.T, cfg config) {
 }
 
 // TestTriggerScheduleOnceServerCode: the scheduler of a running node
-// fires a one-time SERVER_CODE schedule once: its run is recorded, not
-// executed (Kumo has no server code yet), and the trigger disables
+// fires a one-time SERVER_CODE schedule once: its run (which fails: the
+// app has no current version) is recorded, and the trigger disables
 // itself.
 func TestTriggerScheduleOnceServerCode(t *testing.T) {
 	forEachStore(t, testTriggerScheduleOnceServerCode)
@@ -130,6 +131,9 @@ func TestTriggerScheduleOnceServerCode(t *testing.T) {
 
 func testTriggerScheduleOnceServerCode(t *testing.T, cfg config) {
 	cfg.TriggerInterval = 20 * time.Millisecond
+	cfg.serverCode = &hookRecorder{answer: func(kumo.ServerCodeCall) (kumo.ServerCodeResult, error) {
+		return kumo.ServerCodeResult{}, kumo.Errorf(kumo.ErrServerCodeVersionNotFound, "App has no current server code version")
+	}} // server code: hooks
 	f := triggerFixture(t, cfg)
 	at := time.Now().Add(300 * time.Millisecond).UnixMilli()
 	id := f.postTrigger(t, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":`+strconv.FormatInt(at, 10)+`},"triggersWhat":"SERVER_CODE","serverCode":{"endpoint":"cool"}}`)

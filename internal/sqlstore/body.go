@@ -17,8 +17,9 @@ import (
 // BodyService implements kumo.BodyService: object bodies, their uploads in
 // chunks and their publications.
 type BodyService struct {
-	db   *DB
-	acls *ACLService
+	db    *DB
+	acls  *ACLService
+	hooks *HookService // server code: hooks
 }
 
 var _ kumo.BodyService = (*BodyService)(nil)
@@ -141,7 +142,7 @@ func (s *BodyService) PutBody(ctx context.Context, c kumo.Caller, p kumo.BodyPut
 		if err := lockObject(ctx, tx, ref); err != nil {
 			return err
 		}
-		return setBody(ctx, tx, c, body)
+		return s.setBody(ctx, tx, c, body)
 	})
 	return s.afterBodyWrite(ctx, body, err, id)
 }
@@ -168,8 +169,8 @@ func bodyType(ct string) string {
 }
 
 // setBody points the object at a new body, puts its previous blob in the
-// trash and commits DATA_OBJECT_BODY_UPDATED.
-func setBody(ctx context.Context, tx *Tx, c kumo.Caller, body kumo.Body) error {
+// trash and commits DATA_OBJECT_BODY_UPDATED (event and hooks).
+func (s *BodyService) setBody(ctx context.Context, tx *Tx, c kumo.Caller, body kumo.Body) error {
 	if err := trashBlobs(ctx, tx, body.Modified, "SELECT blob_id, CAST(? AS BIGINT) FROM object_bodies WHERE "+bodyKey, bodyArgs(body.Ref)...); err != nil {
 		return err
 	}
@@ -181,8 +182,11 @@ func setBody(ctx context.Context, tx *Tx, c kumo.Caller, body kumo.Body) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, b.AppID, b.Scope.Key(), b.Name, body.Ref.ObjectID, body.ETag, body.ContentType, body.Size, body.Modified); err != nil {
 		return err
 	}
-	return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectBodyUpdated, Bucket: b, ObjectID: body.Ref.ObjectID,
-		Sender: c.Principal(), When: body.Modified, ModifiedAt: body.Modified})
+	if err := insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectBodyUpdated, Bucket: b, ObjectID: body.Ref.ObjectID,
+		Sender: c.Principal(), When: body.Modified, ModifiedAt: body.Modified}); err != nil {
+		return err
+	}
+	return s.hooks.object(ctx, tx, "DATA_OBJECT_BODY_UPDATED", b, body.Ref.ObjectID, c.Principal())
 }
 
 // trashBlobs inserts into blob_trash the blob IDs that selectIDs (a
@@ -346,8 +350,11 @@ func (s *BodyService) DeleteBody(ctx context.Context, c kumo.Caller, ref kumo.Bo
 				return err
 			}
 		}
-		return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectBodyDeleted, Bucket: ref.Bucket, ObjectID: ref.ObjectID,
-			Sender: c.Principal(), When: now})
+		if err := insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectBodyDeleted, Bucket: ref.Bucket, ObjectID: ref.ObjectID,
+			Sender: c.Principal(), When: now}); err != nil {
+			return err
+		}
+		return s.hooks.object(ctx, tx, "DATA_OBJECT_BODY_DELETED", ref.Bucket, ref.ObjectID, c.Principal())
 	})
 	if err == nil {
 		s.db.emptyTrash(ctx, s.db.Log)
@@ -395,8 +402,11 @@ func (s *BodyService) MoveBody(ctx context.Context, c kumo.Caller, from, to kumo
 			Sender: c.Principal(), When: now}); err != nil {
 			return err
 		}
+		if err := s.hooks.object(ctx, tx, "DATA_OBJECT_BODY_DELETED", from.Bucket, from.ObjectID, c.Principal()); err != nil {
+			return err
+		}
 		body.Ref, body.Modified = to, now
-		return setBody(ctx, tx, c, body) // trashes the target's previous blob
+		return s.setBody(ctx, tx, c, body) // trashes the target's previous blob
 	})
 	if err == nil {
 		s.db.emptyTrash(ctx, s.db.Log)
@@ -426,7 +436,10 @@ func (s *BodyService) PublishBody(ctx context.Context, c kumo.Caller, p kumo.Bod
 		b := ref.Bucket
 		_, err := tx.Exec(ctx, `INSERT INTO body_publications (id, app_id, scope, bucket, object_id, expires, created)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, pub.ID, b.AppID, b.Scope.Key(), b.Name, ref.ObjectID, pub.ExpiresAt, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.hooks.object(ctx, tx, "DATA_OBJECT_BODY_PUBLISHED", b, ref.ObjectID, c.Principal())
 	})
 	return pub, err
 }
@@ -652,7 +665,7 @@ func (s *BodyService) CommitBodyUpload(ctx context.Context, c kumo.Caller, ref k
 		if _, err := tx.Exec(ctx, "DELETE FROM body_uploads WHERE id = ?", uploadID); err != nil {
 			return err
 		}
-		return setBody(ctx, tx, c, body)
+		return s.setBody(ctx, tx, c, body)
 	})
 	if err != nil && !created {
 		return kumo.Body{}, err // the chunk's blob stays the upload's

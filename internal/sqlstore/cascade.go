@@ -76,6 +76,10 @@ var cascadeTables = []cascadeTable{
 		names: []naming{{column: "sender_id", names: namesPrincipalID, keep: "an event's sender"}},
 		keep: "committed events: dispatched after the delete that follows them (its MQTT_REVOKED, BUCKET_DELETED, " +
 			"DATA_OBJECT_DELETED included), deleted once dispatched"},
+	// server code: hooks
+	{name: "server_code_jobs", app: "app_id",
+		keep: "queued runs of server code: a hook runs after the delete that caused it (USER_DELETED, DATA_OBJECT_DELETED ...), " +
+			"a Thing-IF trigger's run of a deleted thing records no result; deleted once run"},
 	{name: "push_deliveries", app: "app_id",
 		names: []naming{{column: "installation_id", names: namesInstallation}, {column: "owner_id", names: namesPrincipal, kind: "owner_kind"}},
 		keep:  "the delivery ledger is a history: its records stay until pruned (--ledger-retention)"},

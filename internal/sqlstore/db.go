@@ -527,9 +527,10 @@ func (db *DB) inSavepoint(ctx context.Context, tx *Tx, fn func(*Tx) error) error
 	if _, err := tx.Exec(ctx, "SAVEPOINT w"); err != nil {
 		return err
 	}
-	events := tx.events
+	events, after := tx.events, len(tx.afterCommit)
 	if err := fn(tx); err != nil {
 		tx.events = events
+		tx.afterCommit = tx.afterCommit[:after] // nothing of the undone write happens (hooks: jobs handed on)
 		if _, rbErr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
 			return errors.Join(err, rbErr)
 		}

@@ -13,6 +13,7 @@ import (
 type GroupService struct {
 	db    *DB
 	users *UserService
+	hooks *HookService // server code: hooks
 }
 
 var _ kumo.GroupService = (*GroupService)(nil)
@@ -82,7 +83,7 @@ func (s *GroupService) CreateGroup(ctx context.Context, c kumo.Caller, r kumo.Gr
 				return err
 			}
 		}
-		return nil
+		return s.hooks.group(ctx, tx, "GROUP_CREATED", c.AppID, g.ID, nil, c.Principal())
 	})
 	if err != nil {
 		return kumo.Group{}, nil, err
@@ -227,6 +228,9 @@ func (s *GroupService) DeleteGroup(ctx context.Context, c kumo.Caller, id string
 		if _, err := cascade(ctx, tx, doomed{kind: doomGroup, appID: c.AppID, scope: scope, id: g.ID}); err != nil {
 			return err
 		}
+		if err := s.hooks.group(ctx, tx, "GROUP_DELETED", c.AppID, g.ID, nil, c.Principal()); err != nil {
+			return err
+		}
 		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
 	if err == nil {
@@ -250,7 +254,14 @@ func (s *GroupService) AddGroupMember(ctx context.Context, c kumo.Caller, id, us
 		if !ok {
 			return userNotFound(c.AppID, userID)
 		}
-		return addMember(ctx, tx, c.AppID, g.ID, userID, now)
+		member, err := rowExists(ctx, tx, "SELECT 1 FROM group_members WHERE app_id = ? AND group_id = ? AND user_id = ?", c.AppID, g.ID, userID)
+		if err != nil || member {
+			return err // a member already: nothing is added
+		}
+		if err := addMember(ctx, tx, c.AppID, g.ID, userID, now); err != nil {
+			return err
+		}
+		return s.hooks.group(ctx, tx, "GROUP_MEMBERS_ADDED", c.AppID, g.ID, []string{userID}, c.Principal())
 	})
 }
 
@@ -280,7 +291,10 @@ func (s *GroupService) RemoveGroupMember(ctx context.Context, c kumo.Caller, id,
 		// A member's rights in the group scope end with his membership:
 		// so do his push subscriptions there.
 		scope := kumo.Scope{Kind: kumo.ScopeGroup, ID: g.ID}.Key()
-		return dropSubscriptions(ctx, tx, c.AppID, scope, kumo.Principal{Kind: kumo.UserCaller, ID: userID})
+		if err := dropSubscriptions(ctx, tx, c.AppID, scope, kumo.Principal{Kind: kumo.UserCaller, ID: userID}); err != nil {
+			return err
+		}
+		return s.hooks.group(ctx, tx, "GROUP_MEMBERS_REMOVED", c.AppID, g.ID, []string{userID}, c.Principal())
 	})
 }
 

@@ -15,6 +15,7 @@ type InstallationService struct {
 	things *ThingService
 	users  *UserService
 	ledger *DeliveryLedger
+	hooks  *HookService // server code: hooks
 }
 
 var _ kumo.InstallationService = (*InstallationService)(nil)
@@ -83,6 +84,9 @@ func (s *InstallationService) CreateInstallation(ctx context.Context, c kumo.Cal
 			in.ID, in.AppID, in.DeviceType, in.RegistrationID, boolInt(in.Development), int(owner.Kind), owner.ID,
 			nullString(in.MQTTUsername), nullString(in.MQTTTopic), now)
 		if err != nil {
+			return err
+		}
+		if err := s.hooks.installation(ctx, tx, "INSTALLATION_CREATED", in, c.Principal()); err != nil {
 			return err
 		}
 		return bumpCounter(ctx, tx, counterSubscriptions)
@@ -155,6 +159,9 @@ func (s *InstallationService) DeleteInstallation(ctx context.Context, c kumo.Cal
 			return kumo.InstallationNotFound(c.AppID, selector)
 		}
 		dropped = done.dropped
+		if err := s.hooks.installation(ctx, tx, "INSTALLATION_DELETED", in, c.Principal()); err != nil {
+			return err
+		}
 		return bumpCounter(ctx, tx, counterSubscriptions)
 	})
 	if err == nil {

@@ -16,8 +16,9 @@ import (
 // (query.go) over the index rows it keeps, with the buckets it indexes in
 // the background.
 type ObjectService struct {
-	db   *DB
-	acls *ACLService
+	db    *DB
+	acls  *ACLService
+	hooks *HookService // server code: hooks
 
 	indexingMu   sync.Mutex           // guards indexingRuns and indexingStop
 	indexingRuns map[string]*indexRun // buckets being indexed by this node
@@ -54,7 +55,7 @@ func (s *ObjectService) CreateObject(ctx context.Context, c kumo.Caller, o kumo.
 			return err
 		}
 		tx.events++
-		return nil
+		return s.hooks.object(ctx, tx, "DATA_OBJECT_CREATED", b, obj.ID, c.Principal())
 	})
 	if err != nil {
 		return kumo.Object{}, err
@@ -213,8 +214,11 @@ func (s *ObjectService) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo
 				return err
 			}
 			created = true
-			return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectCreated, Bucket: b, ObjectID: out.ID,
-				Sender: c.Principal(), When: now, ModifiedAt: now})
+			if err := insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectCreated, Bucket: b, ObjectID: out.ID,
+				Sender: c.Principal(), When: now, ModifiedAt: now}); err != nil {
+				return err
+			}
+			return s.hooks.object(ctx, tx, "DATA_OBJECT_CREATED", b, out.ID, c.Principal())
 		}
 		if w.IfNoneMatch {
 			return kumo.Errorf(kumo.ErrObjectAlreadyExists, "The object %s already exists", w.ID).
@@ -228,7 +232,10 @@ func (s *ObjectService) ReplaceObject(ctx context.Context, c kumo.Caller, w kumo
 			o.DataType = w.DataType
 		}
 		out, created = o, false
-		return saveObject(ctx, tx, o, c)
+		if err := saveObject(ctx, tx, o, c); err != nil {
+			return err
+		}
+		return s.hooks.object(ctx, tx, "DATA_OBJECT_UPDATED", b, o.ID, c.Principal())
 	})
 	return out, created, err
 }
@@ -269,7 +276,10 @@ func (s *ObjectService) PatchObject(ctx context.Context, c kumo.Caller, w kumo.O
 		}
 		o.Version, o.Modified = o.Version+1, max(now, o.Modified)
 		out = o
-		return saveObject(ctx, tx, o, c)
+		if err := saveObject(ctx, tx, o, c); err != nil {
+			return err
+		}
+		return s.hooks.object(ctx, tx, "DATA_OBJECT_UPDATED", b, o.ID, c.Principal())
 	})
 	return out, err
 }
@@ -305,8 +315,11 @@ func (s *ObjectService) DeleteObject(ctx context.Context, c kumo.Caller, b kumo.
 		if _, err := cascade(ctx, tx, doomed{kind: doomObject, appID: b.AppID, scope: b.Scope.Key(), bucket: b.Name, object: id}); err != nil {
 			return err
 		}
-		return insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectDeleted, Bucket: b, ObjectID: id,
-			Sender: c.Principal(), When: now})
+		if err := insertEvent(ctx, tx, kumo.Event{Type: kumo.DataObjectDeleted, Bucket: b, ObjectID: id,
+			Sender: c.Principal(), When: now}); err != nil {
+			return err
+		}
+		return s.hooks.object(ctx, tx, "DATA_OBJECT_DELETED", b, id, c.Principal())
 	})
 	if err == nil {
 		s.db.emptyTrash(ctx, s.db.Log)

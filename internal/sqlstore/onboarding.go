@@ -17,6 +17,7 @@ type OnboardingService struct {
 	apps   *AppService
 	things *ThingService
 	tokens *TokenService
+	hooks  *HookService // server code: hooks
 }
 
 var _ kumo.OnboardingService = (*OnboardingService)(nil)
@@ -97,8 +98,14 @@ func (s *OnboardingService) onboard(ctx context.Context, c kumo.Caller, o kumo.O
 			if err := insertThing(ctx, tx, c.AppID, thingID, o.VendorThingID, hash, fields, now, ""); err != nil {
 				return err
 			}
+			if err := s.hooks.thing(ctx, tx, "THING_CREATED", c.AppID, thingID, o.VendorThingID, c.Principal()); err != nil {
+				return err
+			}
 		} else if len(o.Updates) > 0 {
 			if err := mergeThingFields(ctx, tx, c.AppID, thingID, o.Updates, now); err != nil {
+				return err
+			}
+			if err := s.hooks.thing(ctx, tx, "THING_UPDATED", c.AppID, thingID, o.VendorThingID, c.Principal()); err != nil {
 				return err
 			}
 		}

@@ -40,6 +40,7 @@ type Store struct {
 	// server code: sched
 	DevLogs   *DevLogService   // the developer log (devlog.go)
 	Schedules *ScheduleService // schedule executions (schedule.go)
+	Hooks     *HookService     // server code: hooks (hook.go): queued runs of server code
 }
 
 // New returns a store over read and write connection pools (which may be
@@ -76,6 +77,7 @@ func New(read, write *sql.DB, d Dialect) *Store {
 		ServerCode:    newServerCodeService(db), // server code: scapi
 		DevLogs:       &DevLogService{db: db},   // server code: sched
 		Schedules:     &ScheduleService{db: db}, // server code: sched
+		Hooks:         newHookService(db),       // server code: hooks
 	}
 	s.Tokens.apps = s.Apps
 	s.Things.apps, s.Things.tokens, s.Things.groups, s.Things.acls, s.Things.ledger = s.Apps, s.Tokens, s.Groups, s.ACLs, s.Ledger
@@ -98,6 +100,10 @@ func New(read, write *sql.DB, d Dialect) *Store {
 	s.Commands.things, s.Commands.thingTypes = s.Things, s.ThingTypes
 	s.Triggers.things, s.Triggers.commands = s.Things, s.Commands // Thing-IF triggers
 	s.States.OnStateWritten(s.Triggers.stateWritten)              // state triggers fire in the state write
+	// server code: hooks: the writes that fire hooks queue their runs
+	s.Triggers.hooks, s.Objects.hooks, s.Bodies.hooks, s.Users.hooks, s.Groups.hooks = s.Hooks, s.Hooks, s.Hooks, s.Hooks, s.Hooks
+	s.Things.hooks, s.Installations.hooks, s.Onboardings.hooks = s.Hooks, s.Hooks, s.Hooks
+	s.Hooks.Configs = s.ServerCode // each app's current hooks (cached)
 	return s
 }
 

@@ -20,6 +20,7 @@ type ThingService struct {
 	groups *GroupService
 	acls   *ACLService
 	ledger *DeliveryLedger
+	hooks  *HookService // server code: hooks
 }
 
 var _ kumo.ThingService = (*ThingService)(nil)
@@ -41,8 +42,14 @@ func (s *ThingService) RegisterThing(ctx context.Context, c kumo.Caller, r kumo.
 		tok = &kumo.Token{AccessToken: kumo.NewToken(), ExpiresIn: kumo.NeverExpires, PrincipalID: t.ID}
 	}
 	err = s.db.writeTx(ctx, func(tx *Tx) error {
-		if err := insertThing(ctx, tx, c.AppID, t.ID, t.VendorThingID, hash, fields, t.Created, registrar(c)); err != nil || tok == nil {
+		if err := insertThing(ctx, tx, c.AppID, t.ID, t.VendorThingID, hash, fields, t.Created, registrar(c)); err != nil {
 			return err
+		}
+		if err := s.hooks.thing(ctx, tx, "THING_CREATED", c.AppID, t.ID, t.VendorThingID, c.Principal()); err != nil {
+			return err
+		}
+		if tok == nil {
+			return nil
 		}
 		return s.tokens.insertToken(ctx, tx, tok.AccessToken, kumo.Caller{AppID: c.AppID, Kind: kumo.ThingCaller, ID: t.ID}, 0)
 	})
@@ -138,7 +145,10 @@ func (s *ThingService) UpdateThing(ctx context.Context, c kumo.Caller, selector 
 	}
 	now := s.db.now()
 	return s.db.writeTx(ctx, func(tx *Tx) error {
-		return mergeThingFields(ctx, tx, c.AppID, t.ID, fields, now)
+		if err := mergeThingFields(ctx, tx, c.AppID, t.ID, fields, now); err != nil {
+			return err
+		}
+		return s.hooks.thing(ctx, tx, "THING_UPDATED", c.AppID, t.ID, t.VendorThingID, c.Principal())
 	})
 }
 
@@ -211,7 +221,10 @@ func (s *ThingService) DeleteThing(ctx context.Context, c kumo.Caller, selector 
 	var dropped []kumo.DeliveryRecord
 	err = s.db.writeTx(ctx, func(tx *Tx) (err error) {
 		dropped, err = deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.ThingCaller, ID: t.ID})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.hooks.thing(ctx, tx, "THING_DELETED", c.AppID, t.ID, t.VendorThingID, c.Principal())
 	})
 	if err == nil {
 		s.ledger.record(ctx, dropped)
@@ -230,6 +243,13 @@ func (s *ThingService) SetThingDisabled(ctx context.Context, c kumo.Caller, sele
 	return s.db.writeTx(ctx, func(tx *Tx) error {
 		if _, err := tx.Exec(ctx, "UPDATE things SET disabled = ?, modified = ? WHERE app_id = ? AND id = ?",
 			boolInt(disabled), now, c.AppID, t.ID); err != nil {
+			return err
+		}
+		when := "THING_DISABLED"
+		if !disabled {
+			when = "THING_ENABLED"
+		}
+		if err := s.hooks.thing(ctx, tx, when, c.AppID, t.ID, t.VendorThingID, c.Principal()); err != nil {
 			return err
 		}
 		if !disabled {
@@ -286,7 +306,10 @@ func (s *ThingService) ChangeVendorThingID(ctx context.Context, c kumo.Caller, s
 		}
 		// The thing's tokens stay: thing-if's owner apps change these
 		// while the device keeps running (to end its sessions, disable it).
-		return err
+		if err != nil {
+			return err
+		}
+		return s.hooks.thing(ctx, tx, "THING_UPDATED", c.AppID, t.ID, vendorThingID, c.Principal())
 	})
 }
 

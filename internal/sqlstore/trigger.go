@@ -20,20 +20,11 @@ type TriggerService struct {
 	db     *DB
 	things *ThingService
 
-	// ServerCode runs the server code of SERVER_CODE triggers; nil (until
-	// Kumo has server code) records each run as not executed.
-	ServerCode ServerCodeRunner
-
 	commands *CommandService // sends the commands of COMMAND triggers (createInTx)
+	hooks    *HookService    // queues the runs of SERVER_CODE triggers (enqueueThingIF)
 }
 
 var _ kumo.TriggerService = (*TriggerService)(nil)
-
-// ServerCodeRunner runs a SERVER_CODE trigger's server code when it
-// fires, within the firing transaction, and returns the result recorded.
-type ServerCodeRunner interface {
-	RunServerCode(ctx context.Context, appID string, t kumo.Trigger, at int64) kumo.TriggerServerCodeResult
-}
 
 // Trigger listing limits (bestEffortLimit).
 const (
@@ -356,7 +347,7 @@ func (s *TriggerService) ServerCodeResults(ctx context.Context, c kumo.Caller, t
 }
 
 // fire does, within tx, what trigger t does when it fires at at (epoch
-// ms): sends its command, or runs its server code and records the result.
+// ms): sends its command, or queues the run of its server code.
 func (s *TriggerService) fire(ctx context.Context, tx *Tx, appID string, t kumo.Trigger, at int64) error {
 	switch t.TriggersWhat {
 	case kumo.TriggersCommand:
@@ -377,23 +368,9 @@ func (s *TriggerService) fire(ctx context.Context, tx *Tx, appID string, t kumo.
 		}
 		return err
 	case kumo.TriggersServerCode:
-		var r kumo.TriggerServerCodeResult
-		if s.ServerCode != nil {
-			r = s.ServerCode.RunServerCode(ctx, appID, t, at)
-		} else {
-			r = kumo.TriggerServerCodeResult{Succeeded: false, ExecutedAt: at}
-			r.Error = &kumo.ServerCodeError{ErrorMessage: "Server code is not available on this server: the trigger fired and its server code was not executed"}
-		}
-		if t.ServerCode != nil {
-			r.Endpoint = t.ServerCode.Endpoint
-		}
-		doc, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, "INSERT INTO trigger_server_code_results (app_id, trigger_id, id, thing_id, executed_at, result) VALUES (?, ?, ?, ?, ?, ?)",
-			appID, t.ID, fmt.Sprintf("%013d-%s", at, kumo.RandomHex(4)), t.ThingID, at, string(doc))
-		return err
+		// The run is queued in the fire's transaction; a worker runs it
+		// and records its result (HookService.Done).
+		return s.hooks.enqueueThingIF(ctx, tx, appID, t, at)
 	}
 	return fmt.Errorf("sqlstore: %s does nothing", t)
 }

@@ -16,6 +16,7 @@ type UserService struct {
 	apps   *AppService
 	tokens *TokenService
 	ledger *DeliveryLedger
+	hooks  *HookService // server code: hooks
 }
 
 var _ kumo.UserService = (*UserService)(nil)
@@ -60,8 +61,20 @@ func (s *UserService) RegisterUser(ctx context.Context, c kumo.Caller, r kumo.Us
 			return kumo.Errorf(kumo.ErrUserAlreadyExists, "A user with the same login name, email address or phone number already exists").
 				With("appID", c.AppID)
 		}
-		if err != nil || tok == nil {
+		if err != nil {
 			return err
+		}
+		// The user who registers is the actor, unless a user or the
+		// admin made them.
+		actor := c.Principal()
+		if c.Kind == kumo.Anonymous {
+			actor = uc.Principal()
+		}
+		if err := s.hooks.user(ctx, tx, "USER_CREATED", c.AppID, u.ID, actor); err != nil {
+			return err
+		}
+		if tok == nil {
+			return nil
 		}
 		return s.tokens.insertTokens(ctx, tx, *tok, uc, expiresAt)
 	})
@@ -210,7 +223,10 @@ func (s *UserService) UpdateUser(ctx context.Context, c kumo.Caller, selector st
 			return kumo.Errorf(kumo.ErrUserAlreadyExists, "Another user has that login name, email address or phone number").
 				With("appID", c.AppID)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return s.hooks.user(ctx, tx, "USER_UPDATED", c.AppID, u.ID, c.Principal())
 	})
 	return u, err
 }
@@ -224,7 +240,10 @@ func (s *UserService) DeleteUser(ctx context.Context, c kumo.Caller, selector st
 	var dropped []kumo.DeliveryRecord
 	err = s.db.writeTx(ctx, func(tx *Tx) (err error) {
 		dropped, err = deletePrincipal(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID})
-		return err
+		if err != nil {
+			return err
+		}
+		return s.hooks.user(ctx, tx, "USER_DELETED", c.AppID, u.ID, c.Principal())
 	})
 	if err == nil {
 		s.ledger.record(ctx, dropped)
@@ -261,6 +280,9 @@ func (s *UserService) ChangePassword(ctx context.Context, c kumo.Caller, selecto
 			return err
 		}
 		if err := rotateMQTT(ctx, tx, c.AppID, kumo.Principal{Kind: kumo.UserCaller, ID: u.ID}); err != nil {
+			return err
+		}
+		if err := s.hooks.user(ctx, tx, "USER_PASSWORD_CHANGED", c.AppID, u.ID, c.Principal()); err != nil {
 			return err
 		}
 		return revokeTokens(ctx, tx, c.AppID, u.ID)

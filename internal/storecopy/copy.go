@@ -95,6 +95,7 @@ var tables = []Table{
 	{Name: "topics", Key: []string{"app_id", "scope", "name"}, App: "app_id"},
 	{Name: "topic_subscriptions", Key: []string{"app_id", "scope", "topic", "subscriber_kind", "subscriber_id"}, App: "app_id"},
 	{Name: "outbox", Key: []string{"seq"}, App: "app_id", Serial: "seq"},
+	{Name: "server_code_jobs", Key: []string{"id"}, App: "app_id"}, // server code: hooks
 	{Name: "push_deliveries", Key: []string{"id"}, App: "app_id", Serial: "id"},
 	{Name: "phone_pushes", Key: []string{"id"}, App: "app_id", Serial: "id"},
 	{Name: "mqtt_queue", Key: []string{"mqtt_topic", "seq"}, App: "app_id"},

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -182,7 +181,7 @@ func testTriggers(t *testing.T, s suite) {
 }
 
 // testTriggerSchedules checks FireDue on SERVER_CODE schedule triggers
-// (recorded not executed until Kumo has server code): a SCHEDULE_ONCE
+// (each fire queues a run, here completed by runJobs): a SCHEDULE_ONCE
 // fires once and disables itself; a SCHEDULE fires once per due time
 // however many schedulers race for it, a due time missed while the store
 // was closed fires once after it opens again, and a disabled schedule
@@ -194,6 +193,7 @@ func testTriggerSchedules(t *testing.T, s suite) {
 	sc := `"triggersWhat":"SERVER_CODE","serverCode":{"endpoint":"cool","parameters":{"to":20}}`
 	results := func(id string) []kumo.TriggerServerCodeResult {
 		t.Helper()
+		f.runJobs(notRun)
 		rs, _, err := f.db.Triggers.ServerCodeResults(f.ctx, aliceC, th.ID, id, "", 100)
 		if err != nil {
 			t.Fatal(err)
@@ -294,6 +294,7 @@ func testTriggerSchedules(t *testing.T, s suite) {
 	}
 
 	// Results page newest first.
+	f.runJobs(notRun)
 	page, next, err := f.db.Triggers.ServerCodeResults(f.ctx, aliceC, th.ID, every.ID, "", 2)
 	if err != nil || len(page) != 2 || next == "" || page[0].ExecutedAt < page[1].ExecutedAt {
 		t.Errorf("first page = %+v, %q, %v", page, next, err)
@@ -304,32 +305,138 @@ func testTriggerSchedules(t *testing.T, s suite) {
 	}
 }
 
-// runner is a ServerCodeRunner that answers what the trigger's
-// parameters ask.
-type runner struct{}
-
-func (runner) RunServerCode(_ context.Context, appID string, t kumo.Trigger, at int64) kumo.TriggerServerCodeResult {
-	return kumo.TriggerServerCodeResult{Succeeded: true, ReturnedValue: t.ServerCode.Parameters["answer"], ExecutedAt: at}
+// runJobs runs the queued jobs of server code as a worker does (lease
+// one minute), each giving the result run returns (nil: none recorded).
+func (f *fixture) runJobs(run func(j kumo.ServerCodeJob) *kumo.TriggerServerCodeResult) []kumo.ServerCodeJob {
+	f.t.Helper()
+	jobs, err := f.db.Hooks.Claim(f.ctx, 1000, time.Minute.Milliseconds())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for i := range jobs {
+		jobs[i].Result = run(jobs[i])
+	}
+	if len(jobs) > 0 {
+		if err := f.db.Hooks.Done(f.ctx, jobs...); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	return jobs
 }
 
-// testTriggerServerCodeRunner checks the server-code hook: with a
-// ServerCodeRunner set, a SERVER_CODE trigger's fire records its result.
-func testTriggerServerCodeRunner(t *testing.T, s suite) {
+// notRun is a run that failed at the time the trigger fired.
+func notRun(j kumo.ServerCodeJob) *kumo.TriggerServerCodeResult {
+	return &kumo.TriggerServerCodeResult{ExecutedAt: j.CreatedAt, Endpoint: j.Endpoint,
+		Error: &kumo.ServerCodeError{ErrorMessage: kumo.ServerCodeErrorMessage, Details: kumo.ServerCodeErrorDetails{ErrorCode: "TEST", Message: "not run"}}}
+}
+
+// testTriggerServerCodeJobs checks that a SERVER_CODE trigger's fire
+// queues a run of its server code, with the trigger's endpoint,
+// parameters and executor token, in the fire's write; that the run's
+// result is recorded when the job is done, once, and not for a trigger
+// deleted since; that a claimed job is not claimed again until its lease
+// ends, and is then (a worker that crashed); and that Retry makes it due
+// again at the time given.
+func testTriggerServerCodeJobs(t *testing.T, s suite) {
 	f := newFixture(t, s)
 	alice, aliceC := f.mustUser("alice")
 	th := f.ownedThing("lamp", alice)
-	f.db.Triggers.ServerCode = runner{}
 	tr, err := f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(th.ID, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":`+
-		jsonInt(f.clock.Millis())+`},"triggersWhat":"SERVER_CODE","serverCode":{"endpoint":"sum","parameters":{"answer":42}}}`))
+		jsonInt(f.clock.Millis())+`},"triggersWhat":"SERVER_CODE","serverCode":{"endpoint":"sum","executorAccessToken":"tok1","parameters":{"answer":42}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n, err := f.db.Triggers.FireDue(f.ctx, 10); err != nil || n != 1 {
 		t.Fatalf("FireDue = %d, %v", n, err)
 	}
+	if rs, _, _ := f.db.Triggers.ServerCodeResults(f.ctx, aliceC, th.ID, tr.ID, "", 10); len(rs) != 0 {
+		t.Errorf("results before the run: %+v", rs)
+	}
+	const lease = int64(60_000)
+	jobs, err := f.db.Hooks.Claim(f.ctx, 10, lease)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("Claim = %+v, %v", jobs, err)
+	}
+	j := jobs[0]
+	if j.Trigger != kumo.RunThingIF || j.AppID != f.app.AppID || j.TriggerAppID != f.app.AppID || j.Version != kumo.CurrentVersion ||
+		j.Endpoint != "sum" || string(j.Params) != `{"answer":42}` || j.Token != "tok1" || j.ThingID != th.ID || j.TriggerID != tr.ID ||
+		j.Attempts != 1 || j.CreatedAt != f.clock.Millis() {
+		t.Errorf("job = %+v", j)
+	}
+	// Leased: no other claim; after the lease: claimed again.
+	if again, err := f.db.Hooks.Claim(f.ctx, 10, lease); err != nil || len(again) != 0 {
+		t.Errorf("a leased job claimed again: %+v, %v", again, err)
+	}
+	f.clock.Advance(time.Duration(lease) * time.Millisecond)
+	again, err := f.db.Hooks.Claim(f.ctx, 10, lease)
+	if err != nil || len(again) != 1 || again[0].ID != j.ID || again[0].Attempts != 2 {
+		t.Fatalf("after the lease, Claim = %+v, %v", again, err)
+	}
+	// Retry: due at the time given, not before.
+	if err := f.db.Hooks.Retry(f.ctx, again[0], f.clock.Millis()+5000); err != nil {
+		t.Fatal(err)
+	}
+	if early, _ := f.db.Hooks.Claim(f.ctx, 10, lease); len(early) != 0 {
+		t.Errorf("a job retried later claimed at once: %+v", early)
+	}
+	f.clock.Advance(5 * time.Second)
+	jobs, err = f.db.Hooks.Claim(f.ctx, 10, lease)
+	if err != nil || len(jobs) != 1 || jobs[0].Attempts != 3 {
+		t.Fatalf("Claim after the retry time = %+v, %v", jobs, err)
+	}
+	r := &kumo.TriggerServerCodeResult{Succeeded: true, ReturnedValue: 42.0, ExecutedAt: f.clock.Millis(), Endpoint: "sum"}
+	for range 2 { // the second Done finds the job gone: no second result
+		jobs[0].Result = r
+		if err := f.db.Hooks.Done(f.ctx, jobs[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	rs, _, err := f.db.Triggers.ServerCodeResults(f.ctx, aliceC, th.ID, tr.ID, "", 10)
-	if err != nil || len(rs) != 1 || !rs[0].Succeeded || fmt.Sprint(rs[0].ReturnedValue) != "42" || rs[0].Endpoint != "sum" || rs[0].Error != nil {
+	if err != nil || len(rs) != 1 || !rs[0].Succeeded || fmt.Sprint(rs[0].ReturnedValue) != "42" || rs[0].Endpoint != "sum" ||
+		rs[0].Error != nil || rs[0].ExecutedAt != f.clock.Millis() {
 		t.Errorf("results = %+v, %v", rs, err)
+	}
+	if n, err := f.db.Hooks.Pending(f.ctx); err != nil || n != 0 {
+		t.Errorf("jobs left: %d, %v", n, err)
+	}
+
+	// targetAppID: the code of that app runs; the result is the trigger's.
+	other, err := f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(th.ID, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":`+
+		jsonInt(f.clock.Millis())+`},"triggersWhat":"SERVER_CODE","serverCode":{"endpoint":"e","targetAppID":"app2","executorAccessToken":"t2"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.db.Triggers.FireDue(f.ctx, 10); err != nil || n != 1 {
+		t.Fatalf("FireDue = %d, %v", n, err)
+	}
+	ran := f.runJobs(func(j kumo.ServerCodeJob) *kumo.TriggerServerCodeResult {
+		return &kumo.TriggerServerCodeResult{Succeeded: true, ExecutedAt: f.clock.Millis(), Endpoint: j.Endpoint}
+	})
+	if len(ran) != 1 || ran[0].AppID != "app2" || ran[0].TriggerAppID != f.app.AppID || string(ran[0].Params) != "{}" {
+		t.Errorf("jobs of a targetAppID trigger = %+v", ran)
+	}
+	if rs, _, _ := f.db.Triggers.ServerCodeResults(f.ctx, aliceC, th.ID, other.ID, "", 10); len(rs) != 1 {
+		t.Errorf("results of a targetAppID trigger = %+v", rs)
+	}
+
+	// A trigger deleted before its run is done: no result row is left.
+	gone, err := f.db.Triggers.CreateTrigger(f.ctx, aliceC, f.triggerBody(th.ID, `{"predicate":{"eventSource":"SCHEDULE_ONCE","scheduleAt":`+
+		jsonInt(f.clock.Millis())+`},"triggersWhat":"SERVER_CODE","serverCode":{"endpoint":"e"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.db.Triggers.FireDue(f.ctx, 10); err != nil || n != 1 {
+		t.Fatalf("FireDue = %d, %v", n, err)
+	}
+	if err := f.db.Triggers.DeleteTrigger(f.ctx, aliceC, th.ID, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ran := f.runJobs(notRun); len(ran) != 1 {
+		t.Errorf("ran %d jobs", len(ran))
+	}
+	var n int
+	if err := f.db.ReadDB().QueryRow("SELECT COUNT(*) FROM trigger_server_code_results WHERE trigger_id = '" + gone.ID + "'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("results of a deleted trigger: %d, %v", n, err)
 	}
 }
 
