@@ -57,14 +57,14 @@ const suffix = Date.now().toString(36);
   });
 
   await step("anonymous caller has no token", async () => {
-    const [, , result] = await Kii.serverCodeEntry("whoami").execute({});
+    const [, , result] = await Kii.serverCodeEntry("whoami").execute(null);
     assert.strictEqual(result.getReturnedValue().returnedValue, null);
   });
 
   await step("a logged-in user's token reaches the code, which acts as that user", async () => {
     const login = "sc-" + suffix;
     const user = await KiiUser.userWithUsername(login, "secret-" + suffix).register();
-    const [, , result] = await Kii.serverCodeEntry("whoami").execute({});
+    const [, , result] = await Kii.serverCodeEntry("whoami").execute(null);
     assert.strictEqual(result.getReturnedValue().returnedValue, user.getID());
     const [, , saved] = await Kii.serverCodeEntry("saveNote").execute({text: "from server code"});
     const objectID = saved.getReturnedValue().returnedValue;
@@ -83,7 +83,7 @@ const suffix = Date.now().toString(36);
   await step("an exception rejects with Kii's error string", async () => {
     let err;
     try {
-      await Kii.serverCodeEntry("fails").execute({});
+      await Kii.serverCodeEntry("fails").execute({why: "test"});
     } catch (e) {
       err = e;
     }
@@ -96,7 +96,7 @@ const suffix = Date.now().toString(36);
   await step("an unknown version is refused", async () => {
     let err;
     try {
-      await Kii.serverCodeEntry("echo", "nosuchversion0000000000000").execute({});
+      await Kii.serverCodeEntry("echo", "nosuchversion0000000000000").execute({x: 1});
     } catch (e) {
       err = e;
     }
