@@ -23,6 +23,7 @@ func runBenchServerCode(ctx context.Context, args []string, stdout, stderr io.Wr
 	fs.IntVar(&cfg.Concurrency, "concurrency", 16, "HTTP workers calling at once")
 	fs.DurationVar(&cfg.Duration, "duration", 3*time.Second, "length of each measured phase")
 	fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds of the four phases (GET, endpoint, writes, writes with a hook); figures are medians")
+	fs.BoolVar(&cfg.NoHooks, "no-hooks", false, "measure the endpoint only (skip the object writes with and without a hook)")
 	var target benchTarget
 	target.flags(fs, "base URL of the server to measure, such as http://host:8080 (default: start a server in this process)")
 	if err := parseFlags(fs, args); err != nil {
