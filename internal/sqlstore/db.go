@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -481,9 +482,9 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 	ok := 0
 	for _, r := range batch {
 		if savepoints && len(batch) > 1 {
-			r.err = db.inSavepoint(ctx, tx, r.fn)
+			r.err = db.inSavepoint(ctx, tx, db.guarded(r.fn))
 		} else {
-			r.err = r.fn(tx)
+			r.err = db.guarded(r.fn)(tx)
 		}
 		if r.err == nil {
 			ok++
@@ -521,6 +522,21 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 		}
 	}
 	return true
+}
+
+// guarded runs a write's function, turning a panic into that write's
+// error (logged with its stack): a bug in one write fails it alone, never
+// the writer goroutine, the process and every write after it.
+func (db *DB) guarded(fn func(*Tx) error) func(*Tx) error {
+	return func(tx *Tx) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				db.Log.Error("sqlstore: a write panicked", "panic", p, "stack", string(debug.Stack()))
+				err = fmt.Errorf("sqlstore: a write panicked: %v", p)
+			}
+		}()
+		return fn(tx)
+	}
 }
 
 func (db *DB) inSavepoint(ctx context.Context, tx *Tx, fn func(*Tx) error) error {

@@ -99,3 +99,6 @@ func LedgerExec(l *LedgerStore, query string, args ...any) error {
 		return err
 	})
 }
+
+// WriteTx runs fn as a write of db's writer.
+func WriteTx(db *DB, ctx context.Context, fn func(*Tx) error) error { return db.writeTx(ctx, fn) }

@@ -165,6 +165,9 @@ func mergeThingFields(ctx context.Context, tx *Tx, appID, thingID string, fields
 	if err := d.Decode(&merged); err != nil {
 		return err
 	}
+	if merged == nil { // a thing stored with no fields ("null")
+		merged = map[string]any{}
+	}
 	for k, v := range fields {
 		merged[k] = v
 	}
