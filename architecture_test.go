@@ -49,6 +49,7 @@ var thirdParty = map[string]string{
 	"github.com/gorilla/websocket":        "internal/broker internal/devlog", // one dependency, the two WebSocket servers (MQTT over WebSocket, the developer log)
 	"github.com/nats-io/nats.go":          "internal/nats",
 	"github.com/dop251/goja":              "internal/servercode", // server code (issue 13, engine)
+	"github.com/dlclark/regexp2":          "internal/servercode", // goja's regexp engine: its match timeout
 	"github.com/eclipse/paho.mqtt.golang": "",                    // tests only (a real MQTT client to test against)
 }
 

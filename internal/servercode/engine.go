@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dlclark/regexp2"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -107,6 +108,9 @@ type Config struct {
 	Log      *slog.Logger
 }
 
+// RegexpMatchTimeout bounds one regular expression match (see New).
+const RegexpMatchTimeout = 2 * time.Second
+
 // Engine runs server code. It implements kumo.ServerCodeRunner.
 type Engine struct {
 	cfg     Config
@@ -146,6 +150,11 @@ var _ kumo.ServerCodeRunner = (*Engine)(nil)
 
 // New returns an engine.
 func New(cfg Config) *Engine {
+	// One regular expression match is one native call, which no interrupt
+	// stops: goja's backtracking engine (regexp2) gives up a match after
+	// this long (it then does not match) rather than spin past the run's
+	// time limit (catastrophic backtracking, ReDoS).
+	regexp2.DefaultMatchTimeout = RegexpMatchTimeout
 	cfg.StepLimit = cmp.Or(cfg.StepLimit, DefaultStepLimit)
 	cfg.TimeLimit = cmp.Or(cfg.TimeLimit, DefaultTimeLimit)
 	cfg.MemoryLimit = cmp.Or(cfg.MemoryLimit, DefaultMemoryLimit)

@@ -81,7 +81,6 @@ func (e *Engine) newVM(r *run, p *program) (*vm, error) {
 		return nil, err
 	}
 	g := rt.GlobalObject()
-	g.Delete("eval")
 	natives := map[string]func(goja.FunctionCall) goja.Value{
 		stepFunc:             v.step,
 		"__kii_http":         v.http,
@@ -110,6 +109,21 @@ func (e *Engine) newVM(r *run, p *program) (*vm, error) {
 		for _, sp := range progs {
 			if _, err := rt.RunProgram(sp); err != nil {
 				return err
+			}
+		}
+		g.Delete("eval") // after the SDK, which uses it to probe the engine's syntax
+		// The natives and the SDK's entry points can be neither replaced
+		// nor deleted by the script (computed names get past the static
+		// check of __kii_ identifiers): one replacing the step function
+		// would run without a step limit, in this runtime's later runs too.
+		for _, name := range g.Keys() {
+			if !strings.HasPrefix(name, "__kii_") {
+				continue
+			}
+			if _, isFunc := goja.AssertFunction(g.Get(name)); isFunc {
+				if err := g.DefineDataProperty(name, g.Get(name), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_NOT_SET); err != nil {
+					return err
+				}
 			}
 		}
 		var ok bool

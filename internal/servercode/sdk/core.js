@@ -562,6 +562,43 @@ function require(name) {
   guard(String.prototype, "padStart", function (len) { return Number(len); });
   guard(String.prototype, "padEnd", function (len) { return Number(len); });
   guard(Array, "from", function (src) { return src && typeof src.length === "number" ? src.length : 0; });
+  guard(Array.prototype, "join", function () { return this.length; });
+  guard(Array.prototype, "fill", function () { return this.length; });
+  // Typed arrays and buffers are allocated whole by their constructor.
+  var maxBytes = 1 << 26;
+  ["ArrayBuffer", "SharedArrayBuffer", "Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
+   "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"].forEach(function (name) {
+    var C = globalThis[name];
+    if (typeof C !== "function") { return; }
+    var per = C.BYTES_PER_ELEMENT || 1;
+    globalThis[name] = new Proxy(C, {construct: function (target, args, newTarget) {
+      var n = args[0];
+      if (typeof n === "number" && n * per > maxBytes) {
+        throw new RangeError(name + " of " + n + " elements: too large for server code");
+      }
+      return Reflect.construct(target, args, newTarget === globalThis[name] ? target : newTarget);
+    }});
+  });
+})();
+
+// --- no code from strings --------------------------------------------------
+// eval is removed; the Function constructors (Function, and those of async
+// and generator functions) would compile code the deploy check never saw
+// and the step counter never instruments: they throw. instanceof Function
+// still works.
+(function () {
+  function refuse() {
+    throw new EvalError("Function() is not available in server code: code is not made from strings (as eval)");
+  }
+  refuse.prototype = Function.prototype;
+  var protos = [Function.prototype];
+  try { protos.push(Object.getPrototypeOf(eval("(function* () {})"))); } catch (e) {}
+  try { protos.push(Object.getPrototypeOf(eval("(async function () {})"))); } catch (e) {}
+  try { protos.push(Object.getPrototypeOf(eval("(async function* () {})"))); } catch (e) {}
+  protos.forEach(function (p) {
+    Object.defineProperty(p, "constructor", {value: refuse, writable: false, configurable: false, enumerable: false});
+  });
+  Object.defineProperty(globalThis, "Function", {value: refuse, writable: false, configurable: false, enumerable: false});
 })();
 
 // --- the runtime's entry points (called by Go) -----------------------------
