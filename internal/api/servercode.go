@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/auth"
@@ -303,6 +304,16 @@ func (s *Server) handleHookConfigDelete(w http.ResponseWriter, r *http.Request, 
 // or 400 ENDPOINT_INVOCATION_ERROR when the code failed; both with
 // X-Step-count and X-Environment-version.
 func (s *Server) handleServerCodeExecute(w http.ResponseWriter, r *http.Request, c kumo.Caller) error {
+	// The headers go on every answer of an execution, refusals before the
+	// code ran included (0 steps; the environment asked for, else "0"):
+	// Kii's SDKs read them from failures too.
+	h := w.Header()
+	h.Set("Access-Control-Expose-Headers", h.Get("Access-Control-Expose-Headers")+", X-Step-count, X-Environment-version")
+	h.Set("X-Step-count", "0")
+	h.Set("X-Environment-version", kumo.EnvironmentV0)
+	if e := r.URL.Query().Get("environment-version"); e == kumo.EnvironmentV6 {
+		h.Set("X-Environment-version", e)
+	}
 	if _, ok := kumo.ServerCodeFrom(r.Context()); ok {
 		return kumo.Errorf(kumo.ErrOperationNotAllowed, "Server code may not execute server code")
 	}
@@ -331,8 +342,6 @@ func (s *Server) handleServerCodeExecute(w http.ResponseWriter, r *http.Request,
 		call.Token = auth.ParseAuthorization(r.Header.Get("Authorization")).Bearer
 	}
 	res, err := s.ServerCode.Run(r.Context(), call)
-	h := w.Header()
-	h.Set("Access-Control-Expose-Headers", h.Get("Access-Control-Expose-Headers")+", X-Step-count, X-Environment-version")
 	h.Set("X-Step-count", strconv.Itoa(res.Steps))
 	if e := cmp.Or(res.Environment, env); e != "" {
 		h.Set("X-Environment-version", e)
@@ -358,7 +367,7 @@ func serverCodeParams(b []byte) (json.RawMessage, error) {
 	if len(t) == 0 || string(t) == "null" {
 		return json.RawMessage("{}"), nil
 	}
-	if t[0] != '{' || !json.Valid(t) {
+	if t[0] != '{' || !json.Valid(t) || !utf8.Valid(t) {
 		return nil, kumo.Errorf(kumo.ErrInvalidJSON, "The request body must be a JSON object: the endpoint's params")
 	}
 	return json.RawMessage(t), nil

@@ -528,8 +528,14 @@ func TestServerCodeExecuteAPI(t *testing.T) {
 			{"params too large", "current", "echo", append(append([]byte(`{"a":"`), bytes.Repeat([]byte("x"), MaxServerCodeParams)...), `"}`...), 413, "REQUEST_ENTITY_TOO_LARGE"},
 			{"unknown version", "nosuchversion", "echo", nil, 404, "SERVER_CODE_VERSION_NOT_FOUND"},
 			{"version not UTF-8", "%FF", "echo", nil, 404, "SERVER_CODE_VERSION_NOT_FOUND"},
+			{"params not UTF-8", "current", "echo", []byte("{\"a\":\"\xff\"}"), 400, "INVALID_JSON"},
 		} {
-			want(t, tt.name, exec(tt.version, tt.endpoint, "", "", tt.body), tt.status, "", tt.code)
+			r := exec(tt.version, tt.endpoint, "", "", tt.body)
+			want(t, tt.name, r, tt.status, "", tt.code)
+			// The headers go on refusals too (Kii's SDKs read them from failures).
+			if r.header.Get("X-Step-count") != "0" || r.header.Get("X-Environment-version") != "0" {
+				t.Errorf("%s: X-Step-count %q, X-Environment-version %q", tt.name, r.header.Get("X-Step-count"), r.header.Get("X-Environment-version"))
+			}
 		}
 
 		// Server code calling server code (the in-process bridge): 409.
