@@ -51,13 +51,37 @@ func newAjaxClient(allow []string) *http.Client {
 	}
 }
 
+// nonPublic are ranges beyond the standard library's predicates that
+// $.ajax never reaches: "this network", CGNAT, benchmarking, reserved
+// (IPv4); NAT64 (it maps IPv4, loopback and private included), the
+// deprecated site-local prefix, documentation, discard and 6to4 (IPv6).
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("fec0::/10"),
+	netip.MustParsePrefix("2001:db8::/32"),
+	netip.MustParsePrefix("100::/64"),
+	netip.MustParsePrefix("2002::/16"),
+}
+
 // publicAddr reports whether ip may be reached by $.ajax.
 func publicAddr(ip netip.Addr) bool {
 	ip = ip.Unmap()
-	cgnat := netip.MustParsePrefix("100.64.0.0/10")
-	return ip.IsValid() && !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() &&
-		!ip.IsLinkLocalMulticast() && !ip.IsInterfaceLocalMulticast() && !ip.IsMulticast() &&
-		!ip.IsUnspecified() && !cgnat.Contains(ip)
+	if !ip.IsValid() || ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() ||
+		ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
 }
 
 // allowedHost says whether the operator allows $.ajax to host.
@@ -132,6 +156,10 @@ func (e *Engine) ajaxDo(ctx context.Context, method, raw string, headers map[str
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
+		}
+		var dns *net.DNSError
+		if errors.As(err, &dns) { // its text names the server's own resolver
+			err = fmt.Errorf("the name %s does not resolve", dns.Name)
 		}
 		return 0, nil, nil, fmt.Errorf("$.ajax to %s failed: %v", u.Host, err)
 	}
