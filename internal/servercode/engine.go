@@ -31,6 +31,9 @@ type Versions interface {
 // Tokens issues the tokens server code holds (st.Tokens).
 type Tokens interface {
 	IssueServerCodeToken(ctx context.Context, c kumo.Caller, ttl time.Duration) (string, error)
+	// Authenticate checks a token (a cached one is checked before reuse:
+	// a rotated secret, a changed password or a deleted user revoke it).
+	Authenticate(ctx context.Context, appID, token string) (kumo.Caller, error)
 }
 
 // Logs keeps developer log records (st.DevLogs).

@@ -67,3 +67,36 @@ function small(params, context) { return new Uint8Array(16).length + (function (
 		t.Errorf("small: %s %+v %v", res.ReturnedValue, res.Err, err)
 	}
 }
+
+// TestRevokedTokenNotReused checks that the admin context's token, shared
+// by runs, is not handed out again once revoked (the app's client secret
+// rotated): the next run gets a new, working one.
+func TestRevokedTokenNotReused(t *testing.T) {
+	w := sqliteWorld(t, servercode.Config{})
+	v := w.versions.add(w.app.AppID, `function tok(params, context) { return context.getAppAdminContext()._getToken(); }`)
+	run := func() string {
+		t.Helper()
+		res, err := w.eng.Run(w.ctx, kumo.ServerCodeCall{AppID: w.app.AppID, Version: v, Endpoint: "tok"})
+		if err != nil || res.Err != nil {
+			t.Fatalf("%v %+v", err, res.Err)
+		}
+		return strings.Trim(string(res.ReturnedValue), `"`)
+	}
+	first := run()
+	if again := run(); again != first {
+		t.Fatalf("a valid token was not reused: %s, then %s", first, again)
+	}
+	if _, err := w.st.Apps.RotateClientSecret(w.ctx, w.app.AppID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.st.Tokens.Authenticate(w.ctx, w.app.AppID, first); err == nil {
+		t.Fatal("rotating the secret left the admin token valid: the test proves nothing")
+	}
+	second := run()
+	if second == first {
+		t.Fatal("the revoked admin token was handed out again")
+	}
+	if _, err := w.st.Tokens.Authenticate(w.ctx, w.app.AppID, second); err != nil {
+		t.Fatalf("the new admin token: %v", err)
+	}
+}

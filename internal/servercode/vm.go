@@ -237,7 +237,11 @@ func (e *Engine) token(ctx context.Context, c kumo.Caller) (string, error) {
 	t, ok := e.tokens[key]
 	e.mu.Unlock()
 	if ok && time.Until(t.expires) >= max(2*e.cfg.TimeLimit, e.cfg.TokenTTL/4) {
-		return t.token, nil
+		// Still valid? Revocations (a rotated secret, a password changed,
+		// the principal deleted) end it before its expiry.
+		if _, err := e.cfg.Tokens.Authenticate(ctx, c.AppID, t.token); err == nil {
+			return t.token, nil
+		}
 	}
 	tok, err := e.cfg.Tokens.IssueServerCodeToken(ctx, c, e.cfg.TokenTTL)
 	if err != nil {
