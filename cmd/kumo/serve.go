@@ -105,6 +105,7 @@ type config struct {
 	ServerCodeTimeLimit  time.Duration
 	ServerCodeMemoryMB   int64
 	ServerCodePool       int
+	ServerCodeRunsPerApp int // how many runs at once one app may take
 
 	// server code: hooks: the hook worker's runs at a time, attempts and
 	// longest backoff (--servercode-hook-*); hookRetryMin and hookLease
@@ -132,7 +133,7 @@ func (c *config) serverCodeConfig(log *slog.Logger) servercode.Config {
 		mem = -1 // no check
 	}
 	return servercode.Config{AllowHosts: hosts, StepLimit: c.ServerCodeStepLimit, TimeLimit: c.ServerCodeTimeLimit,
-		MemoryLimit: mem, PoolSize: c.ServerCodePool, Log: log.With("component", "servercode")}
+		MemoryLimit: mem, PoolSize: c.ServerCodePool, MaxRunsPerApp: c.ServerCodeRunsPerApp, Log: log.With("component", "servercode")}
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -182,6 +183,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ServerCodeStepLimit, "servercode-step-limit", servercode.DefaultStepLimit, "a server-code run is stopped when it reaches this many steps (statements); Kii's limit is 1000")
 	fs.DurationVar(&c.ServerCodeTimeLimit, "servercode-time-limit", servercode.DefaultTimeLimit, "wall-clock limit of one server-code run")
 	fs.Int64Var(&c.ServerCodeMemoryMB, "servercode-memory", servercode.DefaultMemoryLimit>>20, "Go heap in MB above which the oldest running server-code run is stopped (0: no check)")
+	fs.IntVar(&c.ServerCodeRunsPerApp, "servercode-runs-per-app", servercode.DefaultMaxRuns/4, "server-code runs one app may have at once (of the node's 64); beyond, its callers wait, not other apps'")
 	fs.IntVar(&c.ServerCodePool, "servercode-pool", servercode.DefaultPoolSize, "prepared server-code runtimes kept idle (and versions kept compiled), least recently used dropped first")
 }
 

@@ -102,6 +102,10 @@ type Config struct {
 	PoolSize int
 	// MaxRuns is how many runs may run at once; more wait.
 	MaxRuns int
+	// MaxRunsPerApp is how many of them one app's runs may take (default
+	// a quarter of MaxRuns): one app's slow or flooded endpoints make its
+	// own callers wait, not every app's.
+	MaxRunsPerApp int
 	// MaxLogLines caps the console lines kept per run.
 	MaxLogLines int
 	// TokenTTL is the lifetime of the tokens issued to server code (the
@@ -120,6 +124,9 @@ type Engine struct {
 	handler atomic.Pointer[http.Handler]
 	runs    chan struct{}
 	ajax    *http.Client
+
+	appMu   sync.Mutex
+	appRuns map[string]chan struct{} // each app's share of runs (MaxRunsPerApp)
 
 	mu       sync.Mutex
 	programs map[string]*program // by app and version ID
@@ -164,6 +171,7 @@ func New(cfg Config) *Engine {
 	cfg.MaxArgs = cmp.Or(cfg.MaxArgs, DefaultMaxArgs)
 	cfg.PoolSize = cmp.Or(cfg.PoolSize, DefaultPoolSize)
 	cfg.MaxRuns = cmp.Or(cfg.MaxRuns, DefaultMaxRuns)
+	cfg.MaxRunsPerApp = min(cmp.Or(cfg.MaxRunsPerApp, max(1, cfg.MaxRuns/4)), cfg.MaxRuns)
 	cfg.MaxLogLines = cmp.Or(cfg.MaxLogLines, DefaultMaxLogLines)
 	cfg.TokenTTL = cmp.Or(cfg.TokenTTL, DefaultTokenTTL)
 	if cfg.Log == nil {
@@ -173,7 +181,7 @@ func New(cfg Config) *Engine {
 		cfg.BaseURL = func() string { return "http://localhost/api" }
 	}
 	e := &Engine{
-		cfg: cfg, runs: make(chan struct{}, cfg.MaxRuns),
+		cfg: cfg, runs: make(chan struct{}, cfg.MaxRuns), appRuns: map[string]chan struct{}{},
 		programs: map[string]*program{}, active: map[*run]bool{}, tokens: map[string]issuedToken{},
 	}
 	e.ajax = newAjaxClient(cfg.AllowHosts)
@@ -219,6 +227,13 @@ func (e *Engine) Run(ctx context.Context, call kumo.ServerCodeCall) (kumo.Server
 	if err != nil {
 		return kumo.ServerCodeResult{}, err
 	}
+	appRuns := e.appSlots(call.AppID)
+	select {
+	case appRuns <- struct{}{}:
+		defer func() { <-appRuns }()
+	case <-ctx.Done():
+		return kumo.ServerCodeResult{}, kumo.Errorf(kumo.ErrUnavailable, "Server code is busy; try again")
+	}
 	select {
 	case e.runs <- struct{}{}:
 		defer func() { <-e.runs }()
@@ -256,6 +271,18 @@ func (e *Engine) Run(ctx context.Context, call kumo.ServerCodeCall) (kumo.Server
 	}
 	e.logRun(r, res)
 	return res, nil
+}
+
+// appSlots returns the semaphore of an app's share of runs.
+func (e *Engine) appSlots(appID string) chan struct{} {
+	e.appMu.Lock()
+	defer e.appMu.Unlock()
+	s := e.appRuns[appID]
+	if s == nil {
+		s = make(chan struct{}, e.cfg.MaxRunsPerApp)
+		e.appRuns[appID] = s
+	}
+	return s
 }
 
 func firstByte(b []byte) byte {

@@ -2,7 +2,10 @@ package servercode_test
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/servercode"
@@ -98,5 +101,46 @@ func TestRevokedTokenNotReused(t *testing.T) {
 	}
 	if _, err := w.st.Tokens.Authenticate(w.ctx, w.app.AppID, second); err != nil {
 		t.Fatalf("the new admin token: %v", err)
+	}
+}
+
+// TestRunsPerApp checks that one app's runs take at most its share of
+// the engine's runs: another app's call runs while the first app's
+// runaway calls (more than every run slot) wait or spin.
+func TestRunsPerApp(t *testing.T) {
+	w := sqliteWorld(t, servercode.Config{MaxRuns: 4, MaxRunsPerApp: 2, StepLimit: 1 << 40, TimeLimit: 3 * time.Second})
+	spin := w.versions.add(w.app.AppID, `function spin(params, context) { while (true) {} }`)
+	other, err := w.st.Apps.CreateApp(w.ctx, kumo.AppCreate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := w.versions.add(other.AppID, `function hello(params, context) { return "hello"; }`)
+	var spinning sync.WaitGroup
+	var finished atomic.Int32
+	for range 4 { // as many as the engine's runs: without shares, they would take them all
+		spinning.Add(1)
+		go func() {
+			defer spinning.Done()
+			w.eng.Run(w.ctx, kumo.ServerCodeCall{AppID: w.app.AppID, Version: spin, Endpoint: "spin"})
+			finished.Add(1)
+		}()
+	}
+	defer spinning.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for servercode.ActiveRuns(w.eng) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the spinning runs did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	res, err := w.eng.Run(w.ctx, kumo.ServerCodeCall{AppID: other.AppID, Version: hello, Endpoint: "hello"})
+	if err != nil || res.Err != nil || string(res.ReturnedValue) != `"hello"` {
+		t.Fatalf("the other app's call: %s %+v %v", res.ReturnedValue, res.Err, err)
+	}
+	if n := finished.Load(); n != 0 {
+		t.Errorf("the other app's call waited for %d of the first app's runaway runs", n)
+	}
+	if n := servercode.ActiveRuns(w.eng); n > 2 {
+		t.Errorf("%d of the first app's runs at once; its share is 2", n)
 	}
 }
