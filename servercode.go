@@ -244,6 +244,13 @@ func HookEvents(path string) []string {
 	return nil
 }
 
+// Bounds of a hook configuration (Kumo's: Kii documents none): every
+// scheduled job runs, logs and records an execution at each tick.
+const (
+	MaxScheduleJobs = 100
+	MaxTriggerHooks = 1000
+)
+
 // ParseHookConfig reads a hook configuration (INVALID_INPUT_DATA saying
 // what is wrong). Unknown keys inside a hook or a job are ignored, as Kii
 // does.
@@ -291,6 +298,10 @@ func ParseHookConfig(raw []byte) (HookConfig, error) {
 			}
 			cfg.Triggers = append(cfg.Triggers, TriggerHook{Path: path, When: h.When, Endpoint: h.Endpoint})
 		}
+	}
+	if len(cfg.Schedules) > MaxScheduleJobs || len(cfg.Triggers) > MaxTriggerHooks {
+		return HookConfig{}, Errorf(ErrInvalidInputData, "A hook configuration has at most %d scheduled jobs and %d hooks; this one has %d and %d",
+			MaxScheduleJobs, MaxTriggerHooks, len(cfg.Schedules), len(cfg.Triggers))
 	}
 	return cfg, nil
 }

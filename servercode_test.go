@@ -2,6 +2,8 @@ package kumo
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -30,7 +32,17 @@ func TestParseHookConfig(t *testing.T) {
 		t.Errorf("hooks of %+v: %+v", ev, hs)
 	}
 
+	var many strings.Builder
+	many.WriteString(`{"kiicloud://scheduler": {`)
+	for i := range MaxScheduleJobs + 1 {
+		if i > 0 {
+			many.WriteString(",")
+		}
+		fmt.Fprintf(&many, `"j%d": {"what": "EXECUTE_SERVER_CODE", "cron": "* * * * *", "endpoint": "e"}`, i)
+	}
+	many.WriteString("}}")
 	for _, bad := range []string{
+		many.String(),
 		`[]`, `null`, `{`,
 		`{"kiicloud://nowhere": []}`,
 		`{"kiicloud://users": [{"when": "DATA_OBJECT_CREATED", "what": "EXECUTE_SERVER_CODE", "endpoint": "e"}]}`,
