@@ -123,6 +123,7 @@ type Engine struct {
 	tokens   map[string]issuedToken // tokens issued to server code, by app and principal
 
 	compiles atomic.Int64 // scripts compiled, for tests
+	base     atomic.Pointer[parsedBase]
 	logs     *logWriter
 }
 

@@ -259,12 +259,37 @@ func (v *vm) response(status int, h http.Header, body []byte) goja.Value {
 	o := v.rt.NewObject()
 	hdr := v.rt.NewObject()
 	for k, vals := range h {
-		hdr.Set(strings.ToLower(k), strings.Join(vals, ", "))
+		val := ""
+		if len(vals) == 1 {
+			val = vals[0]
+		} else {
+			val = strings.Join(vals, ", ")
+		}
+		hdr.Set(lowerHeader(k), val)
 	}
 	o.Set("status", status)
 	o.Set("headers", hdr)
 	o.Set("body", string(body))
 	return o
+}
+
+// lowerHeaders are the lower-case names of the headers Kumo's API
+// answers with, so that a response does not lower them each time.
+var lowerHeaders = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"Content-Type", "Content-Length", "Etag", "Last-Modified", "Location", "Date",
+		"Cache-Control", "Vary", "Www-Authenticate", "Retry-After", "X-Content-Type-Options", "Access-Control-Allow-Origin",
+		"Access-Control-Expose-Headers", "Content-Encoding", "Content-Disposition", "Accept-Ranges", "Content-Range"} {
+		m[k] = strings.ToLower(k)
+	}
+	return m
+}()
+
+func lowerHeader(k string) string {
+	if l, ok := lowerHeaders[k]; ok {
+		return l
+	}
+	return strings.ToLower(k)
 }
 
 func stringMap(v goja.Value) map[string]string {
@@ -293,10 +318,6 @@ func (e *Engine) inProcess(ctx context.Context, method, path string, headers map
 	if hp == nil || *hp == nil {
 		return 0, nil, nil, fmt.Errorf("Kumo's API is not available to server code")
 	}
-	base, err := url.Parse(e.cfg.BaseURL())
-	if err != nil || base.Host == "" {
-		base = &url.URL{Scheme: "http", Host: "localhost"}
-	}
 	if !strings.HasPrefix(path, "/") {
 		return 0, nil, nil, fmt.Errorf("%q is not a path of Kumo's API", path)
 	}
@@ -304,7 +325,7 @@ func (e *Engine) inProcess(ctx context.Context, method, path string, headers map
 	if body != nil {
 		rd = strings.NewReader(*body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, base.Scheme+"://"+base.Host+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, e.origin()+path, rd)
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -326,6 +347,25 @@ func (e *Engine) inProcess(ctx context.Context, method, path string, headers map
 	}
 	return rec.status, rec.header, rec.body.Bytes(), nil
 }
+
+// origin is "scheme://host" of Config.BaseURL, parsed once for each value
+// it returns (it may change while Kumo runs, e.g. once it listens).
+func (e *Engine) origin() string {
+	raw := e.cfg.BaseURL()
+	if o := e.base.Load(); o != nil && o.raw == raw {
+		return o.origin
+	}
+	base, err := url.Parse(raw)
+	if err != nil || base.Host == "" {
+		base = &url.URL{Scheme: "http", Host: "localhost"}
+	}
+	o := &parsedBase{raw: raw, origin: base.Scheme + "://" + base.Host}
+	e.base.Store(o)
+	return o.origin
+}
+
+// parsedBase is Config.BaseURL's value and its origin.
+type parsedBase struct{ raw, origin string }
 
 // recorder is the response writer of an in-process request.
 type recorder struct {

@@ -156,7 +156,11 @@ var Kii = (function () {
   };
 
   // _unquote is an ETag's value without its quotes.
-  K._unquote = function (s) { return s.indexOf('"') < 0 ? s : s.split('"').join(""); };
+  K._unquote = function (s) {
+    var n = s.length;
+    if (n >= 2 && s.charAt(0) === '"' && s.indexOf('"', 1) === n - 1) { return s.substring(1, n - 1); }
+    return s.indexOf('"') < 0 ? s : s.split('"').join("");
+  };
 
   // _settle connects a promise to Kii's callbacks {success, failure}.
   // successArgs(value) and failureArgs(error) give the callbacks'
@@ -350,11 +354,22 @@ KiiObject.prototype._apply = function (d) {
   this._fromID = false;
 };
 // objectWithURI: kiicloud://[users|groups|things/{id}/]buckets/{b}/objects/{id}
-// (split, not a regular expression: it is on the hot path of endpoints).
+// (indexOf, not a regular expression nor split: it is on the hot path of
+// endpoints).
 var kiiScopeKinds = {users: 1, groups: 1, things: 1};
+function kiiURIParts(s) { // s after "kiicloud://", split at "/" (at most 7 parts)
+  var p = [], at = 0;
+  for (var n = 0; n < 7; n++) {
+    var k = s.indexOf("/", at);
+    if (k < 0) { p.push(s.substring(at)); return p; }
+    p.push(s.substring(at, k));
+    at = k + 1;
+  }
+  return p;
+}
 KiiObject.objectWithURI = function (uri) {
   var s = String(uri);
-  var p = s.lastIndexOf("kiicloud://", 0) === 0 ? s.substring(11).split("/") : [];
+  var p = s.lastIndexOf("kiicloud://", 0) === 0 ? kiiURIParts(s.substring(11)) : [];
   var i = p.length === 6 && kiiScopeKinds.hasOwnProperty(p[0]) ? 2 : 0;
   if (p.length !== i + 4 || p[i] !== "buckets" || p[i + 2] !== "objects" || !p[i + 1] || !p[i + 3] || (i && !p[1])) {
     throw Kii._error("Invalid object URI: " + uri, -1, null, null);
