@@ -252,7 +252,15 @@ func (v *vm) http(c goja.FunctionCall) goja.Value {
 	if err != nil {
 		panic(v.rt.NewGoError(err))
 	}
-	return v.response(status, h, out)
+	res := v.response(status, h, out)
+	// The body parsed here (parseJSON) spares the SDK its JSON.parse;
+	// without "json" (not JSON, or not parsed here) the SDK parses it.
+	if len(out) > 0 {
+		if j, ok := v.parseJSON(out); ok {
+			res.(*goja.Object).Set("json", j)
+		}
+	}
+	return res
 }
 
 func (v *vm) response(status int, h http.Header, body []byte) goja.Value {

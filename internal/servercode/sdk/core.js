@@ -75,8 +75,10 @@ var Kii = (function () {
       if (!headers["Content-Type"]) { headers["Content-Type"] = "application/json"; }
     }
     var res = __kii_http(opts.method || "GET", opts.path, headers, body === undefined ? null : body);
-    res.json = null;
-    if (res.body) { try { res.json = JSON.parse(res.body); } catch (e) { res.json = null; } }
+    if (res.json === undefined) { // not parsed by the bridge
+      res.json = null;
+      if (res.body) { try { res.json = JSON.parse(res.body); } catch (e) { res.json = null; } }
+    }
     return res;
   };
 
