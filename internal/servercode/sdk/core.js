@@ -340,9 +340,10 @@ KiiObject._fromJSON = function (bucket, d) {
 };
 KiiObject.prototype._apply = function (d) {
   this._fields = {};
-  for (var k in d) {
-    if (!d.hasOwnProperty(k)) { continue; }
-    if (kiiObjectReserved[k]) { continue; }
+  var keys = Object.keys(d); // own keys, as for-in with hasOwnProperty, without the prototype walk
+  for (var i = 0; i < keys.length; i++) {
+    var k = keys[i];
+    if (kiiObjectReserved.hasOwnProperty(k)) { continue; }
     this._fields[k] = d[k];
   }
   if (d._id) { this._uuid = d._id; }
