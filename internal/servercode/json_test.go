@@ -1,6 +1,7 @@
 package servercode
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -65,5 +66,33 @@ func TestParseJSON(t *testing.T) {
 		if got, ok := v.parseJSON([]byte(doc)); ok {
 			t.Errorf("parseJSON(%q) = %s; JSON.parse refuses it", doc, str(got))
 		}
+	}
+}
+
+// TestResponseHeaders checks the headers object of a bridge answer:
+// lower-case names, several values joined, absent ones undefined, for-in
+// and Object.keys listing them.
+func TestResponseHeaders(t *testing.T) {
+	rt := goja.New()
+	v := &vm{rt: rt}
+	h := http.Header{}
+	h.Set("ETag", `"3"`)
+	h.Set("Content-Type", "application/json")
+	h.Add("X-Many", "a")
+	h.Add("X-Many", "b")
+	rt.Set("res", v.response(200, h, []byte(`{}`)))
+	got, err := rt.RunString(`(function () {
+  var hs = res.headers, seen = [];
+  for (var k in hs) { seen.push(k + "=" + hs[k]); }
+  return JSON.stringify({etag: hs.etag, type: hs["content-type"], many: hs["x-many"], none: hs["x-none"] === undefined,
+    canonical: hs["Content-Type"] === undefined, has: "etag" in hs, keys: Object.keys(hs), seen: seen, status: res.status, body: res.body});
+})()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"etag":"\"3\"","type":"application/json","many":"a, b","none":true,"canonical":true,"has":true,` +
+		`"keys":["content-type","etag","x-many"],"seen":["content-type=application/json","etag=\"3\"","x-many=a, b"],"status":200,"body":"{}"}`
+	if got.String() != want {
+		t.Errorf("headers seen by a script:\n got %s\nwant %s", got, want)
 	}
 }

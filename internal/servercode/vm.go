@@ -265,20 +265,68 @@ func (v *vm) http(c goja.FunctionCall) goja.Value {
 
 func (v *vm) response(status int, h http.Header, body []byte) goja.Value {
 	o := v.rt.NewObject()
-	hdr := v.rt.NewObject()
-	for k, vals := range h {
-		val := ""
-		if len(vals) == 1 {
-			val = vals[0]
-		} else {
-			val = strings.Join(vals, ", ")
-		}
-		hdr.Set(lowerHeader(k), val)
-	}
 	o.Set("status", status)
-	o.Set("headers", hdr)
+	// The headers are read from h when asked for (the SDK reads one or
+	// two of them), not copied into a runtime object each time.
+	o.Set("headers", v.rt.NewDynamicObject(&headerObject{rt: v.rt, h: h}))
 	o.Set("body", string(body))
 	return o
+}
+
+// headerObject is a response's headers as the script sees them: lower-case
+// names, values joined with ", ".
+type headerObject struct {
+	rt *goja.Runtime
+	h  http.Header
+}
+
+func (o *headerObject) find(key string) (string, bool) {
+	for k := range o.h {
+		if lowerHeader(k) == key {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+func (o *headerObject) Get(key string) goja.Value {
+	k, ok := o.find(key)
+	if !ok {
+		return nil
+	}
+	if vals := o.h[k]; len(vals) == 1 {
+		return o.rt.ToValue(vals[0])
+	}
+	return o.rt.ToValue(strings.Join(o.h[k], ", "))
+}
+
+func (o *headerObject) Set(key string, val goja.Value) bool {
+	if k, ok := o.find(key); ok {
+		delete(o.h, k)
+	}
+	o.h[key] = []string{val.String()}
+	return true
+}
+
+func (o *headerObject) Has(key string) bool {
+	_, ok := o.find(key)
+	return ok
+}
+
+func (o *headerObject) Delete(key string) bool {
+	if k, ok := o.find(key); ok {
+		delete(o.h, k)
+	}
+	return true
+}
+
+func (o *headerObject) Keys() []string {
+	keys := make([]string, 0, len(o.h))
+	for k := range o.h {
+		keys = append(keys, lowerHeader(k))
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // lowerHeaders are the lower-case names of the headers Kumo's API
