@@ -197,3 +197,43 @@ function unquote(params, context) {
 		}
 	}
 }
+
+// TestObjectCallbacksAndPromise checks the order of a KiiObject call's
+// callbacks and its promise (the callback first, then .then handlers,
+// after the calling code returned), a failure given to the failure
+// callback and rejected too, and a success callback that throws
+// rejecting the promise without calling the failure callback.
+func TestObjectCallbacksAndPromise(t *testing.T) {
+	w := sqliteWorld(t, servercode.Config{})
+	v := w.deploy(`
+function order(params, context, done) {
+  var ac = context.getAppAdminContext(), seen = [];
+  var obj = ac.bucketWithName("cbs").createObject();
+  obj.set("n", 1);
+  obj.save().then(function (o) {
+    var p = ac.objectWithURI(o.objectURI()).refresh({
+      success: function (x) { seen.push("success " + x.get("n")); },
+      failure: function () { seen.push("failure"); }
+    });
+    seen.push("returned");
+    return p;
+  }).then(function (x) {
+    seen.push("then " + (x instanceof KiiObject));
+    var missing = ac.objectWithURI("kiicloud://buckets/cbs/objects/nope");
+    return missing.refresh({
+      success: function () { seen.push("success?"); },
+      failure: function (o, err) { seen.push("failure " + (o === missing) + " " + err.split(":")[0]); }
+    }).then(function () { seen.push("resolved?"); }, function (e) { seen.push("rejected " + e.status); });
+  }).then(function () {
+    return obj.refresh({
+      success: function () { throw new Error("boom"); },
+      failure: function () { seen.push("failure?"); }
+    }).then(function () { seen.push("resolved?"); }, function (e) { seen.push("rejected " + e.message); });
+  }).then(function () { done(seen); }, function (e) { done(["error " + e]); });
+}`)
+	res := w.ok(v, "order", `{}`)
+	want := `["returned","success 1","then true","failure true OBJECT_NOT_FOUND","rejected 404","rejected boom"]`
+	if string(res.ReturnedValue) != want {
+		t.Errorf("order = %s; want %s", res.ReturnedValue, want)
+	}
+}

@@ -110,8 +110,9 @@ var Kii = (function () {
   // that task map and the callback run before the promise settles, so
   // that .then handlers see the callbacks' effects, as with _settle. It
   // spares the objects and jobs of three chained promises on the SDK's
-  // hot paths (refresh, save, delete). map throwing rejects the promise;
-  // so does a callback throwing (with what it threw).
+  // hot paths (refresh, save, delete). map throwing is a failure (the
+  // failure callback, then the rejection); a callback throwing rejects the
+  // promise with what it threw.
   K._call = function (opts, map, callbacks, successArgs, failureArgs) {
     var token = opts.token !== undefined ? opts.token : K._tokenOf(opts.target);
     return new Promise(function (resolve, reject) {
@@ -131,6 +132,11 @@ var Kii = (function () {
         }
         try {
           v = map ? map(res) : res;
+        } catch (e) { // as a rejected .then(map): the failure callback gets it
+          K._fail(e, callbacks, failureArgs, reject);
+          return;
+        }
+        try {
           if (callbacks && typeof callbacks.success === "function") {
             callbacks.success.apply(callbacks, successArgs ? successArgs(v) : [v]);
           }
