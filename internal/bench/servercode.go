@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -43,11 +44,27 @@ type ServerCodeResult struct {
 	GetP99       Millis  `json:"get_p99_ms"`
 	// EndpointVsGet is the median over rounds of each round's ratio.
 	EndpointVsGet float64 `json:"endpoint_vs_get"`
+	// GetCPUus and EndpointCPUus are this process's CPU time (all its
+	// threads) per call, medians over rounds; EndpointVsGetCPU is the
+	// median of GetCPUus/EndpointCPUus: the ratio of rates the two would
+	// have on the same CPU, steadier than EndpointVsGet on a machine that
+	// other work loads. They include the server's work only when it runs
+	// in this process (the default).
+	GetCPUus         float64 `json:"get_cpu_us"`
+	EndpointCPUus    float64 `json:"endpoint_cpu_us"`
+	EndpointVsGetCPU float64 `json:"endpoint_vs_get_cpu"`
 
 	WritesPerS         float64 `json:"writes_per_s"`
 	WritesWithHookPerS float64 `json:"writes_with_hook_per_s"`
 	// HookVsNone is the median over rounds of each round's ratio.
 	HookVsNone float64 `json:"hook_vs_none"`
+	// WriteCPUus and WriteWithHookCPUus are this process's CPU time per
+	// object written (with the hook: until the developer log held every
+	// run), medians over rounds; HookVsNoneCPU is the median of
+	// WriteCPUus/WriteWithHookCPUus (as EndpointVsGetCPU).
+	WriteCPUus         float64 `json:"write_cpu_us"`
+	WriteWithHookCPUus float64 `json:"write_with_hook_cpu_us"`
+	HookVsNoneCPU      float64 `json:"hook_vs_none_cpu"`
 	// HookRuns is the number of hook runs the developer log recorded,
 	// against the objects written while the hook was current.
 	HookRuns    int64 `json:"hook_runs"`
@@ -83,6 +100,24 @@ type phase struct {
 	perS     float64
 	p50, p99 time.Duration
 	n        int64
+	cpu      time.Duration // the process's CPU time during the phase
+}
+
+// cpuPerOp is the phase's CPU time per operation in µs.
+func (p phase) cpuPerOp() float64 {
+	if p.n == 0 {
+		return 0
+	}
+	return float64(p.cpu.Microseconds()) / float64(p.n)
+}
+
+// processCPU is the CPU time (user and system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // RunServerCode runs the server-code benchmark against cfg's server.
@@ -163,13 +198,15 @@ func RunServerCode(ctx context.Context, cfg ServerCodeConfig) (ServerCodeResult,
 	}
 
 	var calls, gets, plain, hooked []phase
-	var ratios, hookRatios []float64
+	var ratios, hookRatios, cpuRatios, hookCPURatios []float64
 	for round := 1; round <= cfg.Rounds; round++ {
 		g := measure(ctx, cfg, get, fail)
 		e := measure(ctx, cfg, call, fail)
 		gets, calls = append(gets, g), append(calls, e)
 		ratios = append(ratios, ratio(e.perS, g.perS))
-		p.printf("round %d/%d: GET %.1f/s, endpoint %.1f/s (%.3f×)", round, cfg.Rounds, g.perS, e.perS, ratio(e.perS, g.perS))
+		cpuRatios = append(cpuRatios, ratio(g.cpuPerOp(), e.cpuPerOp()))
+		p.printf("round %d/%d: GET %.1f/s, endpoint %.1f/s (%.3f×); CPU per call %.0f µs, %.0f µs (%.3f×)", round, cfg.Rounds, g.perS, e.perS, ratio(e.perS, g.perS),
+			g.cpuPerOp(), e.cpuPerOp(), ratio(g.cpuPerOp(), e.cpuPerOp()))
 
 		if cfg.NoHooks {
 			continue
@@ -185,17 +222,21 @@ func RunServerCode(ctx context.Context, cfg ServerCodeConfig) (ServerCodeResult,
 		if err != nil {
 			return res, err
 		}
+		cpu0 := processCPU()
 		h := measure(ctx, cfg, write, fail)
 		runs, drain, err := hookRuns(ctx, c, admin, cursor, "noop", h.n)
 		if err != nil {
 			return res, err
 		}
+		h.cpu = processCPU() - cpu0 // the hook runs after the load included
 		res.HookObjects += h.n
 		res.HookRuns += runs
 		res.HookDrainMs = max(res.HookDrainMs, ms(drain))
 		plain, hooked = append(plain, w), append(hooked, h)
 		hookRatios = append(hookRatios, ratio(h.perS, w.perS))
-		p.printf("round %d/%d: writes %.1f/s, with a no-op hook %.1f/s (%.3f×); %d hook runs logged for %d objects, the last %.0f ms after the load", round, cfg.Rounds, w.perS, h.perS, ratio(h.perS, w.perS), runs, h.n, float64(ms(drain)))
+		hookCPURatios = append(hookCPURatios, ratio(w.cpuPerOp(), h.cpuPerOp()))
+		p.printf("round %d/%d: writes %.1f/s, with a no-op hook %.1f/s (%.3f×); CPU per write %.0f µs, %.0f µs (%.3f×); %d hook runs logged for %d objects, the last %.0f ms after the load",
+			round, cfg.Rounds, w.perS, h.perS, ratio(h.perS, w.perS), w.cpuPerOp(), h.cpuPerOp(), ratio(w.cpuPerOp(), h.cpuPerOp()), runs, h.n, float64(ms(drain)))
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
@@ -208,9 +249,13 @@ func RunServerCode(ctx context.Context, cfg ServerCodeConfig) (ServerCodeResult,
 	res.EndpointPerS, res.EndpointP50, res.EndpointP99 = round(e.perS, 1), ms(e.p50), ms(e.p99)
 	res.GetPerS, res.GetP50, res.GetP99 = round(g.perS, 1), ms(g.p50), ms(g.p99)
 	res.EndpointVsGet = round(median(ratios), 3)
+	res.GetCPUus, res.EndpointCPUus = round(medianCPU(gets), 1), round(medianCPU(calls), 1)
+	res.EndpointVsGetCPU = round(median(cpuRatios), 3)
 	if !cfg.NoHooks {
 		res.WritesPerS, res.WritesWithHookPerS = round(med(plain).perS, 1), round(med(hooked).perS, 1)
 		res.HookVsNone = round(median(hookRatios), 3)
+		res.WriteCPUus, res.WriteWithHookCPUus = round(medianCPU(plain), 1), round(medianCPU(hooked), 1)
+		res.HookVsNoneCPU = round(median(hookCPURatios), 3)
 	}
 	res.Errors = errs.Load()
 	if s, ok := firstErr.Load().(string); ok {
@@ -275,7 +320,7 @@ func measure(ctx context.Context, cfg ServerCodeConfig, op func(context.Context)
 	var mu sync.Mutex
 	var lat []time.Duration
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for range cfg.Concurrency {
 		wg.Add(1)
 		go func() {
@@ -295,14 +340,24 @@ func measure(ctx context.Context, cfg ServerCodeConfig, op func(context.Context)
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU()-cpu0
 	sort.Slice(lat, func(i, k int) bool { return lat[i] < lat[k] })
 	return phase{
 		perS: float64(len(lat)) / elapsed.Seconds(),
 		p50:  percentile(lat, 50),
 		p99:  percentile(lat, 99),
 		n:    int64(len(lat)),
+		cpu:  cpu,
 	}
+}
+
+// medianCPU is the median of the phases' CPU time per operation (µs).
+func medianCPU(ps []phase) float64 {
+	xs := make([]float64, len(ps))
+	for i, p := range ps {
+		xs[i] = p.cpuPerOp()
+	}
+	return median(xs)
 }
 
 func ratio(a, b float64) float64 {

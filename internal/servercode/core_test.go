@@ -131,3 +131,109 @@ func TestObjects(t *testing.T) {
 		})
 	}
 }
+
+// TestObjectWithURI checks the object URIs KiiObject.objectWithURI
+// accepts (app, user, group and thing scopes) and those it refuses, and
+// the ETag an object keeps from a refresh (quotes removed).
+func TestObjectWithURI(t *testing.T) {
+	w := sqliteWorld(t, servercode.Config{})
+	v := w.deploy(`
+function parse(params, context) {
+  return params.uris.map(function (u) {
+    try {
+      var o = KiiObject.objectWithURI(u), b = o.getBucket();
+      return b._scopePath() + "|" + b.getBucketName() + "|" + o.getID() + "|" + o.objectURI();
+    } catch (e) { return "invalid"; }
+  });
+}
+function unquote(params, context) {
+  return params.etags.map(function (s) { return Kii._unquote(s); });
+}`)
+	tests := []struct{ uri, want string }{
+		{"kiicloud://buckets/b1/objects/o1", "|b1|o1|kiicloud://buckets/b1/objects/o1"},
+		{"kiicloud://users/u1/buckets/b1/objects/o1", "/users/u1|b1|o1|kiicloud://users/u1/buckets/b1/objects/o1"},
+		{"kiicloud://groups/g1/buckets/b1/objects/o1", "/groups/g1|b1|o1|kiicloud://groups/g1/buckets/b1/objects/o1"},
+		{"kiicloud://things/t1/buckets/b1/objects/o1", "/things/t1|b1|o1|kiicloud://things/t1/buckets/b1/objects/o1"},
+		{"kiicloud://buckets/users/objects/o1", "|users|o1|kiicloud://buckets/users/objects/o1"},
+		{"kiicloud://buckets/b1/objects/", "invalid"},
+		{"kiicloud://buckets//objects/o1", "invalid"},
+		{"kiicloud://buckets/b1/objects/o1/", "invalid"},
+		{"kiicloud://buckets/b1/objects/o1/x", "invalid"},
+		{"kiicloud://bucket/b1/objects/o1", "invalid"},
+		{"kiicloud://users//buckets/b1/objects/o1", "invalid"},
+		{"kiicloud://devices/d1/buckets/b1/objects/o1", "invalid"},
+		{"kiicloud://users/u1/buckets/b1/objects/o1/x/y", "invalid"},
+		{"http://buckets/b1/objects/o1", "invalid"},
+		{"xkiicloud://buckets/b1/objects/o1", "invalid"},
+		{"", "invalid"},
+	}
+	var uris []string
+	for _, tc := range tests {
+		uris = append(uris, tc.uri)
+	}
+	params, _ := json.Marshal(map[string]any{"uris": uris})
+	var got []string
+	if err := json.Unmarshal(w.ok(v, "parse", string(params)).ReturnedValue, &got); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range tests {
+		if got[i] != tc.want {
+			t.Errorf("objectWithURI(%q) = %q; want %q", tc.uri, got[i], tc.want)
+		}
+	}
+	etags := map[string]string{`"1"`: "1", `12`: "12", `"a"b"`: "ab", `""`: "", `"`: "", `a"`: "a"}
+	var in, want []string
+	for k, v := range etags {
+		in, want = append(in, k), append(want, v)
+	}
+	params, _ = json.Marshal(map[string]any{"etags": in})
+	got = nil
+	if err := json.Unmarshal(w.ok(v, "unquote", string(params)).ReturnedValue, &got); err != nil {
+		t.Fatal(err)
+	}
+	for i := range in {
+		if got[i] != want[i] {
+			t.Errorf("_unquote(%q) = %q; want %q", in[i], got[i], want[i])
+		}
+	}
+}
+
+// TestObjectCallbacksAndPromise checks the order of a KiiObject call's
+// callbacks and its promise (the callback first, then .then handlers,
+// after the calling code returned), a failure given to the failure
+// callback and rejected too, and a success callback that throws
+// rejecting the promise without calling the failure callback.
+func TestObjectCallbacksAndPromise(t *testing.T) {
+	w := sqliteWorld(t, servercode.Config{})
+	v := w.deploy(`
+function order(params, context, done) {
+  var ac = context.getAppAdminContext(), seen = [];
+  var obj = ac.bucketWithName("cbs").createObject();
+  obj.set("n", 1);
+  obj.save().then(function (o) {
+    var p = ac.objectWithURI(o.objectURI()).refresh({
+      success: function (x) { seen.push("success " + x.get("n")); },
+      failure: function () { seen.push("failure"); }
+    });
+    seen.push("returned");
+    return p;
+  }).then(function (x) {
+    seen.push("then " + (x instanceof KiiObject));
+    var missing = ac.objectWithURI("kiicloud://buckets/cbs/objects/nope");
+    return missing.refresh({
+      success: function () { seen.push("success?"); },
+      failure: function (o, err) { seen.push("failure " + (o === missing) + " " + err.split(":")[0]); }
+    }).then(function () { seen.push("resolved?"); }, function (e) { seen.push("rejected " + e.status); });
+  }).then(function () {
+    return obj.refresh({
+      success: function () { throw new Error("boom"); },
+      failure: function () { seen.push("failure?"); }
+    }).then(function () { seen.push("resolved?"); }, function (e) { seen.push("rejected " + e.message); });
+  }).then(function () { done(seen); }, function (e) { done(["error " + e]); });
+}`)
+	res := w.ok(v, "order", `{}`)
+	want := `["returned","success 1","then true","failure true OBJECT_NOT_FOUND","rejected 404","rejected boom"]`
+	if string(res.ReturnedValue) != want {
+		t.Errorf("order = %s; want %s", res.ReturnedValue, want)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kumo-iot/kumo"
@@ -134,10 +135,33 @@ func (e *Engine) logRun(r *run, res kumo.ServerCodeResult) {
 		Description: desc, UserID: userID(r.call), Fields: fields})
 	for i := range logs {
 		if logs[i].ID == "" {
-			logs[i].ID = kumo.RandomHex(12)
+			logs[i].ID = devLogID()
 		}
 	}
 	e.logs.add(logs)
+}
+
+// devLogPrefix and devLogSeq make the IDs of developer log records: a
+// record's ID only has to be unique (it is no secret), so a random
+// prefix drawn once per process (48 bits: nodes sharing a database do
+// not collide) and a counter replace a crypto/rand draw per record.
+var (
+	devLogPrefix = kumo.RandomHex(6)
+	devLogSeq    atomic.Uint64
+)
+
+// devLogID returns a new developer log record ID: 24 hex digits, as
+// kumo.RandomHex(12).
+func devLogID() string {
+	var b [24]byte
+	copy(b[:], devLogPrefix)
+	n := devLogSeq.Add(1)
+	const hexDigits = "0123456789abcdef"
+	for i := 23; i >= 12; i-- {
+		b[i] = hexDigits[n&15]
+		n >>= 4
+	}
+	return string(b[:])
 }
 
 func kumoTrigger(c kumo.ServerCodeCall) kumo.ServerCodeTrigger {

@@ -137,6 +137,7 @@ type Engine struct {
 	tokens   map[string]issuedToken // tokens issued to server code, by app and principal
 
 	compiles atomic.Int64 // scripts compiled, for tests
+	base     atomic.Pointer[parsedBase]
 	logs     *logWriter
 }
 
@@ -514,9 +515,12 @@ func (r *run) exec(v *vm, params string) (json.RawMessage, *kumo.ServerCodeError
 		if _, err := v.begin(goja.Undefined()); err != nil {
 			return err
 		}
-		p, err := v.parse(goja.Undefined(), rt.ToValue(params))
-		if err != nil {
-			return err
+		p, ok := v.parseJSON([]byte(params))
+		var err error
+		if !ok {
+			if p, err = v.parse(goja.Undefined(), rt.ToValue(params)); err != nil {
+				return err
+			}
 		}
 		async := rt.Get(r.call.Endpoint).ToObject(rt).Get("length").ToInteger() >= 3
 		if async {

@@ -346,7 +346,7 @@ func (w *HookWorker) devLog(ctx context.Context, j kumo.ServerCodeJob, level, wh
 		fields["thingID"], fields["triggerID"] = j.ThingID, j.TriggerID
 		desc += " (Thing-IF trigger " + j.TriggerID + ")"
 	}
-	rec := kumo.DevLog{ID: kumo.RandomHex(12), Key: HookDevLogKey, Time: w.cfg.Now().UnixMilli(), Level: level, AppID: j.AppID,
+	rec := kumo.DevLog{ID: devLogID(), Key: HookDevLogKey, Time: w.cfg.Now().UnixMilli(), Level: level, AppID: j.AppID,
 		Description: desc + ": " + what, Fields: fields}
 	if j.Actor.Kind == kumo.UserCaller {
 		rec.UserID = j.Actor.ID

@@ -270,19 +270,100 @@ func (v *vm) http(c goja.FunctionCall) goja.Value {
 	if err != nil {
 		panic(v.rt.NewGoError(err))
 	}
-	return v.response(status, h, out)
+	res := v.response(status, h, out)
+	// The body parsed here (parseJSON) spares the SDK its JSON.parse;
+	// without "json" (not JSON, or not parsed here) the SDK parses it.
+	if len(out) > 0 {
+		if j, ok := v.parseJSON(out); ok {
+			res.(*goja.Object).Set("json", j)
+		}
+	}
+	return res
 }
 
 func (v *vm) response(status int, h http.Header, body []byte) goja.Value {
 	o := v.rt.NewObject()
-	hdr := v.rt.NewObject()
-	for k, vals := range h {
-		hdr.Set(strings.ToLower(k), strings.Join(vals, ", "))
-	}
 	o.Set("status", status)
-	o.Set("headers", hdr)
+	// The headers are read from h when asked for (the SDK reads one or
+	// two of them), not copied into a runtime object each time.
+	o.Set("headers", v.rt.NewDynamicObject(&headerObject{rt: v.rt, h: h}))
 	o.Set("body", string(body))
 	return o
+}
+
+// headerObject is a response's headers as the script sees them: lower-case
+// names, values joined with ", ".
+type headerObject struct {
+	rt *goja.Runtime
+	h  http.Header
+}
+
+func (o *headerObject) find(key string) (string, bool) {
+	for k := range o.h {
+		if lowerHeader(k) == key {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+func (o *headerObject) Get(key string) goja.Value {
+	k, ok := o.find(key)
+	if !ok {
+		return nil
+	}
+	if vals := o.h[k]; len(vals) == 1 {
+		return o.rt.ToValue(vals[0])
+	}
+	return o.rt.ToValue(strings.Join(o.h[k], ", "))
+}
+
+func (o *headerObject) Set(key string, val goja.Value) bool {
+	if k, ok := o.find(key); ok {
+		delete(o.h, k)
+	}
+	o.h[key] = []string{val.String()}
+	return true
+}
+
+func (o *headerObject) Has(key string) bool {
+	_, ok := o.find(key)
+	return ok
+}
+
+func (o *headerObject) Delete(key string) bool {
+	if k, ok := o.find(key); ok {
+		delete(o.h, k)
+	}
+	return true
+}
+
+func (o *headerObject) Keys() []string {
+	keys := make([]string, 0, len(o.h))
+	for k := range o.h {
+		keys = append(keys, lowerHeader(k))
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// lowerHeaders are the lower-case names of the headers Kumo's API
+// answers with, so that a response does not lower them each time.
+var lowerHeaders = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"Content-Type", "Content-Length", "Etag", "Last-Modified", "Location", "Date",
+		"Cache-Control", "Vary", "Www-Authenticate", "Retry-After", "X-Content-Type-Options", "Access-Control-Allow-Origin",
+		"Access-Control-Expose-Headers", "Content-Encoding", "Content-Disposition", "Accept-Ranges", "Content-Range"} {
+		m[k] = strings.ToLower(k)
+	}
+	return m
+}()
+
+func lowerHeader(k string) string {
+	if l, ok := lowerHeaders[k]; ok {
+		return l
+	}
+	return strings.ToLower(k)
 }
 
 func stringMap(v goja.Value) map[string]string {
@@ -311,10 +392,6 @@ func (e *Engine) inProcess(ctx context.Context, method, path string, headers map
 	if hp == nil || *hp == nil {
 		return 0, nil, nil, fmt.Errorf("Kumo's API is not available to server code")
 	}
-	base, err := url.Parse(e.cfg.BaseURL())
-	if err != nil || base.Host == "" {
-		base = &url.URL{Scheme: "http", Host: "localhost"}
-	}
 	if !strings.HasPrefix(path, "/") {
 		return 0, nil, nil, fmt.Errorf("%q is not a path of Kumo's API", path)
 	}
@@ -322,7 +399,7 @@ func (e *Engine) inProcess(ctx context.Context, method, path string, headers map
 	if body != nil {
 		rd = strings.NewReader(*body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, base.Scheme+"://"+base.Host+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, e.origin()+path, rd)
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -344,6 +421,25 @@ func (e *Engine) inProcess(ctx context.Context, method, path string, headers map
 	}
 	return rec.status, rec.header, rec.body.Bytes(), nil
 }
+
+// origin is "scheme://host" of Config.BaseURL, parsed once for each value
+// it returns (it may change while Kumo runs, e.g. once it listens).
+func (e *Engine) origin() string {
+	raw := e.cfg.BaseURL()
+	if o := e.base.Load(); o != nil && o.raw == raw {
+		return o.origin
+	}
+	base, err := url.Parse(raw)
+	if err != nil || base.Host == "" {
+		base = &url.URL{Scheme: "http", Host: "localhost"}
+	}
+	o := &parsedBase{raw: raw, origin: base.Scheme + "://" + base.Host}
+	e.base.Store(o)
+	return o.origin
+}
+
+// parsedBase is Config.BaseURL's value and its origin.
+type parsedBase struct{ raw, origin string }
 
 // recorder is the response writer of an in-process request.
 type recorder struct {

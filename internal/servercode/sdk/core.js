@@ -64,8 +64,8 @@ var Kii = (function () {
   // _requestSync calls Kumo's API now: {status, headers, body, json}.
   K._requestSync = function (opts) {
     var headers = {};
-    var h = opts.headers || {};
-    for (var k in h) { if (h.hasOwnProperty(k)) { headers[k] = h[k]; } }
+    var h = opts.headers;
+    if (h) { for (var k in h) { if (h.hasOwnProperty(k)) { headers[k] = h[k]; } } }
     headers["X-Kii-AppID"] = K.getAppID();
     var token = opts.token !== undefined ? opts.token : K._tokenOf(null);
     if (token) { headers["Authorization"] = "Bearer " + token; }
@@ -75,8 +75,10 @@ var Kii = (function () {
       if (!headers["Content-Type"]) { headers["Content-Type"] = "application/json"; }
     }
     var res = __kii_http(opts.method || "GET", opts.path, headers, body === undefined ? null : body);
-    res.json = null;
-    if (res.body) { try { res.json = JSON.parse(res.body); } catch (e) { res.json = null; } }
+    if (res.json === undefined) { // not parsed by the bridge
+      res.json = null;
+      if (res.body) { try { res.json = JSON.parse(res.body); } catch (e) { res.json = null; } }
+    }
     return res;
   };
 
@@ -101,6 +103,71 @@ var Kii = (function () {
         reject(K._error(code + ": " + (j.message || res.body || ("status " + res.status)), res.status, code, opts.target));
       });
     });
+  };
+
+  // _call is _request, then map(res) (its value), then _settle with the
+  // callbacks, in ONE promise: the request runs later (a task), and in
+  // that task map and the callback run before the promise settles, so
+  // that .then handlers see the callbacks' effects, as with _settle. It
+  // spares the objects and jobs of three chained promises on the SDK's
+  // hot paths (refresh, save, delete). map throwing is a failure (the
+  // failure callback, then the rejection); a callback throwing rejects the
+  // promise with what it threw.
+  K._call = function (opts, map, callbacks, successArgs, failureArgs) {
+    var token = opts.token !== undefined ? opts.token : K._tokenOf(opts.target);
+    return new Promise(function (resolve, reject) {
+      __kii_defer(function () {
+        var res, v;
+        try {
+          res = K._requestSync({method: opts.method, path: opts.path, headers: opts.headers, body: opts.body, token: token});
+        } catch (e) {
+          K._fail(K._error(e && e.message ? e.message : String(e), 0, null, opts.target), callbacks, failureArgs, reject);
+          return;
+        }
+        if (res.status < 200 || res.status >= 300) {
+          var j = res.json || {};
+          var code = j.errorCode || ("HTTP_" + res.status);
+          K._fail(K._error(code + ": " + (j.message || res.body || ("status " + res.status)), res.status, code, opts.target), callbacks, failureArgs, reject);
+          return;
+        }
+        try {
+          v = map ? map(res) : res;
+        } catch (e) { // as a rejected .then(map): the failure callback gets it
+          K._fail(e, callbacks, failureArgs, reject);
+          return;
+        }
+        try {
+          if (callbacks && typeof callbacks.success === "function") {
+            callbacks.success.apply(callbacks, successArgs ? successArgs(v) : [v]);
+          }
+        } catch (e) {
+          reject(e);
+          return;
+        }
+        resolve(v);
+      });
+    });
+  };
+
+  // _fail gives err to the failure callback, then rejects with it (or
+  // with what the callback threw), as _settle does.
+  K._fail = function (err, callbacks, failureArgs, reject) {
+    if (callbacks && typeof callbacks.failure === "function") {
+      try {
+        callbacks.failure.apply(callbacks, failureArgs ? failureArgs(err) : [err.target, err.message]);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+    }
+    reject(err);
+  };
+
+  // _unquote is an ETag's value without its quotes.
+  K._unquote = function (s) {
+    var n = s.length;
+    if (n >= 2 && s.charAt(0) === '"' && s.indexOf('"', 1) === n - 1) { return s.substring(1, n - 1); }
+    return s.indexOf('"') < 0 ? s : s.split('"').join("");
   };
 
   // _settle connects a promise to Kii's callbacks {success, failure}.
@@ -279,9 +346,10 @@ KiiObject._fromJSON = function (bucket, d) {
 };
 KiiObject.prototype._apply = function (d) {
   this._fields = {};
-  for (var k in d) {
-    if (!d.hasOwnProperty(k)) { continue; }
-    if (kiiObjectReserved[k]) { continue; }
+  var keys = Object.keys(d); // own keys, as for-in with hasOwnProperty, without the prototype walk
+  for (var i = 0; i < keys.length; i++) {
+    var k = keys[i];
+    if (kiiObjectReserved.hasOwnProperty(k)) { continue; }
     this._fields[k] = d[k];
   }
   if (d._id) { this._uuid = d._id; }
@@ -295,11 +363,28 @@ KiiObject.prototype._apply = function (d) {
   this._fromID = false;
 };
 // objectWithURI: kiicloud://[users|groups|things/{id}/]buckets/{b}/objects/{id}
+// (indexOf, not a regular expression nor split: it is on the hot path of
+// endpoints).
+var kiiScopeKinds = {users: 1, groups: 1, things: 1};
+function kiiURIParts(s) { // s after "kiicloud://", split at "/" (at most 7 parts)
+  var p = [], at = 0;
+  for (var n = 0; n < 7; n++) {
+    var k = s.indexOf("/", at);
+    if (k < 0) { p.push(s.substring(at)); return p; }
+    p.push(s.substring(at, k));
+    at = k + 1;
+  }
+  return p;
+}
 KiiObject.objectWithURI = function (uri) {
-  var m = /^kiicloud:\/\/(?:(users|groups|things)\/([^\/]+)\/)?buckets\/([^\/]+)\/objects\/([^\/]+)$/.exec(String(uri));
-  if (!m) { throw Kii._error("Invalid object URI: " + uri, -1, null, null); }
-  var b = new KiiBucket(m[3], m[1] ? {kind: m[1], id: m[2]} : null);
-  return new KiiObject(b, m[4], null);
+  var s = String(uri);
+  var p = s.lastIndexOf("kiicloud://", 0) === 0 ? kiiURIParts(s.substring(11)) : [];
+  var i = p.length === 6 && kiiScopeKinds.hasOwnProperty(p[0]) ? 2 : 0;
+  if (p.length !== i + 4 || p[i] !== "buckets" || p[i + 2] !== "objects" || !p[i + 1] || !p[i + 3] || (i && !p[1])) {
+    throw Kii._error("Invalid object URI: " + uri, -1, null, null);
+  }
+  var b = new KiiBucket(p[i + 1], i ? {kind: p[0], id: p[1]} : null);
+  return new KiiObject(b, p[i + 3], null);
 };
 KiiObject.prototype.set = function (key, value) { this._fields[key] = value; this._dirty[key] = true; delete this._removed[key]; };
 KiiObject.prototype.get = function (key) { return this._fields[key]; };
@@ -344,7 +429,7 @@ KiiObject.prototype._write = function (all, callbacks, overwrite) {
   }
   req.target = self;
   req.headers = headers;
-  var p = Kii._request(req).then(function (res) {
+  return Kii._call(req, function (res) {
     var j = res.json || {};
     if (req.method === "POST") {
       self._uuid = j.objectID;
@@ -354,31 +439,29 @@ KiiObject.prototype._write = function (all, callbacks, overwrite) {
       if (j.createdAt) { self._created = j.createdAt; }
       self._modified = j.modifiedAt || self._modified;
     }
-    if (res.headers.etag) { self._etag = res.headers.etag.replace(/"/g, ""); }
+    if (res.headers.etag) { self._etag = Kii._unquote(res.headers.etag); }
     self._dirty = {};
     self._removed = {};
     self._fromID = false;
     return self;
-  });
-  return Kii._settle(p, callbacks, null, function (e) { return [self, e.message]; });
+  }, callbacks, null, function (e) { return [self, e.message]; });
 };
 KiiObject.prototype.save = function (callbacks, overwrite) { return this._write(false, callbacks, overwrite); };
 KiiObject.prototype.saveAllFields = function (callbacks, overwrite) { return this._write(true, callbacks, overwrite); };
 KiiObject.prototype.refresh = function (callbacks) {
   var self = this;
   if (!self._uuid) { return Kii._reject(callbacks, "The object has not been saved", self); }
-  var p = Kii._request({method: "GET", target: self, path: self._path()}).then(function (res) {
+  return Kii._call({method: "GET", target: self, path: self._path()}, function (res) {
     self._apply(res.json || {});
-    if (res.headers.etag) { self._etag = res.headers.etag.replace(/"/g, ""); }
+    if (res.headers.etag) { self._etag = Kii._unquote(res.headers.etag); }
     return self;
-  });
-  return Kii._settle(p, callbacks, null, function (e) { return [self, e.message]; });
+  }, callbacks, null, function (e) { return [self, e.message]; });
 };
 KiiObject.prototype["delete"] = function (callbacks) {
   var self = this;
   if (!self._uuid) { return Kii._reject(callbacks, "The object has not been saved", self); }
-  var p = Kii._request({method: "DELETE", target: self, path: self._path()}).then(function () { return self; });
-  return Kii._settle(p, callbacks, null, function (e) { return [self, e.message]; });
+  return Kii._call({method: "DELETE", target: self, path: self._path()}, function () { return self; },
+    callbacks, null, function (e) { return [self, e.message]; });
 };
 KiiObject.prototype.toJSON = function () {
   var d = this._body(true);
@@ -397,7 +480,11 @@ KiiAppAdminContext.prototype.getAccessToken = function () { return this._token; 
 KiiAppAdminContext.prototype._as = function (fn) { return Kii._asToken(this._token, fn); };
 KiiAppAdminContext.prototype.bucketWithName = function (name) { return this._as(function () { return new KiiBucket(name, null); }); };
 KiiAppAdminContext.prototype.encryptedBucketWithName = KiiAppAdminContext.prototype.bucketWithName;
-KiiAppAdminContext.prototype.objectWithURI = function (uri) { return this._as(function () { return KiiObject.objectWithURI(uri); }); };
+KiiAppAdminContext.prototype.objectWithURI = function (uri) {
+  var saved = Kii._override;
+  Kii._override = this._token;
+  try { return KiiObject.objectWithURI(uri); } finally { Kii._override = saved; }
+};
 // Delegations: each runs the SDK class's own method with the admin token.
 [
   ["userWithID", "KiiUser", "userWithID"],
