@@ -102,6 +102,9 @@ type Config struct {
 	PoolSize int
 	// MaxRuns is how many runs may run at once; more wait.
 	MaxRuns int
+	// StuckGrace is how long past TimeLimit a caller waits for a run
+	// stuck in a native call before it is answered TIMEOUT (default 5 s).
+	StuckGrace time.Duration
 	// MaxRunsPerApp is how many of them one app's runs may take (default
 	// a quarter of MaxRuns): one app's slow or flooded endpoints make its
 	// own callers wait, not every app's.
@@ -124,6 +127,8 @@ type Engine struct {
 	handler atomic.Pointer[http.Handler]
 	runs    chan struct{}
 	ajax    *http.Client
+
+	testNatives map[string]func(goja.FunctionCall) goja.Value // tests' own natives (export_test.go)
 
 	appMu   sync.Mutex
 	appRuns map[string]chan struct{} // each app's share of runs (MaxRunsPerApp)
@@ -172,6 +177,7 @@ func New(cfg Config) *Engine {
 	cfg.MaxArgs = cmp.Or(cfg.MaxArgs, DefaultMaxArgs)
 	cfg.PoolSize = cmp.Or(cfg.PoolSize, DefaultPoolSize)
 	cfg.MaxRuns = cmp.Or(cfg.MaxRuns, DefaultMaxRuns)
+	cfg.StuckGrace = cmp.Or(cfg.StuckGrace, 5*time.Second)
 	cfg.MaxRunsPerApp = min(cmp.Or(cfg.MaxRunsPerApp, max(1, cfg.MaxRuns/4)), cfg.MaxRuns)
 	cfg.MaxLogLines = cmp.Or(cfg.MaxLogLines, DefaultMaxLogLines)
 	cfg.TokenTTL = cmp.Or(cfg.TokenTTL, DefaultTokenTTL)
@@ -231,21 +237,52 @@ func (e *Engine) Run(ctx context.Context, call kumo.ServerCodeCall) (kumo.Server
 	appRuns := e.appSlots(call.AppID)
 	select {
 	case appRuns <- struct{}{}:
-		defer func() { <-appRuns }()
 	case <-ctx.Done():
 		return kumo.ServerCodeResult{}, kumo.Errorf(kumo.ErrUnavailable, "Server code is busy; try again")
 	}
 	select {
 	case e.runs <- struct{}{}:
-		defer func() { <-e.runs }()
 	case <-ctx.Done():
+		<-appRuns
 		return kumo.ServerCodeResult{}, kumo.Errorf(kumo.ErrUnavailable, "Server code is busy; try again")
 	}
 	res := kumo.ServerCodeResult{VersionID: ver.ID, Environment: cmp.Or(call.Environment, ver.EnvironmentVersion, kumo.EnvironmentV0)}
 	p, err := e.program(call.AppID, ver.ID, script)
 	if err != nil {
+		<-e.runs
+		<-appRuns
 		return res, err
 	}
+	// The run goes on its own goroutine, which holds the run's slots until
+	// it ends. Interrupts stop a script between two instructions only: a
+	// native call that never returns in time (a 100,000-deep
+	// JSON.stringify) would keep the caller waiting past the time limit,
+	// so past it and a grace the caller gets TIMEOUT, and the run's
+	// runtime is thrown away when it ends (it was interrupted).
+	done := make(chan kumo.ServerCodeResult, 1)
+	go func() {
+		defer func() { <-e.runs; <-appRuns }()
+		done <- e.execute(ctx, call, p, params, res)
+	}()
+	hard := time.NewTimer(e.cfg.TimeLimit + e.cfg.StuckGrace)
+	defer hard.Stop()
+	select {
+	case res = <-done:
+		return res, nil
+	case <-hard.C:
+		e.cfg.Log.Warn("server code: a run did not end at its time limit (a native call that cannot be interrupted); its caller is answered, the run is abandoned",
+			"app", call.AppID, "version", ver.ID, "endpoint", call.Endpoint)
+		res.Err = &kumo.ServerCodeError{ErrorMessage: kumo.ServerCodeErrorMessage, Details: kumo.ServerCodeErrorDetails{ErrorCode: CodeTimeout,
+			Message: fmt.Sprintf("The code did not end within %v: a built-in call that cannot be interrupted was still running", e.cfg.TimeLimit)}}
+		res.DurationMs = (e.cfg.TimeLimit + e.cfg.StuckGrace).Milliseconds()
+		return res, nil
+	}
+}
+
+// execute runs a call of program p on a runtime of the pool (or a new
+// one), and records the run in the developer log.
+func (e *Engine) execute(ctx context.Context, call kumo.ServerCodeCall, p *program, params string, res kumo.ServerCodeResult) kumo.ServerCodeResult {
+	var err error
 	start := time.Now()
 	r := e.newRun(ctx, call)
 	defer r.finish()
@@ -271,7 +308,7 @@ func (e *Engine) Run(ctx context.Context, call kumo.ServerCodeCall) (kumo.Server
 		e.put(p, v)
 	}
 	e.logRun(r, res)
-	return res, nil
+	return res
 }
 
 // appSlots returns the semaphore of an app's share of runs.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dop251/goja"
 	"github.com/kumo-iot/kumo"
 	"github.com/kumo-iot/kumo/internal/servercode"
 )
@@ -142,5 +143,28 @@ func TestRunsPerApp(t *testing.T) {
 	}
 	if n := servercode.ActiveRuns(w.eng); n > 2 {
 		t.Errorf("%d of the first app's runs at once; its share is 2", n)
+	}
+}
+
+// TestStuckNativeCall checks that a caller is answered TIMEOUT past the
+// time limit (and a grace) even while the run is stuck in a native call
+// that no interrupt stops, and that the run's slot frees when it ends.
+func TestStuckNativeCall(t *testing.T) {
+	w := newWorld(t, stores(t)["sqlite"], servercode.Config{TimeLimit: 200 * time.Millisecond, StuckGrace: 200 * time.Millisecond, MaxRuns: 1})
+	release := make(chan struct{})
+	servercode.SetNative(w.eng, "__test_block", func(goja.FunctionCall) goja.Value {
+		<-release
+		return goja.Undefined()
+	})
+	v := w.versions.add(w.app.AppID, `function stuck(params, context) { __test_block(); return 1; }
+function quick(params, context) { return 2; }`)
+	res, err := w.eng.Run(w.ctx, kumo.ServerCodeCall{AppID: w.app.AppID, Version: v, Endpoint: "stuck"})
+	if err != nil || res.Err == nil || res.Err.Details.ErrorCode != servercode.CodeTimeout || !strings.Contains(res.Err.Details.Message, "still running") {
+		t.Fatalf("stuck run: %s %+v %v", res.ReturnedValue, res.Err, err)
+	}
+	close(release) // the native call returns: the run ends, its slot (the only one) frees
+	res, err = w.eng.Run(w.ctx, kumo.ServerCodeCall{AppID: w.app.AppID, Version: v, Endpoint: "quick"})
+	if err != nil || res.Err != nil || string(res.ReturnedValue) != "2" {
+		t.Fatalf("the next run: %s %+v %v", res.ReturnedValue, res.Err, err)
 	}
 }

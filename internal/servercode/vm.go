@@ -94,6 +94,9 @@ func (e *Engine) newVM(r *run, p *program) (*vm, error) {
 		"__kii_adminToken":   v.adminToken,
 		"__kii_endpointName": func(goja.FunctionCall) goja.Value { return rt.ToValue(v.run.call.Endpoint) },
 	}
+	for name, f := range e.testNatives {
+		natives[name] = f
+	}
 	for name, f := range natives {
 		if err := rt.Set(name, f); err != nil {
 			return nil, err
