@@ -482,9 +482,9 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 	ok := 0
 	for _, r := range batch {
 		if savepoints && len(batch) > 1 {
-			r.err = db.inSavepoint(ctx, tx, db.guarded(r.fn))
+			r.err = db.inSavepoint(ctx, tx, r.fn)
 		} else {
-			r.err = db.guarded(r.fn)(tx)
+			r.err = db.runGuarded(tx, r.fn)
 		}
 		if r.err == nil {
 			ok++
@@ -524,19 +524,17 @@ func (db *DB) commitTx(batch []*writeReq, savepoints bool) bool {
 	return true
 }
 
-// guarded runs a write's function, turning a panic into that write's
+// runGuarded runs a write's function, turning a panic into that write's
 // error (logged with its stack): a bug in one write fails it alone, never
 // the writer goroutine, the process and every write after it.
-func (db *DB) guarded(fn func(*Tx) error) func(*Tx) error {
-	return func(tx *Tx) (err error) {
-		defer func() {
-			if p := recover(); p != nil {
-				db.Log.Error("sqlstore: a write panicked", "panic", p, "stack", string(debug.Stack()))
-				err = fmt.Errorf("sqlstore: a write panicked: %v", p)
-			}
-		}()
-		return fn(tx)
-	}
+func (db *DB) runGuarded(tx *Tx, fn func(*Tx) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			db.Log.Error("sqlstore: a write panicked", "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("sqlstore: a write panicked: %v", p)
+		}
+	}()
+	return fn(tx)
 }
 
 func (db *DB) inSavepoint(ctx context.Context, tx *Tx, fn func(*Tx) error) error {
@@ -544,7 +542,7 @@ func (db *DB) inSavepoint(ctx context.Context, tx *Tx, fn func(*Tx) error) error
 		return err
 	}
 	events, after := tx.events, len(tx.afterCommit)
-	if err := fn(tx); err != nil {
+	if err := db.runGuarded(tx, fn); err != nil {
 		tx.events = events
 		tx.afterCommit = tx.afterCommit[:after] // nothing of the undone write happens (hooks: jobs handed on)
 		if _, rbErr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {

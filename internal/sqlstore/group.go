@@ -121,9 +121,20 @@ func userNotFound(appID, id string) *kumo.Error {
 
 // addMember makes a user a member of a group (again, harmlessly).
 func addMember(ctx context.Context, tx *Tx, appID, groupID, userID string, now int64) error {
-	_, err := tx.Exec(ctx, "INSERT INTO group_members (app_id, group_id, user_id, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-		appID, groupID, userID, now)
+	_, err := addedMember(ctx, tx, appID, groupID, userID, now)
 	return err
+}
+
+// addedMember adds a member and reports whether the user was not one
+// already.
+func addedMember(ctx context.Context, tx *Tx, appID, groupID, userID string, now int64) (bool, error) {
+	res, err := tx.Exec(ctx, "INSERT INTO group_members (app_id, group_id, user_id, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+		appID, groupID, userID, now)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // group loads a group without any permission check.
@@ -254,12 +265,9 @@ func (s *GroupService) AddGroupMember(ctx context.Context, c kumo.Caller, id, us
 		if !ok {
 			return userNotFound(c.AppID, userID)
 		}
-		member, err := rowExists(ctx, tx, "SELECT 1 FROM group_members WHERE app_id = ? AND group_id = ? AND user_id = ?", c.AppID, g.ID, userID)
-		if err != nil || member {
-			return err // a member already: nothing is added
-		}
-		if err := addMember(ctx, tx, c.AppID, g.ID, userID, now); err != nil {
-			return err
+		added, err := addedMember(ctx, tx, c.AppID, g.ID, userID, now)
+		if err != nil || !added {
+			return err // a member already: nothing is added, no hook runs
 		}
 		return s.hooks.group(ctx, tx, "GROUP_MEMBERS_ADDED", c.AppID, g.ID, []string{userID}, c.Principal())
 	})

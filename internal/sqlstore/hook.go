@@ -75,36 +75,33 @@ func (s *HookService) wake() {
 	}
 }
 
-// enqueue queues, within tx (the change's), one job per hook of the
-// app's current hook configuration that runs on ev. It does nothing when
-// ev is caused by server code run by a hook or a schedule
-// (kumo.HooksSuppressed), or when the app has no hook on it: no query
-// then.
-func (s *HookService) enqueue(ctx context.Context, tx *Tx, ev kumo.HookEvent) error {
+// fire queues, within tx (the change's), one run per hook of the app's
+// current configuration on event when on path, unless the change is made
+// by hook or schedule code (kumo.HooksSuppressed). The configuration is
+// looked up once (cached); params builds the runs' params, only when a
+// hook runs: a write no hook runs on builds nothing.
+func (s *HookService) fire(ctx context.Context, tx *Tx, appID, path, when string, actor kumo.Principal, params func() map[string]any) error {
 	if s == nil || s.Configs == nil || kumo.HooksSuppressed(ctx) {
 		return nil
 	}
-	cfg, version, ok, err := s.Configs.CurrentHookConfig(ctx, ev.AppID)
+	cfg, version, ok, err := s.Configs.CurrentHookConfig(ctx, appID)
 	if err != nil {
-		return fmt.Errorf("hooks of app %s: %w", ev.AppID, err)
+		return fmt.Errorf("hooks of app %s: %w", appID, err)
 	}
 	if !ok {
 		return nil
 	}
-	hooks := cfg.Hooks(ev)
+	hooks := cfg.Hooks(kumo.HookEvent{Path: path, When: when})
 	if len(hooks) == 0 {
 		return nil
 	}
-	params, err := json.Marshal(ev.Params)
+	b, err := json.Marshal(params())
 	if err != nil {
 		return err
 	}
-	if ev.Params == nil {
-		params = []byte("{}")
-	}
 	for _, h := range hooks {
-		err := s.insert(ctx, tx, kumo.ServerCodeJob{AppID: ev.AppID, Trigger: kumo.RunHook, Version: version, Endpoint: h.Endpoint,
-			Params: params, Path: h.Path, When: h.When, Actor: ev.Actor})
+		err := s.insert(ctx, tx, kumo.ServerCodeJob{AppID: appID, Trigger: kumo.RunHook, Version: version, Endpoint: h.Endpoint,
+			Params: b, Path: h.Path, When: h.When, Actor: actor})
 		if err != nil {
 			return err
 		}
@@ -295,95 +292,67 @@ func (s *HookService) Pending(ctx context.Context) (int, error) {
 	return n, s.db.readErr(err)
 }
 
-// The events of the hooks (spec §4.2), with their params (§4.3). Each
-// first asks hooked, so that a write no hook runs on builds nothing.
-
-// hooked reports whether a hook of the app's current configuration runs
-// on event when on path (false under kumo.HooksSuppressed).
-func (s *HookService) hooked(ctx context.Context, appID, path, when string) (bool, error) {
-	if s == nil || s.Configs == nil || kumo.HooksSuppressed(ctx) {
-		return false, nil
-	}
-	cfg, _, ok, err := s.Configs.CurrentHookConfig(ctx, appID)
-	if err != nil || !ok {
-		return false, err
-	}
-	for _, h := range cfg.Triggers {
-		if h.Path == path && h.When == when {
-			return true, nil
-		}
-	}
-	return false, nil
-}
+// The events of the hooks (spec §4.2), with their params (§4.3).
 
 // object queues the hooks of event when (DATA_OBJECT_*) on object
 // objectID of bucket b, changed by actor.
 func (s *HookService) object(ctx context.Context, tx *Tx, when string, b kumo.BucketRef, objectID string, actor kumo.Principal) error {
-	path := kumo.BucketHookPath(b)
-	if ok, err := s.hooked(ctx, b.AppID, path, when); !ok || err != nil {
-		return err
-	}
-	scope := map[string]any{"appID": b.AppID}
-	uri := "kiicloud://"
-	switch b.Scope.Kind {
-	case kumo.ScopeUser:
-		scope["userID"], uri = b.Scope.ID, uri+"users/"+b.Scope.ID+"/"
-	case kumo.ScopeGroup:
-		scope["groupID"], uri = b.Scope.ID, uri+"groups/"+b.Scope.ID+"/"
-	case kumo.ScopeThing:
-		scope["thingID"], uri = b.Scope.ID, uri+"things/"+b.Scope.ID+"/"
-	}
-	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: b.AppID, Path: path, When: when, Actor: actor,
-		Params: map[string]any{"objectScope": scope, "bucketID": b.Name, "objectID": objectID,
-			"uri": uri + "buckets/" + b.Name + "/objects/" + objectID}})
+	return s.fire(ctx, tx, b.AppID, kumo.BucketHookPath(b), when, actor, func() map[string]any {
+		scope := map[string]any{"appID": b.AppID}
+		uri := "kiicloud://"
+		switch b.Scope.Kind {
+		case kumo.ScopeUser:
+			scope["userID"], uri = b.Scope.ID, uri+"users/"+b.Scope.ID+"/"
+		case kumo.ScopeGroup:
+			scope["groupID"], uri = b.Scope.ID, uri+"groups/"+b.Scope.ID+"/"
+		case kumo.ScopeThing:
+			scope["thingID"], uri = b.Scope.ID, uri+"things/"+b.Scope.ID+"/"
+		}
+		return map[string]any{"objectScope": scope, "bucketID": b.Name, "objectID": objectID,
+			"uri": uri + "buckets/" + b.Name + "/objects/" + objectID}
+	})
 }
 
 // user queues the hooks of event when (USER_*) on user userID.
 func (s *HookService) user(ctx context.Context, tx *Tx, when, appID, userID string, actor kumo.Principal) error {
-	if ok, err := s.hooked(ctx, appID, "kiicloud://users", when); !ok || err != nil {
-		return err
-	}
-	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: appID, Path: "kiicloud://users", When: when, Actor: actor,
-		Params: map[string]any{"userID": userID, "uri": "kiicloud://users/" + userID}})
+	return s.fire(ctx, tx, appID, "kiicloud://users", when, actor, func() map[string]any {
+		return map[string]any{"userID": userID, "uri": "kiicloud://users/" + userID}
+	})
 }
 
 // group queues the hooks of event when (GROUP_*) on group groupID;
 // members are the users added or removed (GROUP_MEMBERS_*), nil for the
 // others.
 func (s *HookService) group(ctx context.Context, tx *Tx, when, appID, groupID string, members []string, actor kumo.Principal) error {
-	if ok, err := s.hooked(ctx, appID, "kiicloud://groups", when); !ok || err != nil {
-		return err
-	}
-	params := map[string]any{"groupID": groupID, "uri": "kiicloud://groups/" + groupID}
-	if members != nil {
-		params["members"] = members
-	}
-	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: appID, Path: "kiicloud://groups", When: when, Actor: actor, Params: params})
+	return s.fire(ctx, tx, appID, "kiicloud://groups", when, actor, func() map[string]any {
+		params := map[string]any{"groupID": groupID, "uri": "kiicloud://groups/" + groupID}
+		if members != nil {
+			params["members"] = members
+		}
+		return params
+	})
 }
 
 // thing queues the hooks of event when (THING_*) on thing thingID.
 func (s *HookService) thing(ctx context.Context, tx *Tx, when, appID, thingID, vendorThingID string, actor kumo.Principal) error {
-	if ok, err := s.hooked(ctx, appID, "kiicloud://things", when); !ok || err != nil {
-		return err
-	}
-	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: appID, Path: "kiicloud://things", When: when, Actor: actor,
-		Params: map[string]any{"thingID": thingID, "vendorThingID": vendorThingID, "uri": "kiicloud://things/" + thingID}})
+	return s.fire(ctx, tx, appID, "kiicloud://things", when, actor, func() map[string]any {
+		return map[string]any{"thingID": thingID, "vendorThingID": vendorThingID, "uri": "kiicloud://things/" + thingID}
+	})
 }
 
 // installation queues the hooks of event when (INSTALLATION_*) on
 // installation in.
 func (s *HookService) installation(ctx context.Context, tx *Tx, when string, in kumo.Installation, actor kumo.Principal) error {
-	if ok, err := s.hooked(ctx, in.AppID, "kiicloud://installations", when); !ok || err != nil {
-		return err
-	}
-	params := map[string]any{"installationID": in.ID, "deviceType": in.DeviceType, "uri": "kiicloud://installations/" + in.ID}
-	switch in.Owner.Kind {
-	case kumo.UserCaller:
-		params["userID"] = in.Owner.ID
-	case kumo.ThingCaller:
-		params["thingID"] = in.Owner.ID
-	}
-	return s.enqueue(ctx, tx, kumo.HookEvent{AppID: in.AppID, Path: "kiicloud://installations", When: when, Actor: actor, Params: params})
+	return s.fire(ctx, tx, in.AppID, "kiicloud://installations", when, actor, func() map[string]any {
+		params := map[string]any{"installationID": in.ID, "deviceType": in.DeviceType, "uri": "kiicloud://installations/" + in.ID}
+		switch in.Owner.Kind {
+		case kumo.UserCaller:
+			params["userID"] = in.Owner.ID
+		case kumo.ThingCaller:
+			params["thingID"] = in.Owner.ID
+		}
+		return params
+	})
 }
 
 // inList returns "(?, ?, …)" for ids, and ids padded with its last to a
