@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -464,6 +465,10 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		Log: log.With("component", "api"), Addr: cfg.HTTPAddr,
 		BodyReadWindow: cfg.BodyReadWindow, BodyMinBytes: cfg.BodyMinBytes, IdleTimeout: cfg.IdleTimeout,
 		LoginThrottle: cfg.LoginThrottle,
+	}
+	// A bad WebSocket handshake on the developer log answers Kii's format.
+	n.sched.socket.HTTPError = func(w http.ResponseWriter, r *http.Request, reason error) {
+		n.api.WriteError(w, r, kumo.Errorf(kumo.ErrInvalidInputData, "The developer log is a WebSocket: %v", reason))
 	}
 	if err := n.api.Open(); err != nil {
 		return nil, fmt.Errorf("http listener: %w", err)

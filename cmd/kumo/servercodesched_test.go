@@ -549,3 +549,20 @@ func TestServerCodeLogsCLI(t *testing.T) {
 		t.Errorf("tail --limit 1 printed older records: %q", out.String())
 	}
 }
+
+// TestDevLogBadHandshake checks that a WebSocket handshake to /logs the
+// library refuses (no key, an old version) answers Kii's error format,
+// not the library's plain text.
+func TestDevLogBadHandshake(t *testing.T) {
+	n := mustStartNode(t)
+	for _, headers := range [][]string{
+		{"Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13"},
+		{"Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "8", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+	} {
+		r := do(t, "GET", n.base+"/logs", "", headers...)
+		if r.Status != 400 || r.Header.Get("Content-Type") != "application/vnd.kii.ValidationException+json" ||
+			!strings.Contains(string(r.Body), `"errorCode"`) {
+			t.Errorf("handshake %v: %d %s %s", headers, r.Status, r.Header.Get("Content-Type"), r.Body)
+		}
+	}
+}

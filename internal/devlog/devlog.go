@@ -46,6 +46,11 @@ type Apps interface {
 
 // Server is the developer log's WebSocket endpoint: an http.Handler.
 type Server struct {
+	// HTTPError, when set, answers a request that cannot be upgraded (a
+	// bad WebSocket handshake) in the API's error format; else the
+	// WebSocket library's plain text.
+	HTTPError func(w http.ResponseWriter, r *http.Request, reason error)
+
 	Apps   Apps
 	Tokens kumo.TokenService
 	Logs   kumo.DevLogReader
@@ -79,7 +84,11 @@ type Request struct {
 
 // ServeHTTP upgrades the connection and serves one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	conn, err := upgrader.Upgrade(w, r, nil)
+	up := upgrader
+	if s.HTTPError != nil {
+		up.Error = func(w http.ResponseWriter, r *http.Request, status int, reason error) { s.HTTPError(w, r, reason) }
+	}
+	conn, err := up.Upgrade(w, r, nil)
 	if err != nil {
 		return // the upgrader answered the HTTP error
 	}
