@@ -11,7 +11,7 @@
 //	kumo bench topic  measure a topic's fan-out to N MQTT devices
 //	kumo bench command  measure Thing-IF commands' round trip to N devices
 //	kumo bench servercode  measure server-code endpoint calls and hook cost
-//	kumo servercode   deploy and list an app's server code on a running server
+//	kumo servercode   deploy, list and read the log of an app's server code on a running server
 package main
 
 import (
@@ -48,6 +48,8 @@ Usage:
   kumo servercode deploy FILE [--hook-config FILE] [--set-current] [--environment-version 0|6]
                               deploy server code to a running server (--url, --app-id, --client-id, --client-secret)
   kumo servercode list        list the app's server code versions
+  kumo servercode logs [--tail]
+                              print (and follow) the app's developer log
   kumo help                   show this
 
 Data lives in the SQLite file kumo.db in --data-dir, or in PostgreSQL when

@@ -453,7 +453,7 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		States: n.db.States, ThingTypes: n.db.ThingTypes, Traits: n.db.Traits,
 		Triggers: n.db.Triggers,
 		Commands: n.db.Commands, // Thing-IF commands (issue 12, item 3)
-		// server code: scapi (the runtime, ServerCode, is wired by the lead)
+		// server code: the versions, and the runtime (above)
 		ServerCodeVersions: n.db.ServerCode, ServerCode: cfg.serverCode,
 		// server code: sched
 		ScheduleExecutions: n.db.Schedules, DevLogs: n.db.DevLogs, LogSocket: n.sched.socket,

@@ -27,6 +27,8 @@ const serverCodeUsage = `Usage:
                               (after the hook configuration); prints {"versionID","current"}
   kumo servercode list [flags]
                               list the versions (the current one marked)
+  kumo servercode logs [--tail] [--level L] [--limit N] [flags]
+                              print the developer log (and follow it with --tail)
 
 Every command talks to the server at --url (KUMO_URL) as the admin of the
 app --app-id (KUMO_APP_ID), logging in with --client-id and --client-secret
@@ -38,7 +40,7 @@ for the flags.
 func runServerCode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, serverCodeUsage)
-		return usagef("kumo servercode needs a command: deploy or list")
+		return usagef("kumo servercode needs a command: deploy, list or logs")
 	}
 	sub, args := args[0], args[1:]
 	if isHelp(sub) {
@@ -60,7 +62,7 @@ func runServerCode(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return runServerCodeLogs(ctx, args, stdout, stderr)
 	default:
 		fmt.Fprint(stderr, serverCodeUsage)
-		return usagef("unknown servercode command %q: use deploy or list", sub)
+		return usagef("unknown servercode command %q: use deploy, list or logs", sub)
 	}
 	fs := flag.NewFlagSet("kumo servercode "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
