@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -146,12 +148,27 @@ func RunServerCode(ctx context.Context, cfg ServerCodeConfig) (ServerCodeResult,
 	objectPath := "/buckets/" + bucket + "/objects/" + created.ObjectID
 	uri := "kiicloud://buckets/" + bucket + "/objects/" + created.ObjectID
 
+	// The app's own current version, put back when the run ends (against
+	// a real app at --url, the run must leave its server code as it was).
+	previous, err := currentVersion(ctx, c, admin)
+	if err != nil {
+		return ServerCodeResult{}, err
+	}
 	var deployed struct {
 		VersionID string `json:"versionID"`
 	}
 	if err := c.do(ctx, "POST", "/server-code", admin, "application/javascript", []byte(serverCodeScript), 201, &deployed); err != nil {
 		return ServerCodeResult{}, err
 	}
+	defer func() {
+		ctx := context.WithoutCancel(ctx)
+		if previous != "" {
+			c.do(ctx, "PUT", "/server-code/versions/current", admin, "text/plain", []byte(previous), 204, nil)
+		} else {
+			c.do(ctx, "DELETE", "/server-code/versions/current", admin, "", nil, 204, nil)
+		}
+		c.do(ctx, "DELETE", "/server-code/versions/"+deployed.VersionID, admin, "", nil, 204, nil)
+	}()
 	hooks := fmt.Sprintf(`{"kiicloud://buckets/%s": [{"when": "DATA_OBJECT_CREATED", "what": "EXECUTE_SERVER_CODE", "endpoint": "noop"}]}`, bucket+"w")
 	if err := c.do(ctx, "PUT", "/hooks/versions/"+deployed.VersionID, admin, "application/vnd.kii.HooksDeploymentRequest+json", []byte(hooks), 204, nil); err != nil {
 		return ServerCodeResult{}, err
@@ -262,6 +279,31 @@ func RunServerCode(ctx context.Context, cfg ServerCodeConfig) (ServerCodeResult,
 		res.FirstError = s
 	}
 	return res, nil
+}
+
+// currentVersion returns the app's current server code version ("" when
+// it has none).
+func currentVersion(ctx context.Context, c *apiClient, admin string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.app+"/server-code/versions/current", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("GET the current server code version: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+	switch {
+	case err != nil:
+		return "", err
+	case resp.StatusCode == http.StatusNotFound:
+		return "", nil
+	case resp.StatusCode != http.StatusOK:
+		return "", &statusError{method: "GET", path: req.URL.Path, status: resp.StatusCode, body: snippet(b)}
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // logCursor returns the position of the newest developer log record.
