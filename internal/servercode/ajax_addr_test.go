@@ -26,3 +26,30 @@ func TestPublicAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestAllowedHost checks the operator's list of $.ajax hosts: none
+// allowed by default, exact names (any case, a trailing dot), "*.domain"
+// for its subdomains only, "*" for any.
+func TestAllowedHost(t *testing.T) {
+	for _, c := range []struct {
+		allow []string
+		host  string
+		ok    bool
+	}{
+		{nil, "example.com", false},
+		{[]string{"example.com"}, "example.com", true},
+		{[]string{"Example.COM"}, "example.com.", true},
+		{[]string{"example.com"}, "api.example.com", false},
+		{[]string{"example.com"}, "example.com.evil.net", false},
+		{[]string{"*.example.com"}, "api.example.com", true},
+		{[]string{"*.example.com"}, "example.com", false},
+		{[]string{"*.example.com"}, "evilexample.com", false},
+		{[]string{"other.net", " *.example.com "}, "a.b.example.com", true},
+		{[]string{"*"}, "anything.org", true},
+	} {
+		err := allowedHost(c.allow, c.host)
+		if (err == nil) != c.ok {
+			t.Errorf("allowedHost(%q, %q) = %v, want allowed %v", c.allow, c.host, err, c.ok)
+		}
+	}
+}

@@ -514,15 +514,16 @@ func (e *Engine) watchMemory() {
 	t := time.NewTicker(memoryCheck)
 	defer t.Stop()
 	for range t.C {
+		metrics.Read(sample) // outside e.mu, which runs, the pool and the tokens share
+		over := sample[0].Value.Kind() == metrics.KindUint64 && int64(sample[0].Value.Uint64()) > e.cfg.MemoryLimit
 		e.mu.Lock()
 		if len(e.active) == 0 {
 			e.watching = false
 			e.mu.Unlock()
 			return
 		}
-		metrics.Read(sample)
 		var victim *run
-		if sample[0].Value.Kind() == metrics.KindUint64 && int64(sample[0].Value.Uint64()) > e.cfg.MemoryLimit {
+		if over {
 			for r := range e.active {
 				if victim == nil || r.start.Before(victim.start) {
 					victim = r
