@@ -86,24 +86,7 @@ var Kii = (function () {
   // a network call) and returns a promise of {status, headers, body, json}
   // for a 2xx answer, rejected with a K._error otherwise. The token is
   // taken now: opts.token, else K._tokenOf(opts.target).
-  K._request = function (opts) {
-    var token = opts.token !== undefined ? opts.token : K._tokenOf(opts.target);
-    return new Promise(function (resolve, reject) {
-      __kii_defer(function () {
-        var res;
-        try {
-          res = K._requestSync({method: opts.method, path: opts.path, headers: opts.headers, body: opts.body, token: token});
-        } catch (e) {
-          reject(K._error(e && e.message ? e.message : String(e), 0, null, opts.target));
-          return;
-        }
-        if (res.status >= 200 && res.status < 300) { resolve(res); return; }
-        var j = res.json || {};
-        var code = j.errorCode || ("HTTP_" + res.status);
-        reject(K._error(code + ": " + (j.message || res.body || ("status " + res.status)), res.status, code, opts.target));
-      });
-    });
-  };
+  K._request = function (opts) { return K._call(opts); };
 
   // _call is _request, then map(res) (its value), then _settle with the
   // callbacks, in ONE promise: the request runs later (a task), and in
