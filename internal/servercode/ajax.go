@@ -115,14 +115,14 @@ func (v *vm) ajaxCall(c goja.FunctionCall) goja.Value {
 		s := b.String()
 		body = &s
 	}
-	status, h, out, err := r.e.ajaxDo(r.ctx, method, raw, headers, body)
+	status, h, out, err := r.e.ajaxDo(r.ctx, r.call.RemoteAddr, method, raw, headers, body)
 	if err != nil {
 		panic(v.rt.NewGoError(err))
 	}
 	return v.response(status, h, out)
 }
 
-func (e *Engine) ajaxDo(ctx context.Context, method, raw string, headers map[string]string, body *string) (int, http.Header, []byte, error) {
+func (e *Engine) ajaxDo(ctx context.Context, remote, method, raw string, headers map[string]string, body *string) (int, http.Header, []byte, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("$.ajax: %q is not a URL", raw)
@@ -132,7 +132,7 @@ func (e *Engine) ajaxDo(ctx context.Context, method, raw string, headers map[str
 		if u.Host == "" && !strings.HasPrefix(u.Path, "/") {
 			return 0, nil, nil, fmt.Errorf("$.ajax: %q is not an absolute URL", raw)
 		}
-		return e.inProcess(ctx, method, u.RequestURI(), headers, body)
+		return e.inProcess(ctx, remote, method, u.RequestURI(), headers, body)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return 0, nil, nil, fmt.Errorf("$.ajax: only http and https URLs, not %q", raw)

@@ -48,17 +48,19 @@ function write(params, context) {
 		trigger      kumo.ServerCodeTrigger
 		token        string
 		wantAuth     func(admin string) string
+		remote       string // the caller's address (ServerCodeCall.RemoteAddr)
+		wantRemote   string // the requests' RemoteAddr: the caller's, for its login throttle
 	}{
-		{"manual, admin context", `{"admin":true}`, kumo.RunManual, "", func(a string) string { return "Bearer " + a }},
-		{"hook, admin context", `{"admin":true}`, kumo.RunHook, "", func(a string) string { return "Bearer " + a }},
-		{"schedule, anonymous", `{}`, kumo.RunSchedule, "", func(string) string { return "" }},
-		{"manual, as the caller", `{"login":true}`, kumo.RunManual, utok, func(string) string { return "Bearer " + utok }},
+		{"manual, admin context", `{"admin":true}`, kumo.RunManual, "", func(a string) string { return "Bearer " + a }, "", "servercode"},
+		{"hook, admin context", `{"admin":true}`, kumo.RunHook, "", func(a string) string { return "Bearer " + a }, "", "servercode"},
+		{"schedule, anonymous", `{}`, kumo.RunSchedule, "", func(string) string { return "" }, "", "servercode"},
+		{"manual, as the caller", `{"login":true}`, kumo.RunManual, utok, func(string) string { return "Bearer " + utok }, "198.51.100.7:4242", "198.51.100.7:4242"},
 	}
 	for _, tt := range tests {
 		mu.Lock()
 		reqs = nil
 		mu.Unlock()
-		res := w.ok(v, "write", tt.params, func(c *kumo.ServerCodeCall) { c.Trigger, c.Token = tt.trigger, tt.token })
+		res := w.ok(v, "write", tt.params, func(c *kumo.ServerCodeCall) { c.Trigger, c.Token, c.RemoteAddr = tt.trigger, tt.token, tt.remote })
 		admin := strings.Trim(string(res.ReturnedValue), `"`)
 		mu.Lock()
 		got := reqs
@@ -67,7 +69,7 @@ function write(params, context) {
 			t.Fatalf("%s: %d requests: %+v", tt.name, len(got), got)
 		}
 		g := got[0]
-		if !g.marked || g.trigger != tt.trigger || g.auth != tt.wantAuth(admin) || g.remote != "servercode" || g.appID != w.app.AppID {
+		if !g.marked || g.trigger != tt.trigger || g.auth != tt.wantAuth(admin) || g.remote != tt.wantRemote || g.appID != w.app.AppID {
 			t.Errorf("%s: the API saw %+v (returned %s)", tt.name, g, res.ReturnedValue)
 		}
 	}

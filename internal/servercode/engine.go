@@ -454,7 +454,6 @@ func (l *limitError) Error() string { return l.code + ": " + l.message }
 func (e *Engine) newRun(ctx context.Context, call kumo.ServerCodeCall) *run {
 	trigger := cmp.Or(call.Trigger, kumo.RunManual)
 	rctx := kumo.WithServerCode(context.WithoutCancel(ctx), trigger)
-	rctx = context.WithValue(rctx, remoteAddrKey{}, call.RemoteAddr)
 	rctx, cancel := context.WithTimeout(rctx, e.cfg.TimeLimit)
 	r := &run{e: e, ctx: rctx, cancel: cancel, call: call, start: time.Now(), limit: e.cfg.StepLimit}
 	stopParent := context.AfterFunc(ctx, func() {

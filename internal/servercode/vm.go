@@ -269,7 +269,7 @@ func (v *vm) http(c goja.FunctionCall) goja.Value {
 		s := b.String()
 		body = &s
 	}
-	status, h, out, err := v.run.e.inProcess(v.run.ctx, method, path, headers, body)
+	status, h, out, err := v.run.e.inProcess(v.run.ctx, v.run.call.RemoteAddr, method, path, headers, body)
 	if err != nil {
 		panic(v.rt.NewGoError(err))
 	}
@@ -384,13 +384,9 @@ func stringMap(v goja.Value) map[string]string {
 	return out
 }
 
-// remoteAddrKey holds, in a run's context, the address of the client
-// whose call started it (kumo.ServerCodeCall.RemoteAddr).
-type remoteAddrKey struct{}
-
 // inProcess serves a request with Kumo's API handler, without network.
 // Its context marks it as made by server code (kumo.WithServerCode).
-func (e *Engine) inProcess(ctx context.Context, method, path string, headers map[string]string, body *string) (int, http.Header, []byte, error) {
+func (e *Engine) inProcess(ctx context.Context, remote, method, path string, headers map[string]string, body *string) (int, http.Header, []byte, error) {
 	hp := e.handler.Load()
 	if hp == nil || *hp == nil {
 		return 0, nil, nil, fmt.Errorf("Kumo's API is not available to server code")
@@ -413,8 +409,8 @@ func (e *Engine) inProcess(ctx context.Context, method, path string, headers map
 	// called it (the login throttle), so that server code is no way
 	// around it; runs no client called share "servercode".
 	req.RemoteAddr = "servercode"
-	if a, _ := ctx.Value(remoteAddrKey{}).(string); a != "" {
-		req.RemoteAddr = a
+	if remote != "" {
+		req.RemoteAddr = remote
 	}
 	req.RequestURI = path
 	rec := &recorder{header: http.Header{}}
