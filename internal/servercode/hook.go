@@ -32,11 +32,6 @@ type HookJobs interface {
 	Subscribe(ctx context.Context, lease int64) (<-chan kumo.ServerCodeJob, error)
 }
 
-// HookLogs keeps developer log records (st.DevLogs).
-type HookLogs interface {
-	AppendDevLogs(ctx context.Context, logs []kumo.DevLog) error
-}
-
 // Defaults of HookWorkerConfig.
 const (
 	DefaultHookWorkers     = 16
@@ -53,16 +48,12 @@ const (
 // servercode.invoke): a run retried, given up, or not started.
 const HookDevLogKey = "servercode.hook"
 
-// hookCanceled is details.errorCode of a run the engine stopped because
-// its context ended: the run did not complete, it is retried.
-const hookCanceled = "CANCELED"
-
 // HookWorkerConfig configures a HookWorker. Zero values take the
 // defaults.
 type HookWorkerConfig struct {
 	Jobs   HookJobs              // st.Hooks; required
 	Runner kumo.ServerCodeRunner // the engine; required
-	Logs   HookLogs              // st.DevLogs; nil: nothing is logged
+	Logs   Logs                  // st.DevLogs; nil: nothing is logged
 	Log    *slog.Logger          // the server's log
 	// Workers is how many runs go on at once on this node.
 	Workers int
@@ -299,7 +290,9 @@ func incomplete(res kumo.ServerCodeResult, err error) string {
 		}
 		return ""
 	}
-	if res.Err != nil && res.Err.Details.ErrorCode == hookCanceled {
+	// Stopped because its context ended (the node stopping): the run
+	// did not complete, so it is retried.
+	if res.Err != nil && res.Err.Details.ErrorCode == CodeCanceled {
 		return res.Err.Details.Message
 	}
 	return ""

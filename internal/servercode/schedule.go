@@ -36,11 +36,6 @@ type ScheduleExecutions interface {
 	FailStaleScheduleExecutions(ctx context.Context, before int64) (int64, error)
 }
 
-// DevLogWriter appends developer log records (st.DevLogs).
-type DevLogWriter interface {
-	AppendDevLogs(ctx context.Context, logs []kumo.DevLog) error
-}
-
 // Scheduler defaults.
 const (
 	DefaultScheduleInterval = 5 * time.Second
@@ -57,7 +52,7 @@ type SchedulerConfig struct {
 	Runner     kumo.ServerCodeRunner
 	// Logs, when set, gets an ERROR record of each execution the runner
 	// could not start (the engine logs the runs it makes).
-	Logs DevLogWriter
+	Logs Logs
 	// Interval is how often the scheduler looks for due ticks
 	// (DefaultScheduleInterval when 0). It must be well under a minute
 	// for a job to fire within its minute.
