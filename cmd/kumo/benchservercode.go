@@ -29,7 +29,7 @@ func runBenchServerCode(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	defer watchdog(stderr, 4*time.Duration(cfg.Rounds)*cfg.Duration+3*time.Minute)()
+	defer watchdog(stderr, time.Duration(cfg.Rounds)*(4*cfg.Duration+time.Minute)+3*time.Minute)()
 	stop, err := target.start(ctx, stderr)
 	if err != nil {
 		return err

@@ -258,21 +258,21 @@ func RunServerCode(ctx context.Context, cfg ServerCodeConfig) (ServerCodeResult,
 			return res, err
 		}
 	}
-	med := func(ps []phase) phase {
+	med := func(ps []phase) phase { // the lower median, as medianFloat
 		sort.Slice(ps, func(i, k int) bool { return ps[i].perS < ps[k].perS })
-		return ps[len(ps)/2]
+		return ps[(len(ps)-1)/2]
 	}
 	e, g := med(calls), med(gets)
 	res.EndpointPerS, res.EndpointP50, res.EndpointP99 = round(e.perS, 1), ms(e.p50), ms(e.p99)
 	res.GetPerS, res.GetP50, res.GetP99 = round(g.perS, 1), ms(g.p50), ms(g.p99)
-	res.EndpointVsGet = round(median(ratios), 3)
+	res.EndpointVsGet = round(medianFloat(ratios), 3)
 	res.GetCPUus, res.EndpointCPUus = round(medianCPU(gets), 1), round(medianCPU(calls), 1)
-	res.EndpointVsGetCPU = round(median(cpuRatios), 3)
+	res.EndpointVsGetCPU = round(medianFloat(cpuRatios), 3)
 	if !cfg.NoHooks {
 		res.WritesPerS, res.WritesWithHookPerS = round(med(plain).perS, 1), round(med(hooked).perS, 1)
-		res.HookVsNone = round(median(hookRatios), 3)
+		res.HookVsNone = round(medianFloat(hookRatios), 3)
 		res.WriteCPUus, res.WriteWithHookCPUus = round(medianCPU(plain), 1), round(medianCPU(hooked), 1)
-		res.HookVsNoneCPU = round(median(hookCPURatios), 3)
+		res.HookVsNoneCPU = round(medianFloat(hookCPURatios), 3)
 	}
 	res.Errors = errs.Load()
 	if s, ok := firstErr.Load().(string); ok {
@@ -399,7 +399,7 @@ func medianCPU(ps []phase) float64 {
 	for i, p := range ps {
 		xs[i] = p.cpuPerOp()
 	}
-	return median(xs)
+	return medianFloat(xs)
 }
 
 func ratio(a, b float64) float64 {
@@ -407,13 +407,4 @@ func ratio(a, b float64) float64 {
 		return 0
 	}
 	return a / b
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	return s[len(s)/2]
 }
