@@ -224,9 +224,9 @@ func (s *Server) handleServerCodeCurrentPut(w http.ResponseWriter, r *http.Reque
 	}
 	id := strings.TrimSpace(string(b))
 	if len(id) >= 2 && id[0] == '"' {
-		var s string
-		if json.Unmarshal([]byte(id), &s) == nil {
-			id = s
+		var quoted string
+		if json.Unmarshal([]byte(id), &quoted) == nil {
+			id = quoted
 		}
 	}
 	if id == "" {
