@@ -156,7 +156,9 @@ func (s *DevLogService) PruneDevLogs(ctx context.Context, before int64, perApp i
 	if perApp <= 0 {
 		return total, nil
 	}
-	rows, err := s.db.query(ctx, "SELECT DISTINCT app_id FROM dev_logs")
+	// Only the apps over the cap: one write for each of them, none for
+	// the others.
+	rows, err := s.db.query(ctx, "SELECT app_id FROM dev_logs GROUP BY app_id HAVING COUNT(*) > ?", perApp)
 	if err != nil {
 		return total, s.db.readErr(err)
 	}
