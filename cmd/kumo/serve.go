@@ -466,7 +466,10 @@ func startNode(ctx context.Context, cfg config, log *slog.Logger) (_ *node, err 
 		BodyReadWindow: cfg.BodyReadWindow, BodyMinBytes: cfg.BodyMinBytes, IdleTimeout: cfg.IdleTimeout,
 		LoginThrottle: cfg.LoginThrottle,
 	}
-	// A bad WebSocket handshake on the developer log answers Kii's format.
+	// The developer log's logins with client credentials count in the
+	// API's failed-login throttle; a bad WebSocket handshake answers
+	// Kii's format.
+	n.sched.socket.Login = n.api.ThrottledLogin
 	n.sched.socket.HTTPError = func(w http.ResponseWriter, r *http.Request, reason error) {
 		n.api.WriteError(w, r, kumo.Errorf(kumo.ErrInvalidInputData, "The developer log is a WebSocket: %v", reason))
 	}

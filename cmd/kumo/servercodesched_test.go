@@ -566,3 +566,41 @@ func TestDevLogBadHandshake(t *testing.T) {
 		}
 	}
 }
+
+// TestDevLogLoginThrottled checks that wrong client secrets sent over the
+// developer log's WebSocket count as failed logins of the address, as
+// POST …/oauth2/token's do: past --login-throttle both are refused.
+func TestDevLogLoginThrottled(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.LoginThrottle = 2
+	n := mustStartNodeConfig(t, cfg)
+	login := func() string {
+		t.Helper()
+		conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(n.base, "http")+"/logs", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.WriteJSON(map[string]any{"appID": n.app.AppID, "clientID": n.app.ClientID, "clientSecret": "wrong", "command": "cat"})
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var frame map[string]any
+		if err := conn.ReadJSON(&frame); err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := frame["err"].(string)
+		return msg
+	}
+	for i := range 2 {
+		if msg := login(); msg == "" || strings.Contains(msg, "Too many") {
+			t.Fatalf("wrong secret %d: %q", i+1, msg)
+		}
+	}
+	if msg := login(); !strings.Contains(msg, "Too many failed logins") {
+		t.Errorf("a wrong secret past the throttle: %q", msg)
+	}
+	r := do(t, "POST", n.base+"/api/apps/"+n.app.AppID+"/oauth2/token",
+		fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, n.app.ClientID, n.app.ClientSecret))
+	if r.Status != 429 {
+		t.Errorf("a REST login from the same address after the WebSocket's failures: %d %s", r.Status, r.Body)
+	}
+}

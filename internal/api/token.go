@@ -1,10 +1,12 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -26,17 +28,43 @@ func (s *Server) throttled(failed kumo.Code, h handler) handler {
 		addr, now := throttle.Source(r.RemoteAddr), time.Now()
 		if wait := s.throttle.Wait(addr, now); wait > 0 {
 			w.Header().Set("Retry-After", retryAfter(wait))
-			return kumo.Errorf(kumo.ErrTooManyRequests, "Too many failed logins from this address: retry in %s seconds", retryAfter(wait))
+			return tooManyLogins(wait)
 		}
 		err := h(w, r, c)
-		if kumo.ErrorCode(err) == failed {
-			if penalty := s.throttle.Fail(addr, now); penalty > 0 {
-				s.Log.Warn("logins throttled: too many failed logins from one address",
-					"addr", addr, "failures", s.throttle.Limit, "penalty", penalty)
-			}
-		}
+		s.loginDone(addr, now, failed, err)
 		return err
 	}
+}
+
+func tooManyLogins(wait time.Duration) error {
+	return kumo.Errorf(kumo.ErrTooManyRequests, "Too many failed logins from this address: retry in %s seconds", retryAfter(wait))
+}
+
+// loginDone counts err, if its code is failed, as a failed login of addr.
+func (s *Server) loginDone(addr netip.Addr, now time.Time, failed kumo.Code, err error) {
+	if kumo.ErrorCode(err) != failed {
+		return
+	}
+	if penalty := s.throttle.Fail(addr, now); penalty > 0 {
+		s.Log.Warn("logins throttled: too many failed logins from one address",
+			"addr", addr, "failures", s.throttle.Limit, "penalty", penalty)
+	}
+}
+
+// ThrottledLogin logs in as POST …/oauth2/token does, behind the same
+// failed-login throttle of the address remoteAddr: for logins made beside
+// the REST API (the developer log's WebSocket, with client credentials).
+func (s *Server) ThrottledLogin(ctx context.Context, remoteAddr, appID string, r kumo.LoginRequest) (kumo.Token, error) {
+	if s.throttle == nil {
+		return s.Tokens.Login(ctx, appID, r)
+	}
+	addr, now := throttle.Source(remoteAddr), time.Now()
+	if wait := s.throttle.Wait(addr, now); wait > 0 {
+		return kumo.Token{}, tooManyLogins(wait)
+	}
+	tok, err := s.Tokens.Login(ctx, appID, r)
+	s.loginDone(addr, now, kumo.ErrInvalidGrant, err)
+	return tok, err
 }
 
 // handleToken serves POST /api/apps/{appID}/oauth2/token and

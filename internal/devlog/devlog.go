@@ -51,6 +51,11 @@ type Server struct {
 	// WebSocket library's plain text.
 	HTTPError func(w http.ResponseWriter, r *http.Request, reason error)
 
+	// Login logs in with client credentials (a request without a token)
+	// behind the API's failed-login throttle of the connection's address
+	// (api.Server.ThrottledLogin); nil: Tokens.Login, unthrottled.
+	Login func(ctx context.Context, remoteAddr, appID string, r kumo.LoginRequest) (kumo.Token, error)
+
 	Apps   Apps
 	Tokens kumo.TokenService
 	Logs   kumo.DevLogReader
@@ -159,7 +164,7 @@ func (s *Server) serve(conn *websocket.Conn) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	appID, f, err := s.check(ctx, req)
+	appID, f, err := s.check(ctx, conn.RemoteAddr().String(), req)
 	if err != nil {
 		errFrame(conn, errMessage(err))
 		return
@@ -289,7 +294,7 @@ func (t *tail) poll(ctx context.Context, logs kumo.DevLogReader, appID string, f
 
 // check authenticates the request (an app admin's token, or the app's
 // client ID and secret) and reads its filter.
-func (s *Server) check(ctx context.Context, req Request) (string, kumo.DevLogFilter, error) {
+func (s *Server) check(ctx context.Context, remoteAddr string, req Request) (string, kumo.DevLogFilter, error) {
 	var f kumo.DevLogFilter
 	if req.AppID == "" {
 		return "", f, errors.New("appID is required")
@@ -306,7 +311,13 @@ func (s *Server) check(ctx context.Context, req Request) (string, kumo.DevLogFil
 		if req.ClientID == "" || req.ClientSecret == "" {
 			return "", f, errors.New("token, or clientID and clientSecret, are required")
 		}
-		tok, err := s.Tokens.Login(ctx, app.ID, kumo.LoginRequest{GrantType: kumo.GrantClientCredentials, ClientID: req.ClientID, ClientSecret: req.ClientSecret})
+		login := s.Login
+		if login == nil {
+			login = func(ctx context.Context, _, appID string, r kumo.LoginRequest) (kumo.Token, error) {
+				return s.Tokens.Login(ctx, appID, r)
+			}
+		}
+		tok, err := login(ctx, remoteAddr, app.ID, kumo.LoginRequest{GrantType: kumo.GrantClientCredentials, ClientID: req.ClientID, ClientSecret: req.ClientSecret})
 		if err != nil {
 			return "", f, err
 		}
